@@ -1,0 +1,231 @@
+//! The command line: argument parsing, logging set-up, and the mapping of outcomes to exit codes
+//! (0 in sync, 1 drift found, 2 error). Thin glue over the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LiveSettings};
+use crate::desired;
+use crate::live::LiveProvider;
+use crate::model::Severity;
+use crate::report::{self, Format, TextOptions};
+use crate::scan::{self, ScanOptions};
+
+/// gitdrift: where live infrastructure no longer matches what git declares. Read-only.
+#[derive(Debug, Parser)]
+#[command(name = "gitdrift", version, about, long_about = None)]
+struct Cli {
+    /// More log output on standard error (-v info, -vv debug); GITDRIFT_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare git-declared state with live state and report drift.
+    Scan(ScanArgs),
+    /// Check a configuration and every source and target it names; print all problems.
+    Validate(ValidateArgs),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Configuration file.
+    #[arg(short, long, env = "GITDRIFT_CONFIG", default_value = "gitdrift.yaml")]
+    config: PathBuf,
+    /// Folder for cached clones of remote repositories [default: the user's cache folder].
+    #[arg(long, env = "GITDRIFT_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to this file (atomically) instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Scan only this target (repeatable).
+    #[arg(long = "target", value_name = "NAME")]
+    targets: Vec<String>,
+    /// List in-sync resources too (text format).
+    #[arg(long)]
+    show_in_sync: bool,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(cli.verbose);
+    // gix's HTTPS transport uses rustls without a built-in provider: install ring, once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match cli.command {
+        Command::Version => {
+            println!("gitdrift {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Scan(args) => run(scan(args)),
+        Command::Validate(args) => run(validate(args)),
+    }
+}
+
+fn run(future: impl std::future::Future<Output = anyhow::Result<u8>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(future) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {}", crate::redact::scrub(&format!("{err:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("GITDRIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn cache_dir(args: &ConfigArgs) -> PathBuf {
+    args.cache_dir
+        .clone()
+        .unwrap_or_else(desired::git::default_cache_dir)
+}
+
+async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
+    let config = Arc::new(Config::load(&args.config.config)?);
+    let options = ScanOptions {
+        cache_dir: cache_dir(&args.config),
+        targets: args.targets.clone(),
+    };
+    let report = scan::run(config, &options).await;
+    for problem in &report.problems {
+        match problem.severity {
+            Severity::Error => tracing::info!(message = "scan problem", %problem),
+            _ => tracing::debug!(message = "scan problem", %problem),
+        }
+    }
+    let text_options = TextOptions {
+        show_in_sync: args.show_in_sync,
+    };
+    let rendered = report::render(&report, args.format, text_options);
+    match &args.output {
+        Some(path) => {
+            let plain = anstream::adapter::strip_str(&rendered).to_string();
+            report::write_atomically(path, &plain)
+                .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+        }
+        None => {
+            let mut out = anstream::stdout().lock();
+            out.write_all(rendered.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(report.exit_code())
+}
+
+async fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
+    let config = match Config::load(&args.config.config) {
+        Ok(config) => Arc::new(config),
+        Err(err) => {
+            eprintln!("{err}");
+            return Ok(2);
+        }
+    };
+    let cache = cache_dir(&args.config);
+    let mut problems = Vec::new();
+    let mut tasks = Vec::new();
+    for source in config.sources.clone() {
+        let config = Arc::clone(&config);
+        let cache = cache.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            desired::read_source(&config, &source, &cache)
+        }));
+    }
+    let mut summaries = Vec::new();
+    for task in tasks {
+        let read = task.await?;
+        summaries.push(format!(
+            "source {}: {} objects in {} files at {}",
+            read.source,
+            read.objects.len(),
+            read.files,
+            read.commit.as_deref().unwrap_or("(unreadable)")
+        ));
+        problems.extend(read.problems);
+    }
+    for target in &config.targets {
+        let provider = LiveProvider::for_target(target);
+        let read = provider.read(&target.name, &config.limits).await;
+        let LiveSettings::Snapshot(path) = &target.live;
+        summaries.push(format!(
+            "target {}: {} objects in snapshot {}",
+            target.name,
+            read.objects.len(),
+            path.display()
+        ));
+        problems.extend(read.problems);
+    }
+    let mut out = anstream::stdout().lock();
+    for line in &summaries {
+        writeln!(out, "{line}")?;
+    }
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    for problem in &problems {
+        writeln!(out, "{problem}")?;
+    }
+    if errors == 0 {
+        writeln!(out, "configuration {} is valid", config.path.display())?;
+        Ok(0)
+    } else {
+        writeln!(
+            out,
+            "configuration {}: {errors} error{}",
+            config.path.display(),
+            if errors == 1 { "" } else { "s" }
+        )?;
+        Ok(2)
+    }
+}

@@ -1,0 +1,1146 @@
+//! Configuration: a YAML file validated into a typed [`Config`]. Every problem is reported at
+//! once with file and line, unknown keys are refused (with a suggestion), and relative paths are
+//! resolved against the folder that holds the configuration file.
+
+pub mod node;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use globset::{Glob, GlobMatcher};
+
+use crate::desired::manifest::Limits;
+use node::{Node, NodeKind};
+
+/// The managers whose live-only fields count as drift: people changing objects by hand.
+pub const DEFAULT_IMPERATIVE_MANAGERS: &[&str] = &[
+    "kubectl-edit",
+    "kubectl-patch",
+    "kubectl-set",
+    "kubectl-label",
+    "kubectl-annotate",
+    "kubectl-scale",
+    "kubectl-replace",
+    "kubectl-create",
+    "kubectl-run",
+    "kubectl-expose",
+    "kubectl-autoscale",
+];
+
+/// A validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Where desired state comes from.
+    pub sources: Vec<Source>,
+    /// Where live state comes from.
+    pub targets: Vec<Target>,
+    /// How drift is judged.
+    pub drift: DriftSettings,
+    /// Bounds on input files.
+    pub limits: Limits,
+    /// Git access settings.
+    pub git: GitSettings,
+}
+
+/// A git repository (or part of one) that declares the desired state of one target.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// Unique name.
+    pub name: String,
+    /// Where the repository is.
+    pub repo: RepoLocation,
+    /// Branch, tag, commit or full ref; `None` means the remote's HEAD (a local repository's HEAD).
+    pub git_ref: Option<String>,
+    /// Globs selecting files inside the repository; empty means every manifest.
+    pub paths: Vec<String>,
+    /// Globs of files to leave out.
+    pub exclude: Vec<String>,
+    /// The target this source declares.
+    pub target: String,
+    /// Namespace for namespaced objects that name none (as `kubectl apply -n` would give them).
+    pub namespace: String,
+    /// Credentials for remote repositories.
+    pub auth: GitAuth,
+    /// Line of the source in the configuration file.
+    pub line: u64,
+}
+
+/// Where a repository lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RepoLocation {
+    /// A repository on this machine, read in place.
+    Local(PathBuf),
+    /// A URL (https, http, ssh, git, file, or scp-like `git@host:org/repo.git`), cloned bare into
+    /// the cache.
+    Remote(String),
+}
+
+impl fmt::Display for RepoLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RepoLocation::Local(path) => write!(f, "{}", path.display()),
+            RepoLocation::Remote(url) => f.write_str(&crate::redact::url(url)),
+        }
+    }
+}
+
+/// Credentials for a remote repository. Values are read when needed and never logged.
+#[derive(Clone, Debug, Default)]
+pub struct GitAuth {
+    /// HTTPS token (sent as the password of basic authentication).
+    pub token: Option<SecretRef>,
+    /// User name for token authentication; default `x-access-token`.
+    pub username: Option<String>,
+    /// SSH private key file.
+    pub ssh_key_file: Option<PathBuf>,
+    /// SSH known_hosts file; without it, the user's SSH configuration decides.
+    pub ssh_known_hosts_file: Option<PathBuf>,
+}
+
+/// Where a secret value is read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretRef {
+    /// An environment variable.
+    Env(String),
+    /// A file (trailing newline stripped).
+    File(PathBuf),
+}
+
+/// A place whose live state is compared with git.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Unique name.
+    pub name: String,
+    /// How live state is read.
+    pub live: LiveSettings,
+    /// Line in the configuration file.
+    pub line: u64,
+}
+
+/// How a target's live state is read.
+#[derive(Clone, Debug)]
+pub enum LiveSettings {
+    /// An offline folder (or file) of exported objects.
+    Snapshot(PathBuf),
+}
+
+/// How drift is judged.
+#[derive(Clone, Debug)]
+pub struct DriftSettings {
+    /// Managers whose live-only fields are drift.
+    pub imperative_managers: BTreeSet<String>,
+    /// Ignore rules, in file order.
+    pub ignore: Vec<IgnoreRule>,
+    /// Live objects never reported as unmanaged, beyond the built-in system objects.
+    pub unmanaged_exclude: Vec<Selector>,
+}
+
+impl Default for DriftSettings {
+    fn default() -> Self {
+        DriftSettings {
+            imperative_managers: DEFAULT_IMPERATIVE_MANAGERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            ignore: Vec::new(),
+            unmanaged_exclude: Vec::new(),
+        }
+    }
+}
+
+/// Selects objects by group, kind, namespace and name (globs for the last two), and target.
+#[derive(Clone, Debug, Default)]
+pub struct Selector {
+    /// API group; `""` is the core group. `None` matches every group.
+    pub group: Option<String>,
+    /// Kind. `None` matches every kind.
+    pub kind: Option<String>,
+    /// Namespace glob.
+    pub namespace: Option<GlobMatcher>,
+    /// Name glob.
+    pub name: Option<GlobMatcher>,
+    /// Target name.
+    pub target: Option<String>,
+}
+
+impl Selector {
+    /// Whether the selector picks this object.
+    pub fn matches(&self, target: &str, key: &crate::model::ResourceKey) -> bool {
+        self.target.as_deref().is_none_or(|t| t == target)
+            && self.group.as_deref().is_none_or(|g| g == key.group)
+            && self.kind.as_deref().is_none_or(|k| k == key.kind)
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|g| g.is_match(key.namespace.as_deref().unwrap_or("")))
+            && self.name.as_ref().is_none_or(|g| g.is_match(&key.name))
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(t) = &self.target {
+            parts.push(format!("target={t}"));
+        }
+        if let Some(g) = &self.group {
+            parts.push(format!("group={g}"));
+        }
+        if let Some(k) = &self.kind {
+            parts.push(format!("kind={k}"));
+        }
+        if let Some(n) = &self.namespace {
+            parts.push(format!("namespace={}", n.glob()));
+        }
+        if let Some(n) = &self.name {
+            parts.push(format!("name={}", n.glob()));
+        }
+        if parts.is_empty() {
+            "every object".to_string()
+        } else {
+            parts.join(" ")
+        }
+    }
+}
+
+/// An ignore rule: JSON Pointer paths (with `*` for any one segment) in selected objects, or
+/// every field owned by the named managedFields managers.
+#[derive(Clone, Debug)]
+pub struct IgnoreRule {
+    /// Line in the configuration file (stale rules are reported by it).
+    pub line: u64,
+    /// Which objects the rule applies to.
+    pub selector: Selector,
+    /// Pointer patterns, split into segments; a drift at or below one is ignored.
+    pub paths: Vec<Vec<String>>,
+    /// Managers whose fields are ignored.
+    pub managers: Vec<String>,
+}
+
+impl IgnoreRule {
+    /// A one-line description for reports.
+    pub fn describe(&self) -> String {
+        let mut what = Vec::new();
+        if !self.paths.is_empty() {
+            let paths: Vec<String> = self
+                .paths
+                .iter()
+                .map(|segs| format!("/{}", segs.join("/")))
+                .collect();
+            what.push(format!("paths {}", paths.join(", ")));
+        }
+        if !self.managers.is_empty() {
+            what.push(format!("managers {}", self.managers.join(", ")));
+        }
+        format!("{} in {}", what.join(" and "), self.selector.describe())
+    }
+}
+
+/// Git access settings.
+#[derive(Clone, Debug)]
+pub struct GitSettings {
+    /// How long one clone or fetch may take before it is abandoned.
+    pub fetch_timeout: Duration,
+}
+
+impl Default for GitSettings {
+    fn default() -> Self {
+        GitSettings {
+            fetch_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// One problem in a configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+/// All the problems found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read configuration {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file was read but is not valid; every problem is listed.
+    #[error("{}", render(.0))]
+    Invalid(Vec<ConfigError>),
+}
+
+fn render(errors: &[ConfigError]) -> String {
+    let mut out = format!(
+        "configuration has {} problem{}:",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    for err in errors {
+        out.push_str("\n  ");
+        out.push_str(&err.to_string());
+    }
+    out
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::from_str(&text, path, &base)
+    }
+
+    /// Validates configuration text; `file` names it in errors, `base` resolves relative paths.
+    pub fn from_str(text: &str, file: &Path, base: &Path) -> Result<Config, LoadError> {
+        let mut check = Checker {
+            file: file.to_path_buf(),
+            base: base.to_path_buf(),
+            errors: Vec::new(),
+        };
+        let root = match node::parse(text) {
+            Ok(root) => root,
+            Err((line, message)) => {
+                return Err(LoadError::Invalid(vec![ConfigError {
+                    file: file.to_path_buf(),
+                    line,
+                    column: 1,
+                    message: format!("invalid YAML: {message}"),
+                }]));
+            }
+        };
+        let config = check.config(&root);
+        if check.errors.is_empty() {
+            Ok(config)
+        } else {
+            check.errors.sort_by_key(|e| (e.line, e.column));
+            Err(LoadError::Invalid(check.errors))
+        }
+    }
+
+    /// The target with this name.
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+}
+
+/// Walks the located tree, collecting every problem.
+struct Checker {
+    file: PathBuf,
+    base: PathBuf,
+    errors: Vec<ConfigError>,
+}
+
+/// A mapping whose keys were checked against the allowed set.
+struct Fields<'n> {
+    node: &'n Node,
+    entries: &'n [(Node, Node)],
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| matches!(&k.kind, NodeKind::Str(s) if s == key))
+            .map(|(_, v)| v)
+            .filter(|v| v.kind != NodeKind::Null)
+    }
+}
+
+impl Checker {
+    fn error(&mut self, node: &Node, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line: node.line,
+            column: node.column,
+            message: message.into(),
+        });
+    }
+
+    fn fields<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+        let NodeKind::Map(entries) = &node.kind else {
+            self.error(
+                node,
+                format!("{what} must be a mapping, not {}", node.kind.describe()),
+            );
+            return None;
+        };
+        for (key, _) in entries {
+            match &key.kind {
+                NodeKind::Str(k) if allowed.contains(&k.as_str()) => {}
+                NodeKind::Str(k) => {
+                    let hint = suggest(k, allowed)
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("; known keys: {}", allowed.join(", ")));
+                    self.error(key, format!("unknown key `{k}` in {what}{hint}"));
+                }
+                other => self.error(
+                    key,
+                    format!("keys in {what} must be strings, not {}", other.describe()),
+                ),
+            }
+        }
+        Some(Fields { node, entries })
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Str(s) if !s.trim().is_empty() => Some(s.clone()),
+            NodeKind::Str(_) => {
+                self.error(node, format!("{what} must not be empty"));
+                None
+            }
+            other => {
+                self.error(
+                    node,
+                    format!("{what} must be a string, not {}", other.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    fn required(&mut self, fields: &Fields<'_>, key: &str, what: &str) -> Option<String> {
+        match fields.get(key) {
+            Some(node) => self.string(node, &format!("{what}.{key}")),
+            None => {
+                self.error(fields.node, format!("{what} needs `{key}`"));
+                None
+            }
+        }
+    }
+
+    fn optional(&mut self, fields: &Fields<'_>, key: &str, what: &str) -> Option<String> {
+        fields
+            .get(key)
+            .and_then(|node| self.string(node, &format!("{what}.{key}")))
+    }
+
+    fn string_list(&mut self, node: &Node, what: &str) -> Vec<String> {
+        match &node.kind {
+            NodeKind::Seq(items) => items
+                .iter()
+                .filter_map(|item| self.string(item, &format!("an entry of {what}")))
+                .collect(),
+            NodeKind::Str(s) => vec![s.clone()],
+            other => {
+                self.error(
+                    node,
+                    format!("{what} must be a list of strings, not {}", other.describe()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn seq<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Node] {
+        match &node.kind {
+            NodeKind::Seq(items) => items,
+            other => {
+                self.error(node, format!("{what} must be a list, not {}", other.describe()));
+                &[]
+            }
+        }
+    }
+
+    fn path(&mut self, node: &Node, what: &str) -> Option<PathBuf> {
+        let raw = self.string(node, what)?;
+        Some(resolve_path(&self.base, &raw))
+    }
+
+    fn glob(&mut self, node: &Node, what: &str) -> Option<GlobMatcher> {
+        let raw = self.string(node, what)?;
+        match Glob::new(&raw) {
+            Ok(glob) => Some(glob.compile_matcher()),
+            Err(err) => {
+                self.error(node, format!("{what} is not a valid glob: {}", err.kind()));
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, root: &Node) -> Config {
+        let mut config = Config {
+            path: self.file.clone(),
+            sources: Vec::new(),
+            targets: Vec::new(),
+            drift: DriftSettings::default(),
+            limits: Limits::default(),
+            git: GitSettings::default(),
+        };
+        if root.kind == NodeKind::Null {
+            self.error(root, "configuration is empty; it needs `sources` and `targets`");
+            return config;
+        }
+        let Some(top) = self.fields(
+            root,
+            "the configuration",
+            &["sources", "targets", "drift", "limits", "git"],
+        ) else {
+            return config;
+        };
+        match top.get("targets") {
+            Some(node) => {
+                for item in self.seq(node, "targets") {
+                    if let Some(target) = self.target(item) {
+                        config.targets.push(target);
+                    }
+                }
+            }
+            None => self.error(root, "the configuration needs `targets`"),
+        }
+        let mut names = BTreeMap::new();
+        for target in &config.targets {
+            if let Some(first) = names.insert(target.name.clone(), target.line) {
+                let at = Node {
+                    line: target.line,
+                    column: 1,
+                    kind: NodeKind::Null,
+                };
+                self.error(
+                    &at,
+                    format!("target `{}` is defined twice (first on line {first})", target.name),
+                );
+            }
+        }
+        match top.get("sources") {
+            Some(node) => {
+                let mut seen = BTreeMap::new();
+                for item in self.seq(node, "sources") {
+                    let Some(source) = self.source(item, &names) else {
+                        continue;
+                    };
+                    if let Some(first) = seen.insert(source.name.clone(), source.line) {
+                        self.error(
+                            item,
+                            format!(
+                                "source `{}` is defined twice (first on line {first})",
+                                source.name
+                            ),
+                        );
+                    }
+                    config.sources.push(source);
+                }
+            }
+            None => self.error(root, "the configuration needs `sources`"),
+        }
+        if let Some(node) = top.get("drift") {
+            config.drift = self.drift(node);
+        }
+        if let Some(node) = top.get("limits") {
+            config.limits = self.limits(node);
+        }
+        if let Some(node) = top.get("git") {
+            config.git = self.git(node);
+        }
+        config
+    }
+
+    fn target(&mut self, node: &Node) -> Option<Target> {
+        let fields = self.fields(node, "a target", &["name", "snapshot"])?;
+        let name = self.required(&fields, "name", "target");
+        let live = match fields.get("snapshot") {
+            Some(snapshot) => self.path(snapshot, "target.snapshot").map(LiveSettings::Snapshot),
+            None => {
+                self.error(
+                    node,
+                    "target needs a live state: `snapshot` (a folder of exported objects)",
+                );
+                None
+            }
+        };
+        Some(Target {
+            name: name?,
+            live: live?,
+            line: node.line,
+        })
+    }
+
+    fn source(&mut self, node: &Node, targets: &BTreeMap<String, u64>) -> Option<Source> {
+        let fields = self.fields(
+            node,
+            "a source",
+            &[
+                "name",
+                "repo",
+                "ref",
+                "paths",
+                "exclude",
+                "target",
+                "namespace",
+                "auth",
+            ],
+        )?;
+        let name = self.required(&fields, "name", "source");
+        let repo = fields
+            .get("repo")
+            .and_then(|n| self.string(n, "source.repo").map(|raw| (n, raw)))
+            .map(|(_, raw)| repo_location(&self.base, &raw));
+        if fields.get("repo").is_none() {
+            self.error(node, "source needs `repo`");
+        }
+        let git_ref = self.optional(&fields, "ref", "source");
+        let paths = fields
+            .get("paths")
+            .map(|n| self.string_list(n, "source.paths"))
+            .unwrap_or_default();
+        let exclude = fields
+            .get("exclude")
+            .map(|n| self.string_list(n, "source.exclude"))
+            .unwrap_or_default();
+        for (key, globs) in [("paths", &paths), ("exclude", &exclude)] {
+            for glob in globs.iter() {
+                if let Err(err) = Glob::new(glob) {
+                    let at = fields.get(key).unwrap_or(node);
+                    self.error(
+                        at,
+                        format!("source.{key}: `{glob}` is not a valid glob: {}", err.kind()),
+                    );
+                }
+            }
+        }
+        let target = self.required(&fields, "target", "source");
+        if let Some(target) = &target
+            && !targets.contains_key(target)
+        {
+            let at = fields.get("target").unwrap_or(node);
+            let known: Vec<&str> = targets.keys().map(String::as_str).collect();
+            self.error(
+                at,
+                format!(
+                    "source names target `{target}`, which is not defined (targets: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
+        let namespace = self
+            .optional(&fields, "namespace", "source")
+            .unwrap_or_else(|| "default".to_string());
+        let auth = fields
+            .get("auth")
+            .map(|n| self.auth(n))
+            .unwrap_or_default();
+        if let (Some(RepoLocation::Local(_)), true) = (
+            &repo,
+            auth.token.is_some() || auth.ssh_key_file.is_some(),
+        ) {
+            let at = fields.get("auth").unwrap_or(node);
+            self.error(at, "source.auth applies to remote repositories only");
+        }
+        Some(Source {
+            name: name?,
+            repo: repo?,
+            git_ref,
+            paths,
+            exclude,
+            target: target?,
+            namespace,
+            auth,
+            line: node.line,
+        })
+    }
+
+    fn auth(&mut self, node: &Node) -> GitAuth {
+        let Some(fields) = self.fields(
+            node,
+            "source.auth",
+            &[
+                "token_env",
+                "token_file",
+                "username",
+                "ssh_key_file",
+                "ssh_known_hosts_file",
+            ],
+        ) else {
+            return GitAuth::default();
+        };
+        let token_env = self.optional(&fields, "token_env", "source.auth");
+        let token_file = fields
+            .get("token_file")
+            .and_then(|n| self.path(n, "source.auth.token_file"));
+        if token_env.is_some() && token_file.is_some() {
+            self.error(node, "source.auth takes `token_env` or `token_file`, not both");
+        }
+        let token = token_env
+            .map(SecretRef::Env)
+            .or(token_file.map(SecretRef::File));
+        let ssh_key_file = fields
+            .get("ssh_key_file")
+            .and_then(|n| self.path(n, "source.auth.ssh_key_file"));
+        if token.is_some() && ssh_key_file.is_some() {
+            self.error(node, "source.auth takes a token or an SSH key, not both");
+        }
+        GitAuth {
+            token,
+            username: self.optional(&fields, "username", "source.auth"),
+            ssh_key_file,
+            ssh_known_hosts_file: fields
+                .get("ssh_known_hosts_file")
+                .and_then(|n| self.path(n, "source.auth.ssh_known_hosts_file")),
+        }
+    }
+
+    fn drift(&mut self, node: &Node) -> DriftSettings {
+        let mut drift = DriftSettings::default();
+        let Some(fields) = self.fields(
+            node,
+            "drift",
+            &["imperative_managers", "ignore", "unmanaged"],
+        ) else {
+            return drift;
+        };
+        if let Some(managers) = fields.get("imperative_managers") {
+            drift.imperative_managers = self
+                .string_list(managers, "drift.imperative_managers")
+                .into_iter()
+                .collect();
+        }
+        if let Some(ignore) = fields.get("ignore") {
+            for item in self.seq(ignore, "drift.ignore") {
+                if let Some(rule) = self.ignore_rule(item) {
+                    drift.ignore.push(rule);
+                }
+            }
+        }
+        if let Some(unmanaged) = fields.get("unmanaged")
+            && let Some(unmanaged) = self.fields(unmanaged, "drift.unmanaged", &["exclude"])
+            && let Some(exclude) = unmanaged.get("exclude")
+        {
+            for item in self.seq(exclude, "drift.unmanaged.exclude") {
+                if let Some(fields) = self.fields(
+                    item,
+                    "an entry of drift.unmanaged.exclude",
+                    &["group", "kind", "namespace", "name", "target"],
+                ) {
+                    drift.unmanaged_exclude.push(self.selector(&fields));
+                }
+            }
+        }
+        drift
+    }
+
+    fn selector(&mut self, fields: &Fields<'_>) -> Selector {
+        Selector {
+            group: match fields.get("group") {
+                Some(Node {
+                    kind: NodeKind::Str(s),
+                    ..
+                }) => Some(s.clone()),
+                Some(other) => {
+                    self.error(other, "group must be a string (`\"\"` for the core group)");
+                    None
+                }
+                None => None,
+            },
+            kind: self.optional(fields, "kind", "selector"),
+            namespace: fields
+                .get("namespace")
+                .and_then(|n| self.glob(n, "selector.namespace")),
+            name: fields.get("name").and_then(|n| self.glob(n, "selector.name")),
+            target: self.optional(fields, "target", "selector"),
+        }
+    }
+
+    fn ignore_rule(&mut self, node: &Node) -> Option<IgnoreRule> {
+        let fields = self.fields(
+            node,
+            "an ignore rule",
+            &[
+                "group",
+                "kind",
+                "namespace",
+                "name",
+                "target",
+                "paths",
+                "managers",
+            ],
+        )?;
+        let selector = self.selector(&fields);
+        let mut paths = Vec::new();
+        if let Some(list) = fields.get("paths") {
+            for pointer in self.string_list(list, "ignore.paths") {
+                match parse_pointer(&pointer) {
+                    Ok(segments) => paths.push(segments),
+                    Err(message) => self.error(list, format!("ignore.paths: {message}")),
+                }
+            }
+        }
+        let managers = fields
+            .get("managers")
+            .map(|n| self.string_list(n, "ignore.managers"))
+            .unwrap_or_default();
+        if fields.get("paths").is_none() && fields.get("managers").is_none() {
+            self.error(node, "an ignore rule needs `paths` or `managers`");
+            return None;
+        }
+        Some(IgnoreRule {
+            line: node.line,
+            selector,
+            paths,
+            managers,
+        })
+    }
+
+    fn limits(&mut self, node: &Node) -> Limits {
+        let mut limits = Limits::default();
+        let Some(fields) = self.fields(node, "limits", &["max_file_size"]) else {
+            return limits;
+        };
+        if let Some(size) = fields.get("max_file_size") {
+            match &size.kind {
+                NodeKind::Int(n) if *n > 0 => limits.max_file_bytes = *n as u64,
+                NodeKind::Str(s) => match parse_size(s) {
+                    Some(n) => limits.max_file_bytes = n,
+                    None => self.error(
+                        size,
+                        format!("limits.max_file_size: `{s}` is not a size (e.g. 8MiB)"),
+                    ),
+                },
+                other => self.error(
+                    size,
+                    format!(
+                        "limits.max_file_size must be a size, not {}",
+                        other.describe()
+                    ),
+                ),
+            }
+        }
+        limits
+    }
+
+    fn git(&mut self, node: &Node) -> GitSettings {
+        let mut git = GitSettings::default();
+        let Some(fields) = self.fields(node, "git", &["fetch_timeout"]) else {
+            return git;
+        };
+        if let Some(timeout) = fields.get("fetch_timeout") {
+            match self.string_or_int(timeout).as_deref().and_then(parse_duration) {
+                Some(d) if !d.is_zero() => git.fetch_timeout = d,
+                _ => self.error(
+                    timeout,
+                    "git.fetch_timeout must be a duration such as 90s, 2m or 1h",
+                ),
+            }
+        }
+        git
+    }
+
+    fn string_or_int(&mut self, node: &Node) -> Option<String> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(s.clone()),
+            NodeKind::Int(n) => Some(format!("{n}s")),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves a path from the configuration: `~/` is the home folder, relative paths are relative
+/// to the configuration file's folder.
+fn resolve_path(base: &Path, raw: &str) -> PathBuf {
+    if let Some(rest) = raw.strip_prefix("~/")
+        && let Some(home) = dirs::home_dir()
+    {
+        return home.join(rest);
+    }
+    let path = Path::new(raw);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// Tells a URL from a local path. scp-like `user@host:path` counts as a URL.
+fn repo_location(base: &Path, raw: &str) -> RepoLocation {
+    const SCHEMES: &[&str] = &["https://", "http://", "ssh://", "git://", "file://"];
+    if SCHEMES.iter().any(|s| raw.to_ascii_lowercase().starts_with(s)) {
+        return RepoLocation::Remote(raw.to_string());
+    }
+    if let Some((host, _)) = raw.split_once(':')
+        && host.len() > 1
+        && !host.contains('/')
+        && !raw.starts_with('.')
+    {
+        return RepoLocation::Remote(raw.to_string());
+    }
+    RepoLocation::Local(resolve_path(base, raw))
+}
+
+/// Splits a JSON Pointer (RFC 6901) into unescaped segments; `*` stays a wildcard segment.
+pub fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
+    if pointer.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return Err(format!("`{pointer}` is not a JSON Pointer (it must start with /)"));
+    };
+    Ok(rest
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect())
+}
+
+/// Parses `90s`, `2m`, `1h`, `1d` or a bare number of seconds.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(seconds))
+}
+
+fn parse_size(raw: &str) -> Option<u64> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "KB" => 1024,
+        "MiB" | "M" | "MB" => 1024 * 1024,
+        "GiB" | "G" | "GB" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|n| *n > 0)
+}
+
+/// The allowed key closest to a mistyped one, if any is close.
+fn suggest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (strsim(key, a), *a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a)
+}
+
+/// Levenshtein distance, small inputs only.
+fn strsim(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, Vec<ConfigError>> {
+        Config::from_str(text, Path::new("/etc/gitdrift/gitdrift.yaml"), Path::new("/etc/gitdrift"))
+            .map_err(|e| match e {
+                LoadError::Invalid(errors) => errors,
+                other => panic!("{other}"),
+            })
+    }
+
+    #[test]
+    fn the_documented_shape_works_as_written() {
+        let config = load(
+            r#"
+sources:
+  - name: shop                 # unique
+    repo: ./gitops             # local path, or a URL
+    ref: main
+    paths: ["apps/**", "platform/**"]
+    target: lab
+targets:
+  - name: lab
+    snapshot: ./live
+"#,
+        )
+        .unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.name, "shop");
+        assert_eq!(source.repo, RepoLocation::Local(PathBuf::from("/etc/gitdrift/./gitops")));
+        assert_eq!(source.git_ref.as_deref(), Some("main"));
+        assert_eq!(source.paths, vec!["apps/**", "platform/**"]);
+        assert_eq!(source.namespace, "default");
+        let LiveSettings::Snapshot(path) = &config.targets[0].live;
+        assert_eq!(path, &PathBuf::from("/etc/gitdrift/./live"));
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once_with_lines() {
+        let errors = load(
+            r#"
+sources:
+  - name: shop
+    repo: ./gitops
+    refs: main
+    target: nowhere
+  - name: shop
+    repo: git@github.com:org/repo.git
+    target: lab
+    paths: 3
+targets:
+  - name: lab
+    snapshot: ./live
+drift:
+  ignore:
+    - kind: Deployment
+      paths: [spec/replicas]
+    - kind: Deployment
+surprise: true
+"#,
+        )
+        .unwrap_err();
+        let lines: Vec<(u64, &str)> = errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        let find = |needle: &str| {
+            lines
+                .iter()
+                .find(|(_, m)| m.contains(needle))
+                .unwrap_or_else(|| panic!("no error containing {needle:?} in {lines:#?}"))
+                .0
+        };
+        assert_eq!(find("unknown key `refs`"), 5);
+        assert!(lines.iter().any(|(_, m)| m.contains("did you mean `ref`")));
+        assert_eq!(find("target `nowhere`"), 6);
+        assert_eq!(find("defined twice"), 7);
+        assert_eq!(find("source.paths must be a list"), 10);
+        assert_eq!(find("not a JSON Pointer"), 17);
+        assert_eq!(find("needs `paths` or `managers`"), 18);
+        assert_eq!(find("unknown key `surprise`"), 19);
+        assert_eq!(errors.len(), 7, "{lines:#?}");
+        assert!(errors[0].to_string().starts_with("/etc/gitdrift/gitdrift.yaml:5:"));
+    }
+
+    #[test]
+    fn repo_urls_are_told_from_paths() {
+        let base = Path::new("/base");
+        for url in [
+            "https://example.com/org/repo.git",
+            "ssh://git@example.com/org/repo.git",
+            "git@github.com:org/repo.git",
+            "file:///srv/git/repo.git",
+            "git://127.0.0.1:9418/repo",
+        ] {
+            assert_eq!(repo_location(base, url), RepoLocation::Remote(url.to_string()));
+        }
+        assert_eq!(
+            repo_location(base, "./gitops"),
+            RepoLocation::Local(PathBuf::from("/base/./gitops"))
+        );
+        assert_eq!(
+            repo_location(base, "/abs/repo"),
+            RepoLocation::Local(PathBuf::from("/abs/repo"))
+        );
+    }
+
+    #[test]
+    fn ignore_rules_and_auth_are_parsed() {
+        let config = load(
+            r#"
+sources:
+  - name: shop
+    repo: https://git.example.com/shop.git
+    target: lab
+    namespace: shop
+    auth:
+      token_env: SHOP_GIT_TOKEN
+targets:
+  - name: lab
+    snapshot: /live
+drift:
+  imperative_managers: [kubectl-edit]
+  ignore:
+    - group: apps
+      kind: Deployment
+      name: "web-*"
+      paths: ["/spec/replicas", "/spec/template/spec/containers/*/image"]
+    - managers: [kube-controller-manager]
+  unmanaged:
+    exclude:
+      - kind: ConfigMap
+        name: "*-generated"
+limits:
+  max_file_size: 1MiB
+git:
+  fetch_timeout: 30s
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.sources[0].auth.token, Some(SecretRef::Env("SHOP_GIT_TOKEN".into())));
+        assert_eq!(config.drift.ignore.len(), 2);
+        assert_eq!(
+            config.drift.ignore[0].paths[1],
+            vec!["spec", "template", "spec", "containers", "*", "image"]
+        );
+        assert_eq!(config.drift.ignore[1].managers, vec!["kube-controller-manager"]);
+        assert_eq!(config.drift.imperative_managers.len(), 1);
+        assert_eq!(config.limits.max_file_bytes, 1024 * 1024);
+        assert_eq!(config.git.fetch_timeout, Duration::from_secs(30));
+        assert_eq!(config.drift.unmanaged_exclude.len(), 1);
+    }
+
+    #[test]
+    fn empty_and_malformed_files_are_errors() {
+        assert!(load("").unwrap_err()[0].message.contains("empty"));
+        let errors = load("sources: [\n").unwrap_err();
+        assert!(errors[0].message.starts_with("invalid YAML"));
+        let errors = load("- a\n- b\n").unwrap_err();
+        assert!(errors[0].message.contains("must be a mapping"));
+    }
+
+    #[test]
+    fn pointers_unescape() {
+        assert_eq!(
+            parse_pointer("/metadata/annotations/example.com~1x~0y").unwrap(),
+            vec!["metadata", "annotations", "example.com/x~y"]
+        );
+        assert!(parse_pointer("spec").is_err());
+    }
+}

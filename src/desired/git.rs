@@ -1,0 +1,542 @@
+//! Reading files from a committed git tree with gix. Local repositories are read in place;
+//! remote ones are cloned bare into a cache folder and fetched on later scans. Only the tree of
+//! the resolved commit is read: a working copy, its uncommitted edits and untracked files never
+//! reach a scan.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::config::{GitAuth, RepoLocation, SecretRef, Source};
+use crate::redact;
+
+/// Where the remote's HEAD is stored in a cached clone.
+const REMOTE_HEAD: &str = "refs/gitdrift/remote-head";
+
+/// Why a source's files could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The local repository could not be opened.
+    #[error("cannot open repository {repo}: {message}")]
+    Open {
+        /// Where.
+        repo: String,
+        /// Why (credentials scrubbed).
+        message: String,
+    },
+    /// Clone or fetch failed (unreachable, refused, authentication).
+    #[error("cannot fetch {repo}: {message}")]
+    Fetch {
+        /// Which URL (credentials masked).
+        repo: String,
+        /// Why (credentials scrubbed).
+        message: String,
+    },
+    /// Clone or fetch took longer than allowed.
+    #[error("fetching {repo} took longer than {timeout:?}; abandoned")]
+    Timeout {
+        /// Which URL.
+        repo: String,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// The ref does not name a commit in the repository.
+    #[error("ref `{git_ref}` not found in {repo}")]
+    RefNotFound {
+        /// The ref as configured.
+        git_ref: String,
+        /// Which repository.
+        repo: String,
+    },
+    /// A credential named in the configuration could not be read.
+    #[error("cannot read credential: {0}")]
+    Credential(String),
+    /// Reading objects from the repository failed.
+    #[error("cannot read {what} from {repo}: {message}")]
+    Read {
+        /// What was being read.
+        what: String,
+        /// Which repository.
+        repo: String,
+        /// Why.
+        message: String,
+    },
+    /// The cache folder could not be prepared.
+    #[error("cache folder {}: {message}", path.display())]
+    Cache {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A file read from the tree.
+#[derive(Debug)]
+pub struct TreeFile {
+    /// Path inside the repository, `/`-separated.
+    pub path: String,
+    /// Content.
+    pub bytes: Vec<u8>,
+}
+
+/// What reading a source's tree produced.
+#[derive(Debug)]
+pub struct TreeRead {
+    /// Full commit id the files were read from.
+    pub commit: String,
+    /// Selected manifest files.
+    pub files: Vec<TreeFile>,
+    /// Selected files refused before reading (too large), with the reason.
+    pub refused: Vec<(String, String)>,
+}
+
+/// Which files of the tree a source selects.
+pub struct FileFilter {
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+}
+
+impl FileFilter {
+    /// Builds the filter from a source's `paths` and `exclude` globs. A pattern without glob
+    /// characters names a file or a folder and everything below it.
+    pub fn new(paths: &[String], exclude: &[String]) -> Result<FileFilter, globset::Error> {
+        fn build(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+            let mut set = GlobSetBuilder::new();
+            for pattern in patterns {
+                let pattern = pattern.trim_start_matches("./").trim_start_matches('/');
+                let is_plain = !pattern.contains(['*', '?', '[', '{']);
+                set.add(glob(pattern)?);
+                if is_plain {
+                    set.add(glob(&format!("{}/**", pattern.trim_end_matches('/')))?);
+                }
+            }
+            set.build()
+        }
+        fn glob(pattern: &str) -> Result<Glob, globset::Error> {
+            GlobBuilder::new(pattern).literal_separator(true).build()
+        }
+        Ok(FileFilter {
+            include: if paths.is_empty() {
+                None
+            } else {
+                Some(build(paths)?)
+            },
+            exclude: build(exclude)?,
+        })
+    }
+
+    /// Whether a repository path is read as a manifest.
+    pub fn selects(&self, path: &str) -> bool {
+        super::manifest::Syntax::of_path(path).is_some()
+            && self.include.as_ref().is_none_or(|set| set.is_match(path))
+            && !self.exclude.is_match(path)
+    }
+}
+
+/// Reads the selected files of a source at its ref.
+pub fn read_tree(
+    source: &Source,
+    cache_dir: &Path,
+    fetch_timeout: Duration,
+    max_file_bytes: u64,
+) -> Result<TreeRead, GitError> {
+    let filter = FileFilter::new(&source.paths, &source.exclude).map_err(|err| GitError::Read {
+        what: "path globs".into(),
+        repo: source.repo.to_string(),
+        message: err.to_string(),
+    })?;
+    let (repo, display, remote) = match &source.repo {
+        RepoLocation::Local(path) => {
+            let repo = gix::open(path).map_err(|err| GitError::Open {
+                repo: path.display().to_string(),
+                message: redact::scrub(&err.to_string()),
+            })?;
+            (repo, path.display().to_string(), false)
+        }
+        RepoLocation::Remote(url) => {
+            let repo = sync_remote(url, &source.auth, source.git_ref.as_deref(), cache_dir, fetch_timeout)?;
+            (repo, redact::url(url), true)
+        }
+    };
+    let commit = resolve(&repo, source.git_ref.as_deref(), remote, &display)?;
+    let read_err = |what: &str, err: &dyn std::fmt::Display| GitError::Read {
+        what: what.to_string(),
+        repo: display.clone(),
+        message: redact::scrub(&err.to_string()),
+    };
+    let commit_obj = repo
+        .find_commit(commit)
+        .map_err(|e| read_err("commit", &e))?;
+    let tree = commit_obj.tree().map_err(|e| read_err("tree", &e))?;
+    let entries = tree
+        .traverse()
+        .breadthfirst
+        .files()
+        .map_err(|e| read_err("tree", &e))?;
+    let mut files = Vec::new();
+    let mut refused = Vec::new();
+    for entry in entries {
+        // Blobs only: symlinks, submodules and folders are not manifests.
+        if !entry.mode.is_blob() {
+            continue;
+        }
+        let path = entry.filepath.to_string();
+        if !filter.selects(&path) {
+            continue;
+        }
+        let header = repo
+            .find_header(entry.oid)
+            .map_err(|e| read_err(&path, &e))?;
+        if header.size() > max_file_bytes {
+            refused.push((
+                path,
+                format!(
+                    "file is {} bytes, over the limit of {max_file_bytes} bytes",
+                    header.size()
+                ),
+            ));
+            continue;
+        }
+        let mut blob = repo.find_blob(entry.oid).map_err(|e| read_err(&path, &e))?;
+        files.push(TreeFile {
+            path,
+            bytes: blob.take_data(),
+        });
+    }
+    Ok(TreeRead {
+        commit: commit.to_string(),
+        files,
+        refused,
+    })
+}
+
+/// Resolves a ref to a commit id. Without a ref: the local HEAD, or the remote's HEAD as fetched.
+fn resolve(
+    repo: &gix::Repository,
+    git_ref: Option<&str>,
+    remote: bool,
+    display: &str,
+) -> Result<gix::ObjectId, GitError> {
+    let spec = match (git_ref, remote) {
+        (Some(r), _) => r.to_string(),
+        (None, true) => REMOTE_HEAD.to_string(),
+        (None, false) => "HEAD".to_string(),
+    };
+    let not_found = || GitError::RefNotFound {
+        git_ref: git_ref.unwrap_or("HEAD").to_string(),
+        repo: display.to_string(),
+    };
+    let id = repo
+        .rev_parse_single(spec.as_str())
+        .map_err(|_| not_found())?;
+    let object = id.object().map_err(|_| not_found())?;
+    let commit = object.peel_to_commit().map_err(|_| not_found())?;
+    Ok(commit.id)
+}
+
+/// Brings the cached bare clone of `url` up to date, creating it on first use.
+fn sync_remote(
+    url: &str,
+    auth: &GitAuth,
+    git_ref: Option<&str>,
+    cache_dir: &Path,
+    timeout: Duration,
+) -> Result<gix::Repository, GitError> {
+    let display = redact::url(url);
+    let repos = cache_dir.join("repos");
+    std::fs::create_dir_all(&repos).map_err(|err| GitError::Cache {
+        path: repos.clone(),
+        message: err.to_string(),
+    })?;
+    let path = repos.join(cache_name(url));
+    let token = match &auth.token {
+        Some(secret) => Some(read_secret(secret)?),
+        None => None,
+    };
+    if let Some((_, password)) = url_password(url) {
+        redact::register(&password);
+    }
+    let overrides = ssh_overrides(auth);
+
+    // One fetch per cached clone at a time; waiting is bounded by the fetch timeout.
+    let lock_path = repos.join(format!("{}.lock", cache_name(url)));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|err| GitError::Cache {
+            path: lock_path.clone(),
+            message: err.to_string(),
+        })?;
+    let started = Instant::now();
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(_) => {
+                return Err(GitError::Timeout {
+                    repo: display,
+                    timeout,
+                });
+            }
+        }
+    }
+
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let url = url.to_string();
+        let path = path.clone();
+        let interrupt = Arc::clone(&interrupt);
+        let git_ref = git_ref.map(str::to_string);
+        let overrides = overrides.clone();
+        let username = auth
+            .username
+            .clone()
+            .unwrap_or_else(|| "x-access-token".to_string());
+        std::thread::Builder::new()
+            .name("gitdrift-fetch".into())
+            .spawn(move || {
+                let result = fetch_into(
+                    &url,
+                    &path,
+                    git_ref.as_deref(),
+                    token.map(|t| (username, t)),
+                    &overrides,
+                    &interrupt,
+                );
+                let _ = tx.send(result);
+            })
+            .map_err(|err| GitError::Fetch {
+                repo: display.clone(),
+                message: err.to_string(),
+            })?;
+    }
+    let remaining = timeout.saturating_sub(started.elapsed());
+    let outcome = match rx.recv_timeout(remaining) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            interrupt.store(true, Ordering::SeqCst);
+            return Err(GitError::Timeout {
+                repo: display,
+                timeout,
+            });
+        }
+    };
+    drop(lock);
+    outcome.map_err(|message| GitError::Fetch {
+        repo: display.clone(),
+        message: redact::scrub(&message),
+    })?;
+    open_cached(&path, &overrides).map_err(|message| GitError::Open {
+        repo: display,
+        message,
+    })
+}
+
+fn open_cached(path: &Path, overrides: &[String]) -> Result<gix::Repository, String> {
+    let options = gix::open::Options::isolated().config_overrides(overrides.iter().map(String::as_str));
+    gix::open_opts(path, options).map_err(|err| redact::scrub(&err.to_string()))
+}
+
+/// Fetches branches, tags, the remote's HEAD and (if it is a full ref) the configured ref into
+/// the bare repository at `path`, creating it first if needed.
+fn fetch_into(
+    url: &str,
+    path: &Path,
+    git_ref: Option<&str>,
+    credentials: Option<(String, String)>,
+    overrides: &[String],
+    interrupt: &AtomicBool,
+) -> Result<(), String> {
+    let repo = if path.join("HEAD").exists() {
+        match open_cached(path, overrides) {
+            Ok(repo) => repo,
+            Err(_) => {
+                // A damaged cache is rebuilt rather than trusted.
+                std::fs::remove_dir_all(path).map_err(|e| e.to_string())?;
+                init_cached(path, overrides)?
+            }
+        }
+    } else {
+        init_cached(path, overrides)?
+    };
+    let mut refspecs = vec![
+        format!("+HEAD:{REMOTE_HEAD}"),
+        "+refs/heads/*:refs/heads/*".to_string(),
+        "+refs/tags/*:refs/tags/*".to_string(),
+    ];
+    if let Some(r) = git_ref.filter(|r| r.starts_with("refs/") && !r.starts_with("refs/heads/") && !r.starts_with("refs/tags/")) {
+        refspecs.push(format!("+{r}:{r}"));
+    }
+    let remote = repo
+        .remote_at(url)
+        .map_err(|e| e.to_string())?
+        .with_refspecs(refspecs.iter().map(String::as_str), gix::remote::Direction::Fetch)
+        .map_err(|e| e.to_string())?;
+    let connection = remote
+        .connect(gix::remote::Direction::Fetch)
+        .map_err(|e| e.to_string())?;
+    let connection = connection.with_credentials(move |action| {
+        use gix::credentials::helper::Action;
+        match (action, &credentials) {
+            (Action::Get(ctx), Some((username, password))) => {
+                Ok(Some(gix::credentials::protocol::Outcome {
+                    identity: gix::sec::identity::Account {
+                        username: username.clone(),
+                        password: password.clone(),
+                        oauth_refresh_token: None,
+                    },
+                    next: ctx.into(),
+                }))
+            }
+            // No configured credential: never prompt, never consult other helpers.
+            _ => Ok(None),
+        }
+    });
+    connection
+        .prepare_fetch(gix::progress::Discard, Default::default())
+        .map_err(|e| e.to_string())?
+        .receive(gix::progress::Discard, interrupt)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn init_cached(path: &Path, overrides: &[String]) -> Result<gix::Repository, String> {
+    gix::init_bare(path).map_err(|e| e.to_string())?;
+    open_cached(path, overrides)
+}
+
+/// `core.sshCommand` for a configured SSH key: batch mode (never prompt), only that key, and the
+/// configured known_hosts file with strict checking.
+fn ssh_overrides(auth: &GitAuth) -> Vec<String> {
+    let Some(key) = &auth.ssh_key_file else {
+        return Vec::new();
+    };
+    let mut command = format!(
+        "ssh -o BatchMode=yes -o IdentitiesOnly=yes -i {}",
+        shell_quote(&key.display().to_string())
+    );
+    if let Some(known_hosts) = &auth.ssh_known_hosts_file {
+        command.push_str(&format!(
+            " -o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+            shell_quote(&known_hosts.display().to_string())
+        ));
+    }
+    vec![format!("core.sshCommand={command}")]
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Reads a credential and registers it for scrubbing.
+fn read_secret(secret: &SecretRef) -> Result<String, GitError> {
+    let value = match secret {
+        SecretRef::Env(var) => std::env::var(var).map_err(|_| {
+            GitError::Credential(format!("environment variable {var} is not set"))
+        })?,
+        SecretRef::File(path) => std::fs::read_to_string(path)
+            .map_err(|err| GitError::Credential(format!("{}: {err}", path.display())))?,
+    };
+    let value = value.trim().to_string();
+    if value.is_empty() {
+        return Err(GitError::Credential("the configured token is empty".into()));
+    }
+    redact::register(&value);
+    Ok(value)
+}
+
+fn url_password(url: &str) -> Option<(String, String)> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    let (user, password) = userinfo.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// A stable, readable folder name for a URL's cached clone (credentials never part of it).
+fn cache_name(url: &str) -> String {
+    let shown = redact::url(url);
+    let tail: String = shown
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("repo")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(40)
+        .collect();
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in url.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{tail}-{hash:016x}.git")
+}
+
+/// The default cache folder: the user's cache directory, or a temporary one.
+pub fn default_cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("gitdrift")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_selects_manifests_under_globs() {
+        let filter = FileFilter::new(
+            &["apps/**".into(), "platform".into()],
+            &["**/secret-*.yaml".into()],
+        )
+        .unwrap();
+        assert!(filter.selects("apps/web/deploy.yaml"));
+        assert!(filter.selects("platform/ns.yml"));
+        assert!(filter.selects("platform/x/y.json"));
+        assert!(!filter.selects("apps/README.md"));
+        assert!(!filter.selects("other/deploy.yaml"));
+        assert!(!filter.selects("apps/web/secret-db.yaml"));
+        let all = FileFilter::new(&[], &[]).unwrap();
+        assert!(all.selects("deep/down/x.yaml"));
+        assert!(!all.selects("deep/down/x.txt"));
+        let direct = FileFilter::new(&["apps/*.yaml".into()], &[]).unwrap();
+        assert!(direct.selects("apps/a.yaml"));
+        assert!(!direct.selects("apps/sub/a.yaml"));
+    }
+
+    #[test]
+    fn cache_names_are_stable_and_carry_no_credentials() {
+        let a = cache_name("https://bot:s3cr3t-token@git.example.com/org/shop.git");
+        assert!(a.starts_with("shop-"), "{a}");
+        assert!(!a.contains("s3cr3t"));
+        assert_eq!(a, cache_name("https://bot:s3cr3t-token@git.example.com/org/shop.git"));
+        assert_ne!(a, cache_name("https://git.example.com/org/shop.git"));
+        assert!(cache_name("git@github.com:org/repo.git").starts_with("repo-"));
+    }
+
+    #[test]
+    fn ssh_command_pins_the_key_and_never_prompts() {
+        let auth = GitAuth {
+            ssh_key_file: Some(PathBuf::from("/keys/id ed25519")),
+            ssh_known_hosts_file: Some(PathBuf::from("/keys/known_hosts")),
+            ..GitAuth::default()
+        };
+        let overrides = ssh_overrides(&auth);
+        assert_eq!(overrides.len(), 1);
+        assert!(overrides[0].starts_with("core.sshCommand=ssh -o BatchMode=yes"));
+        assert!(overrides[0].contains("-i '/keys/id ed25519'"));
+        assert!(overrides[0].contains("StrictHostKeyChecking=yes"));
+    }
+}

@@ -1,0 +1,89 @@
+//! Desired state: what git declares. Reads a source's committed tree at its ref, parses the
+//! selected manifests in parallel and returns the declared objects with their file and line.
+
+pub mod git;
+pub mod manifest;
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::config::{Config, Source};
+use crate::model::{Declared, Problem, Severity};
+
+/// The outcome of reading one source.
+#[derive(Debug)]
+pub struct SourceRead {
+    /// The source's name.
+    pub source: String,
+    /// Commit id the files came from; `None` when the repository could not be read.
+    pub commit: Option<String>,
+    /// How many files were parsed.
+    pub files: usize,
+    /// Declared objects.
+    pub objects: Vec<Declared>,
+    /// Problems, each naming the file and line where known.
+    pub problems: Vec<Problem>,
+}
+
+/// Reads and parses one source. Never fails as a whole: a repository that cannot be read is an
+/// error problem naming the source, and a bad file is an error naming the file.
+pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> SourceRead {
+    let mut out = SourceRead {
+        source: source.name.clone(),
+        commit: None,
+        files: 0,
+        objects: Vec::new(),
+        problems: Vec::new(),
+    };
+    let tree = match git::read_tree(
+        source,
+        cache_dir,
+        config.git.fetch_timeout,
+        config.limits.max_file_bytes,
+    ) {
+        Ok(tree) => tree,
+        Err(err) => {
+            out.problems
+                .push(Problem::new(Severity::Error, err.to_string()).source(&source.name));
+            return out;
+        }
+    };
+    out.commit = Some(tree.commit);
+    out.files = tree.files.len();
+    for (file, reason) in tree.refused {
+        out.problems
+            .push(Problem::new(Severity::Error, reason).source(&source.name).at(&file, None));
+    }
+    let parsed: Vec<(String, manifest::ParsedFile)> = tree
+        .files
+        .par_iter()
+        .map(|file| {
+            let syntax = manifest::Syntax::of_path(&file.path).unwrap_or(manifest::Syntax::Yaml);
+            let parsed = manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
+            (file.path.clone(), parsed)
+        })
+        .collect();
+    for (path, parsed) in parsed {
+        for problem in parsed.errors {
+            out.problems.push(
+                Problem::new(Severity::Error, problem.message)
+                    .source(&source.name)
+                    .at(&path, problem.line),
+            );
+        }
+        for note in parsed.notes {
+            out.problems.push(
+                Problem::new(Severity::Note, note.message)
+                    .source(&source.name)
+                    .at(&path, note.line),
+            );
+        }
+        out.objects
+            .extend(parsed.objects.into_iter().map(|object| Declared {
+                source: source.name.clone(),
+                object,
+            }));
+    }
+    out
+}

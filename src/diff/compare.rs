@@ -1,0 +1,300 @@
+//! The field-by-field comparison of one declared object with its live counterpart. Declared
+//! fields must match after normalization; live-only fields are drift only in content maps, as
+//! list elements, or where an imperative manager set them.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use super::owners::Ownership;
+use super::path::Seg;
+use super::{quantity, rules};
+
+/// A difference before attribution, redaction and ignore rules.
+#[derive(Clone, Debug)]
+pub struct RawDrift {
+    /// Where, in the live object.
+    pub path: Vec<Seg>,
+    /// Declared value (`null`: not declared).
+    pub desired: Value,
+    /// Live value (`null`: absent).
+    pub live: Value,
+    /// For live-only fields set by hand: the imperative manager and when.
+    pub set_by: Option<(String, Option<String>)>,
+}
+
+/// Walks a declared object and its live counterpart together.
+pub struct Comparer<'a> {
+    kind: &'a str,
+    group: &'a str,
+    desired_root: &'a Value,
+    live_root: &'a Value,
+    owners: &'a Ownership<'a>,
+    imperative: &'a BTreeSet<String>,
+    check_imperative: bool,
+    out: Vec<RawDrift>,
+}
+
+impl<'a> Comparer<'a> {
+    /// A comparer for one object pair.
+    pub fn new(
+        kind: &'a str,
+        group: &'a str,
+        desired_root: &'a Value,
+        live_root: &'a Value,
+        owners: &'a Ownership<'a>,
+        imperative: &'a BTreeSet<String>,
+    ) -> Comparer<'a> {
+        Comparer {
+            kind,
+            group,
+            desired_root,
+            live_root,
+            owners,
+            imperative,
+            check_imperative: owners.has_any(imperative),
+            out: Vec::new(),
+        }
+    }
+
+    /// Compares the whole objects and returns the differences in document order.
+    pub fn run(mut self) -> Vec<RawDrift> {
+        let mut path = Vec::new();
+        self.value(&mut path, self.desired_root, self.live_root);
+        self.out
+    }
+
+    fn drift(&mut self, path: &[Seg], desired: &Value, live: &Value) {
+        self.out.push(RawDrift {
+            path: path.to_vec(),
+            desired: desired.clone(),
+            live: live.clone(),
+            set_by: None,
+        });
+    }
+
+    fn value(&mut self, path: &mut Vec<Seg>, desired: &Value, live: &Value) {
+        match (desired, live) {
+            (Value::Object(d), Value::Object(l)) => self.map(path, d, l),
+            (Value::Array(d), Value::Array(l)) => self.list(path, d, l),
+            _ => {
+                if !self.scalar_equal(path, desired, live) {
+                    self.drift(path, desired, live);
+                }
+            }
+        }
+    }
+
+    fn map(&mut self, path: &mut Vec<Seg>, desired: &Map<String, Value>, live: &Map<String, Value>) {
+        let content = rules::is_content_map(self.kind, self.group, path);
+        for (key, d) in desired {
+            if d.is_null() {
+                continue;
+            }
+            path.push(Seg::Key(key.clone()));
+            if !rules::is_bookkeeping(path)
+                && !rules::is_controller_owned(self.kind, self.desired_root, path)
+            {
+                match live.get(key) {
+                    None | Some(Value::Null) => {
+                        if content || !rules::is_dropped_by_server(d) {
+                            self.drift(path, d, &Value::Null);
+                        }
+                    }
+                    Some(l) => self.value(path, d, l),
+                }
+            }
+            path.pop();
+        }
+        for (key, l) in live {
+            if desired.get(key).is_some_and(|d| !d.is_null()) || l.is_null() {
+                continue;
+            }
+            path.push(Seg::Key(key.clone()));
+            if !rules::is_bookkeeping(path) {
+                if content {
+                    self.drift(path, &Value::Null, l);
+                } else if self.check_imperative {
+                    self.live_only(path, l);
+                }
+            }
+            path.pop();
+        }
+    }
+
+    /// A live-only field: drift where an imperative manager owns it, searched downwards.
+    fn live_only(&mut self, path: &mut Vec<Seg>, live: &Value) {
+        let Some(entry) = self
+            .owners
+            .touched_by(self.live_root, path, self.imperative)
+        else {
+            return;
+        };
+        let owns_whole = self
+            .owners
+            .owners(self.live_root, path)
+            .iter()
+            .any(|e| self.imperative.contains(e.manager));
+        let set_by = Some((entry.manager.to_string(), entry.time.map(str::to_string)));
+        match live {
+            Value::Object(map) if !owns_whole => {
+                for (key, child) in map {
+                    path.push(Seg::Key(key.clone()));
+                    if !rules::is_bookkeeping(path) {
+                        self.live_only(path, child);
+                    }
+                    path.pop();
+                }
+            }
+            Value::Array(items) if !owns_whole => {
+                for (i, child) in items.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    self.live_only(path, child);
+                    path.pop();
+                }
+            }
+            _ => self.out.push(RawDrift {
+                path: path.clone(),
+                desired: Value::Null,
+                live: live.clone(),
+                set_by,
+            }),
+        }
+    }
+
+    fn list(&mut self, path: &mut Vec<Seg>, desired: &[Value], live: &[Value]) {
+        let scalar = |v: &Value| !v.is_object() && !v.is_array();
+        if desired.iter().all(scalar) && live.iter().all(scalar) {
+            let equal = if rules::is_set(path) {
+                desired
+                    .iter()
+                    .all(|d| live.iter().any(|l| self.scalar_equal(path, d, l)))
+            } else {
+                desired.len() == live.len()
+                    && desired
+                        .iter()
+                        .zip(live)
+                        .all(|(d, l)| self.scalar_equal(path, d, l))
+            };
+            if !equal {
+                self.drift(path, &Value::Array(desired.to_vec()), &Value::Array(live.to_vec()));
+            }
+            return;
+        }
+        match rules::list_kind(path, desired, live) {
+            rules::ListKind::Keyed(fields) => {
+                let live_keys: Vec<Option<Vec<String>>> =
+                    live.iter().map(|l| element_key(l, fields)).collect();
+                let mut used = vec![false; live.len()];
+                for d in desired {
+                    let key = element_key(d, fields);
+                    let found = key.as_ref().and_then(|key| {
+                        live_keys
+                            .iter()
+                            .enumerate()
+                            .position(|(i, k)| !used[i] && k.as_ref() == Some(key))
+                    });
+                    match found {
+                        Some(i) => {
+                            used[i] = true;
+                            path.push(Seg::Index(i));
+                            self.value(path, d, &live[i]);
+                            path.pop();
+                        }
+                        None => {
+                            path.push(Seg::Missing);
+                            self.drift(path, d, &Value::Null);
+                            path.pop();
+                        }
+                    }
+                }
+                for (i, l) in live.iter().enumerate() {
+                    if !used[i] {
+                        path.push(Seg::Index(i));
+                        self.drift(path, &Value::Null, l);
+                        path.pop();
+                    }
+                }
+            }
+            rules::ListKind::Positional => {
+                for i in 0..desired.len().max(live.len()) {
+                    match (desired.get(i), live.get(i)) {
+                        (Some(d), Some(l)) => {
+                            path.push(Seg::Index(i));
+                            self.value(path, d, l);
+                            path.pop();
+                        }
+                        (Some(d), None) => {
+                            path.push(Seg::Missing);
+                            self.drift(path, d, &Value::Null);
+                            path.pop();
+                        }
+                        (None, Some(l)) => {
+                            path.push(Seg::Index(i));
+                            self.drift(path, &Value::Null, l);
+                            path.pop();
+                        }
+                        (None, None) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn scalar_equal(&self, path: &[Seg], desired: &Value, live: &Value) -> bool {
+        if desired == live {
+            return true;
+        }
+        if let (Value::Number(d), Value::Number(l)) = (desired, live)
+            && d.as_f64() == l.as_f64()
+        {
+            return true;
+        }
+        if rules::is_base64_data(self.kind, self.group, path) {
+            return match (desired, live) {
+                (Value::String(d), Value::String(l)) => {
+                    decode_base64(d).is_some() && decode_base64(d) == decode_base64(l)
+                }
+                _ => false,
+            };
+        }
+        if rules::is_quantity(path) && quantity::equal(desired, live) {
+            return true;
+        }
+        if rules::is_int_or_string(path) {
+            return int_or_string(desired).is_some() && int_or_string(desired) == int_or_string(live);
+        }
+        false
+    }
+}
+
+/// The merge key of a list element, with defaults for absent key fields.
+fn element_key(element: &Value, fields: &[(&str, Option<&str>)]) -> Option<Vec<String>> {
+    let map = element.as_object()?;
+    Some(
+        fields
+            .iter()
+            .map(|(field, default)| match map.get(*field) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => default.unwrap_or("").to_string(),
+                Some(other) => other.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// An int-or-string value in a form where `"8080"` and `8080` agree.
+fn int_or_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Decodes base64 as the API server accepts it (standard alphabet; line breaks ignored).
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+}

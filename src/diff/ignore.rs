@@ -1,0 +1,218 @@
+//! The one place where drift results are filtered: ignore rules by JSON Pointer or by
+//! managedFields manager, as Argo CD's `ignoreDifferences` does. The registry also remembers
+//! which rules matched anything, so that stale rules can be reported.
+//!
+//! A rule counts as matching when it selects an object in which one of its paths exists (live or
+//! declared), or whose managedFields name one of its managers — whether or not that field
+//! differs today. A rule for replicas an autoscaler owns is not stale just because the replica
+//! count happens to agree at this moment.
+
+use serde_json::Value;
+
+use super::Drift;
+use super::owners::Ownership;
+use crate::config::IgnoreRule;
+use crate::model::ResourceKey;
+
+/// Applies ignore rules and tracks their use.
+pub struct Registry<'a> {
+    rules: &'a [IgnoreRule],
+    used: Vec<bool>,
+}
+
+impl<'a> Registry<'a> {
+    /// A registry over the configured rules.
+    pub fn new(rules: &'a [IgnoreRule]) -> Registry<'a> {
+        Registry {
+            rules,
+            used: vec![false; rules.len()],
+        }
+    }
+
+    /// Drops the drifts that a rule ignores, for one object pair.
+    pub fn apply(
+        &mut self,
+        target: &str,
+        key: &ResourceKey,
+        desired: &Value,
+        live: &Value,
+        drifts: Vec<Drift>,
+    ) -> Vec<Drift> {
+        let selected: Vec<usize> = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| rule.selector.matches(target, key))
+            .map(|(i, _)| i)
+            .collect();
+        if selected.is_empty() {
+            return drifts;
+        }
+        let ownership = Ownership::of(live);
+        for &i in &selected {
+            let rule = &self.rules[i];
+            let path_present = rule
+                .paths
+                .iter()
+                .any(|p| resolves(live, p) || resolves(desired, p));
+            let manager_present = ownership
+                .managers()
+                .any(|m| rule.managers.iter().any(|r| r == m));
+            if path_present || manager_present {
+                self.used[i] = true;
+            }
+        }
+        drifts
+            .into_iter()
+            .filter(|drift| {
+                let segments = split(&drift.path);
+                !selected.iter().any(|&i| {
+                    let rule = &self.rules[i];
+                    rule.paths.iter().any(|p| is_prefix(p, &segments))
+                        || drift
+                            .owners
+                            .iter()
+                            .any(|o| rule.managers.iter().any(|m| m == o))
+                })
+            })
+            .collect()
+    }
+
+    /// The rules that matched nothing in this scan.
+    pub fn stale(&self) -> impl Iterator<Item = &'a IgnoreRule> + '_ {
+        self.rules
+            .iter()
+            .zip(&self.used)
+            .filter(|(_, used)| !**used)
+            .map(|(rule, _)| rule)
+    }
+}
+
+fn split(pointer: &str) -> Vec<String> {
+    crate::config::parse_pointer(pointer).unwrap_or_default()
+}
+
+/// Whether `pattern` (with `*` for any one segment) is a prefix of `path`.
+fn is_prefix(pattern: &[String], path: &[String]) -> bool {
+    pattern.len() <= path.len()
+        && pattern
+            .iter()
+            .zip(path)
+            .all(|(want, have)| want == "*" || want == have)
+}
+
+/// Whether a pointer pattern names something that exists in `value`.
+fn resolves(value: &Value, pattern: &[String]) -> bool {
+    let Some((first, rest)) = pattern.split_first() else {
+        return true;
+    };
+    match value {
+        Value::Object(map) if first == "*" => map.values().any(|v| resolves(v, rest)),
+        Value::Object(map) => map.get(first).is_some_and(|v| resolves(v, rest)),
+        Value::Array(items) if first == "*" => items.iter().any(|v| resolves(v, rest)),
+        Value::Array(items) => first
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| items.get(i))
+            .is_some_and(|v| resolves(v, rest)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Selector;
+    use serde_json::json;
+
+    fn key() -> ResourceKey {
+        ResourceKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        }
+    }
+
+    fn drift(path: &str, owners: &[&str]) -> Drift {
+        Drift {
+            path: path.into(),
+            desired: json!(1),
+            live: json!(2),
+            changed_by: owners.first().map(|s| s.to_string()),
+            changed_at: None,
+            owners: owners.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn paths_with_wildcards_and_managers_filter_drifts_and_stale_rules_are_reported() {
+        let rules = vec![
+            IgnoreRule {
+                line: 1,
+                selector: Selector {
+                    kind: Some("Deployment".into()),
+                    ..Selector::default()
+                },
+                paths: vec![vec![
+                    "spec".into(),
+                    "template".into(),
+                    "spec".into(),
+                    "containers".into(),
+                    "*".into(),
+                    "image".into(),
+                ]],
+                managers: vec![],
+            },
+            IgnoreRule {
+                line: 2,
+                selector: Selector::default(),
+                paths: vec![],
+                managers: vec!["vpa-recommender".into()],
+            },
+            IgnoreRule {
+                line: 3,
+                selector: Selector {
+                    kind: Some("Service".into()),
+                    ..Selector::default()
+                },
+                paths: vec![vec!["spec".into()]],
+                managers: vec![],
+            },
+        ];
+        let live = json!({
+            "metadata": {"managedFields": [{"manager": "vpa-recommender", "fieldsV1": {}}]},
+            "spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}
+        });
+        let mut registry = Registry::new(&rules);
+        let kept = registry.apply(
+            "lab",
+            &key(),
+            &json!({}),
+            &live,
+            vec![
+                drift("/spec/template/spec/containers/0/image", &[]),
+                drift("/spec/template/spec/containers/0/resources/requests/cpu", &["vpa-recommender"]),
+                drift("/spec/replicas", &["kubectl-scale"]),
+            ],
+        );
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].path, "/spec/replicas");
+        let stale: Vec<u64> = registry.stale().map(|r| r.line).collect();
+        assert_eq!(stale, vec![3]);
+    }
+
+    #[test]
+    fn a_rule_whose_path_exists_is_not_stale_without_drift() {
+        let rules = vec![IgnoreRule {
+            line: 7,
+            selector: Selector::default(),
+            paths: vec![vec!["spec".into(), "replicas".into()]],
+            managers: vec![],
+        }];
+        let mut registry = Registry::new(&rules);
+        let kept = registry.apply("lab", &key(), &json!({}), &json!({"spec": {"replicas": 3}}), vec![]);
+        assert!(kept.is_empty());
+        assert_eq!(registry.stale().count(), 0);
+    }
+}

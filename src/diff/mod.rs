@@ -1,0 +1,194 @@
+//! The drift judgement: given what git declares and what is live, which fields differ, who
+//! changed them and when. Pure: values in, values out, no I/O. See ARCHITECTURE.md for the rules;
+//! `rules` holds the tables of server behaviour, `compare` the walk, `owners` the attribution,
+//! `ignore` the one place where results are filtered.
+
+pub mod compare;
+pub mod ignore;
+pub mod owners;
+pub mod path;
+pub mod quantity;
+pub mod rules;
+pub mod unmanaged;
+
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::DriftSettings;
+use compare::{Comparer, RawDrift};
+use owners::Ownership;
+use path::Seg;
+
+/// What stands in for a secret value in every output.
+pub const REDACTED: &str = "<redacted>";
+
+/// The judgement on one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Declared and live agree.
+    InSync,
+    /// Declared and live differ in at least one field.
+    Drifted,
+    /// Declared, not live.
+    Missing,
+    /// Live, in scope, not declared.
+    Unmanaged,
+}
+
+impl Status {
+    /// The status as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InSync => "in_sync",
+            Status::Drifted => "drifted",
+            Status::Missing => "missing",
+            Status::Unmanaged => "unmanaged",
+        }
+    }
+}
+
+/// One field that differs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Drift {
+    /// JSON Pointer into the live object; a declared list element the live list lacks ends in
+    /// `/-`.
+    pub path: String,
+    /// The declared value; `null` when git does not declare the field.
+    pub desired: Value,
+    /// The live value; `null` when the field is absent live.
+    pub live: Value,
+    /// The managedFields manager that last set the live value, where the evidence exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
+    /// When that manager last wrote (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
+    /// Every manager owning the live field (for manager ignore rules); not reported.
+    #[serde(skip)]
+    pub owners: Vec<String>,
+}
+
+/// Compares a declared object with its live counterpart. Returns every drift, attributed and
+/// with secret values redacted; ignore rules are applied afterwards by [`ignore::Registry`].
+pub fn compare(
+    group: &str,
+    kind: &str,
+    desired: &Value,
+    live: &Value,
+    settings: &DriftSettings,
+) -> Vec<Drift> {
+    let is_secret = group.is_empty() && kind == "Secret";
+    let normalized;
+    let desired = if is_secret {
+        normalized = normalize_secret(desired);
+        &normalized
+    } else {
+        desired
+    };
+    let ownership = Ownership::of(live);
+    let raw = Comparer::new(
+        kind,
+        group,
+        desired,
+        live,
+        &ownership,
+        &settings.imperative_managers,
+    )
+    .run();
+    raw.into_iter()
+        .map(|drift| finish(drift, live, &ownership, is_secret))
+        .collect()
+}
+
+fn finish(raw: RawDrift, live: &Value, ownership: &Ownership<'_>, is_secret: bool) -> Drift {
+    let RawDrift {
+        path,
+        mut desired,
+        live: mut live_value,
+        set_by,
+    } = raw;
+    let (changed_by, changed_at, owners) = match set_by {
+        Some((manager, time)) => (Some(manager.clone()), time, vec![manager]),
+        None if path.contains(&Seg::Missing) => (None, None, Vec::new()),
+        None => {
+            let owners = ownership.owners(live, &path);
+            let first = owners.first();
+            (
+                first.map(|e| e.manager.to_string()),
+                first.and_then(|e| e.time.map(str::to_string)),
+                owners.iter().map(|e| e.manager.to_string()).collect(),
+            )
+        }
+    };
+    if is_secret && touches_secret_values(&path) {
+        desired = redact(&desired);
+        live_value = redact(&live_value);
+    }
+    Drift {
+        path: path::pointer(&path),
+        desired,
+        live: live_value,
+        changed_by,
+        changed_at,
+        owners,
+    }
+}
+
+/// Whether a Secret path is at, above or inside the values (`/data/…`, `/stringData/…`).
+fn touches_secret_values(path: &[Seg]) -> bool {
+    match path.first() {
+        None => true,
+        Some(Seg::Key(k)) => k == "data" || k == "stringData",
+        Some(_) => false,
+    }
+}
+
+/// Replaces every scalar in a value with [`REDACTED`], keeping keys (which are not secret).
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Null => Value::Null,
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), redact(v)))
+                .collect::<Map<String, Value>>(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        _ => Value::String(REDACTED.to_string()),
+    }
+}
+
+/// A declared Secret as the API server stores it: `stringData` merged into `data` as base64
+/// (`stringData` wins, as on the server).
+pub fn normalize_secret(desired: &Value) -> Value {
+    let mut out = desired.clone();
+    let Some(map) = out.as_object_mut() else {
+        return out;
+    };
+    if let Some(Value::Object(string_data)) = map.remove("stringData") {
+        let data = map
+            .entry("data")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !data.is_object() {
+            *data = Value::Object(Map::new());
+        }
+        if let Some(data) = data.as_object_mut() {
+            for (key, value) in string_data {
+                let text = match value {
+                    Value::String(s) => s,
+                    Value::Null => continue,
+                    other => other.to_string(),
+                };
+                data.insert(
+                    key,
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod cases;

@@ -1,0 +1,217 @@
+//! What the API server does to objects, as tables: the fields it fills in or maintains on its
+//! own, the merge keys of its lists, which maps hold content, and which fields hold quantities or
+//! int-or-string values. The comparison consults these; nothing here compares.
+
+use serde_json::Value;
+
+use super::path::{Seg, is, last_key, parent_key};
+
+/// Metadata fields the server maintains.
+const BOOKKEEPING_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Annotations that tools and controllers write, never part of what git declares.
+const BOOKKEEPING_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "pv.kubernetes.io/bind-completed",
+    "pv.kubernetes.io/bound-by-controller",
+    "pv.kubernetes.io/provisioned-by",
+    "volume.beta.kubernetes.io/storage-provisioner",
+    "volume.kubernetes.io/storage-provisioner",
+    "volume.kubernetes.io/selected-node",
+    "endpoints.kubernetes.io/last-change-trigger-time",
+    "control-plane.alpha.kubernetes.io/leader",
+    "batch.kubernetes.io/job-tracking",
+];
+
+/// Labels the server or a controller adds.
+const BOOKKEEPING_LABELS: &[&str] = &[
+    "controller-uid",
+    "job-name",
+    "batch.kubernetes.io/controller-uid",
+    "batch.kubernetes.io/job-name",
+    "pod-template-hash",
+    "controller-revision-hash",
+    "statefulset.kubernetes.io/pod-name",
+    "kubernetes.io/metadata.name",
+];
+
+/// Whether a field at `path` is server bookkeeping, never drift whatever its value.
+pub fn is_bookkeeping(path: &[Seg]) -> bool {
+    match path {
+        [Seg::Key(k)] => k == "apiVersion" || k == "kind",
+        _ => {
+            let n = path.len();
+            let in_metadata = |offset: usize| {
+                n > offset && path[n - 1 - offset].key() == Some("metadata")
+            };
+            let key = last_key(path).unwrap_or("");
+            (in_metadata(1) && BOOKKEEPING_METADATA.contains(&key))
+                || (in_metadata(2)
+                    && parent_key(path) == Some("annotations")
+                    && BOOKKEEPING_ANNOTATIONS.contains(&key))
+                || (in_metadata(2)
+                    && parent_key(path) == Some("labels")
+                    && BOOKKEEPING_LABELS.contains(&key))
+        }
+    }
+}
+
+/// Whether the mapping at `path` is a content map, whose live-only keys are drift.
+pub fn is_content_map(kind: &str, group: &str, path: &[Seg]) -> bool {
+    group.is_empty()
+        && match kind {
+            "ConfigMap" => is(path, &["data"]) || is(path, &["binaryData"]),
+            "Secret" => is(path, &["data"]),
+            _ => false,
+        }
+}
+
+/// Whether values at `path` are base64 (Secret `data`, ConfigMap `binaryData`), compared by
+/// their decoded bytes.
+pub fn is_base64_data(kind: &str, group: &str, path: &[Seg]) -> bool {
+    group.is_empty()
+        && path.len() == 2
+        && match kind {
+            "Secret" => path[0].key() == Some("data"),
+            "ConfigMap" => path[0].key() == Some("binaryData"),
+            _ => false,
+        }
+}
+
+/// Whether a scalar at `path` is a resource quantity.
+pub fn is_quantity(path: &[Seg]) -> bool {
+    const PARENTS: &[&str] = &[
+        "requests",
+        "limits",
+        "hard",
+        "capacity",
+        "allocatable",
+        "default",
+        "defaultRequest",
+        "max",
+        "min",
+        "maxLimitRequestRatio",
+        "overhead",
+        "podFixed",
+    ];
+    last_key(path) == Some("sizeLimit") || parent_key(path).is_some_and(|p| PARENTS.contains(&p))
+}
+
+/// Whether a scalar at `path` is an int-or-string field (`"8080"` and `8080` are the same).
+pub fn is_int_or_string(path: &[Seg]) -> bool {
+    matches!(
+        last_key(path),
+        Some("port" | "targetPort" | "maxSurge" | "maxUnavailable" | "minAvailable")
+    )
+}
+
+/// Whether the list at `path` is a set: declared elements must be present, extra live ones are
+/// the server's (finalizers that controllers add).
+pub fn is_set(path: &[Seg]) -> bool {
+    last_key(path) == Some("finalizers")
+}
+
+/// How elements of a list are matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListKind {
+    /// Elements matched by these fields (with defaults for absent ones).
+    Keyed(&'static [(&'static str, Option<&'static str>)]),
+    /// Elements matched by position.
+    Positional,
+}
+
+/// The merge key of the list at `path`, as the API's strategic-merge and server-side-apply
+/// schemas define it.
+pub fn list_kind(path: &[Seg], desired: &[Value], live: &[Value]) -> ListKind {
+    const NAME: &[(&str, Option<&str>)] = &[("name", None)];
+    let has = |field: &str| {
+        desired
+            .iter()
+            .chain(live)
+            .any(|e| e.get(field).is_some())
+    };
+    match last_key(path) {
+        Some(
+            "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
+            | "imagePullSecrets" | "resourceClaims" | "schedulingGates",
+        ) if has("name") => ListKind::Keyed(NAME),
+        Some("readinessGates") => ListKind::Keyed(&[("conditionType", None)]),
+        Some("volumeMounts") => ListKind::Keyed(&[("mountPath", None)]),
+        Some("volumeDevices") => ListKind::Keyed(&[("devicePath", None)]),
+        Some("ports") if has("containerPort") => {
+            ListKind::Keyed(&[("containerPort", None), ("protocol", Some("TCP"))])
+        }
+        Some("ports") if has("port") => {
+            ListKind::Keyed(&[("port", None), ("protocol", Some("TCP"))])
+        }
+        Some("hostAliases") => ListKind::Keyed(&[("ip", None)]),
+        Some("topologySpreadConstraints") => {
+            ListKind::Keyed(&[("topologyKey", None), ("whenUnsatisfiable", Some("DoNotSchedule"))])
+        }
+        Some("conditions") if has("type") => ListKind::Keyed(&[("type", None)]),
+        Some("ownerReferences") => ListKind::Keyed(&[("uid", None)]),
+        _ => ListKind::Positional,
+    }
+}
+
+/// Whether a declared field, absent live, is what the server drops: empty lists and maps, and the
+/// zero values of `omitempty` fields (`false`, `0`, `""`).
+pub fn is_dropped_by_server(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.values().all(is_dropped_by_server),
+    }
+}
+
+/// Fields to leave out of the comparison because another field owns them: the rules of an
+/// aggregated ClusterRole are written by the aggregation controller.
+pub fn is_controller_owned(kind: &str, desired_root: &Value, path: &[Seg]) -> bool {
+    kind == "ClusterRole" && is(path, &["rules"]) && desired_root.get("aggregationRule").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(keys: &[&str]) -> Vec<Seg> {
+        keys.iter().map(|k| Seg::Key((*k).to_string())).collect()
+    }
+
+    #[test]
+    fn bookkeeping_is_recognised_at_any_metadata() {
+        assert!(is_bookkeeping(&p(&["metadata", "resourceVersion"])));
+        assert!(is_bookkeeping(&p(&["spec", "template", "metadata", "creationTimestamp"])));
+        assert!(is_bookkeeping(&p(&[
+            "metadata",
+            "annotations",
+            "kubectl.kubernetes.io/last-applied-configuration"
+        ])));
+        assert!(is_bookkeeping(&p(&["spec", "template", "metadata", "labels", "controller-uid"])));
+        assert!(!is_bookkeeping(&p(&["metadata", "labels", "app"])));
+        assert!(!is_bookkeeping(&p(&["spec", "uid"])));
+    }
+
+    #[test]
+    fn zero_values_are_dropped_by_the_server() {
+        assert!(is_dropped_by_server(&serde_json::json!({"a": [], "b": {}})));
+        assert!(is_dropped_by_server(&serde_json::json!(false)));
+        assert!(!is_dropped_by_server(&serde_json::json!({"a": 1})));
+        assert!(!is_dropped_by_server(&serde_json::json!("x")));
+    }
+}

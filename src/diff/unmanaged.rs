@@ -1,0 +1,105 @@
+//! Which live objects that git does not declare are worth reporting as unmanaged. Objects with
+//! an owner, and objects that Kubernetes or a controller creates on its own (the
+//! `kube-root-ca.crt` ConfigMap, the `default` ServiceAccount, Endpoints of a Service, a
+//! StatefulSet's volume claims, Events, Leases, …), are never unmanaged.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use crate::model::Object;
+
+/// Facts about the live state that tell generated objects from hand-made ones.
+#[derive(Debug, Default)]
+pub struct SystemContext {
+    services: HashSet<(String, String)>,
+    /// (namespace, `<claim template>-<statefulset>-`) prefixes of StatefulSet volume claims.
+    claim_prefixes: Vec<(String, String)>,
+}
+
+impl SystemContext {
+    /// Gathers the facts from a target's live objects.
+    pub fn from_live<'a>(objects: impl IntoIterator<Item = &'a Object>) -> SystemContext {
+        let mut context = SystemContext::default();
+        for object in objects {
+            let namespace = object.namespace.clone().unwrap_or_default();
+            match (object.group.as_str(), object.kind.as_str()) {
+                ("", "Service") => {
+                    context
+                        .services
+                        .insert((namespace, object.name.clone()));
+                }
+                ("apps", "StatefulSet") => {
+                    let templates = object
+                        .value
+                        .pointer("/spec/volumeClaimTemplates")
+                        .and_then(Value::as_array);
+                    for template in templates.into_iter().flatten() {
+                        if let Some(claim) = template.pointer("/metadata/name").and_then(Value::as_str)
+                        {
+                            context
+                                .claim_prefixes
+                                .push((namespace.clone(), format!("{claim}-{}-", object.name)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        context
+    }
+
+    /// Whether a live object is made by Kubernetes or a controller rather than by someone.
+    pub fn is_generated(&self, object: &Object) -> bool {
+        if object.has_owner() {
+            return true;
+        }
+        let value = &object.value;
+        let namespace = object.namespace.as_deref().unwrap_or("");
+        let name = object.name.as_str();
+        let label = |key: &str| {
+            value
+                .pointer("/metadata/labels")
+                .and_then(|labels| labels.get(key))
+                .and_then(Value::as_str)
+        };
+        let annotated = |key: &str| {
+            value
+                .pointer("/metadata/annotations")
+                .is_some_and(|a| a.get(key).is_some())
+        };
+        match (object.group.as_str(), object.kind.as_str()) {
+            ("", "ConfigMap") => name == "kube-root-ca.crt",
+            ("", "ServiceAccount") => name == "default",
+            ("", "Secret") => {
+                let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
+                kind == "kubernetes.io/service-account-token"
+                    || kind == "helm.sh/release.v1"
+                    || annotated("kubernetes.io/service-account.name")
+                    || annotated("cert-manager.io/certificate-name")
+            }
+            ("", "Service") => namespace == "default" && name == "kubernetes",
+            ("", "Endpoints") => self
+                .services
+                .contains(&(namespace.to_string(), name.to_string())),
+            ("discovery.k8s.io", "EndpointSlice") => label("kubernetes.io/service-name").is_some(),
+            ("", "Event") | ("events.k8s.io", "Event") => true,
+            ("coordination.k8s.io", "Lease") => true,
+            ("", "Namespace") => {
+                matches!(name, "default" | "kube-system" | "kube-public" | "kube-node-lease")
+            }
+            ("", "PersistentVolumeClaim") => self.claim_prefixes.iter().any(|(ns, prefix)| {
+                ns == namespace
+                    && name
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|ordinal| {
+                            !ordinal.is_empty() && ordinal.chars().all(|c| c.is_ascii_digit())
+                        })
+            }),
+            ("rbac.authorization.k8s.io", _) => {
+                name.starts_with("system:") || label("kubernetes.io/bootstrapping") == Some("rbac-defaults")
+            }
+            _ => false,
+        }
+    }
+}

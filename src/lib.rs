@@ -1,0 +1,16 @@
+//! gitdrift tells, with proof, where live infrastructure no longer matches what git declares.
+//!
+//! It is a pull-based, read-only agent: it reads desired state from committed git trees
+//! ([`desired`]), reads live state without ever writing to it ([`live`]), judges drift field by
+//! field ([`diff`]), and reports ([`report`]). [`scan`] ties one scan together; [`cli`] is the
+//! command line.
+
+pub mod cli;
+pub mod config;
+pub mod desired;
+pub mod diff;
+pub mod live;
+pub mod model;
+pub mod redact;
+pub mod report;
+pub mod scan;

@@ -1,0 +1,252 @@
+//! The nouns every stage shares: how a resource is identified, where it came from, and the
+//! object itself. Nothing here judges drift; that is `diff`'s job.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// Identity of a Kubernetes object: API group, kind, namespace and name.
+///
+/// The version in `apiVersion` is deliberately not part of the identity: `autoscaling/v1` and
+/// `autoscaling/v2` name the same HorizontalPodAutoscaler, as the API server sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    /// API group; empty for the core group (`v1`).
+    pub group: String,
+    /// Kind, as in the manifest (`Deployment`).
+    pub kind: String,
+    /// Namespace; `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: String,
+}
+
+impl ResourceKey {
+    /// The group/kind pair, used for scope and for kind-wide rules.
+    pub fn group_kind(&self) -> GroupKind {
+        GroupKind {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.group.is_empty() {
+            write!(f, "{}", self.kind)?;
+        } else {
+            write!(f, "{}.{}", self.kind, self.group)?;
+        }
+        match &self.namespace {
+            Some(ns) => write!(f, " {}/{}", ns, self.name),
+            None => write!(f, " {}", self.name),
+        }
+    }
+}
+
+/// An API group and kind, without a version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKind {
+    /// API group; empty for the core group.
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+}
+
+/// Splits an `apiVersion` into group and version (`apps/v1` → `apps`, `v1` → ``).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.split_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    }
+}
+
+/// Where a resource was read: a file (inside a git tree or a snapshot folder) and a 1-based line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// Path of the file, relative to the repository root or the snapshot folder.
+    pub file: String,
+    /// 1-based line where the object starts.
+    pub line: u64,
+}
+
+/// One Kubernetes object as read from a manifest or a snapshot, before scope is resolved.
+#[derive(Clone, Debug)]
+pub struct Object {
+    /// `apiVersion` as written.
+    pub api_version: String,
+    /// API group, derived from `apiVersion`.
+    pub group: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace`, if the object names one.
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: String,
+    /// The whole object.
+    pub value: Value,
+    /// Where it was read.
+    pub origin: Origin,
+}
+
+impl Object {
+    /// The identity this object has once its namespace is settled.
+    pub fn key_with_namespace(&self, namespace: Option<String>) -> ResourceKey {
+        ResourceKey {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace,
+            name: self.name.clone(),
+        }
+    }
+
+    /// `metadata.ownerReferences` is present and not empty.
+    pub fn has_owner(&self) -> bool {
+        self.value
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| !refs.is_empty())
+    }
+}
+
+/// A declared resource, with the name of the source that declared it.
+#[derive(Clone, Debug)]
+pub struct Declared {
+    /// Name of the configured source.
+    pub source: String,
+    /// The object, as git holds it.
+    pub object: Object,
+}
+
+/// Whether a kind's objects live in a namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Objects carry a namespace.
+    Namespaced,
+    /// Objects are cluster-wide.
+    Cluster,
+}
+
+/// Kinds that are cluster-scoped in Kubernetes and in widely deployed add-ons. Used when no API
+/// discovery is at hand (snapshots); kinds seen in the live state or declared by a
+/// CustomResourceDefinition in git extend it.
+pub const CLUSTER_SCOPED_KINDS: &[(&str, &str)] = &[
+    ("", "Namespace"),
+    ("", "Node"),
+    ("", "PersistentVolume"),
+    ("", "ComponentStatus"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("storage.k8s.io", "StorageClass"),
+    ("storage.k8s.io", "CSIDriver"),
+    ("storage.k8s.io", "CSINode"),
+    ("storage.k8s.io", "VolumeAttachment"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io", "APIService"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    ("networking.k8s.io", "IngressClass"),
+    ("node.k8s.io", "RuntimeClass"),
+    ("certificates.k8s.io", "CertificateSigningRequest"),
+    ("cert-manager.io", "ClusterIssuer"),
+    ("kyverno.io", "ClusterPolicy"),
+    ("external-secrets.io", "ClusterSecretStore"),
+    ("gateway.networking.k8s.io", "GatewayClass"),
+];
+
+/// How serious a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Part of the input could not be used; the scan is incomplete.
+    Error,
+    /// Something looks wrong but the scan is complete.
+    Warning,
+    /// For information (a file that holds no Kubernetes objects).
+    Note,
+}
+
+/// A problem met during a scan, tied to the source, target, file and line it concerns. Messages
+/// never quote manifest content.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// How serious.
+    pub severity: Severity,
+    /// Source name, for problems with desired state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Target name, for problems with live state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// File, relative to its repository or snapshot folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// What happened.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with no location yet; add one with the builder methods.
+    pub fn new(severity: Severity, message: impl Into<String>) -> Problem {
+        Problem {
+            severity,
+            source: None,
+            target: None,
+            file: None,
+            line: None,
+            message: crate::redact::scrub(&message.into()),
+        }
+    }
+
+    /// Names the source.
+    pub fn source(mut self, source: &str) -> Problem {
+        self.source = Some(source.to_string());
+        self
+    }
+
+    /// Names the target.
+    pub fn target(mut self, target: &str) -> Problem {
+        self.target = Some(target.to_string());
+        self
+    }
+
+    /// Names the file and line.
+    pub fn at(mut self, file: &str, line: Option<u64>) -> Problem {
+        self.file = Some(file.to_string());
+        self.line = line;
+        self
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        };
+        write!(f, "{severity}")?;
+        if let Some(source) = &self.source {
+            write!(f, " [source {source}]")?;
+        }
+        if let Some(target) = &self.target {
+            write!(f, " [target {target}]")?;
+        }
+        if let Some(file) = &self.file {
+            write!(f, " {file}")?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}

@@ -1,0 +1,105 @@
+//! Keeps credentials out of everything gitdrift prints. Git tokens and passwords that the
+//! process learns are registered here, and every error message that leaves the process passes
+//! through [`scrub`]; URLs lose their user-info password through [`url`].
+
+use std::sync::RwLock;
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// What replaces a secret in output.
+pub const MASK: &str = "***";
+
+/// Remembers a secret value so that [`scrub`] removes it from any text. Short values are not
+/// registered: masking every `a` in a message would hide more than it protects.
+pub fn register(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < 4 {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !secrets.iter().any(|s| s == secret) {
+        secrets.push(secret.to_string());
+        // Longest first, so that a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Replaces every registered secret, and any `user:password@` in URLs, in a text.
+pub fn scrub(text: &str) -> String {
+    let mut out = strip_url_passwords(text);
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), MASK);
+        }
+    }
+    out
+}
+
+/// A URL fit for display: the password in `scheme://user:password@host` becomes `***`.
+pub fn url(raw: &str) -> String {
+    scrub(raw)
+}
+
+fn strip_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push(':');
+                        out.push_str(MASK);
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_passwords_are_masked() {
+        assert_eq!(
+            url("https://bot:ghp_abcdef123456@git.example.com/org/repo.git"),
+            "https://bot:***@git.example.com/org/repo.git"
+        );
+        assert_eq!(
+            url("ssh://git@example.com/org/repo.git"),
+            "ssh://git@example.com/org/repo.git"
+        );
+        assert_eq!(
+            scrub("failed: https://u:p4ss@h/x and http://h2/y"),
+            "failed: https://u:***@h/x and http://h2/y"
+        );
+    }
+
+    #[test]
+    fn registered_secrets_are_masked_anywhere() {
+        register("tok-registered-in-test-9f8e7d");
+        assert_eq!(
+            scrub("auth failed with tok-registered-in-test-9f8e7d for x"),
+            "auth failed with *** for x"
+        );
+        register("ab");
+        assert_eq!(scrub("ab"), "ab");
+    }
+}

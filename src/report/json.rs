@@ -1,0 +1,13 @@
+//! The JSON report: the `gitdrift.report/v1` document, pretty-printed, newline-terminated.
+
+use super::ScanReport;
+
+/// Renders the report as JSON.
+pub fn render(report: &ScanReport) -> String {
+    let mut out = serde_json::to_string_pretty(report).unwrap_or_else(|err| {
+        // Serialization of plain data cannot fail; say so if it ever does rather than panic.
+        format!("{{\"schema\":\"{}\",\"error\":\"{err}\"}}", super::SCHEMA)
+    });
+    out.push('\n');
+    out
+}

@@ -1,0 +1,231 @@
+//! The scan report: an immutable, versioned record of one scan (`gitdrift.report/v1`), and the
+//! formats it is written in. Formats render; they decide nothing.
+
+pub mod json;
+pub mod text;
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::diff::{Drift, Status};
+use crate::model::{Problem, Severity};
+
+/// The schema identifier of the JSON report.
+pub const SCHEMA: &str = "gitdrift.report/v1";
+
+/// Everything one scan found.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScanReport {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// When, what and from where.
+    pub scan: ScanMeta,
+    /// Counts.
+    pub summary: Summary,
+    /// Every declared resource and every unmanaged one, ordered by target and identity.
+    pub resources: Vec<ResourceReport>,
+    /// Errors, warnings and notes, each naming source or target, file and line where known.
+    pub problems: Vec<Problem>,
+    /// Ignore rules that matched no object in this scan.
+    pub stale_ignore_rules: Vec<StaleRule>,
+}
+
+/// Scan metadata.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScanMeta {
+    /// When the scan started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// The gitdrift version that ran it.
+    pub gitdrift_version: &'static str,
+    /// The configuration file.
+    pub config: String,
+    /// Each source read, with the commit it was read at.
+    pub sources: Vec<SourceMeta>,
+    /// Each target read.
+    pub targets: Vec<TargetMeta>,
+}
+
+/// A source as scanned.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceMeta {
+    /// Source name.
+    pub name: String,
+    /// Repository (path, or URL without credentials).
+    pub repo: String,
+    /// The configured ref (`null`: the remote's HEAD).
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// The commit id read; `null` if the repository could not be read.
+    pub commit: Option<String>,
+    /// The target it declares.
+    pub target: String,
+    /// Manifest files read.
+    pub files: usize,
+    /// Objects declared.
+    pub objects: usize,
+}
+
+/// A target as scanned.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetMeta {
+    /// Target name.
+    pub name: String,
+    /// How live state was read (`snapshot`).
+    pub provider: &'static str,
+    /// Where from.
+    pub location: String,
+    /// When the live state was observed.
+    pub observed_at: DateTime<Utc>,
+    /// Live objects read.
+    pub objects: usize,
+}
+
+/// Counts of resources per status, and of problems.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Resources reported.
+    pub resources: usize,
+    /// In sync.
+    pub in_sync: usize,
+    /// Drifted.
+    pub drifted: usize,
+    /// Missing.
+    pub missing: usize,
+    /// Unmanaged.
+    pub unmanaged: usize,
+    /// Drifted fields over all resources.
+    pub drifts: usize,
+    /// Error problems (the scan is incomplete when non-zero).
+    pub errors: usize,
+    /// Warning problems.
+    pub warnings: usize,
+}
+
+/// One resource's judgement.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResourceReport {
+    /// Target name.
+    pub target: String,
+    /// `apiVersion`, as declared (as live, for unmanaged resources).
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace; `null` for cluster-scoped resources.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The judgement.
+    pub status: Status,
+    /// Where git declares it; `null` for unmanaged resources.
+    pub source: Option<SourceRef>,
+    /// Fields that differ (empty unless drifted).
+    pub drifts: Vec<Drift>,
+}
+
+/// Where a resource is declared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceRef {
+    /// The configured source's name.
+    pub name: String,
+    /// File, relative to the repository root.
+    pub file: String,
+    /// 1-based line where the object starts.
+    pub line: u64,
+}
+
+/// An ignore rule that matched nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StaleRule {
+    /// Configuration file.
+    pub file: String,
+    /// Line of the rule.
+    pub line: u64,
+    /// What the rule ignores.
+    pub rule: String,
+}
+
+impl Summary {
+    /// Counts a report's resources and problems.
+    pub fn of(resources: &[ResourceReport], problems: &[Problem]) -> Summary {
+        let mut summary = Summary {
+            resources: resources.len(),
+            ..Summary::default()
+        };
+        for resource in resources {
+            match resource.status {
+                Status::InSync => summary.in_sync += 1,
+                Status::Drifted => summary.drifted += 1,
+                Status::Missing => summary.missing += 1,
+                Status::Unmanaged => summary.unmanaged += 1,
+            }
+            summary.drifts += resource.drifts.len();
+        }
+        summary.errors = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        summary.warnings = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Warning)
+            .count();
+        summary
+    }
+}
+
+impl ScanReport {
+    /// The process exit code this report calls for: 2 when the scan had errors, 1 when anything
+    /// is drifted, missing or unmanaged, 0 when all is in sync.
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.errors > 0 {
+            2
+        } else if self.summary.drifted + self.summary.missing + self.summary.unmanaged > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Readable per-resource diff.
+    Text,
+    /// The `gitdrift.report/v1` JSON document.
+    Json,
+}
+
+/// Rendering choices that do not change content.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    /// Also list resources that are in sync.
+    pub show_in_sync: bool,
+}
+
+/// Renders a report in a format (text with ANSI styles; strip them where colour is unwanted).
+pub fn render(report: &ScanReport, format: Format, options: TextOptions) -> String {
+    match format {
+        Format::Text => text::render(report, options),
+        Format::Json => json::render(report),
+    }
+}
+
+/// Writes a rendered report to a file atomically: a temporary file in the same folder, renamed
+/// over the target, so a reader never sees half a report.
+pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(content.as_bytes())?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The readable report: per resource, its status and, for drift, each field with the git value,
+//! the live value and who changed it; problems and stale ignore rules; a summary line. Styled
+//! with ANSI codes that the caller strips when colour is off (not a terminal, `NO_COLOR`).
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+use serde_json::Value;
+
+use super::{ResourceReport, ScanReport, TextOptions};
+use crate::diff::Status;
+use crate::model::Severity;
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const RED: Style = AnsiColor::Red.on_default();
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const MAX_VALUE: usize = 160;
+
+fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// Renders the report as text.
+pub fn render(report: &ScanReport, options: TextOptions) -> String {
+    let mut out = String::new();
+    let scan = &report.scan;
+    let _ = writeln!(
+        out,
+        "{} {}",
+        paint(BOLD, "gitdrift scan"),
+        paint(DIM, &scan.started_at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    );
+    for source in &scan.sources {
+        let commit = source
+            .commit
+            .as_deref()
+            .map_or("unreadable".to_string(), |c| c.chars().take(12).collect());
+        let _ = writeln!(
+            out,
+            "  source {}: {} @ {} ({}) · {} objects in {} files → target {}",
+            source.name,
+            source.repo,
+            commit,
+            source.git_ref.as_deref().unwrap_or("HEAD"),
+            source.objects,
+            source.files,
+            source.target
+        );
+    }
+    for target in &scan.targets {
+        let _ = writeln!(
+            out,
+            "  target {}: {} {} · {} objects",
+            target.name, target.provider, target.location, target.objects
+        );
+    }
+    let mut current_target: Option<&str> = None;
+    for resource in &report.resources {
+        if resource.status == Status::InSync && !options.show_in_sync {
+            continue;
+        }
+        if current_target != Some(resource.target.as_str()) {
+            current_target = Some(&resource.target);
+            let _ = writeln!(out, "\n{}", paint(BOLD, &format!("target {}", resource.target)));
+        }
+        resource_block(&mut out, resource);
+    }
+    if !report.problems.is_empty() {
+        let _ = writeln!(out, "\n{}", paint(BOLD, "problems"));
+        for problem in &report.problems {
+            let style = match problem.severity {
+                Severity::Error => RED,
+                Severity::Warning => YELLOW,
+                Severity::Note => DIM,
+            };
+            let _ = writeln!(out, "  {}", paint(style, &problem.to_string()));
+        }
+    }
+    if !report.stale_ignore_rules.is_empty() {
+        let _ = writeln!(out, "\n{}", paint(BOLD, "ignore rules that matched nothing"));
+        for rule in &report.stale_ignore_rules {
+            let _ = writeln!(out, "  {}:{}: {}", rule.file, rule.line, rule.rule);
+        }
+    }
+    let s = &report.summary;
+    let mut line = format!(
+        "{} resources: {} in sync, {} drifted, {} missing, {} unmanaged · {} drifted field{}",
+        s.resources,
+        s.in_sync,
+        s.drifted,
+        s.missing,
+        s.unmanaged,
+        s.drifts,
+        if s.drifts == 1 { "" } else { "s" }
+    );
+    let _ = write!(line, " · {} error{}", s.errors, if s.errors == 1 { "" } else { "s" });
+    if s.warnings > 0 {
+        let _ = write!(line, ", {} warning{}", s.warnings, if s.warnings == 1 { "" } else { "s" });
+    }
+    let style = if s.errors > 0 {
+        RED
+    } else if s.drifted + s.missing + s.unmanaged > 0 {
+        YELLOW
+    } else {
+        GREEN
+    };
+    let _ = writeln!(out, "\n{}", paint(style.bold(), &line));
+    out
+}
+
+fn resource_block(out: &mut String, resource: &ResourceReport) {
+    let (mark, word, style) = match resource.status {
+        Status::InSync => ("=", "in sync", GREEN),
+        Status::Drifted => ("~", "drifted", YELLOW),
+        Status::Missing => ("-", "missing", RED),
+        Status::Unmanaged => ("+", "unmanaged", CYAN),
+    };
+    let identity = match &resource.namespace {
+        Some(ns) => format!("{} {}/{}", resource.kind, ns, resource.name),
+        None => format!("{} {}", resource.kind, resource.name),
+    };
+    let location = resource
+        .source
+        .as_ref()
+        .map(|s| format!("  {}", paint(DIM, &format!("{}:{}", s.file, s.line))))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  {} {:<40}{}",
+        paint(style, &format!("{mark} {word:<10}")),
+        identity,
+        location
+    );
+    for drift in &resource.drifts {
+        let _ = writeln!(out, "      {}", paint(BOLD, &drift.path));
+        let _ = writeln!(out, "        {} {}", paint(RED, "git: "), value(&drift.desired));
+        let by = match (&drift.changed_by, &drift.changed_at) {
+            (Some(who), Some(when)) => format!("  {}", paint(DIM, &format!("← {who} at {when}"))),
+            (Some(who), None) => format!("  {}", paint(DIM, &format!("← {who}"))),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "        {} {}{}", paint(GREEN, "live:"), value(&drift.live), by);
+    }
+}
+
+fn value(value: &Value) -> String {
+    if value.is_null() {
+        return "(absent)".to_string();
+    }
+    let text = value.to_string();
+    if text.chars().count() > MAX_VALUE {
+        let cut: String = text.chars().take(MAX_VALUE).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
