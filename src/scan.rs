@@ -51,7 +51,11 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
 
     // Sources and targets are read concurrently; git work runs on blocking threads.
     let mut source_tasks = Vec::new();
-    for source in config.sources.iter().filter(|s| wanted.contains(s.target.as_str())) {
+    for source in config
+        .sources
+        .iter()
+        .filter(|s| wanted.contains(s.target.as_str()))
+    {
         let config = Arc::clone(&config);
         let source = source.clone();
         let cache_dir = options.cache_dir.clone();
@@ -156,13 +160,8 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         );
     }
     problems.sort_by(|a, b| {
-        (a.severity, &a.source, &a.target, &a.file, a.line).cmp(&(
-            b.severity,
-            &b.source,
-            &b.target,
-            &b.file,
-            b.line,
-        ))
+        (a.severity, &a.source, &a.target, &a.file, a.line)
+            .cmp(&(b.severity, &b.source, &b.target, &b.file, b.line))
     });
     let summary = Summary::of(&resources, &problems);
     ScanReport {
@@ -271,8 +270,7 @@ pub fn judge_target(
                     &live_object.value,
                     &config.drift,
                 );
-                let drifts =
-                    registry.apply(target, key, &object.value, &live_object.value, drifts);
+                let drifts = registry.apply(target, key, &object.value, &live_object.value, drifts);
                 let status = if drifts.is_empty() {
                     Status::InSync
                 } else {
@@ -300,8 +298,10 @@ pub fn judge_target(
 
     // Unmanaged: live objects in a namespace git declares objects in (or of a cluster-scoped
     // kind git declares), that nothing generated and no exclusion names.
-    let declared_namespaces: HashSet<&str> =
-        desired_index.keys().filter_map(|k| k.namespace.as_deref()).collect();
+    let declared_namespaces: HashSet<&str> = desired_index
+        .keys()
+        .filter_map(|k| k.namespace.as_deref())
+        .collect();
     let declared_cluster_kinds: HashSet<GroupKind> = desired_index
         .keys()
         .filter(|k| k.namespace.is_none())

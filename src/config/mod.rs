@@ -469,7 +469,10 @@ impl Checker {
         match &node.kind {
             NodeKind::Seq(items) => items,
             other => {
-                self.error(node, format!("{what} must be a list, not {}", other.describe()));
+                self.error(
+                    node,
+                    format!("{what} must be a list, not {}", other.describe()),
+                );
                 &[]
             }
         }
@@ -501,7 +504,10 @@ impl Checker {
             git: GitSettings::default(),
         };
         if root.kind == NodeKind::Null {
-            self.error(root, "configuration is empty; it needs `sources` and `targets`");
+            self.error(
+                root,
+                "configuration is empty; it needs `sources` and `targets`",
+            );
             return config;
         }
         let Some(top) = self.fields(
@@ -531,7 +537,10 @@ impl Checker {
                 };
                 self.error(
                     &at,
-                    format!("target `{}` is defined twice (first on line {first})", target.name),
+                    format!(
+                        "target `{}` is defined twice (first on line {first})",
+                        target.name
+                    ),
                 );
             }
         }
@@ -572,7 +581,9 @@ impl Checker {
         let fields = self.fields(node, "a target", &["name", "snapshot"])?;
         let name = self.required(&fields, "name", "target");
         let live = match fields.get("snapshot") {
-            Some(snapshot) => self.path(snapshot, "target.snapshot").map(LiveSettings::Snapshot),
+            Some(snapshot) => self
+                .path(snapshot, "target.snapshot")
+                .map(LiveSettings::Snapshot),
             None => {
                 self.error(
                     node,
@@ -652,14 +663,10 @@ impl Checker {
         let namespace = self
             .optional(&fields, "namespace", "source")
             .unwrap_or_else(|| "default".to_string());
-        let auth = fields
-            .get("auth")
-            .map(|n| self.auth(n))
-            .unwrap_or_default();
-        if let (Some(RepoLocation::Local(_)), true) = (
-            &repo,
-            auth.token.is_some() || auth.ssh_key_file.is_some(),
-        ) {
+        let auth = fields.get("auth").map(|n| self.auth(n)).unwrap_or_default();
+        if let (Some(RepoLocation::Local(_)), true) =
+            (&repo, auth.token.is_some() || auth.ssh_key_file.is_some())
+        {
             let at = fields.get("auth").unwrap_or(node);
             self.error(at, "source.auth applies to remote repositories only");
         }
@@ -695,7 +702,10 @@ impl Checker {
             .get("token_file")
             .and_then(|n| self.path(n, "source.auth.token_file"));
         if token_env.is_some() && token_file.is_some() {
-            self.error(node, "source.auth takes `token_env` or `token_file`, not both");
+            self.error(
+                node,
+                "source.auth takes `token_env` or `token_file`, not both",
+            );
         }
         let token = token_env
             .map(SecretRef::Env)
@@ -772,7 +782,9 @@ impl Checker {
             namespace: fields
                 .get("namespace")
                 .and_then(|n| self.glob(n, "selector.namespace")),
-            name: fields.get("name").and_then(|n| self.glob(n, "selector.name")),
+            name: fields
+                .get("name")
+                .and_then(|n| self.glob(n, "selector.name")),
             target: self.optional(fields, "target", "selector"),
         }
     }
@@ -850,7 +862,11 @@ impl Checker {
             return git;
         };
         if let Some(timeout) = fields.get("fetch_timeout") {
-            match self.string_or_int(timeout).as_deref().and_then(parse_duration) {
+            match self
+                .string_or_int(timeout)
+                .as_deref()
+                .and_then(parse_duration)
+            {
                 Some(d) if !d.is_zero() => git.fetch_timeout = d,
                 _ => self.error(
                     timeout,
@@ -880,16 +896,46 @@ fn resolve_path(base: &Path, raw: &str) -> PathBuf {
     }
     let path = Path::new(raw);
     if path.is_absolute() {
-        path.to_path_buf()
+        clean(path)
     } else {
-        base.join(path)
+        clean(&base.join(path))
+    }
+}
+
+/// Removes `.` and folds `..` into the preceding component, without touching the file system.
+fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let last = out.components().next_back();
+                match last {
+                    Some(Component::Normal(_)) => {
+                        out.pop();
+                    }
+                    Some(Component::RootDir) => {}
+                    _ => out.push(".."),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 
 /// Tells a URL from a local path. scp-like `user@host:path` counts as a URL.
 fn repo_location(base: &Path, raw: &str) -> RepoLocation {
     const SCHEMES: &[&str] = &["https://", "http://", "ssh://", "git://", "file://"];
-    if SCHEMES.iter().any(|s| raw.to_ascii_lowercase().starts_with(s)) {
+    if SCHEMES
+        .iter()
+        .any(|s| raw.to_ascii_lowercase().starts_with(s))
+    {
         return RepoLocation::Remote(raw.to_string());
     }
     if let Some((host, _)) = raw.split_once(':')
@@ -908,7 +954,9 @@ pub fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
         return Ok(Vec::new());
     }
     let Some(rest) = pointer.strip_prefix('/') else {
-        return Err(format!("`{pointer}` is not a JSON Pointer (it must start with /)"));
+        return Err(format!(
+            "`{pointer}` is not a JSON Pointer (it must start with /)"
+        ));
     };
     Ok(rest
         .split('/')
@@ -977,11 +1025,15 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Config, Vec<ConfigError>> {
-        Config::from_str(text, Path::new("/etc/gitdrift/gitdrift.yaml"), Path::new("/etc/gitdrift"))
-            .map_err(|e| match e {
-                LoadError::Invalid(errors) => errors,
-                other => panic!("{other}"),
-            })
+        Config::from_str(
+            text,
+            Path::new("/etc/gitdrift/gitdrift.yaml"),
+            Path::new("/etc/gitdrift"),
+        )
+        .map_err(|e| match e {
+            LoadError::Invalid(errors) => errors,
+            other => panic!("{other}"),
+        })
     }
 
     #[test]
@@ -1002,12 +1054,15 @@ targets:
         .unwrap();
         let source = &config.sources[0];
         assert_eq!(source.name, "shop");
-        assert_eq!(source.repo, RepoLocation::Local(PathBuf::from("/etc/gitdrift/./gitops")));
+        assert_eq!(
+            source.repo,
+            RepoLocation::Local(PathBuf::from("/etc/gitdrift/gitops"))
+        );
         assert_eq!(source.git_ref.as_deref(), Some("main"));
         assert_eq!(source.paths, vec!["apps/**", "platform/**"]);
         assert_eq!(source.namespace, "default");
         let LiveSettings::Snapshot(path) = &config.targets[0].live;
-        assert_eq!(path, &PathBuf::from("/etc/gitdrift/./live"));
+        assert_eq!(path, &PathBuf::from("/etc/gitdrift/live"));
     }
 
     #[test]
@@ -1055,7 +1110,11 @@ surprise: true
         assert_eq!(find("needs `paths` or `managers`"), 18);
         assert_eq!(find("unknown key `surprise`"), 19);
         assert_eq!(errors.len(), 7, "{lines:#?}");
-        assert!(errors[0].to_string().starts_with("/etc/gitdrift/gitdrift.yaml:5:"));
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("/etc/gitdrift/gitdrift.yaml:5:")
+        );
     }
 
     #[test]
@@ -1068,11 +1127,14 @@ surprise: true
             "file:///srv/git/repo.git",
             "git://127.0.0.1:9418/repo",
         ] {
-            assert_eq!(repo_location(base, url), RepoLocation::Remote(url.to_string()));
+            assert_eq!(
+                repo_location(base, url),
+                RepoLocation::Remote(url.to_string())
+            );
         }
         assert_eq!(
             repo_location(base, "./gitops"),
-            RepoLocation::Local(PathBuf::from("/base/./gitops"))
+            RepoLocation::Local(PathBuf::from("/base/gitops"))
         );
         assert_eq!(
             repo_location(base, "/abs/repo"),
@@ -1113,13 +1175,19 @@ git:
 "#,
         )
         .unwrap();
-        assert_eq!(config.sources[0].auth.token, Some(SecretRef::Env("SHOP_GIT_TOKEN".into())));
+        assert_eq!(
+            config.sources[0].auth.token,
+            Some(SecretRef::Env("SHOP_GIT_TOKEN".into()))
+        );
         assert_eq!(config.drift.ignore.len(), 2);
         assert_eq!(
             config.drift.ignore[0].paths[1],
             vec!["spec", "template", "spec", "containers", "*", "image"]
         );
-        assert_eq!(config.drift.ignore[1].managers, vec!["kube-controller-manager"]);
+        assert_eq!(
+            config.drift.ignore[1].managers,
+            vec!["kube-controller-manager"]
+        );
         assert_eq!(config.drift.imperative_managers.len(), 1);
         assert_eq!(config.limits.max_file_bytes, 1024 * 1024);
         assert_eq!(config.git.fetch_timeout, Duration::from_secs(30));
@@ -1133,6 +1201,22 @@ git:
         assert!(errors[0].message.starts_with("invalid YAML"));
         let errors = load("- a\n- b\n").unwrap_err();
         assert!(errors[0].message.contains("must be a mapping"));
+    }
+
+    #[test]
+    fn relative_paths_are_cleaned() {
+        assert_eq!(
+            resolve_path(Path::new("examples/demo"), "../.."),
+            PathBuf::from(".")
+        );
+        assert_eq!(
+            resolve_path(Path::new("a/b"), "../../../x"),
+            PathBuf::from("../x")
+        );
+        assert_eq!(
+            resolve_path(Path::new("/a"), "../../x"),
+            PathBuf::from("/x")
+        );
     }
 
     #[test]

@@ -122,7 +122,9 @@ impl<'de> Visitor<'de> for KindVisitor {
         Ok(Kind(NodeKind::Int(v)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Kind, E> {
-        Ok(Kind(i64::try_from(v).map_or(NodeKind::Float(v as f64), NodeKind::Int)))
+        Ok(Kind(
+            i64::try_from(v).map_or(NodeKind::Float(v as f64), NodeKind::Int),
+        ))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Kind, E> {
         Ok(Kind(NodeKind::Float(v)))

@@ -158,7 +158,13 @@ pub fn read_tree(
             (repo, path.display().to_string(), false)
         }
         RepoLocation::Remote(url) => {
-            let repo = sync_remote(url, &source.auth, source.git_ref.as_deref(), cache_dir, fetch_timeout)?;
+            let repo = sync_remote(
+                url,
+                &source.auth,
+                source.git_ref.as_deref(),
+                cache_dir,
+                fetch_timeout,
+            )?;
             (repo, redact::url(url), true)
         }
     };
@@ -342,7 +348,8 @@ fn sync_remote(
 }
 
 fn open_cached(path: &Path, overrides: &[String]) -> Result<gix::Repository, String> {
-    let options = gix::open::Options::isolated().config_overrides(overrides.iter().map(String::as_str));
+    let options =
+        gix::open::Options::isolated().config_overrides(overrides.iter().map(String::as_str));
     gix::open_opts(path, options).map_err(|err| redact::scrub(&err.to_string()))
 }
 
@@ -361,7 +368,7 @@ fn fetch_into(
             Ok(repo) => repo,
             Err(_) => {
                 // A damaged cache is rebuilt rather than trusted.
-                std::fs::remove_dir_all(path).map_err(|e| e.to_string())?;
+                std::fs::remove_dir_all(path).map_err(|e| chain(&e))?;
                 init_cached(path, overrides)?
             }
         }
@@ -373,17 +380,22 @@ fn fetch_into(
         "+refs/heads/*:refs/heads/*".to_string(),
         "+refs/tags/*:refs/tags/*".to_string(),
     ];
-    if let Some(r) = git_ref.filter(|r| r.starts_with("refs/") && !r.starts_with("refs/heads/") && !r.starts_with("refs/tags/")) {
+    if let Some(r) = git_ref.filter(|r| {
+        r.starts_with("refs/") && !r.starts_with("refs/heads/") && !r.starts_with("refs/tags/")
+    }) {
         refspecs.push(format!("+{r}:{r}"));
     }
     let remote = repo
         .remote_at(url)
-        .map_err(|e| e.to_string())?
-        .with_refspecs(refspecs.iter().map(String::as_str), gix::remote::Direction::Fetch)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?
+        .with_refspecs(
+            refspecs.iter().map(String::as_str),
+            gix::remote::Direction::Fetch,
+        )
+        .map_err(|e| chain(&e))?;
     let connection = remote
         .connect(gix::remote::Direction::Fetch)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?;
     let connection = connection.with_credentials(move |action| {
         use gix::credentials::helper::Action;
         match (action, &credentials) {
@@ -403,14 +415,30 @@ fn fetch_into(
     });
     connection
         .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| e.to_string())?
+        .map_err(|e| chain(&e))?
         .receive(gix::progress::Discard, interrupt)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?;
     Ok(())
 }
 
+/// An error with its causes, `outer: inner: innermost`, without repeating a cause that the
+/// outer message already includes.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
 fn init_cached(path: &Path, overrides: &[String]) -> Result<gix::Repository, String> {
-    gix::init_bare(path).map_err(|e| e.to_string())?;
+    gix::init_bare(path).map_err(|e| chain(&e))?;
     open_cached(path, overrides)
 }
 
@@ -440,9 +468,8 @@ fn shell_quote(s: &str) -> String {
 /// Reads a credential and registers it for scrubbing.
 fn read_secret(secret: &SecretRef) -> Result<String, GitError> {
     let value = match secret {
-        SecretRef::Env(var) => std::env::var(var).map_err(|_| {
-            GitError::Credential(format!("environment variable {var} is not set"))
-        })?,
+        SecretRef::Env(var) => std::env::var(var)
+            .map_err(|_| GitError::Credential(format!("environment variable {var} is not set")))?,
         SecretRef::File(path) => std::fs::read_to_string(path)
             .map_err(|err| GitError::Credential(format!("{}: {err}", path.display())))?,
     };
@@ -472,7 +499,13 @@ fn cache_name(url: &str) -> String {
         .next()
         .unwrap_or("repo")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(40)
         .collect();
     // FNV-1a: stable across builds and platforms, unlike std's hasher.
@@ -521,7 +554,10 @@ mod tests {
         let a = cache_name("https://bot:s3cr3t-token@git.example.com/org/shop.git");
         assert!(a.starts_with("shop-"), "{a}");
         assert!(!a.contains("s3cr3t"));
-        assert_eq!(a, cache_name("https://bot:s3cr3t-token@git.example.com/org/shop.git"));
+        assert_eq!(
+            a,
+            cache_name("https://bot:s3cr3t-token@git.example.com/org/shop.git")
+        );
         assert_ne!(a, cache_name("https://git.example.com/org/shop.git"));
         assert!(cache_name("git@github.com:org/repo.git").starts_with("repo-"));
     }

@@ -195,7 +195,11 @@ fn to_object(
     let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
     if api_version.is_empty() || kind.is_empty() {
-        let missing = if api_version.is_empty() { "apiVersion" } else { "kind" };
+        let missing = if api_version.is_empty() {
+            "apiVersion"
+        } else {
+            "kind"
+        };
         out.errors.push(FileProblem::at(
             Some(line),
             format!("object has no {missing} (a non-empty string is required)"),
@@ -302,7 +306,7 @@ fn yaml_problem(err: &serde_saphyr::Error) -> FileProblem {
     let place = ["used at line ", " at line "]
         .iter()
         .find_map(|marker| text.find(marker).map(|i| &text[i + marker.len()..]));
-    let line = place.and_then(|rest| leading_number(rest));
+    let line = place.and_then(leading_number);
     let column = place
         .and_then(|rest| rest.split_once("column "))
         .and_then(|(_, rest)| leading_number(rest));
@@ -344,7 +348,10 @@ fn parse_json(text: &str, limits: &Limits) -> Result<Vec<Doc>, FileProblem> {
     if depth(&value) > limits.max_depth {
         return Err(FileProblem::at(
             None,
-            format!("invalid JSON: nested deeper than {} levels", limits.max_depth),
+            format!(
+                "invalid JSON: nested deeper than {} levels",
+                limits.max_depth
+            ),
         ));
     }
     let Value::Object(mut map) = value else {
@@ -639,7 +646,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Strict(Value::String(v)))
     }
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Strict, E> {
-        Ok(Strict(Value::String(String::from_utf8_lossy(v).into_owned())))
+        Ok(Strict(Value::String(
+            String::from_utf8_lossy(v).into_owned(),
+        )))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Strict, E> {
         Ok(Strict(Value::Null))
@@ -692,7 +701,10 @@ mod tests {
             .iter()
             .map(|o| (o.kind.as_str(), o.name.as_str(), o.origin.line))
             .collect();
-        assert_eq!(found, vec![("ConfigMap", "a", 4), ("Deployment", "web", 11)]);
+        assert_eq!(
+            found,
+            vec![("ConfigMap", "a", 4), ("Deployment", "web", 11)]
+        );
         assert_eq!(parsed.objects[1].group, "apps");
         assert_eq!(parsed.objects[1].namespace.as_deref(), Some("shop"));
     }
@@ -733,7 +745,11 @@ mod tests {
     fn duplicate_top_level_keys_are_an_error() {
         let parsed = yaml("apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata:\n  name: s\n");
         assert_eq!(parsed.objects.len(), 0);
-        assert!(parsed.errors[0].message.contains("duplicate"), "{:?}", parsed.errors);
+        assert!(
+            parsed.errors[0].message.contains("duplicate"),
+            "{:?}",
+            parsed.errors
+        );
     }
 
     #[test]
@@ -741,7 +757,11 @@ mod tests {
         let text = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}";
         let parsed = parse("d.json", text.as_bytes(), Syntax::Json, &Limits::default());
         assert!(parsed.objects.is_empty());
-        assert!(parsed.errors[0].message.contains("duplicate"), "{:?}", parsed.errors);
+        assert!(
+            parsed.errors[0].message.contains("duplicate"),
+            "{:?}",
+            parsed.errors
+        );
         assert_eq!(parsed.errors[0].line, Some(1));
     }
 
@@ -774,7 +794,12 @@ mod tests {
         let deep = format!("a: {}{}", "[".repeat(500), "]".repeat(500));
         assert!(!yaml(&deep).errors.is_empty());
         let deep_json = format!("{{\"a\": {}{}}}", "[".repeat(100), "]".repeat(100));
-        let parsed = parse("d.json", deep_json.as_bytes(), Syntax::Json, &Limits::default());
+        let parsed = parse(
+            "d.json",
+            deep_json.as_bytes(),
+            Syntax::Json,
+            &Limits::default(),
+        );
         assert!(!parsed.errors.is_empty());
     }
 
@@ -784,7 +809,12 @@ mod tests {
             max_file_bytes: 10,
             ..Limits::default()
         };
-        let parsed = parse("big.yaml", b"apiVersion: v1\nkind: X\n", Syntax::Yaml, &limits);
+        let parsed = parse(
+            "big.yaml",
+            b"apiVersion: v1\nkind: X\n",
+            Syntax::Yaml,
+            &limits,
+        );
         assert!(parsed.errors[0].message.contains("over the limit"));
     }
 
@@ -833,7 +863,8 @@ mod tests {
 
     #[test]
     fn integral_floats_become_integers() {
-        let parsed = yaml("apiVersion: v1\nkind: X\nmetadata:\n  name: a\nspec:\n  n: 1e3\n  f: 0.5\n");
+        let parsed =
+            yaml("apiVersion: v1\nkind: X\nmetadata:\n  name: a\nspec:\n  n: 1e3\n  f: 0.5\n");
         let spec = &parsed.objects[0].value["spec"];
         assert_eq!(spec["n"], serde_json::json!(1000));
         assert_eq!(spec["f"], serde_json::json!(0.5));

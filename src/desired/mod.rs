@@ -52,8 +52,11 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
     out.commit = Some(tree.commit);
     out.files = tree.files.len();
     for (file, reason) in tree.refused {
-        out.problems
-            .push(Problem::new(Severity::Error, reason).source(&source.name).at(&file, None));
+        out.problems.push(
+            Problem::new(Severity::Error, reason)
+                .source(&source.name)
+                .at(&file, None),
+        );
     }
     let parsed: Vec<(String, manifest::ParsedFile)> = tree
         .files

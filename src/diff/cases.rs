@@ -19,7 +19,10 @@ fn run_case(name: &str) {
         .0;
     let desired = &case["desired"];
     let live = &case["live"];
-    assert!(desired.is_object() && live.is_object(), "{name}: needs desired and live");
+    assert!(
+        desired.is_object() && live.is_object(),
+        "{name}: needs desired and live"
+    );
     let drift_yaml = case.get("drift").and_then(Value::as_str).unwrap_or("");
     let config_text = format!(
         "sources: [{{name: s, repo: ., target: t}}]\ntargets: [{{name: t, snapshot: .}}]\n{}",
@@ -81,8 +84,16 @@ fn run_case(name: &str) {
     for (got, want) in actual.iter().zip(&expected) {
         for field in ["desired", "live"] {
             if let Some(value) = want.get(field) {
-                let have = if field == "desired" { &got.desired } else { &got.live };
-                assert_eq!(have, value, "{name}: {field} at {} differs; got {shown}", got.path);
+                let have = if field == "desired" {
+                    &got.desired
+                } else {
+                    &got.live
+                };
+                assert_eq!(
+                    have, value,
+                    "{name}: {field} at {} differs; got {shown}",
+                    got.path
+                );
             }
         }
         for field in ["changed_by", "changed_at"] {
@@ -102,7 +113,11 @@ fn run_case(name: &str) {
         }
     }
     if let Some(stale) = case.get("stale_ignore_rules").and_then(Value::as_u64) {
-        assert_eq!(registry.stale().count() as u64, stale, "{name}: stale ignore rules");
+        assert_eq!(
+            registry.stale().count() as u64,
+            stale,
+            "{name}: stale ignore rules"
+        );
     }
     // No secret value may survive into a drift of a Secret.
     if kind == "Secret" {

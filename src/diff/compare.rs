@@ -86,7 +86,12 @@ impl<'a> Comparer<'a> {
         }
     }
 
-    fn map(&mut self, path: &mut Vec<Seg>, desired: &Map<String, Value>, live: &Map<String, Value>) {
+    fn map(
+        &mut self,
+        path: &mut Vec<Seg>,
+        desired: &Map<String, Value>,
+        live: &Map<String, Value>,
+    ) {
         let content = rules::is_content_map(self.kind, self.group, path);
         for (key, d) in desired {
             if d.is_null() {
@@ -178,7 +183,11 @@ impl<'a> Comparer<'a> {
                         .all(|(d, l)| self.scalar_equal(path, d, l))
             };
             if !equal {
-                self.drift(path, &Value::Array(desired.to_vec()), &Value::Array(live.to_vec()));
+                self.drift(
+                    path,
+                    &Value::Array(desired.to_vec()),
+                    &Value::Array(live.to_vec()),
+                );
             }
             return;
         }
@@ -263,7 +272,8 @@ impl<'a> Comparer<'a> {
             return true;
         }
         if rules::is_int_or_string(path) {
-            return int_or_string(desired).is_some() && int_or_string(desired) == int_or_string(live);
+            return int_or_string(desired).is_some()
+                && int_or_string(desired) == int_or_string(live);
         }
         false
     }
@@ -296,5 +306,7 @@ fn int_or_string(value: &Value) -> Option<String> {
 /// Decodes base64 as the API server accepts it (standard alphabet; line breaks ignored).
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
 }

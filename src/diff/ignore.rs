@@ -192,7 +192,10 @@ mod tests {
             &live,
             vec![
                 drift("/spec/template/spec/containers/0/image", &[]),
-                drift("/spec/template/spec/containers/0/resources/requests/cpu", &["vpa-recommender"]),
+                drift(
+                    "/spec/template/spec/containers/0/resources/requests/cpu",
+                    &["vpa-recommender"],
+                ),
                 drift("/spec/replicas", &["kubectl-scale"]),
             ],
         );
@@ -211,7 +214,13 @@ mod tests {
             managers: vec![],
         }];
         let mut registry = Registry::new(&rules);
-        let kept = registry.apply("lab", &key(), &json!({}), &json!({"spec": {"replicas": 3}}), vec![]);
+        let kept = registry.apply(
+            "lab",
+            &key(),
+            &json!({}),
+            &json!({"spec": {"replicas": 3}}),
+            vec![],
+        );
         assert!(kept.is_empty());
         assert_eq!(registry.stale().count(), 0);
     }

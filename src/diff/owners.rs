@@ -141,9 +141,11 @@ fn element_matches(key: &str, element: &Value, index: usize) -> bool {
         let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(json) else {
             return false;
         };
-        fields
-            .iter()
-            .all(|(field, want)| element.get(field).is_some_and(|have| loosely_equal(have, want)))
+        fields.iter().all(|(field, want)| {
+            element
+                .get(field)
+                .is_some_and(|have| loosely_equal(have, want))
+        })
     } else if let Some(json) = key.strip_prefix("v:") {
         serde_json::from_str::<Value>(json).is_ok_and(|want| loosely_equal(element, &want))
     } else if let Some(i) = key.strip_prefix("i:") {
@@ -203,7 +205,10 @@ mod tests {
     fn owners_follow_keyed_list_elements() {
         let live = live();
         let own = Ownership::of(&live);
-        let image = own.owners(&live, &path(&["spec", "template", "spec", "containers", "0", "image"]));
+        let image = own.owners(
+            &live,
+            &path(&["spec", "template", "spec", "containers", "0", "image"]),
+        );
         assert_eq!(image.len(), 1);
         assert_eq!(image[0].manager, "kubectl-set");
         assert_eq!(image[0].time, Some("2026-11-20T09:30:00Z"));
@@ -211,7 +216,16 @@ mod tests {
         assert_eq!(replicas[0].manager, "kubectl-scale");
         let port = own.owners(
             &live,
-            &path(&["spec", "template", "spec", "containers", "0", "ports", "0", "containerPort"]),
+            &path(&[
+                "spec",
+                "template",
+                "spec",
+                "containers",
+                "0",
+                "ports",
+                "0",
+                "containerPort",
+            ]),
         );
         assert_eq!(port[0].manager, "kubectl-client-side-apply");
     }
@@ -220,7 +234,10 @@ mod tests {
     fn an_atomic_field_owns_everything_inside_it() {
         let live = live();
         let own = Ownership::of(&live);
-        let arg = own.owners(&live, &path(&["spec", "template", "spec", "containers", "0", "args", "1"]));
+        let arg = own.owners(
+            &live,
+            &path(&["spec", "template", "spec", "containers", "0", "args", "1"]),
+        );
         assert_eq!(arg[0].manager, "kubectl-edit");
     }
 
@@ -229,8 +246,14 @@ mod tests {
         let live = live();
         let own = Ownership::of(&live);
         let managers: BTreeSet<String> = ["kubectl-edit".to_string()].into();
-        assert!(own.touched_by(&live, &path(&["spec", "template"]), &managers).is_some());
-        assert!(own.touched_by(&live, &path(&["spec", "replicas"]), &managers).is_none());
+        assert!(
+            own.touched_by(&live, &path(&["spec", "template"]), &managers)
+                .is_some()
+        );
+        assert!(
+            own.touched_by(&live, &path(&["spec", "replicas"]), &managers)
+                .is_none()
+        );
         assert!(own.owners(&live, &path(&["spec", "template"])).is_empty());
     }
 }

@@ -53,9 +53,8 @@ pub fn is_bookkeeping(path: &[Seg]) -> bool {
         [Seg::Key(k)] => k == "apiVersion" || k == "kind",
         _ => {
             let n = path.len();
-            let in_metadata = |offset: usize| {
-                n > offset && path[n - 1 - offset].key() == Some("metadata")
-            };
+            let in_metadata =
+                |offset: usize| n > offset && path[n - 1 - offset].key() == Some("metadata");
             let key = last_key(path).unwrap_or("");
             (in_metadata(1) && BOOKKEEPING_METADATA.contains(&key))
                 || (in_metadata(2)
@@ -136,16 +135,17 @@ pub enum ListKind {
 /// schemas define it.
 pub fn list_kind(path: &[Seg], desired: &[Value], live: &[Value]) -> ListKind {
     const NAME: &[(&str, Option<&str>)] = &[("name", None)];
-    let has = |field: &str| {
-        desired
-            .iter()
-            .chain(live)
-            .any(|e| e.get(field).is_some())
-    };
+    let has = |field: &str| desired.iter().chain(live).any(|e| e.get(field).is_some());
     match last_key(path) {
         Some(
-            "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-            | "imagePullSecrets" | "resourceClaims" | "schedulingGates",
+            "containers"
+            | "initContainers"
+            | "ephemeralContainers"
+            | "env"
+            | "volumes"
+            | "imagePullSecrets"
+            | "resourceClaims"
+            | "schedulingGates",
         ) if has("name") => ListKind::Keyed(NAME),
         Some("readinessGates") => ListKind::Keyed(&[("conditionType", None)]),
         Some("volumeMounts") => ListKind::Keyed(&[("mountPath", None)]),
@@ -157,9 +157,10 @@ pub fn list_kind(path: &[Seg], desired: &[Value], live: &[Value]) -> ListKind {
             ListKind::Keyed(&[("port", None), ("protocol", Some("TCP"))])
         }
         Some("hostAliases") => ListKind::Keyed(&[("ip", None)]),
-        Some("topologySpreadConstraints") => {
-            ListKind::Keyed(&[("topologyKey", None), ("whenUnsatisfiable", Some("DoNotSchedule"))])
-        }
+        Some("topologySpreadConstraints") => ListKind::Keyed(&[
+            ("topologyKey", None),
+            ("whenUnsatisfiable", Some("DoNotSchedule")),
+        ]),
         Some("conditions") if has("type") => ListKind::Keyed(&[("type", None)]),
         Some("ownerReferences") => ListKind::Keyed(&[("uid", None)]),
         _ => ListKind::Positional,
@@ -196,13 +197,24 @@ mod tests {
     #[test]
     fn bookkeeping_is_recognised_at_any_metadata() {
         assert!(is_bookkeeping(&p(&["metadata", "resourceVersion"])));
-        assert!(is_bookkeeping(&p(&["spec", "template", "metadata", "creationTimestamp"])));
+        assert!(is_bookkeeping(&p(&[
+            "spec",
+            "template",
+            "metadata",
+            "creationTimestamp"
+        ])));
         assert!(is_bookkeeping(&p(&[
             "metadata",
             "annotations",
             "kubectl.kubernetes.io/last-applied-configuration"
         ])));
-        assert!(is_bookkeeping(&p(&["spec", "template", "metadata", "labels", "controller-uid"])));
+        assert!(is_bookkeeping(&p(&[
+            "spec",
+            "template",
+            "metadata",
+            "labels",
+            "controller-uid"
+        ])));
         assert!(!is_bookkeeping(&p(&["metadata", "labels", "app"])));
         assert!(!is_bookkeeping(&p(&["spec", "uid"])));
     }

@@ -25,9 +25,7 @@ impl SystemContext {
             let namespace = object.namespace.clone().unwrap_or_default();
             match (object.group.as_str(), object.kind.as_str()) {
                 ("", "Service") => {
-                    context
-                        .services
-                        .insert((namespace, object.name.clone()));
+                    context.services.insert((namespace, object.name.clone()));
                 }
                 ("apps", "StatefulSet") => {
                     let templates = object
@@ -35,7 +33,8 @@ impl SystemContext {
                         .pointer("/spec/volumeClaimTemplates")
                         .and_then(Value::as_array);
                     for template in templates.into_iter().flatten() {
-                        if let Some(claim) = template.pointer("/metadata/name").and_then(Value::as_str)
+                        if let Some(claim) =
+                            template.pointer("/metadata/name").and_then(Value::as_str)
                         {
                             context
                                 .claim_prefixes
@@ -86,18 +85,20 @@ impl SystemContext {
             ("", "Event") | ("events.k8s.io", "Event") => true,
             ("coordination.k8s.io", "Lease") => true,
             ("", "Namespace") => {
-                matches!(name, "default" | "kube-system" | "kube-public" | "kube-node-lease")
+                matches!(
+                    name,
+                    "default" | "kube-system" | "kube-public" | "kube-node-lease"
+                )
             }
             ("", "PersistentVolumeClaim") => self.claim_prefixes.iter().any(|(ns, prefix)| {
                 ns == namespace
-                    && name
-                        .strip_prefix(prefix.as_str())
-                        .is_some_and(|ordinal| {
-                            !ordinal.is_empty() && ordinal.chars().all(|c| c.is_ascii_digit())
-                        })
+                    && name.strip_prefix(prefix.as_str()).is_some_and(|ordinal| {
+                        !ordinal.is_empty() && ordinal.chars().all(|c| c.is_ascii_digit())
+                    })
             }),
             ("rbac.authorization.k8s.io", _) => {
-                name.starts_with("system:") || label("kubernetes.io/bootstrapping") == Some("rbac-defaults")
+                name.starts_with("system:")
+                    || label("kubernetes.io/bootstrapping") == Some("rbac-defaults")
             }
             _ => false,
         }

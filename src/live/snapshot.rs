@@ -63,7 +63,9 @@ impl SnapshotProvider {
                         }
                     }
                     Ok(_) => {}
-                    Err(err) => out.problems.push(fail(format!("cannot list snapshot: {err}"))),
+                    Err(err) => out
+                        .problems
+                        .push(fail(format!("cannot list snapshot: {err}"))),
                 }
             }
         }

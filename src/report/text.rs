@@ -31,7 +31,10 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
         out,
         "{} {}",
         paint(BOLD, "gitdrift scan"),
-        paint(DIM, &scan.started_at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        paint(
+            DIM,
+            &scan.started_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        )
     );
     for source in &scan.sources {
         let commit = source
@@ -64,7 +67,11 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
         }
         if current_target != Some(resource.target.as_str()) {
             current_target = Some(&resource.target);
-            let _ = writeln!(out, "\n{}", paint(BOLD, &format!("target {}", resource.target)));
+            let _ = writeln!(
+                out,
+                "\n{}",
+                paint(BOLD, &format!("target {}", resource.target))
+            );
         }
         resource_block(&mut out, resource);
     }
@@ -80,7 +87,11 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
         }
     }
     if !report.stale_ignore_rules.is_empty() {
-        let _ = writeln!(out, "\n{}", paint(BOLD, "ignore rules that matched nothing"));
+        let _ = writeln!(
+            out,
+            "\n{}",
+            paint(BOLD, "ignore rules that matched nothing")
+        );
         for rule in &report.stale_ignore_rules {
             let _ = writeln!(out, "  {}:{}: {}", rule.file, rule.line, rule.rule);
         }
@@ -96,9 +107,19 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
         s.drifts,
         if s.drifts == 1 { "" } else { "s" }
     );
-    let _ = write!(line, " · {} error{}", s.errors, if s.errors == 1 { "" } else { "s" });
+    let _ = write!(
+        line,
+        " · {} error{}",
+        s.errors,
+        if s.errors == 1 { "" } else { "s" }
+    );
     if s.warnings > 0 {
-        let _ = write!(line, ", {} warning{}", s.warnings, if s.warnings == 1 { "" } else { "s" });
+        let _ = write!(
+            line,
+            ", {} warning{}",
+            s.warnings,
+            if s.warnings == 1 { "" } else { "s" }
+        );
     }
     let style = if s.errors > 0 {
         RED
@@ -127,22 +148,33 @@ fn resource_block(out: &mut String, resource: &ResourceReport) {
         .as_ref()
         .map(|s| format!("  {}", paint(DIM, &format!("{}:{}", s.file, s.line))))
         .unwrap_or_default();
-    let _ = writeln!(
-        out,
+    let line = format!(
         "  {} {:<40}{}",
         paint(style, &format!("{mark} {word:<10}")),
         identity,
         location
     );
+    let _ = writeln!(out, "{}", line.trim_end());
     for drift in &resource.drifts {
         let _ = writeln!(out, "      {}", paint(BOLD, &drift.path));
-        let _ = writeln!(out, "        {} {}", paint(RED, "git: "), value(&drift.desired));
+        let _ = writeln!(
+            out,
+            "        {} {}",
+            paint(RED, "git: "),
+            value(&drift.desired)
+        );
         let by = match (&drift.changed_by, &drift.changed_at) {
             (Some(who), Some(when)) => format!("  {}", paint(DIM, &format!("← {who} at {when}"))),
             (Some(who), None) => format!("  {}", paint(DIM, &format!("← {who}"))),
             _ => String::new(),
         };
-        let _ = writeln!(out, "        {} {}{}", paint(GREEN, "live:"), value(&drift.live), by);
+        let _ = writeln!(
+            out,
+            "        {} {}{}",
+            paint(GREEN, "live:"),
+            value(&drift.live),
+            by
+        );
     }
 }
 

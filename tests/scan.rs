@@ -1,0 +1,631 @@
+//! End to end: the built binary scans temporary git repositories and snapshot folders.
+
+mod support;
+
+use serde_json::Value;
+use support::{Repo, config_map, gitdrift, project_root};
+
+/// A repository holding the demo's manifests, and a config pointing at it and the demo snapshot.
+fn demo_repo() -> (Repo, std::path::PathBuf) {
+    let repo = Repo::new();
+    repo.copy_dir(&project_root().join("examples/demo/gitops"), "gitops");
+    repo.commit("shop manifests");
+    let config = repo.path().join("gitdrift.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: demo\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: {}\ndrift:\n  ignore:\n    - {{group: apps, kind: Deployment, name: cart, paths: [\"/spec/replicas\"]}}\n",
+            project_root().join("examples/demo/live").display()
+        ),
+    )
+    .unwrap();
+    (repo, config)
+}
+
+fn resource<'a>(report: &'a Value, kind: &str, name: &str) -> &'a Value {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == kind && r["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in report"))
+}
+
+#[test]
+fn demo_scan_finds_the_planted_drift_and_nothing_else() {
+    let (repo, _) = demo_repo();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 1, "drift found → exit 1; stderr: {}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["schema"], "gitdrift.report/v1");
+    assert_eq!(report["scan"]["sources"][0]["commit"], repo.head());
+    assert_eq!(
+        report["summary"],
+        serde_json::json!({
+            "resources": 17, "in_sync": 12, "drifted": 3, "missing": 1, "unmanaged": 1,
+            "drifts": 3, "errors": 0, "warnings": 0
+        }),
+        "{}",
+        run.stdout
+    );
+
+    let web = resource(&report, "Deployment", "web");
+    assert_eq!(web["status"], "drifted");
+    assert_eq!(web["namespace"], "shop");
+    assert_eq!(web["source"]["file"], "gitops/apps/web/deployment.yaml");
+    assert_eq!(web["source"]["line"], 1);
+    assert_eq!(
+        web["drifts"],
+        serde_json::json!([{
+            "path": "/spec/replicas", "desired": 2, "live": 5,
+            "changed_by": "kubectl-scale", "changed_at": "2026-11-24T22:05:10Z"
+        }])
+    );
+    let cart = resource(&report, "Deployment", "cart");
+    assert_eq!(
+        cart["drifts"][0]["path"],
+        "/spec/template/spec/containers/0/image"
+    );
+    assert_eq!(cart["drifts"][0]["changed_by"], "kubectl-set");
+    assert_eq!(
+        cart["drifts"].as_array().unwrap().len(),
+        1,
+        "replicas are ignored by rule"
+    );
+    let config = resource(&report, "ConfigMap", "web-config");
+    assert_eq!(config["drifts"][0]["path"], "/data/LOG_LEVEL");
+    assert_eq!(config["drifts"][0]["live"], "debug");
+    assert_eq!(
+        resource(&report, "ConfigMap", "feature-flags")["status"],
+        "missing"
+    );
+    let debug = resource(&report, "Deployment", "debug-shell");
+    assert_eq!(debug["status"], "unmanaged");
+    assert_eq!(debug["source"], Value::Null);
+    for (kind, name) in [
+        ("Secret", "postgres-credentials"),
+        ("StatefulSet", "postgres"),
+        ("Service", "web"),
+        ("Ingress", "shop"),
+        ("NetworkPolicy", "cart-from-web"),
+        ("Namespace", "shop"),
+    ] {
+        assert_eq!(
+            resource(&report, kind, name)["status"],
+            "in_sync",
+            "{kind} {name}"
+        );
+    }
+    assert_eq!(
+        resource(&report, "Namespace", "shop")["namespace"],
+        Value::Null
+    );
+    // Generated objects are never unmanaged.
+    for (kind, name) in [
+        ("ConfigMap", "kube-root-ca.crt"),
+        ("ServiceAccount", "default"),
+        ("Endpoints", "web"),
+        ("ReplicaSet", "web-7d4b9c8f6"),
+        ("PersistentVolumeClaim", "data-postgres-0"),
+        ("Namespace", "kube-system"),
+    ] {
+        assert!(
+            !report["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["kind"] == kind && r["name"] == name),
+            "{kind} {name} must not be reported"
+        );
+    }
+    // The demo Secret's values never leave the process.
+    for secret in [
+        "demo-only-not-a-real-password",
+        "ZGVtby1vbmx5LW5vdC1hLXJlYWwtcGFzc3dvcmQ=",
+    ] {
+        assert!(!run.all().contains(secret));
+    }
+}
+
+#[test]
+fn the_readme_demo_config_scans_this_repository() {
+    // The README's first command: the demo config reads this repository's own committed tree.
+    let run = gitdrift(
+        &project_root(),
+        &[
+            "scan",
+            "--config",
+            "examples/demo/gitdrift.yaml",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["summary"]["drifted"], 3);
+    assert_eq!(report["summary"]["missing"], 1);
+    assert_eq!(report["summary"]["unmanaged"], 1);
+}
+
+#[test]
+fn text_report_shows_each_drift_with_who_and_when_and_no_colour_off_a_terminal() {
+    let (repo, _) = demo_repo();
+    let run = gitdrift(repo.path(), &["scan"], &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        !run.stdout.contains('\u{1b}'),
+        "no ANSI escapes when not a terminal"
+    );
+    assert!(
+        run.stdout.contains("~ drifted    Deployment shop/web"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("live: 5  ← kubectl-scale at 2026-11-24T22:05:10Z")
+    );
+    assert!(
+        run.stdout
+            .contains("- missing    ConfigMap shop/feature-flags")
+    );
+    assert!(
+        run.stdout
+            .contains("+ unmanaged  Deployment shop/debug-shell")
+    );
+    assert!(run.stdout.contains(
+        "17 resources: 12 in sync, 3 drifted, 1 missing, 1 unmanaged · 3 drifted fields · 0 errors"
+    ));
+    let forced = gitdrift(repo.path(), &["scan"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(
+        forced.stdout.contains('\u{1b}'),
+        "CLICOLOR_FORCE turns colour on"
+    );
+    let no_color = gitdrift(
+        repo.path(),
+        &["scan"],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")],
+    );
+    assert!(!no_color.stdout.contains('\u{1b}'), "NO_COLOR wins");
+    let scrubbed = scrub(&run.stdout);
+    insta::assert_snapshot!("demo_text_report", scrubbed);
+}
+
+/// Replaces the scan time, commit ids and temporary paths, which change between runs.
+fn scrub(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if line.starts_with("gitdrift scan ") {
+                "gitdrift scan [time]".to_string()
+            } else if line.starts_with("  source ") || line.starts_with("  target ") {
+                format!("{}: [location]", line.split(": ").next().unwrap_or(line))
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn only_the_committed_tree_at_the_ref_is_read() {
+    let repo = Repo::new();
+    repo.write(
+        "apps/cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
+    let main = repo.commit("blue");
+    support::git(repo.path(), &["checkout", "-q", "-b", "green"]);
+    repo.write(
+        "apps/cm.yaml",
+        &config_map("settings", "shop", &[("mode", "green")]),
+    );
+    let green = repo.commit("green");
+    support::git(repo.path(), &["checkout", "-q", "main"]);
+    // Uncommitted edit and an untracked file must not leak into the scan.
+    repo.write(
+        "apps/cm.yaml",
+        &config_map("settings", "shop", &[("mode", "red")]),
+    );
+    repo.write("apps/untracked.yaml", &config_map("extra", "shop", &[]));
+    let live = tempfile::tempdir().unwrap();
+    std::fs::write(
+        live.path().join("cm.yaml"),
+        config_map("settings", "shop", &[("mode", "blue")]),
+    )
+    .unwrap();
+    let config = |git_ref: &str| {
+        format!(
+            "sources:\n  - name: s\n    repo: {}\n{git_ref}    target: t\ntargets:\n  - name: t\n    snapshot: {}\n",
+            repo.path().display(),
+            live.path().display()
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gitdrift.yaml"), config("")).unwrap();
+    let run = gitdrift(dir.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "HEAD (main) is in sync: {}", run.stdout);
+    let report = run.json();
+    assert_eq!(report["scan"]["sources"][0]["commit"], main);
+    assert_eq!(
+        report["summary"]["resources"], 1,
+        "the untracked file is not read"
+    );
+
+    std::fs::write(dir.path().join("gitdrift.yaml"), config("    ref: green\n")).unwrap();
+    let run = gitdrift(dir.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 1);
+    let report = run.json();
+    assert_eq!(report["scan"]["sources"][0]["commit"], green);
+    assert_eq!(report["scan"]["sources"][0]["ref"], "green");
+    assert_eq!(report["resources"][0]["drifts"][0]["desired"], "green");
+
+    std::fs::write(
+        dir.path().join("gitdrift.yaml"),
+        config(&format!("    ref: {main}\n")),
+    )
+    .unwrap();
+    let run = gitdrift(dir.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "a commit id works as a ref");
+}
+
+#[test]
+fn everything_in_sync_exits_zero() {
+    let repo = Repo::new();
+    repo.write(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+    );
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
+    repo.commit("init");
+    let live = repo.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::write(
+        live.join("all.json"),
+        r#"{"apiVersion":"v1","kind":"List","items":[
+            {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","uid":"1","labels":{"kubernetes.io/metadata.name":"shop"}},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}},
+            {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"shop","resourceVersion":"9"},"data":{"mode":"blue"}},
+            {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kube-root-ca.crt","namespace":"shop"},"data":{"ca.crt":"x"}}
+        ]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        "sources:\n  - name: s\n    repo: .\n    paths: [\"*.yaml\"]\n    target: t\ntargets:\n  - name: t\n    snapshot: live\n",
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("2 resources: 2 in sync, 0 drifted"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn bad_files_are_reported_with_file_and_line_and_the_rest_is_scanned() {
+    let repo = Repo::new();
+    repo.write("good.yaml", &config_map("good", "shop", &[("a", "1")]));
+    repo.write(
+        "broken.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n",
+    );
+    repo.write(
+        "dupes.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\ndata:\n  k: a\n  k: b\n",
+    );
+    repo.write(
+        "multi.yaml",
+        &format!(
+            "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: shop\n",
+            config_map("first", "shop", &[])
+        ),
+    );
+    repo.write("values.yaml", "replicaCount: 2\nimage:\n  tag: v1\n");
+    repo.write("huge.yaml", &format!("# {}\n", "x".repeat(2048)));
+    repo.write("bomb.yaml", "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n");
+    repo.write("list.json", "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n  {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"from-json\", \"namespace\": \"shop\"}}\n]}\n");
+    repo.commit("mixed");
+    let live = repo.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::write(
+        live.join("good.yaml"),
+        config_map("good", "shop", &[("a", "1")]),
+    )
+    .unwrap();
+    std::fs::write(
+        live.join("broken.json"),
+        "{\"apiVersion\": \"v1\",\n  \"kind\": }",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        "sources:\n  - name: s\n    repo: .\n    exclude: [\"gitdrift.yaml\", \"live/**\"]\n    target: t\ntargets:\n  - name: t\n    snapshot: live\nlimits:\n  max_file_size: 1KiB\n",
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 2, "errors → exit 2: {}", run.stdout);
+    let report = run.json();
+    let problems = report["problems"].as_array().unwrap();
+    let find = |file: &str| {
+        problems
+            .iter()
+            .find(|p| p["file"] == file)
+            .unwrap_or_else(|| panic!("no problem for {file}: {problems:#?}"))
+    };
+    assert_eq!(find("broken.yaml")["severity"], "error");
+    assert_eq!(find("broken.yaml")["line"], 4);
+    assert_eq!(find("broken.yaml")["source"], "s");
+    assert_eq!(find("dupes.yaml")["line"], 7);
+    assert!(
+        find("dupes.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate")
+    );
+    assert_eq!(find("multi.yaml")["line"], 8);
+    assert!(
+        find("multi.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("no metadata.name")
+    );
+    assert_eq!(find("values.yaml")["severity"], "note");
+    assert!(
+        find("huge.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit")
+    );
+    assert!(
+        find("bomb.yaml")["message"]
+            .as_str()
+            .unwrap()
+            .contains("alias")
+    );
+    assert_eq!(find("broken.json")["target"], "t");
+    assert_eq!(find("broken.json")["line"], 2);
+    // The good objects were still judged.
+    let names: Vec<&str> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["first", "from-json", "good"]);
+    assert_eq!(report["resources"][2]["status"], "in_sync");
+    assert_eq!(report["resources"][1]["source"]["line"], 2);
+}
+
+#[test]
+fn configuration_errors_are_all_listed_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gitdrift.yaml"),
+        "sources:\n  - name: s\n    repo: .\n    target: nowhere\n    pathz: [x]\ntargets:\n  - name: t\n    snapshots: ./live\nextra: 1\n",
+    )
+    .unwrap();
+    for command in ["scan", "validate"] {
+        let run = gitdrift(dir.path(), &[command], &[]);
+        assert_eq!(run.code, 2, "{command}");
+        assert!(run.stdout.is_empty(), "{command}: {}", run.stdout);
+        for needle in [
+            "gitdrift.yaml:4:13: source names target `nowhere`",
+            "gitdrift.yaml:5:5: unknown key `pathz` in a source; did you mean `paths`?",
+            "gitdrift.yaml:7:5: target needs a live state",
+            "gitdrift.yaml:8:5: unknown key `snapshots` in a target; did you mean `snapshot`?",
+            "gitdrift.yaml:9:1: unknown key `extra`",
+        ] {
+            assert!(
+                run.stderr.contains(needle),
+                "{command}: missing {needle:?} in:\n{}",
+                run.stderr
+            );
+        }
+    }
+    let run = gitdrift(dir.path(), &["scan", "--config", "missing.yaml"], &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("cannot read configuration missing.yaml"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn validate_checks_every_source_and_target() {
+    let (repo, _) = demo_repo();
+    let run = gitdrift(repo.path(), &["validate"], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("source shop: 16 objects in 10 files"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("is valid"));
+
+    let config = std::fs::read_to_string(repo.path().join("gitdrift.yaml")).unwrap();
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        config
+            .replace(
+                "    target: demo\n",
+                "    target: demo\n    ref: no-such-branch\n",
+            )
+            .replace("snapshot: /", "snapshot: /nonexistent/"),
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["validate"], &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout
+            .contains("error [source shop]: ref `no-such-branch` not found"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("error [target demo] /nonexistent/"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("2 errors"), "{}", run.stdout);
+}
+
+#[test]
+fn output_file_is_written_whole_and_stdout_stays_empty() {
+    let (repo, _) = demo_repo();
+    let run = gitdrift(
+        repo.path(),
+        &["scan", "--format", "json", "--output", "out/report.json"],
+        &[],
+    );
+    assert_eq!(run.code, 2, "missing folder is an error");
+    assert!(
+        run.stderr.contains("cannot write out/report.json"),
+        "{}",
+        run.stderr
+    );
+    std::fs::create_dir(repo.path().join("out")).unwrap();
+    let run = gitdrift(
+        repo.path(),
+        &["scan", "--format", "json", "--output", "out/report.json"],
+        &[("CLICOLOR_FORCE", "1")],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty());
+    let text = std::fs::read_to_string(repo.path().join("out/report.json")).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["summary"]["drifted"], 3);
+    let run = gitdrift(
+        repo.path(),
+        &["scan", "-o", "out/report.txt"],
+        &[("CLICOLOR_FORCE", "1")],
+    );
+    assert_eq!(run.code, 1);
+    let text = std::fs::read_to_string(repo.path().join("out/report.txt")).unwrap();
+    assert!(!text.contains('\u{1b}'), "files get no colour");
+    let leftovers: Vec<_> = std::fs::read_dir(repo.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(leftovers.len(), 2, "no temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn secret_values_never_reach_any_output() {
+    let repo = Repo::new();
+    repo.write(
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\nstringData:\n  password: git-side-password-1234\n  user: app\n",
+    );
+    repo.write(
+        "broken-secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: broken\nstringData:\n  token: \"unterminated-secret-token-5678\n",
+    );
+    repo.commit("secrets");
+    let live = repo.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    // live-side-password-9876 / extra-key-value-4321, base64-encoded as the API returns them.
+    std::fs::write(
+        live.join("secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{\"stringData\":{\"password\":\"git-side-password-1234\"}}'\ntype: Opaque\ndata:\n  password: bGl2ZS1zaWRlLXBhc3N3b3JkLTk4NzY=\n  user: YXBw\n  extra: ZXh0cmEta2V5LXZhbHVlLTQzMjE=\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        "sources:\n  - name: s\n    repo: .\n    exclude: [\"live/**\", \"gitdrift.yaml\"]\n    target: t\ntargets:\n  - name: t\n    snapshot: live\n",
+    )
+    .unwrap();
+    let forbidden = [
+        "git-side-password-1234",
+        "Z2l0LXNpZGUtcGFzc3dvcmQtMTIzNA==",
+        "live-side-password-9876",
+        "bGl2ZS1zaWRlLXBhc3N3b3JkLTk4NzY=",
+        "extra-key-value-4321",
+        "ZXh0cmEta2V5LXZhbHVlLTQzMjE=",
+        "unterminated-secret-token-5678",
+    ];
+    for format in ["json", "text"] {
+        let run = gitdrift(repo.path(), &["-vvv", "scan", "--format", format], &[]);
+        assert_eq!(run.code, 2, "the broken file is an error");
+        for secret in forbidden {
+            assert!(
+                !run.all().contains(secret),
+                "{format}: {secret} leaked:\n{}",
+                run.all()
+            );
+        }
+        if format == "json" {
+            let report = run.json();
+            let db = &report["resources"][0];
+            assert_eq!(db["name"], "db");
+            let paths: Vec<&str> = db["drifts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["path"].as_str().unwrap())
+                .collect();
+            assert_eq!(paths, vec!["/data/password", "/data/extra"]);
+            assert_eq!(db["drifts"][0]["desired"], "<redacted>");
+            assert_eq!(db["drifts"][0]["live"], "<redacted>");
+            assert_eq!(db["drifts"][1]["desired"], Value::Null);
+        }
+    }
+}
+
+#[test]
+fn duplicate_declarations_and_stale_ignore_rules_are_reported() {
+    let repo = Repo::new();
+    repo.write("a.yaml", &config_map("settings", "shop", &[("mode", "a")]));
+    repo.write("b.yaml", &config_map("settings", "shop", &[("mode", "b")]));
+    repo.commit("dupes");
+    let live = repo.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::write(
+        live.join("cm.yaml"),
+        config_map("settings", "shop", &[("mode", "a")]),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        "sources:\n  - name: s\n    repo: .\n    paths: [\"?.yaml\"]\n    target: t\ntargets:\n  - name: t\n    snapshot: live\ndrift:\n  ignore:\n    - kind: Deployment\n      paths: [/spec/replicas]\n",
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 2);
+    let report = run.json();
+    let problems = report["problems"].as_array().unwrap();
+    let duplicate = problems
+        .iter()
+        .find(|p| p["message"].as_str().unwrap().contains("declared twice"))
+        .expect("duplicate reported");
+    assert_eq!(duplicate["file"], "b.yaml");
+    assert!(duplicate["message"].as_str().unwrap().contains("a.yaml:1"));
+    assert_eq!(report["stale_ignore_rules"][0]["line"], 11);
+    assert_eq!(
+        report["resources"][0]["status"], "in_sync",
+        "the first declaration is used"
+    );
+}
+
+#[test]
+fn version_and_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = gitdrift(dir.path(), &["version"], &[]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stdout.trim(),
+        format!("gitdrift {}", env!("CARGO_PKG_VERSION"))
+    );
+    let run = gitdrift(dir.path(), &["scan", "--format", "yaml"], &[]);
+    assert_eq!(run.code, 2, "bad arguments are an error");
+    let run = gitdrift(dir.path(), &["--help"], &[]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("scan") && run.stdout.contains("validate"));
+}

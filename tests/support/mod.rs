@@ -1,0 +1,275 @@
+//! Test harness: temporary git repositories made with the real `git`, the built `gitdrift`
+//! binary, and real git servers on 127.0.0.1 (`git daemon`, and `git http-backend` behind a
+//! small HTTP server with basic authentication). Servers are started here; if one cannot be
+//! started, the test fails with a message saying why.
+
+#![allow(dead_code)]
+
+pub mod http_git;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `git` with a fixed identity and no user or system configuration.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run git: {e}"));
+    assert!(
+        output.status.success(),
+        "git {args:?} failed in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A git repository in a temporary folder.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// A new repository with `main` as its branch.
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        Repo { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating folders).
+    pub fn write(&self, rel: &str, content: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    /// Stages everything and commits; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        git(self.path(), &["add", "-A"]);
+        git(
+            self.path(),
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        git(self.path(), &["rev-parse", "HEAD"])
+    }
+
+    /// Copies a folder of the project into the repository at `rel`.
+    pub fn copy_dir(&self, from: &Path, rel: &str) {
+        for entry in walk(from) {
+            let target = self
+                .path()
+                .join(rel)
+                .join(entry.strip_prefix(from).unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(&entry, target).unwrap();
+        }
+    }
+}
+
+/// Every file below a folder.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The project's root folder.
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The outcome of running the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The JSON report on standard output.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Standard output and error together, for leak checks.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the built `gitdrift` with arguments, in `dir`, with extra environment.
+pub fn gitdrift(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gitdrift"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GITDRIFT_CONFIG")
+        .env_remove("GITDRIFT_LOG")
+        .env("GITDRIFT_CACHE_DIR", dir.join(".cache"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output: Output = command.output().expect("run gitdrift");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (the listener is closed before the port is used).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on the port, or fails the test.
+pub fn wait_for_port(port: u16, what: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening on 127.0.0.1:{port}: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within 15 s");
+}
+
+/// A `git daemon` serving a folder of bare repositories on 127.0.0.1.
+pub struct GitDaemon {
+    child: Child,
+    pub port: u16,
+    pub root: tempfile::TempDir,
+}
+
+impl GitDaemon {
+    /// Starts `git daemon` on a free port; fails the test if it cannot.
+    pub fn start() -> GitDaemon {
+        let root = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut child = Command::new("git")
+            .args([
+                "daemon",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                "--export-all",
+                "--reuseaddr",
+                "--informative-errors",
+                &format!("--base-path={}", root.path().display()),
+                &root.path().display().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `git daemon` (is git installed?): {e}"));
+        wait_for_port(port, "git daemon", &mut child);
+        GitDaemon { child, port, root }
+    }
+
+    /// Publishes a working repository as a bare one named `name`; returns its git:// URL.
+    pub fn publish(&self, repo: &Repo, name: &str) -> String {
+        let bare = self.root.path().join(name);
+        git(
+            self.root.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                &repo.path().display().to_string(),
+                &bare.display().to_string(),
+            ],
+        );
+        self.url(name)
+    }
+
+    /// Pushes the repository's branches to the published bare repository.
+    pub fn push(&self, repo: &Repo, name: &str) {
+        let bare = self.root.path().join(name);
+        git(
+            repo.path(),
+            &[
+                "push",
+                "-q",
+                "--force",
+                &bare.display().to_string(),
+                "--all",
+            ],
+        );
+        git(
+            repo.path(),
+            &[
+                "push",
+                "-q",
+                "--force",
+                &bare.display().to_string(),
+                "--tags",
+            ],
+        );
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("git://127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Kubernetes object as YAML, for quick fixtures.
+pub fn config_map(name: &str, namespace: &str, data: &[(&str, &str)]) -> String {
+    let mut out = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n"
+    );
+    for (k, v) in data {
+        out.push_str(&format!("  {k}: \"{v}\"\n"));
+    }
+    out
+}
