@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::config::{Config, Target};
@@ -32,6 +33,7 @@ pub struct ScanOptions {
 /// Runs one scan of the configured (or selected) targets.
 pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
     let started_at = Utc::now();
+    let clock = std::time::Instant::now();
     let mut problems = Vec::new();
     for name in &options.targets {
         if config.target(name).is_none() {
@@ -60,7 +62,16 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         let source = source.clone();
         let cache_dir = options.cache_dir.clone();
         source_tasks.push(tokio::task::spawn_blocking(move || {
-            desired::read_source(&config, &source, &cache_dir)
+            let started = std::time::Instant::now();
+            let read = desired::read_source(&config, &source, &cache_dir);
+            tracing::info!(
+                message = "source read",
+                source = %source.name,
+                objects = read.objects.len(),
+                files = read.files,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+            );
+            read
         }));
     }
     let mut live_tasks = Vec::new();
@@ -69,7 +80,14 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         let name = target.name.clone();
         let limits = config.limits.clone();
         live_tasks.push(tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let read = provider.read(&name, &limits).await;
+            tracing::info!(
+                message = "live state read",
+                target = %name,
+                objects = read.objects.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+            );
             (provider, read)
         }));
     }
@@ -99,7 +117,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         }
     }
 
-    let mut registry = ignore::Registry::new(&config.drift.ignore);
+    let registry = ignore::Registry::new(&config.drift.ignore);
     let mut resources = Vec::new();
     let mut target_meta = Vec::new();
     for (target, (provider, live)) in targets.iter().zip(lives) {
@@ -120,7 +138,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             observed_at: live.observed_at,
             objects: live.objects.len(),
         });
-        let judged = judge_target(&config, &target.name, &declared, &live, &mut registry);
+        let judged = judge_target(&config, &target.name, &declared, &live, &registry);
         resources.extend(judged.resources);
         problems.extend(live.problems);
         problems.extend(judged.problems);
@@ -164,6 +182,15 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             .cmp(&(b.severity, &b.source, &b.target, &b.file, b.line))
     });
     let summary = Summary::of(&resources, &problems);
+    tracing::info!(
+        message = "scan finished",
+        resources = summary.resources,
+        drifted = summary.drifted,
+        missing = summary.missing,
+        unmanaged = summary.unmanaged,
+        errors = summary.errors,
+        elapsed_ms = clock.elapsed().as_millis() as u64,
+    );
     ScanReport {
         schema: crate::report::SCHEMA,
         scan: ScanMeta {
@@ -195,7 +222,7 @@ pub fn judge_target(
     target: &str,
     declared: &[&Declared],
     live: &LiveRead,
-    registry: &mut ignore::Registry<'_>,
+    registry: &ignore::Registry<'_>,
 ) -> TargetJudgement {
     let mut problems = Vec::new();
     let scopes = Scopes::new(declared, &live.objects);
@@ -258,43 +285,50 @@ pub fn judge_target(
             problems,
         };
     }
-    for key in &order {
-        let item = desired_index[key];
-        let object = &item.object;
-        let (status, drifts) = match live_index.get(key) {
-            Some(live_object) => {
-                let drifts = diff::compare(
-                    &key.group,
-                    &key.kind,
-                    &object.value,
-                    &live_object.value,
-                    &config.drift,
-                );
-                let drifts = registry.apply(target, key, &object.value, &live_object.value, drifts);
-                let status = if drifts.is_empty() {
-                    Status::InSync
-                } else {
-                    Status::Drifted
-                };
-                (status, drifts)
+    // Each pair is judged on its own, in parallel: parse both, compare, filter, drop.
+    let judged: Vec<ResourceReport> = order
+        .par_iter()
+        .map(|key| {
+            let item = desired_index[key];
+            let object = &item.object;
+            let (status, drifts) = match live_index.get(key) {
+                Some(live_object) => {
+                    let desired_value = object.value();
+                    let live_value = live_object.value();
+                    let drifts = diff::compare(
+                        &key.group,
+                        &key.kind,
+                        &desired_value,
+                        &live_value,
+                        &config.drift,
+                    );
+                    let drifts = registry.apply(target, key, &desired_value, &live_value, drifts);
+                    let status = if drifts.is_empty() {
+                        Status::InSync
+                    } else {
+                        Status::Drifted
+                    };
+                    (status, drifts)
+                }
+                None => (Status::Missing, Vec::new()),
+            };
+            ResourceReport {
+                target: target.to_string(),
+                api_version: object.api_version.clone(),
+                kind: key.kind.clone(),
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+                status,
+                source: Some(SourceRef {
+                    name: item.source.clone(),
+                    file: object.origin.file.clone(),
+                    line: object.origin.line,
+                }),
+                drifts,
             }
-            None => (Status::Missing, Vec::new()),
-        };
-        resources.push(ResourceReport {
-            target: target.to_string(),
-            api_version: object.api_version.clone(),
-            kind: key.kind.clone(),
-            namespace: key.namespace.clone(),
-            name: key.name.clone(),
-            status,
-            source: Some(SourceRef {
-                name: item.source.clone(),
-                file: object.origin.file.clone(),
-                line: object.origin.line,
-            }),
-            drifts,
-        });
-    }
+        })
+        .collect();
+    resources.extend(judged);
 
     // Unmanaged: live objects in a namespace git declares objects in (or of a cluster-scoped
     // kind git declares), that nothing generated and no exclusion names.
@@ -371,21 +405,24 @@ impl Scopes {
                 seen_cluster.insert(gk);
             }
         }
-        let mut cluster: HashSet<(&str, &str)> = CLUSTER_SCOPED_KINDS.iter().copied().collect();
+        let mut declared_crds: Vec<(String, String)> = Vec::new();
         for item in declared {
             let object = &item.object;
             if object.group == "apiextensions.k8s.io" && object.kind == "CustomResourceDefinition" {
-                let spec = object.value.get("spec");
+                let value = object.value();
+                let spec = value.get("spec");
                 let group = spec.and_then(|s| s.get("group")).and_then(Value::as_str);
                 let kind = spec
                     .and_then(|s| s.pointer("/names/kind"))
                     .and_then(Value::as_str);
                 let scope = spec.and_then(|s| s.get("scope")).and_then(Value::as_str);
                 if let (Some(group), Some(kind), Some("Cluster")) = (group, kind, scope) {
-                    cluster.insert((group, kind));
+                    declared_crds.push((group.to_string(), kind.to_string()));
                 }
             }
         }
+        let mut cluster: HashSet<(&str, &str)> = CLUSTER_SCOPED_KINDS.iter().copied().collect();
+        cluster.extend(declared_crds.iter().map(|(g, k)| (g.as_str(), k.as_str())));
         for gk in &seen_namespaced {
             if !seen_cluster.contains(gk) {
                 cluster.remove(gk);

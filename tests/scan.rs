@@ -164,7 +164,7 @@ fn text_report_shows_each_drift_with_who_and_when_and_no_colour_off_a_terminal()
     );
     assert!(
         run.stdout
-            .contains("live: 5  ← kubectl-scale at 2026-11-24T22:05:10Z")
+            .contains("live: 5  ← set by kubectl-scale at 2026-11-24T22:05:10Z")
     );
     assert!(
         run.stdout

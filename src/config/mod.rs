@@ -15,6 +15,9 @@ use crate::desired::manifest::Limits;
 use node::{Node, NodeKind};
 
 /// The managers whose live-only fields count as drift: people changing objects by hand.
+/// Creating managers (`kubectl-create`, `kubectl-run`, `kubectl-expose`) are left out on
+/// purpose: the server records every defaulted field of a new object under its creator, so they
+/// would turn defaults into drift.
 pub const DEFAULT_IMPERATIVE_MANAGERS: &[&str] = &[
     "kubectl-edit",
     "kubectl-patch",
@@ -23,10 +26,6 @@ pub const DEFAULT_IMPERATIVE_MANAGERS: &[&str] = &[
     "kubectl-annotate",
     "kubectl-scale",
     "kubectl-replace",
-    "kubectl-create",
-    "kubectl-run",
-    "kubectl-expose",
-    "kubectl-autoscale",
 ];
 
 /// A validated configuration.

@@ -10,7 +10,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
-use crate::model::{Object, Origin, split_api_version};
+use crate::model::{Body, Object, Origin, split_api_version};
 
 /// Bounds on what one file may cost to read.
 #[derive(Clone, Debug)]
@@ -192,8 +192,9 @@ fn to_object(
     line: u64,
     out: &mut ParsedFile,
 ) -> Option<Object> {
-    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    let api_version = text(map.get("apiVersion"));
+    let kind = text(map.get("kind"));
     if api_version.is_empty() || kind.is_empty() {
         let missing = if api_version.is_empty() {
             "apiVersion"
@@ -206,7 +207,7 @@ fn to_object(
         ));
         return None;
     }
-    let (group, _) = split_api_version(api_version);
+    let group = split_api_version(&api_version).0.to_string();
     if group == "kustomize.config.k8s.io" || group == "config.kubernetes.io" {
         out.notes.push(FileProblem::at(
             Some(line),
@@ -215,10 +216,7 @@ fn to_object(
         return None;
     }
     let metadata = map.get("metadata").and_then(Value::as_object);
-    let name = metadata
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let name = text(metadata.and_then(|m| m.get("name")));
     if name.is_empty() {
         let hint = if metadata.is_some_and(|m| m.contains_key("generateName")) {
             " (generateName objects cannot be matched with live state)"
@@ -243,13 +241,15 @@ fn to_object(
             return None;
         }
     };
+    let value = Value::Object(map);
     Some(Object {
-        api_version: api_version.to_string(),
-        group: group.to_string(),
-        kind: kind.to_string(),
+        api_version,
+        group,
+        kind,
         namespace,
-        name: name.to_string(),
-        value: Value::Object(map.clone()),
+        name,
+        owned: crate::model::has_owner(&value),
+        body: Body::Tree(value),
         origin: Origin {
             file: file.to_string(),
             line,
@@ -865,7 +865,8 @@ mod tests {
     fn integral_floats_become_integers() {
         let parsed =
             yaml("apiVersion: v1\nkind: X\nmetadata:\n  name: a\nspec:\n  n: 1e3\n  f: 0.5\n");
-        let spec = &parsed.objects[0].value["spec"];
+        let value = parsed.objects[0].value();
+        let spec = &value["spec"];
         assert_eq!(spec["n"], serde_json::json!(1000));
         assert_eq!(spec["f"], serde_json::json!(0.5));
     }

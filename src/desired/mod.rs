@@ -63,7 +63,8 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         .par_iter()
         .map(|file| {
             let syntax = manifest::Syntax::of_path(&file.path).unwrap_or(manifest::Syntax::Yaml);
-            let parsed = manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
+            let mut parsed = manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
+            parsed.objects.iter_mut().for_each(|o| o.body.freeze());
             (file.path.clone(), parsed)
         })
         .collect();

@@ -57,7 +57,7 @@ fn run_case(name: &str) {
             .to_string(),
     };
     let drifts = compare(group, kind, desired, live, &config.drift);
-    let mut registry = ignore::Registry::new(&config.drift.ignore);
+    let registry = ignore::Registry::new(&config.drift.ignore);
     let drifts = registry.apply("t", &key, desired, live, drifts);
 
     let expected = case["expect"]
@@ -163,6 +163,50 @@ macro_rules! cases {
 }
 
 cases! {
+    certificate_dns_names_reordered_with_stale_ignore_rule,
+    certificate_in_sync_with_status_and_defaults,
+    clusterrole_aggregated_rules_filled_by_controller_in_sync,
+    configmap_aws_auth_map_roles_ignored_by_path,
+    configmap_empty_data_and_wrapped_binary_data_in_sync,
+    configmap_key_added_by_patch,
+    configmap_key_edited_by_hand,
+    configmap_keys_removed_live,
+    cronjob_schedule_changed_by_kubectl_edit,
+    cronjob_suspended_by_kubectl_patch,
+    daemonset_image_changed_by_kubectl_set_image_and_labelled_by_hand,
+    daemonset_in_sync_with_update_strategy_defaults,
+    daemonset_node_selector_added_by_kubectl_edit,
+    deployment_container_port_changed_by_kubectl_edit,
+    deployment_env_vars_changed_by_kubectl_set_env,
+    deployment_hpa_replicas_ignored_by_manager_rule,
+    deployment_in_sync_despite_controller_labels_and_restart_annotation,
     deployment_in_sync_despite_server_defaults,
+    deployment_in_sync_with_probe_port_as_string,
+    deployment_in_sync_with_resources_in_other_units,
+    deployment_resources_changed_by_kubectl_set_resources,
     deployment_scaled_and_image_changed_by_hand,
+    deployment_sidecar_container_added_by_kubectl_patch,
+    ingress_extra_path_added_by_kubectl_patch,
+    ingress_host_changed_by_kubectl_edit,
+    job_in_sync_with_generated_selector_and_labels,
+    namespace_in_sync_with_server_finalizer_and_name_label,
+    namespace_label_added_by_kubectl_label,
+    networkpolicy_in_sync_with_protocol_and_policy_types_defaulted,
+    networkpolicy_ingress_rule_removed_by_kubectl_edit,
+    persistentvolumeclaim_in_sync_after_binding,
+    persistentvolumeclaim_storage_class_name_declared_differently,
+    persistentvolumeclaim_storage_expanded_by_kubectl_patch,
+    role_rule_added_live,
+    role_verbs_changed_by_hand,
+    rolebinding_subject_changed,
+    secret_string_data_in_sync_with_base64_live,
+    secret_tls_data_ignored_by_cert_manager_owner,
+    secret_value_changed_and_key_added_by_hand,
+    service_in_sync_with_all_defaults,
+    service_nodeport_in_sync_with_allocated_node_ports,
+    service_port_changed_by_kubectl_edit,
+    service_target_port_string_in_git_number_live_in_sync,
+    statefulset_claim_template_resize_and_args_reorder_rejected,
+    statefulset_in_sync_with_server_filled_claim_templates,
+    statefulset_in_sync_with_zero_values_dropped_by_server,
 }

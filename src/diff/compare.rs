@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::owners::Ownership;
+use super::owners::{Ownership, Reach};
 use super::path::Seg;
 use super::{quantity, rules};
 
@@ -100,10 +100,11 @@ impl<'a> Comparer<'a> {
             path.push(Seg::Key(key.clone()));
             if !rules::is_bookkeeping(path)
                 && !rules::is_controller_owned(self.kind, self.desired_root, path)
+                && !rules::is_server_allocated(path, d)
             {
                 match live.get(key) {
                     None | Some(Value::Null) => {
-                        if content || !rules::is_dropped_by_server(d) {
+                        if content || !rules::is_dropped_at(path, d) {
                             self.drift(path, d, &Value::Null);
                         }
                     }
@@ -128,22 +129,14 @@ impl<'a> Comparer<'a> {
         }
     }
 
-    /// A live-only field: drift where an imperative manager owns it, searched downwards.
+    /// A live-only field: drift where an imperative manager set it, searched downwards to the
+    /// level the manager set whole.
     fn live_only(&mut self, path: &mut Vec<Seg>, live: &Value) {
-        let Some(entry) = self
-            .owners
-            .touched_by(self.live_root, path, self.imperative)
-        else {
+        let Some((entry, reach)) = self.owners.set_by(self.live_root, path, self.imperative) else {
             return;
         };
-        let owns_whole = self
-            .owners
-            .owners(self.live_root, path)
-            .iter()
-            .any(|e| self.imperative.contains(e.manager));
-        let set_by = Some((entry.manager.to_string(), entry.time.map(str::to_string)));
-        match live {
-            Value::Object(map) if !owns_whole => {
+        match (live, reach) {
+            (Value::Object(map), Reach::Below) => {
                 for (key, child) in map {
                     path.push(Seg::Key(key.clone()));
                     if !rules::is_bookkeeping(path) {
@@ -152,7 +145,7 @@ impl<'a> Comparer<'a> {
                     path.pop();
                 }
             }
-            Value::Array(items) if !owns_whole => {
+            (Value::Array(items), Reach::Below) => {
                 for (i, child) in items.iter().enumerate() {
                     path.push(Seg::Index(i));
                     self.live_only(path, child);
@@ -163,7 +156,7 @@ impl<'a> Comparer<'a> {
                 path: path.clone(),
                 desired: Value::Null,
                 live: live.clone(),
-                set_by,
+                set_by: Some((entry.manager.to_string(), entry.time.map(str::to_string))),
             }),
         }
     }

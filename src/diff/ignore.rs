@@ -7,6 +7,8 @@
 //! differs today. A rule for replicas an autoscaler owns is not stale just because the replica
 //! count happens to agree at this moment.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::Value;
 
 use super::Drift;
@@ -14,10 +16,10 @@ use super::owners::Ownership;
 use crate::config::IgnoreRule;
 use crate::model::ResourceKey;
 
-/// Applies ignore rules and tracks their use.
+/// Applies ignore rules and tracks their use; shared by the threads that judge objects.
 pub struct Registry<'a> {
     rules: &'a [IgnoreRule],
-    used: Vec<bool>,
+    used: Vec<AtomicBool>,
 }
 
 impl<'a> Registry<'a> {
@@ -25,13 +27,13 @@ impl<'a> Registry<'a> {
     pub fn new(rules: &'a [IgnoreRule]) -> Registry<'a> {
         Registry {
             rules,
-            used: vec![false; rules.len()],
+            used: rules.iter().map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
     /// Drops the drifts that a rule ignores, for one object pair.
     pub fn apply(
-        &mut self,
+        &self,
         target: &str,
         key: &ResourceKey,
         desired: &Value,
@@ -59,7 +61,7 @@ impl<'a> Registry<'a> {
                 .managers()
                 .any(|m| rule.managers.iter().any(|r| r == m));
             if path_present || manager_present {
-                self.used[i] = true;
+                self.used[i].store(true, Ordering::Relaxed);
             }
         }
         drifts
@@ -83,7 +85,7 @@ impl<'a> Registry<'a> {
         self.rules
             .iter()
             .zip(&self.used)
-            .filter(|(_, used)| !**used)
+            .filter(|(_, used)| !used.load(Ordering::Relaxed))
             .map(|(rule, _)| rule)
     }
 }
@@ -184,7 +186,7 @@ mod tests {
             "metadata": {"managedFields": [{"manager": "vpa-recommender", "fieldsV1": {}}]},
             "spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}
         });
-        let mut registry = Registry::new(&rules);
+        let registry = Registry::new(&rules);
         let kept = registry.apply(
             "lab",
             &key(),
@@ -213,7 +215,7 @@ mod tests {
             paths: vec![vec!["spec".into(), "replicas".into()]],
             managers: vec![],
         }];
-        let mut registry = Registry::new(&rules);
+        let registry = Registry::new(&rules);
         let kept = registry.apply(
             "lab",
             &key(),

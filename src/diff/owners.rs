@@ -2,6 +2,7 @@
 //! fields it last wrote (`fieldsV1`) and when. This answers "who changed what and when" for a
 //! drift, and whether a live-only field was set by hand (`kubectl edit`, `kubectl set`, …).
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -17,7 +18,21 @@ pub struct Entry<'a> {
     pub operation: &'a str,
     /// When the manager last wrote, RFC 3339.
     pub time: Option<&'a str>,
-    fields: &'a Value,
+    raw: &'a Value,
+    parsed: OnceCell<Value>,
+}
+
+impl Entry<'_> {
+    /// The fieldsV1 tree. Live readers store it as compact JSON text to save memory (see
+    /// `live::compact`); it is parsed on first use, which only drifted objects need.
+    fn fields(&self) -> &Value {
+        match self.raw {
+            Value::String(text) => self
+                .parsed
+                .get_or_init(|| serde_json::from_str(text).unwrap_or(Value::Null)),
+            tree => tree,
+        }
+    }
 }
 
 /// The managedFields of one live object.
@@ -28,9 +43,11 @@ pub struct Ownership<'a> {
 
 /// How far a manager's field set reaches along a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reach {
-    /// The manager owns the field (or an atomic field that contains it).
+pub enum Reach {
+    /// The manager owns the field itself.
     Owns,
+    /// The manager owns an atomic field (list or struct written whole) that contains it.
+    OwnsAtomicParent,
     /// The manager owns fields below it, not the field itself.
     Below,
     /// Not at all.
@@ -50,7 +67,10 @@ impl<'a> Ownership<'a> {
                             manager: e.get("manager")?.as_str()?,
                             operation: e.get("operation").and_then(Value::as_str).unwrap_or(""),
                             time: e.get("time").and_then(Value::as_str),
-                            fields: e.get("fieldsV1").filter(|f| f.is_object())?,
+                            raw: e
+                                .get("fieldsV1")
+                                .filter(|f| f.is_object() || f.is_string())?,
+                            parsed: OnceCell::new(),
                         })
                     })
                     .collect()
@@ -69,24 +89,32 @@ impl<'a> Ownership<'a> {
         let mut owners: Vec<&Entry<'a>> = self
             .entries
             .iter()
-            .filter(|e| reach(e.fields, live, path) == Reach::Owns)
+            .filter(|e| {
+                matches!(
+                    reach(e.fields(), live, path),
+                    Reach::Owns | Reach::OwnsAtomicParent
+                )
+            })
             .collect();
         owners.sort_by(|a, b| b.time.unwrap_or("").cmp(a.time.unwrap_or("")));
         owners
     }
 
-    /// The most recent entry among `managers` that owns the field at `path` or anything below it.
-    pub fn touched_by(
+    /// The most recent entry among `managers` that set the field at `path` itself or fields
+    /// below it, with how far it reaches. Owning an atomic parent does not count: a manager that
+    /// rewrote a whole list also "owns" the defaults the server filled into it, which nobody set.
+    pub fn set_by(
         &self,
         live: &Value,
         path: &[Seg],
         managers: &BTreeSet<String>,
-    ) -> Option<&Entry<'a>> {
+    ) -> Option<(&Entry<'a>, Reach)> {
         self.entries
             .iter()
             .filter(|e| managers.contains(e.manager))
-            .filter(|e| reach(e.fields, live, path) != Reach::None)
-            .max_by(|a, b| a.time.unwrap_or("").cmp(b.time.unwrap_or("")))
+            .map(|e| (e, reach(e.fields(), live, path)))
+            .filter(|(_, r)| matches!(r, Reach::Owns | Reach::Below))
+            .max_by(|a, b| a.0.time.unwrap_or("").cmp(b.0.time.unwrap_or("")))
     }
 
     /// Every manager named in the object's managedFields.
@@ -105,7 +133,7 @@ fn reach(fields: &Value, live: &Value, path: &[Seg]) -> Reach {
         };
         if i > 0 && children.is_empty() {
             // An empty set below a field: the manager owns that field whole (atomic).
-            return Reach::Owns;
+            return Reach::OwnsAtomicParent;
         }
         let next = match (seg, cur) {
             (Seg::Key(k), Some(Value::Object(map))) => {
@@ -242,16 +270,32 @@ mod tests {
     }
 
     #[test]
-    fn touched_by_sees_fields_below() {
+    fn set_by_sees_fields_below_but_not_inside_atomic_parents() {
         let live = live();
         let own = Ownership::of(&live);
         let managers: BTreeSet<String> = ["kubectl-edit".to_string()].into();
-        assert!(
-            own.touched_by(&live, &path(&["spec", "template"]), &managers)
-                .is_some()
+        let below = own.set_by(&live, &path(&["spec", "template"]), &managers);
+        assert_eq!(
+            below.map(|(e, r)| (e.manager, r)),
+            Some(("kubectl-edit", Reach::Below))
+        );
+        let exact = own.set_by(
+            &live,
+            &path(&["spec", "template", "spec", "containers", "0", "args"]),
+            &managers,
+        );
+        assert_eq!(exact.map(|(_, r)| r), Some(Reach::Owns));
+        let inside = own.set_by(
+            &live,
+            &path(&["spec", "template", "spec", "containers", "0", "args", "0"]),
+            &managers,
         );
         assert!(
-            own.touched_by(&live, &path(&["spec", "replicas"]), &managers)
+            inside.is_none(),
+            "an element of an atomic list is not set by its owner"
+        );
+        assert!(
+            own.set_by(&live, &path(&["spec", "replicas"]), &managers)
                 .is_none()
         );
         assert!(own.owners(&live, &path(&["spec", "template"])).is_empty());

@@ -33,6 +33,7 @@ const BOOKKEEPING_ANNOTATIONS: &[&str] = &[
     "endpoints.kubernetes.io/last-change-trigger-time",
     "control-plane.alpha.kubernetes.io/leader",
     "batch.kubernetes.io/job-tracking",
+    "deprecated.daemonset.template.generation",
 ];
 
 /// Labels the server or a controller adds.
@@ -167,8 +168,55 @@ pub fn list_kind(path: &[Seg], desired: &[Value], live: &[Value]) -> ListKind {
     }
 }
 
-/// Whether a declared field, absent live, is what the server drops: empty lists and maps, and the
-/// zero values of `omitempty` fields (`false`, `0`, `""`).
+/// Fields the API keeps when they are `false` or `0` (optional fields, pointers in the Go types):
+/// declared with such a value and absent live, they were removed, which for most of them weakens
+/// security or availability.
+const ZERO_KEPT: &[&str] = &[
+    "allowPrivilegeEscalation",
+    "readOnlyRootFilesystem",
+    "privileged",
+    "runAsNonRoot",
+    "runAsUser",
+    "runAsGroup",
+    "fsGroup",
+    "automountServiceAccountToken",
+    "enableServiceLinks",
+    "shareProcessNamespace",
+    "hostUsers",
+    "replicas",
+    "partition",
+    "terminationGracePeriodSeconds",
+    "activeDeadlineSeconds",
+    "backoffLimit",
+    "parallelism",
+    "completions",
+    "suspend",
+    "successfulJobsHistoryLimit",
+    "failedJobsHistoryLimit",
+    "startingDeadlineSeconds",
+    "ttlSecondsAfterFinished",
+    "revisionHistoryLimit",
+    "progressDeadlineSeconds",
+    "minAvailable",
+    "maxUnavailable",
+    "maxSurge",
+    "immutable",
+    "optional",
+];
+
+/// Whether a declared field at `path`, absent live, is what the server drops: empty lists and
+/// maps, and the zero values (`false`, `0`, `""`) of fields the API omits when empty.
+pub fn is_dropped_at(path: &[Seg], value: &Value) -> bool {
+    let zero_scalar = matches!(value, Value::Bool(false))
+        || matches!(value, Value::Number(n) if n.as_f64() == Some(0.0));
+    if zero_scalar && last_key(path).is_some_and(|k| ZERO_KEPT.contains(&k)) {
+        return false;
+    }
+    is_dropped_by_server(value)
+}
+
+/// Whether a value is one the server drops when it is the whole of a field: empty lists and
+/// maps, and the zero values of `omitempty` fields (`false`, `0`, `""`).
 pub fn is_dropped_by_server(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -178,6 +226,20 @@ pub fn is_dropped_by_server(value: &Value) -> bool {
         Value::Array(a) => a.is_empty(),
         Value::Object(m) => m.values().all(is_dropped_by_server),
     }
+}
+
+/// Whether a declared value asks the server to choose (`clusterIP: ""`, `nodePort: 0`): the
+/// allocated live value is then not drift.
+pub fn is_server_allocated(path: &[Seg], desired: &Value) -> bool {
+    let asks = match desired {
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        _ => false,
+    };
+    asks && matches!(
+        last_key(path),
+        Some("clusterIP" | "nodePort" | "healthCheckNodePort" | "volumeName" | "loadBalancerIP")
+    )
 }
 
 /// Fields to leave out of the comparison because another field owns them: the rules of an
@@ -217,6 +279,26 @@ mod tests {
         ])));
         assert!(!is_bookkeeping(&p(&["metadata", "labels", "app"])));
         assert!(!is_bookkeeping(&p(&["spec", "uid"])));
+    }
+
+    #[test]
+    fn zero_values_of_optional_fields_are_kept_by_the_server() {
+        assert!(!is_dropped_at(
+            &p(&["securityContext", "allowPrivilegeEscalation"]),
+            &serde_json::json!(false)
+        ));
+        assert!(!is_dropped_at(
+            &p(&["spec", "replicas"]),
+            &serde_json::json!(0)
+        ));
+        assert!(is_dropped_at(
+            &p(&["spec", "hostNetwork"]),
+            &serde_json::json!(false)
+        ));
+        assert!(is_dropped_at(
+            &p(&["spec", "replicas"]),
+            &serde_json::json!(null)
+        ));
     }
 
     #[test]

@@ -28,8 +28,8 @@ impl SystemContext {
                     context.services.insert((namespace, object.name.clone()));
                 }
                 ("apps", "StatefulSet") => {
-                    let templates = object
-                        .value
+                    let value = object.value();
+                    let templates = value
                         .pointer("/spec/volumeClaimTemplates")
                         .and_then(Value::as_array);
                     for template in templates.into_iter().flatten() {
@@ -50,10 +50,11 @@ impl SystemContext {
 
     /// Whether a live object is made by Kubernetes or a controller rather than by someone.
     pub fn is_generated(&self, object: &Object) -> bool {
-        if object.has_owner() {
+        if object.owned {
             return true;
         }
-        let value = &object.value;
+        let value = object.value();
+        let value = value.as_ref();
         let namespace = object.namespace.as_deref().unwrap_or("");
         let name = object.name.as_str();
         let label = |key: &str| {

@@ -125,5 +125,8 @@ fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<manifest::Pars
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let syntax = Syntax::of_path(shown).unwrap_or(Syntax::Yaml);
-    Ok(manifest::parse(shown, &bytes, syntax, limits))
+    let mut parsed = manifest::parse(shown, &bytes, syntax, limits);
+    drop(bytes);
+    parsed.objects.iter_mut().for_each(super::compact);
+    Ok(parsed)
 }

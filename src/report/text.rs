@@ -164,8 +164,10 @@ fn resource_block(out: &mut String, resource: &ResourceReport) {
             value(&drift.desired)
         );
         let by = match (&drift.changed_by, &drift.changed_at) {
-            (Some(who), Some(when)) => format!("  {}", paint(DIM, &format!("← {who} at {when}"))),
-            (Some(who), None) => format!("  {}", paint(DIM, &format!("← {who}"))),
+            (Some(who), Some(when)) => {
+                format!("  {}", paint(DIM, &format!("← set by {who} at {when}")))
+            }
+            (Some(who), None) => format!("  {}", paint(DIM, &format!("← set by {who}"))),
             _ => String::new(),
         };
         let _ = writeln!(
