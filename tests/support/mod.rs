@@ -273,3 +273,89 @@ pub fn config_map(name: &str, namespace: &str, data: &[(&str, &str)]) -> String 
     }
     out
 }
+
+/// An OpenSSH server on 127.0.0.1 that lets one generated key in as the current user, for git
+/// over SSH. Needs `sshd` (Debian's openssh-server; `scripts/test` installs it).
+pub struct SshServer {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    /// Private key that the server accepts.
+    pub client_key: PathBuf,
+    /// known_hosts line for the server's host key.
+    pub known_hosts: PathBuf,
+    pub user: String,
+}
+
+impl SshServer {
+    pub fn start() -> SshServer {
+        let sshd = ["/usr/sbin/sshd", "/usr/local/sbin/sshd"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or_else(|| {
+                panic!("sshd not found: install Debian's openssh-server (scripts/test does)")
+            });
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keygen = |name: &str| {
+            let status = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                .arg(dir.path().join(name))
+                .status()
+                .expect("ssh-keygen");
+            assert!(status.success(), "ssh-keygen failed");
+        };
+        keygen("host_key");
+        keygen("client_key");
+        std::fs::copy(dir.path().join("client_key.pub"), dir.path().join("authorized_keys"))
+            .unwrap();
+        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_string();
+        let port = free_port();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\nAllowUsers {user}\nLogLevel ERROR\n"
+            ),
+        )
+        .unwrap();
+        // Privilege separation needs this folder; a fresh machine may not have it yet.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let mut child = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(dir.path().join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {sshd}: {e}"));
+        wait_for_port(port, "sshd", &mut child);
+        let host_pub = std::fs::read_to_string(dir.path().join("host_key.pub")).unwrap();
+        let known_hosts = dir.path().join("known_hosts");
+        std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_pub}")).unwrap();
+        SshServer {
+            child,
+            port,
+            client_key: dir.path().join("client_key"),
+            known_hosts,
+            dir,
+            user,
+        }
+    }
+
+    /// The ssh:// URL of a repository at an absolute path on this machine.
+    pub fn url(&self, path: &Path) -> String {
+        format!("ssh://{}@127.0.0.1:{}{}", self.user, self.port, path.display())
+    }
+}
+
+impl Drop for SshServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
