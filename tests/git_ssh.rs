@@ -24,12 +24,21 @@ fn config(dir: &Path, url: &str, key: &Path, known_hosts: &Path, live: &Path) {
 fn ssh_key_authentication_clones_and_a_wrong_key_or_host_is_refused() {
     let server = SshServer::start();
     let repo = Repo::new();
-    repo.write("cm.yaml", &config_map("settings", "shop", &[("mode", "blue")]));
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
     let commit = repo.commit("blue");
     let bare = server.dir.path().join("shop.git");
     support::git(
         server.dir.path(),
-        &["clone", "-q", "--bare", &repo.path().display().to_string(), "shop.git"],
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &repo.path().display().to_string(),
+            "shop.git",
+        ],
     );
     let live = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -39,8 +48,18 @@ fn ssh_key_authentication_clones_and_a_wrong_key_or_host_is_refused() {
     .unwrap();
     let work = tempfile::tempdir().unwrap();
     let url = server.url(&bare);
-    config(work.path(), &url, &server.client_key, &server.known_hosts, live.path());
-    let run = gitdrift(work.path(), &["scan", "--format", "json"], &[("HOME", "/nonexistent")]);
+    config(
+        work.path(),
+        &url,
+        &server.client_key,
+        &server.known_hosts,
+        live.path(),
+    );
+    let run = gitdrift(
+        work.path(),
+        &["scan", "--format", "json"],
+        &[("HOME", "/nonexistent")],
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.json()["scan"]["sources"][0]["commit"], commit);
 
@@ -66,14 +85,27 @@ fn ssh_key_authentication_clones_and_a_wrong_key_or_host_is_refused() {
     // A host key that does not match known_hosts: refused, never prompted.
     let wrong_hosts = work.path().join("known_hosts");
     let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
-    std::fs::write(&wrong_hosts, format!("[127.0.0.1]:{} {other_pub}", server.port)).unwrap();
-    config(work.path(), &url, &server.client_key, &wrong_hosts, live.path());
+    std::fs::write(
+        &wrong_hosts,
+        format!("[127.0.0.1]:{} {other_pub}", server.port),
+    )
+    .unwrap();
+    config(
+        work.path(),
+        &url,
+        &server.client_key,
+        &wrong_hosts,
+        live.path(),
+    );
     let run = gitdrift(
         work.path(),
         &["scan", "--format", "json", "--cache-dir", &cache_arg],
         &[("HOME", "/nonexistent")],
     );
     assert_eq!(run.code, 2, "{}", run.stdout);
-    let message = run.json()["problems"][0]["message"].as_str().unwrap().to_string();
+    let message = run.json()["problems"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(message.starts_with("cannot fetch ssh://"), "{message}");
 }

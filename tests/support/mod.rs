@@ -306,8 +306,11 @@ impl SshServer {
         };
         keygen("host_key");
         keygen("client_key");
-        std::fs::copy(dir.path().join("client_key.pub"), dir.path().join("authorized_keys"))
-            .unwrap();
+        std::fs::copy(
+            dir.path().join("client_key.pub"),
+            dir.path().join("authorized_keys"),
+        )
+        .unwrap();
         let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
             .unwrap()
             .trim()
@@ -349,7 +352,12 @@ impl SshServer {
 
     /// The ssh:// URL of a repository at an absolute path on this machine.
     pub fn url(&self, path: &Path) -> String {
-        format!("ssh://{}@127.0.0.1:{}{}", self.user, self.port, path.display())
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            self.user,
+            self.port,
+            path.display()
+        )
     }
 }
 
