@@ -160,7 +160,9 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         }
         None => {
             let mut out = anstream::stdout().lock();
-            let written = out.write_all(rendered.as_bytes()).and_then(|()| out.flush());
+            let written = out
+                .write_all(rendered.as_bytes())
+                .and_then(|()| out.flush());
             match written {
                 // A reader that went away (`| head`) is not an error of the scan.
                 Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
