@@ -5,6 +5,8 @@
 //! field ([`diff`]), and reports ([`report`]). [`scan`] ties one scan together; [`cli`] is the
 //! command line.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod desired;
