@@ -227,9 +227,7 @@ fn https_token_auth_works_and_the_token_never_shows() {
     let (root, commit) = served_repo();
     let token = "tok-9f8e7d6c5b4a-http-secret";
     let server = support::http_git::HttpGit::start_tls(root.path(), "x-access-token", token);
-    let ca = root.path().join("ca.pem");
-    std::fs::write(&ca, server.ca_pem.as_ref().unwrap()).unwrap();
-    let ca = ca.display().to_string();
+    let ca = server.ca_file(root.path());
     let live = live_with("blue");
     let work = tempfile::tempdir().unwrap();
     write_config(
@@ -319,8 +317,7 @@ fn credentials_in_a_url_are_masked_everywhere() {
     let (root, _) = served_repo();
     let password = "url-embedded-pass-4455";
     let server = support::http_git::HttpGit::start_tls(root.path(), "bot", password);
-    let ca = root.path().join("ca.pem");
-    std::fs::write(&ca, server.ca_pem.as_ref().unwrap()).unwrap();
+    let ca = server.ca_file(root.path());
     let url = format!("https://bot:{password}@127.0.0.1:{}/shop.git", server.port);
     let live = live_with("blue");
     let work = tempfile::tempdir().unwrap();
@@ -328,7 +325,7 @@ fn credentials_in_a_url_are_masked_everywhere() {
     let run = gitdrift(
         work.path(),
         &["-vvv", "scan", "--format", "json"],
-        &[("SSL_CERT_FILE", &ca.display().to_string())],
+        &[("SSL_CERT_FILE", &ca)],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.all().contains(password), "{}", run.all());

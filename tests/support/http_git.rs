@@ -117,6 +117,13 @@ impl HttpGit {
         format!("{scheme}://127.0.0.1:{}/{name}", self.port)
     }
 
+    /// Writes the CA certificate into `dir` and returns the file's path, for `SSL_CERT_FILE`.
+    pub fn ca_file(&self, dir: &Path) -> String {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, self.ca_pem.as_deref().expect("an HTTPS server")).unwrap();
+        path.display().to_string()
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }

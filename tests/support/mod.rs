@@ -226,29 +226,12 @@ impl GitDaemon {
         self.url(name)
     }
 
-    /// Pushes the repository's branches to the published bare repository.
+    /// Pushes the repository's branches and tags to the published bare repository.
     pub fn push(&self, repo: &Repo, name: &str) {
-        let bare = self.root.path().join(name);
-        git(
-            repo.path(),
-            &[
-                "push",
-                "-q",
-                "--force",
-                &bare.display().to_string(),
-                "--all",
-            ],
-        );
-        git(
-            repo.path(),
-            &[
-                "push",
-                "-q",
-                "--force",
-                &bare.display().to_string(),
-                "--tags",
-            ],
-        );
+        let bare = self.root.path().join(name).display().to_string();
+        for what in ["--all", "--tags"] {
+            git(repo.path(), &["push", "-q", "--force", &bare, what]);
+        }
     }
 
     pub fn url(&self, name: &str) -> String {
