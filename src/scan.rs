@@ -121,7 +121,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
     let mut resources = Vec::new();
     let mut target_meta = Vec::new();
     for (target, (provider, live)) in targets.iter().zip(lives) {
-        let declared: Vec<&Declared> = sources
+        let target_sources: Vec<&SourceRead> = sources
             .iter()
             .filter(|s| {
                 config
@@ -129,8 +129,27 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
                     .iter()
                     .any(|c| c.name == s.source && c.target == target.name)
             })
-            .flat_map(|s| &s.objects)
             .collect();
+        let declared: Vec<&Declared> = target_sources.iter().flat_map(|s| &s.objects).collect();
+        // With a source unread, its objects would all look unmanaged: say nothing rather than
+        // something false.
+        let unread: Vec<&str> = target_sources
+            .iter()
+            .filter(|s| s.commit.is_none())
+            .map(|s| s.source.as_str())
+            .collect();
+        if !unread.is_empty() {
+            problems.push(
+                Problem::new(
+                    Severity::Warning,
+                    format!(
+                        "unmanaged objects are not reported: source {} could not be read",
+                        unread.join(", ")
+                    ),
+                )
+                .target(&target.name),
+            );
+        }
         target_meta.push(TargetMeta {
             name: target.name.clone(),
             provider: provider.kind(),
@@ -138,7 +157,14 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             observed_at: live.observed_at,
             objects: live.objects.len(),
         });
-        let judged = judge_target(&config, &target.name, &declared, &live, &registry);
+        let judged = judge_target(
+            &config,
+            &target.name,
+            &declared,
+            &live,
+            &registry,
+            unread.is_empty(),
+        );
         resources.extend(judged.resources);
         problems.extend(live.problems);
         problems.extend(judged.problems);
@@ -216,13 +242,15 @@ pub struct TargetJudgement {
     pub problems: Vec<Problem>,
 }
 
-/// Matches declared with live objects of one target and judges every pair.
+/// Matches declared with live objects of one target and judges every pair; looks for unmanaged
+/// objects when `find_unmanaged` (every source of the target was read).
 pub fn judge_target(
     config: &Config,
     target: &str,
     declared: &[&Declared],
     live: &LiveRead,
     registry: &ignore::Registry<'_>,
+    find_unmanaged: bool,
 ) -> TargetJudgement {
     let mut problems = Vec::new();
     let scopes = Scopes::new(declared, &live.objects);
@@ -343,7 +371,7 @@ pub fn judge_target(
         .collect();
     let system = SystemContext::from_live(&live.objects);
     for (key, object) in &live_index {
-        if desired_index.contains_key(key) {
+        if !find_unmanaged || desired_index.contains_key(key) {
             continue;
         }
         let in_scope = match &key.namespace {

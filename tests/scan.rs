@@ -629,3 +629,53 @@ fn version_and_usage() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("scan") && run.stdout.contains("validate"));
 }
+
+#[test]
+fn an_unreadable_source_suppresses_unmanaged_for_its_target() {
+    let repo = Repo::new();
+    repo.write("a.yaml", &config_map("settings", "shop", &[("mode", "a")]));
+    repo.commit("a");
+    let live = repo.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::write(
+        live.join("cms.yaml"),
+        format!(
+            "{}---\n{}",
+            config_map("settings", "shop", &[("mode", "a")]),
+            config_map("declared-by-the-broken-source", "shop", &[])
+        ),
+    )
+    .unwrap();
+    let config = |second_ref: &str| {
+        format!(
+            "sources:\n  - name: good\n    repo: .\n    paths: [a.yaml]\n    target: t\n  - name: broken\n    repo: .\n    ref: {second_ref}\n    paths: [b.yaml]\n    target: t\ntargets:\n  - name: t\n    snapshot: live\n"
+        )
+    };
+    std::fs::write(repo.path().join("gitdrift.yaml"), config("main")).unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(
+        run.code, 1,
+        "both sources read: the other ConfigMap is unmanaged"
+    );
+    assert_eq!(run.json()["summary"]["unmanaged"], 1);
+
+    std::fs::write(repo.path().join("gitdrift.yaml"), config("no-such-ref")).unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 2);
+    let report = run.json();
+    assert_eq!(report["summary"]["unmanaged"], 0);
+    assert_eq!(report["summary"]["in_sync"], 1);
+    let warning = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["severity"] == "warning")
+        .expect("a warning says why");
+    assert_eq!(warning["target"], "t");
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .contains("source broken could not be read")
+    );
+}
