@@ -113,12 +113,15 @@ fn run(future: impl std::future::Future<Output = anyhow::Result<u8>>) -> ExitCod
     }
 }
 
+/// Logs go to standard error. `-v` raises gitdrift's own level only: libraries (HTTP, TLS, git
+/// transport) stay at `warn`, so that no request detail such as an authorization header is ever
+/// logged unless `GITDRIFT_LOG` asks for it explicitly.
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
+        1 => "gitdrift=info,warn",
+        2 => "gitdrift=debug,warn",
+        _ => "gitdrift=trace,warn",
     };
     let filter =
         EnvFilter::try_from_env("GITDRIFT_LOG").unwrap_or_else(|_| EnvFilter::new(default));

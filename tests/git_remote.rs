@@ -252,6 +252,15 @@ fn https_token_auth_works_and_the_token_never_shows() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["scan"]["sources"][0]["commit"], commit);
     assert!(!run.all().contains(token), "the token leaked");
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("x-access-token:{token}"),
+    );
+    assert!(
+        !run.all().contains(&basic),
+        "the authorization header leaked"
+    );
+    assert!(!run.all().contains("TRACE"), "libraries stay quiet at -vvv");
     let requests = server.requests();
     assert!(
         requests

@@ -272,10 +272,13 @@ enum DocBody {
     Other,
 }
 
-fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
+/// YAML options for manifests: as `kubectl` reads them (YAML 1.1 octal, so `defaultMode: 0644`
+/// is 420), never quoting input in errors, with budgets against hostile files.
+pub(crate) fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
     serde_saphyr::options! {
         // Never quote the input in an error: it may be a Secret.
         with_snippet: false,
+        legacy_octal_numbers: true,
         budget: serde_saphyr::budget! {
             max_nodes: limits.max_nodes,
             max_depth: limits.max_depth,
@@ -859,6 +862,17 @@ mod tests {
             &Limits::default(),
         );
         assert_eq!(parsed.errors[0].line, Some(2));
+    }
+
+    #[test]
+    fn octal_modes_read_as_kubectl_reads_them() {
+        let parsed = yaml(
+            "apiVersion: v1\nkind: X\nmetadata:\n  name: a\nspec:\n  defaultMode: 0644\n  plain: 644\n  zero: 0\n",
+        );
+        let value = parsed.objects[0].value();
+        assert_eq!(value["spec"]["defaultMode"], serde_json::json!(420));
+        assert_eq!(value["spec"]["plain"], serde_json::json!(644));
+        assert_eq!(value["spec"]["zero"], serde_json::json!(0));
     }
 
     #[test]
