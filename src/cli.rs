@@ -9,9 +9,8 @@ use std::sync::Arc;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, LiveSettings};
+use crate::config::Config;
 use crate::desired;
-use crate::live::LiveProvider;
 use crate::model::Severity;
 use crate::report::{self, Format, TextOptions};
 use crate::scan::{self, ScanOptions};
@@ -176,6 +175,9 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     Ok(report.exit_code())
 }
 
+/// Validation is a scan whose report is not printed: every source and target is read and judged
+/// exactly as `scan` would, so every problem `scan` would meet (unreadable refs, bad files,
+/// objects declared twice, stale ignore rules) is listed, all at once.
 async fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
     let config = match Config::load(&args.config.config) {
         Ok(config) => Arc::new(config),
@@ -184,51 +186,33 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
-    let cache = cache_dir(&args.config);
-    let mut problems = Vec::new();
-    let mut tasks = Vec::new();
-    for source in config.sources.clone() {
-        let config = Arc::clone(&config);
-        let cache = cache.clone();
-        tasks.push(tokio::task::spawn_blocking(move || {
-            desired::read_source(&config, &source, &cache)
-        }));
-    }
-    let mut summaries = Vec::new();
-    for task in tasks {
-        let read = task.await?;
-        summaries.push(format!(
-            "source {}: {} objects in {} files at {}",
-            read.source,
-            read.objects.len(),
-            read.files,
-            read.commit.as_deref().unwrap_or("(unreadable)")
-        ));
-        problems.extend(read.problems);
-    }
-    for target in &config.targets {
-        let provider = LiveProvider::for_target(target);
-        let read = provider.read(&target.name, &config.limits).await;
-        let LiveSettings::Snapshot(path) = &target.live;
-        summaries.push(format!(
-            "target {}: {} objects in snapshot {}",
-            target.name,
-            read.objects.len(),
-            path.display()
-        ));
-        problems.extend(read.problems);
-    }
+    let options = ScanOptions {
+        cache_dir: cache_dir(&args.config),
+        targets: Vec::new(),
+    };
+    let report = scan::run(Arc::clone(&config), &options).await;
     let mut out = anstream::stdout().lock();
-    for line in &summaries {
-        writeln!(out, "{line}")?;
+    for source in &report.scan.sources {
+        writeln!(
+            out,
+            "source {}: {} objects in {} files at {}",
+            source.name,
+            source.objects,
+            source.files,
+            source.commit.as_deref().unwrap_or("(unreadable)")
+        )?;
     }
-    let errors = problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
-    for problem in &problems {
+    for target in &report.scan.targets {
+        writeln!(
+            out,
+            "target {}: {} objects in {} {}",
+            target.name, target.objects, target.provider, target.location
+        )?;
+    }
+    for problem in &report.problems {
         writeln!(out, "{problem}")?;
     }
+    let errors = report.summary.errors;
     if errors == 0 {
         writeln!(out, "configuration {} is valid", config.path.display())?;
         Ok(0)

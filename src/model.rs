@@ -149,6 +149,18 @@ impl Object {
     }
 }
 
+/// Removes what no comparison needs and no output may show, as soon as an object is read, from
+/// git or from a live system: the `kubectl.kubernetes.io/last-applied-configuration` annotation
+/// (bookkeeping that, on a Secret, holds its values in plain text).
+pub fn drop_last_applied(value: &mut Value) {
+    if let Some(annotations) = value
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.shift_remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
 /// Whether a tree has a non-empty `metadata.ownerReferences`.
 pub fn has_owner(value: &Value) -> bool {
     value

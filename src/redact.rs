@@ -36,9 +36,30 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
-/// A URL fit for display: the password in `scheme://user:password@host` becomes `***`.
+/// A URL fit for display: the password in `scheme://user:password@host` becomes `***`, and so
+/// does a lone user name in an `http(s)://` URL (where it is usually a token).
 pub fn url(raw: &str) -> String {
     scrub(raw)
+}
+
+/// Registers the credentials a URL carries: its password, or for `http(s)` a lone user name.
+pub fn register_url_credentials(raw: &str) {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return;
+    };
+    match userinfo.split_once(':') {
+        Some((_, password)) => register(password),
+        None if is_http(scheme) => register(userinfo),
+        None => {}
+    }
+}
+
+fn is_http(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
 }
 
 fn strip_url_passwords(text: &str) -> String {
@@ -47,6 +68,10 @@ fn strip_url_passwords(text: &str) -> String {
     while let Some(pos) = rest.find("://") {
         let (head, tail) = rest.split_at(pos + 3);
         out.push_str(head);
+        let scheme_start = head[..pos]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
+            .map_or(0, |i| i + 1);
+        let http = is_http(&head[scheme_start..pos]);
         let authority_end = tail
             .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
             .unwrap_or(tail.len());
@@ -60,6 +85,7 @@ fn strip_url_passwords(text: &str) -> String {
                         out.push(':');
                         out.push_str(MASK);
                     }
+                    None if http => out.push_str(MASK),
                     None => out.push_str(userinfo),
                 }
                 out.push_str(&authority[at..]);
@@ -90,6 +116,25 @@ mod tests {
             scrub("failed: https://u:p4ss@h/x and http://h2/y"),
             "failed: https://u:***@h/x and http://h2/y"
         );
+        assert_eq!(
+            url("https://ghp_tokenAsUserName@github.com/org/repo.git"),
+            "https://***@github.com/org/repo.git"
+        );
+        assert_eq!(
+            url("git@github.com:org/repo.git"),
+            "git@github.com:org/repo.git"
+        );
+    }
+
+    #[test]
+    fn url_credentials_are_registered() {
+        register_url_credentials("https://ghp_lone-user-token-1234@github.com/o/r.git");
+        assert_eq!(
+            scrub("denied for ghp_lone-user-token-1234"),
+            "denied for ***"
+        );
+        register_url_credentials("ssh://git@example.com/o/r.git");
+        assert_eq!(scrub("user git"), "user git");
     }
 
     #[test]

@@ -100,10 +100,17 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
     ) {
         match task.await {
             Ok(read) => sources.push(read),
-            Err(err) => problems.push(
-                Problem::new(Severity::Error, format!("reading the source failed: {err}"))
-                    .source(&source.name),
-            ),
+            // Recorded as unread, so that nothing is called unmanaged on its account.
+            Err(err) => sources.push(SourceRead {
+                source: source.name.clone(),
+                commit: None,
+                files: 0,
+                objects: Vec::new(),
+                problems: vec![
+                    Problem::new(Severity::Error, format!("reading the source failed: {err}"))
+                        .source(&source.name),
+                ],
+            }),
         }
     }
     let mut lives: Vec<(LiveProvider, LiveRead)> = Vec::new();
@@ -186,14 +193,25 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         });
         problems.extend(read.problems);
     }
-    let stale_ignore_rules: Vec<StaleRule> = registry
-        .stale()
-        .map(|rule| StaleRule {
-            file: config.path.display().to_string(),
-            line: rule.line,
-            rule: rule.describe(),
-        })
-        .collect();
+    // A rule can only be called stale after a complete scan of every target.
+    let complete = options.targets.is_empty()
+        && source_meta.iter().all(|s| s.commit.is_some())
+        && target_meta.len() == config.targets.len()
+        && !problems
+            .iter()
+            .any(|p| p.severity == Severity::Error && p.target.is_some() && p.file.is_none());
+    let stale_ignore_rules: Vec<StaleRule> = if complete {
+        registry
+            .stale()
+            .map(|rule| StaleRule {
+                file: config.path.display().to_string(),
+                line: rule.line,
+                rule: rule.describe(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     for rule in &stale_ignore_rules {
         problems.push(
             Problem::new(

@@ -502,6 +502,12 @@ fn output_file_is_written_whole_and_stdout_stays_empty() {
     let text = std::fs::read_to_string(repo.path().join("out/report.json")).unwrap();
     let report: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(report["summary"]["drifted"], 3);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(repo.path().join("out/report.json"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o644, "an ordinary, readable file");
     let run = gitdrift(
         repo.path(),
         &["scan", "-o", "out/report.txt"],

@@ -669,6 +669,16 @@ impl Checker {
             let at = fields.get("auth").unwrap_or(node);
             self.error(at, "source.auth applies to remote repositories only");
         }
+        if let Some(RepoLocation::Remote(url)) = &repo
+            && url.to_ascii_lowercase().starts_with("http://")
+            && (auth.token.is_some() || url_has_userinfo(url))
+        {
+            let at = fields.get("repo").unwrap_or(node);
+            self.error(
+                at,
+                "credentials are only sent over https://, never in clear text over http://",
+            );
+        }
         Some(Source {
             name: name?,
             repo: repo?,
@@ -947,6 +957,12 @@ fn repo_location(base: &Path, raw: &str) -> RepoLocation {
     RepoLocation::Local(resolve_path(base, raw))
 }
 
+fn url_has_userinfo(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .is_some_and(|authority| authority.contains('@'))
+}
+
 /// Splits a JSON Pointer (RFC 6901) into unescaped segments; `*` stays a wildcard segment.
 pub fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
     if pointer.is_empty() {
@@ -1191,6 +1207,17 @@ git:
         assert_eq!(config.limits.max_file_bytes, 1024 * 1024);
         assert_eq!(config.git.fetch_timeout, Duration::from_secs(30));
         assert_eq!(config.drift.unmanaged_exclude.len(), 1);
+    }
+
+    #[test]
+    fn credentials_over_plain_http_are_refused() {
+        let errors = load(
+            "sources:\n  - name: s\n    repo: http://git.example.com/x.git\n    target: t\n    auth:\n      token_env: T\n  - name: u\n    repo: http://bot:pw@git.example.com/x.git\n    target: t\ntargets:\n  - name: t\n    snapshot: /x\n",
+        )
+        .unwrap_err();
+        let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 8], "{errors:?}");
+        assert!(errors[0].message.contains("only sent over https://"));
     }
 
     #[test]

@@ -158,13 +158,21 @@ pub fn read_tree(
             (repo, path.display().to_string(), false)
         }
         RepoLocation::Remote(url) => {
-            let repo = sync_remote(
+            let (repo, advertised) = sync_remote(
                 url,
                 &source.auth,
                 source.git_ref.as_deref(),
                 cache_dir,
                 fetch_timeout,
             )?;
+            if let Some(git_ref) = &source.git_ref
+                && !advertised_ref(git_ref, &advertised)
+            {
+                return Err(GitError::RefNotFound {
+                    git_ref: git_ref.clone(),
+                    repo: redact::url(url),
+                });
+            }
             (repo, redact::url(url), true)
         }
     };
@@ -244,14 +252,15 @@ fn resolve(
     Ok(commit.id)
 }
 
-/// Brings the cached bare clone of `url` up to date, creating it on first use.
+/// Brings the cached bare clone of `url` up to date, creating it on first use. Returns the
+/// repository and the ref names the remote advertised.
 fn sync_remote(
     url: &str,
     auth: &GitAuth,
     git_ref: Option<&str>,
     cache_dir: &Path,
     timeout: Duration,
-) -> Result<gix::Repository, GitError> {
+) -> Result<(gix::Repository, Vec<String>), GitError> {
     let display = redact::url(url);
     let repos = cache_dir.join("repos");
     std::fs::create_dir_all(&repos).map_err(|err| GitError::Cache {
@@ -263,12 +272,8 @@ fn sync_remote(
         Some(secret) => Some(read_secret(secret)?),
         None => None,
     };
-    if let Some((_, password)) = url_password(url) {
-        redact::register(&password);
-    }
+    redact::register_url_credentials(url);
     let overrides = ssh_overrides(auth);
-
-    // One fetch per cached clone at a time; waiting is bounded by the fetch timeout.
     let lock_path = repos.join(format!("{}.lock", cache_name(url)));
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -279,22 +284,10 @@ fn sync_remote(
             path: lock_path.clone(),
             message: err.to_string(),
         })?;
-    let started = Instant::now();
-    loop {
-        match lock.try_lock() {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(_) => {
-                return Err(GitError::Timeout {
-                    repo: display,
-                    timeout,
-                });
-            }
-        }
-    }
 
+    // The fetch runs on its own thread, which holds the cache lock for as long as it touches the
+    // clone, even past a timeout here: one fetch per cached clone at a time.
+    let started = Instant::now();
     let interrupt = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     {
@@ -310,6 +303,12 @@ fn sync_remote(
         std::thread::Builder::new()
             .name("gitdrift-fetch".into())
             .spawn(move || {
+                while let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+                    if interrupt.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 let result = fetch_into(
                     &url,
                     &path,
@@ -319,14 +318,14 @@ fn sync_remote(
                     &interrupt,
                 );
                 let _ = tx.send(result);
+                drop(lock);
             })
             .map_err(|err| GitError::Fetch {
                 repo: display.clone(),
                 message: err.to_string(),
             })?;
     }
-    let remaining = timeout.saturating_sub(started.elapsed());
-    let outcome = match rx.recv_timeout(remaining) {
+    let outcome = match rx.recv_timeout(timeout.saturating_sub(started.elapsed())) {
         Ok(outcome) => outcome,
         Err(_) => {
             interrupt.store(true, Ordering::SeqCst);
@@ -336,15 +335,34 @@ fn sync_remote(
             });
         }
     };
-    drop(lock);
-    outcome.map_err(|message| GitError::Fetch {
+    let advertised = outcome.map_err(|message| GitError::Fetch {
         repo: display.clone(),
         message: redact::scrub(&message),
     })?;
-    open_cached(&path, &overrides).map_err(|message| GitError::Open {
+    let repo = open_cached(&path, &overrides).map_err(|message| GitError::Open {
         repo: display,
         message,
-    })
+    })?;
+    Ok((repo, advertised))
+}
+
+/// Whether a configured ref is among the refs a remote advertised (a commit id always passes: it
+/// is looked up in the clone). A branch deleted upstream stays in the cached clone, since fetches
+/// do not prune; this check keeps it from being scanned as if it still existed.
+fn advertised_ref(git_ref: &str, advertised: &[String]) -> bool {
+    let looks_like_id = git_ref.len() >= 7 && git_ref.chars().all(|c| c.is_ascii_hexdigit());
+    if looks_like_id {
+        return true;
+    }
+    let candidates = if git_ref.starts_with("refs/") {
+        vec![git_ref.to_string()]
+    } else {
+        vec![
+            format!("refs/heads/{git_ref}"),
+            format!("refs/tags/{git_ref}"),
+        ]
+    };
+    candidates.iter().any(|c| advertised.contains(c))
 }
 
 fn open_cached(path: &Path, overrides: &[String]) -> Result<gix::Repository, String> {
@@ -362,7 +380,7 @@ fn fetch_into(
     credentials: Option<(String, String)>,
     overrides: &[String],
     interrupt: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
     let repo = if path.join("HEAD").exists() {
         match open_cached(path, overrides) {
             Ok(repo) => repo,
@@ -413,12 +431,17 @@ fn fetch_into(
             _ => Ok(None),
         }
     });
-    connection
+    let outcome = connection
         .prepare_fetch(gix::progress::Discard, Default::default())
         .map_err(|e| chain(&e))?
         .receive(gix::progress::Discard, interrupt)
         .map_err(|e| chain(&e))?;
-    Ok(())
+    Ok(outcome
+        .ref_map
+        .remote_refs
+        .iter()
+        .map(|r| r.unpack().0.to_string())
+        .collect())
 }
 
 /// An error with its causes, `outer: inner: innermost`, without repeating a cause that the
@@ -442,16 +465,17 @@ fn init_cached(path: &Path, overrides: &[String]) -> Result<gix::Repository, Str
     open_cached(path, overrides)
 }
 
-/// `core.sshCommand` for a configured SSH key: batch mode (never prompt), only that key, and the
-/// configured known_hosts file with strict checking.
+/// `core.sshCommand` for every remote: batch mode (never prompt, for a host key or a
+/// passphrase); with a configured key, only that key; with a configured known_hosts file, strict
+/// checking against it. Without one, the user's SSH configuration decides which hosts are known.
 fn ssh_overrides(auth: &GitAuth) -> Vec<String> {
-    let Some(key) = &auth.ssh_key_file else {
-        return Vec::new();
-    };
-    let mut command = format!(
-        "ssh -o BatchMode=yes -o IdentitiesOnly=yes -i {}",
-        shell_quote(&key.display().to_string())
-    );
+    let mut command = "ssh -o BatchMode=yes".to_string();
+    if let Some(key) = &auth.ssh_key_file {
+        command.push_str(&format!(
+            " -o IdentitiesOnly=yes -i {}",
+            shell_quote(&key.display().to_string())
+        ));
+    }
     if let Some(known_hosts) = &auth.ssh_known_hosts_file {
         command.push_str(&format!(
             " -o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
@@ -479,14 +503,6 @@ fn read_secret(secret: &SecretRef) -> Result<String, GitError> {
     }
     redact::register(&value);
     Ok(value)
-}
-
-fn url_password(url: &str) -> Option<(String, String)> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    let (user, password) = userinfo.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
 }
 
 /// A stable, readable folder name for a URL's cached clone (credentials never part of it).
@@ -574,5 +590,25 @@ mod tests {
         assert!(overrides[0].starts_with("core.sshCommand=ssh -o BatchMode=yes"));
         assert!(overrides[0].contains("-i '/keys/id ed25519'"));
         assert!(overrides[0].contains("StrictHostKeyChecking=yes"));
+        let plain = ssh_overrides(&GitAuth::default());
+        assert_eq!(
+            plain,
+            vec!["core.sshCommand=ssh -o BatchMode=yes".to_string()]
+        );
+    }
+
+    #[test]
+    fn only_advertised_refs_resolve() {
+        let advertised = vec![
+            "HEAD".to_string(),
+            "refs/heads/main".to_string(),
+            "refs/tags/v1.0.0".to_string(),
+        ];
+        assert!(advertised_ref("main", &advertised));
+        assert!(advertised_ref("v1.0.0", &advertised));
+        assert!(advertised_ref("refs/heads/main", &advertised));
+        assert!(advertised_ref("3f2a1c95e1", &advertised));
+        assert!(!advertised_ref("release-1.2", &advertised));
+        assert!(!advertised_ref("refs/pull/1/head", &advertised));
     }
 }

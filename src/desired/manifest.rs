@@ -283,7 +283,10 @@ pub(crate) fn yaml_options(limits: &Limits) -> serde_saphyr::Options {
             max_nodes: limits.max_nodes,
             max_depth: limits.max_depth,
         },
-        alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: 100_000 },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+            max_replay_stack_depth: 8,
+        },
     }
 }
 
@@ -291,6 +294,27 @@ fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Doc>, FileProblem> {
     let docs: Vec<Spanned<RawDoc>> =
         serde_saphyr::from_multiple_with_options(text, yaml_options(limits))
             .map_err(|err| yaml_problem(&err))?;
+    // Aliases can nest documents deeper than the parser's own depth budget sees.
+    for doc in &docs {
+        let line = doc.referenced.line().max(1);
+        if let DocBody::Object { map, items } = &doc.value.0 {
+            let deepest = map
+                .values()
+                .map(depth)
+                .chain(items.iter().flatten().map(|(v, _)| depth(v)))
+                .max()
+                .unwrap_or(0);
+            if deepest + 1 > limits.max_depth {
+                return Err(FileProblem::at(
+                    Some(line),
+                    format!(
+                        "invalid YAML: nested deeper than {} levels",
+                        limits.max_depth
+                    ),
+                ));
+            }
+        }
+    }
     Ok(docs
         .into_iter()
         .map(|doc| Doc {
@@ -804,6 +828,16 @@ mod tests {
             &Limits::default(),
         );
         assert!(!parsed.errors.is_empty());
+    }
+
+    #[test]
+    fn depth_built_from_aliases_is_refused() {
+        let mut text = String::from("a0: &a0 [x]\n");
+        for i in 1..40 {
+            text.push_str(&format!("a{i}: &a{i} [[[*a{}]]]\n", i - 1));
+        }
+        let parsed = yaml(&text);
+        assert!(!parsed.errors.is_empty(), "{:?}", parsed.objects.len());
     }
 
     #[test]

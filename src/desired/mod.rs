@@ -64,7 +64,12 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         .map(|file| {
             let syntax = manifest::Syntax::of_path(&file.path).unwrap_or(manifest::Syntax::Yaml);
             let mut parsed = manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
-            parsed.objects.iter_mut().for_each(|o| o.body.freeze());
+            for object in &mut parsed.objects {
+                if let Some(value) = object.body.tree_mut() {
+                    crate::model::drop_last_applied(value);
+                }
+                object.body.freeze();
+            }
             (file.path.clone(), parsed)
         })
         .collect();

@@ -1,5 +1,5 @@
 //! The drift judgement: given what git declares and what is live, which fields differ, who
-//! changed them and when. Pure: values in, values out, no I/O. See ARCHITECTURE.md for the rules;
+//! changed them and when. Pure: values in, values out, no I/O. README.md states the rules;
 //! `rules` holds the tables of server behaviour, `compare` the walk, `owners` the attribution,
 //! `ignore` the one place where results are filtered.
 

@@ -106,7 +106,11 @@ pub fn is_quantity(path: &[Seg]) -> bool {
         "overhead",
         "podFixed",
     ];
-    last_key(path) == Some("sizeLimit") || parent_key(path).is_some_and(|p| PARENTS.contains(&p))
+    matches!(
+        last_key(path),
+        Some("sizeLimit" | "averageValue" | "divisor")
+    ) || (last_key(path) == Some("value") && matches!(parent_key(path), Some("target" | "current")))
+        || parent_key(path).is_some_and(|p| PARENTS.contains(&p))
 }
 
 /// Whether a scalar at `path` is an int-or-string field (`"8080"` and `8080` are the same).
@@ -204,27 +208,39 @@ const ZERO_KEPT: &[&str] = &[
     "optional",
 ];
 
-/// Whether a declared field at `path`, absent live, is what the server drops: empty lists and
-/// maps, and the zero values (`false`, `0`, `""`) of fields the API omits when empty.
-pub fn is_dropped_at(path: &[Seg], value: &Value) -> bool {
-    let zero_scalar = matches!(value, Value::Bool(false))
-        || matches!(value, Value::Number(n) if n.as_f64() == Some(0.0));
-    if zero_scalar && last_key(path).is_some_and(|k| ZERO_KEPT.contains(&k)) {
-        return false;
-    }
-    is_dropped_by_server(value)
-}
+/// Map-typed fields (string maps in the API), which the server omits when empty. Struct-typed
+/// fields are kept when empty (`emptyDir: {}`, `podSelector: {}`, `securityContext: {}`), so an
+/// empty struct declared in git and absent live is drift.
+const MAP_FIELDS: &[&str] = &[
+    "labels",
+    "annotations",
+    "data",
+    "binaryData",
+    "stringData",
+    "nodeSelector",
+    "matchLabels",
+    "selector",
+    "limits",
+    "requests",
+    "capacity",
+    "allocatable",
+    "hard",
+    "parameters",
+    "overhead",
+];
 
-/// Whether a value is one the server drops when it is the whole of a field: empty lists and
-/// maps, and the zero values of `omitempty` fields (`false`, `0`, `""`).
-pub fn is_dropped_by_server(value: &Value) -> bool {
+/// Whether a declared field at `path`, absent live, is what the server drops: `null`, empty
+/// lists, empty string maps, and the zero values (`false`, `0`, `""`) of fields the API omits
+/// when empty — but not of optional fields it keeps when false or zero.
+pub fn is_dropped_at(path: &[Seg], value: &Value) -> bool {
+    let key = last_key(path).unwrap_or("");
     match value {
         Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Bool(b) => !b && !ZERO_KEPT.contains(&key),
+        Value::Number(n) => n.as_f64() == Some(0.0) && !ZERO_KEPT.contains(&key),
         Value::String(s) => s.is_empty(),
         Value::Array(a) => a.is_empty(),
-        Value::Object(m) => m.values().all(is_dropped_by_server),
+        Value::Object(m) => m.is_empty() && MAP_FIELDS.contains(&key),
     }
 }
 
@@ -282,30 +298,42 @@ mod tests {
     }
 
     #[test]
-    fn zero_values_of_optional_fields_are_kept_by_the_server() {
+    fn what_the_server_drops_and_what_it_keeps() {
+        use serde_json::json;
+        let zero = json!(false);
         assert!(!is_dropped_at(
             &p(&["securityContext", "allowPrivilegeEscalation"]),
-            &serde_json::json!(false)
+            &zero
         ));
+        assert!(!is_dropped_at(&p(&["spec", "replicas"]), &json!(0)));
+        assert!(is_dropped_at(&p(&["spec", "hostNetwork"]), &zero));
+        assert!(is_dropped_at(&p(&["spec", "replicas"]), &json!(null)));
+        assert!(is_dropped_at(&p(&["metadata", "annotations"]), &json!({})));
+        assert!(is_dropped_at(&p(&["spec", "args"]), &json!([])));
         assert!(!is_dropped_at(
-            &p(&["spec", "replicas"]),
-            &serde_json::json!(0)
+            &p(&["volumes", "0", "emptyDir"]),
+            &json!({})
         ));
-        assert!(is_dropped_at(
-            &p(&["spec", "hostNetwork"]),
-            &serde_json::json!(false)
+        let block = json!({"allowPrivilegeEscalation": false});
+        assert!(!is_dropped_at(&p(&["spec", "securityContext"]), &block));
+        assert!(!is_dropped_at(
+            &p(&["metadata", "labels"]),
+            &json!({"a": ""})
         ));
-        assert!(is_dropped_at(
-            &p(&["spec", "replicas"]),
-            &serde_json::json!(null)
-        ));
+        assert!(!is_dropped_at(&p(&["x"]), &json!("x")));
     }
 
     #[test]
-    fn zero_values_are_dropped_by_the_server() {
-        assert!(is_dropped_by_server(&serde_json::json!({"a": [], "b": {}})));
-        assert!(is_dropped_by_server(&serde_json::json!(false)));
-        assert!(!is_dropped_by_server(&serde_json::json!({"a": 1})));
-        assert!(!is_dropped_by_server(&serde_json::json!("x")));
+    fn quantities_are_recognised_by_their_place() {
+        assert!(is_quantity(&p(&["resources", "requests", "cpu"])));
+        assert!(is_quantity(&p(&[
+            "metrics",
+            "resource",
+            "target",
+            "averageValue"
+        ])));
+        assert!(is_quantity(&p(&["target", "value"])));
+        assert!(is_quantity(&p(&["resourceFieldRef", "divisor"])));
+        assert!(!is_quantity(&p(&["env", "value"])));
     }
 }

@@ -10,42 +10,27 @@ use crate::desired::manifest::Limits;
 use crate::model::{Object, Problem};
 
 /// Trims a live object to what judging needs, as soon as it is read: the
-/// last-applied-configuration annotation goes (it is bookkeeping, and for Secrets it holds their
-/// values in plain text), and each managedFields entry's fieldsV1 tree is kept as compact JSON
-/// text, parsed again only for objects that drift. On large clusters this halves the memory a
-/// scan needs.
+/// last-applied-configuration annotation goes (see [`crate::model::drop_last_applied`]), and each
+/// managedFields entry's fieldsV1 tree is kept as compact JSON text, parsed again only for objects
+/// that drift. Then the object is frozen into text (see [`crate::model::Body`]).
 pub fn compact(object: &mut Object) {
-    if let Some(metadata) = object
-        .body
-        .tree_mut()
-        .and_then(|v| v.get_mut("metadata"))
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        trim_metadata(metadata);
-    }
-    object.body.freeze();
-}
-
-fn trim_metadata(metadata: &mut serde_json::Map<String, serde_json::Value>) {
-    if let Some(annotations) = metadata
-        .get_mut("annotations")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        annotations.shift_remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-    if let Some(entries) = metadata
-        .get_mut("managedFields")
-        .and_then(serde_json::Value::as_array_mut)
-    {
-        for entry in entries {
-            if let Some(fields) = entry.get_mut("fieldsV1")
-                && fields.is_object()
-            {
-                let text = serde_json::to_string(fields).unwrap_or_default();
-                *fields = serde_json::Value::String(text);
+    if let Some(value) = object.body.tree_mut() {
+        crate::model::drop_last_applied(value);
+        if let Some(entries) = value
+            .pointer_mut("/metadata/managedFields")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            for entry in entries {
+                if let Some(fields) = entry.get_mut("fieldsV1")
+                    && fields.is_object()
+                {
+                    let text = serde_json::to_string(fields).unwrap_or_default();
+                    *fields = serde_json::Value::String(text);
+                }
             }
         }
     }
+    object.body.freeze();
 }
 
 /// What one target's live state read produced.
