@@ -368,3 +368,57 @@ fn credentials_are_never_sent_over_plain_http() {
     );
     assert!(server.requests().is_empty(), "nothing was sent at all");
 }
+
+#[test]
+fn a_branch_deleted_upstream_is_no_longer_scanned() {
+    let daemon = GitDaemon::start();
+    let repo = Repo::new();
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
+    repo.commit("blue");
+    support::git(repo.path(), &["branch", "release-1"]);
+    let url = daemon.publish(&repo, "shop.git");
+    let live = live_with("blue");
+    let work = tempfile::tempdir().unwrap();
+    write_config(work.path(), "    ref: release-1\n", &url, live.path(), "");
+    let run = gitdrift(work.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    support::git(
+        &daemon.root.path().join("shop.git"),
+        &["branch", "-D", "release-1"],
+    );
+    let run = gitdrift(work.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 2, "the cached branch must not be used");
+    assert!(
+        run.json()["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ref `release-1` not found"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn file_urls_are_cloned_like_any_remote() {
+    let repo = Repo::new();
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
+    let commit = repo.commit("blue");
+    let live = live_with("blue");
+    let work = tempfile::tempdir().unwrap();
+    write_config(
+        work.path(),
+        "",
+        &format!("file://{}", repo.path().display()),
+        live.path(),
+        "",
+    );
+    let run = gitdrift(work.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["scan"]["sources"][0]["commit"], commit);
+}
