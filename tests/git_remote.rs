@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{GitDaemon, Repo, config_map, gitdrift};
+use support::{GitDaemon, config_map, gitdrift};
 
 fn write_config(dir: &Path, source_extra: &str, repo: &str, live: &Path, extra: &str) {
     std::fs::write(
@@ -32,12 +32,7 @@ fn live_with(mode: &str) -> tempfile::TempDir {
 #[test]
 fn git_daemon_clone_is_cached_and_later_scans_fetch_new_commits() {
     let daemon = GitDaemon::start();
-    let repo = Repo::new();
-    repo.write(
-        "cm.yaml",
-        &config_map("settings", "shop", &[("mode", "blue")]),
-    );
-    let first = repo.commit("blue");
+    let (repo, first) = support::settings_repo("blue");
     let url = daemon.publish(&repo, "shop.git");
     let live = live_with("blue");
     let work = tempfile::tempdir().unwrap();
@@ -80,12 +75,7 @@ fn git_daemon_clone_is_cached_and_later_scans_fetch_new_commits() {
 #[test]
 fn the_default_ref_is_the_remote_head_and_tags_and_branches_resolve() {
     let daemon = GitDaemon::start();
-    let repo = Repo::new();
-    repo.write(
-        "cm.yaml",
-        &config_map("settings", "shop", &[("mode", "blue")]),
-    );
-    let blue = repo.commit("blue");
+    let (repo, blue) = support::settings_repo("blue");
     support::git(repo.path(), &["tag", "v1.0.0"]);
     support::git(repo.path(), &["checkout", "-q", "-b", "trunk"]);
     repo.write(
@@ -117,12 +107,7 @@ fn the_default_ref_is_the_remote_head_and_tags_and_branches_resolve() {
 #[test]
 fn a_wrong_ref_is_an_error_naming_the_source() {
     let daemon = GitDaemon::start();
-    let repo = Repo::new();
-    repo.write(
-        "cm.yaml",
-        &config_map("settings", "shop", &[("mode", "blue")]),
-    );
-    repo.commit("blue");
+    let (repo, _) = support::settings_repo("blue");
     let url = daemon.publish(&repo, "shop.git");
     let live = live_with("blue");
     let work = tempfile::tempdir().unwrap();
@@ -202,12 +187,7 @@ fn an_unreachable_remote_is_an_error_and_a_silent_one_times_out() {
 
 /// A bare copy of a one-commit repository under a fresh root; returns (root, commit).
 fn served_repo() -> (tempfile::TempDir, String) {
-    let repo = Repo::new();
-    repo.write(
-        "cm.yaml",
-        &config_map("settings", "shop", &[("mode", "blue")]),
-    );
-    let commit = repo.commit("blue");
+    let (repo, commit) = support::settings_repo("blue");
     let root = tempfile::tempdir().unwrap();
     support::git(
         root.path(),
@@ -372,12 +352,7 @@ fn credentials_are_never_sent_over_plain_http() {
 #[test]
 fn a_branch_deleted_upstream_is_no_longer_scanned() {
     let daemon = GitDaemon::start();
-    let repo = Repo::new();
-    repo.write(
-        "cm.yaml",
-        &config_map("settings", "shop", &[("mode", "blue")]),
-    );
-    repo.commit("blue");
+    let (repo, _) = support::settings_repo("blue");
     support::git(repo.path(), &["branch", "release-1"]);
     let url = daemon.publish(&repo, "shop.git");
     let live = live_with("blue");
@@ -403,12 +378,7 @@ fn a_branch_deleted_upstream_is_no_longer_scanned() {
 
 #[test]
 fn file_urls_are_cloned_like_any_remote() {
-    let repo = Repo::new();
-    repo.write(
-        "cm.yaml",
-        &config_map("settings", "shop", &[("mode", "blue")]),
-    );
-    let commit = repo.commit("blue");
+    let (repo, commit) = support::settings_repo("blue");
     let live = live_with("blue");
     let work = tempfile::tempdir().unwrap();
     write_config(

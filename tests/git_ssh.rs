@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{Repo, SshServer, config_map, gitdrift};
+use support::{SshServer, config_map, gitdrift};
 
 fn config(dir: &Path, url: &str, key: &Path, known_hosts: &Path, live: &Path) {
     std::fs::write(
@@ -23,12 +23,7 @@ fn config(dir: &Path, url: &str, key: &Path, known_hosts: &Path, live: &Path) {
 #[test]
 fn ssh_key_authentication_clones_and_a_wrong_key_or_host_is_refused() {
     let server = SshServer::start();
-    let repo = Repo::new();
-    repo.write(
-        "cm.yaml",
-        &config_map("settings", "shop", &[("mode", "blue")]),
-    );
-    let commit = repo.commit("blue");
+    let (repo, commit) = support::settings_repo("blue");
     let bare = server.dir.path().join("shop.git");
     support::git(
         server.dir.path(),

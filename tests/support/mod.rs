@@ -246,6 +246,18 @@ impl Drop for GitDaemon {
     }
 }
 
+/// A repository whose one commit declares the `settings` ConfigMap in `shop` with `mode`;
+/// returns it and the commit id.
+pub fn settings_repo(mode: &str) -> (Repo, String) {
+    let repo = Repo::new();
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", mode)]),
+    );
+    let commit = repo.commit(mode);
+    (repo, commit)
+}
+
 /// A Kubernetes object as YAML, for quick fixtures.
 pub fn config_map(name: &str, namespace: &str, data: &[(&str, &str)]) -> String {
     let mut out = format!(
