@@ -64,12 +64,34 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 }
 
 /// Where a resource was read: a file (inside a git tree or a snapshot folder) and a 1-based line.
+/// For rendered sources, the file the renderer names as the object's origin (a Kustomize
+/// resource file, a Helm template), and what rendered it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
     /// Path of the file, relative to the repository root or the snapshot folder.
     pub file: String,
-    /// 1-based line where the object starts.
-    pub line: u64,
+    /// 1-based line where the object starts, where known.
+    pub line: Option<u64>,
+    /// The renderer and the kustomization or chart, for objects git holds only as a template.
+    pub rendered: Option<Rendered>,
+}
+
+/// What produced a rendered object: remediation must edit the inputs, never the output.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Rendered {
+    /// `kustomize` or `helm`.
+    pub tool: &'static str,
+    /// The kustomization folder or chart folder, relative to the repository root.
+    pub path: String,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.file),
+            None => f.write_str(&self.file),
+        }
+    }
 }
 
 /// One Kubernetes object as read from a manifest or a snapshot, before scope is resolved.

@@ -281,12 +281,12 @@ pub fn judge_target(
                 Problem::new(
                     Severity::Warning,
                     format!(
-                        "{key} appears twice in the live state (first in {}:{}); the first is used",
-                        first.origin.file, first.origin.line
+                        "{key} appears twice in the live state (first in {}); the first is used",
+                        first.origin
                     ),
                 )
                 .target(target)
-                .at(&object.origin.file, Some(object.origin.line)),
+                .at(&object.origin.file, object.origin.line),
             );
             continue;
         }
@@ -310,12 +310,12 @@ pub fn judge_target(
                 Problem::new(
                     Severity::Error,
                     format!(
-                        "{key} is declared twice (first in {}:{} of source {}); the first is used",
-                        first.object.origin.file, first.object.origin.line, first.source
+                        "{key} is declared twice (first in {} of source {}); the first is used",
+                        first.object.origin, first.source
                     ),
                 )
                 .source(&item.source)
-                .at(&item.object.origin.file, Some(item.object.origin.line)),
+                .at(&item.object.origin.file, item.object.origin.line),
             );
             continue;
         }
@@ -369,6 +369,7 @@ pub fn judge_target(
                     name: item.source.clone(),
                     file: object.origin.file.clone(),
                     line: object.origin.line,
+                    rendered: object.origin.rendered.clone(),
                 }),
                 drifts,
             }

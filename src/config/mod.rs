@@ -64,8 +64,60 @@ pub struct Source {
     pub namespace: String,
     /// Credentials for remote repositories.
     pub auth: GitAuth,
+    /// How the files become manifests: read as they are, or rendered by Kustomize or Helm.
+    pub render: Render,
+    /// How long one render may take.
+    pub render_timeout: Duration,
     /// Line of the source in the configuration file.
     pub line: u64,
+}
+
+/// How long a render may take unless the source says otherwise.
+pub const DEFAULT_RENDER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How a source's files become manifests.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Render {
+    /// The files are manifests.
+    Plain,
+    /// `kustomize build` (or `kubectl kustomize`) of one or more kustomizations.
+    Kustomize(KustomizeSettings),
+    /// `helm template` of a chart.
+    Helm(HelmSettings),
+}
+
+/// A Kustomize render.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KustomizeSettings {
+    /// Kustomization folders, relative to the repository root.
+    pub paths: Vec<String>,
+    /// `kustomize` or `kubectl` (or a path to either); `None`: the first found on PATH.
+    pub binary: Option<String>,
+    /// Extra flags for the build.
+    pub args: Vec<String>,
+    /// Allow remote bases and resources (`https://…`, `github.com/…`); refused by default.
+    pub allow_remote_bases: bool,
+}
+
+/// A Helm render.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HelmSettings {
+    /// Chart folder, relative to the repository root (dependencies vendored in `charts/`).
+    pub chart: String,
+    /// Release name.
+    pub release: String,
+    /// Release namespace.
+    pub namespace: String,
+    /// Values files, relative to the repository root, applied in order.
+    pub values_files: Vec<String>,
+    /// Inline values, applied after the files.
+    pub values: Option<serde_json::Value>,
+    /// Kubernetes version for `.Capabilities.KubeVersion`.
+    pub kube_version: Option<String>,
+    /// The `helm` binary (or a path to it).
+    pub binary: String,
+    /// Extra flags for `helm template`.
+    pub args: Vec<String>,
 }
 
 /// Where a repository lives.
@@ -611,6 +663,11 @@ impl Checker {
                 "target",
                 "namespace",
                 "auth",
+                "render",
+                "path",
+                "kustomize",
+                "helm",
+                "render_timeout",
             ],
         )?;
         let name = self.required(&fields, "name", "source");
@@ -663,6 +720,25 @@ impl Checker {
             .optional(&fields, "namespace", "source")
             .unwrap_or_else(|| "default".to_string());
         let auth = fields.get("auth").map(|n| self.auth(n)).unwrap_or_default();
+        let render = self.render(&fields, node, &paths, &namespace, name.as_deref());
+        // A chart's release namespace is where its objects without one go.
+        let namespace = match &render {
+            Render::Helm(h) if fields.get("namespace").is_none() => h.namespace.clone(),
+            _ => namespace,
+        };
+        let render_timeout = match fields.get("render_timeout") {
+            Some(t) => match self.string_or_int(t).as_deref().and_then(parse_duration) {
+                Some(d) if !d.is_zero() => d,
+                _ => {
+                    self.error(
+                        t,
+                        "source.render_timeout must be a duration such as 60s or 2m",
+                    );
+                    DEFAULT_RENDER_TIMEOUT
+                }
+            },
+            None => DEFAULT_RENDER_TIMEOUT,
+        };
         if let (Some(RepoLocation::Local(_)), true) =
             (&repo, auth.token.is_some() || auth.ssh_key_file.is_some())
         {
@@ -679,10 +755,18 @@ impl Checker {
                 "credentials are only sent over https://, never in clear text over http://",
             );
         }
+        // For rendered sources `paths` names kustomizations, not globs of manifests.
+        let paths = if matches!(render, Render::Plain) {
+            paths
+        } else {
+            Vec::new()
+        };
         Some(Source {
             name: name?,
             repo: repo?,
             git_ref,
+            render,
+            render_timeout,
             paths,
             exclude,
             target: target?,
@@ -690,6 +774,191 @@ impl Checker {
             auth,
             line: node.line,
         })
+    }
+
+    /// A path inside the repository: relative, without `..`, `/`-separated.
+    fn repo_path(&mut self, node: &Node, what: &str) -> Option<String> {
+        let raw = self.string(node, what)?;
+        let trimmed = raw.trim_start_matches("./").trim_end_matches('/');
+        let escapes = Path::new(trimmed).components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if escapes || trimmed.is_empty() && raw != "." {
+            self.error(
+                node,
+                format!("{what} must be a path inside the repository (relative, without `..`)"),
+            );
+            return None;
+        }
+        Some(if trimmed.is_empty() {
+            ".".to_string()
+        } else {
+            trimmed.to_string()
+        })
+    }
+
+    fn render(
+        &mut self,
+        fields: &Fields<'_>,
+        node: &Node,
+        paths: &[String],
+        namespace: &str,
+        name: Option<&str>,
+    ) -> Render {
+        let kind = self.optional(fields, "render", "source");
+        for (block, wanted) in [("kustomize", "kustomize"), ("helm", "helm")] {
+            if let Some(n) = fields.get(block)
+                && kind.as_deref() != Some(wanted)
+            {
+                self.error(n, format!("source.{block} needs `render: {wanted}`"));
+            }
+        }
+        let mut targets = Vec::new();
+        if let Some(n) = fields.get("path")
+            && let Some(p) = self.repo_path(n, "source.path")
+        {
+            targets.push(p);
+        }
+        match kind.as_deref() {
+            None => {
+                if let Some(n) = fields.get("path") {
+                    self.error(n, "source.path needs `render: kustomize` or `render: helm`");
+                }
+                Render::Plain
+            }
+            Some("kustomize") => {
+                if let Some(list) = fields.get("paths") {
+                    for raw in paths {
+                        let item = Node {
+                            kind: NodeKind::Str(raw.clone()),
+                            ..list.clone()
+                        };
+                        if let Some(p) = self.repo_path(&item, "source.paths") {
+                            targets.push(p);
+                        }
+                    }
+                }
+                if targets.is_empty() {
+                    self.error(
+                        node,
+                        "render: kustomize needs `path` or `paths` (kustomization folders)",
+                    );
+                }
+                let mut settings = KustomizeSettings {
+                    paths: targets,
+                    binary: None,
+                    args: Vec::new(),
+                    allow_remote_bases: false,
+                };
+                if let Some(block) = fields.get("kustomize")
+                    && let Some(k) = self.fields(
+                        block,
+                        "source.kustomize",
+                        &["binary", "args", "allow_remote_bases"],
+                    )
+                {
+                    settings.binary = self.optional(&k, "binary", "source.kustomize");
+                    settings.args = k
+                        .get("args")
+                        .map(|n| self.string_list(n, "source.kustomize.args"))
+                        .unwrap_or_default();
+                    if let Some(flag) = k.get("allow_remote_bases") {
+                        match flag.kind {
+                            NodeKind::Bool(b) => settings.allow_remote_bases = b,
+                            _ => self.error(
+                                flag,
+                                "source.kustomize.allow_remote_bases must be true or false",
+                            ),
+                        }
+                    }
+                }
+                Render::Kustomize(settings)
+            }
+            Some("helm") => {
+                if fields.get("paths").is_some() {
+                    self.error(node, "render: helm takes one chart in `path`, not `paths`");
+                }
+                let Some(chart) = targets.into_iter().next() else {
+                    self.error(node, "render: helm needs `path` (the chart folder)");
+                    return Render::Plain;
+                };
+                let mut settings = HelmSettings {
+                    chart,
+                    release: name.unwrap_or("release").to_string(),
+                    namespace: namespace.to_string(),
+                    values_files: Vec::new(),
+                    values: None,
+                    kube_version: None,
+                    binary: "helm".to_string(),
+                    args: Vec::new(),
+                };
+                if let Some(block) = fields.get("helm")
+                    && let Some(h) = self.fields(
+                        block,
+                        "source.helm",
+                        &[
+                            "release",
+                            "namespace",
+                            "values_files",
+                            "values",
+                            "kube_version",
+                            "binary",
+                            "args",
+                        ],
+                    )
+                {
+                    if let Some(release) = self.optional(&h, "release", "source.helm") {
+                        settings.release = release;
+                    }
+                    if let Some(ns) = self.optional(&h, "namespace", "source.helm") {
+                        settings.namespace = ns;
+                    }
+                    if let Some(list) = h.get("values_files") {
+                        for raw in self.string_list(list, "source.helm.values_files") {
+                            let item = Node {
+                                kind: NodeKind::Str(raw),
+                                ..list.clone()
+                            };
+                            if let Some(p) = self.repo_path(&item, "source.helm.values_files") {
+                                settings.values_files.push(p);
+                            }
+                        }
+                    }
+                    if let Some(values) = h.get("values") {
+                        match &values.kind {
+                            NodeKind::Map(_) => settings.values = Some(node::to_json(values)),
+                            other => self.error(
+                                values,
+                                format!(
+                                    "source.helm.values must be a mapping, not {}",
+                                    other.describe()
+                                ),
+                            ),
+                        }
+                    }
+                    settings.kube_version = self.optional(&h, "kube_version", "source.helm");
+                    if let Some(binary) = self.optional(&h, "binary", "source.helm") {
+                        settings.binary = binary;
+                    }
+                    settings.args = h
+                        .get("args")
+                        .map(|n| self.string_list(n, "source.helm.args"))
+                        .unwrap_or_default();
+                }
+                Render::Helm(settings)
+            }
+            Some(other) => {
+                let at = fields.get("render").unwrap_or(node);
+                self.error(
+                    at,
+                    format!("source.render must be `kustomize` or `helm`, not `{other}`"),
+                );
+                Render::Plain
+            }
+        }
     }
 
     fn auth(&mut self, node: &Node) -> GitAuth {
@@ -1207,6 +1476,87 @@ git:
         assert_eq!(config.limits.max_file_bytes, 1024 * 1024);
         assert_eq!(config.git.fetch_timeout, Duration::from_secs(30));
         assert_eq!(config.drift.unmanaged_exclude.len(), 1);
+    }
+
+    #[test]
+    fn rendered_sources_are_parsed_and_checked() {
+        let config = load(
+            r#"
+sources:
+  - name: prod
+    repo: ./gitops
+    render: kustomize
+    paths: [overlays/prod, ./overlays/staging/]
+    target: t
+    render_timeout: 90s
+    kustomize:
+      binary: kubectl
+      args: ["--load-restrictor=LoadRestrictionsNone"]
+  - name: chart
+    repo: ./gitops
+    render: helm
+    path: charts/shop
+    target: t
+    helm:
+      namespace: shop
+      values_files: [env/prod.yaml]
+      values: {replicaCount: 3, image: {tag: "1.2"}}
+      kube_version: "1.31.0"
+targets:
+  - name: t
+    snapshot: /x
+"#,
+        )
+        .unwrap();
+        let Render::Kustomize(k) = &config.sources[0].render else {
+            panic!("kustomize expected")
+        };
+        assert_eq!(k.paths, vec!["overlays/prod", "overlays/staging"]);
+        assert_eq!(k.binary.as_deref(), Some("kubectl"));
+        assert_eq!(config.sources[0].render_timeout, Duration::from_secs(90));
+        assert!(
+            config.sources[0].paths.is_empty(),
+            "kustomization paths are not globs"
+        );
+        let Render::Helm(h) = &config.sources[1].render else {
+            panic!("helm expected")
+        };
+        assert_eq!(h.release, "chart");
+        assert_eq!(h.chart, "charts/shop");
+        assert_eq!(
+            h.values,
+            Some(serde_json::json!({"replicaCount": 3, "image": {"tag": "1.2"}}))
+        );
+        assert_eq!(
+            config.sources[1].namespace, "shop",
+            "the release namespace is the default"
+        );
+
+        let errors = load(
+            "sources:\n  - name: a\n    repo: .\n    render: helm\n    target: t\n  - name: b\n    repo: .\n    render: kustomize\n    path: ../outside\n    target: t\n  - name: c\n    repo: .\n    helm: {release: x}\n    target: t\n  - name: d\n    repo: .\n    render: jsonnet\n    target: t\ntargets:\n  - name: t\n    snapshot: /x\n",
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("render: helm needs `path`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("inside the repository")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("source.helm needs `render: helm`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("not `jsonnet`")),
+            "{messages:?}"
+        );
     }
 
     #[test]

@@ -49,6 +49,35 @@ impl NodeKind {
     }
 }
 
+/// The node as plain JSON (for values passed on to other tools).
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value;
+    match &node.kind {
+        NodeKind::Null => Value::Null,
+        NodeKind::Bool(b) => Value::Bool(*b),
+        NodeKind::Int(i) => Value::from(*i),
+        NodeKind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        NodeKind::Str(s) => Value::String(s.clone()),
+        NodeKind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        NodeKind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let key = match &k.kind {
+                        NodeKind::Str(s) => s.clone(),
+                        other => to_json(&Node {
+                            kind: other.clone(),
+                            ..k.clone()
+                        })
+                        .to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+    }
+}
+
 /// Parses a YAML text into a located tree; an empty document yields a null node.
 pub fn parse(text: &str) -> Result<Node, (u64, String)> {
     let options = serde_saphyr::options! {

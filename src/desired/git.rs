@@ -135,20 +135,21 @@ impl FileFilter {
             && self.include.as_ref().is_none_or(|set| set.is_match(path))
             && !self.exclude.is_match(path)
     }
+
+    /// Whether a repository path is excluded.
+    pub fn excludes(&self, path: &str) -> bool {
+        self.exclude.is_match(path)
+    }
 }
 
-/// Reads the selected files of a source at its ref.
+/// Reads the files of a source's tree at its ref that `select` picks (by repository path).
 pub fn read_tree(
     source: &Source,
     cache_dir: &Path,
     fetch_timeout: Duration,
     max_file_bytes: u64,
+    select: impl Fn(&str) -> bool,
 ) -> Result<TreeRead, GitError> {
-    let filter = FileFilter::new(&source.paths, &source.exclude).map_err(|err| GitError::Read {
-        what: "path globs".into(),
-        repo: source.repo.to_string(),
-        message: err.to_string(),
-    })?;
     let (repo, display, remote) = match &source.repo {
         RepoLocation::Local(path) => {
             let repo = gix::open(path).map_err(|err| GitError::Open {
@@ -199,7 +200,7 @@ pub fn read_tree(
             continue;
         }
         let path = entry.filepath.to_string();
-        if !filter.selects(&path) {
+        if !select(&path) {
             continue;
         }
         let header = repo

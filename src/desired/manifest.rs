@@ -252,7 +252,8 @@ fn to_object(
         body: Body::Tree(value),
         origin: Origin {
             file: file.to_string(),
-            line,
+            line: Some(line),
+            rendered: None,
         },
     })
 }
@@ -726,7 +727,7 @@ mod tests {
         let found: Vec<_> = parsed
             .objects
             .iter()
-            .map(|o| (o.kind.as_str(), o.name.as_str(), o.origin.line))
+            .map(|o| (o.kind.as_str(), o.name.as_str(), o.origin.line.unwrap_or(0)))
             .collect();
         assert_eq!(
             found,
@@ -742,7 +743,11 @@ mod tests {
             "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: a\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: b\n",
         );
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-        let lines: Vec<_> = parsed.objects.iter().map(|o| o.origin.line).collect();
+        let lines: Vec<_> = parsed
+            .objects
+            .iter()
+            .map(|o| o.origin.line.unwrap_or(0))
+            .collect();
         assert_eq!(lines, vec![4, 8]);
     }
 
@@ -751,7 +756,11 @@ mod tests {
         let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [\n    {\n      \"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {\"name\": \"a\"}\n    },\n    {\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {\"name\": \"b\", \"labels\": {\"x\": \"[{\"}}}\n  ]\n}\n";
         let parsed = parse("l.json", text.as_bytes(), Syntax::Json, &Limits::default());
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-        let lines: Vec<_> = parsed.objects.iter().map(|o| o.origin.line).collect();
+        let lines: Vec<_> = parsed
+            .objects
+            .iter()
+            .map(|o| o.origin.line.unwrap_or(0))
+            .collect();
         assert_eq!(lines, vec![5, 8]);
     }
 

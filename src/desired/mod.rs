@@ -3,12 +3,13 @@
 
 pub mod git;
 pub mod manifest;
+pub mod render;
 
 use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::config::{Config, Source};
+use crate::config::{Config, Render, Source};
 use crate::model::{Declared, Problem, Severity};
 
 /// The outcome of reading one source.
@@ -36,11 +37,29 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         objects: Vec::new(),
         problems: Vec::new(),
     };
+    let filter = match git::FileFilter::new(&source.paths, &source.exclude) {
+        Ok(filter) => filter,
+        Err(err) => {
+            out.problems.push(
+                Problem::new(Severity::Error, format!("invalid glob: {err}")).source(&source.name),
+            );
+            return out;
+        }
+    };
+    let rendered = !matches!(source.render, Render::Plain);
+    // A render needs the whole tree (bases, patches, templates), minus what `exclude` names.
     let tree = match git::read_tree(
         source,
         cache_dir,
         config.git.fetch_timeout,
         config.limits.max_file_bytes,
+        |path| {
+            if rendered {
+                !filter.excludes(path)
+            } else {
+                filter.selects(path)
+            }
+        },
     ) {
         Ok(tree) => tree,
         Err(err) => {
@@ -49,50 +68,83 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
             return out;
         }
     };
-    out.commit = Some(tree.commit);
     out.files = tree.files.len();
-    for (file, reason) in tree.refused {
+    let refused_severity = if rendered {
+        Severity::Note
+    } else {
+        Severity::Error
+    };
+    for (file, reason) in &tree.refused {
         out.problems.push(
-            Problem::new(Severity::Error, reason)
+            Problem::new(refused_severity, reason.clone())
                 .source(&source.name)
-                .at(&file, None),
+                .at(file, None),
         );
     }
-    let parsed: Vec<(String, manifest::ParsedFile)> = tree
-        .files
-        .par_iter()
-        .map(|file| {
-            let syntax = manifest::Syntax::of_path(&file.path).unwrap_or(manifest::Syntax::Yaml);
-            let mut parsed = manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
-            for object in &mut parsed.objects {
-                if let Some(value) = object.body.tree_mut() {
-                    crate::model::drop_last_applied(value);
-                }
-                object.body.freeze();
+    let mut objects = Vec::new();
+    if rendered {
+        let read = render::render(source, &tree.commit, &tree.files, &config.limits);
+        for (path, err) in read.errors {
+            let file = match &err {
+                render::RenderError::Refused { path, .. } => path.clone(),
+                _ => path,
+            };
+            out.problems.push(
+                Problem::new(Severity::Error, err.to_string())
+                    .source(&source.name)
+                    .at(&file, None),
+            );
+        }
+        for (path, note) in read.notes {
+            out.problems.push(
+                Problem::new(Severity::Note, note)
+                    .source(&source.name)
+                    .at(&path, None),
+            );
+        }
+        objects = read.objects;
+    } else {
+        let parsed: Vec<(String, manifest::ParsedFile)> = tree
+            .files
+            .par_iter()
+            .map(|file| {
+                let syntax =
+                    manifest::Syntax::of_path(&file.path).unwrap_or(manifest::Syntax::Yaml);
+                let parsed = manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
+                (file.path.clone(), parsed)
+            })
+            .collect();
+        for (path, parsed) in parsed {
+            for problem in parsed.errors {
+                out.problems.push(
+                    Problem::new(Severity::Error, problem.message)
+                        .source(&source.name)
+                        .at(&path, problem.line),
+                );
             }
-            (file.path.clone(), parsed)
+            for note in parsed.notes {
+                out.problems.push(
+                    Problem::new(Severity::Note, note.message)
+                        .source(&source.name)
+                        .at(&path, note.line),
+                );
+            }
+            objects.extend(parsed.objects);
+        }
+    }
+    out.commit = Some(tree.commit);
+    objects.par_iter_mut().for_each(|object| {
+        if let Some(value) = object.body.tree_mut() {
+            crate::model::drop_last_applied(value);
+        }
+        object.body.freeze();
+    });
+    out.objects = objects
+        .into_iter()
+        .map(|object| Declared {
+            source: source.name.clone(),
+            object,
         })
         .collect();
-    for (path, parsed) in parsed {
-        for problem in parsed.errors {
-            out.problems.push(
-                Problem::new(Severity::Error, problem.message)
-                    .source(&source.name)
-                    .at(&path, problem.line),
-            );
-        }
-        for note in parsed.notes {
-            out.problems.push(
-                Problem::new(Severity::Note, note.message)
-                    .source(&source.name)
-                    .at(&path, note.line),
-            );
-        }
-        out.objects
-            .extend(parsed.objects.into_iter().map(|object| Declared {
-                source: source.name.clone(),
-                object,
-            }));
-    }
     out
 }

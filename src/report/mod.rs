@@ -133,10 +133,13 @@ pub struct ResourceReport {
 pub struct SourceRef {
     /// The configured source's name.
     pub name: String,
-    /// File, relative to the repository root.
+    /// File, relative to the repository root (for rendered objects: the file the renderer names).
     pub file: String,
-    /// 1-based line where the object starts.
-    pub line: u64,
+    /// 1-based line where the object starts; `null` where the renderer does not tell.
+    pub line: Option<u64>,
+    /// For objects produced by Kustomize or Helm: the tool and the kustomization or chart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<crate::model::Rendered>,
 }
 
 /// An ignore rule that matched nothing.

@@ -146,7 +146,18 @@ fn resource_block(out: &mut String, resource: &ResourceReport) {
     let location = resource
         .source
         .as_ref()
-        .map(|s| format!("  {}", paint(DIM, &format!("{}:{}", s.file, s.line))))
+        .map(|s| {
+            let at = match s.line {
+                Some(line) => format!("{}:{line}", s.file),
+                None => s.file.clone(),
+            };
+            let via = s
+                .rendered
+                .as_ref()
+                .map(|r| format!(" (via {} {})", r.tool, r.path))
+                .unwrap_or_default();
+            format!("  {}", paint(DIM, &format!("{at}{via}")))
+        })
         .unwrap_or_default();
     let line = format!(
         "  {} {:<40}{}",

