@@ -555,3 +555,102 @@ fn renders_are_cached_per_source_and_commit() {
         "a new commit renders"
     );
 }
+
+#[test]
+fn rendered_sources_judge_exactly_like_the_equivalent_plain_manifests() {
+    let repo = kustomize_repo();
+    let mut live = Vec::new();
+    let mut plain = String::new();
+    for overlay in ["overlays/prod", "overlays/staging"] {
+        let rendered = output_of(&kubectl(), &["kustomize", overlay], repo.path());
+        live.extend(as_live(&rendered));
+        plain.push_str(&rendered);
+        plain.push_str("---\n");
+    }
+    // Some drift of several kinds, so that the comparison has something to compare.
+    for object in &mut live {
+        match object["kind"].as_str().unwrap() {
+            "Deployment" => {
+                object["spec"]["template"]["spec"]["containers"][0]["image"] = json!("x:1")
+            }
+            "ConfigMap" => object["data"]["EXTRA"] = json!("1"),
+            _ => {}
+        }
+    }
+    live.retain(|o| !(o["kind"] == "Service" && o["metadata"]["namespace"] == "shop-staging"));
+    write_list(&repo.path().join("live/objects.json"), &live);
+    repo.write("rendered/all.yaml", &plain);
+    repo.commit("the same manifests, rendered and committed");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: rendered\n    repo: .\n    render: kustomize\n    paths: [overlays/prod, overlays/staging]\n    target: a\n    kustomize:\n      binary: {}\n  - name: plain\n    repo: .\n    paths: [rendered/all.yaml]\n    target: b\ntargets:\n  - name: a\n    snapshot: live\n  - name: b\n    snapshot: live\n",
+            kubectl().display()
+        ),
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    let judged = |target: &str| -> Vec<Value> {
+        report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["target"] == target)
+            .map(|r| {
+                json!([
+                    r["kind"],
+                    r["namespace"],
+                    r["name"],
+                    r["status"],
+                    r["drifts"]
+                ])
+            })
+            .collect()
+    };
+    assert_eq!(judged("a").len(), 6);
+    assert!(judged("a").iter().any(|r| r[3] == "missing"));
+    assert!(judged("a").iter().filter(|r| r[3] == "drifted").count() >= 3);
+    assert_eq!(
+        judged("a"),
+        judged("b"),
+        "rendered and plain sources judge alike"
+    );
+}
+
+#[test]
+fn the_first_kustomize_or_kubectl_on_path_is_used_by_default() {
+    let repo = kustomize_repo();
+    std::fs::create_dir_all(repo.path().join("live")).unwrap();
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        "sources:\n  - name: shop\n    repo: .\n    render: kustomize\n    path: overlays/staging\n    target: lab\ntargets:\n  - name: lab\n    snapshot: live\n",
+    )
+    .unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    executable(
+        tools.path(),
+        "kustomize",
+        "#!/bin/sh\n[ \"$1\" = build ] || exit 3\nprintf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: from-path\\n  namespace: shop\\n'\n",
+    );
+    let path = format!("{}:/usr/bin:/bin", tools.path().display());
+    let run = gitdrift(
+        repo.path(),
+        &["scan", "--format", "json"],
+        &[("PATH", &path)],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.json()["resources"][0]["name"], "from-path");
+    let empty = tempfile::tempdir().unwrap();
+    let run = gitdrift(
+        repo.path(),
+        &["scan", "--format", "json"],
+        &[("PATH", &empty.path().display().to_string())],
+    );
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.json()["problems"][0]["message"],
+        "kustomize: `kustomize or kubectl` not found on PATH"
+    );
+}
