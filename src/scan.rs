@@ -2,7 +2,7 @@
 //! each pair, find the unmanaged, and assemble the [`ScanReport`]. Orchestration only: the
 //! judgement is `diff`'s, the reading `desired`'s and `live`'s.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,12 +13,13 @@ use serde_json::Value;
 use crate::config::{Config, Target};
 use crate::desired::{self, SourceRead};
 use crate::diff::{self, Status, ignore, unmanaged::SystemContext};
-use crate::live::{LiveProvider, LiveRead};
+use crate::live::{LiveProvider, LiveRead, LiveRequest};
 use crate::model::{
     CLUSTER_SCOPED_KINDS, Declared, GroupKind, Object, Problem, ResourceKey, Severity,
 };
 use crate::report::{
     ResourceReport, ScanMeta, ScanReport, SourceMeta, SourceRef, StaleRule, Summary, TargetMeta,
+    UnreadableKind,
 };
 
 /// Choices for one scan that are not configuration.
@@ -51,7 +52,9 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         .collect();
     let wanted: HashSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
 
-    // Sources and targets are read concurrently; git work runs on blocking threads.
+    // Sources first (git work on blocking threads), then each target reads what its sources
+    // declare; at most `concurrency` of each at a time.
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
     let mut source_tasks = Vec::new();
     for source in config
         .sources
@@ -61,90 +64,111 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         let config = Arc::clone(&config);
         let source = source.clone();
         let cache_dir = options.cache_dir.clone();
-        source_tasks.push(tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let read = desired::read_source(&config, &source, &cache_dir);
-            tracing::info!(
-                message = "source read",
-                source = %source.name,
-                objects = read.objects.len(),
-                files = read.files,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-            );
-            read
-        }));
-    }
-    let mut live_tasks = Vec::new();
-    for target in &targets {
-        let provider = LiveProvider::for_target(target);
-        let name = target.name.clone();
-        let limits = config.limits.clone();
-        live_tasks.push(tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let read = provider.read(&name, &limits).await;
-            tracing::info!(
-                message = "live state read",
-                target = %name,
-                objects = read.objects.len(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-            );
-            (provider, read)
-        }));
+        let permits = Arc::clone(&permits);
+        source_tasks.push((
+            source.name.clone(),
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                tokio::task::spawn_blocking(move || {
+                    let started = std::time::Instant::now();
+                    let read = desired::read_source(&config, &source, &cache_dir);
+                    tracing::info!(
+                        message = "source read",
+                        source = %source.name,
+                        objects = read.objects.len(),
+                        files = read.files,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                    );
+                    read
+                })
+                .await
+            }),
+        ));
     }
     let mut sources: Vec<SourceRead> = Vec::new();
-    for (task, source) in source_tasks.into_iter().zip(
-        config
-            .sources
-            .iter()
-            .filter(|s| wanted.contains(s.target.as_str())),
-    ) {
+    for (name, task) in source_tasks {
         match task.await {
-            Ok(read) => sources.push(read),
+            Ok(Ok(read)) => sources.push(read),
             // Recorded as unread, so that nothing is called unmanaged on its account.
-            Err(err) => sources.push(SourceRead {
-                source: source.name.clone(),
+            Ok(Err(err)) | Err(err) => sources.push(SourceRead {
+                source: name.clone(),
                 commit: None,
                 files: 0,
                 objects: Vec::new(),
                 problems: vec![
                     Problem::new(Severity::Error, format!("reading the source failed: {err}"))
-                        .source(&source.name),
+                        .source(&name),
                 ],
             }),
         }
     }
+
+    let mut live_tasks = Vec::new();
+    for target in &targets {
+        let provider = LiveProvider::for_target(target);
+        let request = live_request(&config, &target.name, &sources);
+        let name = target.name.clone();
+        let limits = config.limits.clone();
+        let permits = Arc::clone(&permits);
+        let task_provider = provider.clone();
+        live_tasks.push((
+            provider,
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let started = std::time::Instant::now();
+                let read = task_provider.read(&name, &request, &limits).await;
+                tracing::info!(
+                    message = "live state read",
+                    target = %name,
+                    objects = read.objects.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                );
+                read
+            }),
+        ));
+    }
     let mut lives: Vec<(LiveProvider, LiveRead)> = Vec::new();
-    for (task, target) in live_tasks.into_iter().zip(&targets) {
+    for ((provider, task), target) in live_tasks.into_iter().zip(&targets) {
         match task.await {
-            Ok(pair) => lives.push(pair),
-            Err(err) => problems.push(
-                Problem::new(Severity::Error, format!("reading live state failed: {err}"))
-                    .target(&target.name),
-            ),
+            Ok(read) => lives.push((provider, read)),
+            Err(err) => lives.push((
+                provider,
+                LiveRead {
+                    problems: vec![
+                        Problem::new(Severity::Error, format!("reading live state failed: {err}"))
+                            .target(&target.name),
+                    ],
+                    complete: false,
+                    ..LiveRead::empty()
+                },
+            )),
         }
     }
 
     let registry = ignore::Registry::new(&config.drift.ignore);
     let mut resources = Vec::new();
     let mut target_meta = Vec::new();
+    let mut unreadable = Vec::new();
+    let object_counts: HashMap<String, usize> = sources
+        .iter()
+        .map(|s| (s.source.clone(), s.objects.len()))
+        .collect();
     for (target, (provider, live)) in targets.iter().zip(lives) {
-        let target_sources: Vec<&SourceRead> = sources
-            .iter()
-            .filter(|s| {
-                config
-                    .sources
-                    .iter()
-                    .any(|c| c.name == s.source && c.target == target.name)
-            })
-            .collect();
-        let declared: Vec<&Declared> = target_sources.iter().flat_map(|s| &s.objects).collect();
+        let mut declared = Vec::new();
+        let mut unread = Vec::new();
+        for read in sources.iter_mut().filter(|s| {
+            config
+                .sources
+                .iter()
+                .any(|c| c.name == s.source && c.target == target.name)
+        }) {
+            if read.commit.is_none() {
+                unread.push(read.source.clone());
+            }
+            declared.append(&mut read.objects);
+        }
         // With a source unread, its objects would all look unmanaged: say nothing rather than
         // something false.
-        let unread: Vec<&str> = target_sources
-            .iter()
-            .filter(|s| s.commit.is_none())
-            .map(|s| s.source.as_str())
-            .collect();
         if !unread.is_empty() {
             problems.push(
                 Problem::new(
@@ -164,16 +188,39 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             observed_at: live.observed_at,
             objects: live.objects.len(),
         });
-        let judged = judge_target(
-            &config,
+        let judge = Judge::new(
+            Arc::clone(&config),
             &target.name,
-            &declared,
+            declared,
             &live,
-            &registry,
             unread.is_empty(),
         );
+        for kind in &live.unreadable {
+            problems.push(
+                Problem::new(
+                    Severity::Error,
+                    format!(
+                        "{} is unreadable: {}: {}",
+                        crate::live::kube::kind_label(&kind.gk),
+                        kind.reason,
+                        kind.message
+                    ),
+                )
+                .target(&target.name),
+            );
+            unreadable.push(UnreadableKind {
+                target: target.name.clone(),
+                group: kind.gk.group.clone(),
+                kind: kind.gk.kind.clone(),
+                reason: kind.reason.clone(),
+                message: kind.message.clone(),
+                declared: judge.declared_of(&kind.gk),
+            });
+        }
+        let judged = judge_target(&judge, &live, &registry);
         resources.extend(judged.resources);
         problems.extend(live.problems);
+        problems.extend(judge.problems.iter().cloned());
         problems.extend(judged.problems);
     }
 
@@ -189,7 +236,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             commit: read.commit,
             target: source.target.clone(),
             files: read.files,
-            objects: read.objects.len(),
+            objects: object_counts.get(&read.source).copied().unwrap_or(0),
         });
         problems.extend(read.problems);
     }
@@ -225,7 +272,8 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         (a.severity, &a.source, &a.target, &a.file, a.line)
             .cmp(&(b.severity, &b.source, &b.target, &b.file, b.line))
     });
-    let summary = Summary::of(&resources, &problems);
+    let mut summary = Summary::of(&resources, &problems);
+    summary.unreadable = unreadable.len();
     tracing::info!(
         message = "scan finished",
         resources = summary.resources,
@@ -249,33 +297,284 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         resources,
         problems,
         stale_ignore_rules,
+        unreadable,
     }
+}
+
+/// What a target's live read must cover: the kinds its sources declare and the namespaces they
+/// declare objects in (an object's own, or its source's default).
+pub fn live_request(config: &Config, target: &str, sources: &[SourceRead]) -> LiveRequest {
+    let mut request = LiveRequest::default();
+    for read in sources {
+        let Some(source) = config
+            .sources
+            .iter()
+            .find(|s| s.name == read.source && s.target == target)
+        else {
+            continue;
+        };
+        for item in &read.objects {
+            let object = &item.object;
+            request.kinds.insert(GroupKind {
+                group: object.group.clone(),
+                kind: object.kind.clone(),
+            });
+            request.namespaces.insert(
+                object
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| source.namespace.clone()),
+            );
+        }
+    }
+    request
 }
 
 /// The judgement of one target.
 pub struct TargetJudgement {
     /// Resources, ordered by identity.
     pub resources: Vec<ResourceReport>,
-    /// Problems found while matching (duplicates).
+    /// Problems found while matching (duplicate live objects).
     pub problems: Vec<Problem>,
 }
 
-/// Matches declared with live objects of one target and judges every pair; looks for unmanaged
-/// objects when `find_unmanaged` (every source of the target was read).
+/// Everything needed to judge the objects of one target against what git declares, built once
+/// per git revision: the declared objects indexed by identity, the scope of each kind, the
+/// namespaces and cluster-scoped kinds in scope for unmanaged detection. A scan judges every
+/// object with it once; watch mode keeps it and judges each object again as it changes.
+pub struct Judge {
+    config: Arc<Config>,
+    target: String,
+    declared: Vec<Declared>,
+    index: HashMap<ResourceKey, usize>,
+    order: Vec<ResourceKey>,
+    scopes: Scopes,
+    declared_namespaces: HashSet<String>,
+    declared_cluster_kinds: HashSet<GroupKind>,
+    unserved: BTreeSet<GroupKind>,
+    unreadable: BTreeSet<GroupKind>,
+    find_unmanaged: bool,
+    /// Problems found while indexing (objects declared twice).
+    pub problems: Vec<Problem>,
+}
+
+impl Judge {
+    /// Indexes a target's declared objects. `live` lends scope evidence (discovery, or the
+    /// objects themselves) and the kinds it could not serve or read; `find_unmanaged` is false
+    /// when a source could not be read.
+    pub fn new(
+        config: Arc<Config>,
+        target: &str,
+        declared: Vec<Declared>,
+        live: &LiveRead,
+        find_unmanaged: bool,
+    ) -> Judge {
+        let scopes = Scopes::new(&declared, &live.objects, &live.scopes);
+        let mut problems = Vec::new();
+        let mut index: HashMap<ResourceKey, usize> = HashMap::with_capacity(declared.len());
+        let mut order = Vec::with_capacity(declared.len());
+        for (i, item) in declared.iter().enumerate() {
+            let default_ns = config
+                .sources
+                .iter()
+                .find(|s| s.name == item.source)
+                .map(|s| s.namespace.as_str());
+            let key = item
+                .object
+                .key_with_namespace(scopes.namespace_of(&item.object, default_ns));
+            if let Some(&first) = index.get(&key) {
+                let first: &Declared = &declared[first];
+                problems.push(
+                    Problem::new(
+                        Severity::Error,
+                        format!(
+                            "{key} is declared twice (first in {} of source {}); the first is used",
+                            first.object.origin, first.source
+                        ),
+                    )
+                    .source(&item.source)
+                    .at(&item.object.origin.file, item.object.origin.line),
+                );
+                continue;
+            }
+            index.insert(key.clone(), i);
+            order.push(key);
+        }
+        let declared_namespaces = order.iter().filter_map(|k| k.namespace.clone()).collect();
+        let declared_cluster_kinds = order
+            .iter()
+            .filter(|k| k.namespace.is_none())
+            .map(ResourceKey::group_kind)
+            .collect();
+        Judge {
+            config,
+            target: target.to_string(),
+            declared,
+            index,
+            order,
+            scopes,
+            declared_namespaces,
+            declared_cluster_kinds,
+            unserved: live.unserved.clone(),
+            unreadable: live.unreadable.iter().map(|u| u.gk.clone()).collect(),
+            find_unmanaged,
+            problems,
+        }
+    }
+
+    /// Declared identities, in declaration order.
+    pub fn declared_keys(&self) -> &[ResourceKey] {
+        &self.order
+    }
+
+    /// Whether git declares this identity.
+    pub fn declares(&self, key: &ResourceKey) -> bool {
+        self.index.contains_key(key)
+    }
+
+    /// How many declared objects are of a kind.
+    pub fn declared_of(&self, gk: &GroupKind) -> usize {
+        self.order
+            .iter()
+            .filter(|k| k.group == gk.group && k.kind == gk.kind)
+            .count()
+    }
+
+    /// The identity a live object has in this target.
+    pub fn live_key(&self, object: &Object) -> ResourceKey {
+        object.key_with_namespace(self.scopes.namespace_of(object, None))
+    }
+
+    /// Judges a declared object against its live counterpart (`None`: not live). `None` when its
+    /// kind could not be read: nothing can be said.
+    pub fn judge_declared(
+        &self,
+        key: &ResourceKey,
+        live: Option<&Object>,
+        registry: &ignore::Registry<'_>,
+    ) -> Option<ResourceReport> {
+        let item = &self.declared[*self.index.get(key)?];
+        let gk = key.group_kind();
+        if self.unreadable.contains(&gk) {
+            return None;
+        }
+        let object = &item.object;
+        let mut reason = None;
+        let (status, drifts) = match live {
+            Some(live_object) => {
+                let desired_value = object.value();
+                let live_value = live_object.value();
+                let drifts = diff::compare(
+                    &key.group,
+                    &key.kind,
+                    &desired_value,
+                    &live_value,
+                    &self.config.drift,
+                );
+                let drifts = registry.apply(&self.target, key, &desired_value, &live_value, drifts);
+                let status = if drifts.is_empty() {
+                    Status::InSync
+                } else {
+                    Status::Drifted
+                };
+                (status, drifts)
+            }
+            None => {
+                if self.unserved.contains(&gk) {
+                    reason = Some("kind not served by the cluster".to_string());
+                }
+                (Status::Missing, Vec::new())
+            }
+        };
+        let last = drifts
+            .iter()
+            .filter(|d| d.changed_by.is_some())
+            .max_by(|a, b| a.changed_at.cmp(&b.changed_at));
+        Some(ResourceReport {
+            target: self.target.clone(),
+            api_version: object.api_version.clone(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            status,
+            source: Some(SourceRef {
+                name: item.source.clone(),
+                file: object.origin.file.clone(),
+                line: object.origin.line,
+                rendered: object.origin.rendered.clone(),
+            }),
+            reason,
+            last_changed_by: last.and_then(|d| d.changed_by.clone()),
+            last_changed_at: last.and_then(|d| d.changed_at.clone()),
+            drifts,
+        })
+    }
+
+    /// Judges a live object git does not declare: unmanaged when it is in scope (a namespace git
+    /// declares objects in, or a cluster-scoped kind git declares), not generated, not excluded.
+    pub fn judge_unmanaged(
+        &self,
+        key: &ResourceKey,
+        object: &Object,
+        system: &SystemContext,
+    ) -> Option<ResourceReport> {
+        if !self.find_unmanaged || self.declares(key) {
+            return None;
+        }
+        let in_scope = match &key.namespace {
+            Some(ns) => self.declared_namespaces.contains(ns),
+            None => self.declared_cluster_kinds.contains(&key.group_kind()),
+        };
+        if !in_scope
+            || system.is_generated(object)
+            || self
+                .config
+                .drift
+                .unmanaged_exclude
+                .iter()
+                .any(|s| s.matches(&self.target, key))
+        {
+            return None;
+        }
+        Some(ResourceReport {
+            target: self.target.clone(),
+            api_version: object.api_version.clone(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            status: Status::Unmanaged,
+            source: None,
+            reason: None,
+            drifts: Vec::new(),
+            last_changed_by: None,
+            last_changed_at: None,
+        })
+    }
+}
+
+/// Orders resources by identity (kind, namespace, name).
+pub fn sort_resources(resources: &mut [ResourceReport]) {
+    resources.sort_by(|a, b| {
+        (&a.kind, &a.namespace, &a.name, &a.api_version).cmp(&(
+            &b.kind,
+            &b.namespace,
+            &b.name,
+            &b.api_version,
+        ))
+    });
+}
+
+/// Matches declared with live objects of one target and judges every pair, in parallel, then
+/// looks for unmanaged objects.
 pub fn judge_target(
-    config: &Config,
-    target: &str,
-    declared: &[&Declared],
+    judge: &Judge,
     live: &LiveRead,
     registry: &ignore::Registry<'_>,
-    find_unmanaged: bool,
 ) -> TargetJudgement {
     let mut problems = Vec::new();
-    let scopes = Scopes::new(declared, &live.objects);
-
     let mut live_index: HashMap<ResourceKey, &Object> = HashMap::with_capacity(live.objects.len());
     for object in &live.objects {
-        let key = object.key_with_namespace(scopes.namespace_of(object, None));
+        let key = judge.live_key(object);
         if let Some(first) = live_index.get(&key) {
             problems.push(
                 Problem::new(
@@ -285,163 +584,54 @@ pub fn judge_target(
                         first.origin
                     ),
                 )
-                .target(target)
+                .target(&judge.target)
                 .at(&object.origin.file, object.origin.line),
             );
             continue;
         }
         live_index.insert(key, object);
     }
-
-    let namespaces: HashMap<&str, &str> = config
-        .sources
-        .iter()
-        .map(|s| (s.name.as_str(), s.namespace.as_str()))
-        .collect();
-    let mut desired_index: HashMap<ResourceKey, &Declared> = HashMap::with_capacity(declared.len());
-    let mut order: Vec<ResourceKey> = Vec::with_capacity(declared.len());
-    for item in declared {
-        let default_ns = namespaces.get(item.source.as_str()).copied();
-        let key = item
-            .object
-            .key_with_namespace(scopes.namespace_of(&item.object, default_ns));
-        if let Some(first) = desired_index.get(&key) {
-            problems.push(
-                Problem::new(
-                    Severity::Error,
-                    format!(
-                        "{key} is declared twice (first in {} of source {}); the first is used",
-                        first.object.origin, first.source
-                    ),
-                )
-                .source(&item.source)
-                .at(&item.object.origin.file, item.object.origin.line),
-            );
-            continue;
-        }
-        desired_index.insert(key.clone(), item);
-        order.push(key);
-    }
-
-    let mut resources = Vec::with_capacity(order.len());
     if !live.complete {
         // Without a live state nothing can be called missing or unmanaged; the error says why.
         return TargetJudgement {
-            resources,
+            resources: Vec::new(),
             problems,
         };
     }
     // Each pair is judged on its own, in parallel: parse both, compare, filter, drop.
-    let judged: Vec<ResourceReport> = order
+    let mut resources: Vec<ResourceReport> = judge
+        .declared_keys()
         .par_iter()
-        .map(|key| {
-            let item = desired_index[key];
-            let object = &item.object;
-            let (status, drifts) = match live_index.get(key) {
-                Some(live_object) => {
-                    let desired_value = object.value();
-                    let live_value = live_object.value();
-                    let drifts = diff::compare(
-                        &key.group,
-                        &key.kind,
-                        &desired_value,
-                        &live_value,
-                        &config.drift,
-                    );
-                    let drifts = registry.apply(target, key, &desired_value, &live_value, drifts);
-                    let status = if drifts.is_empty() {
-                        Status::InSync
-                    } else {
-                        Status::Drifted
-                    };
-                    (status, drifts)
-                }
-                None => (Status::Missing, Vec::new()),
-            };
-            ResourceReport {
-                target: target.to_string(),
-                api_version: object.api_version.clone(),
-                kind: key.kind.clone(),
-                namespace: key.namespace.clone(),
-                name: key.name.clone(),
-                status,
-                source: Some(SourceRef {
-                    name: item.source.clone(),
-                    file: object.origin.file.clone(),
-                    line: object.origin.line,
-                    rendered: object.origin.rendered.clone(),
-                }),
-                drifts,
-            }
-        })
-        .collect();
-    resources.extend(judged);
-
-    // Unmanaged: live objects in a namespace git declares objects in (or of a cluster-scoped
-    // kind git declares), that nothing generated and no exclusion names.
-    let declared_namespaces: HashSet<&str> = desired_index
-        .keys()
-        .filter_map(|k| k.namespace.as_deref())
-        .collect();
-    let declared_cluster_kinds: HashSet<GroupKind> = desired_index
-        .keys()
-        .filter(|k| k.namespace.is_none())
-        .map(ResourceKey::group_kind)
+        .filter_map(|key| judge.judge_declared(key, live_index.get(key).copied(), registry))
         .collect();
     let system = SystemContext::from_live(&live.objects);
     for (key, object) in &live_index {
-        if !find_unmanaged || desired_index.contains_key(key) {
-            continue;
+        if let Some(report) = judge.judge_unmanaged(key, object, &system) {
+            resources.push(report);
         }
-        let in_scope = match &key.namespace {
-            Some(ns) => declared_namespaces.contains(ns.as_str()),
-            None => declared_cluster_kinds.contains(&key.group_kind()),
-        };
-        if !in_scope
-            || system.is_generated(object)
-            || config
-                .drift
-                .unmanaged_exclude
-                .iter()
-                .any(|s| s.matches(target, key))
-        {
-            continue;
-        }
-        resources.push(ResourceReport {
-            target: target.to_string(),
-            api_version: object.api_version.clone(),
-            kind: key.kind.clone(),
-            namespace: key.namespace.clone(),
-            name: key.name.clone(),
-            status: Status::Unmanaged,
-            source: None,
-            drifts: Vec::new(),
-        });
     }
-    resources.sort_by(|a, b| {
-        (&a.kind, &a.namespace, &a.name, &a.api_version).cmp(&(
-            &b.kind,
-            &b.namespace,
-            &b.name,
-            &b.api_version,
-        ))
-    });
+    sort_resources(&mut resources);
     TargetJudgement {
         resources,
         problems,
     }
 }
 
-/// Decides whether a kind is namespaced. Live evidence wins (objects seen with or without a
-/// namespace), then CustomResourceDefinitions declared in git, then the built-in table; unknown
-/// kinds are namespaced, as most custom resources are.
-struct Scopes {
+/// Decides whether a kind is namespaced: the live system's discovery when it has one; else live
+/// evidence (objects seen with or without a namespace), CustomResourceDefinitions declared in
+/// git, the built-in table; unknown kinds are namespaced, as most custom resources are.
+pub struct Scopes {
     /// Cluster-scoped kinds, each with its groups.
     cluster: HashMap<String, Vec<String>>,
 }
 
 impl Scopes {
-    fn new(declared: &[&Declared], live: &[Object]) -> Scopes {
+    /// Gathers scope evidence.
+    pub fn new(
+        declared: &[Declared],
+        live: &[Object],
+        known: &BTreeMap<GroupKind, crate::model::Scope>,
+    ) -> Scopes {
         let mut seen_namespaced: HashSet<(&str, &str)> = HashSet::new();
         let mut seen_cluster: HashSet<(&str, &str)> = HashSet::new();
         for object in live {
@@ -476,6 +666,17 @@ impl Scopes {
             }
         }
         cluster.extend(seen_cluster);
+        for (gk, scope) in known {
+            let pair = (gk.group.as_str(), gk.kind.as_str());
+            match scope {
+                crate::model::Scope::Cluster => {
+                    cluster.insert(pair);
+                }
+                crate::model::Scope::Namespaced => {
+                    cluster.remove(&pair);
+                }
+            }
+        }
         let mut by_kind: HashMap<String, Vec<String>> = HashMap::new();
         for (group, kind) in cluster {
             by_kind
@@ -488,7 +689,7 @@ impl Scopes {
 
     /// The namespace an object belongs to: none for cluster-scoped kinds, its own, or the
     /// source's default.
-    fn namespace_of(&self, object: &Object, default: Option<&str>) -> Option<String> {
+    pub fn namespace_of(&self, object: &Object, default: Option<&str>) -> Option<String> {
         let cluster_scoped = self
             .cluster
             .get(&object.kind)

@@ -43,7 +43,7 @@ fn demo_scan_finds_the_planted_drift_and_nothing_else() {
         report["summary"],
         serde_json::json!({
             "resources": 17, "in_sync": 12, "drifted": 3, "missing": 1, "unmanaged": 1,
-            "drifts": 3, "errors": 0, "warnings": 0
+            "drifts": 3, "unreadable": 0, "errors": 0, "warnings": 0
         }),
         "{}",
         run.stdout

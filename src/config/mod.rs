@@ -43,7 +43,12 @@ pub struct Config {
     pub limits: Limits,
     /// Git access settings.
     pub git: GitSettings,
+    /// How many targets (and sources) are read at once.
+    pub concurrency: usize,
 }
+
+/// Targets read at once unless the configuration says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 4;
 
 /// A git repository (or part of one) that declares the desired state of one target.
 #[derive(Clone, Debug)]
@@ -177,6 +182,53 @@ pub struct Target {
 pub enum LiveSettings {
     /// An offline folder (or file) of exported objects.
     Snapshot(PathBuf),
+    /// A Kubernetes API server, read with get, list and watch only.
+    Kubernetes(KubeSettings),
+}
+
+/// How to reach and read one Kubernetes cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KubeSettings {
+    /// Context in the kubeconfig; `None`: its current context.
+    pub context: Option<String>,
+    /// Kubeconfig file; `None`: `$KUBECONFIG` or `~/.kube/config`. Without both this and
+    /// `context`, the in-cluster service account is used.
+    pub kubeconfig: Option<PathBuf>,
+    /// Timeout for one request (connect and read).
+    pub timeout: Duration,
+    /// Requests per second at most.
+    pub qps: u32,
+    /// Objects per list page.
+    pub page_size: u32,
+    /// How many times a 5xx or timed-out request is retried (with backoff).
+    pub retries: u32,
+    /// Kinds listed for unmanaged detection besides the kinds git declares, as `Kind` or
+    /// `Kind.group`.
+    pub unmanaged_kinds: Vec<String>,
+    /// Namespaces searched for unmanaged objects besides those git declares objects in.
+    pub unmanaged_namespaces: Vec<String>,
+}
+
+impl Default for KubeSettings {
+    fn default() -> Self {
+        KubeSettings {
+            context: None,
+            kubeconfig: None,
+            timeout: Duration::from_secs(30),
+            qps: 50,
+            page_size: 500,
+            retries: 3,
+            unmanaged_kinds: Vec::new(),
+            unmanaged_namespaces: Vec::new(),
+        }
+    }
+}
+
+impl KubeSettings {
+    /// Whether the in-cluster service account is used (no kubeconfig and no context named).
+    pub fn in_cluster(&self) -> bool {
+        self.context.is_none() && self.kubeconfig.is_none()
+    }
 }
 
 /// How drift is judged.
@@ -421,6 +473,14 @@ struct Fields<'n> {
 }
 
 impl<'n> Fields<'n> {
+    /// The value of a key, even when it is null.
+    fn present(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| matches!(&k.kind, NodeKind::Str(s) if s == key))
+            .map(|(_, v)| v)
+    }
+
     fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries
             .iter()
@@ -553,6 +613,7 @@ impl Checker {
             drift: DriftSettings::default(),
             limits: Limits::default(),
             git: GitSettings::default(),
+            concurrency: DEFAULT_CONCURRENCY,
         };
         if root.kind == NodeKind::Null {
             self.error(
@@ -564,7 +625,7 @@ impl Checker {
         let Some(top) = self.fields(
             root,
             "the configuration",
-            &["sources", "targets", "drift", "limits", "git"],
+            &["sources", "targets", "drift", "limits", "git", "concurrency"],
         ) else {
             return config;
         };
@@ -625,20 +686,31 @@ impl Checker {
         if let Some(node) = top.get("git") {
             config.git = self.git(node);
         }
+        if let Some(node) = top.get("concurrency") {
+            match node.kind {
+                NodeKind::Int(n) if (1..=256).contains(&n) => config.concurrency = n as usize,
+                _ => self.error(node, "concurrency must be a whole number from 1 to 256"),
+            }
+        }
         config
     }
 
     fn target(&mut self, node: &Node) -> Option<Target> {
-        let fields = self.fields(node, "a target", &["name", "snapshot"])?;
+        let fields = self.fields(node, "a target", &["name", "snapshot", "kubernetes"])?;
         let name = self.required(&fields, "name", "target");
-        let live = match fields.get("snapshot") {
-            Some(snapshot) => self
+        let live = match (fields.get("snapshot"), fields.present("kubernetes")) {
+            (Some(snapshot), None) => self
                 .path(snapshot, "target.snapshot")
                 .map(LiveSettings::Snapshot),
-            None => {
+            (None, Some(kube)) => self.kubernetes(kube).map(LiveSettings::Kubernetes),
+            (Some(_), Some(_)) => {
+                self.error(node, "a target takes `snapshot` or `kubernetes`, not both");
+                None
+            }
+            (None, None) => {
                 self.error(
                     node,
-                    "target needs a live state: `snapshot` (a folder of exported objects)",
+                    "target needs a live state: `snapshot` (a folder of exported objects) or `kubernetes` (a cluster)",
                 );
                 None
             }
@@ -648,6 +720,74 @@ impl Checker {
             live: live?,
             line: node.line,
         })
+    }
+
+    fn kubernetes(&mut self, node: &Node) -> Option<KubeSettings> {
+        let mut settings = KubeSettings::default();
+        // `kubernetes: {}` (or an empty value) means in-cluster configuration.
+        if node.kind == NodeKind::Null {
+            return Some(settings);
+        }
+        let fields = self.fields(
+            node,
+            "target.kubernetes",
+            &[
+                "context",
+                "kubeconfig",
+                "timeout",
+                "qps",
+                "page_size",
+                "retries",
+                "unmanaged",
+            ],
+        )?;
+        settings.context = self.optional(&fields, "context", "target.kubernetes");
+        settings.kubeconfig = fields
+            .get("kubeconfig")
+            .and_then(|n| self.path(n, "target.kubernetes.kubeconfig"));
+        if let Some(t) = fields.get("timeout") {
+            match self.string_or_int(t).as_deref().and_then(parse_duration) {
+                Some(d) if !d.is_zero() => settings.timeout = d,
+                _ => self.error(t, "target.kubernetes.timeout must be a duration such as 30s"),
+            }
+        }
+        for (key, slot, max) in [
+            ("qps", &mut settings.qps, 10_000),
+            ("page_size", &mut settings.page_size, 10_000),
+            ("retries", &mut settings.retries, 20),
+        ] {
+            if let Some(n) = fields.get(key) {
+                match n.kind {
+                    NodeKind::Int(v) if (0..=max).contains(&v) => *slot = v as u32,
+                    _ => self.errors.push(ConfigError {
+                        file: self.file.clone(),
+                        line: n.line,
+                        column: n.column,
+                        message: format!("target.kubernetes.{key} must be a whole number up to {max}"),
+                    }),
+                }
+            }
+        }
+        if settings.qps == 0 || settings.page_size == 0 {
+            self.error(node, "target.kubernetes.qps and page_size must be at least 1");
+        }
+        if let Some(unmanaged) = fields.get("unmanaged")
+            && let Some(u) = self.fields(
+                unmanaged,
+                "target.kubernetes.unmanaged",
+                &["kinds", "namespaces"],
+            )
+        {
+            settings.unmanaged_kinds = u
+                .get("kinds")
+                .map(|n| self.string_list(n, "target.kubernetes.unmanaged.kinds"))
+                .unwrap_or_default();
+            settings.unmanaged_namespaces = u
+                .get("namespaces")
+                .map(|n| self.string_list(n, "target.kubernetes.unmanaged.namespaces"))
+                .unwrap_or_default();
+        }
+        Some(settings)
     }
 
     fn source(&mut self, node: &Node, targets: &BTreeMap<String, u64>) -> Option<Source> {
@@ -1345,7 +1485,9 @@ targets:
         assert_eq!(source.git_ref.as_deref(), Some("main"));
         assert_eq!(source.paths, vec!["apps/**", "platform/**"]);
         assert_eq!(source.namespace, "default");
-        let LiveSettings::Snapshot(path) = &config.targets[0].live;
+        let LiveSettings::Snapshot(path) = &config.targets[0].live else {
+            panic!("a snapshot target")
+        };
         assert_eq!(path, &PathBuf::from("/etc/gitdrift/live"));
     }
 
@@ -1557,6 +1699,34 @@ targets:
             messages.iter().any(|m| m.contains("not `jsonnet`")),
             "{messages:?}"
         );
+    }
+
+    #[test]
+    fn kubernetes_targets_are_parsed() {
+        let config = load(
+            "sources: []\ntargets:\n  - name: prod\n    kubernetes:\n      context: prod-admin\n      kubeconfig: ./kubeconfig\n      timeout: 10s\n      qps: 20\n      page_size: 250\n      unmanaged:\n        kinds: [ConfigMap, Deployment.apps]\n        namespaces: [ops]\n  - name: here\n    kubernetes:\n",
+        )
+        .unwrap();
+        let LiveSettings::Kubernetes(k) = &config.targets[0].live else {
+            panic!("a kubernetes target")
+        };
+        assert_eq!(k.context.as_deref(), Some("prod-admin"));
+        assert_eq!(k.kubeconfig, Some(PathBuf::from("/etc/gitdrift/kubeconfig")));
+        assert_eq!(k.timeout, Duration::from_secs(10));
+        assert_eq!((k.qps, k.page_size, k.retries), (20, 250, 3));
+        assert_eq!(k.unmanaged_kinds, vec!["ConfigMap", "Deployment.apps"]);
+        let LiveSettings::Kubernetes(here) = &config.targets[1].live else {
+            panic!("a kubernetes target")
+        };
+        assert!(here.in_cluster());
+        let errors = load(
+            "sources: []\ntargets:\n  - name: a\n    snapshot: x\n    kubernetes: {}\n  - name: b\n    kubernetes:\n      page_size: 0\n      contxt: x\n",
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("not both")), "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("did you mean `context`")), "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("at least 1")), "{messages:?}");
     }
 
     #[test]

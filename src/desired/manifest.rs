@@ -185,6 +185,18 @@ fn collect_object(
     }
 }
 
+/// An object from a value that did not come from a file (an API server response); `label` names
+/// where it came from. `None` if it is not a Kubernetes object with a name.
+pub fn object_from_value(label: &str, value: Value) -> Option<Object> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let mut sink = ParsedFile::default();
+    let mut object = to_object(label, map, 1, &mut sink)?;
+    object.origin.line = None;
+    Some(object)
+}
+
 /// Validates a mapping as a Kubernetes object: apiVersion, kind and metadata.name must be set.
 fn to_object(
     file: &str,

@@ -1,13 +1,38 @@
 //! Live state: what actually runs. One submodule per provider; every provider only reads.
 //! Providers return plain objects; matching and judging happen in `scan` and `diff`.
 
+pub mod kube;
 pub mod snapshot;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::{LiveSettings, Target};
 use crate::desired::manifest::Limits;
-use crate::model::{Object, Problem};
+use crate::model::{GroupKind, Object, Problem, Scope};
+
+/// What a scan needs from a live system: the kinds git declares, and the namespaces it declares
+/// objects in. Providers that can choose what to read (Kubernetes) read only this; snapshots
+/// hold what they hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveRequest {
+    /// Kinds to read.
+    pub kinds: BTreeSet<GroupKind>,
+    /// Namespaces of interest for namespaced kinds.
+    pub namespaces: BTreeSet<String>,
+}
+
+/// A kind that could not be read (forbidden, or failing), so nothing can be said about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The kind.
+    pub gk: GroupKind,
+    /// `forbidden` or `error`.
+    pub reason: String,
+    /// The server's message.
+    pub message: String,
+}
 
 /// Trims a live object to what judging needs, as soon as it is read: the
 /// last-applied-configuration annotation goes (see [`crate::model::drop_last_applied`]), and each
@@ -44,6 +69,27 @@ pub struct LiveRead {
     pub observed_at: DateTime<Utc>,
     /// `false` when the read failed as a whole (nothing can be called missing then).
     pub complete: bool,
+    /// Scope of each kind, where the provider knows it for certain (API discovery).
+    pub scopes: BTreeMap<GroupKind, Scope>,
+    /// Kinds the live system does not serve at all.
+    pub unserved: BTreeSet<GroupKind>,
+    /// Kinds that could not be read.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl LiveRead {
+    /// An empty read, observed now.
+    pub fn empty() -> LiveRead {
+        LiveRead {
+            objects: Vec::new(),
+            problems: Vec::new(),
+            observed_at: Utc::now(),
+            complete: true,
+            scopes: BTreeMap::new(),
+            unserved: BTreeSet::new(),
+            unreadable: Vec::new(),
+        }
+    }
 }
 
 /// A way of reading a target's live state.
@@ -51,6 +97,8 @@ pub struct LiveRead {
 pub enum LiveProvider {
     /// Exported objects in a folder or file.
     Snapshot(snapshot::SnapshotProvider),
+    /// A Kubernetes API server.
+    Kubernetes(kube::KubeProvider),
 }
 
 impl LiveProvider {
@@ -60,6 +108,9 @@ impl LiveProvider {
             LiveSettings::Snapshot(path) => {
                 LiveProvider::Snapshot(snapshot::SnapshotProvider::new(path.clone()))
             }
+            LiveSettings::Kubernetes(settings) => {
+                LiveProvider::Kubernetes(kube::KubeProvider::new(settings.clone()))
+            }
         }
     }
 
@@ -67,6 +118,7 @@ impl LiveProvider {
     pub fn kind(&self) -> &'static str {
         match self {
             LiveProvider::Snapshot(_) => "snapshot",
+            LiveProvider::Kubernetes(_) => "kubernetes",
         }
     }
 
@@ -74,12 +126,14 @@ impl LiveProvider {
     pub fn location(&self) -> String {
         match self {
             LiveProvider::Snapshot(p) => p.path().display().to_string(),
+            LiveProvider::Kubernetes(p) => p.location(),
         }
     }
 
-    /// Reads the live state of `target`.
-    pub async fn read(&self, target: &str, limits: &Limits) -> LiveRead {
+    /// Reads the live state of `target` that `request` asks for.
+    pub async fn read(&self, target: &str, request: &LiveRequest, limits: &Limits) -> LiveRead {
         match self {
+            LiveProvider::Kubernetes(provider) => provider.read(target, request, limits).await,
             LiveProvider::Snapshot(provider) => {
                 let provider = provider.clone();
                 let target = target.to_string();
@@ -87,13 +141,12 @@ impl LiveProvider {
                 let join =
                     tokio::task::spawn_blocking(move || provider.read(&target, &limits)).await;
                 join.unwrap_or_else(|err| LiveRead {
-                    objects: Vec::new(),
                     problems: vec![Problem::new(
                         crate::model::Severity::Error,
                         format!("snapshot reader failed: {err}"),
                     )],
-                    observed_at: Utc::now(),
                     complete: false,
+                    ..LiveRead::empty()
                 })
             }
         }

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
 use rayon::prelude::*;
 
 use super::LiveRead;
@@ -30,12 +29,7 @@ impl SnapshotProvider {
 
     /// Reads every manifest file below the path (symbolic links are not followed).
     pub fn read(&self, target: &str, limits: &Limits) -> LiveRead {
-        let mut out = LiveRead {
-            objects: Vec::new(),
-            problems: Vec::new(),
-            observed_at: Utc::now(),
-            complete: true,
-        };
+        let mut out = LiveRead::empty();
         let fail = |message: String| {
             Problem::new(Severity::Error, message)
                 .target(target)

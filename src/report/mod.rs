@@ -31,6 +31,26 @@ pub struct ScanReport {
     pub problems: Vec<Problem>,
     /// Ignore rules that matched no object in this scan.
     pub stale_ignore_rules: Vec<StaleRule>,
+    /// Kinds that could not be read on a target (forbidden, failing): nothing is said about
+    /// their objects.
+    pub unreadable: Vec<UnreadableKind>,
+}
+
+/// A kind a target's live state could not be read for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnreadableKind {
+    /// Target name.
+    pub target: String,
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// `forbidden` or `error`.
+    pub reason: String,
+    /// The server's message.
+    pub message: String,
+    /// Declared resources of this kind left unjudged.
+    pub declared: usize,
 }
 
 /// Scan metadata.
@@ -100,6 +120,8 @@ pub struct Summary {
     pub unmanaged: usize,
     /// Drifted fields over all resources.
     pub drifts: usize,
+    /// Kinds that could not be read on some target.
+    pub unreadable: usize,
     /// Error problems (the scan is incomplete when non-zero).
     pub errors: usize,
     /// Warning problems.
@@ -124,8 +146,17 @@ pub struct ResourceReport {
     pub status: Status,
     /// Where git declares it; `null` for unmanaged resources.
     pub source: Option<SourceRef>,
+    /// Why, where the status needs a reason (`kind not served by the cluster`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Fields that differ (empty unless drifted).
     pub drifts: Vec<Drift>,
+    /// The manager behind the most recent of the drifts, where managedFields tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_changed_by: Option<String>,
+    /// When that manager wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_changed_at: Option<String>,
 }
 
 /// Where a resource is declared.

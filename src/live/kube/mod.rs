@@ -1,0 +1,401 @@
+//! Live state from Kubernetes API servers, read with get, list and watch only. Discovery maps
+//! each kind a scan needs to its resource, scope and preferred version; lists are paged; 5xx
+//! answers and timeouts are retried with backoff; a forbidden kind is reported and the rest goes
+//! on. Every client is built by [`client`], which puts [`guard::ReadOnlyLayer`] in its HTTP stack.
+
+pub mod guard;
+pub mod watch;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::Utc;
+use kube::core::{ApiResource, DynamicObject, Request, Resource as _};
+use kube::discovery::{Discovery, Scope as KubeScope};
+use kube::{Client, Config};
+use serde_json::Value;
+
+use super::{LiveRead, LiveRequest, Unreadable};
+use crate::config::KubeSettings;
+use crate::desired::manifest::{self, Limits};
+use crate::model::{GroupKind, Problem, Scope, Severity};
+
+/// Why a cluster could not be used at all.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    /// The kubeconfig (or in-cluster configuration) could not be loaded.
+    #[error("cannot load the Kubernetes configuration: {0}")]
+    Config(String),
+    /// The client could not be built.
+    #[error("cannot build the Kubernetes client: {0}")]
+    Client(String),
+    /// The cluster did not answer discovery.
+    #[error("cannot reach the cluster: {0}")]
+    Unreachable(String),
+}
+
+/// Builds a read-only client for a target: kubeconfig (a file and/or a context) or in-cluster.
+pub async fn client(settings: &KubeSettings) -> Result<Client, KubeError> {
+    let mut config = if settings.in_cluster() {
+        Config::incluster().map_err(|e| KubeError::Config(format!("in-cluster: {e}")))?
+    } else {
+        let options = kube::config::KubeConfigOptions {
+            context: settings.context.clone(),
+            cluster: None,
+            user: None,
+        };
+        match &settings.kubeconfig {
+            Some(path) => {
+                let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                    .map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?;
+                Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?
+            }
+            None => Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| KubeError::Config(e.to_string()))?,
+        }
+    };
+    config.connect_timeout = Some(settings.timeout);
+    config.read_timeout = Some(settings.timeout.max(Duration::from_secs(300)));
+    config.write_timeout = Some(settings.timeout);
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| KubeError::Client(e.to_string()))?;
+    let qps = settings.qps.max(1);
+    Ok(builder
+        .with_layer(&tower::limit::RateLimitLayer::new(
+            u64::from(qps),
+            Duration::from_secs(1),
+        ))
+        .with_layer(&guard::ReadOnlyLayer)
+        .build())
+}
+
+/// Reads the live objects a scan needs from one cluster.
+#[derive(Clone, Debug)]
+pub struct KubeProvider {
+    settings: KubeSettings,
+}
+
+/// A kind the scan needs, as the cluster serves it.
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// The kind.
+    pub gk: GroupKind,
+    /// Its resource (plural, version).
+    pub resource: ApiResource,
+    /// Namespaced or cluster-wide.
+    pub scope: Scope,
+}
+
+impl KubeProvider {
+    /// A provider for a target's settings.
+    pub fn new(settings: KubeSettings) -> KubeProvider {
+        KubeProvider { settings }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &KubeSettings {
+        &self.settings
+    }
+
+    /// Where the cluster is, for reports (the context, or in-cluster).
+    pub fn location(&self) -> String {
+        match (&self.settings.context, &self.settings.kubeconfig) {
+            (Some(ctx), Some(path)) => format!("context {ctx} in {}", path.display()),
+            (Some(ctx), None) => format!("context {ctx}"),
+            (None, Some(path)) => format!("current context in {}", path.display()),
+            (None, None) => "in-cluster".to_string(),
+        }
+    }
+
+    /// Every kind the scan needs: the request's, plus the target's configured unmanaged kinds.
+    pub fn wanted(&self, request: &LiveRequest) -> (BTreeSet<GroupKind>, BTreeSet<String>) {
+        let mut kinds = request.kinds.clone();
+        for spec in &self.settings.unmanaged_kinds {
+            let (kind, group) = spec.split_once('.').unwrap_or((spec.as_str(), ""));
+            kinds.insert(GroupKind {
+                group: group.to_string(),
+                kind: kind.to_string(),
+            });
+        }
+        let mut namespaces = request.namespaces.clone();
+        namespaces.extend(self.settings.unmanaged_namespaces.iter().cloned());
+        (kinds, namespaces)
+    }
+
+    /// Maps kinds to the resources the cluster serves (discovery of the groups involved).
+    pub async fn discover(
+        &self,
+        client: &Client,
+        kinds: &BTreeSet<GroupKind>,
+    ) -> Result<(Vec<Served>, BTreeSet<GroupKind>), KubeError> {
+        let groups: BTreeSet<&str> = kinds.iter().map(|gk| gk.group.as_str()).collect();
+        let groups: Vec<&str> = groups.into_iter().collect();
+        let mut attempt = 0;
+        let discovery = loop {
+            match Discovery::new(client.clone()).filter(&groups).run().await {
+                Ok(d) => break d,
+                Err(err) if attempt < self.settings.retries && retryable(&err) => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(err) => return Err(KubeError::Unreachable(describe(&err))),
+            }
+        };
+        let mut served = Vec::new();
+        let mut unserved = BTreeSet::new();
+        for gk in kinds {
+            let found = discovery.get(&gk.group).and_then(|group| {
+                group
+                    .resources_by_stability()
+                    .into_iter()
+                    .find(|(ar, _)| ar.kind == gk.kind)
+            });
+            match found {
+                Some((resource, caps)) if caps.operations.iter().any(|v| v == "list") => {
+                    served.push(Served {
+                        gk: gk.clone(),
+                        resource,
+                        scope: match caps.scope {
+                            KubeScope::Cluster => Scope::Cluster,
+                            KubeScope::Namespaced => Scope::Namespaced,
+                        },
+                    })
+                }
+                _ => {
+                    unserved.insert(gk.clone());
+                }
+            }
+        }
+        Ok((served, unserved))
+    }
+
+    /// Reads the objects of every kind the scan needs.
+    pub async fn read(&self, target: &str, request: &LiveRequest, limits: &Limits) -> LiveRead {
+        let mut out = LiveRead {
+            objects: Vec::new(),
+            problems: Vec::new(),
+            observed_at: Utc::now(),
+            complete: true,
+            scopes: BTreeMap::new(),
+            unserved: BTreeSet::new(),
+            unreadable: Vec::new(),
+        };
+        let fail = |message: String| Problem::new(Severity::Error, message).target(target);
+        let client = match client(&self.settings).await {
+            Ok(client) => client,
+            Err(err) => {
+                out.problems.push(fail(err.to_string()));
+                out.complete = false;
+                return out;
+            }
+        };
+        let (kinds, namespaces) = self.wanted(request);
+        if kinds.is_empty() {
+            return out;
+        }
+        let (served, unserved) = match self.discover(&client, &kinds).await {
+            Ok(found) => found,
+            Err(err) => {
+                out.problems.push(fail(err.to_string()));
+                out.complete = false;
+                return out;
+            }
+        };
+        out.unserved = unserved;
+        for kind in &served {
+            out.scopes.insert(kind.gk.clone(), kind.scope);
+            match self.list_kind(&client, kind, &namespaces).await {
+                Ok(values) => {
+                    for value in values {
+                        let label = kind_label(&kind.gk);
+                        if let Some(mut object) = manifest::object_from_value(&label, value) {
+                            super::compact(&mut object);
+                            out.objects.push(object);
+                        }
+                    }
+                }
+                Err(ListError::Forbidden(message)) => out.unreadable.push(Unreadable {
+                    gk: kind.gk.clone(),
+                    reason: "forbidden".to_string(),
+                    message,
+                }),
+                Err(ListError::Other(message)) => out.unreadable.push(Unreadable {
+                    gk: kind.gk.clone(),
+                    reason: "error".to_string(),
+                    message,
+                }),
+            }
+        }
+        let _ = limits;
+        out.observed_at = Utc::now();
+        out
+    }
+
+    /// Lists one kind: cluster-wide, keeping the namespaces in scope; per namespace when the
+    /// cluster-wide list is forbidden (namespace-scoped RBAC).
+    async fn list_kind(
+        &self,
+        client: &Client,
+        kind: &Served,
+        namespaces: &BTreeSet<String>,
+    ) -> Result<Vec<Value>, ListError> {
+        match kind.scope {
+            Scope::Cluster => self.list_all(client, &kind.resource, None).await,
+            Scope::Namespaced => {
+                if namespaces.is_empty() {
+                    return Ok(Vec::new());
+                }
+                match self.list_all(client, &kind.resource, None).await {
+                    Ok(items) => Ok(items
+                        .into_iter()
+                        .filter(|item| {
+                            item.pointer("/metadata/namespace")
+                                .and_then(Value::as_str)
+                                .is_some_and(|ns| namespaces.contains(ns))
+                        })
+                        .collect()),
+                    Err(ListError::Forbidden(cluster_wide)) => {
+                        let mut items = Vec::new();
+                        for ns in namespaces {
+                            match self.list_all(client, &kind.resource, Some(ns)).await {
+                                Ok(found) => items.extend(found),
+                                Err(ListError::Forbidden(message)) => {
+                                    return Err(ListError::Forbidden(format!(
+                                        "{cluster_wide}; in namespace {ns}: {message}"
+                                    )));
+                                }
+                                Err(other) => return Err(other),
+                            }
+                        }
+                        Ok(items)
+                    }
+                    Err(other) => Err(other),
+                }
+            }
+        }
+    }
+
+    /// Lists every page of a resource (in a namespace, or everywhere).
+    async fn list_all(
+        &self,
+        client: &Client,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+    ) -> Result<Vec<Value>, ListError> {
+        let url = DynamicObject::url_path(resource, namespace);
+        let api_version = resource.api_version.clone();
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut params = kube::api::ListParams::default().limit(self.settings.page_size);
+            if let Some(token) = &token {
+                params = params.continue_token(token);
+            }
+            let request = Request::new(&url)
+                .list(&params)
+                .map_err(|e| ListError::Other(e.to_string()))?;
+            let text = self.send(client, request).await?;
+            let mut page: Value = serde_json::from_str(&text)
+                .map_err(|e| ListError::Other(format!("{url}: not a list: {e}")))?;
+            let next = page
+                .pointer("/metadata/continue")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if let Some(Value::Array(page_items)) = page.get_mut("items").map(Value::take) {
+                for mut item in page_items {
+                    // List items carry no apiVersion/kind; the list's resource says what they are.
+                    if let Some(map) = item.as_object_mut() {
+                        map.insert("apiVersion".into(), Value::String(api_version.clone()));
+                        map.insert("kind".into(), Value::String(resource.kind.clone()));
+                    }
+                    items.push(item);
+                }
+            }
+            match next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// Sends one GET, retrying 5xx answers, throttling and transport failures with backoff.
+    async fn send(&self, client: &Client, request: http::Request<Vec<u8>>) -> Result<String, ListError> {
+        let mut attempt = 0;
+        loop {
+            let copy = clone_request(&request);
+            match client.request_text(copy).await {
+                Ok(text) => return Ok(text),
+                Err(kube::Error::Api(status)) if status.code == 403 => {
+                    return Err(ListError::Forbidden(status.message.clone()));
+                }
+                Err(err) if attempt < self.settings.retries && retryable(&err) => {
+                    attempt += 1;
+                    tracing::debug!(message = "retrying", path = %request.uri(), attempt, error = %describe(&err));
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(err) => return Err(ListError::Other(describe(&err))),
+            }
+        }
+    }
+}
+
+/// Why one kind could not be listed.
+#[derive(Debug)]
+enum ListError {
+    Forbidden(String),
+    Other(String),
+}
+
+fn clone_request(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// 5xx, 429 and transport failures are worth another try; other answers are not.
+fn retryable(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => status.code >= 500 || status.code == 429,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => !is_refused_write(err),
+        _ => false,
+    }
+}
+
+fn is_refused_write(err: &kube::Error) -> bool {
+    describe(err).contains("gitdrift is read-only")
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1 << attempt.min(6)))
+}
+
+/// An error with its causes.
+pub fn describe(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    crate::redact::scrub(&out)
+}
+
+/// How a live object's origin is shown: its kind, as `Kind.group`.
+pub fn kind_label(gk: &GroupKind) -> String {
+    if gk.group.is_empty() {
+        gk.kind.clone()
+    } else {
+        format!("{}.{}", gk.kind, gk.group)
+    }
+}

@@ -1,0 +1,1 @@
+//! Watch mode (filled in below).
