@@ -625,7 +625,14 @@ impl Checker {
         let Some(top) = self.fields(
             root,
             "the configuration",
-            &["sources", "targets", "drift", "limits", "git", "concurrency"],
+            &[
+                "sources",
+                "targets",
+                "drift",
+                "limits",
+                "git",
+                "concurrency",
+            ],
         ) else {
             return config;
         };
@@ -748,7 +755,10 @@ impl Checker {
         if let Some(t) = fields.get("timeout") {
             match self.string_or_int(t).as_deref().and_then(parse_duration) {
                 Some(d) if !d.is_zero() => settings.timeout = d,
-                _ => self.error(t, "target.kubernetes.timeout must be a duration such as 30s"),
+                _ => self.error(
+                    t,
+                    "target.kubernetes.timeout must be a duration such as 30s",
+                ),
             }
         }
         for (key, slot, max) in [
@@ -763,13 +773,18 @@ impl Checker {
                         file: self.file.clone(),
                         line: n.line,
                         column: n.column,
-                        message: format!("target.kubernetes.{key} must be a whole number up to {max}"),
+                        message: format!(
+                            "target.kubernetes.{key} must be a whole number up to {max}"
+                        ),
                     }),
                 }
             }
         }
         if settings.qps == 0 || settings.page_size == 0 {
-            self.error(node, "target.kubernetes.qps and page_size must be at least 1");
+            self.error(
+                node,
+                "target.kubernetes.qps and page_size must be at least 1",
+            );
         }
         if let Some(unmanaged) = fields.get("unmanaged")
             && let Some(u) = self.fields(
@@ -1711,7 +1726,10 @@ targets:
             panic!("a kubernetes target")
         };
         assert_eq!(k.context.as_deref(), Some("prod-admin"));
-        assert_eq!(k.kubeconfig, Some(PathBuf::from("/etc/gitdrift/kubeconfig")));
+        assert_eq!(
+            k.kubeconfig,
+            Some(PathBuf::from("/etc/gitdrift/kubeconfig"))
+        );
         assert_eq!(k.timeout, Duration::from_secs(10));
         assert_eq!((k.qps, k.page_size, k.retries), (20, 250, 3));
         assert_eq!(k.unmanaged_kinds, vec!["ConfigMap", "Deployment.apps"]);
@@ -1724,9 +1742,20 @@ targets:
         )
         .unwrap_err();
         let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
-        assert!(messages.iter().any(|m| m.contains("not both")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("did you mean `context`")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("at least 1")), "{messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains("not both")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("did you mean `context`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("at least 1")),
+            "{messages:?}"
+        );
     }
 
     #[test]

@@ -30,29 +30,6 @@ pub struct HttpGit {
     tls: bool,
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it.
-fn test_pki() -> (String, Arc<rustls::ServerConfig>) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "gitdrift test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&server_key, &ca)
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![server_cert.der().clone(), ca.der().clone()], key)
-        .unwrap();
-    (ca.pem(), Arc::new(config))
-}
-
 impl HttpGit {
     /// Serves the bare repositories under `root` over plain HTTP, accepting only
     /// `user`/`password`.
@@ -76,7 +53,7 @@ impl HttpGit {
         let root_owned = root.to_path_buf();
         let seen_thread = Arc::clone(&seen);
         let (ca_pem, server_config) = if tls {
-            let (pem, config) = test_pki();
+            let (pem, config) = super::pki::test_pki();
             (Some(pem), Some(config))
         } else {
             (None, None)

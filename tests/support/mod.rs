@@ -6,6 +6,8 @@
 #![allow(dead_code)]
 
 pub mod http_git;
+pub mod kube_api;
+pub mod pki;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -464,4 +466,24 @@ pub fn write_list(path: &Path, items: &[serde_json::Value]) {
     let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, serde_json::to_string_pretty(&list).unwrap()).unwrap();
+}
+
+/// The demo's live objects (examples/demo/live), one value per object, Lists expanded.
+pub fn demo_live_objects() -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for file in walk(&project_root().join("examples/demo/live")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let docs: Vec<serde_json::Value> = if file.extension().is_some_and(|e| e == "json") {
+            vec![serde_json::from_str(&text).unwrap()]
+        } else {
+            serde_saphyr::from_multiple(&text).unwrap()
+        };
+        for doc in docs {
+            match doc.get("items").and_then(|i| i.as_array()) {
+                Some(items) if doc["kind"] == "List" => out.extend(items.iter().cloned()),
+                _ => out.push(doc),
+            }
+        }
+    }
+    out
 }

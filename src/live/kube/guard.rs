@@ -97,7 +97,9 @@ mod tests {
         use tower::ServiceExt;
         let wire = Wire::default();
         let service = ReadOnlyLayer.layer(wire.clone());
-        let get = Request::get("/api/v1/namespaces/shop/configmaps").body(()).unwrap();
+        let get = Request::get("/api/v1/namespaces/shop/configmaps")
+            .body(())
+            .unwrap();
         assert_eq!(service.clone().oneshot(get).await.unwrap(), "sent");
         for method in [
             Method::POST,

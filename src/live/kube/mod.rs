@@ -154,16 +154,15 @@ impl KubeProvider {
                     .find(|(ar, _)| ar.kind == gk.kind)
             });
             match found {
-                Some((resource, caps)) if caps.operations.iter().any(|v| v == "list") => {
-                    served.push(Served {
+                Some((resource, caps)) if caps.operations.iter().any(|v| v == "list") => served
+                    .push(Served {
                         gk: gk.clone(),
                         resource,
                         scope: match caps.scope {
                             KubeScope::Cluster => Scope::Cluster,
                             KubeScope::Namespaced => Scope::Namespaced,
                         },
-                    })
-                }
+                    }),
                 _ => {
                     unserved.insert(gk.clone());
                 }
@@ -324,7 +323,11 @@ impl KubeProvider {
     }
 
     /// Sends one GET, retrying 5xx answers, throttling and transport failures with backoff.
-    async fn send(&self, client: &Client, request: http::Request<Vec<u8>>) -> Result<String, ListError> {
+    async fn send(
+        &self,
+        client: &Client,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<String, ListError> {
         let mut attempt = 0;
         loop {
             let copy = clone_request(&request);

@@ -1,0 +1,434 @@
+//! Kubernetes targets end to end: the built binary scans clusters served by the test API server
+//! (tests/support/kube_api.rs) through real kubeconfig files — HTTPS with a test CA and bearer
+//! tokens — and after every test the server's journal holds only GETs.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use support::kube_api::{KubeApi, write_kubeconfig};
+use support::{Repo, config_map, demo_live_objects, gitdrift, project_root};
+
+const TOKEN_A: &str = "token-cluster-a-0f9e8d";
+const TOKEN_B: &str = "token-cluster-b-7c6b5a";
+
+/// The demo's manifests in a repository, and a config naming `targets` (YAML text).
+fn demo_repo(targets: &str, sources: &str) -> Repo {
+    let repo = Repo::new();
+    repo.copy_dir(&project_root().join("examples/demo/gitops"), "gitops");
+    repo.write(
+        "other/cm.yaml",
+        &config_map("settings", "team-b", &[("mode", "blue")]),
+    );
+    repo.commit("manifests");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!("sources:\n{sources}targets:\n{targets}"),
+    )
+    .unwrap();
+    repo
+}
+
+const DEMO_SOURCE: &str =
+    "  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: a\n    namespace: shop\n";
+
+fn kube_target(name: &str, context: &str, kubeconfig: &Path, extra: &str) -> String {
+    format!(
+        "  - name: {name}\n    kubernetes:\n      context: {context}\n      kubeconfig: {}\n{extra}",
+        kubeconfig.display()
+    )
+}
+
+fn resource<'a>(report: &'a Value, target: &str, kind: &str, name: &str) -> &'a Value {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["target"] == target && r["kind"] == kind && r["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} on {target} in {report:#}"))
+}
+
+#[test]
+fn two_clusters_in_one_scan_through_a_real_kubeconfig() {
+    let a = KubeApi::start_tls();
+    a.require_token(TOKEN_A);
+    a.load(demo_live_objects());
+    let b = KubeApi::start();
+    b.require_token(TOKEN_B);
+    b.load([serde_json::from_str::<Value>(
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"team-b"},"data":{"mode":"green"}}"#,
+    )
+    .unwrap()]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    write_kubeconfig(
+        &kubeconfig,
+        &[(&a, "cluster-a", TOKEN_A), (&b, "cluster-b", TOKEN_B)],
+    );
+    let repo = demo_repo(
+        &format!(
+            "{}{}",
+            kube_target("a", "cluster-a", &kubeconfig, ""),
+            kube_target("b", "cluster-b", &kubeconfig, "")
+        ),
+        &format!(
+            "{DEMO_SOURCE}  - name: team-b\n    repo: .\n    paths: [\"other/**\"]\n    target: b\n"
+        ),
+    );
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(report["summary"]["errors"], 0, "{:#}", report["problems"]);
+    // Cluster a holds the demo's live state: the same judgement as from the snapshot.
+    let web = resource(&report, "a", "Deployment", "web");
+    assert_eq!(web["drifts"][0]["path"], "/spec/replicas");
+    assert_eq!(web["drifts"][0]["changed_by"], "kubectl-scale");
+    assert_eq!(web["last_changed_by"], "kubectl-scale");
+    assert_eq!(
+        resource(&report, "a", "ConfigMap", "feature-flags")["status"],
+        "missing"
+    );
+    assert_eq!(
+        resource(&report, "a", "Deployment", "debug-shell")["status"],
+        "unmanaged"
+    );
+    assert_eq!(
+        resource(&report, "a", "Secret", "postgres-credentials")["status"],
+        "in_sync"
+    );
+    assert_eq!(
+        resource(&report, "a", "Namespace", "shop")["status"],
+        "in_sync"
+    );
+    let summary = &report["summary"];
+    assert_eq!(
+        (
+            &summary["drifted"],
+            &summary["missing"],
+            &summary["unmanaged"]
+        ),
+        (&json!(4), &json!(1), &json!(1)),
+        "three drifts on a, one on b"
+    );
+    let settings = resource(&report, "b", "ConfigMap", "settings");
+    assert_eq!(settings["drifts"][0]["live"], "green");
+    assert_eq!(report["scan"]["targets"][0]["provider"], "kubernetes");
+    assert!(
+        report["scan"]["targets"][0]["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("context cluster-a in ")
+    );
+    // Only what the scan needs was listed: the kinds git declares.
+    let listed: Vec<String> = a
+        .journal()
+        .iter()
+        .filter(|j| j.path.ends_with("/pods") || j.path.ends_with("/replicasets"))
+        .map(|j| j.path.clone())
+        .collect();
+    assert!(
+        listed.is_empty(),
+        "undeclared kinds were listed: {listed:?}"
+    );
+    a.assert_read_only();
+    b.assert_read_only();
+}
+
+#[test]
+fn lists_are_paged_and_transient_failures_retried() {
+    let api = KubeApi::start();
+    api.require_token(TOKEN_A);
+    let mut live = Vec::new();
+    let mut declared = String::new();
+    for i in 0..7 {
+        let name = format!("cm-{i}");
+        declared.push_str(&config_map(&name, "shop", &[("n", &i.to_string())]));
+        declared.push_str("---\n");
+        live.push(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "shop"}, "data": {"n": i.to_string()}}));
+    }
+    api.load(live);
+    api.fail_next("/configmaps", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "lab", TOKEN_A);
+    let repo = Repo::new();
+    repo.write("cms.yaml", &declared);
+    repo.commit("seven");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
+            kube_target("lab", "lab", &kubeconfig, "      page_size: 2\n")
+        ),
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["summary"]["in_sync"], 7);
+    let lists: Vec<_> = api
+        .journal()
+        .into_iter()
+        .filter(|j| j.path == "/api/v1/configmaps")
+        .collect();
+    let failed = lists.iter().filter(|j| j.status == 500).count();
+    let pages = lists.iter().filter(|j| j.status == 200).count();
+    assert_eq!(failed, 2, "{lists:#?}");
+    assert_eq!(pages, 4, "7 objects in pages of 2: {lists:#?}");
+    assert!(lists.iter().all(|j| j.query.contains("limit=2")));
+    assert_eq!(
+        lists
+            .iter()
+            .filter(|j| j.query.contains("continue="))
+            .count(),
+        3
+    );
+    api.assert_read_only();
+}
+
+#[test]
+fn custom_resources_forbidden_kinds_and_unserved_kinds() {
+    let api = KubeApi::start_tls();
+    api.require_token(TOKEN_A);
+    api.serve("cert-manager.io", "v1", "Certificate", "certificates", true);
+    api.forbid("apps", "deployments");
+    api.load([
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+               "metadata": {"name": "shop-tls", "namespace": "shop", "generation": 2},
+               "spec": {"secretName": "shop-tls", "dnsNames": ["shop.example.com", "www.shop.example.com"],
+                        "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"}},
+               "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "settings", "namespace": "shop"}, "data": {"mode": "blue"}}),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "lab", TOKEN_A);
+    let repo = Repo::new();
+    repo.write(
+        "cert.yaml",
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata:\n  name: shop-tls\n  namespace: shop\nspec:\n  secretName: shop-tls\n  dnsNames: [shop.example.com]\n  issuerRef:\n    name: letsencrypt\n    kind: ClusterIssuer\n",
+    );
+    repo.write(
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 2\n",
+    );
+    repo.write(
+        "monitor.yaml",
+        "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  endpoints: [{port: http}]\n",
+    );
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
+    repo.commit("mixed kinds");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
+            kube_target("lab", "lab", &kubeconfig, "")
+        ),
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(
+        run.code, 2,
+        "a forbidden kind makes the scan incomplete: {}",
+        run.stderr
+    );
+    let report = run.json();
+    let cert = resource(&report, "lab", "Certificate", "shop-tls");
+    assert_eq!(cert["status"], "drifted");
+    assert_eq!(cert["drifts"][0]["path"], "/spec/dnsNames");
+    let monitor = resource(&report, "lab", "ServiceMonitor", "web");
+    assert_eq!(monitor["status"], "missing");
+    assert_eq!(monitor["reason"], "kind not served by the cluster");
+    assert_eq!(
+        resource(&report, "lab", "ConfigMap", "settings")["status"],
+        "in_sync"
+    );
+    assert!(
+        !report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "Deployment"),
+        "nothing is said about a kind that could not be read"
+    );
+    assert_eq!(report["summary"]["unreadable"], 1);
+    let unreadable = &report["unreadable"][0];
+    assert_eq!(unreadable["kind"], "Deployment");
+    assert_eq!(unreadable["group"], "apps");
+    assert_eq!(unreadable["reason"], "forbidden");
+    assert_eq!(unreadable["declared"], 1);
+    assert!(
+        unreadable["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot list resource \"deployments\"")
+    );
+    // A forbidden cluster-wide list is retried per namespace before giving up.
+    let namespaced = api
+        .journal()
+        .iter()
+        .any(|j| j.path == "/apis/apps/v1/namespaces/shop/deployments" && j.status == 403);
+    assert!(namespaced, "{:#?}", api.journal());
+    api.assert_read_only();
+}
+
+#[test]
+fn an_unreachable_cluster_fails_its_target_and_the_others_complete() {
+    let api = KubeApi::start();
+    api.require_token(TOKEN_A);
+    api.load([json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "shop"}, "data": {"mode": "blue"}})]);
+    let closed = KubeApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    write_kubeconfig(
+        &kubeconfig,
+        &[(&api, "up", TOKEN_A), (&closed, "down", TOKEN_B)],
+    );
+    let closed_port = closed.port;
+    drop(closed);
+    let repo = Repo::new();
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
+    repo.commit("one");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: s\n    repo: .\n    target: up\n  - name: t\n    repo: .\n    target: down\ntargets:\n{}{}",
+            kube_target("up", "up", &kubeconfig, ""),
+            kube_target("down", "down", &kubeconfig, "      timeout: 2s\n      retries: 1\n")
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "an unreachable cluster does not hang the scan"
+    );
+    let report = run.json();
+    assert_eq!(
+        resource(&report, "up", "ConfigMap", "settings")["status"],
+        "in_sync"
+    );
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["target"] == "down")
+        .expect("the down target's error");
+    let message = problem["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("cannot reach the cluster:"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&closed_port.to_string()) || message.contains("onnection refused"),
+        "{message}"
+    );
+    assert!(
+        !report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["target"] == "down"),
+        "nothing is called missing on an unreachable cluster"
+    );
+    api.assert_read_only();
+}
+
+#[test]
+fn writes_are_refused_in_process_before_they_are_sent() {
+    let api = KubeApi::start_tls();
+    api.require_token(TOKEN_A);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "lab", TOKEN_A);
+    let settings = gitdrift::config::KubeSettings {
+        context: Some("lab".into()),
+        kubeconfig: Some(kubeconfig),
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = gitdrift::live::kube::client(&settings).await.unwrap();
+        // A GET goes through.
+        let version = client.apiserver_version().await.unwrap();
+        assert_eq!(version.git_version, "v1.35.0");
+        // A write never leaves the process, whatever asks for it.
+        let api_cm: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+            kube::Api::namespaced(client.clone(), "shop");
+        let cm: k8s_openapi::api::core::v1::ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "x"}, "data": {"a": "b"}})).unwrap();
+        #[allow(clippy::disallowed_methods)] // proving the guard refuses what clippy bans
+        let created = api_cm.create(&Default::default(), &cm).await;
+        let message = gitdrift::live::kube::describe(&created.unwrap_err());
+        assert!(
+            message.contains("gitdrift is read-only: refused POST"),
+            "{message}"
+        );
+        #[allow(clippy::disallowed_methods)]
+        let deleted = api_cm.delete("x", &Default::default()).await;
+        let message = gitdrift::live::kube::describe(&deleted.unwrap_err());
+        assert!(
+            message.contains("refused DELETE /api/v1/namespaces/shop/configmaps/x"),
+            "{message}"
+        );
+    });
+    api.assert_read_only();
+}
+
+#[test]
+fn the_test_server_refuses_and_journals_writes() {
+    use std::io::{Read, Write};
+    let api = KubeApi::start();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", api.port)).unwrap();
+    stream
+        .write_all(b"POST /api/v1/namespaces/shop/configmaps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+    assert!(response.contains("\"kind\":\"Status\""), "{response}");
+    let journal = api.journal();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(
+        (journal[0].method.as_str(), journal[0].status),
+        ("POST", 405)
+    );
+}
+
+#[test]
+fn clippy_bans_every_write_method_of_the_kube_api() {
+    let text = std::fs::read_to_string(project_root().join("clippy.toml")).unwrap();
+    for method in [
+        "create",
+        "create_subresource",
+        "replace",
+        "replace_status",
+        "replace_subresource",
+        "replace_scale",
+        "patch",
+        "patch_status",
+        "patch_subresource",
+        "patch_scale",
+        "patch_metadata",
+        "delete",
+        "delete_collection",
+        "evict",
+    ] {
+        assert!(
+            text.contains(&format!("path = \"kube::Api::{method}\"")),
+            "clippy.toml must disallow kube::Api::{method}"
+        );
+    }
+}
