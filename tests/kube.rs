@@ -432,3 +432,143 @@ fn clippy_bans_every_write_method_of_the_kube_api() {
         );
     }
 }
+
+/// Reads the declared objects of the config's source for a target, as a scan would.
+fn declared(config: &gitdrift::config::Config, cache: &Path) -> Vec<gitdrift::model::Declared> {
+    config
+        .sources
+        .iter()
+        .flat_map(|s| gitdrift::desired::read_source(config, s, cache).objects)
+        .collect()
+}
+
+fn key(group: &str, kind: &str, namespace: &str, name: &str) -> gitdrift::model::ResourceKey {
+    gitdrift::model::ResourceKey {
+        group: group.into(),
+        kind: kind.into(),
+        namespace: Some(namespace.into()),
+        name: name.into(),
+    }
+}
+
+/// Waits (bounded) until the watched result for `key` satisfies `check`.
+async fn until(
+    watch: &gitdrift::live::kube::watch::TargetWatch,
+    key: &gitdrift::model::ResourceKey,
+    check: impl Fn(Option<&gitdrift::report::ResourceReport>) -> bool,
+) -> Option<gitdrift::report::ResourceReport> {
+    let mut updates = watch.updates();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let current = watch.resource(key);
+        if check(current.as_ref()) {
+            return current;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the watched result never changed as expected: {current:#?}"
+        );
+        let _ = tokio::time::timeout(left, updates.changed()).await;
+    }
+}
+
+#[test]
+fn watches_follow_edits_deletes_and_relist_after_410() {
+    let api = KubeApi::start_tls();
+    api.require_token(TOKEN_A);
+    api.load(demo_live_objects());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "a", TOKEN_A);
+    let repo = demo_repo(&kube_target("a", "a", &kubeconfig, ""), DEMO_SOURCE);
+    let config = std::sync::Arc::new(
+        gitdrift::config::Config::load(&repo.path().join("gitdrift.yaml")).unwrap(),
+    );
+    let declared = declared(&config, &dir.path().join("cache"));
+    let web = key("apps", "Deployment", "shop", "web");
+    let debug_cm = key("", "ConfigMap", "shop", "debug-settings");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let watch = gitdrift::live::kube::watch::TargetWatch::start(config.clone(), "a", declared)
+            .await
+            .unwrap();
+        assert!(
+            watch.ready(std::time::Duration::from_secs(20)).await,
+            "initial lists done"
+        );
+        let resources = watch.resources();
+        assert_eq!(
+            resources
+                .iter()
+                .filter(|r| r.status == gitdrift::diff::Status::Drifted)
+                .count(),
+            3
+        );
+        assert_eq!(
+            watch.resource(&web).unwrap().drifts[0].path,
+            "/spec/replicas"
+        );
+
+        // Someone scales web back to what git says: the watch delivers it, web is in sync.
+        let mut scaled_back = demo_live_objects()
+            .into_iter()
+            .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "web")
+            .unwrap();
+        scaled_back["spec"]["replicas"] = json!(2);
+        api.apply(scaled_back.clone());
+        until(&watch, &web, |r| {
+            r.is_some_and(|r| r.status == gitdrift::diff::Status::InSync)
+        })
+        .await;
+
+        // A ConfigMap nobody declared appears: unmanaged; it goes: gone from the result.
+        api.apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "debug-settings", "namespace": "shop"}, "data": {"x": "1"}}));
+        until(&watch, &debug_cm, |r| {
+            r.is_some_and(|r| r.status == gitdrift::diff::Status::Unmanaged)
+        })
+        .await;
+        api.delete("v1", "ConfigMap", Some("shop"), "debug-settings");
+        until(&watch, &debug_cm, |r| r.is_none()).await;
+
+        // The server forgets its history and drops the watches; meanwhile web is scaled again.
+        // Watching again from the old resourceVersion gets 410 Gone: the watcher lists again.
+        let lists_before = api
+            .journal()
+            .iter()
+            .filter(|j| j.path == "/apis/apps/v1/deployments" && !j.query.contains("watch"))
+            .count();
+        api.compact();
+        let mut scaled_again = scaled_back;
+        scaled_again["spec"]["replicas"] = json!(7);
+        api.apply(scaled_again);
+        api.compact();
+        api.end_watches();
+        let report = until(&watch, &web, |r| {
+            r.is_some_and(|r| r.drifts.first().is_some_and(|d| d.live == json!(7)))
+        })
+        .await;
+        assert_eq!(report.unwrap().status, gitdrift::diff::Status::Drifted);
+        let lists_after = api
+            .journal()
+            .iter()
+            .filter(|j| j.path == "/apis/apps/v1/deployments" && !j.query.contains("watch"))
+            .count();
+        assert!(api.expired_watches() >= 1, "a watch got 410 Gone");
+        assert!(lists_after > lists_before, "a relist followed the 410");
+        drop(watch);
+    });
+    let watches = api
+        .journal()
+        .iter()
+        .filter(|j| j.query.contains("watch=true") && j.query.contains("allowWatchBookmarks=true"))
+        .count();
+    assert!(
+        watches >= 2,
+        "watches with bookmarks were opened: {:#?}",
+        api.journal()
+    );
+    api.assert_read_only();
+}

@@ -81,6 +81,10 @@ struct State {
     token: Option<String>,
     journal: Vec<Journaled>,
     bookmark_every: Duration,
+    /// Bumped to end every open watch.
+    watch_epoch: u64,
+    /// Watches answered with 410 Gone.
+    expired: usize,
 }
 
 /// The server. Stops when dropped.
@@ -336,6 +340,18 @@ impl KubeApi {
         let mut state = self.state.lock().unwrap();
         state.compacted_below = state.rv + 1;
         state.events.clear();
+    }
+
+    /// Ends every open watch stream, as an API server restart or a load balancer would; clients
+    /// watch again from the last resourceVersion they saw.
+    pub fn end_watches(&self) {
+        self.state.lock().unwrap().watch_epoch += 1;
+        let _ = self.notify.send(());
+    }
+
+    /// How many watches were answered with 410 Gone.
+    pub fn expired_watches(&self) -> usize {
+        self.state.lock().unwrap().expired
     }
 
     /// Every request so far.
@@ -818,9 +834,15 @@ fn watch(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1024);
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout;
+        let epoch = state.lock().unwrap().watch_epoch;
         let mut seen = match from {
             Some(rv) => {
-                let gone = state.lock().unwrap().compacted_below > rv;
+                let gone = {
+                    let mut guard = state.lock().unwrap();
+                    let gone = guard.compacted_below > rv;
+                    guard.expired += usize::from(gone);
+                    gone
+                };
                 if gone {
                     let expired = json!({"type": "ERROR", "object": {
                         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -851,6 +873,9 @@ fn watch(
         loop {
             let (events, rv, every) = {
                 let guard = state.lock().unwrap();
+                if guard.watch_epoch != epoch {
+                    return;
+                }
                 let events: Vec<Event> = guard
                     .events
                     .iter()
