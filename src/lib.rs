@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod desired;
 pub mod diff;
+pub mod digest;
 pub mod live;
 pub mod model;
 pub mod redact;

@@ -55,53 +55,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
     // Sources first (git work on blocking threads), then each target reads what its sources
     // declare; at most `concurrency` of each at a time.
     let permits = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
-    let mut source_tasks = Vec::new();
-    for source in config
-        .sources
-        .iter()
-        .filter(|s| wanted.contains(s.target.as_str()))
-    {
-        let config = Arc::clone(&config);
-        let source = source.clone();
-        let cache_dir = options.cache_dir.clone();
-        let permits = Arc::clone(&permits);
-        source_tasks.push((
-            source.name.clone(),
-            tokio::spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                tokio::task::spawn_blocking(move || {
-                    let started = std::time::Instant::now();
-                    let read = desired::read_source(&config, &source, &cache_dir);
-                    tracing::info!(
-                        message = "source read",
-                        source = %source.name,
-                        objects = read.objects.len(),
-                        files = read.files,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                    );
-                    read
-                })
-                .await
-            }),
-        ));
-    }
-    let mut sources: Vec<SourceRead> = Vec::new();
-    for (name, task) in source_tasks {
-        match task.await {
-            Ok(Ok(read)) => sources.push(read),
-            // Recorded as unread, so that nothing is called unmanaged on its account.
-            Ok(Err(err)) | Err(err) => sources.push(SourceRead {
-                source: name.clone(),
-                commit: None,
-                files: 0,
-                objects: Vec::new(),
-                problems: vec![
-                    Problem::new(Severity::Error, format!("reading the source failed: {err}"))
-                        .source(&name),
-                ],
-            }),
-        }
-    }
+    let mut sources = read_sources(&config, &wanted, &options.cache_dir, &permits).await;
 
     let mut live_tasks = Vec::new();
     for target in &targets {
@@ -299,6 +253,64 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         stale_ignore_rules,
         unreadable,
     }
+}
+
+/// Reads every source that declares one of the `wanted` targets, at most as many at once as
+/// `permits` allow. A source whose reading task fails is recorded as unread.
+pub async fn read_sources(
+    config: &Arc<Config>,
+    wanted: &HashSet<&str>,
+    cache_dir: &std::path::Path,
+    permits: &Arc<tokio::sync::Semaphore>,
+) -> Vec<SourceRead> {
+    let mut source_tasks = Vec::new();
+    for source in config
+        .sources
+        .iter()
+        .filter(|s| wanted.contains(s.target.as_str()))
+    {
+        let config = Arc::clone(config);
+        let source = source.clone();
+        let cache_dir = cache_dir.to_path_buf();
+        let permits = Arc::clone(permits);
+        source_tasks.push((
+            source.name.clone(),
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                tokio::task::spawn_blocking(move || {
+                    let started = std::time::Instant::now();
+                    let read = desired::read_source(&config, &source, &cache_dir);
+                    tracing::info!(
+                        message = "source read",
+                        source = %source.name,
+                        objects = read.objects.len(),
+                        files = read.files,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                    );
+                    read
+                })
+                .await
+            }),
+        ));
+    }
+    let mut sources: Vec<SourceRead> = Vec::new();
+    for (name, task) in source_tasks {
+        match task.await {
+            Ok(Ok(read)) => sources.push(read),
+            // Recorded as unread, so that nothing is called unmanaged on its account.
+            Ok(Err(err)) | Err(err) => sources.push(SourceRead {
+                source: name.clone(),
+                commit: None,
+                files: 0,
+                objects: Vec::new(),
+                problems: vec![
+                    Problem::new(Severity::Error, format!("reading the source failed: {err}"))
+                        .source(&name),
+                ],
+            }),
+        }
+    }
+    sources
 }
 
 /// What a target's live read must cover: the kinds its sources declare and the namespaces they

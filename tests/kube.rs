@@ -572,3 +572,125 @@ fn watches_follow_edits_deletes_and_relist_after_410() {
     );
     api.assert_read_only();
 }
+
+#[test]
+fn snapshots_of_a_cluster_scan_like_the_cluster_and_never_hold_a_secret() {
+    let api = KubeApi::start();
+    api.require_token(TOKEN_A);
+    api.load(demo_live_objects());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "a", TOKEN_A);
+    let out = dir.path().join("snap");
+    let targets = format!(
+        "{}  - name: b\n    snapshot: {}\n",
+        kube_target("a", "a", &kubeconfig, ""),
+        out.display()
+    );
+    let sources = format!(
+        "{DEMO_SOURCE}{}",
+        DEMO_SOURCE
+            .replace("name: shop", "name: shop-b")
+            .replace("target: a", "target: b")
+    );
+    let repo = demo_repo(&targets, &sources);
+    let run = gitdrift(
+        repo.path(),
+        &[
+            "snapshot",
+            "--target",
+            "a",
+            "--out",
+            &out.display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.starts_with("wrote "), "{}", run.stdout);
+    let mut all = String::new();
+    for file in support::walk(&out) {
+        all.push_str(&std::fs::read_to_string(&file).unwrap());
+    }
+    for secret in [
+        "demo-only-not-a-real-password",
+        "ZGVtby1vbmx5LW5vdC1hLXJlYWwtcGFzc3dvcmQ=",
+        "c2hvcA==",
+    ] {
+        assert!(!all.contains(secret), "{secret} was written");
+    }
+    assert!(
+        all.contains("gitdrift-digest:sha256:"),
+        "markers stand in for secret values"
+    );
+    assert!(
+        all.contains("\"f:replicas\""),
+        "managedFields are written whole"
+    );
+    assert!(out.join("deployment.apps.json").exists());
+    assert!(
+        !out.join("pod.json").exists(),
+        "only what a scan reads is written"
+    );
+
+    // The snapshot judges exactly like the cluster it came from, the Secret included.
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    let judged = |target: &str| -> Vec<Value> {
+        report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["target"] == target)
+            .map(|r| {
+                json!([
+                    r["kind"],
+                    r["namespace"],
+                    r["name"],
+                    r["status"],
+                    r["drifts"]
+                ])
+            })
+            .collect()
+    };
+    assert_eq!(judged("a"), judged("b"));
+    assert_eq!(
+        resource(&report, "b", "Secret", "postgres-credentials")["status"],
+        "in_sync"
+    );
+
+    // A changed secret shows as changed, from the snapshot too, and still not its value.
+    let mut secret = demo_live_objects()
+        .into_iter()
+        .find(|o| o["kind"] == "Secret")
+        .unwrap();
+    secret["data"]["password"] = json!("cm90YXRlZC1wYXNzd29yZC00MzIx");
+    api.apply(secret);
+    let run = gitdrift(
+        repo.path(),
+        &[
+            "snapshot",
+            "--target",
+            "a",
+            "--out",
+            &out.display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0);
+    let run = gitdrift(
+        repo.path(),
+        &["scan", "--format", "json", "--target", "b"],
+        &[],
+    );
+    let report = run.json();
+    let secret = resource(&report, "b", "Secret", "postgres-credentials");
+    assert_eq!(secret["status"], "drifted");
+    assert_eq!(
+        secret["drifts"],
+        json!([{"path": "/data/password", "desired": "<redacted>", "live": "<redacted>",
+                "changed_by": "argocd-controller", "changed_at": "2026-11-02T10:20:31Z"}])
+    );
+    assert!(!run.all().contains("cm90YXRlZC1wYXNzd29yZC00MzIx"));
+    api.assert_read_only();
+}

@@ -124,3 +124,93 @@ fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<manifest::Pars
     parsed.objects.iter_mut().for_each(super::compact);
     Ok(parsed)
 }
+
+/// Writes live objects as a snapshot folder this provider reads back: one `kind: List` JSON file
+/// per kind (what `kubectl get -o json` writes), objects ordered by namespace and name. Secret
+/// values are replaced by digest markers (see [`crate::digest`]); managedFields are written
+/// whole. Returns the files written.
+pub fn write(dir: &Path, objects: &[crate::model::Object]) -> std::io::Result<Vec<PathBuf>> {
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    std::fs::create_dir_all(dir)?;
+    let mut by_kind: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+    for object in objects {
+        let mut value = object.value().into_owned();
+        restore_managed_fields(&mut value);
+        if object.group.is_empty() && object.kind == "Secret" {
+            hide_secret_values(&mut value);
+        }
+        by_kind
+            .entry((object.group.clone(), object.kind.clone()))
+            .or_default()
+            .push(value);
+    }
+    let mut written = Vec::new();
+    for ((group, kind), mut items) in by_kind {
+        items.sort_by_key(|v| {
+            (
+                v.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                v.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        });
+        let name = if group.is_empty() {
+            format!("{}.json", kind.to_lowercase())
+        } else {
+            format!("{}.{group}.json", kind.to_lowercase())
+        };
+        let list = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+            "items": items,
+        });
+        let mut text = serde_json::to_string_pretty(&list).map_err(std::io::Error::other)?;
+        text.push('\n');
+        let path = dir.join(name);
+        crate::report::write_atomically(&path, &text)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Turns fieldsV1 kept as compact text (see `live::compact`) back into trees.
+fn restore_managed_fields(value: &mut serde_json::Value) {
+    if let Some(entries) = value
+        .pointer_mut("/metadata/managedFields")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for entry in entries {
+            if let Some(fields) = entry.get_mut("fieldsV1")
+                && let Some(text) = fields.as_str()
+                && let Ok(tree) = serde_json::from_str(text)
+            {
+                *fields = tree;
+            }
+        }
+    }
+}
+
+/// Replaces every value of a Secret's `data` with its digest marker; drops `stringData`.
+fn hide_secret_values(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("stringData");
+    }
+    if let Some(data) = value.get_mut("data").and_then(Value::as_object_mut) {
+        for item in data.values_mut() {
+            let bytes = match item.as_str() {
+                Some(text) => crate::diff::compare::decode_base64(text)
+                    .unwrap_or_else(|| text.as_bytes().to_vec()),
+                None => item.to_string().into_bytes(),
+            };
+            *item = Value::String(crate::digest::marker(&bytes));
+        }
+    }
+}
