@@ -540,12 +540,12 @@ fn watches_follow_edits_deletes_and_relist_after_410() {
             .iter()
             .filter(|j| j.path == "/apis/apps/v1/deployments" && !j.query.contains("watch"))
             .count();
-        api.compact();
+        api.pause_watches();
         let mut scaled_again = scaled_back;
         scaled_again["spec"]["replicas"] = json!(7);
         api.apply(scaled_again);
         api.compact();
-        api.end_watches();
+        api.resume_watches();
         let report = until(&watch, &web, |r| {
             r.is_some_and(|r| r.drifts.first().is_some_and(|d| d.live == json!(7)))
         })

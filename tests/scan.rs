@@ -521,6 +521,14 @@ fn output_file_is_written_whole_and_stdout_stays_empty() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(leftovers.len(), 2, "no temporary files left: {leftovers:?}");
+    // A device is written to, never replaced.
+    let run = gitdrift(repo.path(), &["scan", "--output", "/dev/null"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let null = std::fs::metadata("/dev/null").unwrap();
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_char_device(&null.file_type()),
+        "/dev/null is still a device"
+    );
 }
 
 #[test]

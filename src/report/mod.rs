@@ -251,8 +251,17 @@ pub fn render(report: &ScanReport, format: Format, options: TextOptions) -> Stri
 }
 
 /// Writes a rendered report to a file atomically: a temporary file in the same folder, renamed
-/// over the target, so a reader never sees half a report.
+/// over the target, so a reader never sees half a report. A target that exists and is not a
+/// regular file (`/dev/null`, a pipe) is written to directly: renaming over it would replace it.
 pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        let mut target = std::fs::OpenOptions::new().write(true).open(path)?;
+        target.write_all(content.as_bytes())?;
+        return target.flush();
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

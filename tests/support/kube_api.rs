@@ -83,6 +83,8 @@ struct State {
     bookmark_every: Duration,
     /// Bumped to end every open watch.
     watch_epoch: u64,
+    /// While set, new watches wait before they start.
+    watches_paused: bool,
     /// Watches answered with 410 Gone.
     expired: usize,
 }
@@ -342,10 +344,21 @@ impl KubeApi {
         state.events.clear();
     }
 
-    /// Ends every open watch stream, as an API server restart or a load balancer would; clients
-    /// watch again from the last resourceVersion they saw.
-    pub fn end_watches(&self) {
-        self.state.lock().unwrap().watch_epoch += 1;
+    /// Ends every open watch stream, as an API server restart would, and holds new watches
+    /// until [`KubeApi::resume_watches`]: clients then watch again from the last
+    /// resourceVersion they saw.
+    pub fn pause_watches(&self) {
+        {
+            let mut state = self.state.lock().unwrap();
+            state.watch_epoch += 1;
+            state.watches_paused = true;
+        }
+        let _ = self.notify.send(());
+    }
+
+    /// Lets held watches start.
+    pub fn resume_watches(&self) {
+        self.state.lock().unwrap().watches_paused = false;
         let _ = self.notify.send(());
     }
 
@@ -778,12 +791,14 @@ fn list(state: &mut State, target: &Target, params: &HashMap<String, String>) ->
     let builtin = builtin_resources()
         .iter()
         .any(|b| b.group == target.def.group && b.plural == target.def.plural);
-    let all: Vec<Value> = matching(state, target).map(|(_, v)| v.clone()).collect();
-    let end = offset.saturating_add(limit).min(all.len());
-    let items: Vec<Value> = all[offset.min(all.len())..end]
-        .iter()
-        .cloned()
-        .map(|mut item| {
+    let total = matching(state, target).count();
+    let end = offset.saturating_add(limit).min(total);
+    // Only the page is copied: listing a large resource page by page stays linear.
+    let items: Vec<Value> = matching(state, target)
+        .skip(offset)
+        .take(end.saturating_sub(offset))
+        .map(|(_, item)| {
+            let mut item = item.clone();
             // Built-in kinds come without apiVersion/kind in list items; custom resources keep them.
             if builtin && let Some(map) = item.as_object_mut() {
                 map.remove("apiVersion");
@@ -793,10 +808,10 @@ fn list(state: &mut State, target: &Target, params: &HashMap<String, String>) ->
         })
         .collect();
     let mut metadata = json!({"resourceVersion": state.rv.to_string()});
-    if end < all.len() {
+    if end < total {
         metadata["continue"] =
             json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(end.to_string()));
-        metadata["remainingItemCount"] = json!(all.len() - end);
+        metadata["remainingItemCount"] = json!(total - end);
     }
     ok(json!({
         "kind": format!("{}List", target.def.kind),
@@ -833,13 +848,17 @@ fn watch(
     );
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1024);
     tokio::spawn(async move {
+        while state.lock().unwrap().watches_paused {
+            let _ = tokio::time::timeout(Duration::from_millis(50), receiver.recv()).await;
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         let epoch = state.lock().unwrap().watch_epoch;
         let mut seen = match from {
             Some(rv) => {
                 let gone = {
                     let mut guard = state.lock().unwrap();
-                    let gone = guard.compacted_below > rv;
+                    // Events after `rv` are needed; they are gone when compaction went past it.
+                    let gone = rv.saturating_add(1) < guard.compacted_below;
                     guard.expired += usize::from(gone);
                     gone
                 };

@@ -207,15 +207,7 @@ impl KubeProvider {
         for kind in &served {
             out.scopes.insert(kind.gk.clone(), kind.scope);
             match self.list_kind(&client, kind, &namespaces).await {
-                Ok(values) => {
-                    for value in values {
-                        let label = kind_label(&kind.gk);
-                        if let Some(mut object) = manifest::object_from_value(&label, value) {
-                            super::compact(&mut object);
-                            out.objects.push(object);
-                        }
-                    }
-                }
+                Ok(objects) => out.objects.extend(objects),
                 Err(ListError::Forbidden(message)) => out.unreadable.push(Unreadable {
                     gk: kind.gk.clone(),
                     reason: "forbidden".to_string(),
@@ -240,26 +232,22 @@ impl KubeProvider {
         client: &Client,
         kind: &Served,
         namespaces: &BTreeSet<String>,
-    ) -> Result<Vec<Value>, ListError> {
+    ) -> Result<Vec<crate::model::Object>, ListError> {
         match kind.scope {
-            Scope::Cluster => self.list_all(client, &kind.resource, None).await,
+            Scope::Cluster => self.list_all(client, &kind.resource, None, None).await,
             Scope::Namespaced => {
                 if namespaces.is_empty() {
                     return Ok(Vec::new());
                 }
-                match self.list_all(client, &kind.resource, None).await {
-                    Ok(items) => Ok(items
-                        .into_iter()
-                        .filter(|item| {
-                            item.pointer("/metadata/namespace")
-                                .and_then(Value::as_str)
-                                .is_some_and(|ns| namespaces.contains(ns))
-                        })
-                        .collect()),
+                match self
+                    .list_all(client, &kind.resource, None, Some(namespaces))
+                    .await
+                {
+                    Ok(objects) => Ok(objects),
                     Err(ListError::Forbidden(cluster_wide)) => {
                         let mut items = Vec::new();
                         for ns in namespaces {
-                            match self.list_all(client, &kind.resource, Some(ns)).await {
+                            match self.list_all(client, &kind.resource, Some(ns), None).await {
                                 Ok(found) => items.extend(found),
                                 Err(ListError::Forbidden(message)) => {
                                     return Err(ListError::Forbidden(format!(
@@ -277,13 +265,19 @@ impl KubeProvider {
         }
     }
 
-    /// Lists every page of a resource (in a namespace, or everywhere).
+    /// Lists every page of a resource (in a namespace, or everywhere), keeping the objects in
+    /// `keep` namespaces when given. Each page becomes compact objects before the next is read.
     async fn list_all(
         &self,
         client: &Client,
         resource: &ApiResource,
         namespace: Option<&str>,
-    ) -> Result<Vec<Value>, ListError> {
+        keep: Option<&BTreeSet<String>>,
+    ) -> Result<Vec<crate::model::Object>, ListError> {
+        let label = kind_label(&GroupKind {
+            group: resource.group.clone(),
+            kind: resource.kind.clone(),
+        });
         let url = DynamicObject::url_path(resource, namespace);
         let api_version = resource.api_version.clone();
         let mut items = Vec::new();
@@ -306,12 +300,24 @@ impl KubeProvider {
                 .map(str::to_string);
             if let Some(Value::Array(page_items)) = page.get_mut("items").map(Value::take) {
                 for mut item in page_items {
+                    if let Some(keep) = keep {
+                        let in_scope = item
+                            .pointer("/metadata/namespace")
+                            .and_then(Value::as_str)
+                            .is_some_and(|ns| keep.contains(ns));
+                        if !in_scope {
+                            continue;
+                        }
+                    }
                     // List items carry no apiVersion/kind; the list's resource says what they are.
                     if let Some(map) = item.as_object_mut() {
                         map.insert("apiVersion".into(), Value::String(api_version.clone()));
                         map.insert("kind".into(), Value::String(resource.kind.clone()));
                     }
-                    items.push(item);
+                    if let Some(mut object) = manifest::object_from_value(&label, item) {
+                        super::compact(&mut object);
+                        items.push(object);
+                    }
                 }
             }
             match next {

@@ -1,0 +1,182 @@
+//! Kubernetes targets at scale, against the test API server (tests/support/kube_api.rs):
+//!
+//! - a full scan — discovery, paged lists (pages of 500) and judgement — of N objects (default
+//!   50,000), run as the release binary: wall time and peak RSS;
+//! - watch latency: the time from the server recording a change to the watched target's result
+//!   reflecting it, over 1,000 changes: median and p99.
+//!
+//! `cargo bench --bench kube`; `GITDRIFT_BENCH_KUBE_OBJECTS=20000 cargo bench --bench kube`.
+
+mod common;
+
+#[path = "../tests/support/kube_api.rs"]
+#[allow(dead_code)]
+mod kube_api;
+#[path = "../tests/support/pki.rs"]
+mod pki;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{OBJECTS_PER_APP, generate, measure_from_big_parent};
+use serde_json::{Value, json};
+use kube_api::KubeApi;
+
+const TOKEN: &str = "bench-token";
+
+fn main() {
+    let objects: usize = std::env::var("GITDRIFT_BENCH_KUBE_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let events: usize = std::env::var("GITDRIFT_BENCH_WATCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let apps = objects.div_ceil(OBJECTS_PER_APP);
+    let root = bench_dir(apps);
+    if !root.join("ready").exists() {
+        generate(&root, apps);
+        std::fs::write(root.join("ready"), "").unwrap();
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let api = KubeApi::start();
+    api.require_token(TOKEN);
+    let mut live = Vec::new();
+    for file in std::fs::read_dir(root.join("live")).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        let list: Value = serde_json::from_str(&text).unwrap();
+        live.extend(list["items"].as_array().unwrap().iter().cloned());
+    }
+    let served = live.len();
+    api.load(live);
+    api.compact();
+    let kubeconfig = root.join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "bench", TOKEN);
+    let config = root.join("gitdrift-kube.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  - name: bench\n    repo: ./repo\n    paths: [\"apps/**\"]\n    target: bench\ntargets:\n  - name: bench\n    kubernetes:\n      context: bench\n      kubeconfig: {}\n      page_size: 500\n      qps: 1000\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    println!(
+        "kube bench: {} declared, {served} served by the test API server, pages of 500, {cores} cores",
+        apps * OBJECTS_PER_APP
+    );
+    let report_path = root.join("report-kube.json");
+    let (seconds, peak_kib, code) = measure_from_big_parent(
+        Path::new(env!("CARGO_BIN_EXE_gitdrift")),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--output",
+            report_path.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[("GITDRIFT_CACHE_DIR", &root.join("cache"))],
+    );
+    assert_eq!(code, 1, "the generated data holds drift: exit code 1 expected");
+    let lists = api
+        .journal()
+        .iter()
+        .filter(|j| j.query.contains("limit=500"))
+        .count();
+    println!(
+        "full scan: {seconds:.2} s wall, {:.0} objects/s, peak RSS {:.0} MiB, {lists} list pages",
+        (apps * OBJECTS_PER_APP) as f64 / seconds,
+        peak_kib as f64 / 1024.0
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("report-kube.json")).unwrap())
+            .unwrap();
+    println!("summary: {}", report["summary"]);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let latencies = runtime.block_on(watch_latency(&api, &config, apps, events));
+    let mut slowest: Vec<(usize, Duration)> = latencies.iter().copied().enumerate().collect();
+    slowest.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+    let slowest: Vec<String> = slowest
+        .iter()
+        .take(3)
+        .map(|(i, d)| format!("#{i} {:.1} ms", d.as_secs_f64() * 1000.0))
+        .collect();
+    println!("watch: slowest changes {}", slowest.join(", "));
+    let mut sorted = latencies.clone();
+    sorted.sort();
+    let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "watch: {} changes, median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        sorted.len(),
+        pick(0.5).as_secs_f64() * 1000.0,
+        pick(0.99).as_secs_f64() * 1000.0,
+        sorted.last().unwrap().as_secs_f64() * 1000.0
+    );
+    let writes = api.journal().iter().filter(|j| j.method != "GET").count();
+    assert_eq!(writes, 0, "only GETs reached the API server");
+}
+
+async fn watch_latency(api: &KubeApi, config: &Path, apps: usize, events: usize) -> Vec<Duration> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = Arc::new(gitdrift::config::Config::load(config).unwrap());
+    let cache = config.path.parent().unwrap().join("cache");
+    let declared: Vec<gitdrift::model::Declared> = config
+        .sources
+        .iter()
+        .flat_map(|s| gitdrift::desired::read_source(&config, s, &cache).objects)
+        .collect();
+    let started = Instant::now();
+    let watch = gitdrift::live::kube::watch::TargetWatch::start(config.clone(), "bench", declared)
+        .await
+        .unwrap();
+    assert!(watch.ready(Duration::from_secs(300)).await, "watch caches filled");
+    println!("watch: caches filled in {:.2} s", started.elapsed().as_secs_f64());
+    let mut updates = watch.updates();
+    let mut latencies = Vec::with_capacity(events);
+    for i in 0..events {
+        let app = (i * 7919) % apps;
+        let ns = format!("team-{:04}", app / common::APPS_PER_NAMESPACE);
+        let name = format!("svc-{app:06}");
+        let replicas = 100 + i;
+        let mut object: Value = serde_json::from_str(&common::live_deployment(&ns, &name, 2, false)).unwrap();
+        object["spec"]["replicas"] = json!(replicas);
+        let key = gitdrift::model::ResourceKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: Some(ns),
+            name,
+        };
+        let sent = Instant::now();
+        api.apply(object);
+        loop {
+            let reflected = watch.resource(&key).is_some_and(|r| {
+                r.drifts
+                    .iter()
+                    .any(|d| d.path == "/spec/replicas" && d.live == json!(replicas))
+            });
+            if reflected {
+                break;
+            }
+            tokio::time::timeout(Duration::from_secs(10), updates.changed())
+                .await
+                .expect("the change reached the watch")
+                .unwrap();
+        }
+        latencies.push(sent.elapsed());
+    }
+    latencies
+}
+
+fn bench_dir(apps: usize) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join(format!("bench-data/v1-{apps}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
