@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{OBJECTS_PER_APP, generate, measure_from_big_parent};
-use serde_json::{Value, json};
 use kube_api::KubeApi;
+use serde_json::{Value, json};
 
 const TOKEN: &str = "bench-token";
 
@@ -81,7 +81,10 @@ fn main() {
         ],
         &[("GITDRIFT_CACHE_DIR", &root.join("cache"))],
     );
-    assert_eq!(code, 1, "the generated data holds drift: exit code 1 expected");
+    assert_eq!(
+        code, 1,
+        "the generated data holds drift: exit code 1 expected"
+    );
     let lists = api
         .journal()
         .iter()
@@ -134,8 +137,14 @@ async fn watch_latency(api: &KubeApi, config: &Path, apps: usize, events: usize)
     let watch = gitdrift::live::kube::watch::TargetWatch::start(config.clone(), "bench", declared)
         .await
         .unwrap();
-    assert!(watch.ready(Duration::from_secs(300)).await, "watch caches filled");
-    println!("watch: caches filled in {:.2} s", started.elapsed().as_secs_f64());
+    assert!(
+        watch.ready(Duration::from_secs(300)).await,
+        "watch caches filled"
+    );
+    println!(
+        "watch: caches filled in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let mut updates = watch.updates();
     let mut latencies = Vec::with_capacity(events);
     for i in 0..events {
@@ -143,7 +152,8 @@ async fn watch_latency(api: &KubeApi, config: &Path, apps: usize, events: usize)
         let ns = format!("team-{:04}", app / common::APPS_PER_NAMESPACE);
         let name = format!("svc-{app:06}");
         let replicas = 100 + i;
-        let mut object: Value = serde_json::from_str(&common::live_deployment(&ns, &name, 2, false)).unwrap();
+        let mut object: Value =
+            serde_json::from_str(&common::live_deployment(&ns, &name, 2, false)).unwrap();
         object["spec"]["replicas"] = json!(replicas);
         let key = gitdrift::model::ResourceKey {
             group: "apps".into(),

@@ -85,4 +85,3 @@ fn scan(root: &Path) -> (f64, i64, i32) {
             .env("GITDRIFT_CACHE_DIR", root.join("cache")),
     )
 }
-

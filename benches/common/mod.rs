@@ -54,7 +54,11 @@ pub fn git(dir: &Path, args: &[&str]) {
 /// the resident size its parent had when it forked (the high-water mark of the address space it
 /// replaced at exec), so the command runs under a small Python helper that forks it and reports
 /// its `ru_maxrss`.
-pub fn measure_from_big_parent(program: &Path, args: &[&str], env: &[(&str, &Path)]) -> (f64, i64, i32) {
+pub fn measure_from_big_parent(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> (f64, i64, i32) {
     const HELPER: &str = "import os, sys\npid = os.fork()\nif pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n_, status, usage = os.wait4(pid, 0)\nsys.stderr.write('maxrss=%d\\n' % usage.ru_maxrss)\nsys.exit(os.waitstatus_to_exitcode(status))\n";
     let started = Instant::now();
     let mut command = Command::new("python3");
