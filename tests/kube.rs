@@ -694,3 +694,55 @@ fn snapshots_of_a_cluster_scan_like_the_cluster_and_never_hold_a_secret() {
     assert!(!run.all().contains("cm90YXRlZC1wYXNzd29yZC00MzIx"));
     api.assert_read_only();
 }
+
+#[test]
+fn a_slow_cluster_times_out_with_a_clear_error() {
+    let api = KubeApi::start();
+    api.require_token(TOKEN_A);
+    api.set_delay(Some(std::time::Duration::from_secs(5)));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "slow", TOKEN_A);
+    let repo = Repo::new();
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
+    repo.commit("one");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: s\n    repo: .\n    target: slow\ntargets:\n{}",
+            kube_target(
+                "slow",
+                "slow",
+                &kubeconfig,
+                "      timeout: 1s\n      retries: 1\n"
+            )
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "bounded by the timeout and the retries"
+    );
+    let message = run.json()["problems"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.starts_with("cannot reach the cluster:"),
+        "{message}"
+    );
+    assert!(
+        message.to_lowercase().contains("timed out") || message.contains("timeout"),
+        "{message}"
+    );
+    let attempts = api.journal().iter().filter(|j| j.path == "/apis").count();
+    assert_eq!(attempts, 2, "one try and one retry: {:#?}", api.journal());
+    api.set_delay(None);
+    api.assert_read_only();
+}

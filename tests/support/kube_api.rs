@@ -608,18 +608,22 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let delay = state.lock().unwrap().delay;
+    let response = respond(&method, &path, &query, authorization, &state, notify);
+    let code = response.status().as_u16();
+    let delay = {
+        let mut guard = state.lock().unwrap();
+        guard.journal.push(Journaled {
+            method: method.to_string(),
+            path,
+            query,
+            status: code,
+        });
+        guard.delay
+    };
+    // A slow server: the answer is ready, and held back.
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
-    let response = respond(&method, &path, &query, authorization, &state, notify);
-    let code = response.status().as_u16();
-    state.lock().unwrap().journal.push(Journaled {
-        method: method.to_string(),
-        path,
-        query,
-        status: code,
-    });
     Ok(response)
 }
 

@@ -34,8 +34,23 @@ pub enum KubeError {
     Unreachable(String),
 }
 
+/// How a client is used: requests that should answer within the target's timeout, or watches
+/// (long-lived streams that may stay quiet for minutes between events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    /// Discovery, lists and gets.
+    Requests,
+    /// Watches.
+    Watches,
+}
+
 /// Builds a read-only client for a target: kubeconfig (a file and/or a context) or in-cluster.
 pub async fn client(settings: &KubeSettings) -> Result<Client, KubeError> {
+    client_for(settings, Use::Requests).await
+}
+
+/// Builds a read-only client for a use (see [`Use`]).
+pub async fn client_for(settings: &KubeSettings, used_for: Use) -> Result<Client, KubeError> {
     let mut config = if settings.in_cluster() {
         Config::incluster().map_err(|e| KubeError::Config(format!("in-cluster: {e}")))?
     } else {
@@ -58,7 +73,11 @@ pub async fn client(settings: &KubeSettings) -> Result<Client, KubeError> {
         }
     };
     config.connect_timeout = Some(settings.timeout);
-    config.read_timeout = Some(settings.timeout.max(Duration::from_secs(300)));
+    config.read_timeout = match used_for {
+        Use::Requests => Some(settings.timeout),
+        // A watch is ended by the server after its timeoutSeconds (290 s by default).
+        Use::Watches => Some(Duration::from_secs(330).max(settings.timeout)),
+    };
     config.write_timeout = Some(settings.timeout);
     let builder = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| KubeError::Client(e.to_string()))?;

@@ -94,6 +94,7 @@ impl TargetWatch {
                 .insert(object.namespace.clone().unwrap_or(default_ns));
         }
         let client = super::client(provider.settings()).await?;
+        let watch_client = super::client_for(provider.settings(), super::Use::Watches).await?;
         let (kinds, namespaces) = provider.wanted(&request);
         let (served, unserved) = provider.discover(&client, &kinds).await?;
         let mut stub = LiveRead::empty();
@@ -138,7 +139,7 @@ impl TargetWatch {
             .into_iter()
             .map(|kind| {
                 let shared = Arc::clone(&shared);
-                let client = client.clone();
+                let client = watch_client.clone();
                 tokio::spawn(async move { watch_kind(shared, client, kind, page_size).await })
             })
             .collect();
