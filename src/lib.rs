@@ -13,6 +13,7 @@ pub mod desired;
 pub mod diff;
 pub mod digest;
 pub mod live;
+pub mod manifest;
 pub mod model;
 pub mod redact;
 pub mod report;

@@ -36,6 +36,22 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
+/// An error with its causes, `outer: inner: innermost` (a cause the outer message already
+/// includes is not repeated), with credentials scrubbed.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    scrub(&out)
+}
+
 /// A URL fit for display: the password in `scheme://user:password@host` becomes `***`, and so
 /// does a lone user name in an `http(s)://` URL (where it is usually a token).
 pub fn url(raw: &str) -> String {

@@ -371,14 +371,14 @@ fn writes_are_refused_in_process_before_they_are_sent() {
             serde_json::from_value(json!({"metadata": {"name": "x"}, "data": {"a": "b"}})).unwrap();
         #[allow(clippy::disallowed_methods)] // proving the guard refuses what clippy bans
         let created = api_cm.create(&Default::default(), &cm).await;
-        let message = gitdrift::live::kube::describe(&created.unwrap_err());
+        let message = gitdrift::redact::error_chain(&created.unwrap_err());
         assert!(
             message.contains("gitdrift is read-only: refused POST"),
             "{message}"
         );
         #[allow(clippy::disallowed_methods)]
         let deleted = api_cm.delete("x", &Default::default()).await;
-        let message = gitdrift::live::kube::describe(&deleted.unwrap_err());
+        let message = gitdrift::redact::error_chain(&deleted.unwrap_err());
         assert!(
             message.contains("refused DELETE /api/v1/namespaces/shop/configmaps/x"),
             "{message}"

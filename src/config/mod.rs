@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use globset::{Glob, GlobMatcher};
 
-use crate::desired::manifest::Limits;
+use crate::manifest::Limits;
 use node::{Node, NodeKind};
 
 /// The managers whose live-only fields count as drift: people changing objects by hand.

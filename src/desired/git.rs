@@ -131,7 +131,7 @@ impl FileFilter {
 
     /// Whether a repository path is read as a manifest.
     pub fn selects(&self, path: &str) -> bool {
-        super::manifest::Syntax::of_path(path).is_some()
+        crate::manifest::Syntax::of_path(path).is_some()
             && self.include.as_ref().is_none_or(|set| set.is_match(path))
             && !self.exclude.is_match(path)
     }
@@ -387,7 +387,7 @@ fn fetch_into(
             Ok(repo) => repo,
             Err(_) => {
                 // A damaged cache is rebuilt rather than trusted.
-                std::fs::remove_dir_all(path).map_err(|e| chain(&e))?;
+                std::fs::remove_dir_all(path).map_err(|e| redact::error_chain(&e))?;
                 init_cached(path, overrides)?
             }
         }
@@ -406,15 +406,15 @@ fn fetch_into(
     }
     let remote = repo
         .remote_at(url)
-        .map_err(|e| chain(&e))?
+        .map_err(|e| redact::error_chain(&e))?
         .with_refspecs(
             refspecs.iter().map(String::as_str),
             gix::remote::Direction::Fetch,
         )
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| redact::error_chain(&e))?;
     let connection = remote
         .connect(gix::remote::Direction::Fetch)
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| redact::error_chain(&e))?;
     let connection = connection.with_credentials(move |action| {
         use gix::credentials::helper::Action;
         match (action, &credentials) {
@@ -434,9 +434,9 @@ fn fetch_into(
     });
     let outcome = connection
         .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| chain(&e))?
+        .map_err(|e| redact::error_chain(&e))?
         .receive(gix::progress::Discard, interrupt)
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| redact::error_chain(&e))?;
     Ok(outcome
         .ref_map
         .remote_refs
@@ -445,24 +445,8 @@ fn fetch_into(
         .collect())
 }
 
-/// An error with its causes, `outer: inner: innermost`, without repeating a cause that the
-/// outer message already includes.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
-}
-
 fn init_cached(path: &Path, overrides: &[String]) -> Result<gix::Repository, String> {
-    gix::init_bare(path).map_err(|e| chain(&e))?;
+    gix::init_bare(path).map_err(|e| redact::error_chain(&e))?;
     open_cached(path, overrides)
 }
 

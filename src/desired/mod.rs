@@ -2,7 +2,6 @@
 //! selected manifests in parallel and returns the declared objects with their file and line.
 
 pub mod git;
-pub mod manifest;
 pub mod render;
 
 use std::path::Path;
@@ -104,13 +103,14 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         }
         objects = read.objects;
     } else {
-        let parsed: Vec<(String, manifest::ParsedFile)> = tree
+        let parsed: Vec<(String, crate::manifest::ParsedFile)> = tree
             .files
             .par_iter()
             .map(|file| {
-                let syntax =
-                    manifest::Syntax::of_path(&file.path).unwrap_or(manifest::Syntax::Yaml);
-                let parsed = manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
+                let syntax = crate::manifest::Syntax::of_path(&file.path)
+                    .unwrap_or(crate::manifest::Syntax::Yaml);
+                let parsed =
+                    crate::manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
                 (file.path.clone(), parsed)
             })
             .collect();

@@ -14,9 +14,9 @@ fn run_case(name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drift-cases");
     let file = dir.join(format!("{name}.yaml"));
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let options = crate::desired::manifest::yaml_options(&Default::default());
+    let options = crate::manifest::yaml_options(&Default::default());
     let case: Value =
-        serde_saphyr::from_str_with_options::<crate::desired::manifest::Strict>(&text, options)
+        serde_saphyr::from_str_with_options::<crate::manifest::Strict>(&text, options)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
             .0;
     let desired = &case["desired"];

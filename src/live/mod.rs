@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use crate::config::{LiveSettings, Target};
-use crate::desired::manifest::Limits;
+use crate::manifest::Limits;
 use crate::model::{GroupKind, Object, Problem, Scope};
 
 /// What a scan needs from a live system: the kinds git declares, and the namespaces it declares

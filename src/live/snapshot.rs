@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::LiveRead;
-use crate::desired::manifest::{self, Limits, Syntax};
+use crate::manifest::{self, Limits, Syntax};
 use crate::model::{Problem, Severity};
 
 /// Reads objects from a snapshot folder or file.

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::{LiveRead, LiveRequest, Unreadable};
 use crate::config::KubeSettings;
-use crate::desired::manifest::{self, Limits};
+use crate::manifest::{self, Limits};
 use crate::model::{GroupKind, Problem, Scope, Severity};
 
 /// Why a cluster could not be used at all.
@@ -160,7 +160,7 @@ impl KubeProvider {
                     attempt += 1;
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(err) => return Err(KubeError::Unreachable(describe(&err))),
+                Err(err) => return Err(KubeError::Unreachable(crate::redact::error_chain(&err))),
             }
         };
         let mut served = Vec::new();
@@ -363,10 +363,10 @@ impl KubeProvider {
                 }
                 Err(err) if attempt < self.settings.retries && retryable(&err) => {
                     attempt += 1;
-                    tracing::debug!(message = "retrying", path = %request.uri(), attempt, error = %describe(&err));
+                    tracing::debug!(message = "retrying", path = %request.uri(), attempt, error = %crate::redact::error_chain(&err));
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(err) => return Err(ListError::Other(describe(&err))),
+                Err(err) => return Err(ListError::Other(crate::redact::error_chain(&err))),
             }
         }
     }
@@ -397,26 +397,11 @@ fn retryable(err: &kube::Error) -> bool {
 }
 
 fn is_refused_write(err: &kube::Error) -> bool {
-    describe(err).contains("gitdrift is read-only")
+    crate::redact::error_chain(err).contains("gitdrift is read-only")
 }
 
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(200u64.saturating_mul(1 << attempt.min(6)))
-}
-
-/// An error with its causes.
-pub fn describe(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    crate::redact::scrub(&out)
 }
 
 /// How a live object's origin is shown: its kind, as `Kind.group`.

@@ -17,10 +17,10 @@ use tokio::task::JoinHandle;
 
 use super::{KubeError, KubeProvider, Served};
 use crate::config::{Config, LiveSettings};
-use crate::desired::manifest;
 use crate::diff::ignore;
 use crate::diff::unmanaged::SystemContext;
 use crate::live::{LiveRead, LiveRequest};
+use crate::manifest;
 use crate::model::{Declared, GroupKind, Object, ResourceKey, Scope};
 use crate::report::ResourceReport;
 use crate::scan::{Judge, sort_resources};
@@ -378,7 +378,7 @@ async fn watch_kind(shared: Arc<Shared>, client: kube::Client, kind: Served, pag
             }
             Err(err) => {
                 let gk = kind.gk.clone();
-                let message = super::describe(&err);
+                let message = crate::redact::error_chain(&err);
                 tracing::warn!(message = "watch failed; retrying", kind = %super::kind_label(&gk), error = %message);
                 shared.with_state(|state| {
                     state.unreadable.insert(gk, message);

@@ -1,6 +1,6 @@
 //! Kubernetes manifests from bytes: YAML multi-document streams, JSON, and `kind: List`, with the
-//! line each object starts on. Shared by git sources and snapshot folders, which hold the same
-//! formats (`kubectl get -o yaml|json` writes what people commit).
+//! line each object starts on. Shared by git sources, snapshot folders (which hold the same
+//! formats: `kubectl get -o yaml|json` writes what people commit) and the Kubernetes reader.
 //!
 //! Parsing is defensive: duplicate keys, alias bombs, deep nesting and oversized files are errors
 //! that name the file and line, and no error message quotes the document's content (a Secret's
