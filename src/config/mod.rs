@@ -59,6 +59,8 @@ pub struct Source {
     pub repo: RepoLocation,
     /// Branch, tag, commit or full ref; `None` means the remote's HEAD (a local repository's HEAD).
     pub git_ref: Option<String>,
+    /// Region for AWS declarations and Terraform resources that name none.
+    pub region: Option<String>,
     /// Globs selecting files inside the repository; empty means every manifest.
     pub paths: Vec<String>,
     /// Globs of files to leave out.
@@ -133,6 +135,8 @@ pub enum RepoLocation {
     /// A URL (https, http, ssh, git, file, or scp-like `git@host:org/repo.git`), cloned bare into
     /// the cache.
     Remote(String),
+    /// A Terraform state file on this machine, outside git (`terraform_state:`).
+    StateFile(PathBuf),
 }
 
 impl fmt::Display for RepoLocation {
@@ -140,6 +144,7 @@ impl fmt::Display for RepoLocation {
         match self {
             RepoLocation::Local(path) => write!(f, "{}", path.display()),
             RepoLocation::Remote(url) => f.write_str(&crate::redact::url(url)),
+            RepoLocation::StateFile(path) => write!(f, "{}", path.display()),
         }
     }
 }
@@ -184,6 +189,50 @@ pub enum LiveSettings {
     Snapshot(PathBuf),
     /// A Kubernetes API server, read with get, list and watch only.
     Kubernetes(KubeSettings),
+    /// AWS accounts and regions, read with Describe/Get/List calls only.
+    Aws(AwsSettings),
+}
+
+/// How to reach and read one AWS account's EC2 state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwsSettings {
+    /// Regions to read; empty with `all_regions`: every region the account has enabled.
+    pub regions: Vec<String>,
+    /// Read every enabled region (DescribeRegions).
+    pub all_regions: bool,
+    /// Named profile of the shared config and credentials files.
+    pub profile: Option<String>,
+    /// Role to assume for this target (cross-account reads).
+    pub role_arn: Option<String>,
+    /// External id for the role, where its trust policy demands one.
+    pub external_id: Option<String>,
+    /// Endpoint override (an emulator, a private endpoint).
+    pub endpoint_url: Option<String>,
+    /// Describe calls in flight per region at most.
+    pub concurrency: usize,
+    /// Attempts per call (adaptive retry with backoff on throttling).
+    pub max_attempts: u32,
+    /// Items per page for calls that page (MaxResults).
+    pub page_size: i32,
+    /// Resource types to read; empty: every supported type.
+    pub types: Vec<String>,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            regions: Vec::new(),
+            all_regions: false,
+            profile: None,
+            role_arn: None,
+            external_id: None,
+            endpoint_url: None,
+            concurrency: 4,
+            max_attempts: 8,
+            page_size: 1000,
+            types: Vec::new(),
+        }
+    }
 }
 
 /// How to reach and read one Kubernetes cluster.
@@ -703,21 +752,39 @@ impl Checker {
     }
 
     fn target(&mut self, node: &Node) -> Option<Target> {
-        let fields = self.fields(node, "a target", &["name", "snapshot", "kubernetes"])?;
+        let fields = self.fields(node, "a target", &["name", "snapshot", "kubernetes", "aws"])?;
         let name = self.required(&fields, "name", "target");
-        let live = match (fields.get("snapshot"), fields.present("kubernetes")) {
-            (Some(snapshot), None) => self
-                .path(snapshot, "target.snapshot")
+        let given: Vec<&str> = ["snapshot", "kubernetes", "aws"]
+            .into_iter()
+            .filter(|k| fields.present(k).is_some())
+            .collect();
+        let live = match given.as_slice() {
+            ["snapshot"] => fields
+                .get("snapshot")
+                .and_then(|n| self.path(n, "target.snapshot"))
                 .map(LiveSettings::Snapshot),
-            (None, Some(kube)) => self.kubernetes(kube).map(LiveSettings::Kubernetes),
-            (Some(_), Some(_)) => {
-                self.error(node, "a target takes `snapshot` or `kubernetes`, not both");
-                None
-            }
-            (None, None) => {
+            ["kubernetes"] => fields
+                .present("kubernetes")
+                .and_then(|n| self.kubernetes(n))
+                .map(LiveSettings::Kubernetes),
+            ["aws"] => fields
+                .get("aws")
+                .and_then(|n| self.aws(n))
+                .map(LiveSettings::Aws),
+            [] => {
                 self.error(
                     node,
-                    "target needs a live state: `snapshot` (a folder of exported objects) or `kubernetes` (a cluster)",
+                    "target needs a live state: `snapshot` (a folder of exported objects), `kubernetes` (a cluster) or `aws` (an account)",
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    node,
+                    format!(
+                        "a target takes one of `snapshot`, `kubernetes`, `aws`, not {}",
+                        given.join(" and ")
+                    ),
                 );
                 None
             }
@@ -727,6 +794,81 @@ impl Checker {
             live: live?,
             line: node.line,
         })
+    }
+
+    fn aws(&mut self, node: &Node) -> Option<AwsSettings> {
+        let mut settings = AwsSettings::default();
+        let fields = self.fields(
+            node,
+            "target.aws",
+            &[
+                "regions",
+                "profile",
+                "role_arn",
+                "external_id",
+                "endpoint_url",
+                "concurrency",
+                "max_attempts",
+                "page_size",
+                "types",
+            ],
+        )?;
+        match fields.get("regions") {
+            Some(Node {
+                kind: NodeKind::Str(all),
+                ..
+            }) if all == "all" => settings.all_regions = true,
+            Some(regions) => settings.regions = self.string_list(regions, "target.aws.regions"),
+            None => self.error(node, "target.aws needs `regions` (a list, or `all`)"),
+        }
+        settings.profile = self.optional(&fields, "profile", "target.aws");
+        settings.role_arn = self.optional(&fields, "role_arn", "target.aws");
+        if let Some(arn) = &settings.role_arn
+            && !arn.starts_with("arn:")
+        {
+            let at = fields.get("role_arn").unwrap_or(node);
+            self.error(
+                at,
+                "target.aws.role_arn must be a role ARN (arn:aws:iam::…:role/…)",
+            );
+        }
+        settings.external_id = self.optional(&fields, "external_id", "target.aws");
+        settings.endpoint_url = self.optional(&fields, "endpoint_url", "target.aws");
+        for (key, max) in [
+            ("concurrency", 64i64),
+            ("max_attempts", 20),
+            ("page_size", 1000),
+        ] {
+            if let Some(n) = fields.get(key) {
+                match n.kind {
+                    NodeKind::Int(v) if (1..=max).contains(&v) => match key {
+                        "concurrency" => settings.concurrency = v as usize,
+                        "max_attempts" => settings.max_attempts = v as u32,
+                        _ => settings.page_size = v as i32,
+                    },
+                    _ => self.error(
+                        n,
+                        format!("target.aws.{key} must be a whole number from 1 to {max}"),
+                    ),
+                }
+            }
+        }
+        if let Some(types) = fields.get("types") {
+            for t in self.string_list(types, "target.aws.types") {
+                if !crate::aws::TYPES.contains(&t.as_str()) {
+                    self.error(
+                        types,
+                        format!(
+                            "target.aws.types: `{t}` is not a supported type ({})",
+                            crate::aws::TYPES.join(", ")
+                        ),
+                    );
+                } else {
+                    settings.types.push(t);
+                }
+            }
+        }
+        Some(settings)
     }
 
     fn kubernetes(&mut self, node: &Node) -> Option<KubeSettings> {
@@ -823,16 +965,29 @@ impl Checker {
                 "kustomize",
                 "helm",
                 "render_timeout",
+                "region",
+                "terraform_state",
             ],
         )?;
         let name = self.required(&fields, "name", "source");
-        let repo = fields
-            .get("repo")
-            .and_then(|n| self.string(n, "source.repo").map(|raw| (n, raw)))
-            .map(|(_, raw)| repo_location(&self.base, &raw));
-        if fields.get("repo").is_none() {
-            self.error(node, "source needs `repo`");
-        }
+        let state = fields
+            .get("terraform_state")
+            .and_then(|n| self.path(n, "source.terraform_state"));
+        let repo = match (fields.get("repo"), state) {
+            (Some(n), None) => self
+                .string(n, "source.repo")
+                .map(|raw| repo_location(&self.base, &raw)),
+            (None, Some(state)) => Some(RepoLocation::StateFile(state)),
+            (Some(_), Some(_)) => {
+                self.error(node, "a source takes `repo` or `terraform_state`, not both");
+                None
+            }
+            (None, None) => {
+                self.error(node, "source needs `repo` (or `terraform_state`)");
+                None
+            }
+        };
+        let region = self.optional(&fields, "region", "source");
         let git_ref = self.optional(&fields, "ref", "source");
         let paths = fields
             .get("paths")
@@ -920,6 +1075,7 @@ impl Checker {
             name: name?,
             repo: repo?,
             git_ref,
+            region,
             render,
             render_timeout,
             paths,
@@ -1743,7 +1899,7 @@ targets:
         .unwrap_err();
         let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
         assert!(
-            messages.iter().any(|m| m.contains("not both")),
+            messages.iter().any(|m| m.contains("takes one of")),
             "{messages:?}"
         );
         assert!(

@@ -129,9 +129,9 @@ impl FileFilter {
         })
     }
 
-    /// Whether a repository path is read as a manifest.
+    /// Whether a repository path is read as a manifest (or a Terraform state).
     pub fn selects(&self, path: &str) -> bool {
-        crate::manifest::Syntax::of_path(path).is_some()
+        (crate::manifest::Syntax::of_path(path).is_some() || super::terraform::is_state_file(path))
             && self.include.as_ref().is_none_or(|set| set.is_match(path))
             && !self.exclude.is_match(path)
     }
@@ -157,6 +157,12 @@ pub fn read_tree(
                 message: redact::scrub(&err.to_string()),
             })?;
             (repo, path.display().to_string(), false)
+        }
+        RepoLocation::StateFile(path) => {
+            return Err(GitError::Open {
+                repo: path.display().to_string(),
+                message: "a Terraform state file is not a repository".to_string(),
+            });
         }
         RepoLocation::Remote(url) => {
             let (repo, advertised) = sync_remote(

@@ -1,8 +1,10 @@
 //! Desired state: what git declares. Reads a source's committed tree at its ref, parses the
 //! selected manifests in parallel and returns the declared objects with their file and line.
 
+pub mod aws;
 pub mod git;
 pub mod render;
+pub mod terraform;
 
 use std::path::Path;
 
@@ -26,6 +28,108 @@ pub struct SourceRead {
     pub problems: Vec<Problem>,
 }
 
+/// Turns gitdrift's AWS declarations among parsed objects into declared AWS objects; a bad
+/// declaration becomes an error of its file.
+fn declarations_to_aws(parsed: &mut crate::manifest::ParsedFile, region: Option<&str>) {
+    let objects = std::mem::take(&mut parsed.objects);
+    for object in objects {
+        if aws::is_declaration(&object) {
+            match aws::from_declaration(&object, region) {
+                Ok(declared) => parsed.objects.push(declared),
+                Err(problem) => parsed.errors.push(problem),
+            }
+        } else {
+            parsed.objects.push(object);
+        }
+    }
+}
+
+/// A Terraform state file read as if it were a manifest file.
+fn state_as_parsed(file: &str, bytes: &[u8], region: Option<&str>) -> crate::manifest::ParsedFile {
+    let read = terraform::parse(file, bytes, region);
+    let mut parsed = crate::manifest::ParsedFile {
+        objects: read.objects,
+        errors: read.errors,
+        notes: Vec::new(),
+    };
+    if !read.skipped.is_empty() {
+        let kinds: Vec<String> = read
+            .skipped
+            .iter()
+            .map(|(kind, count)| format!("{kind} ({count})"))
+            .collect();
+        parsed.notes.push(crate::manifest::FileProblem {
+            line: None,
+            message: format!(
+                "Terraform resources of types gitdrift does not read were skipped: {}",
+                kinds.join(", ")
+            ),
+        });
+    }
+    parsed
+}
+
+/// A source that is one local Terraform state file (outside git).
+fn read_state_file(config: &Config, source: &Source, path: &Path, out: &mut SourceRead) {
+    let shown = path.display().to_string();
+    let bytes = match std::fs::metadata(path).and_then(|meta| {
+        if meta.len() > config.limits.max_file_bytes {
+            Err(std::io::Error::other(format!(
+                "file is {} bytes, over the limit of {} bytes",
+                meta.len(),
+                config.limits.max_file_bytes
+            )))
+        } else {
+            std::fs::read(path)
+        }
+    }) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            out.problems.push(
+                Problem::new(Severity::Error, format!("cannot read: {err}"))
+                    .source(&source.name)
+                    .at(&shown, None),
+            );
+            return;
+        }
+    };
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+    let hex: String = digest
+        .as_ref()
+        .iter()
+        .take(10)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    out.commit = Some(format!("sha256:{hex}"));
+    out.files = 1;
+    let parsed = state_as_parsed(&shown, &bytes, source.region.as_deref());
+    for problem in parsed.errors {
+        out.problems.push(
+            Problem::new(Severity::Error, problem.message)
+                .source(&source.name)
+                .at(&shown, problem.line),
+        );
+    }
+    for note in parsed.notes {
+        out.problems.push(
+            Problem::new(Severity::Note, note.message)
+                .source(&source.name)
+                .at(&shown, None),
+        );
+    }
+    out.objects = parsed
+        .objects
+        .into_iter()
+        .map(|mut object| {
+            object.body.freeze();
+            Declared {
+                source: source.name.clone(),
+                object,
+            }
+        })
+        .collect();
+}
+
 /// Reads and parses one source. Never fails as a whole: a repository that cannot be read is an
 /// error problem naming the source, and a bad file is an error naming the file.
 pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> SourceRead {
@@ -45,6 +149,10 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
             return out;
         }
     };
+    if let crate::config::RepoLocation::StateFile(path) = &source.repo {
+        read_state_file(config, source, path, &mut out);
+        return out;
+    }
     let rendered = !matches!(source.render, Render::Plain);
     // A render needs the whole tree (bases, patches, templates), minus what `exclude` names.
     let tree = match git::read_tree(
@@ -107,10 +215,16 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
             .files
             .par_iter()
             .map(|file| {
-                let syntax = crate::manifest::Syntax::of_path(&file.path)
-                    .unwrap_or(crate::manifest::Syntax::Yaml);
-                let parsed =
-                    crate::manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
+                let parsed = if terraform::is_state_file(&file.path) {
+                    state_as_parsed(&file.path, &file.bytes, source.region.as_deref())
+                } else {
+                    let syntax = crate::manifest::Syntax::of_path(&file.path)
+                        .unwrap_or(crate::manifest::Syntax::Yaml);
+                    let mut parsed =
+                        crate::manifest::parse(&file.path, &file.bytes, syntax, &config.limits);
+                    declarations_to_aws(&mut parsed, source.region.as_deref());
+                    parsed
+                };
                 (file.path.clone(), parsed)
             })
             .collect();

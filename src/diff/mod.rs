@@ -3,6 +3,7 @@
 //! `rules` holds the tables of server behaviour, `compare` the walk, `owners` the attribution,
 //! `ignore` the one place where results are filtered.
 
+pub mod aws;
 pub mod compare;
 pub mod ignore;
 pub mod owners;

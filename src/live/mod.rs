@@ -1,6 +1,7 @@
 //! Live state: what actually runs. One submodule per provider; every provider only reads.
 //! Providers return plain objects; matching and judging happen in `scan` and `diff`.
 
+pub mod aws;
 pub mod kube;
 pub mod snapshot;
 
@@ -99,6 +100,8 @@ pub enum LiveProvider {
     Snapshot(snapshot::SnapshotProvider),
     /// A Kubernetes API server.
     Kubernetes(kube::KubeProvider),
+    /// An AWS account.
+    Aws(aws::AwsProvider),
 }
 
 impl LiveProvider {
@@ -111,6 +114,9 @@ impl LiveProvider {
             LiveSettings::Kubernetes(settings) => {
                 LiveProvider::Kubernetes(kube::KubeProvider::new(settings.clone()))
             }
+            LiveSettings::Aws(settings) => {
+                LiveProvider::Aws(aws::AwsProvider::new(settings.clone()))
+            }
         }
     }
 
@@ -119,6 +125,7 @@ impl LiveProvider {
         match self {
             LiveProvider::Snapshot(_) => "snapshot",
             LiveProvider::Kubernetes(_) => "kubernetes",
+            LiveProvider::Aws(_) => "aws",
         }
     }
 
@@ -127,6 +134,7 @@ impl LiveProvider {
         match self {
             LiveProvider::Snapshot(p) => p.path().display().to_string(),
             LiveProvider::Kubernetes(p) => p.location(),
+            LiveProvider::Aws(p) => p.location(),
         }
     }
 
@@ -134,6 +142,7 @@ impl LiveProvider {
     pub async fn read(&self, target: &str, request: &LiveRequest, limits: &Limits) -> LiveRead {
         match self {
             LiveProvider::Kubernetes(provider) => provider.read(target, request, limits).await,
+            LiveProvider::Aws(provider) => provider.read(target).await,
             LiveProvider::Snapshot(provider) => {
                 let provider = provider.clone();
                 let target = target.to_string();

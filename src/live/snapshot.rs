@@ -119,6 +119,25 @@ fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<manifest::Pars
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let syntax = Syntax::of_path(shown).unwrap_or(Syntax::Yaml);
+    // `aws ec2 describe-*` output: no apiVersion anywhere near the top.
+    let head = &bytes[..bytes.len().min(4096)];
+    if syntax == Syntax::Json
+        && !head.windows(12).any(|w| w == b"\"apiVersion\"")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        && super::aws::offline::is_describe_output(&value)
+    {
+        let Some(region) = super::aws::offline::region_of(Path::new(shown)) else {
+            return Err(
+                "AWS describe output must be in a folder named after its region (eu-west-1/…)"
+                    .to_string(),
+            );
+        };
+        return Ok(manifest::ParsedFile {
+            objects: super::aws::offline::objects(&value, &region),
+            errors: Vec::new(),
+            notes: Vec::new(),
+        });
+    }
     let mut parsed = manifest::parse(shown, &bytes, syntax, limits);
     drop(bytes);
     parsed.objects.iter_mut().for_each(super::compact);
@@ -134,6 +153,9 @@ pub fn write(dir: &Path, objects: &[crate::model::Object]) -> std::io::Result<Ve
     use std::collections::BTreeMap;
 
     std::fs::create_dir_all(dir)?;
+    let (aws, objects): (Vec<&crate::model::Object>, Vec<&crate::model::Object>) =
+        objects.iter().partition(|o| crate::aws::is_aws(&o.group));
+    let mut written = super::aws::offline::write(dir, &aws)?;
     let mut by_kind: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     for object in objects {
         let mut value = object.value().into_owned();
@@ -146,7 +168,6 @@ pub fn write(dir: &Path, objects: &[crate::model::Object]) -> std::io::Result<Ve
             .or_default()
             .push(value);
     }
-    let mut written = Vec::new();
     for ((group, kind), mut items) in by_kind {
         items.sort_by_key(|v| {
             (

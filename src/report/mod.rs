@@ -34,6 +34,68 @@ pub struct ScanReport {
     /// Kinds that could not be read on a target (forbidden, failing): nothing is said about
     /// their objects.
     pub unreadable: Vec<UnreadableKind>,
+    /// How much of each target's AWS estate git declares, per resource type and in all.
+    pub coverage: Vec<Coverage>,
+}
+
+/// The share of a target's AWS resources that git manages: managed ÷ (managed + unmanaged +
+/// missing), per resource type (and `all`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Target name.
+    pub target: String,
+    /// AWS resource type, or `all`.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// Declared and live (in sync or drifted).
+    pub managed: usize,
+    /// Live, not declared.
+    pub unmanaged: usize,
+    /// Declared, not live.
+    pub missing: usize,
+    /// managed ÷ (managed + unmanaged + missing), in percent (100 when there is nothing).
+    pub percent: f64,
+}
+
+impl Coverage {
+    /// Coverage of the AWS resources among `resources`, per target and type, with a total row
+    /// per target.
+    pub fn of(resources: &[ResourceReport]) -> Vec<Coverage> {
+        use std::collections::BTreeMap;
+        let mut counts: BTreeMap<(String, String), (usize, usize, usize)> = BTreeMap::new();
+        for r in resources
+            .iter()
+            .filter(|r| r.api_version == crate::aws::API_VERSION)
+        {
+            for kind in [r.kind.clone(), "all".to_string()] {
+                let entry = counts.entry((r.target.clone(), kind)).or_default();
+                match r.status {
+                    Status::InSync | Status::Drifted => entry.0 += 1,
+                    Status::Unmanaged => entry.1 += 1,
+                    Status::Missing => entry.2 += 1,
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((target, resource_type), (managed, unmanaged, missing))| {
+                let total = managed + unmanaged + missing;
+                let percent = if total == 0 {
+                    100.0
+                } else {
+                    (managed as f64 * 1000.0 / total as f64).round() / 10.0
+                };
+                Coverage {
+                    target,
+                    resource_type,
+                    managed,
+                    unmanaged,
+                    missing,
+                    percent,
+                }
+            })
+            .collect()
+    }
 }
 
 /// A kind a target's live state could not be read for.

@@ -86,6 +86,23 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
             let _ = writeln!(out, "  {}", paint(style, &problem.to_string()));
         }
     }
+    if !report.coverage.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            paint(
+                BOLD,
+                "AWS coverage (managed ÷ managed + unmanaged + missing)"
+            )
+        );
+        for c in &report.coverage {
+            let _ = writeln!(
+                out,
+                "  {} {:<34} {:>5.1}%  {} managed, {} unmanaged, {} missing",
+                c.target, c.resource_type, c.percent, c.managed, c.unmanaged, c.missing
+            );
+        }
+    }
     if !report.stale_ignore_rules.is_empty() {
         let _ = writeln!(
             out,

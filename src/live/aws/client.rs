@@ -1,0 +1,191 @@
+//! The one way to get an EC2 client: [`ec2`] builds it from the standard credentials chain (or a
+//! role to assume), with adaptive retries, rustls, the target's endpoint override, and
+//! [`super::guard::ReadOnlyInterceptor`] in place; [`ReadOnlyEc2`] wraps it so that only the read
+//! operations gitdrift uses can even be named.
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::{
+    describe_addresses::builders::DescribeAddressesFluentBuilder,
+    describe_flow_logs::builders::DescribeFlowLogsFluentBuilder,
+    describe_instances::builders::DescribeInstancesFluentBuilder,
+    describe_internet_gateways::builders::DescribeInternetGatewaysFluentBuilder,
+    describe_key_pairs::builders::DescribeKeyPairsFluentBuilder,
+    describe_launch_template_versions::builders::DescribeLaunchTemplateVersionsFluentBuilder,
+    describe_launch_templates::builders::DescribeLaunchTemplatesFluentBuilder,
+    describe_nat_gateways::builders::DescribeNatGatewaysFluentBuilder,
+    describe_network_acls::builders::DescribeNetworkAclsFluentBuilder,
+    describe_regions::builders::DescribeRegionsFluentBuilder,
+    describe_route_tables::builders::DescribeRouteTablesFluentBuilder,
+    describe_security_groups::builders::DescribeSecurityGroupsFluentBuilder,
+    describe_subnets::builders::DescribeSubnetsFluentBuilder,
+    describe_volumes::builders::DescribeVolumesFluentBuilder,
+    describe_vpcs::builders::DescribeVpcsFluentBuilder,
+    get_ebs_default_kms_key_id::builders::GetEbsDefaultKmsKeyIdFluentBuilder,
+    get_ebs_encryption_by_default::builders::GetEbsEncryptionByDefaultFluentBuilder,
+};
+use aws_smithy_http_client::tls;
+use aws_types::region::Region;
+
+use super::guard::ReadOnlyInterceptor;
+use crate::config::AwsSettings;
+
+/// An EC2 client that can only read. The inner client is private: the methods below are all
+/// there is.
+#[derive(Clone, Debug)]
+pub struct ReadOnlyEc2 {
+    inner: Client,
+    region: String,
+    page_size: i32,
+}
+
+macro_rules! reads {
+    ($($(#[$doc:meta])* $name:ident -> $builder:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self) -> $builder {
+                self.inner.$name()
+            }
+        )*
+    };
+}
+
+impl ReadOnlyEc2 {
+    /// The region this client reads.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Items per page, clamped to what an operation accepts.
+    pub fn page_size(&self, max: i32) -> i32 {
+        self.page_size.clamp(5, max)
+    }
+
+    reads! {
+        /// `DescribeRegions`.
+        describe_regions -> DescribeRegionsFluentBuilder;
+        /// `DescribeInstances`.
+        describe_instances -> DescribeInstancesFluentBuilder;
+        /// `DescribeSecurityGroups`.
+        describe_security_groups -> DescribeSecurityGroupsFluentBuilder;
+        /// `DescribeVpcs`.
+        describe_vpcs -> DescribeVpcsFluentBuilder;
+        /// `DescribeSubnets`.
+        describe_subnets -> DescribeSubnetsFluentBuilder;
+        /// `DescribeRouteTables`.
+        describe_route_tables -> DescribeRouteTablesFluentBuilder;
+        /// `DescribeInternetGateways`.
+        describe_internet_gateways -> DescribeInternetGatewaysFluentBuilder;
+        /// `DescribeNatGateways`.
+        describe_nat_gateways -> DescribeNatGatewaysFluentBuilder;
+        /// `DescribeAddresses`.
+        describe_addresses -> DescribeAddressesFluentBuilder;
+        /// `DescribeVolumes`.
+        describe_volumes -> DescribeVolumesFluentBuilder;
+        /// `DescribeNetworkAcls`.
+        describe_network_acls -> DescribeNetworkAclsFluentBuilder;
+        /// `DescribeLaunchTemplates`.
+        describe_launch_templates -> DescribeLaunchTemplatesFluentBuilder;
+        /// `DescribeLaunchTemplateVersions`.
+        describe_launch_template_versions -> DescribeLaunchTemplateVersionsFluentBuilder;
+        /// `DescribeKeyPairs`.
+        describe_key_pairs -> DescribeKeyPairsFluentBuilder;
+        /// `DescribeFlowLogs`.
+        describe_flow_logs -> DescribeFlowLogsFluentBuilder;
+        /// `GetEbsEncryptionByDefault`.
+        get_ebs_encryption_by_default -> GetEbsEncryptionByDefaultFluentBuilder;
+        /// `GetEbsDefaultKmsKeyId`.
+        get_ebs_default_kms_key_id -> GetEbsDefaultKmsKeyIdFluentBuilder;
+    }
+}
+
+/// Builds the read-only EC2 client of a target for a region.
+pub async fn ec2(settings: &AwsSettings, region: &str) -> ReadOnlyEc2 {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .http_client(http)
+        .retry_config(RetryConfig::adaptive().with_max_attempts(settings.max_attempts));
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let shared = loader.load().await;
+    let mut builder = aws_sdk_ec2::config::Builder::from(&shared);
+    if let Some(role) = &settings.role_arn {
+        let mut assume = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name("gitdrift")
+            .configure(&shared);
+        if let Some(id) = &settings.external_id {
+            assume = assume.external_id(id);
+        }
+        builder = builder.credentials_provider(assume.build().await);
+    }
+    let config = builder.interceptor(ReadOnlyInterceptor).build();
+    ReadOnlyEc2 {
+        inner: Client::from_conf(config),
+        region: region.to_string(),
+        page_size: settings.page_size,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_mutating_call_is_refused_before_it_reaches_the_network() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let settings = AwsSettings {
+            regions: vec!["eu-west-1".into()],
+            endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+            max_attempts: 1,
+            ..AwsSettings::default()
+        };
+        let ec2 = ec2(&settings, "eu-west-1").await;
+        #[allow(clippy::disallowed_methods)] // proving the guard refuses what clippy bans
+        let result = ec2
+            .inner
+            .run_instances()
+            .image_id("ami-12345678")
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await;
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, aws_sdk_ec2::error::SdkError::ConstructionFailure(_)),
+            "{err:?}"
+        );
+        let message = crate::redact::error_chain(&err);
+        assert!(
+            message.contains("gitdrift is read-only: refused EC2 RunInstances before sending it"),
+            "{message}"
+        );
+        #[allow(clippy::disallowed_methods)]
+        let secret = ec2
+            .inner
+            .get_password_data()
+            .instance_id("i-1")
+            .send()
+            .await;
+        assert!(
+            crate::redact::error_chain(&secret.unwrap_err())
+                .contains("refused EC2 GetPasswordData")
+        );
+        assert!(
+            matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "nothing reached the network"
+        );
+    }
+}
