@@ -285,7 +285,7 @@ async fn snapshot(args: SnapshotArgs) -> anyhow::Result<u8> {
     if !read.complete {
         return Ok(2);
     }
-    let files = crate::live::snapshot::write(&args.out, &read.objects)
+    let files = crate::live::snapshot::write(&args.out, &read)
         .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", args.out.display()))?;
     println!(
         "wrote {} objects of {} kinds to {}",

@@ -643,6 +643,15 @@ pub fn judge_aws(
                 .insert(o.name.clone());
         }
     }
+    // Live resources with their tags, by type and region, for declarations matched by tags.
+    type Tagged<'a> = Vec<(&'a Object, BTreeMap<String, String>)>;
+    let mut tagged: HashMap<(&str, &str), Tagged> = HashMap::new();
+    for o in live {
+        tagged
+            .entry((o.kind.as_str(), o.namespace.as_deref().unwrap_or_default()))
+            .or_default()
+            .push((o, tags(&o.value())));
+    }
     let mut matched: HashMap<(String, String, String), String> = HashMap::new();
     for item in declared {
         let object = &item.object;
@@ -657,23 +666,37 @@ pub fn judge_aws(
                 .source(&item.source)
                 .at(&object.origin.file, object.origin.line)
         };
+        if !read
+            .aws_read
+            .contains(&(region.clone(), object.kind.clone()))
+        {
+            // Not read is not missing: the target does not look there.
+            out.problems.push(at(Problem::new(
+                Severity::Warning,
+                format!(
+                    "{} {} is not judged: target {target} does not read {} in {region}",
+                    object.kind, object.name, object.kind
+                ),
+            )
+            .target(target)));
+            continue;
+        }
         let found: Option<&Object> = match &declaration.id {
             Some(id) => by_id
                 .get(&(object.kind.clone(), region.clone(), id.clone()))
                 .copied(),
             None => {
-                let candidates: Vec<&Object> = live
-                    .iter()
-                    .filter(|o| {
-                        o.kind == object.kind && o.namespace.as_deref() == Some(region.as_str())
-                    })
-                    .filter(|o| {
-                        let have = tags(&o.value());
+                let candidates: Vec<&Object> = tagged
+                    .get(&(object.kind.as_str(), region.as_str()))
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, have)| {
                         declaration
                             .match_tags
                             .iter()
                             .all(|(k, v)| have.get(k) == Some(v))
                     })
+                    .map(|(o, _)| *o)
                     .collect();
                 if candidates.len() > 1 {
                     let ids: Vec<&str> = candidates.iter().map(|o| o.name.as_str()).collect();

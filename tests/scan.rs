@@ -3,7 +3,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{Repo, config_map, gitdrift, project_root};
+use support::{Repo, config_map, gitdrift, project_root, resource};
 
 /// A repository holding the demo's manifests, and a config pointing at it and the demo snapshot.
 fn demo_repo() -> (Repo, std::path::PathBuf) {
@@ -20,15 +20,6 @@ fn demo_repo() -> (Repo, std::path::PathBuf) {
     )
     .unwrap();
     (repo, config)
-}
-
-fn resource<'a>(report: &'a Value, kind: &str, name: &str) -> &'a Value {
-    report["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == kind && r["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in report"))
 }
 
 #[test]
@@ -143,9 +134,22 @@ fn the_readme_demo_config_scans_this_repository() {
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
-    assert_eq!(report["summary"]["drifted"], 3);
-    assert_eq!(report["summary"]["missing"], 1);
-    assert_eq!(report["summary"]["unmanaged"], 1);
+    // Three drifts, a missing and an unmanaged object in the cluster; three drifts, a missing
+    // and an unmanaged resource in AWS.
+    assert_eq!(report["summary"]["drifted"], 6);
+    assert_eq!(report["summary"]["missing"], 2);
+    assert_eq!(report["summary"]["unmanaged"], 2);
+    assert_eq!(report["summary"]["errors"], 0, "{:#}", report["problems"]);
+    let all = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "all")
+        .unwrap();
+    assert_eq!(
+        (&all["target"], &all["managed"]),
+        (&"demo-aws".into(), &5.into())
+    );
 }
 
 #[test]

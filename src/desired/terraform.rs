@@ -153,7 +153,8 @@ pub fn parse(file: &str, bytes: &[u8], default_region: Option<&str>) -> StateRea
                 id: Some(id.clone()),
                 match_tags: BTreeMap::new(),
                 properties,
-                exhaustive_tags: false,
+                // Terraform owns every tag: the next apply removes the ones added by hand.
+                exhaustive_tags: true,
             };
             out.objects.push(Object {
                 api_version: crate::aws::API_VERSION.to_string(),
@@ -246,10 +247,13 @@ impl P {
         let value = attrs.get(tf).cloned().unwrap_or(Value::Null);
         self.put(key, value)
     }
+    /// `tags_all` (the resource's tags with the provider's `default_tags`) where the state has
+    /// it, else `tags`.
     fn tags(self, attrs: &Map<String, Value>) -> P {
         let tags = attrs
-            .get("tags")
+            .get("tags_all")
             .and_then(Value::as_object)
+            .or_else(|| attrs.get("tags").and_then(Value::as_object))
             .cloned()
             .unwrap_or_default();
         self.put("Tags", Value::Object(tags))

@@ -76,6 +76,8 @@ pub struct LiveRead {
     pub unserved: BTreeSet<GroupKind>,
     /// Kinds that could not be read.
     pub unreadable: Vec<Unreadable>,
+    /// The AWS (region, resource type) pairs read in full: only declarations there are judged.
+    pub aws_read: BTreeSet<(String, String)>,
 }
 
 impl LiveRead {
@@ -89,6 +91,7 @@ impl LiveRead {
             scopes: BTreeMap::new(),
             unserved: BTreeSet::new(),
             unreadable: Vec::new(),
+            aws_read: BTreeSet::new(),
         }
     }
 }

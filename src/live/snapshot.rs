@@ -68,7 +68,7 @@ impl SnapshotProvider {
         } else {
             self.path.clone()
         };
-        let parsed: Vec<(String, Result<manifest::ParsedFile, String>)> = files
+        let parsed: Vec<(String, Result<FileRead, String>)> = files
             .par_iter()
             .map(|path| {
                 let shown = path
@@ -81,7 +81,8 @@ impl SnapshotProvider {
             .collect();
         for (shown, result) in parsed {
             match result {
-                Ok(parsed) => {
+                Ok((parsed, aws_read)) => {
+                    out.aws_read.extend(aws_read);
                     for problem in parsed.errors {
                         out.problems.push(
                             Problem::new(Severity::Error, problem.message)
@@ -109,7 +110,10 @@ impl SnapshotProvider {
     }
 }
 
-fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<manifest::ParsedFile, String> {
+/// A file's objects, and the AWS (region, type) pairs it holds in full.
+type FileRead = (manifest::ParsedFile, Vec<(String, String)>);
+
+fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<FileRead, String> {
     let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     if size > limits.max_file_bytes {
         return Err(format!(
@@ -132,30 +136,37 @@ fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<manifest::Pars
                     .to_string(),
             );
         };
-        return Ok(manifest::ParsedFile {
+        let types = super::aws::offline::types_in(&value)
+            .into_iter()
+            .map(|t| (region.clone(), t.to_string()))
+            .collect();
+        let parsed = manifest::ParsedFile {
             objects: super::aws::offline::objects(&value, &region),
             errors: Vec::new(),
             notes: Vec::new(),
-        });
+        };
+        return Ok((parsed, types));
     }
     let mut parsed = manifest::parse(shown, &bytes, syntax, limits);
     drop(bytes);
     parsed.objects.iter_mut().for_each(super::compact);
-    Ok(parsed)
+    Ok((parsed, Vec::new()))
 }
 
 /// Writes live objects as a snapshot folder this provider reads back: one `kind: List` JSON file
 /// per kind (what `kubectl get -o json` writes), objects ordered by namespace and name. Secret
 /// values are replaced by digest markers (see [`crate::digest`]); managedFields are written
 /// whole. Returns the files written.
-pub fn write(dir: &Path, objects: &[crate::model::Object]) -> std::io::Result<Vec<PathBuf>> {
+pub fn write(dir: &Path, read: &LiveRead) -> std::io::Result<Vec<PathBuf>> {
     use serde_json::Value;
     use std::collections::BTreeMap;
 
     std::fs::create_dir_all(dir)?;
-    let (aws, objects): (Vec<&crate::model::Object>, Vec<&crate::model::Object>) =
-        objects.iter().partition(|o| crate::aws::is_aws(&o.group));
-    let mut written = super::aws::offline::write(dir, &aws)?;
+    let (aws, objects): (Vec<&crate::model::Object>, Vec<&crate::model::Object>) = read
+        .objects
+        .iter()
+        .partition(|o| crate::aws::is_aws(&o.group));
+    let mut written = super::aws::offline::write(dir, &aws, &read.aws_read)?;
     let mut by_kind: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     for object in objects {
         let mut value = object.value().into_owned();

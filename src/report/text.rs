@@ -43,13 +43,14 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
             .map_or("unreadable".to_string(), |c| c.chars().take(12).collect());
         let _ = writeln!(
             out,
-            "  source {}: {} @ {} ({}) · {} objects in {} files → target {}",
+            "  source {}: {} @ {} ({}) · {} objects in {} file{} → target {}",
             source.name,
             source.repo,
             commit,
             source.git_ref.as_deref().unwrap_or("HEAD"),
             source.objects,
             source.files,
+            if source.files == 1 { "" } else { "s" },
             source.target
         );
     }

@@ -7,6 +7,7 @@
 
 pub mod http_git;
 pub mod kube_api;
+pub mod moto;
 pub mod pki;
 
 use std::net::{TcpListener, TcpStream};
@@ -486,4 +487,18 @@ pub fn demo_live_objects() -> Vec<serde_json::Value> {
         }
     }
     out
+}
+
+/// The resource of a JSON report with this kind and name, or a failure listing the resources.
+pub fn resource<'a>(
+    report: &'a serde_json::Value,
+    kind: &str,
+    name: &str,
+) -> &'a serde_json::Value {
+    report["resources"]
+        .as_array()
+        .expect("a report's resources")
+        .iter()
+        .find(|r| r["kind"] == kind && r["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {:#}", report["resources"]))
 }

@@ -120,17 +120,28 @@ impl AwsProvider {
                 attempted += 1;
                 match result {
                     Ok(items) => {
+                        out.aws_read
+                            .insert((region.clone(), resource_type.to_string()));
                         for item in items {
                             out.objects.push(object(&region, resource_type, item));
                         }
                     }
                     Err(message) => {
                         failed += 1;
-                        let forbidden = message.contains("UnauthorizedOperation")
-                            || message.contains("AccessDenied");
+                        let reason = if message.starts_with("UnauthorizedOperation")
+                            || message.starts_with("AccessDenied")
+                        {
+                            "forbidden"
+                        } else if message.starts_with("RequestLimitExceeded")
+                            || message.starts_with("Throttling")
+                        {
+                            "throttled"
+                        } else {
+                            "error"
+                        };
                         out.unreadable.push(Unreadable {
                             gk: gk(resource_type),
-                            reason: if forbidden { "forbidden" } else { "error" }.to_string(),
+                            reason: reason.to_string(),
                             message: format!("{region}: {message}"),
                         });
                     }

@@ -3,7 +3,7 @@
 //! (`eu-west-1/security-groups.json`). Read as live AWS state by snapshot targets, and written by
 //! `gitdrift snapshot` for AWS targets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -82,6 +82,27 @@ pub fn is_describe_output(value: &Value) -> bool {
     })
 }
 
+/// The resource types a `describe-*` output holds in full.
+pub fn types_in(value: &Value) -> Vec<&'static str> {
+    let Some(map) = value.as_object() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if map.contains_key("Reservations") {
+        out.push("AWS::EC2::Instance");
+    }
+    if map.contains_key("EbsEncryptionByDefault") {
+        out.push("AWS::EC2::EBSEncryptionByDefault");
+    }
+    out.extend(
+        SHAPES
+            .iter()
+            .filter(|(key, ..)| map.contains_key(*key))
+            .map(|(_, t, ..)| *t),
+    );
+    out
+}
+
 /// The region of a snapshot file: the name of the folder it is in, when that is a region name.
 pub fn region_of(path: &Path) -> Option<String> {
     let folder = path.parent()?.file_name()?.to_str()?;
@@ -155,18 +176,38 @@ pub fn objects(value: &Value, region: &str) -> Vec<Object> {
 }
 
 /// Writes AWS objects as `describe-*` files, a folder per region. Returns the files written.
-pub fn write(dir: &Path, objects: &[&Object]) -> std::io::Result<Vec<PathBuf>> {
+pub fn write(
+    dir: &Path,
+    objects: &[&Object],
+    read: &BTreeSet<(String, String)>,
+) -> std::io::Result<Vec<PathBuf>> {
+    let file_of = |kind: &str| -> Option<&'static str> {
+        match kind {
+            "AWS::EC2::Instance" => Some("instances.json"),
+            "AWS::EC2::EBSEncryptionByDefault" => None,
+            kind => SHAPES
+                .iter()
+                .find(|(_, t, ..)| *t == kind)
+                .map(|(.., file)| *file),
+        }
+    };
     let mut by_file: BTreeMap<(String, &'static str), Vec<Value>> = BTreeMap::new();
+    // Types read in full with nothing in them are written empty, so that reading the snapshot
+    // back knows there is nothing (rather than nothing known).
+    for (region, kind) in read {
+        if let Some(file) = file_of(kind) {
+            by_file.entry((region.clone(), file)).or_default();
+        }
+    }
     for object in objects {
         let region = object
             .namespace
             .clone()
             .unwrap_or_else(|| "unknown".to_string());
         let file = match object.kind.as_str() {
-            "AWS::EC2::Instance" => "instances.json",
             "AWS::EC2::EBSEncryptionByDefault" => "ebs-encryption-by-default.json",
-            kind => match SHAPES.iter().find(|(_, t, ..)| *t == kind) {
-                Some((.., file)) => file,
+            kind => match file_of(kind) {
+                Some(file) => file,
                 None => continue,
             },
         };

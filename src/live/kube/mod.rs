@@ -6,7 +6,7 @@
 pub mod guard;
 pub mod watch;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -192,15 +192,7 @@ impl KubeProvider {
 
     /// Reads the objects of every kind the scan needs.
     pub async fn read(&self, target: &str, request: &LiveRequest, limits: &Limits) -> LiveRead {
-        let mut out = LiveRead {
-            objects: Vec::new(),
-            problems: Vec::new(),
-            observed_at: Utc::now(),
-            complete: true,
-            scopes: BTreeMap::new(),
-            unserved: BTreeSet::new(),
-            unreadable: Vec::new(),
-        };
+        let mut out = LiveRead::empty();
         let fail = |message: String| Problem::new(Severity::Error, message).target(target);
         let client = match client(&self.settings).await {
             Ok(client) => client,
@@ -406,7 +398,8 @@ fn backoff(attempt: u32) -> Duration {
 
 /// How a live object's origin is shown: its kind, as `Kind.group`.
 pub fn kind_label(gk: &GroupKind) -> String {
-    if gk.group.is_empty() {
+    // AWS types name themselves (AWS::EC2::Instance).
+    if gk.group.is_empty() || crate::aws::is_aws(&gk.group) {
         gk.kind.clone()
     } else {
         format!("{}.{}", gk.kind, gk.group)

@@ -57,7 +57,22 @@ pub fn all() -> Vec<&'static dyn Collector> {
     ]
 }
 
-/// An SDK error, with its causes (throttling that outlasted the retries, access denied, …).
-pub fn error(err: &dyn std::error::Error) -> String {
+/// An SDK error as a report shows it: the service's own code and message where AWS answered
+/// (`RequestLimitExceeded: Request limit exceeded.` after the retries gave up,
+/// `UnauthorizedOperation: …`), else the error and its causes (timeouts, connection refused).
+pub fn error<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    if let SdkError::ServiceError(service) = err {
+        let e = service.err();
+        match (e.code(), e.message()) {
+            (Some(code), Some(message)) => return format!("{code}: {message}"),
+            (Some(code), None) => return code.to_string(),
+            _ => {}
+        }
+    }
     crate::redact::error_chain(err)
 }
