@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod config;

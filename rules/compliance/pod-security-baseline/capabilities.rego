@@ -1,0 +1,27 @@
+# METADATA
+# title: Capabilities
+# description: >-
+#   Adding capabilities beyond the default set must be disallowed.
+# custom:
+#   id: pss-baseline-capabilities
+#   severity: high
+#   controls:
+#     pss: [baseline/capabilities_baseline]
+#   remediation: >-
+#     Add only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID or SYS_CHROOT.
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.baseline.capabilities
+
+import data.gitdrift.lib.kubernetes as k8s
+
+allowed := {
+	"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+	"NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+}
+
+deny contains msg if {
+	some c in k8s.containers
+	some capability in object.get(k8s.security_context(c), ["capabilities", "add"], [])
+	not capability in allowed
+	msg := sprintf("capabilities_baseline: %s adds capability %s", [k8s.describe(c), capability])
+}

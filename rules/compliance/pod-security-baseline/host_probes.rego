@@ -1,0 +1,36 @@
+# METADATA
+# title: Probes and lifecycle hooks on other hosts
+# description: >-
+#   Probes and lifecycle handlers must not reach other hosts: the host field of httpGet and
+#   tcpSocket handlers must be unset.
+# custom:
+#   id: pss-baseline-host-probes
+#   severity: high
+#   controls:
+#     pss: [baseline/hostProbesAndHostLifecycle]
+#   remediation: >-
+#     Remove host from httpGet and tcpSocket probes and lifecycle handlers (they then target the pod).
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.baseline.host_probes
+
+import data.gitdrift.lib.kubernetes as k8s
+
+handlers contains {"c": c, "where": probe, "handler": c.container[probe]} if {
+	some c in k8s.containers
+	some probe in ["livenessProbe", "readinessProbe", "startupProbe"]
+	c.container[probe]
+}
+
+handlers contains {"c": c, "where": sprintf("lifecycle.%s", [hook]), "handler": c.container.lifecycle[hook]} if {
+	some c in k8s.containers
+	some hook in ["postStart", "preStop"]
+	c.container.lifecycle[hook]
+}
+
+deny contains msg if {
+	some h in handlers
+	some kind in ["httpGet", "tcpSocket"]
+	host := h.handler[kind].host
+	host != ""
+	msg := sprintf("hostProbesAndHostLifecycle: %s %s.%s.host is %q", [k8s.describe(h.c), h.where, kind, host])
+}

@@ -1,0 +1,27 @@
+# METADATA
+# title: Windows HostProcess
+# description: >-
+#   Windows pods offer the ability to run HostProcess containers, which give privileged access
+#   to the Windows node; they must not be used.
+# custom:
+#   id: pss-baseline-host-process
+#   severity: high
+#   controls:
+#     pss: [baseline/windowsHostProcess]
+#   remediation: >-
+#     Remove windowsOptions.hostProcess (or set it to false) from the pod and its containers.
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.baseline.host_process
+
+import data.gitdrift.lib.kubernetes as k8s
+
+deny contains msg if {
+	k8s.pod_security_context.windowsOptions.hostProcess == true
+	msg := "windowsHostProcess: pod sets securityContext.windowsOptions.hostProcess=true"
+}
+
+deny contains msg if {
+	some c in k8s.containers
+	k8s.security_context(c).windowsOptions.hostProcess == true
+	msg := sprintf("windowsHostProcess: %s sets securityContext.windowsOptions.hostProcess=true", [k8s.describe(c)])
+}

@@ -1,0 +1,21 @@
+# METADATA
+# title: Privileged containers
+# description: >-
+#   Privileged containers disable most security mechanisms and must be disallowed.
+# custom:
+#   id: pss-baseline-privileged
+#   severity: high
+#   controls:
+#     pss: [baseline/privileged]
+#   remediation: >-
+#     Remove securityContext.privileged from every container, or set it to false.
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.baseline.privileged
+
+import data.gitdrift.lib.kubernetes as k8s
+
+deny contains msg if {
+	some c in k8s.containers
+	k8s.security_context(c).privileged == true
+	msg := sprintf("privileged: %s sets securityContext.privileged=true", [k8s.describe(c)])
+}

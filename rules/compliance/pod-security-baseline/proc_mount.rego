@@ -1,0 +1,24 @@
+# METADATA
+# title: /proc mount type
+# description: >-
+#   The default /proc masks are set up to reduce attack surface and should be required, except
+#   for pods in their own user namespace (hostUsers: false).
+# custom:
+#   id: pss-baseline-proc-mount
+#   severity: high
+#   controls:
+#     pss: [baseline/procMount]
+#   remediation: >-
+#     Leave procMount unset or Default (or run the pod with hostUsers: false).
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.baseline.proc_mount
+
+import data.gitdrift.lib.kubernetes as k8s
+
+deny contains msg if {
+	not k8s.pod_spec.hostUsers == false
+	some c in k8s.containers
+	mount := k8s.security_context(c).procMount
+	mount != "Default"
+	msg := sprintf("procMount: %s sets procMount %v", [k8s.describe(c), mount])
+}

@@ -1,0 +1,23 @@
+# METADATA
+# title: Privilege escalation
+# description: >-
+#   Privilege escalation (such as via set-user-ID or set-group-ID file mode) should not be
+#   allowed: every container must set allowPrivilegeEscalation to false (Linux pods).
+# custom:
+#   id: pss-restricted-privilege-escalation
+#   severity: medium
+#   controls:
+#     pss: [restricted/allowPrivilegeEscalation]
+#   remediation: >-
+#     Set securityContext.allowPrivilegeEscalation: false on every container.
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.restricted.privilege_escalation
+
+import data.gitdrift.lib.kubernetes as k8s
+
+deny contains msg if {
+	not k8s.windows
+	some c in k8s.containers
+	not k8s.security_context(c).allowPrivilegeEscalation == false
+	msg := sprintf("allowPrivilegeEscalation: %s must set securityContext.allowPrivilegeEscalation=false", [k8s.describe(c)])
+}

@@ -1,0 +1,22 @@
+# METADATA
+# title: /proc mount type
+# description: >-
+#   The default /proc masks are required, even for pods in their own user namespace.
+# custom:
+#   id: pss-restricted-proc-mount
+#   severity: medium
+#   controls:
+#     pss: [restricted/procMount_restricted]
+#   remediation: >-
+#     Leave procMount unset or Default.
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.restricted.proc_mount
+
+import data.gitdrift.lib.kubernetes as k8s
+
+deny contains msg if {
+	some c in k8s.containers
+	mount := k8s.security_context(c).procMount
+	mount != "Default"
+	msg := sprintf("procMount_restricted: %s sets procMount %v", [k8s.describe(c), mount])
+}

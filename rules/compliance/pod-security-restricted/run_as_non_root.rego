@@ -1,0 +1,31 @@
+# METADATA
+# title: Running as non-root
+# description: >-
+#   Containers must be required to run as non-root users: runAsNonRoot must be true on the pod
+#   or on every container, and no container may set it to false.
+# custom:
+#   id: pss-restricted-run-as-non-root
+#   severity: medium
+#   controls:
+#     pss: [restricted/runAsNonRoot]
+#   remediation: >-
+#     Set securityContext.runAsNonRoot: true on the pod (and false nowhere).
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.restricted.run_as_non_root
+
+import data.gitdrift.lib.kubernetes as k8s
+
+pod_non_root if k8s.pod_security_context.runAsNonRoot == true
+
+deny contains msg if {
+	some c in k8s.containers
+	k8s.security_context(c).runAsNonRoot == false
+	msg := sprintf("runAsNonRoot: %s sets securityContext.runAsNonRoot=false", [k8s.describe(c)])
+}
+
+deny contains msg if {
+	not pod_non_root
+	some c in k8s.containers
+	not k8s.security_context(c).runAsNonRoot == true
+	msg := sprintf("runAsNonRoot: neither the pod nor %s sets runAsNonRoot=true", [k8s.describe(c)])
+}

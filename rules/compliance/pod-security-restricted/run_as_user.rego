@@ -1,0 +1,26 @@
+# METADATA
+# title: Running as non-root user
+# description: >-
+#   Containers must not set runAsUser to 0.
+# custom:
+#   id: pss-restricted-run-as-user
+#   severity: medium
+#   controls:
+#     pss: [restricted/runAsUser]
+#   remediation: >-
+#     Set runAsUser to a non-zero user id, or leave it unset with runAsNonRoot: true.
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.restricted.run_as_user
+
+import data.gitdrift.lib.kubernetes as k8s
+
+deny contains msg if {
+	k8s.pod_security_context.runAsUser == 0
+	msg := "runAsUser: pod sets securityContext.runAsUser=0"
+}
+
+deny contains msg if {
+	some c in k8s.containers
+	k8s.security_context(c).runAsUser == 0
+	msg := sprintf("runAsUser: %s sets securityContext.runAsUser=0", [k8s.describe(c)])
+}

@@ -1,0 +1,43 @@
+# METADATA
+# title: Seccomp
+# description: >-
+#   Seccomp profile must be explicitly set to RuntimeDefault or Localhost, on the pod or on
+#   every container (Linux pods).
+# custom:
+#   id: pss-restricted-seccomp-profile
+#   severity: medium
+#   controls:
+#     pss: [restricted/seccompProfile_restricted]
+#   remediation: >-
+#     Set securityContext.seccompProfile.type: RuntimeDefault on the pod.
+#   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+package gitdrift.pss.restricted.seccomp_profile
+
+import data.gitdrift.lib.kubernetes as k8s
+
+allowed := {"RuntimeDefault", "Localhost"}
+
+pod_profile := k8s.pod_security_context.seccompProfile.type
+
+deny contains msg if {
+	not k8s.windows
+	pod_profile
+	not pod_profile in allowed
+	msg := sprintf("seccompProfile_restricted: pod sets seccompProfile type %v", [pod_profile])
+}
+
+deny contains msg if {
+	not k8s.windows
+	some c in k8s.containers
+	profile := k8s.security_context(c).seccompProfile.type
+	not profile in allowed
+	msg := sprintf("seccompProfile_restricted: %s sets seccompProfile type %v", [k8s.describe(c), profile])
+}
+
+deny contains msg if {
+	not k8s.windows
+	not pod_profile
+	some c in k8s.containers
+	not k8s.security_context(c).seccompProfile.type
+	msg := sprintf("seccompProfile_restricted: neither the pod nor %s sets a seccompProfile", [k8s.describe(c)])
+}

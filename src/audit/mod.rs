@@ -1,0 +1,183 @@
+//! Compliance auditing: Rego rules, in packs, evaluated on every resource of a scan on both sides
+//! — as git declares it and as it runs — giving findings mapped to framework controls.
+//!
+//! Rules come from the built-in packs ([`packs::builtin`]) and users' folders; [`engine`]
+//! compiles them once and evaluates them per resource; [`metadata`] reads what each rule says of
+//! itself; [`testing`] runs the packs' unit tests.
+//!
+//! The input document a rule sees:
+//!
+//! ```json
+//! {
+//!   "resource": { "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {…}, "spec": {…} },
+//!   "gitdrift": {
+//!     "target": "prod", "provider": "kubernetes", "side": "desired",
+//!     "source": {"name": "shop", "file": "apps/web.yaml", "line": 1},
+//!     "group": "apps", "kind": "Deployment", "namespace": "shop", "name": "web"
+//!   }
+//! }
+//! ```
+//!
+//! For AWS resources `resource` is the resource as `aws ec2 describe-*` prints it, `kind` its
+//! type and `namespace` its region; a desired AWS resource is its declared properties.
+
+pub mod engine;
+pub mod metadata;
+pub mod packs;
+pub mod testing;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// How bad a violation is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleSeverity {
+    /// Informational.
+    Info,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+impl RuleSeverity {
+    /// Every severity, highest first.
+    pub const ALL: [RuleSeverity; 5] = [
+        RuleSeverity::Critical,
+        RuleSeverity::High,
+        RuleSeverity::Medium,
+        RuleSeverity::Low,
+        RuleSeverity::Info,
+    ];
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleSeverity::Critical => "critical",
+            RuleSeverity::High => "high",
+            RuleSeverity::Medium => "medium",
+            RuleSeverity::Low => "low",
+            RuleSeverity::Info => "info",
+        }
+    }
+}
+
+impl FromStr for RuleSeverity {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        RuleSeverity::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(())
+    }
+}
+
+impl std::fmt::Display for RuleSeverity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rule: a Rego package with a `deny` set and its METADATA.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rule {
+    /// Stable, kebab-case, unique id.
+    pub id: String,
+    /// Short title.
+    pub title: String,
+    /// What it checks and why.
+    pub description: String,
+    /// How bad a violation is.
+    pub severity: RuleSeverity,
+    /// Framework → control ids.
+    pub controls: BTreeMap<String, Vec<String>>,
+    /// How to fix a violation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// Kinds it applies to (`Pod`, `Deployment.apps`, `AWS::EC2::Instance`).
+    pub kinds: Vec<String>,
+    /// The pack it belongs to.
+    pub pack: String,
+    /// Its Rego package.
+    pub package: String,
+    /// The file that declares it.
+    pub file: String,
+    /// The line of its METADATA.
+    pub line: u64,
+}
+
+impl Rule {
+    /// Whether the rule applies to resources of this API group and kind (group `aws` for AWS
+    /// types).
+    pub fn applies_to(&self, group: &str, kind: &str) -> bool {
+        self.kinds.iter().any(|k| {
+            if crate::aws::is_aws(group) {
+                return k == kind;
+            }
+            match k.split_once('.') {
+                Some((k, g)) => k == kind && g == group,
+                None => k == kind && group.is_empty(),
+            }
+        })
+    }
+}
+
+/// Which side of a scan a resource comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// As git declares it.
+    Desired,
+    /// As it runs.
+    Live,
+}
+
+impl Side {
+    /// `desired` or `live`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Desired => "desired",
+            Side::Live => "live",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_apply_to_kinds_by_group() {
+        let rule = Rule {
+            id: "x".into(),
+            title: String::new(),
+            description: String::new(),
+            severity: RuleSeverity::High,
+            controls: BTreeMap::new(),
+            remediation: None,
+            kinds: vec![
+                "Pod".into(),
+                "Deployment.apps".into(),
+                "AWS::EC2::Instance".into(),
+            ],
+            pack: "p".into(),
+            package: "p".into(),
+            file: "f".into(),
+            line: 1,
+        };
+        assert!(rule.applies_to("", "Pod"));
+        assert!(rule.applies_to("apps", "Deployment"));
+        assert!(!rule.applies_to("", "Deployment"));
+        assert!(!rule.applies_to("example.com", "Pod"));
+        assert!(rule.applies_to("aws", "AWS::EC2::Instance"));
+        assert!(RuleSeverity::Critical > RuleSeverity::High);
+        assert_eq!("medium".parse(), Ok(RuleSeverity::Medium));
+    }
+}
