@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use crate::audit::RuleSeverity;
 use crate::config::Config;
 use crate::desired;
 use crate::model::Severity;
@@ -35,6 +36,8 @@ enum Command {
     /// Write the live objects a scan of a target would read, as a snapshot folder (Secret values
     /// replaced by digest markers).
     Snapshot(SnapshotArgs),
+    /// List or test compliance rules.
+    Rules(RulesArgs),
     /// Print the version.
     Version,
 }
@@ -65,6 +68,51 @@ struct ScanArgs {
     /// List in-sync resources too (text format).
     #[arg(long)]
     show_in_sync: bool,
+    /// Exit 1 when compliance findings at or above this severity fail (critical, high, medium,
+    /// low, info, or none) [default: audit.fail_on_severity, high].
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_threshold)]
+    fail_on_severity: Option<Threshold>,
+}
+
+/// A `--fail-on-severity` value.
+#[derive(Clone, Copy, Debug)]
+struct Threshold(Option<RuleSeverity>);
+
+fn parse_threshold(raw: &str) -> Result<Threshold, String> {
+    if raw == "none" {
+        return Ok(Threshold(None));
+    }
+    raw.parse::<RuleSeverity>()
+        .map(|s| Threshold(Some(s)))
+        .map_err(|()| "expected critical, high, medium, low, info or none".to_string())
+}
+
+#[derive(Debug, Args)]
+struct RulesArgs {
+    #[command(subcommand)]
+    command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// List the compliance rules a configuration loads (the built-in packs without one).
+    List {
+        /// Configuration file; without it (and without gitdrift.yaml here), the built-in packs.
+        #[arg(short, long, env = "GITDRIFT_CONFIG")]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run the `test_*` rules of the packs' `*_test.rego` files, like `opa test`: the built-in
+    /// packs, or the folders named (with the built-in helpers available to them).
+    Test {
+        /// Rule folders or files; default: the built-in packs.
+        dirs: Vec<PathBuf>,
+        /// Print every test, not only failures.
+        #[arg(short = 'V', long)]
+        verbose_tests: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +153,7 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => run(scan(args)),
         Command::Validate(args) => run(validate(args)),
         Command::Snapshot(args) => run(snapshot(args)),
+        Command::Rules(args) => ExitCode::from(rules(args)),
     }
 }
 
@@ -159,6 +208,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         cache_dir: cache_dir(&args.config),
         targets: args.targets.clone(),
     };
+    let config_threshold = config.audit.fail_on_severity;
     let report = scan::run(config, &options).await;
     for problem in &report.problems {
         match problem.severity {
@@ -188,7 +238,151 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    Ok(report.exit_code())
+    let threshold = args.fail_on_severity.map_or(config_threshold, |t| t.0);
+    Ok(report.exit_code(threshold))
+}
+
+/// `gitdrift rules list` and `gitdrift rules test`.
+fn rules(args: RulesArgs) -> u8 {
+    use crate::audit::packs;
+    use crate::audit::testing::{self, TestStatus};
+
+    match args.command {
+        RulesCommand::List { config, format } => {
+            let config_path = config.or_else(|| {
+                let here = PathBuf::from("gitdrift.yaml");
+                here.exists().then_some(here)
+            });
+            let config = match config_path {
+                Some(path) => match Config::load(&path) {
+                    Ok(config) => config,
+                    Err(err) => {
+                        eprintln!("{err}");
+                        return 2;
+                    }
+                },
+                None => match Config::from_str(
+                    "sources: []\ntargets: []\n",
+                    std::path::Path::new("(built-in)"),
+                    std::path::Path::new("."),
+                ) {
+                    Ok(config) => config,
+                    Err(err) => {
+                        eprintln!("{err}");
+                        return 2;
+                    }
+                },
+            };
+            let (auditor, problems) = crate::audit::run::Auditor::load(&config);
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            let rules = &auditor.set.rules;
+            match format {
+                Format::Json => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(rules).unwrap_or_default()
+                    );
+                }
+                Format::Text => {
+                    for rule in rules {
+                        let controls: Vec<String> = rule
+                            .controls
+                            .iter()
+                            .map(|(f, c)| format!("{f} {}", c.join(", ")))
+                            .collect();
+                        println!(
+                            "{:<44} {:<8} {:<24} {}",
+                            rule.id,
+                            rule.severity.as_str(),
+                            rule.pack,
+                            controls.join("; ")
+                        );
+                    }
+                    println!("{} rules", rules.len());
+                }
+            }
+            if problems.iter().any(|p| p.severity == Severity::Error) {
+                2
+            } else {
+                0
+            }
+        }
+        RulesCommand::Test {
+            dirs,
+            verbose_tests,
+        } => {
+            let mut files = Vec::new();
+            if dirs.is_empty() {
+                files = packs::builtin();
+            } else {
+                files.extend(
+                    packs::builtin()
+                        .into_iter()
+                        .filter(|f| f.pack == packs::LIB && !f.test),
+                );
+                for dir in &dirs {
+                    match packs::folder(dir, &dir.display().to_string(), 8 << 20) {
+                        Ok(more) => files.extend(more),
+                        Err(message) => {
+                            eprintln!("error: {message}");
+                            return 2;
+                        }
+                    }
+                }
+            }
+            let run = testing::run(&files, std::time::Duration::from_secs(10));
+            for problem in &run.problems {
+                match problem.line {
+                    Some(line) => println!("ERROR {}:{line}: {}", problem.file, problem.message),
+                    None => println!("ERROR {}: {}", problem.file, problem.message),
+                }
+            }
+            let mut file = None;
+            for result in &run.results {
+                let show = verbose_tests || result.status != TestStatus::Pass;
+                if !show {
+                    continue;
+                }
+                if file != Some(&result.file) {
+                    file = Some(&result.file);
+                    println!("{}:", result.file);
+                }
+                let ms = result.elapsed.as_secs_f64() * 1000.0;
+                match &result.status {
+                    TestStatus::Pass => println!("  PASS {} ({ms:.1} ms)", result.name),
+                    TestStatus::Fail => println!("  FAIL {} ({ms:.1} ms)", result.name),
+                    TestStatus::Error(e) => println!("  ERROR {}: {e}", result.name),
+                }
+            }
+            let passed = run
+                .results
+                .iter()
+                .filter(|r| r.status == TestStatus::Pass)
+                .count();
+            let total = run.results.len();
+            println!("{}", "-".repeat(60));
+            if run.ok() {
+                println!("PASS: {passed}/{total}");
+                0
+            } else {
+                if total == 0 {
+                    println!("no tests found (test rules are named test_… in *_test.rego files)");
+                }
+                println!(
+                    "FAIL: {}/{total} failed{}",
+                    total - passed,
+                    if run.problems.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} file(s) could not be loaded", run.problems.len())
+                    }
+                );
+                1
+            }
+        }
+    }
 }
 
 /// Validation is a scan whose report is not printed: every source and target is read and judged

@@ -10,6 +10,8 @@ use chrono::Utc;
 use rayon::prelude::*;
 use serde_json::Value;
 
+use crate::audit::Side;
+use crate::audit::run::{Auditor, Subject};
 use crate::config::{Config, Target};
 use crate::desired::{self, SourceRead};
 use crate::diff::{self, Status, ignore, unmanaged::SystemContext};
@@ -100,6 +102,10 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
     }
 
     let registry = ignore::Registry::new(&config.drift.ignore);
+    let (auditor, audit_problems) = Auditor::load(&config);
+    problems.extend(audit_problems);
+    let mut raw_findings = Vec::new();
+    let mut rules_run = BTreeSet::new();
     let mut resources = Vec::new();
     let mut target_meta = Vec::new();
     let mut unreadable = Vec::new();
@@ -142,6 +148,27 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             observed_at: live.observed_at,
             objects: live.objects.len(),
         });
+        // Compliance rules on what git declares.
+        let rules = auditor.rules_for(&config, target);
+        let desired_subjects: Vec<Subject<'_>> = declared
+            .iter()
+            .map(|d| Subject {
+                object: &d.object,
+                side: Side::Desired,
+                source: Some(SourceRef {
+                    name: d.source.clone(),
+                    file: d.object.origin.file.clone(),
+                    line: d.object.origin.line,
+                    rendered: d.object.origin.rendered.clone(),
+                }),
+                related: None,
+            })
+            .collect();
+        let audited = auditor.evaluate(&target.name, provider.kind(), &rules, &desired_subjects);
+        drop(desired_subjects);
+        raw_findings.extend(audited.findings);
+        problems.extend(audited.problems);
+        rules_run.extend(audited.applied);
         // AWS resources are judged apart: matched by id or tags, compared as the EC2 API
         // describes them.
         let (aws_declared, declared): (Vec<Declared>, Vec<Declared>) = declared
@@ -191,6 +218,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             });
         }
         let judged = judge_target(&judge, &live, &registry);
+        let first = resources.len();
         resources.extend(judged.resources);
         if !aws_declared.is_empty() || !aws_live.is_empty() {
             let aws = judge_aws(
@@ -205,6 +233,13 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             resources.extend(aws.resources);
             problems.extend(aws.problems);
         }
+        // Compliance rules on what runs.
+        let live_subjects = live_subjects(&live.objects, &aws_live, &resources[first..]);
+        let audited = auditor.evaluate(&target.name, provider.kind(), &rules, &live_subjects);
+        drop(live_subjects);
+        raw_findings.extend(audited.findings);
+        problems.extend(audited.problems);
+        rules_run.extend(audited.applied);
         problems.extend(live.problems);
         problems.extend(judge.problems.iter().cloned());
         problems.extend(judged.problems);
@@ -254,6 +289,16 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             .at(&rule.file, Some(rule.line)),
         );
     }
+    let (findings, compliance, waiver_problems) = crate::audit::findings::assemble(
+        raw_findings,
+        &auditor.set,
+        &rules_run,
+        &resources,
+        &config.audit.waivers,
+        Utc::now().date_naive(),
+        complete,
+    );
+    problems.extend(waiver_problems);
     problems.sort_by(|a, b| {
         (a.severity, &a.source, &a.target, &a.file, a.line)
             .cmp(&(b.severity, &b.source, &b.target, &b.file, b.line))
@@ -286,7 +331,84 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         stale_ignore_rules,
         unreadable,
         coverage,
+        findings,
+        compliance,
     }
+}
+
+/// The live resources of a target as audit subjects: each with the source that declares it
+/// (from its judgement) and, for AWS resources, what rules need beside it (a VPC's flow logs, an
+/// instance's subnet).
+fn live_subjects<'a>(
+    objects: &'a [Object],
+    aws: &'a [Object],
+    judged: &[ResourceReport],
+) -> Vec<Subject<'a>> {
+    let sources: HashMap<(&str, Option<&str>, &str), &SourceRef> = judged
+        .iter()
+        .filter_map(|r| {
+            Some((
+                (r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()),
+                r.source.as_ref()?,
+            ))
+        })
+        .collect();
+    let mut flow_logs: HashMap<(String, String), Vec<Value>> = HashMap::new();
+    let mut subnets: HashMap<(&str, &str), &Object> = HashMap::new();
+    for o in aws {
+        let region = o.namespace.as_deref().unwrap_or_default();
+        match o.kind.as_str() {
+            "AWS::EC2::FlowLog" => {
+                let value = o.value().into_owned();
+                if let Some(resource) = value.get("ResourceId").and_then(Value::as_str) {
+                    flow_logs
+                        .entry((region.to_string(), resource.to_string()))
+                        .or_default()
+                        .push(value);
+                }
+            }
+            "AWS::EC2::Subnet" => {
+                subnets.insert((region, o.name.as_str()), o);
+            }
+            _ => {}
+        }
+    }
+    objects
+        .iter()
+        .chain(aws)
+        .map(|object| {
+            let region = object.namespace.as_deref().unwrap_or_default();
+            let related = match object.kind.as_str() {
+                "AWS::EC2::VPC" if crate::aws::is_aws(&object.group) => Some(serde_json::json!({
+                    "flow_logs": flow_logs
+                        .get(&(region.to_string(), object.name.clone()))
+                        .cloned()
+                        .unwrap_or_default()
+                })),
+                "AWS::EC2::Instance" if crate::aws::is_aws(&object.group) => {
+                    let value = object.value();
+                    value
+                        .get("SubnetId")
+                        .and_then(Value::as_str)
+                        .and_then(|id| subnets.get(&(region, id)))
+                        .map(|subnet| serde_json::json!({"subnet": subnet.value().into_owned()}))
+                }
+                _ => None,
+            };
+            Subject {
+                object,
+                side: Side::Live,
+                source: sources
+                    .get(&(
+                        object.kind.as_str(),
+                        object.namespace.as_deref(),
+                        object.name.as_str(),
+                    ))
+                    .map(|s| (*s).clone()),
+                related,
+            }
+        })
+        .collect()
 }
 
 /// Reads every source that declares one of the `wanted` targets, at most as many at once as

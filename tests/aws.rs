@@ -976,22 +976,32 @@ fn declarations_for_regions_or_types_a_target_does_not_read_are_not_missing() {
 /// the reads that return secrets.
 #[test]
 fn clippy_disallows_every_ec2_operation_that_is_not_a_read() {
-    let metadata = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .current_dir(support::project_root())
-        .output()
-        .expect("cargo metadata");
-    assert!(metadata.status.success());
-    let metadata: Value = serde_json::from_slice(&metadata.stdout).unwrap();
-    let manifest = metadata["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "aws-sdk-ec2")
-        .expect("aws-sdk-ec2 in the dependency graph")["manifest_path"]
-        .as_str()
-        .unwrap()
+    // The SDK's sources, where cargo unpacked the version Cargo.lock pins.
+    let lock = std::fs::read_to_string(support::project_root().join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"aws-sdk-ec2\""))
+        .and_then(|p| p.split("version = \"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .expect("aws-sdk-ec2 in Cargo.lock")
         .to_string();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dirs::home_dir().unwrap().join(".cargo"));
+    let manifest = std::fs::read_dir(cargo_home.join("registry/src"))
+        .expect("cargo's registry sources")
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .join(format!("aws-sdk-ec2-{version}/Cargo.toml"))
+        })
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "aws-sdk-ec2 {version} is not unpacked under {}",
+                cargo_home.display()
+            )
+        });
     let client = Path::new(&manifest).parent().unwrap().join("src/client");
     let mut operations = BTreeSet::new();
     for entry in std::fs::read_dir(&client).unwrap() {
@@ -1155,4 +1165,103 @@ fn regions_all_reads_every_enabled_region() {
             .unwrap()
             .contains("all regions")
     );
+}
+
+#[test]
+fn the_aws_ec2_rules_judge_what_runs_and_what_git_declares() {
+    let moto = Moto::start();
+    let ids = moto.python(
+        r#"
+c = ec2()
+vpc = c.create_vpc(CidrBlock="10.30.0.0/16", TagSpecifications=tag("vpc", Name="audit"))["Vpc"]["VpcId"]
+private = c.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24", TagSpecifications=tag("subnet", Name="audit-a", Tier="private"))["Subnet"]["SubnetId"]
+c.modify_subnet_attribute(SubnetId=private, MapPublicIpOnLaunch={"Value": True})
+sg = c.create_security_group(GroupName="admin", Description="admin", VpcId=vpc)["GroupId"]
+c.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+    {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+    {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
+inst = c.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=private, SecurityGroupIds=[sg], TagSpecifications=tag("instance", Name="audit-web"))["Instances"][0]
+vol = c.create_volume(AvailabilityZone="eu-west-1a", Size=8, Encrypted=False)["VolumeId"]
+acl = c.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+c.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="6", RuleAction="allow", Egress=False, CidrBlock="0.0.0.0/0", PortRange={"From": 22, "To": 22})
+lt = c.create_launch_template(LaunchTemplateName="plain", LaunchTemplateData={"ImageId": "ami-12c6146b"})["LaunchTemplate"]["LaunchTemplateId"]
+logged = c.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+logs().create_log_group(logGroupName="flows")
+c.create_flow_logs(ResourceIds=[logged], ResourceType="VPC", TrafficType="ALL", LogGroupName="flows", DeliverLogsPermissionArn="arn:aws:iam::123456789012:role/flows")
+default_sg = c.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+out.update(vpc=vpc, subnet=private, sg=sg, inst=inst["InstanceId"], public_ip=inst.get("PublicIpAddress", ""), vol=vol, acl=acl, lt=lt, logged=logged, default_sg=default_sg)
+"#,
+    );
+    let id = |k: &str| ids[k].as_str().unwrap().to_string();
+    assert!(
+        !id("public_ip").is_empty(),
+        "moto gave the instance a public IP"
+    );
+    let declaration = declare(
+        "audit-web",
+        "AWS::EC2::Instance",
+        "{tags: {Name: audit-web}}",
+        "MetadataOptions: {HttpTokens: optional}",
+    );
+    let repo = repo_with(&moto, &[("aws/web.yaml", &declaration)], "");
+    let (report, _) = scan(&moto, repo.path());
+    assert_eq!(report["summary"]["errors"], 0, "{:#}", report["problems"]);
+    let fired = |rule: &str, name: &str, side: &str| -> Value {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == rule && f["resource"]["name"] == name && f["side"] == side)
+            .cloned()
+            .unwrap_or_else(|| {
+                panic!(
+                    "{rule} did not fire on {name} ({side}): {:#}",
+                    report["findings"]
+                )
+            })
+    };
+    let ssh = fired("aws-ec2-sg-admin-ports-ipv4", &id("sg"), "live");
+    assert_eq!(
+        ssh["message"],
+        format!("security group {} allows port 22 from 0.0.0.0/0", id("sg"))
+    );
+    assert_eq!(ssh["controls"]["cis-aws-3.0"], json!(["5.2"]));
+    assert_eq!(ssh["live_only"], true, "nothing in git declares the group");
+    fired("aws-ec2-sg-admin-ports-ipv6", &id("sg"), "live");
+    fired("aws-ec2-nacl-admin-ports", &id("acl"), "live");
+    fired(
+        "aws-ec2-default-sg-restricts-all",
+        &id("default_sg"),
+        "live",
+    );
+    fired("aws-ec2-volume-encrypted", &id("vol"), "live");
+    fired("aws-ec2-ebs-encryption-by-default", "eu-west-1", "live");
+    fired("aws-ec2-vpc-flow-logs", &id("vpc"), "live");
+    fired("aws-ec2-launch-template-imdsv2", &id("lt"), "live");
+    fired("aws-ec2-public-ip-in-private-subnet", &id("inst"), "live");
+    let live = fired("aws-ec2-imdsv2-required", &id("inst"), "live");
+    assert_eq!(live["live_only"], false, "git declares it optional too");
+    let desired = fired("aws-ec2-imdsv2-required", &id("inst"), "desired");
+    assert_eq!(desired["source"]["file"], "aws/web.yaml");
+    assert_eq!(desired["source"]["line"], 2);
+    assert!(
+        !report["findings"]
+            .to_string()
+            .contains(&format!("VPC {} has no flow log", id("logged"))),
+        "the VPC with a flow log passes"
+    );
+    let cis = report["compliance"]["frameworks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["framework"] == "cis-aws-3.0")
+        .unwrap();
+    let failing: Vec<&str> = cis["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["2.2.1", "3.7", "5.1", "5.2", "5.3", "5.4", "5.6"]);
 }

@@ -123,6 +123,7 @@ impl RuleSet {
                     controls: rule.controls,
                     remediation: rule.remediation,
                     kinds: rule.kinds,
+                    sides: rule.sides,
                     pack: file.pack.clone(),
                     package: meta.package,
                     file: file.path.clone(),

@@ -49,6 +49,9 @@ pub struct RuleMetadata {
     /// Resource kinds the rule applies to: `Kind` (core group), `Kind.group`, or an AWS type
     /// (`AWS::EC2::SecurityGroup`).
     pub kinds: Vec<String>,
+    /// The sides it judges (`desired`, `live`); both unless it needs what only the live state
+    /// has.
+    pub sides: Vec<super::Side>,
     /// 1-based line of the `# METADATA` comment.
     pub line: u64,
 }
@@ -91,6 +94,8 @@ struct Custom {
     remediation: Option<String>,
     #[serde(default)]
     kinds: Vec<String>,
+    #[serde(default)]
+    sides: Vec<String>,
 }
 
 /// Whether an id is kebab-case: lowercase letters and digits in groups joined by single `-`.
@@ -190,10 +195,26 @@ pub fn read(source: &str) -> Result<PackageMetadata, MetadataError> {
             "rule {id}: METADATA needs `custom.kinds`, the resource kinds it applies to"
         )));
     }
+    let mut sides = Vec::new();
+    for side in &custom.sides {
+        match side.as_str() {
+            "desired" => sides.push(super::Side::Desired),
+            "live" => sides.push(super::Side::Live),
+            other => {
+                return Err(fail(format!(
+                    "rule {id}: side `{other}` is not `desired` or `live`"
+                )));
+            }
+        }
+    }
+    if sides.is_empty() {
+        sides = vec![super::Side::Desired, super::Side::Live];
+    }
     Ok(PackageMetadata {
         package,
         package_line: package_index as u64 + 1,
         rule: Some(RuleMetadata {
+            sides,
             title: parsed.title.unwrap_or_else(|| id.clone()),
             description: parsed.description.unwrap_or_default().trim().to_string(),
             id,

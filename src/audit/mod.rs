@@ -22,8 +22,10 @@
 //! type and `namespace` its region; a desired AWS resource is its declared properties.
 
 pub mod engine;
+pub mod findings;
 pub mod metadata;
 pub mod packs;
+pub mod run;
 pub mod testing;
 
 use std::collections::BTreeMap;
@@ -103,6 +105,8 @@ pub struct Rule {
     pub remediation: Option<String>,
     /// Kinds it applies to (`Pod`, `Deployment.apps`, `AWS::EC2::Instance`).
     pub kinds: Vec<String>,
+    /// The sides it judges.
+    pub sides: Vec<Side>,
     /// The pack it belongs to.
     pub pack: String,
     /// Its Rego package.
@@ -167,6 +171,7 @@ mod tests {
                 "Deployment.apps".into(),
                 "AWS::EC2::Instance".into(),
             ],
+            sides: vec![Side::Desired, Side::Live],
             pack: "p".into(),
             package: "p".into(),
             file: "f".into(),

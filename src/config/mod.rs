@@ -2,6 +2,7 @@
 //! once with file and line, unknown keys are refused (with a suggestion), and relative paths are
 //! resolved against the folder that holds the configuration file.
 
+pub mod audit;
 pub mod node;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,6 +46,8 @@ pub struct Config {
     pub git: GitSettings,
     /// How many targets (and sources) are read at once.
     pub concurrency: usize,
+    /// Compliance rules and waivers.
+    pub audit: audit::AuditSettings,
 }
 
 /// Targets read at once unless the configuration says otherwise.
@@ -178,6 +181,8 @@ pub struct Target {
     pub name: String,
     /// How live state is read.
     pub live: LiveSettings,
+    /// Which compliance packs and rules run on this target, within `audit`'s selection.
+    pub audit: Option<audit::RuleSelection>,
     /// Line in the configuration file.
     pub line: u64,
 }
@@ -435,12 +440,12 @@ impl fmt::Display for ConfigError {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read configuration {}: {source}", path.display())]
+    #[error("cannot read configuration {}: {cause}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (shown in the message, not chained again).
+        cause: std::io::Error,
     },
     /// The file was read but is not valid; every problem is listed.
     #[error("{}", render(.0))]
@@ -463,9 +468,9 @@ fn render(errors: &[ConfigError]) -> String {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| LoadError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let base = path
             .parent()
@@ -663,6 +668,7 @@ impl Checker {
             limits: Limits::default(),
             git: GitSettings::default(),
             concurrency: DEFAULT_CONCURRENCY,
+            audit: audit::AuditSettings::default(),
         };
         if root.kind == NodeKind::Null {
             self.error(
@@ -681,6 +687,7 @@ impl Checker {
                 "limits",
                 "git",
                 "concurrency",
+                "audit",
             ],
         ) else {
             return config;
@@ -742,6 +749,9 @@ impl Checker {
         if let Some(node) = top.get("git") {
             config.git = self.git(node);
         }
+        if let Some(node) = top.get("audit") {
+            config.audit = self.audit(node, chrono::Utc::now().date_naive());
+        }
         if let Some(node) = top.get("concurrency") {
             match node.kind {
                 NodeKind::Int(n) if (1..=256).contains(&n) => config.concurrency = n as usize,
@@ -752,7 +762,19 @@ impl Checker {
     }
 
     fn target(&mut self, node: &Node) -> Option<Target> {
-        let fields = self.fields(node, "a target", &["name", "snapshot", "kubernetes", "aws"])?;
+        let fields = self.fields(
+            node,
+            "a target",
+            &["name", "snapshot", "kubernetes", "aws", "audit"],
+        )?;
+        let audit = fields.get("audit").and_then(|n| {
+            let f = self.fields(
+                n,
+                "target.audit",
+                &["packs", "include_rules", "exclude_rules"],
+            )?;
+            Some(self.selection(&f, "target.audit"))
+        });
         let name = self.required(&fields, "name", "target");
         let given: Vec<&str> = ["snapshot", "kubernetes", "aws"]
             .into_iter()
@@ -792,6 +814,7 @@ impl Checker {
         Some(Target {
             name: name?,
             live: live?,
+            audit,
             line: node.line,
         })
     }
@@ -1566,6 +1589,7 @@ pub fn parse_duration(raw: &str) -> Option<Duration> {
     let (digits, unit) = raw.split_at(split);
     let n: u64 = digits.parse().ok()?;
     let seconds = match unit.trim() {
+        "ms" => return Some(Duration::from_millis(n)),
         "" | "s" => n,
         "m" => n.checked_mul(60)?,
         "h" => n.checked_mul(3600)?,

@@ -36,6 +36,10 @@ pub struct ScanReport {
     pub unreadable: Vec<UnreadableKind>,
     /// How much of each target's AWS estate git declares, per resource type and in all.
     pub coverage: Vec<Coverage>,
+    /// Compliance rule violations, on both sides, failing or waived.
+    pub findings: Vec<crate::audit::findings::Finding>,
+    /// Rules run, findings per severity, framework controls, waivers.
+    pub compliance: crate::audit::findings::Compliance,
 }
 
 /// The share of a target's AWS resources that git manages: managed ÷ (managed + unmanaged +
@@ -277,10 +281,12 @@ impl Summary {
 impl ScanReport {
     /// The process exit code this report calls for: 2 when the scan had errors, 1 when anything
     /// is drifted, missing or unmanaged, 0 when all is in sync.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self, fail_on: Option<crate::audit::RuleSeverity>) -> u8 {
         if self.summary.errors > 0 {
             2
-        } else if self.summary.drifted + self.summary.missing + self.summary.unmanaged > 0 {
+        } else if self.summary.drifted + self.summary.missing + self.summary.unmanaged > 0
+            || self.compliance.fails_at(&self.findings, fail_on)
+        {
             1
         } else {
             0

@@ -76,6 +76,7 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
         }
         resource_block(&mut out, resource);
     }
+    findings_block(&mut out, report);
     if !report.problems.is_empty() {
         let _ = writeln!(out, "\n{}", paint(BOLD, "problems"));
         for problem in &report.problems {
@@ -219,5 +220,129 @@ fn value(value: &Value) -> String {
         format!("{cut}…")
     } else {
         text
+    }
+}
+
+/// Compliance findings, by severity; a rule's finding on one resource is one entry whether git,
+/// the live resource or both break it.
+fn findings_block(out: &mut String, report: &ScanReport) {
+    use crate::audit::Side;
+    use crate::audit::findings::{Finding, FindingStatus};
+    use std::collections::BTreeMap;
+
+    let c = &report.compliance;
+    if c.rules == 0 {
+        return;
+    }
+    let failing: usize = c.failing.values().sum();
+    let mut by_severity = Vec::new();
+    for severity in crate::audit::RuleSeverity::ALL {
+        let n = c.failing.get(severity.as_str()).copied().unwrap_or(0);
+        if n > 0 {
+            by_severity.push(format!("{n} {severity}"));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        paint(
+            BOLD,
+            &format!(
+                "compliance: {} rules applied · {failing} failing{}{}",
+                c.rules,
+                if by_severity.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", by_severity.join(", "))
+                },
+                if c.waived > 0 {
+                    format!(", {} waived", c.waived)
+                } else {
+                    String::new()
+                }
+            )
+        )
+    );
+    // (severity, rule, resource, message, status) → sides
+    let mut merged: BTreeMap<_, Vec<&Finding>> = BTreeMap::new();
+    for f in &report.findings {
+        merged
+            .entry((
+                std::cmp::Reverse(f.severity),
+                f.rule.as_str(),
+                &f.resource,
+                f.message.as_str(),
+                f.status,
+            ))
+            .or_default()
+            .push(f);
+    }
+    let mut current = None;
+    for ((severity, rule, resource, message, status), sides) in merged {
+        if current != Some(severity.0) {
+            current = Some(severity.0);
+            let style = match severity.0 {
+                crate::audit::RuleSeverity::Critical | crate::audit::RuleSeverity::High => RED,
+                crate::audit::RuleSeverity::Medium => YELLOW,
+                _ => DIM,
+            };
+            let _ = writeln!(out, "  {}", paint(style, severity.0.as_str()));
+        }
+        let desired = sides.iter().find(|f| f.side == Side::Desired);
+        let live = sides.iter().find(|f| f.side == Side::Live);
+        let where_ = match (desired, live) {
+            (Some(_), Some(_)) => "git and live".to_string(),
+            (Some(_), None) => "git".to_string(),
+            (None, Some(f)) if f.live_only => "live only: not in git".to_string(),
+            (None, Some(_)) => "live".to_string(),
+            (None, None) => String::new(),
+        };
+        let place = sides
+            .iter()
+            .find_map(|f| f.source.as_ref())
+            .map(|s| match s.line {
+                Some(line) => format!("  {}:{line}", s.file),
+                None => format!("  {}", s.file),
+            })
+            .unwrap_or_default();
+        let name = match &resource.namespace {
+            Some(ns) => format!("{}/{}", ns, resource.name),
+            None => resource.name.clone(),
+        };
+        let mark = match status {
+            FindingStatus::Fail => paint(RED, "✗"),
+            FindingStatus::Waived => paint(DIM, "~ waived"),
+        };
+        let _ = writeln!(
+            out,
+            "    {mark} {rule}  {} {name} [{}] ({where_}){}",
+            resource.kind,
+            resource.target,
+            paint(DIM, &place)
+        );
+        let _ = writeln!(out, "        {message}");
+        if let Some(w) = sides.iter().find_map(|f| f.waiver.as_ref()) {
+            let _ = writeln!(
+                out,
+                "        {}",
+                paint(
+                    DIM,
+                    &format!("waived until {}: {}", w.expires, w.justification)
+                )
+            );
+        }
+    }
+    let frameworks: Vec<String> = c
+        .frameworks
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} passing, {} failing",
+                f.framework, f.passing, f.failing
+            )
+        })
+        .collect();
+    if !frameworks.is_empty() {
+        let _ = writeln!(out, "  controls: {}", frameworks.join(" · "));
     }
 }

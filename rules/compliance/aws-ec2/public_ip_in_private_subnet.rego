@@ -11,6 +11,7 @@
 #   remediation: >-
 #     Launch the instance without a public IP (turn off MapPublicIpOnLaunch on the subnet) and release any Elastic IP associated with it.
 #   kinds: [AWS::EC2::Instance]
+#   sides: [live]
 package gitdrift.aws.ec2.public_ip_in_private_subnet
 
 import data.gitdrift.lib.aws

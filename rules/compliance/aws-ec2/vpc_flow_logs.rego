@@ -12,6 +12,7 @@
 #   remediation: >-
 #     Create a flow log for the VPC (at least for rejected traffic) to CloudWatch Logs or S3.
 #   kinds: [AWS::EC2::VPC]
+#   sides: [live]
 package gitdrift.aws.ec2.vpc_flow_logs
 
 import data.gitdrift.lib.aws

@@ -1,0 +1,443 @@
+//! Findings as the report carries them, and the one place where their results are filtered:
+//! waivers are applied here (expired ones stop applying and are reported, those matching
+//! nothing are stale), every finding gets its fingerprint and its resource's report key, and the
+//! per-framework control summary is counted, so every output sees the same result.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::engine::RuleSet;
+use super::run::RawFinding;
+use super::{RuleSeverity, Side};
+use crate::config::audit::Waiver;
+use crate::model::{Problem, ResourceKey, Severity};
+use crate::report::{ResourceReport, SourceRef};
+
+/// Whether a finding counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingStatus {
+    /// A violation.
+    Fail,
+    /// A violation covered by an unexpired waiver.
+    Waived,
+}
+
+/// The resource a finding is about, as the report's `resources` name it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FindingResource {
+    /// Target name.
+    pub target: String,
+    /// `apiVersion`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Kind (or AWS type).
+    pub kind: String,
+    /// Namespace (or region).
+    pub namespace: Option<String>,
+    /// Name (or resource id).
+    pub name: String,
+}
+
+/// The waiver a finding is waived by.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WaiverRef {
+    /// Why.
+    pub justification: String,
+    /// Until when.
+    pub expires: NaiveDate,
+    /// Who answers for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Where it is written.
+    pub file: String,
+    /// Its line.
+    pub line: u64,
+}
+
+/// One violation of one rule by one resource on one side.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// Rule id.
+    pub rule: String,
+    /// Rule title.
+    pub title: String,
+    /// Rule severity.
+    pub severity: RuleSeverity,
+    /// Framework → control ids.
+    pub controls: BTreeMap<String, Vec<String>>,
+    /// What is wrong.
+    pub message: String,
+    /// The resource.
+    pub resource: FindingResource,
+    /// `desired` (as git declares it) or `live`.
+    pub side: Side,
+    /// Where git declares the resource (file and line of the desired object).
+    pub source: Option<SourceRef>,
+    /// `fail` or `waived`.
+    pub status: FindingStatus,
+    /// The waiver, when waived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverRef>,
+    /// A live finding that git does not have: the resource is not declared, or its declaration
+    /// passes the rule. Someone weakened a control outside git.
+    pub live_only: bool,
+    /// Stable across scans: a hash of rule, side, resource and message.
+    pub fingerprint: String,
+    /// How to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+}
+
+/// A control of a framework and how it stands.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ControlStatus {
+    /// Control id (`5.2`, `baseline/privileged`).
+    pub id: String,
+    /// `pass` or `fail`.
+    pub status: &'static str,
+    /// Failing findings.
+    pub failing: usize,
+    /// Waived findings.
+    pub waived: usize,
+    /// The rules that check it.
+    pub rules: Vec<String>,
+}
+
+/// A framework's controls, as far as the rules that ran check them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FrameworkSummary {
+    /// Framework id (`pss`, `cis-aws-3.0`, `aws-fsbp`).
+    pub framework: String,
+    /// Controls without failing findings.
+    pub passing: usize,
+    /// Controls with failing findings.
+    pub failing: usize,
+    /// Each control.
+    pub controls: Vec<ControlStatus>,
+}
+
+/// How a waiver stands after a scan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WaiverStatus {
+    /// Rule id.
+    pub rule: String,
+    /// `active` (waives findings), `expired` (no longer applies), `stale` (matched nothing in a
+    /// scan of every target) or `unchecked` (matched nothing in a scan of some targets).
+    pub status: &'static str,
+    /// Findings it waived.
+    pub findings: usize,
+    /// Until when.
+    pub expires: NaiveDate,
+    /// Where it is written.
+    pub file: String,
+    /// Its line.
+    pub line: u64,
+}
+
+/// The compliance side of a report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Compliance {
+    /// Rules that judged at least one resource (on any target).
+    pub rules: usize,
+    /// Failing findings per severity.
+    pub failing: BTreeMap<String, usize>,
+    /// Waived findings.
+    pub waived: usize,
+    /// Per framework.
+    pub frameworks: Vec<FrameworkSummary>,
+    /// Every waiver.
+    pub waivers: Vec<WaiverStatus>,
+}
+
+impl Compliance {
+    /// Whether any failing finding is at or above `threshold`.
+    pub fn fails_at(&self, findings: &[Finding], threshold: Option<RuleSeverity>) -> bool {
+        threshold.is_some_and(|t| {
+            findings
+                .iter()
+                .any(|f| f.status == FindingStatus::Fail && f.severity >= t)
+        })
+    }
+}
+
+fn fingerprint(rule: &str, side: Side, resource: &FindingResource, message: &str) -> String {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [
+        rule,
+        side.as_str(),
+        &resource.target,
+        &resource.api_version,
+        &resource.kind,
+        resource.namespace.as_deref().unwrap_or(""),
+        &resource.name,
+        message,
+    ] {
+        context.update(part.as_bytes());
+        context.update(&[0]);
+    }
+    context
+        .finish()
+        .as_ref()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Turns raw violations into findings: report keys, live-only marks, waivers, fingerprints; and
+/// counts the compliance summary. `rules_run` are the rules that judged some resource; `complete`
+/// says whether every target was scanned (only then is a waiver that matched nothing stale).
+pub fn assemble(
+    raw: Vec<RawFinding>,
+    set: &RuleSet,
+    rules_run: &BTreeSet<usize>,
+    resources: &[ResourceReport],
+    waivers: &[Waiver],
+    today: NaiveDate,
+    complete: bool,
+) -> (Vec<Finding>, Compliance, Vec<Problem>) {
+    // A declared resource is reported under the key its judgement gave it (an AWS declaration
+    // matched by tags is named by the live id).
+    type Place<'a> = (&'a str, &'a str, &'a str, Option<u64>);
+    let mut declared_keys: HashMap<Place, (&Option<String>, &str)> = HashMap::new();
+    for r in resources {
+        if let Some(source) = &r.source {
+            declared_keys.insert(
+                (&r.target, &r.kind, &source.file, source.line),
+                (&r.namespace, &r.name),
+            );
+        }
+    }
+    let resource_of = |f: &RawFinding| -> FindingResource {
+        let (namespace, name) = f
+            .source
+            .as_ref()
+            .filter(|_| f.side == Side::Desired)
+            .and_then(|s| {
+                declared_keys.get(&(f.target.as_str(), f.kind.as_str(), s.file.as_str(), s.line))
+            })
+            .map(|(ns, name)| ((*ns).clone(), name.to_string()))
+            .unwrap_or_else(|| (f.namespace.clone(), f.name.clone()));
+        FindingResource {
+            target: f.target.clone(),
+            api_version: f.api_version.clone(),
+            kind: f.kind.clone(),
+            namespace,
+            name,
+        }
+    };
+    let keyed: Vec<(RawFinding, FindingResource)> = raw
+        .into_iter()
+        .map(|f| {
+            let key = resource_of(&f);
+            (f, key)
+        })
+        .collect();
+    // The same resource on both sides, whatever apiVersion each names.
+    let identity = |rule: usize, key: &FindingResource| {
+        (
+            rule,
+            key.target.clone(),
+            key.kind.clone(),
+            key.namespace.clone(),
+            key.name.clone(),
+        )
+    };
+    let desired: HashSet<_> = keyed
+        .iter()
+        .filter(|(f, _)| f.side == Side::Desired)
+        .map(|(f, key)| identity(f.rule, key))
+        .collect();
+    let mut matched = vec![0usize; waivers.len()];
+    let mut expired_hit = vec![false; waivers.len()];
+    let mut findings = Vec::new();
+    for (f, key) in &keyed {
+        let rule = &set.rules[f.rule];
+        let resource_key = ResourceKey {
+            group: f.group.clone(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        };
+        let mut waiver = None;
+        for (i, w) in waivers.iter().enumerate() {
+            if w.rule != rule.id
+                || w.side.is_some_and(|s| s != f.side)
+                || !w.selector.matches(&key.target, &resource_key)
+            {
+                continue;
+            }
+            if w.expires < today {
+                expired_hit[i] = true;
+                continue;
+            }
+            matched[i] += 1;
+            waiver = Some(WaiverRef {
+                justification: w.justification.clone(),
+                expires: w.expires,
+                owner: w.owner.clone(),
+                file: w.file.display().to_string(),
+                line: w.line,
+            });
+            break;
+        }
+        findings.push(Finding {
+            rule: rule.id.clone(),
+            title: rule.title.clone(),
+            severity: rule.severity,
+            controls: rule.controls.clone(),
+            message: f.message.clone(),
+            resource: key.clone(),
+            side: f.side,
+            source: f.source.clone(),
+            status: if waiver.is_some() {
+                FindingStatus::Waived
+            } else {
+                FindingStatus::Fail
+            },
+            waiver,
+            live_only: f.side == Side::Live && !desired.contains(&identity(f.rule, key)),
+            fingerprint: fingerprint(&rule.id, f.side, key, &f.message),
+            remediation: rule.remediation.clone(),
+        });
+    }
+    findings.sort_by(|a, b| {
+        (
+            std::cmp::Reverse(a.severity),
+            &a.rule,
+            &a.resource,
+            a.side,
+            &a.message,
+        )
+            .cmp(&(
+                std::cmp::Reverse(b.severity),
+                &b.rule,
+                &b.resource,
+                b.side,
+                &b.message,
+            ))
+    });
+
+    let mut compliance = Compliance {
+        rules: rules_run.len(),
+        ..Compliance::default()
+    };
+    for severity in RuleSeverity::ALL {
+        compliance.failing.insert(severity.as_str().to_string(), 0);
+    }
+    for f in &findings {
+        match f.status {
+            FindingStatus::Fail => {
+                *compliance
+                    .failing
+                    .entry(f.severity.as_str().to_string())
+                    .or_default() += 1
+            }
+            FindingStatus::Waived => compliance.waived += 1,
+        }
+    }
+    // framework → control → (failing, waived, rules)
+    type Tally<'a> = (usize, usize, BTreeSet<&'a str>);
+    let mut frameworks: BTreeMap<&str, BTreeMap<&str, Tally>> = BTreeMap::new();
+    for &i in rules_run {
+        let rule = &set.rules[i];
+        for (framework, controls) in &rule.controls {
+            for control in controls {
+                frameworks
+                    .entry(framework)
+                    .or_default()
+                    .entry(control)
+                    .or_default()
+                    .2
+                    .insert(&rule.id);
+            }
+        }
+    }
+    for f in &findings {
+        for (framework, controls) in &f.controls {
+            for control in controls {
+                if let Some(entry) = frameworks
+                    .get_mut(framework.as_str())
+                    .and_then(|c| c.get_mut(control.as_str()))
+                {
+                    match f.status {
+                        FindingStatus::Fail => entry.0 += 1,
+                        FindingStatus::Waived => entry.1 += 1,
+                    }
+                }
+            }
+        }
+    }
+    for (framework, controls) in frameworks {
+        let controls: Vec<ControlStatus> = controls
+            .into_iter()
+            .map(|(id, (failing, waived, rules))| ControlStatus {
+                id: id.to_string(),
+                status: if failing > 0 { "fail" } else { "pass" },
+                failing,
+                waived,
+                rules: rules.into_iter().map(str::to_string).collect(),
+            })
+            .collect();
+        compliance.frameworks.push(FrameworkSummary {
+            framework: framework.to_string(),
+            passing: controls.iter().filter(|c| c.failing == 0).count(),
+            failing: controls.iter().filter(|c| c.failing > 0).count(),
+            controls,
+        });
+    }
+
+    let mut problems = Vec::new();
+    for (i, w) in waivers.iter().enumerate() {
+        let status = if w.expires < today {
+            "expired"
+        } else if matched[i] > 0 {
+            "active"
+        } else {
+            "stale"
+        };
+        let file = w.file.display().to_string();
+        match status {
+            "expired" => problems.push(
+                Problem::new(
+                    Severity::Warning,
+                    format!(
+                        "waiver for {} expired on {}{}: its findings fail again",
+                        w.rule,
+                        w.expires,
+                        if expired_hit[i] {
+                            ""
+                        } else {
+                            " (it matches no finding either)"
+                        }
+                    ),
+                )
+                .at(&file, Some(w.line)),
+            ),
+            "stale" if complete => problems.push(
+                Problem::new(
+                    Severity::Warning,
+                    format!("waiver for {} matched no finding", w.rule),
+                )
+                .at(&file, Some(w.line)),
+            ),
+            _ => {}
+        }
+        compliance.waivers.push(WaiverStatus {
+            rule: w.rule.clone(),
+            status: if status == "stale" && !complete {
+                "unchecked"
+            } else {
+                status
+            },
+            findings: matched[i],
+            expires: w.expires,
+            file,
+            line: w.line,
+        });
+    }
+    (findings, compliance, problems)
+}

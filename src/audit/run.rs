@@ -1,0 +1,266 @@
+//! One target's audit: which rules run there, the resources of each side with the context a rule
+//! sees, and their evaluation on all cores (one engine clone per worker thread).
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use super::engine::RuleSet;
+use super::packs;
+use super::{Rule, Side};
+use crate::config::{Config, Target};
+use crate::model::{Object, Problem, Severity};
+use crate::report::SourceRef;
+
+/// The rules a configuration loads.
+#[derive(Debug)]
+pub struct Auditor {
+    /// Every rule loaded, with the engine.
+    pub set: RuleSet,
+}
+
+/// One resource to audit, on one side.
+#[derive(Clone, Debug)]
+pub struct Subject<'a> {
+    /// The resource.
+    pub object: &'a Object,
+    /// Which side it is from.
+    pub side: Side,
+    /// Where git declares it (desired side; live side when git manages it).
+    pub source: Option<SourceRef>,
+    /// Other resources a rule needs to judge this one (a VPC's flow logs, an instance's subnet).
+    pub related: Option<Value>,
+}
+
+/// A violation, before waivers and report keys.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawFinding {
+    /// Index of the rule in [`RuleSet::rules`].
+    pub rule: usize,
+    /// Which side.
+    pub side: Side,
+    /// Target name.
+    pub target: String,
+    /// The resource's `apiVersion`.
+    pub api_version: String,
+    /// Its API group (`aws` for AWS resources).
+    pub group: String,
+    /// Its kind (or AWS type).
+    pub kind: String,
+    /// Its namespace (or region).
+    pub namespace: Option<String>,
+    /// Its name (or id).
+    pub name: String,
+    /// Where git declares it.
+    pub source: Option<SourceRef>,
+    /// The rule's message.
+    pub message: String,
+}
+
+impl Auditor {
+    /// Loads the built-in packs (unless turned off) and the configured folders. Files that cannot
+    /// be used are error problems naming file and line; the others load.
+    pub fn load(config: &Config) -> (Auditor, Vec<Problem>) {
+        let settings = &config.audit;
+        let mut files = Vec::new();
+        let mut problems = Vec::new();
+        if settings.builtin {
+            files.extend(packs::builtin());
+        } else {
+            // Users' packs may import the helpers.
+            files.extend(
+                packs::builtin()
+                    .into_iter()
+                    .filter(|f| f.pack == packs::LIB),
+            );
+        }
+        for dir in &settings.rules {
+            let shown = dir.display().to_string();
+            match packs::folder(dir, &shown, config.limits.max_file_bytes) {
+                Ok(more) => files.extend(more),
+                Err(message) => problems.push(Problem::new(Severity::Error, message)),
+            }
+        }
+        let set = RuleSet::load(&files, settings.timeout, false);
+        for p in &set.problems {
+            problems.push(
+                Problem::new(Severity::Error, format!("rule file: {}", p.message))
+                    .at(&p.file, p.line),
+            );
+        }
+        let known: Vec<&str> = set.rules.iter().map(|r| r.pack.as_str()).collect();
+        let mut selections = vec![("audit".to_string(), &settings.selection)];
+        for target in &config.targets {
+            if let Some(selection) = &target.audit {
+                selections.push((format!("target {}", target.name), selection));
+            }
+        }
+        for (what, selection) in selections {
+            for pack in selection.packs.iter().flatten() {
+                if !known.contains(&pack.as_str()) {
+                    problems.push(Problem::new(
+                        Severity::Warning,
+                        format!("{what}: pack `{pack}` has no rules loaded"),
+                    ));
+                }
+            }
+            for id in selection.include.iter().chain(&selection.exclude) {
+                if !set.rules.iter().any(|r| &r.id == id) {
+                    problems.push(Problem::new(
+                        Severity::Warning,
+                        format!("{what}: no rule `{id}` is loaded"),
+                    ));
+                }
+            }
+        }
+        (Auditor { set }, problems)
+    }
+
+    /// The rules that run on a target: the configuration's selection, narrowed by the target's.
+    pub fn rules_for(&self, config: &Config, target: &Target) -> Vec<usize> {
+        if !config.audit.enabled {
+            return Vec::new();
+        }
+        self.set
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                config.audit.selection.selects(&r.pack, &r.id)
+                    && target
+                        .audit
+                        .as_ref()
+                        .is_none_or(|s| s.selects(&r.pack, &r.id))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Evaluates the rules on every subject. A rule that fails on a resource (a runtime error,
+    /// the time limit) is an error problem naming rule, file and resource; the rest go on.
+    pub fn evaluate(
+        &self,
+        target: &str,
+        provider: &str,
+        rules: &[usize],
+        subjects: &[Subject<'_>],
+    ) -> Evaluated {
+        if rules.is_empty() {
+            return Evaluated::default();
+        }
+        let results: Vec<(Vec<RawFinding>, Vec<Problem>, Vec<usize>)> = subjects
+            .par_iter()
+            .map_init(
+                || self.set.evaluator(),
+                |evaluator, subject| {
+                    let object = subject.object;
+                    // Live objects a controller made (a Deployment's ReplicaSets, their Pods)
+                    // are judged through their owner.
+                    if subject.side == Side::Live && object.owned {
+                        return (Vec::new(), Vec::new(), Vec::new());
+                    }
+                    let applicable: Vec<(usize, &Rule)> = rules
+                        .iter()
+                        .map(|&i| (i, &self.set.rules[i]))
+                        .filter(|(_, r)| {
+                            r.sides.contains(&subject.side)
+                                && r.applies_to(&object.group, &object.kind)
+                        })
+                        .collect();
+                    if applicable.is_empty() {
+                        return (Vec::new(), Vec::new(), Vec::new());
+                    }
+                    let input = input(target, provider, subject);
+                    let only: Vec<&Rule> = applicable.iter().map(|(_, r)| *r).collect();
+                    let outcomes = evaluator.evaluate(input, &only);
+                    let mut findings = Vec::new();
+                    let mut problems = Vec::new();
+                    for ((index, rule), outcome) in applicable.iter().zip(outcomes) {
+                        match outcome {
+                            Ok(messages) => {
+                                for message in messages {
+                                    findings.push(RawFinding {
+                                        rule: *index,
+                                        side: subject.side,
+                                        target: target.to_string(),
+                                        api_version: object.api_version.clone(),
+                                        group: object.group.clone(),
+                                        kind: object.kind.clone(),
+                                        namespace: object.namespace.clone(),
+                                        name: object.name.clone(),
+                                        source: subject.source.clone(),
+                                        message,
+                                    });
+                                }
+                            }
+                            Err(err) => problems.push(
+                                Problem::new(
+                                    Severity::Error,
+                                    format!(
+                                        "rule {} could not judge {} {} ({}): {err}",
+                                        rule.id,
+                                        object.kind,
+                                        match &object.namespace {
+                                            Some(ns) => format!("{ns}/{}", object.name),
+                                            None => object.name.clone(),
+                                        },
+                                        subject.side.as_str()
+                                    ),
+                                )
+                                .target(target)
+                                .at(&rule.file, Some(rule.line)),
+                            ),
+                        }
+                    }
+                    let applied = applicable.iter().map(|(i, _)| *i).collect();
+                    (findings, problems, applied)
+                },
+            )
+            .collect();
+        let mut out = Evaluated::default();
+        for (f, p, a) in results {
+            out.findings.extend(f);
+            out.problems.extend(p);
+            out.applied.extend(a);
+        }
+        out
+    }
+}
+
+/// What an evaluation gave.
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    /// Violations.
+    pub findings: Vec<RawFinding>,
+    /// Rules that failed on a resource.
+    pub problems: Vec<Problem>,
+    /// Rules that judged at least one resource.
+    pub applied: std::collections::BTreeSet<usize>,
+}
+
+/// The input document a rule sees (see [`crate::audit`]).
+fn input(target: &str, provider: &str, subject: &Subject<'_>) -> Value {
+    let object = subject.object;
+    let value = object.value();
+    let resource = if crate::aws::is_aws(&object.group) && subject.side == Side::Desired {
+        // A declaration: what it declares of the resource.
+        crate::diff::aws::Declaration::from_value(&value).properties
+    } else {
+        value.into_owned()
+    };
+    let mut context = json!({
+        "target": target,
+        "provider": provider,
+        "side": subject.side.as_str(),
+        "group": object.group,
+        "kind": object.kind,
+        "namespace": object.namespace,
+        "name": object.name,
+    });
+    if let Some(source) = &subject.source {
+        context["source"] = json!({"name": source.name, "file": source.file, "line": source.line});
+    }
+    if let Some(related) = &subject.related {
+        context["related"] = related.clone();
+    }
+    json!({"resource": resource, "gitdrift": context})
+}

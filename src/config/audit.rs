@@ -1,0 +1,353 @@
+//! The `audit:` block (compliance rules, waivers) and a target's own rule selection.
+//!
+//! ```yaml
+//! audit:
+//!   builtin: true                       # the built-in packs; the default
+//!   rules: [./policies]                 # users' folders of packs
+//!   packs: [pod-security-baseline, aws-ec2, team]   # which packs run; default: all loaded
+//!   include_rules: []                   # only these rules (default: every rule of the packs)
+//!   exclude_rules: [pss-restricted-run-as-user]
+//!   timeout: 2s                         # per rule and resource
+//!   fail_on_severity: high              # exit 1 at or above; `none`: never
+//!   max_waiver_days: 365
+//!   waiver_files: [./waivers.yaml]      # files holding `waivers:` lists
+//!   waivers:
+//!     - rule: pss-restricted-run-as-non-root
+//!       kind: Deployment
+//!       group: apps
+//!       namespace: legacy
+//!       name: "*"
+//!       side: live                      # default: both
+//!       justification: vendor image runs as root; replacement tracked in OPS-123
+//!       expires: 2027-03-31
+//!       owner: team-shop
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+use super::node::{self, Node, NodeKind};
+use super::{Checker, ConfigError, Selector, parse_duration};
+use crate::audit::{RuleSeverity, Side};
+
+/// Compliance auditing settings.
+#[derive(Clone, Debug)]
+pub struct AuditSettings {
+    /// Whether rules run at all.
+    pub enabled: bool,
+    /// Whether the built-in packs are loaded.
+    pub builtin: bool,
+    /// Users' rule folders (or files).
+    pub rules: Vec<PathBuf>,
+    /// Which packs and rules run, for every target (a target may narrow it further).
+    pub selection: RuleSelection,
+    /// How long one rule may take on one resource.
+    pub timeout: Duration,
+    /// Findings at or above this severity make the exit code 1; `None`: findings never do.
+    pub fail_on_severity: Option<RuleSeverity>,
+    /// How far ahead a waiver may expire.
+    pub max_waiver_days: u32,
+    /// Waivers from the configuration and its waiver files.
+    pub waivers: Vec<Waiver>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            enabled: true,
+            builtin: true,
+            rules: Vec::new(),
+            selection: RuleSelection::default(),
+            timeout: Duration::from_secs(2),
+            fail_on_severity: Some(RuleSeverity::High),
+            max_waiver_days: 365,
+            waivers: Vec::new(),
+        }
+    }
+}
+
+/// Which packs and rules run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RuleSelection {
+    /// Packs that run; `None`: every pack loaded.
+    pub packs: Option<Vec<String>>,
+    /// Only these rules; empty: every rule of the packs.
+    pub include: Vec<String>,
+    /// Never these rules.
+    pub exclude: Vec<String>,
+}
+
+impl RuleSelection {
+    /// Whether a rule of `pack` with `id` is selected.
+    pub fn selects(&self, pack: &str, id: &str) -> bool {
+        self.packs
+            .as_ref()
+            .is_none_or(|packs| packs.iter().any(|p| p == pack))
+            && (self.include.is_empty() || self.include.iter().any(|r| r == id))
+            && !self.exclude.iter().any(|r| r == id)
+    }
+}
+
+/// An accepted exception: findings of `rule` on the resources the selector picks are reported
+/// as waived, not failing, until `expires`.
+#[derive(Clone, Debug)]
+pub struct Waiver {
+    /// The rule id.
+    pub rule: String,
+    /// The resources it covers.
+    pub selector: Selector,
+    /// Only findings of this side; `None`: both.
+    pub side: Option<Side>,
+    /// Why the exception is accepted.
+    pub justification: String,
+    /// The last day it applies.
+    pub expires: NaiveDate,
+    /// Who answers for it.
+    pub owner: Option<String>,
+    /// Where it is written.
+    pub file: PathBuf,
+    /// Its line there.
+    pub line: u64,
+}
+
+impl Checker {
+    pub(super) fn audit(&mut self, node: &Node, today: NaiveDate) -> AuditSettings {
+        let mut audit = AuditSettings::default();
+        let Some(fields) = self.fields(
+            node,
+            "audit",
+            &[
+                "enabled",
+                "builtin",
+                "rules",
+                "packs",
+                "include_rules",
+                "exclude_rules",
+                "timeout",
+                "fail_on_severity",
+                "max_waiver_days",
+                "waivers",
+                "waiver_files",
+            ],
+        ) else {
+            return audit;
+        };
+        for (key, slot) in [
+            ("enabled", &mut audit.enabled),
+            ("builtin", &mut audit.builtin),
+        ] {
+            if let Some(n) = fields.get(key) {
+                match n.kind {
+                    NodeKind::Bool(b) => *slot = b,
+                    _ => self.error(n, format!("audit.{key} must be true or false")),
+                }
+            }
+        }
+        if let Some(list) = fields.get("rules") {
+            for raw in self.string_list(list, "audit.rules") {
+                audit.rules.push(super::resolve_path(&self.base, &raw));
+            }
+        }
+        audit.selection = self.selection(&fields, "audit");
+        if let Some(n) = fields.get("timeout") {
+            match self.string_or_int(n).as_deref().and_then(parse_duration) {
+                Some(d) if !d.is_zero() && d <= Duration::from_secs(600) => audit.timeout = d,
+                _ => self.error(
+                    n,
+                    "audit.timeout must be a duration from 1ms to 10m, such as 500ms or 2s",
+                ),
+            }
+        }
+        if let Some(n) = fields.get("fail_on_severity") {
+            match &n.kind {
+                NodeKind::Str(s) if s == "none" => audit.fail_on_severity = None,
+                NodeKind::Str(s) => match s.parse::<RuleSeverity>() {
+                    Ok(severity) => audit.fail_on_severity = Some(severity),
+                    Err(()) => self.error(
+                        n,
+                        format!(
+                            "audit.fail_on_severity: `{s}` is not critical, high, medium, low, info or none"
+                        ),
+                    ),
+                },
+                _ => self.error(n, "audit.fail_on_severity must be a severity name"),
+            }
+        }
+        if let Some(n) = fields.get("max_waiver_days") {
+            match n.kind {
+                NodeKind::Int(d) if (1..=3650).contains(&d) => audit.max_waiver_days = d as u32,
+                _ => self.error(
+                    n,
+                    "audit.max_waiver_days must be a whole number from 1 to 3650",
+                ),
+            }
+        }
+        let max = audit.max_waiver_days;
+        if let Some(list) = fields.get("waivers") {
+            let file = self.file.clone();
+            for item in self.seq(list, "audit.waivers") {
+                if let Some(waiver) = self.waiver(item, &file, today, max) {
+                    audit.waivers.push(waiver);
+                }
+            }
+        }
+        if let Some(list) = fields.get("waiver_files") {
+            for raw in self.string_list(list, "audit.waiver_files") {
+                let path = super::resolve_path(&self.base, &raw);
+                self.waiver_file(list, &path, today, max, &mut audit.waivers);
+            }
+        }
+        audit
+    }
+
+    /// `packs`, `include_rules` and `exclude_rules` of a block.
+    pub(super) fn selection(&mut self, fields: &super::Fields<'_>, what: &str) -> RuleSelection {
+        RuleSelection {
+            packs: fields
+                .get("packs")
+                .map(|n| self.string_list(n, &format!("{what}.packs"))),
+            include: fields
+                .get("include_rules")
+                .map(|n| self.string_list(n, &format!("{what}.include_rules")))
+                .unwrap_or_default(),
+            exclude: fields
+                .get("exclude_rules")
+                .map(|n| self.string_list(n, &format!("{what}.exclude_rules")))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn waiver_file(
+        &mut self,
+        at: &Node,
+        path: &std::path::Path,
+        today: NaiveDate,
+        max: u32,
+        out: &mut Vec<Waiver>,
+    ) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) => {
+                self.error(
+                    at,
+                    format!("audit.waiver_files: cannot read {}: {err}", path.display()),
+                );
+                return;
+            }
+        };
+        // Problems in the waiver file name the waiver file.
+        let mut inner = Checker {
+            file: path.to_path_buf(),
+            base: path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+            errors: Vec::new(),
+        };
+        match node::parse(&text) {
+            Err((line, message)) => inner.errors.push(ConfigError {
+                file: path.to_path_buf(),
+                line,
+                column: 1,
+                message: format!("invalid YAML: {message}"),
+            }),
+            Ok(root) => {
+                if let Some(fields) = inner.fields(&root, "a waiver file", &["waivers"]) {
+                    match fields.get("waivers") {
+                        Some(list) => {
+                            for item in inner.seq(list, "waivers") {
+                                if let Some(waiver) = inner.waiver(item, path, today, max) {
+                                    out.push(waiver);
+                                }
+                            }
+                        }
+                        None => inner.error(&root, "a waiver file needs `waivers`"),
+                    }
+                }
+            }
+        }
+        self.errors.append(&mut inner.errors);
+    }
+
+    fn waiver(
+        &mut self,
+        node: &Node,
+        file: &std::path::Path,
+        today: NaiveDate,
+        max_days: u32,
+    ) -> Option<Waiver> {
+        let fields = self.fields(
+            node,
+            "a waiver",
+            &[
+                "rule",
+                "group",
+                "kind",
+                "namespace",
+                "name",
+                "target",
+                "side",
+                "justification",
+                "expires",
+                "owner",
+            ],
+        )?;
+        let rule = self.required(&fields, "rule", "waiver");
+        let selector = self.selector(&fields);
+        let side = match self.optional(&fields, "side", "waiver").as_deref() {
+            None => None,
+            Some("desired") => Some(Side::Desired),
+            Some("live") => Some(Side::Live),
+            Some(other) => {
+                let at = fields.get("side").unwrap_or(node);
+                self.error(
+                    at,
+                    format!("waiver.side must be `desired` or `live`, not `{other}`"),
+                );
+                None
+            }
+        };
+        let justification = self.required(&fields, "justification", "waiver");
+        let owner = self.optional(&fields, "owner", "waiver");
+        let expires = match fields.get("expires") {
+            None => {
+                self.error(node, "waiver needs `expires` (a date, YYYY-MM-DD)");
+                None
+            }
+            Some(n) => {
+                let raw = match &n.kind {
+                    NodeKind::Str(s) => s.clone(),
+                    other => format!("{other:?}"),
+                };
+                match NaiveDate::parse_from_str(&raw, "%Y-%m-%d") {
+                    Ok(date) if (date - today).num_days() > i64::from(max_days) => {
+                        self.error(
+                            n,
+                            format!(
+                                "waiver.expires {date} is more than {max_days} days ahead (audit.max_waiver_days)"
+                            ),
+                        );
+                        None
+                    }
+                    Ok(date) => Some(date),
+                    Err(_) => {
+                        self.error(
+                            n,
+                            format!("waiver.expires must be a date (YYYY-MM-DD), not `{raw}`"),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        Some(Waiver {
+            rule: rule?,
+            selector,
+            side,
+            justification: justification?,
+            expires: expires?,
+            owner,
+            file: file.to_path_buf(),
+            line: node.line,
+        })
+    }
+}
