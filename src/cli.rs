@@ -219,24 +219,35 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let text_options = TextOptions {
         show_in_sync: args.show_in_sync,
     };
-    let rendered = report::render(&report, args.format, text_options);
-    match &args.output {
-        Some(path) => {
+    let written = match (&args.output, args.format) {
+        // JSON goes straight to its destination: a large report is never held whole.
+        (Some(path), Format::Json) => {
+            report::write_atomically_with(path, |out| report::json::write(&report, out))
+                .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+            Ok(())
+        }
+        (Some(path), Format::Text) => {
+            let rendered = report::render(&report, args.format, text_options);
             let plain = anstream::adapter::strip_str(&rendered).to_string();
             report::write_atomically(path, &plain)
                 .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+            Ok(())
         }
-        None => {
+        (None, Format::Json) => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            report::json::write(&report, &mut out).and_then(|()| out.flush())
+        }
+        (None, Format::Text) => {
+            let rendered = report::render(&report, args.format, text_options);
             let mut out = anstream::stdout().lock();
-            let written = out
-                .write_all(rendered.as_bytes())
-                .and_then(|()| out.flush());
-            match written {
-                // A reader that went away (`| head`) is not an error of the scan.
-                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
-            }
+            out.write_all(rendered.as_bytes())
+                .and_then(|()| out.flush())
         }
+    };
+    match written {
+        // A reader that went away (`| head`) is not an error of the scan.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
     }
     let threshold = args.fail_on_severity.map_or(config_threshold, |t| t.0);
     Ok(report.exit_code(threshold))

@@ -28,6 +28,9 @@ pub struct LoadProblem {
 #[derive(Clone)]
 pub struct RuleSet {
     engine: regorus::Engine,
+    /// For each list of rule packages that apply together to some kind on some side, a rule
+    /// that evaluates all their `deny` sets at once.
+    batches: std::sync::Arc<std::collections::HashMap<Vec<String>, String>>,
     /// Every rule, ordered by id.
     pub rules: Vec<Rule>,
     /// Files that could not be used, and rules left out.
@@ -120,7 +123,7 @@ impl RuleSet {
                     title: rule.title,
                     description: rule.description,
                     severity: rule.severity,
-                    controls: rule.controls,
+                    controls: std::sync::Arc::new(rule.controls),
                     remediation: rule.remediation,
                     kinds: rule.kinds,
                     sides: rule.sides,
@@ -131,10 +134,13 @@ impl RuleSet {
                 },
             );
         }
+        let rules: Vec<Rule> = rules.into_values().collect();
+        let batches = batch(&mut engine, &rules, &mut problems);
         RuleSet {
             engine,
-            rules: rules.into_values().collect(),
+            rules,
             problems,
+            batches: std::sync::Arc::new(batches),
         }
     }
 
@@ -142,8 +148,67 @@ impl RuleSet {
     pub fn evaluator(&self) -> Evaluator {
         Evaluator {
             engine: self.engine.clone(),
+            batches: std::sync::Arc::clone(&self.batches),
         }
     }
+}
+
+/// Adds, for each kind and side, a rule that evaluates every rule applying there at once (one
+/// evaluation shares what the rules import; `eval_rule` skips parsing a query).
+fn batch(
+    engine: &mut regorus::Engine,
+    rules: &[Rule],
+    problems: &mut Vec<LoadProblem>,
+) -> std::collections::HashMap<Vec<String>, String> {
+    use std::collections::{BTreeSet, HashMap};
+    let mut kinds: BTreeSet<(String, String)> = BTreeSet::new();
+    for rule in rules {
+        for k in &rule.kinds {
+            let (kind, group) = if k.starts_with("AWS::") {
+                (k.clone(), crate::aws::GROUP.to_string())
+            } else {
+                match k.split_once('.') {
+                    Some((kind, group)) => (kind.to_string(), group.to_string()),
+                    None => (k.clone(), String::new()),
+                }
+            };
+            kinds.insert((group, kind));
+        }
+    }
+    let mut lists: BTreeSet<Vec<String>> = BTreeSet::new();
+    for (group, kind) in &kinds {
+        for side in [super::Side::Desired, super::Side::Live] {
+            let list: Vec<String> = rules
+                .iter()
+                .filter(|r| r.sides.contains(&side) && r.applies_to(group, kind))
+                .map(|r| r.package.clone())
+                .collect();
+            if list.len() > 1 {
+                lists.insert(list);
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for (n, list) in lists.into_iter().enumerate() {
+        let package = format!("gitdrift_internal.batch.b{n}");
+        let body = list
+            .iter()
+            .map(|p| format!("data.{p}.deny"))
+            .collect::<Vec<_>>()
+            .join(",\n  ");
+        let text = format!("package {package}\n\nall := [\n  {body},\n]\n");
+        match engine.add_policy(format!("(batch {n})"), text) {
+            Ok(_) => {
+                out.insert(list, format!("data.{package}.all"));
+            }
+            Err(err) => problems.push(LoadProblem {
+                file: format!("(batch {n})"),
+                line: None,
+                message: rego_error(&err).1,
+            }),
+        }
+    }
+    out
 }
 
 fn declares_deny(text: &str) -> bool {
@@ -157,16 +222,51 @@ fn declares_deny(text: &str) -> bool {
 #[derive(Clone)]
 pub struct Evaluator {
     engine: regorus::Engine,
+    batches: std::sync::Arc<std::collections::HashMap<Vec<String>, String>>,
 }
 
 /// What one rule said of one input: its violation messages, or why it could not say.
 pub type Outcome = Result<Vec<String>, String>;
 
 impl Evaluator {
-    /// Evaluates each rule's `deny` set on `input`.
+    /// Evaluates each rule's `deny` set on `input`. The rules are asked in one query, so that
+    /// what they share (the helpers they import) is computed once; if that query fails (one rule
+    /// errs, or runs too long), each rule is asked on its own, so that the failure is its own.
     pub fn evaluate(&mut self, input: Value, rules: &[&Rule]) -> Vec<Outcome> {
         self.engine.set_input(regorus::Value::from(input));
+        if rules.len() > 1
+            && let Some(all) = self.all_at_once(rules)
+        {
+            return all;
+        }
         rules.iter().map(|rule| self.deny(&rule.package)).collect()
+    }
+
+    fn all_at_once(&mut self, rules: &[&Rule]) -> Option<Vec<Outcome>> {
+        let packages: Vec<String> = rules.iter().map(|r| r.package.clone()).collect();
+        let value = match self.batches.get(&packages) {
+            Some(path) => self.engine.eval_rule(path.clone()).ok()?,
+            None => {
+                let query = format!(
+                    "[{}]",
+                    packages
+                        .iter()
+                        .map(|p| format!("data.{p}.deny"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let results = self.engine.eval_query(query, false).ok()?;
+                results.result.first()?.expressions.first()?.value.clone()
+            }
+        };
+        let json = serde_json::to_value(&value).ok()?;
+        let Value::Array(sets) = json else {
+            return None;
+        };
+        if sets.len() != rules.len() {
+            return None;
+        }
+        Some(sets.into_iter().map(messages).collect())
     }
 
     /// Evaluates a rule (`data.<package>.<name>`) on the current input.
@@ -191,31 +291,35 @@ impl Evaluator {
         if value == regorus::Value::Undefined {
             return Ok(Vec::new());
         }
-        let json = serde_json::to_value(&value).map_err(|e| e.to_string())?;
-        let items = match json {
-            Value::Array(items) => items,
-            other => {
-                return Err(format!(
-                    "`deny` must be a set of messages, not {}",
-                    kind_of(&other)
-                ));
-            }
-        };
-        let mut out: Vec<String> = items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(s) => s,
-                Value::Object(map) => match map.get("msg").and_then(Value::as_str) {
-                    Some(msg) => msg.to_string(),
-                    None => Value::Object(map).to_string(),
-                },
-                other => other.to_string(),
-            })
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
+        messages(serde_json::to_value(&value).map_err(|e| e.to_string())?)
     }
+}
+
+/// The messages of a `deny` set: strings, or objects with `msg` (Gatekeeper's shape).
+fn messages(json: Value) -> Outcome {
+    let items = match json {
+        Value::Array(items) => items,
+        other => {
+            return Err(format!(
+                "`deny` must be a set of messages, not {}",
+                kind_of(&other)
+            ));
+        }
+    };
+    let mut out: Vec<String> = items
+        .into_iter()
+        .map(|item| match item {
+            Value::String(s) => s,
+            Value::Object(map) => match map.get("msg").and_then(Value::as_str) {
+                Some(msg) => msg.to_string(),
+                None => Value::Object(map).to_string(),
+            },
+            other => other.to_string(),
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn kind_of(value: &Value) -> &'static str {

@@ -57,17 +57,16 @@ pub struct WaiverRef {
     pub line: u64,
 }
 
-/// One violation of one rule by one resource on one side.
+/// One violation of one rule by one resource on one side. The rule's title and remediation are
+/// in [`Compliance::rules`], once.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {
     /// Rule id.
     pub rule: String,
-    /// Rule title.
-    pub title: String,
     /// Rule severity.
     pub severity: RuleSeverity,
     /// Framework → control ids.
-    pub controls: BTreeMap<String, Vec<String>>,
+    pub controls: std::sync::Arc<BTreeMap<String, Vec<String>>>,
     /// What is wrong.
     pub message: String,
     /// The resource.
@@ -86,7 +85,22 @@ pub struct Finding {
     pub live_only: bool,
     /// Stable across scans: a hash of rule, side, resource and message.
     pub fingerprint: String,
-    /// How to fix it.
+}
+
+/// A rule that judged resources in the scan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleInfo {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Severity.
+    pub severity: RuleSeverity,
+    /// Its pack.
+    pub pack: String,
+    /// Framework → control ids.
+    pub controls: std::sync::Arc<BTreeMap<String, Vec<String>>>,
+    /// How to fix a violation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,
 }
@@ -140,8 +154,8 @@ pub struct WaiverStatus {
 /// The compliance side of a report.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Compliance {
-    /// Rules that judged at least one resource (on any target).
-    pub rules: usize,
+    /// The rules that judged at least one resource (on any target).
+    pub rules: Vec<RuleInfo>,
     /// Failing findings per severity.
     pub failing: BTreeMap<String, usize>,
     /// Waived findings.
@@ -251,10 +265,12 @@ pub fn assemble(
         .filter(|(f, _)| f.side == Side::Desired)
         .map(|(f, key)| identity(f.rule, key))
         .collect();
+    // `keyed` is consumed as findings are made: the two never both hold every finding.
     let mut matched = vec![0usize; waivers.len()];
     let mut expired_hit = vec![false; waivers.len()];
-    let mut findings = Vec::new();
-    for (f, key) in &keyed {
+    let mut findings = Vec::with_capacity(keyed.len());
+    for (f, key) in keyed {
+        let (f, key) = (&f, &key);
         let rule = &set.rules[f.rule];
         let resource_key = ResourceKey {
             group: f.group.clone(),
@@ -286,9 +302,8 @@ pub fn assemble(
         }
         findings.push(Finding {
             rule: rule.id.clone(),
-            title: rule.title.clone(),
             severity: rule.severity,
-            controls: rule.controls.clone(),
+            controls: std::sync::Arc::clone(&rule.controls),
             message: f.message.clone(),
             resource: key.clone(),
             side: f.side,
@@ -301,7 +316,6 @@ pub fn assemble(
             waiver,
             live_only: f.side == Side::Live && !desired.contains(&identity(f.rule, key)),
             fingerprint: fingerprint(&rule.id, f.side, key, &f.message),
-            remediation: rule.remediation.clone(),
         });
     }
     findings.sort_by(|a, b| {
@@ -322,7 +336,20 @@ pub fn assemble(
     });
 
     let mut compliance = Compliance {
-        rules: rules_run.len(),
+        rules: rules_run
+            .iter()
+            .map(|&i| {
+                let r = &set.rules[i];
+                RuleInfo {
+                    id: r.id.clone(),
+                    title: r.title.clone(),
+                    severity: r.severity,
+                    pack: r.pack.clone(),
+                    controls: std::sync::Arc::clone(&r.controls),
+                    remediation: r.remediation.clone(),
+                }
+            })
+            .collect(),
         ..Compliance::default()
     };
     for severity in RuleSeverity::ALL {
@@ -344,7 +371,7 @@ pub fn assemble(
     let mut frameworks: BTreeMap<&str, BTreeMap<&str, Tally>> = BTreeMap::new();
     for &i in rules_run {
         let rule = &set.rules[i];
-        for (framework, controls) in &rule.controls {
+        for (framework, controls) in rule.controls.iter() {
             for control in controls {
                 frameworks
                     .entry(framework)
@@ -357,7 +384,7 @@ pub fn assemble(
         }
     }
     for f in &findings {
-        for (framework, controls) in &f.controls {
+        for (framework, controls) in f.controls.iter() {
             for control in controls {
                 if let Some(entry) = frameworks
                     .get_mut(framework.as_str())

@@ -98,8 +98,8 @@ pub struct Rule {
     pub description: String,
     /// How bad a violation is.
     pub severity: RuleSeverity,
-    /// Framework → control ids.
-    pub controls: BTreeMap<String, Vec<String>>,
+    /// Framework → control ids (shared with every finding of the rule).
+    pub controls: std::sync::Arc<BTreeMap<String, Vec<String>>>,
     /// How to fix a violation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,
@@ -164,7 +164,7 @@ mod tests {
             title: String::new(),
             description: String::new(),
             severity: RuleSeverity::High,
-            controls: BTreeMap::new(),
+            controls: Default::default(),
             remediation: None,
             kinds: vec![
                 "Pod".into(),

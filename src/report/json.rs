@@ -11,3 +11,9 @@ pub fn render(report: &ScanReport) -> String {
     out.push('\n');
     out
 }
+
+/// Writes the report as JSON (as [`render`] renders it) straight to `out`.
+pub fn write(report: &ScanReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}

@@ -231,7 +231,7 @@ fn findings_block(out: &mut String, report: &ScanReport) {
     use std::collections::BTreeMap;
 
     let c = &report.compliance;
-    if c.rules == 0 {
+    if c.rules.is_empty() {
         return;
     }
     let failing: usize = c.failing.values().sum();
@@ -249,7 +249,7 @@ fn findings_block(out: &mut String, report: &ScanReport) {
             BOLD,
             &format!(
                 "compliance: {} rules applied · {failing} failing{}{}",
-                c.rules,
+                c.rules.len(),
                 if by_severity.is_empty() {
                     String::new()
                 } else {

@@ -23,10 +23,11 @@ pod_metadata = object.get(input.resource.spec.jobTemplate.spec.template, "metada
 pod_security_context := object.get(pod_spec, "securityContext", {})
 
 # Every container, init container and ephemeral container: {"field", "name", "container"}.
-containers contains {"field": field, "name": c.name, "container": c} if {
+# (A list, not a set: a set would compare whole containers to keep them unique.)
+containers := [{"field": field, "name": c.name, "container": c} |
 	some field in ["containers", "initContainers", "ephemeralContainers"]
 	some c in object.get(pod_spec, field, [])
-}
+]
 
 # A container's security context ({} when unset).
 security_context(c) := object.get(c.container, "securityContext", {})

@@ -15,17 +15,19 @@ package gitdrift.pss.baseline.host_probes
 
 import data.gitdrift.lib.kubernetes as k8s
 
-handlers contains {"c": c, "where": probe, "handler": c.container[probe]} if {
+probes := [{"c": c, "where": probe, "handler": c.container[probe]} |
 	some c in k8s.containers
 	some probe in ["livenessProbe", "readinessProbe", "startupProbe"]
 	c.container[probe]
-}
+]
 
-handlers contains {"c": c, "where": sprintf("lifecycle.%s", [hook]), "handler": c.container.lifecycle[hook]} if {
+hooks := [{"c": c, "where": sprintf("lifecycle.%s", [hook]), "handler": c.container.lifecycle[hook]} |
 	some c in k8s.containers
 	some hook in ["postStart", "preStop"]
 	c.container.lifecycle[hook]
-}
+]
+
+handlers := array.concat(probes, hooks)
 
 deny contains msg if {
 	some h in handlers
