@@ -4,7 +4,8 @@
 //! drift) as a JSON snapshot; then runs the release `gitdrift scan` on them and prints wall time,
 //! objects per second and peak RSS. Not a timed test: figures go to BENCHMARKS.md.
 //!
-//! `cargo bench --bench scan` (N = 100000); `GITDRIFT_BENCH_OBJECTS=20000 cargo bench --bench scan`.
+//! `cargo bench --bench scan` (N = 100000); `GITDRIFT_BENCH_OBJECTS=20000 cargo bench --bench scan`;
+//! `GITDRIFT_BENCH_AUDIT=off` scans with the compliance audit turned off (drift only).
 
 mod common;
 
@@ -76,12 +77,18 @@ fn bench_dir(apps: usize) -> PathBuf {
 
 /// Runs the scan as a child process; returns wall seconds, peak RSS (KiB) and the exit code.
 fn scan(root: &Path) -> (f64, i64, i32) {
+    let mut config = root.join("gitdrift.yaml");
+    if std::env::var("GITDRIFT_BENCH_AUDIT").as_deref() == Ok("off") {
+        let text = std::fs::read_to_string(&config).unwrap();
+        config = root.join("gitdrift-drift-only.yaml");
+        std::fs::write(&config, format!("{text}audit:\n  enabled: false\n")).unwrap();
+    }
     measure(
         Command::new(env!("CARGO_BIN_EXE_gitdrift"))
             .args(["scan", "--format", "json", "--output"])
             .arg(root.join("report.json"))
             .arg("--config")
-            .arg(root.join("gitdrift.yaml"))
+            .arg(&config)
             .env("GITDRIFT_CACHE_DIR", root.join("cache")),
     )
 }

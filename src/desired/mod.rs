@@ -225,6 +225,10 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
                     declarations_to_aws(&mut parsed, source.region.as_deref());
                     parsed
                 };
+                // Frozen here, file by file: holding every object as a tree until all files are
+                // parsed costs several times their size at once.
+                let mut parsed = parsed;
+                parsed.objects.iter_mut().for_each(finish);
                 (file.path.clone(), parsed)
             })
             .collect();
@@ -247,12 +251,8 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         }
     }
     out.commit = Some(tree.commit);
-    objects.par_iter_mut().for_each(|object| {
-        if let Some(value) = object.body.tree_mut() {
-            crate::model::drop_last_applied(value);
-        }
-        object.body.freeze();
-    });
+    // Rendered objects come as trees; plain ones were frozen as they were parsed.
+    objects.par_iter_mut().for_each(finish);
     out.objects = objects
         .into_iter()
         .map(|object| Declared {
@@ -261,4 +261,12 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         })
         .collect();
     out
+}
+
+/// A declared object as it is kept: without the last-applied annotation, frozen into text.
+fn finish(object: &mut crate::model::Object) {
+    if let Some(value) = object.body.tree_mut() {
+        crate::model::drop_last_applied(value);
+    }
+    object.body.freeze();
 }
