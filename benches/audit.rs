@@ -61,7 +61,7 @@ fn main() {
             ));
         }
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (median, _, findings, rules) = runs[1].clone();
+        let (median, _, findings, rules) = runs[1];
         let peak = runs.iter().map(|r| r.1).max().unwrap_or(0);
         println!(
             "{label}: median {median:.2} s wall (of {:?}), max peak RSS {:.0} MiB, {findings} findings, {rules} rules applied",

@@ -102,6 +102,11 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
     }
 
     let registry = ignore::Registry::new(&config.drift.ignore);
+    // Waivers: the configuration's, and those in the sources' own waiver files.
+    let mut waivers = config.audit.waivers.clone();
+    for read in &mut sources {
+        waivers.append(&mut read.waivers);
+    }
     let (auditor, audit_problems) = Auditor::load(&config);
     problems.extend(audit_problems);
     let mut raw_findings = Vec::new();
@@ -294,7 +299,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         &auditor.set,
         &rules_run,
         &resources,
-        &config.audit.waivers,
+        &waivers,
         Utc::now().date_naive(),
         complete,
     );
@@ -459,6 +464,7 @@ pub async fn read_sources(
                 commit: None,
                 files: 0,
                 objects: Vec::new(),
+                waivers: Vec::new(),
                 problems: vec![
                     Problem::new(Severity::Error, format!("reading the source failed: {err}"))
                         .source(&name),

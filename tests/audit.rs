@@ -425,3 +425,67 @@ fn the_failure_threshold_is_configurable() {
     assert_eq!(off.code, 0);
     assert_eq!(report["findings"], json!([]));
 }
+
+#[test]
+fn waivers_in_a_sources_repository_are_read_from_the_committed_tree() {
+    let soon = chrono::Utc::now().date_naive() + chrono::Duration::days(10);
+    let repo = fixture("");
+    let config = std::fs::read_to_string(repo.path().join("gitdrift.yaml")).unwrap();
+    repo.write(
+        "gitdrift.yaml",
+        &config.replace(
+            "    target: prod\n",
+            "    target: prod\n    waivers: compliance/waivers.yaml\n",
+        ),
+    );
+    repo.write(
+        "compliance/waivers.yaml",
+        &format!(
+            "waivers:\n  - rule: pss-baseline-host-namespaces\n    name: batch\n    justification: reviewed in PR 42\n    expires: {soon}\n"
+        ),
+    );
+    repo.commit("waivers");
+    // An uncommitted edit widening the waiver is not read.
+    repo.write(
+        "compliance/waivers.yaml",
+        &format!(
+            "waivers:\n  - rule: pss-baseline-privileged\n    justification: sneaky\n    expires: {soon}\n"
+        ),
+    );
+    let (_, report) = scan(&repo, &[]);
+    assert_eq!(report["summary"]["errors"], 0, "{:#}", report["problems"]);
+    assert!(
+        findings(&report, "pss-baseline-host-namespaces")
+            .iter()
+            .all(|f| f["status"] == "waived" && f["waiver"]["file"] == "compliance/waivers.yaml")
+    );
+    assert!(
+        findings(&report, "pss-baseline-privileged")
+            .iter()
+            .all(|f| f["status"] == "fail")
+    );
+
+    // A bad waiver in git is an error naming the file and line; the scan goes on.
+    repo.write(
+        "compliance/waivers.yaml",
+        "waivers:\n  - rule: pss-baseline-privileged\n    expires: 2020-01-01\n",
+    );
+    repo.commit("bad waiver");
+    let (run, report) = scan(&repo, &[]);
+    assert_eq!(run.code, 2);
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["file"] == "compliance/waivers.yaml")
+        .unwrap_or_else(|| panic!("{:#}", report["problems"]));
+    assert_eq!(problem["line"], 2);
+    assert_eq!(problem["source"], "shop");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("justification")
+    );
+    assert!(!findings(&report, "pss-baseline-privileged").is_empty());
+}

@@ -237,35 +237,10 @@ impl Checker {
                 return;
             }
         };
-        // Problems in the waiver file name the waiver file.
-        let mut inner = Checker {
-            file: path.to_path_buf(),
-            base: path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
-            errors: Vec::new(),
-        };
-        match node::parse(&text) {
-            Err((line, message)) => inner.errors.push(ConfigError {
-                file: path.to_path_buf(),
-                line,
-                column: 1,
-                message: format!("invalid YAML: {message}"),
-            }),
-            Ok(root) => {
-                if let Some(fields) = inner.fields(&root, "a waiver file", &["waivers"]) {
-                    match fields.get("waivers") {
-                        Some(list) => {
-                            for item in inner.seq(list, "waivers") {
-                                if let Some(waiver) = inner.waiver(item, path, today, max) {
-                                    out.push(waiver);
-                                }
-                            }
-                        }
-                        None => inner.error(&root, "a waiver file needs `waivers`"),
-                    }
-                }
-            }
+        match parse_waivers(&text, path, today, max) {
+            Ok(waivers) => out.extend(waivers),
+            Err(mut errors) => self.errors.append(&mut errors),
         }
-        self.errors.append(&mut inner.errors);
     }
 
     fn waiver(
@@ -349,5 +324,48 @@ impl Checker {
             file: file.to_path_buf(),
             line: node.line,
         })
+    }
+}
+
+/// Reads a waiver file (`waivers:` and a list); `file` is how it is named in problems. Every
+/// problem is reported, with its line.
+pub fn parse_waivers(
+    text: &str,
+    file: &std::path::Path,
+    today: NaiveDate,
+    max_days: u32,
+) -> Result<Vec<Waiver>, Vec<ConfigError>> {
+    let mut check = Checker {
+        file: file.to_path_buf(),
+        base: file.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+        errors: Vec::new(),
+    };
+    let mut out = Vec::new();
+    match node::parse(text) {
+        Err((line, message)) => check.errors.push(ConfigError {
+            file: file.to_path_buf(),
+            line,
+            column: 1,
+            message: format!("invalid YAML: {message}"),
+        }),
+        Ok(root) => {
+            if let Some(fields) = check.fields(&root, "a waiver file", &["waivers"]) {
+                match fields.get("waivers") {
+                    Some(list) => {
+                        for item in check.seq(list, "waivers") {
+                            if let Some(waiver) = check.waiver(item, file, today, max_days) {
+                                out.push(waiver);
+                            }
+                        }
+                    }
+                    None => check.error(&root, "a waiver file needs `waivers`"),
+                }
+            }
+        }
+    }
+    if check.errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(check.errors)
     }
 }

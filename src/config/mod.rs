@@ -64,6 +64,8 @@ pub struct Source {
     pub git_ref: Option<String>,
     /// Region for AWS declarations and Terraform resources that name none.
     pub region: Option<String>,
+    /// A waiver file in the repository (read from the committed tree, like the manifests).
+    pub waivers: Option<String>,
     /// Globs selecting files inside the repository; empty means every manifest.
     pub paths: Vec<String>,
     /// Globs of files to leave out.
@@ -990,6 +992,7 @@ impl Checker {
                 "render_timeout",
                 "region",
                 "terraform_state",
+                "waivers",
             ],
         )?;
         let name = self.required(&fields, "name", "source");
@@ -1094,11 +1097,21 @@ impl Checker {
         } else {
             Vec::new()
         };
+        let waivers = fields
+            .get("waivers")
+            .and_then(|n| self.repo_path(n, "source.waivers"));
+        if waivers.is_some() && matches!(repo, Some(RepoLocation::StateFile(_))) {
+            self.error(
+                node,
+                "source.waivers needs a repository (`repo`), not `terraform_state`",
+            );
+        }
         Some(Source {
             name: name?,
             repo: repo?,
             git_ref,
             region,
+            waivers,
             render,
             render_timeout,
             paths,

@@ -26,6 +26,8 @@ pub struct SourceRead {
     pub objects: Vec<Declared>,
     /// Problems, each naming the file and line where known.
     pub problems: Vec<Problem>,
+    /// Waivers from the source's waiver file.
+    pub waivers: Vec<crate::config::audit::Waiver>,
 }
 
 /// Turns gitdrift's AWS declarations among parsed objects into declared AWS objects; a bad
@@ -139,6 +141,7 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         files: 0,
         objects: Vec::new(),
         problems: Vec::new(),
+        waivers: Vec::new(),
     };
     let filter = match git::FileFilter::new(&source.paths, &source.exclude) {
         Ok(filter) => filter,
@@ -161,7 +164,9 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         config.git.fetch_timeout,
         config.limits.max_file_bytes,
         |path| {
-            if rendered {
+            if source.waivers.as_deref() == Some(path) {
+                true
+            } else if rendered {
                 !filter.excludes(path)
             } else {
                 filter.selects(path)
@@ -175,6 +180,10 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
             return out;
         }
     };
+    let mut tree = tree;
+    if let Some(path) = &source.waivers {
+        read_waivers(config, source, path, &mut tree, &mut out);
+    }
     out.files = tree.files.len();
     let refused_severity = if rendered {
         Severity::Note
@@ -269,4 +278,46 @@ fn finish(object: &mut crate::model::Object) {
         crate::model::drop_last_applied(value);
     }
     object.body.freeze();
+}
+
+/// Takes the source's waiver file out of the tree (it is not a manifest) and reads it.
+fn read_waivers(
+    config: &Config,
+    source: &Source,
+    path: &str,
+    tree: &mut git::TreeRead,
+    out: &mut SourceRead,
+) {
+    let Some(index) = tree.files.iter().position(|f| f.path == path) else {
+        out.problems.push(
+            Problem::new(
+                Severity::Error,
+                format!("waiver file {path} is not in the tree at the source's ref"),
+            )
+            .source(&source.name),
+        );
+        return;
+    };
+    let text = String::from_utf8_lossy(&tree.files[index].bytes).into_owned();
+    // A render needs the whole tree; plain sources parse what is left as manifests.
+    if matches!(source.render, Render::Plain) {
+        tree.files.remove(index);
+    }
+    match crate::config::audit::parse_waivers(
+        &text,
+        Path::new(path),
+        chrono::Utc::now().date_naive(),
+        config.audit.max_waiver_days,
+    ) {
+        Ok(waivers) => out.waivers = waivers,
+        Err(errors) => {
+            for e in errors {
+                out.problems.push(
+                    Problem::new(Severity::Error, e.message)
+                        .source(&source.name)
+                        .at(path, Some(e.line)),
+                );
+            }
+        }
+    }
 }
