@@ -318,6 +318,32 @@ fn a_users_pack_runs_where_a_target_selects_it() {
     assert_eq!(finding["source"]["file"], "apps/latest.yaml");
     assert_eq!(run.code, 1);
 
+    // The configuration runs only the team's pack; a target may run more.
+    repo.write(
+        "gitdrift.yaml",
+        &config
+            .replace("audit:\n  rules: [./policies]\n", "audit:\n  rules: [./policies]\n  packs: [team]\n")
+            .replace(
+                "    snapshot: ./live\n",
+                "    snapshot: ./live\n    audit:\n      packs: [team, pod-security-baseline]\n      exclude_rules: [pss-baseline-host-namespaces]\n",
+            ),
+    );
+    let (_, wider) = scan(&repo, &[]);
+    let rules: std::collections::BTreeSet<&str> = wider["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        ["pss-baseline-privileged", "team-no-latest"]
+            .into_iter()
+            .collect(),
+        "{:#}",
+        wider["problems"]
+    );
+
     let list = gitdrift(repo.path(), &["rules", "list"], &[]);
     assert_eq!(list.code, 0, "{}", list.stderr);
     assert!(list.stdout.contains("team-no-latest"));

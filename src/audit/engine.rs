@@ -9,9 +9,9 @@ use std::time::Duration;
 use regorus::utils::limits::ExecutionTimerConfig;
 use serde_json::Value;
 
+use super::Rule;
 use super::metadata;
 use super::packs::{LIB, RuleFile};
-use super::{Rule, RuleSeverity};
 
 /// A problem with a rule file: where, and what.
 #[derive(Clone, Debug, PartialEq)]
@@ -333,24 +333,13 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// Severity order for thresholds: critical is highest.
-pub fn at_least(severity: RuleSeverity, threshold: RuleSeverity) -> bool {
-    severity >= threshold
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn file(path: &str, text: &str) -> RuleFile {
-        RuleFile {
-            pack: "p".into(),
-            path: path.into(),
-            text: text.into(),
-            test: path.ends_with("_test.rego"),
-            builtin: false,
-        }
+        RuleFile::inline("p", path, text)
     }
 
     const RULE: &str = "# METADATA\n# title: No latest\n# custom:\n#   id: no-latest\n#   severity: medium\n#   kinds: [Pod]\npackage t.no_latest\n\nimport data.t.lib as helpers\n\ndeny contains msg if {\n  some c in input.resource.spec.containers\n  helpers.latest(c.image)\n  msg := sprintf(\"container %s uses :latest\", [c.name])\n}\n";

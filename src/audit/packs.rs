@@ -33,6 +33,19 @@ fn is_test(name: &str) -> bool {
     name.ends_with("_test.rego")
 }
 
+impl RuleFile {
+    /// A user's rule file held in memory (`*_test.rego` names a test file).
+    pub fn inline(pack: &str, path: &str, text: &str) -> RuleFile {
+        RuleFile {
+            pack: pack.to_string(),
+            path: path.to_string(),
+            text: text.to_string(),
+            test: is_test(path),
+            builtin: false,
+        }
+    }
+}
+
 /// Every file of the built-in packs (and the helper library), ordered by path.
 pub fn builtin() -> Vec<RuleFile> {
     let mut out = Vec::new();

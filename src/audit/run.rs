@@ -115,22 +115,31 @@ impl Auditor {
         (Auditor { set }, problems)
     }
 
-    /// The rules that run on a target: the configuration's selection, narrowed by the target's.
+    /// The rules that run on a target: the configuration's selection, with the target's own in
+    /// its place where it has one (its `packs` and `include_rules` replace the configuration's,
+    /// so a target can run more packs or fewer; its `exclude_rules` add to the configuration's).
     pub fn rules_for(&self, config: &Config, target: &Target) -> Vec<usize> {
         if !config.audit.enabled {
             return Vec::new();
         }
+        let global = &config.audit.selection;
+        let selection = match &target.audit {
+            None => global.clone(),
+            Some(own) => crate::config::audit::RuleSelection {
+                packs: own.packs.clone().or_else(|| global.packs.clone()),
+                include: if own.include.is_empty() {
+                    global.include.clone()
+                } else {
+                    own.include.clone()
+                },
+                exclude: global.exclude.iter().chain(&own.exclude).cloned().collect(),
+            },
+        };
         self.set
             .rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| {
-                config.audit.selection.selects(&r.pack, &r.id)
-                    && target
-                        .audit
-                        .as_ref()
-                        .is_none_or(|s| s.selects(&r.pack, &r.id))
-            })
+            .filter(|(_, r)| selection.selects(&r.pack, &r.id))
             .map(|(i, _)| i)
             .collect()
     }

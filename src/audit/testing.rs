@@ -104,13 +104,7 @@ mod tests {
     use super::*;
 
     fn file(path: &str, text: &str) -> RuleFile {
-        RuleFile {
-            pack: "p".into(),
-            path: path.into(),
-            text: text.into(),
-            test: path.ends_with("_test.rego"),
-            builtin: false,
-        }
+        RuleFile::inline("p", path, text)
     }
 
     #[test]

@@ -183,7 +183,7 @@ pub struct Target {
     pub name: String,
     /// How live state is read.
     pub live: LiveSettings,
-    /// Which compliance packs and rules run on this target, within `audit`'s selection.
+    /// Which compliance packs and rules run on this target, in place of `audit`'s selection.
     pub audit: Option<audit::RuleSelection>,
     /// Line in the configuration file.
     pub line: u64,
