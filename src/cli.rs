@@ -87,6 +87,15 @@ fn parse_threshold(raw: &str) -> Result<Threshold, String> {
         .map_err(|()| "expected critical, high, medium, low, info or none".to_string())
 }
 
+/// How `rules list` prints.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ListFormat {
+    /// A line per rule.
+    Text,
+    /// The rules as JSON.
+    Json,
+}
+
 #[derive(Debug, Args)]
 struct RulesArgs {
     #[command(subcommand)]
@@ -101,8 +110,8 @@ enum RulesCommand {
         #[arg(short, long, env = "GITDRIFT_CONFIG")]
         config: Option<PathBuf>,
         /// Output format.
-        #[arg(short, long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
     },
     /// Run the `test_*` rules of the packs' `*_test.rego` files, like `opa test`: the built-in
     /// packs, or the folders named (with the built-in helpers available to them).
@@ -226,9 +235,13 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                 .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             Ok(())
         }
-        (Some(path), Format::Text) => {
-            let rendered = report::render(&report, args.format, text_options);
-            let plain = anstream::adapter::strip_str(&rendered).to_string();
+        (Some(path), format) => {
+            let rendered = report::render(&report, format, text_options);
+            // Only text carries styling to strip.
+            let plain = match format {
+                Format::Text => anstream::adapter::strip_str(&rendered).to_string(),
+                _ => rendered,
+            };
             report::write_atomically(path, &plain)
                 .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             Ok(())
@@ -240,6 +253,12 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         (None, Format::Text) => {
             let rendered = report::render(&report, args.format, text_options);
             let mut out = anstream::stdout().lock();
+            out.write_all(rendered.as_bytes())
+                .and_then(|()| out.flush())
+        }
+        (None, format) => {
+            let rendered = report::render(&report, format, text_options);
+            let mut out = std::io::stdout().lock();
             out.write_all(rendered.as_bytes())
                 .and_then(|()| out.flush())
         }
@@ -290,13 +309,13 @@ fn rules(args: RulesArgs) -> u8 {
             }
             let rules = &auditor.set.rules;
             match format {
-                Format::Json => {
+                ListFormat::Json => {
                     println!(
                         "{}",
                         serde_json::to_string_pretty(rules).unwrap_or_default()
                     );
                 }
-                Format::Text => {
+                ListFormat::Text => {
                     for rule in rules {
                         let controls: Vec<String> = rule
                             .controls

@@ -1,7 +1,12 @@
 //! The scan report: an immutable, versioned record of one scan (`gitdrift.report/v1`), and the
 //! formats it is written in. Formats render; they decide nothing.
 
+pub mod csv;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod text;
 
 use std::io::Write;
@@ -301,6 +306,31 @@ pub enum Format {
     Text,
     /// The `gitdrift.report/v1` JSON document.
     Json,
+    /// Markdown, for a pull-request comment or an issue.
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// JUnit XML, for CI dashboards.
+    Junit,
+    /// CSV, one row per drift or finding.
+    Csv,
+}
+
+impl Format {
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Text => "txt",
+            Format::Json => "json",
+            Format::Markdown => "md",
+            Format::Html => "html",
+            Format::Sarif => "sarif",
+            Format::Junit => "xml",
+            Format::Csv => "csv",
+        }
+    }
 }
 
 /// Rendering choices that do not change content.
@@ -315,6 +345,11 @@ pub fn render(report: &ScanReport, format: Format, options: TextOptions) -> Stri
     match format {
         Format::Text => text::render(report, options),
         Format::Json => json::render(report),
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
+        Format::Sarif => sarif::render(report),
+        Format::Junit => junit::render(report),
+        Format::Csv => csv::render(report),
     }
 }
 
@@ -358,4 +393,20 @@ pub fn write_atomically_with(
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// `namespace/name`, or the name alone for cluster-scoped resources.
+pub fn resource_name(namespace: &Option<String>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// A drift value as reports show it: compact JSON, `(absent)` for null.
+pub fn display_value(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "(absent)".to_string(),
+        other => other.to_string(),
+    }
 }

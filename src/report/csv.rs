@@ -1,0 +1,129 @@
+//! The CSV report, for auditors' spreadsheets: one row per drifted field, per missing or
+//! unmanaged resource, and per compliance finding, with the same columns throughout.
+
+use super::{ScanReport, display_value};
+use crate::diff::Status;
+
+/// The header row.
+pub const COLUMNS: &[&str] = &[
+    "record",
+    "target",
+    "api_version",
+    "kind",
+    "namespace",
+    "name",
+    "status",
+    "path",
+    "git",
+    "live",
+    "changed_by",
+    "changed_at",
+    "rule",
+    "severity",
+    "side",
+    "message",
+    "file",
+    "line",
+    "fingerprint",
+];
+
+/// Renders the report as CSV (RFC 4180, with a header row).
+pub fn render(report: &ScanReport) -> String {
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(COLUMNS);
+    for r in &report.resources {
+        if r.status == Status::InSync {
+            continue;
+        }
+        let (file, line) = r
+            .source
+            .as_ref()
+            .map(|s| {
+                (
+                    s.file.clone(),
+                    s.line.map(|l| l.to_string()).unwrap_or_default(),
+                )
+            })
+            .unwrap_or_default();
+        let base = |path: &str, git: String, live: String, by: &str, at: &str| {
+            vec![
+                "resource".to_string(),
+                r.target.clone(),
+                r.api_version.clone(),
+                r.kind.clone(),
+                r.namespace.clone().unwrap_or_default(),
+                r.name.clone(),
+                r.status.as_str().to_string(),
+                path.to_string(),
+                git,
+                live,
+                by.to_string(),
+                at.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                r.reason.clone().unwrap_or_default(),
+                file.clone(),
+                line.clone(),
+                String::new(),
+            ]
+        };
+        if r.drifts.is_empty() {
+            let _ = writer.write_record(base("", String::new(), String::new(), "", ""));
+        }
+        for d in &r.drifts {
+            let mut row = base(
+                &d.path,
+                display_value(&d.desired),
+                display_value(&d.live),
+                d.changed_by.as_deref().unwrap_or(""),
+                d.changed_at.as_deref().unwrap_or(""),
+            );
+            row[0] = "drift".to_string();
+            let _ = writer.write_record(row);
+        }
+    }
+    for f in &report.findings {
+        let (file, line) = f
+            .source
+            .as_ref()
+            .map(|s| {
+                (
+                    s.file.clone(),
+                    s.line.map(|l| l.to_string()).unwrap_or_default(),
+                )
+            })
+            .unwrap_or_default();
+        let status = match f.status {
+            crate::audit::findings::FindingStatus::Fail => "fail",
+            crate::audit::findings::FindingStatus::Waived => "waived",
+        };
+        let _ = writer.write_record([
+            "finding",
+            &f.resource.target,
+            &f.resource.api_version,
+            &f.resource.kind,
+            f.resource.namespace.as_deref().unwrap_or(""),
+            &f.resource.name,
+            status,
+            "",
+            "",
+            "",
+            "",
+            "",
+            &f.rule,
+            f.severity.as_str(),
+            if f.live_only {
+                "live only"
+            } else {
+                f.side.as_str()
+            },
+            &f.message,
+            &file,
+            &line,
+            &f.fingerprint,
+        ]);
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}

@@ -1,0 +1,207 @@
+//! The Markdown report: short enough for a pull-request comment or an issue. A summary, drift
+//! per resource (one row per drifted field), findings by severity, controls, problems.
+
+use std::fmt::Write;
+
+use super::{ScanReport, display_value, resource_name};
+use crate::audit::findings::FindingStatus;
+use crate::diff::Status;
+
+/// A table cell: pipes escaped, line breaks folded, long values cut.
+fn cell(text: &str) -> String {
+    let mut out = text.replace('\\', "\\\\").replace('|', "\\|");
+    out = out.replace(['\n', '\r'], " ");
+    if out.chars().count() > 120 {
+        out = out.chars().take(119).collect::<String>() + "…";
+    }
+    out
+}
+
+fn code(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("`{}`", cell(text).replace('`', "'"))
+    }
+}
+
+/// Renders the report as Markdown.
+pub fn render(report: &ScanReport) -> String {
+    let mut out = String::new();
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "## gitdrift scan, {}\n",
+        report.scan.started_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    let _ = writeln!(
+        out,
+        "**{} resources**: {} in sync · {} drifted · {} missing · {} unmanaged · {} drifted field{} · {} error{}",
+        s.resources,
+        s.in_sync,
+        s.drifted,
+        s.missing,
+        s.unmanaged,
+        s.drifts,
+        if s.drifts == 1 { "" } else { "s" },
+        s.errors,
+        if s.errors == 1 { "" } else { "s" },
+    );
+    let c = &report.compliance;
+    if !c.rules.is_empty() {
+        let failing: usize = c.failing.values().sum();
+        let by: Vec<String> = crate::audit::RuleSeverity::ALL
+            .iter()
+            .filter_map(|sev| {
+                let n = c.failing.get(sev.as_str()).copied().unwrap_or(0);
+                (n > 0).then(|| format!("{n} {sev}"))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n**Compliance**: {} rules · {failing} failing{} · {} waived",
+            c.rules.len(),
+            if by.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by.join(", "))
+            },
+            c.waived
+        );
+    }
+    for source in &report.scan.sources {
+        let _ = writeln!(
+            out,
+            "\n- source `{}` at `{}`",
+            source.name,
+            source
+                .commit
+                .as_deref()
+                .map_or("unreadable".to_string(), |c| c.chars().take(12).collect())
+        );
+    }
+
+    let changed: Vec<_> = report
+        .resources
+        .iter()
+        .filter(|r| r.status != Status::InSync)
+        .collect();
+    if !changed.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Drift\n\n| status | target | resource | declared at | field | git | live | changed by |\n|---|---|---|---|---|---|---|---|"
+        );
+        for r in changed {
+            let resource = format!("{} {}", r.kind, resource_name(&r.namespace, &r.name));
+            let at = r
+                .source
+                .as_ref()
+                .map(|s| match s.line {
+                    Some(line) => format!("{}:{line}", s.file),
+                    None => s.file.clone(),
+                })
+                .unwrap_or_default();
+            if r.drifts.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | | | | |",
+                    r.status.as_str(),
+                    cell(&r.target),
+                    cell(&resource),
+                    code(&at)
+                );
+            }
+            for d in &r.drifts {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.status.as_str(),
+                    cell(&r.target),
+                    cell(&resource),
+                    code(&at),
+                    code(&d.path),
+                    code(&display_value(&d.desired)),
+                    code(&display_value(&d.live)),
+                    cell(d.changed_by.as_deref().unwrap_or(""))
+                );
+            }
+        }
+    }
+
+    if !report.findings.is_empty() {
+        let _ = writeln!(out, "\n### Findings");
+        for severity in crate::audit::RuleSeverity::ALL {
+            let rows: Vec<_> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == severity)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "\n**{severity}** ({})\n\n| | rule | resource | side | message | declared at |\n|---|---|---|---|---|---|",
+                rows.len()
+            );
+            for f in rows {
+                let mark = match f.status {
+                    FindingStatus::Fail => "✗",
+                    FindingStatus::Waived => "waived",
+                };
+                let side = if f.live_only {
+                    "live only".to_string()
+                } else {
+                    f.side.as_str().to_string()
+                };
+                let at = f
+                    .source
+                    .as_ref()
+                    .map(|s| match s.line {
+                        Some(line) => format!("{}:{line}", s.file),
+                        None => s.file.clone(),
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "| {mark} | {} | {} {} ({}) | {side} | {} | {} |",
+                    code(&f.rule),
+                    cell(&f.resource.kind),
+                    cell(&resource_name(&f.resource.namespace, &f.resource.name)),
+                    cell(&f.resource.target),
+                    cell(&f.message),
+                    code(&at)
+                );
+            }
+        }
+    }
+    if !c.frameworks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Controls\n\n| framework | passing | failing | failing controls |\n|---|---|---|---|"
+        );
+        for f in &c.frameworks {
+            let failing: Vec<String> = f
+                .controls
+                .iter()
+                .filter(|c| c.status == "fail")
+                .map(|c| c.id.clone())
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(&f.framework),
+                f.passing,
+                f.failing,
+                cell(&failing.join(", "))
+            );
+        }
+    }
+    if !report.problems.is_empty() {
+        let _ = writeln!(out, "\n### Problems\n");
+        for p in &report.problems {
+            let _ = writeln!(out, "- {}", cell(&p.to_string()));
+        }
+    }
+    out
+}

@@ -1,0 +1,307 @@
+//! Every report format from one scan: Markdown, HTML (and headless Chromium rendering it),
+//! SARIF against the SARIF 2.1.0 schema, JUnit parsed as XML, CSV columns; values from the
+//! scanned objects are escaped in each.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::{Repo, config_map, gitdrift, project_root};
+
+/// The demo's manifests and snapshot, plus a ConfigMap whose live value is hostile markup.
+fn repo() -> Repo {
+    let repo = Repo::new();
+    repo.copy_dir(&project_root().join("examples/demo/gitops"), "gitops");
+    repo.write(
+        "gitops/hostile.yaml",
+        &config_map("hostile", "shop", &[("note", "plain")]),
+    );
+    repo.commit("manifests");
+    repo.copy_dir(&project_root().join("examples/demo/live"), "live");
+    repo.write(
+        "live/hostile.yaml",
+        &config_map(
+            "hostile",
+            "shop",
+            &[(
+                "note",
+                "<script>alert(1)</script> | a \\\"quote\\\", & more",
+            )],
+        ),
+    );
+    repo.write(
+        "gitdrift.yaml",
+        "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: demo\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: ./live\n",
+    );
+    repo
+}
+
+fn render(repo: &Repo, format: &str) -> String {
+    let out = repo.path().join(format!("report.{format}"));
+    let run = gitdrift(
+        repo.path(),
+        &[
+            "scan",
+            "--format",
+            format,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{format}: {}", run.stderr);
+    std::fs::read_to_string(out).unwrap()
+}
+
+fn json_report(repo: &Repo) -> Value {
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    run.json()
+}
+
+#[test]
+fn csv_has_one_row_per_drift_resource_and_finding() {
+    let repo = repo();
+    let report = json_report(&repo);
+    let text = render(&repo, "csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(headers, gitdrift::report::csv::COLUMNS);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let resources = report["resources"].as_array().unwrap();
+    let drift_rows: usize = resources
+        .iter()
+        .filter(|r| r["status"] != "in_sync")
+        .map(|r| r["drifts"].as_array().unwrap().len().max(1))
+        .sum();
+    let findings = report["findings"].as_array().unwrap().len();
+    assert_eq!(rows.len(), drift_rows + findings);
+    let hostile = rows
+        .iter()
+        .find(|r| &r[5] == "hostile")
+        .expect("the hostile ConfigMap's drift");
+    assert_eq!(&hostile[0], "drift");
+    assert_eq!(&hostile[7], "/data/note");
+    assert!(hostile[9].contains("<script>"), "kept as data: {hostile:?}");
+    assert!(
+        rows.iter()
+            .any(|r| &r[0] == "finding" && r[12].starts_with("pss-"))
+    );
+}
+
+#[test]
+fn junit_parses_and_counts_failures() {
+    let repo = repo();
+    let report = json_report(&repo);
+    let text = render(&repo, "junit");
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut cases = 0;
+    let mut failures = 0;
+    let mut root = None;
+    let mut names = Vec::new();
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    "testsuites" => {
+                        root = Some(
+                            e.attributes()
+                                .map(|a| {
+                                    let a = a.unwrap();
+                                    (
+                                        a.key.as_ref().to_string(),
+                                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                            .unwrap()
+                                            .to_string(),
+                                    )
+                                })
+                                .collect::<Vec<_>>(),
+                        )
+                    }
+                    "testcase" => {
+                        cases += 1;
+                        for a in e.attributes() {
+                            let a = a.unwrap();
+                            if a.key.as_ref() == "name" {
+                                names.push(
+                                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                        .unwrap()
+                                        .to_string(),
+                                );
+                            }
+                        }
+                    }
+                    "failure" => failures += 1,
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    let root = root.expect("<testsuites>");
+    let attr = |k: &str| root.iter().find(|(a, _)| a == k).unwrap().1.clone();
+    assert_eq!(attr("tests"), cases.to_string());
+    assert_eq!(attr("failures"), failures.to_string());
+    let resources = report["resources"].as_array().unwrap();
+    let not_in_sync = resources
+        .iter()
+        .filter(|r| r["status"] != "in_sync")
+        .count();
+    assert!(failures >= not_in_sync, "a failure per drifted resource");
+    assert!(names.iter().any(|n| n == "shop/hostile"));
+    assert!(cases > resources.len(), "resources and compliance cases");
+}
+
+#[test]
+fn sarif_validates_against_the_sarif_schema_and_points_at_git() {
+    let repo = repo();
+    let text = render(&repo, "sarif");
+    let log: Value = serde_json::from_str(&text).unwrap();
+    let file = repo.path().join("report.sarif");
+    let schema = project_root().join("tests/schemas/sarif-2.1.0-rtm.5.json");
+    let python = project_root().join(".venv-test/bin/python");
+    assert!(
+        python.exists(),
+        "run scripts/test, which installs jsonschema into .venv-test"
+    );
+    let check = Command::new(&python)
+        .arg("-c")
+        .arg("import json, sys, jsonschema\nschema = json.load(open(sys.argv[1]))\ndoc = json.load(open(sys.argv[2]))\nerrors = sorted(jsonschema.Draft4Validator(schema).iter_errors(doc), key=str)\nfor e in errors[:5]: print(list(e.path), e.message)\nsys.exit(1 if errors else 0)\n")
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "SARIF does not validate:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let run = &log["runs"][0];
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(run["tool"]["driver"]["name"], "gitdrift");
+    let results = run["results"].as_array().unwrap();
+    let replicas = results
+        .iter()
+        .find(|r| {
+            let text = r["message"]["text"].as_str().unwrap();
+            text.contains("Deployment shop/web ") && text.contains("/spec/replicas")
+        })
+        .expect("the scaled Deployment");
+    assert_eq!(replicas["ruleId"], "gitdrift/drifted");
+    let location = &replicas["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        "gitops/apps/web/deployment.yaml"
+    );
+    assert_eq!(location["region"]["startLine"], 1);
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    for r in results {
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(
+            rules[index]["id"], r["ruleId"],
+            "ruleIndex points at its rule"
+        );
+    }
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "pss-restricted-run-as-non-root"
+                && r["partialFingerprints"]["gitdrift/v1"].is_string()),
+        "desired-side findings at their file and line"
+    );
+    assert!(
+        !results.iter().any(|r| r["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("debug-shell")),
+        "nothing in git to point at for unmanaged resources"
+    );
+}
+
+#[test]
+fn markdown_escapes_table_cells() {
+    let repo = repo();
+    let text = render(&repo, "markdown");
+    assert!(text.contains("| drifted | demo | Deployment shop/web | `gitops/apps/web/deployment.yaml:1` | `/spec/replicas` | `2` | `5` | kubectl-scale |"), "{text}");
+    let hostile = text
+        .lines()
+        .find(|l| l.contains("ConfigMap shop/hostile"))
+        .unwrap();
+    assert!(hostile.contains("\\|"), "{hostile}");
+    assert_eq!(
+        hostile.matches(" | ").count() + 2,
+        9,
+        "the value's pipe does not add a column: {hostile}"
+    );
+    assert!(text.contains("### Findings") && text.contains("### Controls"));
+}
+
+#[test]
+fn html_holds_every_drifted_resource_escaped_and_chromium_renders_it() {
+    let repo = repo();
+    let report = json_report(&repo);
+    let text = render(&repo, "html");
+    assert!(text.starts_with("<!DOCTYPE html>"));
+    assert!(!text.contains("<script>alert"), "values are escaped");
+    assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!text.contains("<script"), "no scripts at all");
+    assert!(
+        !text.contains("http://") && !text.contains("https://"),
+        "self-contained"
+    );
+    for r in report["resources"].as_array().unwrap() {
+        if r["status"] != "in_sync" {
+            let name = format!(
+                "{}/{}",
+                r["namespace"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            );
+            assert!(text.contains(&name), "{name} is in the HTML report");
+        }
+    }
+    let png = repo.path().join("report.png");
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok())
+        .expect("chromium is missing: scripts/test installs Debian's chromium");
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,2000",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!(
+            "file://{}",
+            repo.path().join("report.html").display()
+        ))
+        .env("HOME", repo.path())
+        .output()
+        .unwrap();
+    assert!(
+        png.exists(),
+        "chromium wrote no screenshot: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // Width and height from the IHDR chunk; a blank page compresses to almost nothing.
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 2000));
+    assert!(
+        bytes.len() > 40_000,
+        "the page has content: {} bytes",
+        bytes.len()
+    );
+}
