@@ -16,6 +16,23 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 const PREFIX: &str = "gitdrift-digest:sha256:";
 
+/// A stable identifier of a tuple of strings: the first 128 bits of the SHA-256 of the parts,
+/// each followed by a NUL, in hex. For fingerprints that track a finding across scans.
+pub fn fingerprint(parts: &[&str]) -> String {
+    let mut context = ring::digest::Context::new(&SHA256);
+    for part in parts {
+        context.update(part.as_bytes());
+        context.update(&[0]);
+    }
+    context
+        .finish()
+        .as_ref()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The marker for a value's bytes.
 pub fn marker(value: &[u8]) -> String {
     let mut salt = [0u8; 16];

@@ -167,6 +167,17 @@ pub struct Compliance {
 }
 
 impl Compliance {
+    /// The failing findings per severity, highest first, without the zeros: `["3 high", "33 medium"]`.
+    pub fn failing_by_severity(&self) -> Vec<String> {
+        RuleSeverity::ALL
+            .iter()
+            .filter_map(|s| {
+                let n = self.failing.get(s.as_str()).copied().unwrap_or(0);
+                (n > 0).then(|| format!("{n} {s}"))
+            })
+            .collect()
+    }
+
     /// Whether any failing finding is at or above `threshold`.
     pub fn fails_at(&self, findings: &[Finding], threshold: Option<RuleSeverity>) -> bool {
         threshold.is_some_and(|t| {
@@ -178,8 +189,7 @@ impl Compliance {
 }
 
 fn fingerprint(rule: &str, side: Side, resource: &FindingResource, message: &str) -> String {
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    for part in [
+    crate::digest::fingerprint(&[
         rule,
         side.as_str(),
         &resource.target,
@@ -188,17 +198,7 @@ fn fingerprint(rule: &str, side: Side, resource: &FindingResource, message: &str
         resource.namespace.as_deref().unwrap_or(""),
         &resource.name,
         message,
-    ] {
-        context.update(part.as_bytes());
-        context.update(&[0]);
-    }
-    context
-        .finish()
-        .as_ref()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    ])
 }
 
 /// Turns raw violations into findings: report keys, live-only marks, waivers, fingerprints; and

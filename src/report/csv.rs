@@ -27,6 +27,18 @@ pub const COLUMNS: &[&str] = &[
     "fingerprint",
 ];
 
+fn file_and_line(source: &Option<super::SourceRef>) -> (String, String) {
+    source
+        .as_ref()
+        .map(|s| {
+            (
+                s.file.clone(),
+                s.line.map(|l| l.to_string()).unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// Renders the report as CSV (RFC 4180, with a header row).
 pub fn render(report: &ScanReport) -> String {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
@@ -35,16 +47,7 @@ pub fn render(report: &ScanReport) -> String {
         if r.status == Status::InSync {
             continue;
         }
-        let (file, line) = r
-            .source
-            .as_ref()
-            .map(|s| {
-                (
-                    s.file.clone(),
-                    s.line.map(|l| l.to_string()).unwrap_or_default(),
-                )
-            })
-            .unwrap_or_default();
+        let (file, line) = file_and_line(&r.source);
         let base = |path: &str, git: String, live: String, by: &str, at: &str| {
             vec![
                 "resource".to_string(),
@@ -84,16 +87,7 @@ pub fn render(report: &ScanReport) -> String {
         }
     }
     for f in &report.findings {
-        let (file, line) = f
-            .source
-            .as_ref()
-            .map(|s| {
-                (
-                    s.file.clone(),
-                    s.line.map(|l| l.to_string()).unwrap_or_default(),
-                )
-            })
-            .unwrap_or_default();
+        let (file, line) = file_and_line(&f.source);
         let status = match f.status {
             crate::audit::findings::FindingStatus::Fail => "fail",
             crate::audit::findings::FindingStatus::Waived => "waived",

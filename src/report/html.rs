@@ -25,13 +25,7 @@ th{background:#f6f8fa}code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monos
 "#;
 
 fn place(r: &ResourceReport) -> String {
-    r.source
-        .as_ref()
-        .map(|s| match s.line {
-            Some(line) => format!("{}:{line}", s.file),
-            None => s.file.clone(),
-        })
-        .unwrap_or_default()
+    super::place(&r.source)
 }
 
 /// How the last scans compare, for scheduled reports.
@@ -156,7 +150,7 @@ fn page(report: &ScanReport, trend: Option<&Trend>) -> Markup {
                                     td { (f.resource.kind) " " (resource_name(&f.resource.namespace, &f.resource.name)) " (" (f.resource.target) ")" }
                                     td { @if f.live_only { "live only" } @else { (f.side.as_str()) } }
                                     td { (f.message) }
-                                    td { code { (f.source.as_ref().map(|s| match s.line { Some(l) => format!("{}:{l}", s.file), None => s.file.clone() }).unwrap_or_default()) } }
+                                    td { code { (super::place(&f.source)) } }
                                     td {
                                         @match &f.waiver {
                                             Some(w) => { "waived until " (w.expires) ": " (w.justification) }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{ScanReport, display_value, resource_name};
+use super::{ScanReport, display_value, place, resource_name};
 use crate::audit::findings::FindingStatus;
 use crate::diff::Status;
 
@@ -50,13 +50,7 @@ pub fn render(report: &ScanReport) -> String {
     let c = &report.compliance;
     if !c.rules.is_empty() {
         let failing: usize = c.failing.values().sum();
-        let by: Vec<String> = crate::audit::RuleSeverity::ALL
-            .iter()
-            .filter_map(|sev| {
-                let n = c.failing.get(sev.as_str()).copied().unwrap_or(0);
-                (n > 0).then(|| format!("{n} {sev}"))
-            })
-            .collect();
+        let by = c.failing_by_severity();
         let _ = writeln!(
             out,
             "\n**Compliance**: {} rules · {failing} failing{} · {} waived",
@@ -93,14 +87,7 @@ pub fn render(report: &ScanReport) -> String {
         );
         for r in changed {
             let resource = format!("{} {}", r.kind, resource_name(&r.namespace, &r.name));
-            let at = r
-                .source
-                .as_ref()
-                .map(|s| match s.line {
-                    Some(line) => format!("{}:{line}", s.file),
-                    None => s.file.clone(),
-                })
-                .unwrap_or_default();
+            let at = place(&r.source);
             if r.drifts.is_empty() {
                 let _ = writeln!(
                     out,
@@ -154,14 +141,7 @@ pub fn render(report: &ScanReport) -> String {
                 } else {
                     f.side.as_str().to_string()
                 };
-                let at = f
-                    .source
-                    .as_ref()
-                    .map(|s| match s.line {
-                        Some(line) => format!("{}:{line}", s.file),
-                        None => s.file.clone(),
-                    })
-                    .unwrap_or_default();
+                let at = place(&f.source);
                 let _ = writeln!(
                     out,
                     "| {mark} | {} | {} {} ({}) | {side} | {} | {} |",

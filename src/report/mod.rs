@@ -244,6 +244,21 @@ pub struct SourceRef {
     pub rendered: Option<crate::model::Rendered>,
 }
 
+impl SourceRef {
+    /// `file:line`, or the file alone where the line is not known.
+    pub fn place(&self) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// Where an optional declaration is, as `file:line` (empty when there is none).
+pub fn place(source: &Option<SourceRef>) -> String {
+    source.as_ref().map(SourceRef::place).unwrap_or_default()
+}
+
 /// An ignore rule that matched nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StaleRule {

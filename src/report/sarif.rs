@@ -42,18 +42,7 @@ fn location(source: &SourceRef) -> Value {
 }
 
 fn hash(parts: &[&str]) -> String {
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    for part in parts {
-        context.update(part.as_bytes());
-        context.update(&[0]);
-    }
-    context
-        .finish()
-        .as_ref()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::fingerprint(parts)
 }
 
 /// The SARIF log as a JSON value.

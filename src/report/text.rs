@@ -235,13 +235,7 @@ fn findings_block(out: &mut String, report: &ScanReport) {
         return;
     }
     let failing: usize = c.failing.values().sum();
-    let mut by_severity = Vec::new();
-    for severity in crate::audit::RuleSeverity::ALL {
-        let n = c.failing.get(severity.as_str()).copied().unwrap_or(0);
-        if n > 0 {
-            by_severity.push(format!("{n} {severity}"));
-        }
-    }
+    let by_severity = c.failing_by_severity();
     let _ = writeln!(
         out,
         "\n{}",
