@@ -38,6 +38,12 @@ enum Command {
     Snapshot(SnapshotArgs),
     /// List or test compliance rules.
     Rules(RulesArgs),
+    /// List the scans kept in a data folder's history.
+    History(HistoryArgs),
+    /// Render a stored scan in any report format.
+    Report(ReportArgs),
+    /// Check the history's hash chain; name the first broken link.
+    Verify(DataArgs),
     /// Print the version.
     Version,
 }
@@ -72,6 +78,40 @@ struct ScanArgs {
     /// low, info, or none) [default: audit.fail_on_severity, high].
     #[arg(long, value_name = "SEVERITY", value_parser = parse_threshold)]
     fail_on_severity: Option<Threshold>,
+    /// Also keep the report in the scan history in this folder (see `gitdrift history`).
+    #[arg(long, value_name = "DIR", env = "GITDRIFT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DataArgs {
+    /// The data folder holding the scan history.
+    #[arg(long, value_name = "DIR", env = "GITDRIFT_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The stored scan to render (its id); default: the newest.
+    #[arg(long, value_name = "ID")]
+    scan: Option<i64>,
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t = Format::Html)]
+    format: Format,
+    /// Write the report to this file (atomically) instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// How many scans to list, newest first.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
 }
 
 /// A `--fail-on-severity` value.
@@ -163,6 +203,9 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => run(validate(args)),
         Command::Snapshot(args) => run(snapshot(args)),
         Command::Rules(args) => ExitCode::from(rules(args)),
+        Command::History(args) => ExitCode::from(history(args)),
+        Command::Report(args) => ExitCode::from(stored_report(args)),
+        Command::Verify(args) => ExitCode::from(verify(args)),
     }
 }
 
@@ -268,8 +311,136 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
         other => other?,
     }
+    if let Some(dir) = &args.data_dir {
+        let store = crate::store::Store::open(dir)?;
+        let id = store.save(&report)?;
+        tracing::info!(message = "scan stored", id, data_dir = %dir.display());
+    }
     let threshold = args.fail_on_severity.map_or(config_threshold, |t| t.0);
     Ok(report.exit_code(threshold))
+}
+
+fn open_store(args: &DataArgs) -> Result<crate::store::Store, u8> {
+    if !args.data_dir.join(crate::store::FILE).exists() {
+        eprintln!(
+            "error: no scan history in {} (scans are kept with `scan --data-dir` or `serve`)",
+            args.data_dir.display()
+        );
+        return Err(2);
+    }
+    crate::store::Store::open(&args.data_dir).map_err(|err| {
+        eprintln!("error: {err}");
+        2
+    })
+}
+
+/// `gitdrift history`.
+fn history(args: HistoryArgs) -> u8 {
+    let store = match open_store(&args.data) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match store.list(args.limit) {
+        Ok(scans) => {
+            for s in scans {
+                println!(
+                    "{:>6}  {}  {:<20} {} resources: {} drifted, {} missing, {} unmanaged · {} failing findings · {} errors · {} bytes · sha256 {}",
+                    s.id,
+                    s.started_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    s.targets.join(","),
+                    s.summary.resources,
+                    s.summary.drifted,
+                    s.summary.missing,
+                    s.summary.unmanaged,
+                    s.failing_findings,
+                    s.summary.errors,
+                    s.bytes,
+                    s.sha256.chars().take(16).collect::<String>()
+                );
+            }
+            0
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            2
+        }
+    }
+}
+
+/// `gitdrift report`: a stored scan in any format.
+fn stored_report(args: ReportArgs) -> u8 {
+    let store = match open_store(&args.data) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let id = match args
+        .scan
+        .map(Ok)
+        .unwrap_or_else(|| store.latest().map(|id| id.unwrap_or(0)))
+    {
+        Ok(id) => id,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return 2;
+        }
+    };
+    let report = match store.get(id) {
+        Ok(Some((_, report))) => report,
+        Ok(None) => {
+            eprintln!("error: no scan {id} in {}", args.data.data_dir.display());
+            return 2;
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            return 2;
+        }
+    };
+    let rendered = report::render(&report, args.format, TextOptions::default());
+    let plain = match args.format {
+        Format::Text => anstream::adapter::strip_str(&rendered).to_string(),
+        _ => rendered,
+    };
+    let written = match &args.output {
+        Some(path) => report::write_atomically(path, &plain),
+        None => std::io::stdout().lock().write_all(plain.as_bytes()),
+    };
+    match written {
+        Ok(()) => 0,
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(err) => {
+            eprintln!("error: cannot write the report: {err}");
+            2
+        }
+    }
+}
+
+/// `gitdrift verify`: 0 when the chain holds, 1 at the first broken link.
+fn verify(args: DataArgs) -> u8 {
+    let store = match open_store(&args) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match store.verify() {
+        Ok(Ok(count)) => {
+            println!(
+                "history verifies: {count} scan{} in {}",
+                if count == 1 { "" } else { "s" },
+                store.path().display()
+            );
+            0
+        }
+        Ok(Err(broken)) => {
+            println!(
+                "history is broken at scan {}: {}",
+                broken.id, broken.message
+            );
+            1
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            2
+        }
+    }
 }
 
 /// `gitdrift rules list` and `gitdrift rules test`.

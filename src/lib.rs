@@ -20,3 +20,4 @@ pub mod model;
 pub mod redact;
 pub mod report;
 pub mod scan;
+pub mod store;

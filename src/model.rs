@@ -77,10 +77,10 @@ pub struct Origin {
 }
 
 /// What produced a rendered object: remediation must edit the inputs, never the output.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rendered {
     /// `kustomize` or `helm`.
-    pub tool: &'static str,
+    pub tool: std::borrow::Cow<'static, str>,
     /// The kustomization folder or chart folder, relative to the repository root.
     pub path: String,
 }
@@ -251,7 +251,9 @@ pub const CLUSTER_SCOPED_KINDS: &[(&str, &str)] = &[
 ];
 
 /// How serious a problem is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Part of the input could not be used; the scan is incomplete.
@@ -264,7 +266,7 @@ pub enum Severity {
 
 /// A problem met during a scan, tied to the source, target, file and line it concerns. Messages
 /// never quote manifest content.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// How serious.
     pub severity: Severity,

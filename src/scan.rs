@@ -148,7 +148,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         }
         target_meta.push(TargetMeta {
             name: target.name.clone(),
-            provider: provider.kind(),
+            provider: provider.kind().to_string(),
             location: provider.location(),
             observed_at: live.observed_at,
             objects: live.objects.len(),
@@ -321,11 +321,11 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         elapsed_ms = clock.elapsed().as_millis() as u64,
     );
     ScanReport {
-        schema: crate::report::SCHEMA,
+        schema: crate::report::SCHEMA.to_string(),
         scan: ScanMeta {
             started_at,
             finished_at: Utc::now(),
-            gitdrift_version: env!("CARGO_PKG_VERSION"),
+            gitdrift_version: env!("CARGO_PKG_VERSION").to_string(),
             config: config.path.display().to_string(),
             sources: source_meta,
             targets: target_meta,

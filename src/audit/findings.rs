@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::RuleSet;
 use super::run::RawFinding;
@@ -16,7 +16,7 @@ use crate::model::{Problem, ResourceKey, Severity};
 use crate::report::{ResourceReport, SourceRef};
 
 /// Whether a finding counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FindingStatus {
     /// A violation.
@@ -26,7 +26,7 @@ pub enum FindingStatus {
 }
 
 /// The resource a finding is about, as the report's `resources` name it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FindingResource {
     /// Target name.
     pub target: String,
@@ -42,7 +42,7 @@ pub struct FindingResource {
 }
 
 /// The waiver a finding is waived by.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WaiverRef {
     /// Why.
     pub justification: String,
@@ -59,7 +59,7 @@ pub struct WaiverRef {
 
 /// One violation of one rule by one resource on one side. The rule's title and remediation are
 /// in [`Compliance::rules`], once.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Rule id.
     pub rule: String,
@@ -88,7 +88,7 @@ pub struct Finding {
 }
 
 /// A rule that judged resources in the scan.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RuleInfo {
     /// Id.
     pub id: String,
@@ -106,12 +106,12 @@ pub struct RuleInfo {
 }
 
 /// A control of a framework and how it stands.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ControlStatus {
     /// Control id (`5.2`, `baseline/privileged`).
     pub id: String,
     /// `pass` or `fail`.
-    pub status: &'static str,
+    pub status: String,
     /// Failing findings.
     pub failing: usize,
     /// Waived findings.
@@ -121,7 +121,7 @@ pub struct ControlStatus {
 }
 
 /// A framework's controls, as far as the rules that ran check them.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameworkSummary {
     /// Framework id (`pss`, `cis-aws-3.0`, `aws-fsbp`).
     pub framework: String,
@@ -134,13 +134,13 @@ pub struct FrameworkSummary {
 }
 
 /// How a waiver stands after a scan.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WaiverStatus {
     /// Rule id.
     pub rule: String,
     /// `active` (waives findings), `expired` (no longer applies), `stale` (matched nothing in a
     /// scan of every target) or `unchecked` (matched nothing in a scan of some targets).
-    pub status: &'static str,
+    pub status: String,
     /// Findings it waived.
     pub findings: usize,
     /// Until when.
@@ -152,7 +152,7 @@ pub struct WaiverStatus {
 }
 
 /// The compliance side of a report.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Compliance {
     /// The rules that judged at least one resource (on any target).
     pub rules: Vec<RuleInfo>,
@@ -403,7 +403,7 @@ pub fn assemble(
             .into_iter()
             .map(|(id, (failing, waived, rules))| ControlStatus {
                 id: id.to_string(),
-                status: if failing > 0 { "fail" } else { "pass" },
+                status: if failing > 0 { "fail" } else { "pass" }.to_string(),
                 failing,
                 waived,
                 rules: rules.into_iter().map(str::to_string).collect(),
@@ -459,7 +459,8 @@ pub fn assemble(
                 "unchecked"
             } else {
                 status
-            },
+            }
+            .to_string(),
             findings: matched[i],
             expires: w.expires,
             file,

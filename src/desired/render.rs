@@ -160,7 +160,7 @@ pub fn render(source: &Source, commit: &str, files: &[TreeFile], limits: &Limits
             }
         };
         let rendered = Rendered {
-            tool,
+            tool: tool.into(),
             path: path.clone(),
         };
         let label = format!("{tool} {path}");

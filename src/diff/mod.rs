@@ -13,7 +13,7 @@ pub mod rules;
 pub mod unmanaged;
 
 use base64::Engine as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::DriftSettings;
@@ -25,7 +25,7 @@ use path::Seg;
 pub const REDACTED: &str = "<redacted>";
 
 /// The judgement on one resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Declared and live agree.
@@ -51,7 +51,7 @@ impl Status {
 }
 
 /// One field that differs.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     /// JSON Pointer into the live object; a declared list element the live list lacks ends in
     /// `/-`.

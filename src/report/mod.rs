@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diff::{Drift, Status};
 use crate::model::{Problem, Severity};
@@ -22,10 +22,10 @@ use crate::model::{Problem, Severity};
 pub const SCHEMA: &str = "gitdrift.report/v1";
 
 /// Everything one scan found.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScanReport {
     /// Always [`SCHEMA`].
-    pub schema: &'static str,
+    pub schema: String,
     /// When, what and from where.
     pub scan: ScanMeta,
     /// Counts.
@@ -49,7 +49,7 @@ pub struct ScanReport {
 
 /// The share of a target's AWS resources that git manages: managed ÷ (managed + unmanaged +
 /// missing), per resource type (and `all`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {
     /// Target name.
     pub target: String,
@@ -108,7 +108,7 @@ impl Coverage {
 }
 
 /// A kind a target's live state could not be read for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnreadableKind {
     /// Target name.
     pub target: String,
@@ -125,14 +125,14 @@ pub struct UnreadableKind {
 }
 
 /// Scan metadata.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScanMeta {
     /// When the scan started.
     pub started_at: DateTime<Utc>,
     /// When it ended.
     pub finished_at: DateTime<Utc>,
     /// The gitdrift version that ran it.
-    pub gitdrift_version: &'static str,
+    pub gitdrift_version: String,
     /// The configuration file.
     pub config: String,
     /// Each source read, with the commit it was read at.
@@ -142,7 +142,7 @@ pub struct ScanMeta {
 }
 
 /// A source as scanned.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SourceMeta {
     /// Source name.
     pub name: String,
@@ -162,12 +162,12 @@ pub struct SourceMeta {
 }
 
 /// A target as scanned.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetMeta {
     /// Target name.
     pub name: String,
     /// How live state was read (`snapshot`).
-    pub provider: &'static str,
+    pub provider: String,
     /// Where from.
     pub location: String,
     /// When the live state was observed.
@@ -177,7 +177,7 @@ pub struct TargetMeta {
 }
 
 /// Counts of resources per status, and of problems.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Resources reported.
     pub resources: usize,
@@ -200,7 +200,7 @@ pub struct Summary {
 }
 
 /// One resource's judgement.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResourceReport {
     /// Target name.
     pub target: String,
@@ -231,7 +231,7 @@ pub struct ResourceReport {
 }
 
 /// Where a resource is declared.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRef {
     /// The configured source's name.
     pub name: String,
@@ -260,7 +260,7 @@ pub fn place(source: &Option<SourceRef>) -> String {
 }
 
 /// An ignore rule that matched nothing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleRule {
     /// Configuration file.
     pub file: String,

@@ -1,0 +1,202 @@
+//! The scan history end to end: scans kept with `--data-dir`, listed, rendered again in any
+//! format, verified; a changed report is named by `verify`; scans killed with SIGKILL at random
+//! moments leave a history that still verifies and reads back.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::{Repo, gitdrift, project_root};
+
+fn demo() -> Repo {
+    let repo = Repo::new();
+    repo.copy_dir(&project_root().join("examples/demo/gitops"), "gitops");
+    repo.commit("manifests");
+    repo.copy_dir(&project_root().join("examples/demo/live"), "live");
+    repo.write(
+        "gitdrift.yaml",
+        "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: demo\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: ./live\n",
+    );
+    repo
+}
+
+#[test]
+fn scans_are_kept_listed_rendered_and_verified() {
+    let repo = demo();
+    let data = repo.path().join("data");
+    let data = data.to_str().unwrap();
+    for _ in 0..2 {
+        let run = gitdrift(
+            repo.path(),
+            &["scan", "--format", "json", "--data-dir", data],
+            &[],
+        );
+        assert_eq!(run.code, 1, "{}", run.stderr);
+    }
+    let history = gitdrift(repo.path(), &["history", "--data-dir", data], &[]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let lines: Vec<&str> = history.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", history.stdout);
+    assert!(
+        lines[0].trim_start().starts_with("2 "),
+        "newest first: {}",
+        lines[0]
+    );
+    assert!(lines[0].contains("demo") && lines[0].contains("3 drifted"));
+
+    let stored = gitdrift(
+        repo.path(),
+        &[
+            "report",
+            "--data-dir",
+            data,
+            "--scan",
+            "1",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(stored.code, 0, "{}", stored.stderr);
+    let report = stored.json();
+    assert_eq!(report["summary"]["drifted"], 3);
+    let html = gitdrift(repo.path(), &["report", "--data-dir", data], &[]);
+    assert!(
+        html.stdout.starts_with("<!DOCTYPE html>"),
+        "the newest scan, as HTML by default"
+    );
+    for format in ["markdown", "sarif", "junit", "csv", "text"] {
+        let run = gitdrift(
+            repo.path(),
+            &["report", "--data-dir", data, "--format", format],
+            &[],
+        );
+        assert_eq!(run.code, 0, "{format}: {}", run.stderr);
+        assert!(run.stdout.contains("web"), "{format}");
+    }
+    let missing = gitdrift(
+        repo.path(),
+        &["report", "--data-dir", data, "--scan", "9"],
+        &[],
+    );
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("no scan 9"));
+
+    let verify = gitdrift(repo.path(), &["verify", "--data-dir", data], &[]);
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+    assert!(verify.stdout.contains("history verifies: 2 scans"));
+
+    // Someone edits the first stored report: verify names it.
+    let db = rusqlite::Connection::open(repo.path().join("data/history.sqlite3")).unwrap();
+    db.execute(
+        "UPDATE scans SET report = replace(report, '\"drifted\":3', '\"drifted\":0') WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let verify = gitdrift(repo.path(), &["verify", "--data-dir", data], &[]);
+    assert_eq!(verify.code, 1);
+    assert!(
+        verify.stdout.contains("broken at scan 1") && verify.stdout.contains("was changed"),
+        "{}",
+        verify.stdout
+    );
+    let nowhere = gitdrift(repo.path(), &["verify", "--data-dir", "nowhere"], &[]);
+    assert_eq!(nowhere.code, 2);
+    assert!(nowhere.stderr.contains("no scan history"));
+}
+
+#[test]
+fn scans_killed_at_any_moment_leave_a_history_that_verifies() {
+    let repo = demo();
+    let data = repo.path().join("data");
+    let mut completed = 0;
+    // Kill scans at moments spread over their run, writes included.
+    for round in 0..16u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gitdrift"))
+            .args([
+                "scan",
+                "--format",
+                "json",
+                "--output",
+                "/dev/null",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .current_dir(repo.path())
+            .env("GITDRIFT_CACHE_DIR", repo.path().join(".cache"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(10 + round * 9));
+        // SAFETY: signals our own child.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
+        }
+        let status = child.wait().unwrap();
+        if status.code().is_some() {
+            completed += 1;
+        }
+    }
+    assert!(completed < 16, "some scans were killed");
+    // And one that finishes, after the crashes.
+    let run = gitdrift(
+        repo.path(),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let verify = gitdrift(
+        repo.path(),
+        &["verify", "--data-dir", data.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+    let history = gitdrift(
+        repo.path(),
+        &[
+            "history",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--limit",
+            "100",
+        ],
+        &[],
+    );
+    let kept = history.stdout.lines().count();
+    assert!(
+        kept > completed,
+        "every completed scan is kept, and the last one"
+    );
+    for line in history.stdout.lines() {
+        let id = line.split_whitespace().next().unwrap();
+        let stored = gitdrift(
+            repo.path(),
+            &[
+                "report",
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--scan",
+                id,
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        assert_eq!(
+            stored.json()["summary"]["drifted"],
+            3,
+            "scan {id} reads back whole"
+        );
+    }
+}
