@@ -8,6 +8,9 @@
 
 mod common;
 
+#[path = "../tests/support/http.rs"]
+#[allow(dead_code)]
+mod http;
 #[path = "../tests/support/moto.rs"]
 #[allow(dead_code)]
 mod moto;

@@ -38,6 +38,9 @@ enum Command {
     Snapshot(SnapshotArgs),
     /// List or test compliance rules.
     Rules(RulesArgs),
+    /// Run as a service: scan every target on its schedule (Kubernetes targets from watches),
+    /// keep the history, serve metrics, the API and an overview page, write scheduled reports.
+    Serve(ServeArgs),
     /// List the scans kept in a data folder's history.
     History(HistoryArgs),
     /// Render a stored scan in any report format.
@@ -81,6 +84,18 @@ struct ScanArgs {
     /// Also keep the report in the scan history in this folder (see `gitdrift history`).
     #[arg(long, value_name = "DIR", env = "GITDRIFT_DATA_DIR")]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The data folder: scan history [default: the user's data folder].
+    #[arg(long, value_name = "DIR", env = "GITDRIFT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address and port of the HTTP server, in place of serve.listen.
+    #[arg(long, value_name = "ADDR:PORT", env = "GITDRIFT_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +218,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => run(validate(args)),
         Command::Snapshot(args) => run(snapshot(args)),
         Command::Rules(args) => ExitCode::from(rules(args)),
+        Command::Serve(args) => run(serve(args)),
         Command::History(args) => ExitCode::from(history(args)),
         Command::Report(args) => ExitCode::from(stored_report(args)),
         Command::Verify(args) => ExitCode::from(verify(args)),
@@ -244,6 +260,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -318,6 +335,21 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     }
     let threshold = args.fail_on_severity.map_or(config_threshold, |t| t.0);
     Ok(report.exit_code(threshold))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| {
+        dirs::data_local_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("gitdrift")
+    });
+    crate::serve::run(crate::serve::ServeOptions {
+        config_path: args.config.config.clone(),
+        cache_dir: cache_dir(&args.config),
+        data_dir,
+        listen: args.listen,
+    })
+    .await
 }
 
 fn open_store(args: &DataArgs) -> Result<crate::store::Store, u8> {

@@ -64,11 +64,13 @@ fn salted(salt: &[u8], value: &[u8]) -> Vec<u8> {
     digest(&SHA256, &input).as_ref().to_vec()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+/// Bytes from hexadecimal (either case); `None` if it is not.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }

@@ -36,6 +36,36 @@ pub struct ScanOptions {
 /// Runs one scan of the configured (or selected) targets.
 pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
     let started_at = Utc::now();
+    let wanted: HashSet<&str> = config
+        .targets
+        .iter()
+        .filter(|t| options.targets.is_empty() || options.targets.contains(&t.name))
+        .map(|t| t.name.as_str())
+        .collect();
+    // Sources first (git work on blocking threads), then each target reads what its sources
+    // declare; at most `concurrency` of each at a time.
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
+    let sources = read_sources(&config, &wanted, &options.cache_dir, &permits).await;
+    run_with(
+        Arc::clone(&config),
+        options,
+        sources,
+        HashMap::new(),
+        started_at,
+    )
+    .await
+}
+
+/// Runs one scan on sources already read (`serve` keeps the last good read of each), and with
+/// the live state of some targets already at hand (`prepared`: watch mode's cache); the other
+/// targets are read now.
+pub async fn run_with(
+    config: Arc<Config>,
+    options: &ScanOptions,
+    mut sources: Vec<SourceRead>,
+    mut prepared: HashMap<String, LiveRead>,
+    started_at: chrono::DateTime<Utc>,
+) -> ScanReport {
     let clock = std::time::Instant::now();
     let mut problems = Vec::new();
     for name in &options.targets {
@@ -52,12 +82,21 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         .filter(|t| options.targets.is_empty() || options.targets.contains(&t.name))
         .cloned()
         .collect();
-    let wanted: HashSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-
-    // Sources first (git work on blocking threads), then each target reads what its sources
-    // declare; at most `concurrency` of each at a time.
     let permits = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
-    let mut sources = read_sources(&config, &wanted, &options.cache_dir, &permits).await;
+    for read in &sources {
+        if let Some(reason) = &read.stale {
+            problems.push(
+                Problem::new(
+                    Severity::Warning,
+                    format!(
+                        "source is stale: {reason}; scanned at the last good revision {}",
+                        read.commit.as_deref().unwrap_or("(none)")
+                    ),
+                )
+                .source(&read.source),
+            );
+        }
+    }
 
     let mut live_tasks = Vec::new();
     for target in &targets {
@@ -67,9 +106,13 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         let limits = config.limits.clone();
         let permits = Arc::clone(&permits);
         let task_provider = provider.clone();
+        let ready = prepared.remove(&target.name);
         live_tasks.push((
             provider,
             tokio::spawn(async move {
+                if let Some(read) = ready {
+                    return read;
+                }
                 let _permit = permits.acquire_owned().await;
                 let started = std::time::Instant::now();
                 let read = task_provider.read(&name, &request, &limits).await;
@@ -263,6 +306,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
             target: source.target.clone(),
             files: read.files,
             objects: object_counts.get(&read.source).copied().unwrap_or(0),
+            stale: read.stale.is_some(),
         });
         problems.extend(read.problems);
     }
@@ -338,6 +382,7 @@ pub async fn run(config: Arc<Config>, options: &ScanOptions) -> ScanReport {
         coverage,
         findings,
         compliance,
+        trend: None,
     }
 }
 
@@ -465,6 +510,7 @@ pub async fn read_sources(
                 files: 0,
                 objects: Vec::new(),
                 waivers: Vec::new(),
+                stale: None,
                 problems: vec![
                     Problem::new(Severity::Error, format!("reading the source failed: {err}"))
                         .source(&name),

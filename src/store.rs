@@ -84,11 +84,7 @@ pub struct Store {
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// The canonical JSON of a report: compact, fields in their declared order.
@@ -189,18 +185,61 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// One scan and its report.
-    pub fn get(&self, id: i64) -> Result<Option<(StoredScan, ScanReport)>, StoreError> {
+    /// The most recent scans of one target, newest first.
+    pub fn list_target(&self, target: &str, limit: usize) -> Result<Vec<StoredScan>, StoreError> {
         let conn = self.conn();
-        let found = conn
+        let mut statement = conn.prepare(
+            "SELECT id, started_at, finished_at, targets, summary, failing_findings, sha256, previous_sha256, length(report)
+             FROM scans WHERE ',' || targets || ',' LIKE '%,' || ?1 || ',%' ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![target, limit as i64], row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// One scan's metadata and its canonical JSON, as stored.
+    pub fn get_raw(&self, id: i64) -> Result<Option<(StoredScan, Vec<u8>)>, StoreError> {
+        let conn = self.conn();
+        Ok(conn
             .query_row(
                 "SELECT id, started_at, finished_at, targets, summary, failing_findings, sha256, previous_sha256, length(report), report
                  FROM scans WHERE id = ?1",
                 params![id],
                 |r| Ok((row(r)?, r.get::<_, Vec<u8>>(9)?)),
             )
-            .optional()?;
-        let Some((scan, bytes)) = found else {
+            .optional()?)
+    }
+
+    /// A value the service keeps between runs (the last scheduled report of each schedule).
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets a value the service keeps between runs (not the chain's anchor).
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        debug_assert_ne!(key, "anchor");
+        self.conn().execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Moves the write-ahead log into the database file (at shutdown).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+
+    /// One scan and its report.
+    pub fn get(&self, id: i64) -> Result<Option<(StoredScan, ScanReport)>, StoreError> {
+        let Some((scan, bytes)) = self.get_raw(id)? else {
             return Ok(None);
         };
         let report = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {

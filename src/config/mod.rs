@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod node;
+pub mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -48,6 +49,8 @@ pub struct Config {
     pub concurrency: usize,
     /// Compliance rules and waivers.
     pub audit: audit::AuditSettings,
+    /// How `gitdrift serve` runs.
+    pub serve: service::ServeSettings,
 }
 
 /// Targets read at once unless the configuration says otherwise.
@@ -176,6 +179,25 @@ pub enum SecretRef {
     File(PathBuf),
 }
 
+impl SecretRef {
+    /// Reads the value (trimmed; never empty) and registers it for scrubbing from every output.
+    pub fn read(&self) -> Result<String, String> {
+        let value =
+            match self {
+                SecretRef::Env(var) => std::env::var(var)
+                    .map_err(|_| format!("environment variable {var} is not set"))?,
+                SecretRef::File(path) => std::fs::read_to_string(path)
+                    .map_err(|err| format!("{}: {err}", path.display()))?,
+            };
+        let value = value.trim().to_string();
+        if value.is_empty() {
+            return Err("the configured secret is empty".into());
+        }
+        crate::redact::register(&value);
+        Ok(value)
+    }
+}
+
 /// A place whose live state is compared with git.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -185,6 +207,8 @@ pub struct Target {
     pub live: LiveSettings,
     /// Which compliance packs and rules run on this target, in place of `audit`'s selection.
     pub audit: Option<audit::RuleSelection>,
+    /// Its schedule under `serve`.
+    pub schedule: service::TargetSchedule,
     /// Line in the configuration file.
     pub line: u64,
 }
@@ -203,6 +227,8 @@ pub enum LiveSettings {
 /// How to reach and read one AWS account's EC2 state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AwsSettings {
+    /// The target's name, for the metrics its read-only guard counts requests under.
+    pub target: String,
     /// Regions to read; empty with `all_regions`: every region the account has enabled.
     pub regions: Vec<String>,
     /// Read every enabled region (DescribeRegions).
@@ -228,6 +254,7 @@ pub struct AwsSettings {
 impl Default for AwsSettings {
     fn default() -> Self {
         AwsSettings {
+            target: String::new(),
             regions: Vec::new(),
             all_regions: false,
             profile: None,
@@ -245,6 +272,8 @@ impl Default for AwsSettings {
 /// How to reach and read one Kubernetes cluster.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KubeSettings {
+    /// The target's name, for the metrics its read-only guard counts requests under.
+    pub target: String,
     /// Context in the kubeconfig; `None`: its current context.
     pub context: Option<String>,
     /// Kubeconfig file; `None`: `$KUBECONFIG` or `~/.kube/config`. Without both this and
@@ -268,6 +297,7 @@ pub struct KubeSettings {
 impl Default for KubeSettings {
     fn default() -> Self {
         KubeSettings {
+            target: String::new(),
             context: None,
             kubeconfig: None,
             timeout: Duration::from_secs(30),
@@ -671,6 +701,7 @@ impl Checker {
             git: GitSettings::default(),
             concurrency: DEFAULT_CONCURRENCY,
             audit: audit::AuditSettings::default(),
+            serve: service::ServeSettings::default(),
         };
         if root.kind == NodeKind::Null {
             self.error(
@@ -690,6 +721,7 @@ impl Checker {
                 "git",
                 "concurrency",
                 "audit",
+                "serve",
             ],
         ) else {
             return config;
@@ -754,6 +786,9 @@ impl Checker {
         if let Some(node) = top.get("audit") {
             config.audit = self.audit(node, chrono::Utc::now().date_naive());
         }
+        if let Some(node) = top.get("serve") {
+            config.serve = self.serve(node);
+        }
         if let Some(node) = top.get("concurrency") {
             match node.kind {
                 NodeKind::Int(n) if (1..=256).contains(&n) => config.concurrency = n as usize,
@@ -767,8 +802,17 @@ impl Checker {
         let fields = self.fields(
             node,
             "a target",
-            &["name", "snapshot", "kubernetes", "aws", "audit"],
+            &[
+                "name",
+                "snapshot",
+                "kubernetes",
+                "aws",
+                "audit",
+                "interval",
+                "watch",
+            ],
         )?;
+        let schedule = self.target_schedule(&fields);
         let audit = fields.get("audit").and_then(|n| {
             let f = self.fields(
                 n,
@@ -813,10 +857,18 @@ impl Checker {
                 None
             }
         };
+        let name = name?;
+        let mut live = live?;
+        match &mut live {
+            LiveSettings::Kubernetes(settings) => settings.target = name.clone(),
+            LiveSettings::Aws(settings) => settings.target = name.clone(),
+            LiveSettings::Snapshot(_) => {}
+        }
         Some(Target {
-            name: name?,
-            live: live?,
+            name,
+            live,
             audit,
+            schedule,
             line: node.line,
         })
     }

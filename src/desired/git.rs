@@ -482,18 +482,7 @@ fn shell_quote(s: &str) -> String {
 
 /// Reads a credential and registers it for scrubbing.
 fn read_secret(secret: &SecretRef) -> Result<String, GitError> {
-    let value = match secret {
-        SecretRef::Env(var) => std::env::var(var)
-            .map_err(|_| GitError::Credential(format!("environment variable {var} is not set")))?,
-        SecretRef::File(path) => std::fs::read_to_string(path)
-            .map_err(|err| GitError::Credential(format!("{}: {err}", path.display())))?,
-    };
-    let value = value.trim().to_string();
-    if value.is_empty() {
-        return Err(GitError::Credential("the configured token is empty".into()));
-    }
-    redact::register(&value);
-    Ok(value)
+    secret.read().map_err(GitError::Credential)
 }
 
 /// A stable, readable folder name for a URL's cached clone (credentials never part of it).

@@ -14,7 +14,7 @@ use crate::config::{Config, Render, Source};
 use crate::model::{Declared, Problem, Severity};
 
 /// The outcome of reading one source.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SourceRead {
     /// The source's name.
     pub source: String,
@@ -28,6 +28,9 @@ pub struct SourceRead {
     pub problems: Vec<Problem>,
     /// Waivers from the source's waiver file.
     pub waivers: Vec<crate::config::audit::Waiver>,
+    /// Set when this is an earlier read kept because the source cannot be read now (`serve`):
+    /// the reason it is stale.
+    pub stale: Option<String>,
 }
 
 /// Turns gitdrift's AWS declarations among parsed objects into declared AWS objects; a bad
@@ -142,6 +145,7 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         objects: Vec::new(),
         problems: Vec::new(),
         waivers: Vec::new(),
+        stale: None,
     };
     let filter = match git::FileFilter::new(&source.paths, &source.exclude) {
         Ok(filter) => filter,

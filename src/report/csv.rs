@@ -1,7 +1,9 @@
 //! The CSV report, for auditors' spreadsheets: one row per drifted field, per missing or
-//! unmanaged resource, and per compliance finding, with the same columns throughout.
+//! unmanaged resource, and per compliance finding, with the same columns throughout. Scheduled
+//! reports mark each row `new` or `open` against the previous report (`trend`), and add a
+//! `resolved` row per item that is gone.
 
-use super::{ScanReport, display_value};
+use super::{ScanReport, Trend, display_value};
 use crate::diff::Status;
 
 /// The header row.
@@ -25,6 +27,7 @@ pub const COLUMNS: &[&str] = &[
     "file",
     "line",
     "fingerprint",
+    "trend",
 ];
 
 fn file_and_line(source: &Option<super::SourceRef>) -> (String, String) {
@@ -43,10 +46,16 @@ fn file_and_line(source: &Option<super::SourceRef>) -> (String, String) {
 pub fn render(report: &ScanReport) -> String {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
     let _ = writer.write_record(COLUMNS);
+    let mark = |item: String| match &report.trend {
+        None => String::new(),
+        Some(t) if t.is_new(&item) => "new".to_string(),
+        Some(_) => "open".to_string(),
+    };
     for r in &report.resources {
         if r.status == Status::InSync {
             continue;
         }
+        let trend = mark(Trend::resource_item(r));
         let (file, line) = file_and_line(&r.source);
         let base = |path: &str, git: String, live: String, by: &str, at: &str| {
             vec![
@@ -69,6 +78,7 @@ pub fn render(report: &ScanReport) -> String {
                 file.clone(),
                 line.clone(),
                 String::new(),
+                trend.clone(),
             ]
         };
         if r.drifts.is_empty() {
@@ -116,7 +126,20 @@ pub fn render(report: &ScanReport) -> String {
             &file,
             &line,
             &f.fingerprint,
+            &match f.status {
+                crate::audit::findings::FindingStatus::Fail => mark(Trend::finding_item(f)),
+                crate::audit::findings::FindingStatus::Waived => String::new(),
+            },
         ]);
+    }
+    if let Some(t) = &report.trend {
+        for item in &t.resolved_items {
+            let mut row = vec![String::new(); COLUMNS.len()];
+            row[0] = "resolved".to_string();
+            row[15] = item.clone();
+            row[COLUMNS.len() - 1] = "resolved".to_string();
+            let _ = writer.write_record(row);
+        }
     }
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()

@@ -28,30 +28,13 @@ fn place(r: &ResourceReport) -> String {
     super::place(&r.source)
 }
 
-/// How the last scans compare, for scheduled reports.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Trend {
-    /// What the previous report is (a scan id and time).
-    pub previous: String,
-    /// Drifted, missing or unmanaged resources and failing findings that are new.
-    pub new: usize,
-    /// Those that were there and are gone.
-    pub resolved: usize,
-    /// Those still there.
-    pub open: usize,
-}
-
 /// Renders the report as a self-contained HTML page.
 pub fn render(report: &ScanReport) -> String {
-    render_with(report, None)
+    page(report).into_string()
 }
 
-/// Renders the report, with the trend against a previous one where there is one.
-pub fn render_with(report: &ScanReport, trend: Option<&Trend>) -> String {
-    page(report, trend).into_string()
-}
-
-fn page(report: &ScanReport, trend: Option<&Trend>) -> Markup {
+fn page(report: &ScanReport) -> Markup {
+    let trend = report.trend.as_ref();
     let s = &report.summary;
     let c = &report.compliance;
     let failing: usize = c.failing.values().sum();
@@ -88,8 +71,15 @@ fn page(report: &ScanReport, trend: Option<&Trend>) -> Markup {
                 }
                 @if let Some(t) = trend {
                     h2 { "Trend" }
-                    p { "Against " (t.previous) ": "
-                        b { (t.new) } " new, " b { (t.resolved) } " resolved, " b { (t.open) } " still open." }
+                    p { (t.describe()) "." }
+                    @if !t.new_items.is_empty() {
+                        h3 { "New" }
+                        ul { @for item in &t.new_items { li { (item) } } }
+                    }
+                    @if !t.resolved_items.is_empty() {
+                        h3 { "Resolved" }
+                        ul { @for item in &t.resolved_items { li { (item) } } }
+                    }
                 }
                 h2 { "Sources and targets" }
                 table {

@@ -146,6 +146,17 @@ pub fn render(report: &ScanReport) -> String {
         report.summary.errors,
         report.scan.started_at.format("%Y-%m-%dT%H:%M:%S")
     );
+    if let Some(t) = &report.trend {
+        // JUnit has properties on a suite only: the trend gets a suite of its own.
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"trend\" tests=\"0\" failures=\"0\" errors=\"0\" skipped=\"0\">\n    <properties>\n      <property name=\"new\" value=\"{}\"/>\n      <property name=\"resolved\" value=\"{}\"/>\n      <property name=\"open\" value=\"{}\"/>\n      <property name=\"summary\" value=\"{}\"/>\n    </properties>\n  </testsuite>",
+            t.new,
+            t.resolved,
+            t.open,
+            escape(t.describe())
+        );
+    }
     for (name, cases) in &suites {
         let failures = cases.iter().filter(|c| c.failure.is_some()).count();
         let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();

@@ -63,6 +63,26 @@ pub fn render(report: &ScanReport) -> String {
             c.waived
         );
     }
+    if let Some(t) = &report.trend {
+        let _ = writeln!(out, "\n**Trend**: {}", t.describe());
+        for (title, items) in [("New", &t.new_items), ("Resolved", &t.resolved_items)] {
+            if items.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "\n<details><summary>{title} ({})</summary>\n",
+                items.len()
+            );
+            for item in items.iter().take(200) {
+                let _ = writeln!(out, "- {}", code(item));
+            }
+            if items.len() > 200 {
+                let _ = writeln!(out, "- … and {} more", items.len() - 200);
+            }
+            let _ = writeln!(out, "\n</details>");
+        }
+    }
     for source in &report.scan.sources {
         let _ = writeln!(
             out,

@@ -45,6 +45,121 @@ pub struct ScanReport {
     pub findings: Vec<crate::audit::findings::Finding>,
     /// Rules run, findings per severity, framework controls, waivers.
     pub compliance: crate::audit::findings::Compliance,
+    /// Scheduled reports: what changed since the previous report of the same schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<Trend>,
+}
+
+/// How a scheduled report compares with the previous one of its schedule: the resources not in
+/// sync and the failing findings that are new, resolved, or still open.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    /// The previous report's scan id (`null` for the first report).
+    pub previous_scan: Option<i64>,
+    /// When the previous report's scan started.
+    pub previous_at: Option<DateTime<Utc>>,
+    /// Items that are new.
+    pub new: usize,
+    /// Items that were there and are gone.
+    pub resolved: usize,
+    /// Items still there.
+    pub open: usize,
+    /// The new items (as [`Trend::items`] names them).
+    pub new_items: Vec<String>,
+    /// The resolved items.
+    pub resolved_items: Vec<String>,
+}
+
+impl Trend {
+    /// The items a trend counts: each resource not in sync and each failing finding.
+    pub fn items(report: &ScanReport) -> std::collections::BTreeSet<String> {
+        let mut items = std::collections::BTreeSet::new();
+        for r in report
+            .resources
+            .iter()
+            .filter(|r| r.status != Status::InSync)
+        {
+            items.insert(Self::resource_item(r));
+        }
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.status == crate::audit::findings::FindingStatus::Fail)
+        {
+            items.insert(Self::finding_item(f));
+        }
+        items
+    }
+
+    /// How a resource is named in a trend.
+    pub fn resource_item(r: &ResourceReport) -> String {
+        format!(
+            "{} {}/{}/{}",
+            r.status.as_str(),
+            r.target,
+            r.kind,
+            resource_name(&r.namespace, &r.name)
+        )
+    }
+
+    /// How a finding is named in a trend.
+    pub fn finding_item(f: &crate::audit::findings::Finding) -> String {
+        let r = &f.resource;
+        format!(
+            "finding {} ({}) {}/{}/{}",
+            f.rule,
+            f.side.as_str(),
+            r.target,
+            r.kind,
+            resource_name(&r.namespace, &r.name)
+        )
+    }
+
+    /// The trend from `previous` (its id and report; `None` for a first report) to `current`.
+    pub fn between(previous: Option<(i64, &ScanReport)>, current: &ScanReport) -> Trend {
+        let now = Self::items(current);
+        let Some((id, previous)) = previous else {
+            return Trend {
+                new: now.len(),
+                new_items: now.into_iter().collect(),
+                ..Trend::default()
+            };
+        };
+        let before = Self::items(previous);
+        let new_items: Vec<String> = now.difference(&before).cloned().collect();
+        let resolved_items: Vec<String> = before.difference(&now).cloned().collect();
+        Trend {
+            previous_scan: Some(id),
+            previous_at: Some(previous.scan.started_at),
+            new: new_items.len(),
+            resolved: resolved_items.len(),
+            open: now.intersection(&before).count(),
+            new_items,
+            resolved_items,
+        }
+    }
+
+    /// Whether an item is new in this trend.
+    pub fn is_new(&self, item: &str) -> bool {
+        self.new_items
+            .binary_search_by(|i| i.as_str().cmp(item))
+            .is_ok()
+    }
+
+    /// One line: `3 new, 1 resolved, 4 still open since scan 12 (2026-11-20 06:00 UTC)`.
+    pub fn describe(&self) -> String {
+        let since = match (self.previous_scan, self.previous_at) {
+            (Some(id), Some(at)) => format!(
+                " since the previous report (scan {id}, {})",
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            _ => " (the first report of its schedule)".to_string(),
+        };
+        format!(
+            "{} new, {} resolved, {} still open{since}",
+            self.new, self.resolved, self.open
+        )
+    }
 }
 
 /// The share of a target's AWS resources that git manages: managed ÷ (managed + unmanaged +
@@ -159,6 +274,9 @@ pub struct SourceMeta {
     pub files: usize,
     /// Objects declared.
     pub objects: usize,
+    /// The source could not be read now and an earlier revision was scanned (`serve`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 /// A target as scanned.
@@ -334,6 +452,43 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format.
+    pub const ALL: [Format; 7] = [
+        Format::Text,
+        Format::Json,
+        Format::Markdown,
+        Format::Html,
+        Format::Sarif,
+        Format::Junit,
+        Format::Csv,
+    ];
+
+    /// The name used on the command line and in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+            Format::Sarif => "sarif",
+            Format::Junit => "junit",
+            Format::Csv => "csv",
+        }
+    }
+
+    /// The media type served.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+            Format::Sarif => "application/sarif+json",
+            Format::Junit => "application/xml",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
     /// The usual file extension.
     pub fn extension(self) -> &'static str {
         match self {

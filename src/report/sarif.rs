@@ -180,7 +180,11 @@ pub fn log(report: &ScanReport) -> Value {
                 "startTimeUtc": report.scan.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "endTimeUtc": report.scan.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             }],
-            "results": results
+            "results": results,
+            "properties": match &report.trend {
+                Some(t) => json!({"trend": t}),
+                None => json!({}),
+            }
         }]
     })
 }

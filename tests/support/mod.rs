@@ -5,10 +5,12 @@
 
 #![allow(dead_code)]
 
+pub mod http;
 pub mod http_git;
 pub mod kube_api;
 pub mod moto;
 pub mod pki;
+pub mod serve;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -135,11 +137,11 @@ impl Run {
     }
 }
 
-/// Runs the built `gitdrift` with arguments, in `dir`, with extra environment.
-pub fn gitdrift(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+/// The built `gitdrift`, to run in `dir` with no configuration from the environment, its cache
+/// in `dir/.cache`, and no user or system git configuration.
+pub fn gitdrift_command(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gitdrift"));
     command
-        .args(args)
         .current_dir(dir)
         .env_remove("GITDRIFT_CONFIG")
         .env_remove("GITDRIFT_LOG")
@@ -147,6 +149,13 @@ pub fn gitdrift(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .stdin(Stdio::null());
+    command
+}
+
+/// Runs the built `gitdrift` with arguments, in `dir`, with extra environment.
+pub fn gitdrift(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = gitdrift_command(dir);
+    command.args(args);
     for (k, v) in env {
         command.env(k, v);
     }

@@ -128,7 +128,11 @@ pub async fn ec2(settings: &AwsSettings, region: &str) -> ReadOnlyEc2 {
         }
         builder = builder.credentials_provider(assume.build().await);
     }
-    let config = builder.interceptor(ReadOnlyInterceptor).build();
+    let config = builder
+        .interceptor(ReadOnlyInterceptor {
+            target: settings.target.clone(),
+        })
+        .build();
     ReadOnlyEc2 {
         inner: Client::from_conf(config),
         region: region.to_string(),

@@ -2,11 +2,14 @@
 //! operation is serialized or signed and refuses every operation that is not on the allow-list
 //! of the reads gitdrift uses. It fails closed: an operation whose name it cannot read is refused.
 //! Reads that return secrets (`GetPasswordData`, `GetConsoleOutput`, launch template user data
-//! through `GetLaunchTemplateData`) are not on the list.
+//! through `GetLaunchTemplateData`) are not on the list. Every attempt sent is counted in
+//! `gitdrift_api_requests_total` (verb: the operation) with its HTTP status.
 
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 /// Every EC2 operation gitdrift calls. Nothing else leaves the process.
@@ -41,8 +44,11 @@ pub struct OperationRefused {
 }
 
 /// Refuses every operation outside [`ALLOWED`], before serialization and signing.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReadOnlyInterceptor;
+#[derive(Clone, Debug, Default)]
+pub struct ReadOnlyInterceptor {
+    /// The target whose client this is, for the request metrics.
+    pub target: String,
+}
 
 impl Intercept for ReadOnlyInterceptor {
     fn name(&self) -> &'static str {
@@ -55,7 +61,30 @@ impl Intercept for ReadOnlyInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        check(cfg.load::<Metadata>())
+        let checked = check(cfg.load::<Metadata>());
+        if checked.is_err() {
+            crate::metrics::write_refused(&self.target, "aws");
+        }
+        checked
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // Only attempts that were sent: a refused operation never gets this far.
+        if let Some(metadata) = cfg.load::<Metadata>()
+            && context.request().is_some()
+        {
+            let code = context
+                .response()
+                .map(|r| r.status().as_u16().to_string())
+                .unwrap_or_else(|| "error".to_string());
+            crate::metrics::api_request(&self.target, "aws", metadata.name(), &code);
+        }
+        Ok(())
     }
 }
 

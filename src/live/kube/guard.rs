@@ -1,10 +1,13 @@
 //! The read-only guarantee, enforced in the HTTP stack: every request the Kubernetes client makes
 //! passes through [`ReadOnlyLayer`], which refuses anything but `GET` before it is sent. List,
 //! get, watch and discovery are GETs; create, update, patch, delete and every subresource write
-//! are not, whatever code asks for them.
+//! are not, whatever code asks for them. Every request sent is counted in
+//! `gitdrift_api_requests_total` with its read verb (get, list, watch, discovery) and response
+//! code; every refusal in `gitdrift_write_refusals_total`.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Method, Request};
@@ -21,14 +24,28 @@ pub struct WriteRefused {
 }
 
 /// Wraps a client stack so that only `GET` requests leave the process.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReadOnlyLayer;
+#[derive(Clone, Debug, Default)]
+pub struct ReadOnlyLayer {
+    target: Arc<str>,
+}
+
+impl ReadOnlyLayer {
+    /// The guard of a target's clients (the name labels its request metrics).
+    pub fn for_target(target: &str) -> ReadOnlyLayer {
+        ReadOnlyLayer {
+            target: Arc::from(target),
+        }
+    }
+}
 
 impl<S> Layer<S> for ReadOnlyLayer {
     type Service = ReadOnly<S>;
 
     fn layer(&self, inner: S) -> ReadOnly<S> {
-        ReadOnly { inner }
+        ReadOnly {
+            inner,
+            target: Arc::clone(&self.target),
+        }
     }
 }
 
@@ -36,12 +53,36 @@ impl<S> Layer<S> for ReadOnlyLayer {
 #[derive(Clone, Debug)]
 pub struct ReadOnly<S> {
     inner: S,
+    target: Arc<str>,
 }
 
-impl<S, B> Service<Request<B>> for ReadOnly<S>
+/// The read verb of a GET: `watch`, `list` or `get` by the shape of the path, `discovery` for
+/// the API's own description.
+pub fn verb(path: &str, query: Option<&str>) -> &'static str {
+    if query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair == "watch=true" || pair == "watch=1")
+    }) {
+        return "watch";
+    }
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let rest = match segments.as_slice() {
+        ["api", _version, rest @ ..] => rest,
+        ["apis", _group, _version, rest @ ..] => rest,
+        _ => return "discovery",
+    };
+    match rest.len() {
+        0 => "discovery",
+        // resources | namespaces/NS/resources
+        n if n % 2 == 1 => "list",
+        _ => "get",
+    }
+}
+
+impl<S, B, RB> Service<Request<B>> for ReadOnly<S>
 where
-    S: Service<Request<B>>,
-    S::Response: Send + 'static,
+    S: Service<Request<B>, Response = http::Response<RB>>,
+    RB: Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
@@ -60,10 +101,21 @@ where
                 path: request.uri().path().to_string(),
             };
             tracing::error!(message = "write refused", %refused);
+            crate::metrics::write_refused(&self.target, "kubernetes");
             return Box::pin(std::future::ready(Err(refused.into())));
         }
+        let verb = verb(request.uri().path(), request.uri().query());
+        let target = Arc::clone(&self.target);
         let future = self.inner.call(request);
-        Box::pin(async move { future.await.map_err(Into::into) })
+        Box::pin(async move {
+            let result = future.await.map_err(Into::into);
+            let code = match &result {
+                Ok(response) => response.status().as_u16().to_string(),
+                Err(_) => "error".to_string(),
+            };
+            crate::metrics::api_request(&target, "kubernetes", verb, &code);
+            result
+        })
     }
 }
 
@@ -77,9 +129,9 @@ mod tests {
     struct Wire(Arc<Mutex<Vec<String>>>);
 
     impl Service<Request<()>> for Wire {
-        type Response = &'static str;
+        type Response = http::Response<&'static str>;
         type Error = BoxError;
-        type Future = std::future::Ready<Result<&'static str, BoxError>>;
+        type Future = std::future::Ready<Result<http::Response<&'static str>, BoxError>>;
         fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
             Poll::Ready(Ok(()))
         }
@@ -88,7 +140,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .push(format!("{} {}", request.method(), request.uri()));
-            std::future::ready(Ok("sent"))
+            std::future::ready(Ok(http::Response::new("sent")))
         }
     }
 
@@ -96,11 +148,14 @@ mod tests {
     async fn only_gets_reach_the_wire() {
         use tower::ServiceExt;
         let wire = Wire::default();
-        let service = ReadOnlyLayer.layer(wire.clone());
+        let service = ReadOnlyLayer::for_target("guard-test").layer(wire.clone());
         let get = Request::get("/api/v1/namespaces/shop/configmaps")
             .body(())
             .unwrap();
-        assert_eq!(service.clone().oneshot(get).await.unwrap(), "sent");
+        assert_eq!(
+            service.clone().oneshot(get).await.unwrap().into_body(),
+            "sent"
+        );
         for method in [
             Method::POST,
             Method::PUT,
@@ -126,5 +181,34 @@ mod tests {
             *wire.0.lock().unwrap(),
             vec!["GET /api/v1/namespaces/shop/configmaps"]
         );
+        let metrics = crate::metrics::global().encode();
+        assert!(metrics.contains(
+            r#"gitdrift_api_requests_total{code="200",provider="kubernetes",target="guard-test",verb="list"} 1"#
+        ));
+        assert!(metrics.contains(
+            r#"gitdrift_write_refusals_total{provider="kubernetes",target="guard-test"} 6"#
+        ));
+    }
+
+    #[test]
+    fn verbs_follow_the_path() {
+        for (path, query, expected) in [
+            ("/api", None, "discovery"),
+            ("/apis/apps/v1", None, "discovery"),
+            ("/version", None, "discovery"),
+            ("/api/v1/namespaces", None, "list"),
+            ("/api/v1/namespaces/shop", None, "get"),
+            ("/api/v1/namespaces/shop/configmaps", None, "list"),
+            ("/api/v1/namespaces/shop/configmaps/x", None, "get"),
+            ("/apis/apps/v1/deployments", Some("limit=500"), "list"),
+            ("/apis/apps/v1/namespaces/shop/deployments/web", None, "get"),
+            (
+                "/apis/apps/v1/namespaces/shop/deployments",
+                Some("watch=true&resourceVersion=5"),
+                "watch",
+            ),
+        ] {
+            assert_eq!(verb(path, query), expected, "{path}");
+        }
     }
 }

@@ -87,7 +87,7 @@ pub async fn client_for(settings: &KubeSettings, used_for: Use) -> Result<Client
             u64::from(qps),
             Duration::from_secs(1),
         ))
-        .with_layer(&guard::ReadOnlyLayer)
+        .with_layer(&guard::ReadOnlyLayer::for_target(&settings.target))
         .build())
 }
 

@@ -19,7 +19,7 @@ use super::{KubeError, KubeProvider, Served};
 use crate::config::{Config, LiveSettings};
 use crate::diff::ignore;
 use crate::diff::unmanaged::SystemContext;
-use crate::live::{LiveRead, LiveRequest};
+use crate::live::{LiveRead, LiveRequest, Unreadable};
 use crate::manifest;
 use crate::model::{Declared, GroupKind, Object, ResourceKey, Scope};
 use crate::report::ResourceReport;
@@ -58,6 +58,8 @@ struct State {
     pending: HashSet<GroupKind>,
     unreadable: BTreeMap<GroupKind, String>,
     generation: u64,
+    scopes: BTreeMap<GroupKind, Scope>,
+    unserved: BTreeSet<GroupKind>,
 }
 
 impl TargetWatch {
@@ -112,6 +114,8 @@ impl TargetWatch {
             pending: served.iter().map(|s| s.gk.clone()).collect(),
             unreadable: BTreeMap::new(),
             generation: 0,
+            scopes: stub.scopes.clone(),
+            unserved: stub.unserved.clone(),
         };
         // Declared objects of kinds the cluster does not serve are missing from the start.
         let keys: Vec<ResourceKey> = state
@@ -168,6 +172,44 @@ impl TargetWatch {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// The watched objects as a live read, for a full scan (with compliance rules) of the
+    /// target without listing it again. Kinds not listed yet or failing are unreadable.
+    pub fn live_read(&self) -> LiveRead {
+        let state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut unreadable: Vec<Unreadable> = state
+            .unreadable
+            .iter()
+            .map(|(gk, message)| Unreadable {
+                gk: gk.clone(),
+                reason: if message.contains("403") || message.contains("orbidden") {
+                    "forbidden".to_string()
+                } else {
+                    "error".to_string()
+                },
+                message: message.clone(),
+            })
+            .collect();
+        for gk in &state.pending {
+            if !state.unreadable.contains_key(gk) {
+                unreadable.push(Unreadable {
+                    gk: gk.clone(),
+                    reason: "error".to_string(),
+                    message: "the watch has not listed this kind yet".to_string(),
+                });
+            }
+        }
+        LiveRead {
+            objects: state.live.values().cloned().collect(),
+            problems: Vec::new(),
+            observed_at: chrono::Utc::now(),
+            complete: true,
+            scopes: state.scopes.clone(),
+            unserved: state.unserved.clone(),
+            unreadable,
+            aws_read: BTreeSet::new(),
+        }
     }
 
     /// Notifications of every change.

@@ -1,0 +1,484 @@
+//! The `serve:` block (how the long-lived service schedules, listens, keeps history and writes
+//! scheduled reports) and the per-target schedule keys. Only `gitdrift serve` reads these; a
+//! one-off `scan` ignores them.
+//!
+//! ```yaml
+//! serve:
+//!   listen: 0.0.0.0:9464            # the one HTTP port: /metrics, /healthz, /readyz, /api/v1, /
+//!   interval: 5m                    # how often each target is scanned (a target may override)
+//!   jitter: 10%                     # each wait is lengthened by up to this share, at random
+//!   fetch_interval: 1m              # how often git sources are fetched (and on webhook)
+//!   watch_debounce: 2s              # watch mode: quiet time after a change before judging
+//!   shutdown_timeout: 30s           # SIGTERM: how long running scans may take to finish
+//!   resource_metrics: false         # per-resource gauge (one series per drifted resource!)
+//!   webhook_secret_env: GITDRIFT_WEBHOOK_SECRET   # or webhook_secret_file
+//!   retention:
+//!     max_age: 90d
+//!     max_count: 2000
+//!   reports:
+//!     - name: weekly
+//!       schedule: "0 6 * * MON"     # cron: [second] minute hour day month weekday
+//!       timezone: Europe/Berlin     # default UTC
+//!       formats: [html, markdown, json, sarif, junit, csv]
+//!       output: ./reports
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::node::{Node, NodeKind};
+use super::{Checker, SecretRef, parse_duration};
+use crate::report::Format;
+
+/// Settings of `gitdrift serve`.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    /// Address and port of the HTTP server.
+    pub listen: SocketAddr,
+    /// Default time between two scans of a target.
+    pub interval: Duration,
+    /// Share of the interval added at random to each wait (0 to 1), so that targets spread out.
+    pub jitter: f64,
+    /// Time between two fetches of a git source.
+    pub fetch_interval: Duration,
+    /// Watch mode: how long the live state must be quiet after a change before a scan.
+    pub watch_debounce: Duration,
+    /// How long running scans may take to finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// Whether the per-resource gauge is exported.
+    pub resource_metrics: bool,
+    /// The secret webhooks are signed with; without one, webhooks are refused.
+    pub webhook_secret: Option<SecretRef>,
+    /// How long and how many scans the history keeps.
+    pub retention: Retention,
+    /// Reports written on a schedule.
+    pub reports: Vec<ScheduledReport>,
+}
+
+/// Port of the HTTP server unless configured.
+pub const DEFAULT_PORT: u16 = 9464;
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            interval: Duration::from_secs(300),
+            jitter: 0.1,
+            fetch_interval: Duration::from_secs(60),
+            watch_debounce: Duration::from_secs(2),
+            shutdown_timeout: Duration::from_secs(30),
+            resource_metrics: false,
+            webhook_secret: None,
+            retention: Retention::default(),
+            reports: Vec::new(),
+        }
+    }
+}
+
+/// How much history is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Scans older than this are deleted.
+    pub max_age: Option<Duration>,
+    /// Only the newest this many scans are kept.
+    pub max_count: Option<usize>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_age: Some(Duration::from_secs(90 * 86_400)),
+            max_count: Some(2000),
+        }
+    }
+}
+
+/// A report written on a schedule, with the trend against the previous one.
+#[derive(Clone, Debug)]
+pub struct ScheduledReport {
+    /// Unique name; files are named after it.
+    pub name: String,
+    /// The cron expression, as written.
+    pub schedule: String,
+    /// The parsed schedule.
+    pub cron: croner::Cron,
+    /// The time zone the schedule is read in.
+    pub timezone: chrono_tz::Tz,
+    /// Formats written.
+    pub formats: Vec<Format>,
+    /// Folder the files go to.
+    pub output: PathBuf,
+    /// Line in the configuration file.
+    pub line: u64,
+}
+
+/// A target's own schedule.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TargetSchedule {
+    /// Time between scans, in place of `serve.interval`.
+    pub interval: Option<Duration>,
+    /// Kubernetes targets: keep the live state from watches (default) or list it at each scan.
+    pub watch: Option<bool>,
+}
+
+impl Checker {
+    fn positive_duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
+        match self.string_or_int(node).as_deref().and_then(parse_duration) {
+            Some(d) if !d.is_zero() => Some(d),
+            _ => {
+                self.error(
+                    node,
+                    format!("{what} must be a duration such as 90s, 5m or 1h"),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match node.kind {
+            NodeKind::Bool(b) => Some(b),
+            _ => {
+                self.error(node, format!("{what} must be true or false"));
+                None
+            }
+        }
+    }
+
+    pub(super) fn target_schedule(&mut self, fields: &super::Fields<'_>) -> TargetSchedule {
+        TargetSchedule {
+            interval: fields
+                .get("interval")
+                .and_then(|n| self.positive_duration(n, "target.interval")),
+            watch: fields
+                .get("watch")
+                .and_then(|n| self.boolean(n, "target.watch")),
+        }
+    }
+
+    pub(super) fn serve(&mut self, node: &Node) -> ServeSettings {
+        let mut serve = ServeSettings::default();
+        let Some(fields) = self.fields(
+            node,
+            "serve",
+            &[
+                "listen",
+                "interval",
+                "jitter",
+                "fetch_interval",
+                "watch_debounce",
+                "shutdown_timeout",
+                "resource_metrics",
+                "webhook_secret_env",
+                "webhook_secret_file",
+                "retention",
+                "reports",
+            ],
+        ) else {
+            return serve;
+        };
+        if let Some(n) = fields.get("listen") {
+            match self.string_or_int(n).map(|s| parse_listen(&s)) {
+                Some(Some(addr)) => serve.listen = addr,
+                _ => self.error(
+                    n,
+                    "serve.listen must be an address and port such as 0.0.0.0:9464 or 127.0.0.1:9464, or a port",
+                ),
+            }
+        }
+        for (key, slot) in [
+            ("interval", &mut serve.interval),
+            ("fetch_interval", &mut serve.fetch_interval),
+            ("watch_debounce", &mut serve.watch_debounce),
+            ("shutdown_timeout", &mut serve.shutdown_timeout),
+        ] {
+            if let Some(n) = fields.get(key)
+                && let Some(d) = self.positive_duration(n, &format!("serve.{key}"))
+            {
+                *slot = d;
+            }
+        }
+        if let Some(n) = fields.get("jitter") {
+            let parsed = match &n.kind {
+                NodeKind::Str(s) => s
+                    .trim()
+                    .strip_suffix('%')
+                    .and_then(|p| p.trim().parse::<f64>().ok())
+                    .map(|p| p / 100.0),
+                NodeKind::Int(i) => Some(*i as f64),
+                NodeKind::Float(f) => Some(*f),
+                _ => None,
+            };
+            match parsed {
+                Some(j) if (0.0..=1.0).contains(&j) => serve.jitter = j,
+                _ => self.error(
+                    n,
+                    "serve.jitter must be a share of the interval from 0% to 100% (or 0 to 1)",
+                ),
+            }
+        }
+        if let Some(n) = fields.get("resource_metrics")
+            && let Some(b) = self.boolean(n, "serve.resource_metrics")
+        {
+            serve.resource_metrics = b;
+        }
+        let env = self.optional(&fields, "webhook_secret_env", "serve");
+        let file = fields
+            .get("webhook_secret_file")
+            .and_then(|n| self.path(n, "serve.webhook_secret_file"));
+        if env.is_some() && file.is_some() {
+            self.error(
+                node,
+                "serve takes `webhook_secret_env` or `webhook_secret_file`, not both",
+            );
+        }
+        serve.webhook_secret = env.map(SecretRef::Env).or(file.map(SecretRef::File));
+        if let Some(n) = fields.get("retention") {
+            serve.retention = self.retention(n);
+        }
+        if let Some(n) = fields.get("reports") {
+            let mut names = std::collections::BTreeMap::new();
+            for item in self.seq(n, "serve.reports") {
+                if let Some(report) = self.scheduled_report(item) {
+                    if let Some(first) = names.insert(report.name.clone(), report.line) {
+                        self.error(
+                            item,
+                            format!(
+                                "report `{}` is defined twice (first on line {first})",
+                                report.name
+                            ),
+                        );
+                    }
+                    serve.reports.push(report);
+                }
+            }
+        }
+        serve
+    }
+
+    fn retention(&mut self, node: &Node) -> Retention {
+        let mut retention = Retention::default();
+        let Some(fields) = self.fields(node, "serve.retention", &["max_age", "max_count"]) else {
+            return retention;
+        };
+        if let Some(n) = fields.present("max_age") {
+            retention.max_age = match n.kind {
+                NodeKind::Null => None,
+                _ => self.positive_duration(n, "serve.retention.max_age"),
+            };
+        }
+        if let Some(n) = fields.present("max_count") {
+            retention.max_count = match n.kind {
+                NodeKind::Null => None,
+                NodeKind::Int(c) if c >= 1 => Some(c as usize),
+                _ => {
+                    self.error(
+                        n,
+                        "serve.retention.max_count must be a whole number of at least 1 (or null: no limit)",
+                    );
+                    None
+                }
+            };
+        }
+        retention
+    }
+
+    fn scheduled_report(&mut self, node: &Node) -> Option<ScheduledReport> {
+        let what = "a scheduled report";
+        let fields = self.fields(
+            node,
+            what,
+            &["name", "schedule", "timezone", "formats", "output"],
+        )?;
+        let name = self.required(&fields, "name", "report");
+        if let Some(name) = &name
+            && !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.error(
+                node,
+                format!("report name `{name}` may hold only letters, digits, `-` and `_` (it names files)"),
+            );
+        }
+        let schedule = self.required(&fields, "schedule", "report");
+        let cron = schedule.as_deref().and_then(|s| {
+            let parser = croner::parser::CronParser::builder()
+                .seconds(croner::parser::Seconds::Optional)
+                .build();
+            match parser.parse(s) {
+                Ok(cron) => Some(cron),
+                Err(err) => {
+                    let at = fields.get("schedule").unwrap_or(node);
+                    self.error(
+                        at,
+                        format!("report.schedule `{s}` is not a cron expression: {err}"),
+                    );
+                    None
+                }
+            }
+        });
+        let timezone = match fields.get("timezone") {
+            None => Some(chrono_tz::UTC),
+            Some(n) => self.string(n, "report.timezone").and_then(|s| {
+                match s.parse::<chrono_tz::Tz>() {
+                    Ok(tz) => Some(tz),
+                    Err(_) => {
+                        self.error(
+                            n,
+                            format!(
+                                "report.timezone `{s}` is not a time zone name such as UTC or Europe/Berlin"
+                            ),
+                        );
+                        None
+                    }
+                }
+            }),
+        };
+        let formats = match fields.get("formats") {
+            None => vec![Format::Html, Format::Json],
+            Some(n) => {
+                let mut formats = Vec::new();
+                for raw in self.string_list(n, "report.formats") {
+                    match <Format as clap::ValueEnum>::from_str(&raw, true) {
+                        Ok(f) if !formats.contains(&f) => formats.push(f),
+                        Ok(_) => {}
+                        Err(_) => self.error(
+                            n,
+                            format!(
+                                "unknown report format `{raw}`; known: text, json, markdown, html, sarif, junit, csv"
+                            ),
+                        ),
+                    }
+                }
+                formats
+            }
+        };
+        let output = match fields.get("output") {
+            Some(n) => self.path(n, "report.output"),
+            None => {
+                self.error(
+                    node,
+                    "report needs `output` (the folder reports are written to)",
+                );
+                None
+            }
+        };
+        Some(ScheduledReport {
+            name: name?,
+            schedule: schedule?,
+            cron: cron?,
+            timezone: timezone?,
+            formats,
+            output: output?,
+            line: node.line,
+        })
+    }
+}
+
+/// `0.0.0.0:9464`, `[::]:9464`, `:9464` or `9464`.
+fn parse_listen(raw: &str) -> Option<SocketAddr> {
+    let raw = raw.trim();
+    if let Ok(port) = raw.trim_start_matches(':').parse::<u16>() {
+        return Some(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    raw.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, LoadError};
+
+    const BASE: &str = "sources: []\ntargets:\n  - name: t\n    snapshot: ./live\n    interval: 30s\n    watch: false\n";
+
+    fn load(serve: &str) -> Result<Config, String> {
+        Config::from_str(
+            &format!("{BASE}{serve}"),
+            std::path::Path::new("/etc/gitdrift.yaml"),
+            std::path::Path::new("/etc"),
+        )
+        .map_err(|e| match e {
+            LoadError::Invalid(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.line, e.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => other.to_string(),
+        })
+    }
+
+    #[test]
+    fn the_documented_block_is_read_as_written() {
+        let config = load(
+            "serve:\n  listen: 127.0.0.1:9100\n  interval: 10m\n  jitter: 20%\n  fetch_interval: 2m\n  watch_debounce: 500ms\n  shutdown_timeout: 1m\n  resource_metrics: true\n  webhook_secret_env: HOOK\n  retention:\n    max_age: 30d\n    max_count: null\n  reports:\n    - name: weekly\n      schedule: \"0 6 * * MON\"\n      timezone: Europe/Berlin\n      formats: [html, sarif]\n      output: ./reports\n",
+        )
+        .unwrap();
+        let s = &config.serve;
+        assert_eq!(s.listen, SocketAddr::from(([127, 0, 0, 1], 9100)));
+        assert_eq!(s.interval, Duration::from_secs(600));
+        assert!((s.jitter - 0.2).abs() < 1e-9);
+        assert_eq!(s.fetch_interval, Duration::from_secs(120));
+        assert_eq!(s.watch_debounce, Duration::from_millis(500));
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(60));
+        assert!(s.resource_metrics);
+        assert_eq!(s.webhook_secret, Some(SecretRef::Env("HOOK".into())));
+        assert_eq!(
+            s.retention,
+            Retention {
+                max_age: Some(Duration::from_secs(30 * 86_400)),
+                max_count: None
+            }
+        );
+        let r = &s.reports[0];
+        assert_eq!(r.timezone, chrono_tz::Europe::Berlin);
+        assert_eq!(r.formats, vec![Format::Html, Format::Sarif]);
+        assert_eq!(r.output, PathBuf::from("/etc/reports"));
+        let t = &config.targets[0].schedule;
+        assert_eq!(t.interval, Some(Duration::from_secs(30)));
+        assert_eq!(t.watch, Some(false));
+        let defaults = load("").unwrap().serve;
+        assert_eq!(defaults.listen.port(), DEFAULT_PORT);
+        assert_eq!(defaults.interval, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_lines() {
+        let errors = load(
+            "serve:\n  intervall: 5m\n  jitter: 150%\n  reports:\n    - name: a b\n      schedule: \"61 * * * *\"\n      timezone: Mars/Olympus\n      formats: [pdf]\n",
+        )
+        .unwrap_err();
+        for expected in [
+            "8: unknown key `intervall` in serve; did you mean `interval`?",
+            "9: serve.jitter must be",
+            "11: report name `a b` may hold only",
+            "12: report.schedule `61 * * * *` is not a cron expression",
+            "13: report.timezone `Mars/Olympus` is not a time zone",
+            "14: unknown report format `pdf`",
+            "11: report needs `output`",
+        ] {
+            assert!(
+                errors.contains(expected),
+                "{expected} missing from:\n{errors}"
+            );
+        }
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("9464"),
+            Some(SocketAddr::from(([0, 0, 0, 0], 9464)))
+        );
+        assert_eq!(
+            parse_listen(":80"),
+            Some(SocketAddr::from(([0, 0, 0, 0], 80)))
+        );
+        assert_eq!(
+            parse_listen("127.0.0.1:9"),
+            Some(SocketAddr::from(([127, 0, 0, 1], 9)))
+        );
+        assert_eq!(parse_listen("localhost"), None);
+    }
+}

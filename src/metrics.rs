@@ -1,0 +1,578 @@
+//! Prometheus metrics: the current state of every target (gauges set from its latest scan), what
+//! the service did (counters, a histogram), and every request sent to a watched environment
+//! (`gitdrift_api_requests_total`, counted inside the read-only guards, so its `verb` label is
+//! evidence that only reads were sent). Labels come from bounded sets only: targets, kinds,
+//! statuses, rule ids, sources. The one exception, the per-resource gauge, is opt-in.
+//!
+//! One process-wide registry: the guards that count requests live deep in the clients.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
+
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::audit::findings::FindingStatus;
+use crate::diff::Status;
+use crate::report::ScanReport;
+
+/// The statuses `gitdrift_resources` always has a series for.
+const STATUSES: [Status; 4] = [
+    Status::InSync,
+    Status::Drifted,
+    Status::Missing,
+    Status::Unmanaged,
+];
+
+/// Every metric gitdrift exports.
+pub struct Metrics {
+    registry: Registry,
+    resources: IntGaugeVec,
+    drifted_fields: IntGaugeVec,
+    coverage: GaugeVec,
+    findings: IntGaugeVec,
+    controls: IntGaugeVec,
+    waivers: IntGaugeVec,
+    waiver_expiry: GaugeVec,
+    resource: IntGaugeVec,
+    scan_duration: HistogramVec,
+    last_success: GaugeVec,
+    last_scan: GaugeVec,
+    scan_errors: IntCounterVec,
+    scans: IntCounterVec,
+    source_revision: IntGaugeVec,
+    source_stale: IntGaugeVec,
+    source_last_fetch: GaugeVec,
+    source_fetches: IntCounterVec,
+    api_requests: IntCounterVec,
+    refused: IntCounterVec,
+    webhooks: IntCounterVec,
+    build_info: IntGaugeVec,
+    /// The label sets each target's latest scan set, to remove before the next.
+    series: Mutex<HashMap<String, Series>>,
+    /// Each target's waivers, combined into `gitdrift_waivers`.
+    waiver_states: Mutex<BTreeMap<String, Vec<WaiverState>>>,
+    revisions: Mutex<HashMap<String, String>>,
+}
+
+/// The gauge series a target's scan set: family and label values.
+type Series = Vec<(Family, Vec<String>)>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Resources,
+    DriftedFields,
+    Coverage,
+    Findings,
+    Controls,
+    Resource,
+}
+
+#[derive(Clone, Debug)]
+struct WaiverState {
+    key: String,
+    rule: String,
+    status: String,
+    expires: i64,
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let vec = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("unique metric");
+    vec
+}
+
+fn float_gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let vec = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("unique metric");
+    vec
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let vec = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(vec.clone()))
+        .expect("unique metric");
+    vec
+}
+
+static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The process's metrics.
+pub fn global() -> &'static Metrics {
+    &GLOBAL
+}
+
+/// Counts one request sent to a watched environment (called by the read-only guards).
+pub fn api_request(target: &str, provider: &str, verb: &str, code: &str) {
+    global()
+        .api_requests
+        .with_label_values(&[target, provider, verb, code])
+        .inc();
+}
+
+/// Counts a write the read-only guards refused before it was sent.
+pub fn write_refused(target: &str, provider: &str) {
+    global()
+        .refused
+        .with_label_values(&[target, provider])
+        .inc();
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let r = Registry::new();
+        let scan_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "gitdrift_scan_duration_seconds",
+                "How long a scan of a target took, from reading its live state to the stored report.",
+            )
+            .buckets(vec![
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+            ]),
+            &["target"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(scan_duration.clone()))
+            .expect("unique metric");
+        let metrics = Metrics {
+            resources: gauge(
+                &r,
+                "gitdrift_resources",
+                "Resources of a target by kind and drift status (in_sync, drifted, missing, unmanaged), as of its latest scan.",
+                &["target", "provider", "kind", "status"],
+            ),
+            drifted_fields: gauge(
+                &r,
+                "gitdrift_drifted_fields",
+                "Fields that differ between git and the live state, summed over a kind's resources.",
+                &["target", "kind"],
+            ),
+            coverage: float_gauge(
+                &r,
+                "gitdrift_coverage_ratio",
+                "Share of a target's resources that git manages: managed / (managed + unmanaged + missing).",
+                &["target", "provider"],
+            ),
+            findings: gauge(
+                &r,
+                "gitdrift_findings",
+                "Failing compliance findings of a target, per side (desired or live), severity and rule, as of its latest scan.",
+                &["target", "side", "severity", "rule"],
+            ),
+            controls: gauge(
+                &r,
+                "gitdrift_controls",
+                "Framework controls checked on a target, by status (pass or fail).",
+                &["target", "framework", "status"],
+            ),
+            waivers: gauge(
+                &r,
+                "gitdrift_waivers",
+                "Compliance waivers by status: active, expired, or stale (matching no finding).",
+                &["status"],
+            ),
+            waiver_expiry: float_gauge(
+                &r,
+                "gitdrift_waiver_expiry_timestamp_seconds",
+                "When the soonest-expiring waiver of a rule ends (Unix time, end of its last day, UTC).",
+                &["rule"],
+            ),
+            resource: gauge(
+                &r,
+                "gitdrift_resource_drift_status",
+                "Opt-in (serve.resource_metrics), one series per resource not in sync: 1 for its status. High cardinality.",
+                &["target", "kind", "namespace", "name", "status"],
+            ),
+            scan_duration,
+            last_success: float_gauge(
+                &r,
+                "gitdrift_scan_last_success_timestamp_seconds",
+                "When the last scan of a target without errors finished (Unix time).",
+                &["target"],
+            ),
+            last_scan: float_gauge(
+                &r,
+                "gitdrift_scan_last_timestamp_seconds",
+                "When the last scan of a target finished, with or without errors (Unix time).",
+                &["target"],
+            ),
+            scan_errors: counter(
+                &r,
+                "gitdrift_scan_errors_total",
+                "Errors met while scanning a target, by stage (source, live, judge, store).",
+                &["target", "stage"],
+            ),
+            scans: counter(
+                &r,
+                "gitdrift_scans_total",
+                "Scans of a target, by result (ok, error).",
+                &["target", "result"],
+            ),
+            source_revision: gauge(
+                &r,
+                "gitdrift_source_revision_info",
+                "The commit a git source is scanned at (always 1).",
+                &["source", "revision"],
+            ),
+            source_stale: gauge(
+                &r,
+                "gitdrift_source_stale",
+                "1 when a git source cannot be fetched or read and scans use its last good revision.",
+                &["source"],
+            ),
+            source_last_fetch: float_gauge(
+                &r,
+                "gitdrift_source_last_fetch_timestamp_seconds",
+                "When a git source was last fetched and read successfully (Unix time).",
+                &["source"],
+            ),
+            source_fetches: counter(
+                &r,
+                "gitdrift_source_fetches_total",
+                "Fetches of a git source, by result (ok, error) and trigger (interval, webhook, startup).",
+                &["source", "result", "trigger"],
+            ),
+            api_requests: counter(
+                &r,
+                "gitdrift_api_requests_total",
+                "Requests sent to a watched environment, by target, provider, read verb and response code.",
+                &["target", "provider", "verb", "code"],
+            ),
+            refused: counter(
+                &r,
+                "gitdrift_write_refusals_total",
+                "Requests that would have written to a watched environment, refused before they were sent.",
+                &["target", "provider"],
+            ),
+            webhooks: counter(
+                &r,
+                "gitdrift_webhook_requests_total",
+                "Webhook requests, by result (accepted, ignored, unauthorized, bad_request, disabled).",
+                &["result"],
+            ),
+            build_info: gauge(
+                &r,
+                "gitdrift_build_info",
+                "The running gitdrift version (always 1).",
+                &["version"],
+            ),
+            registry: r,
+            series: Mutex::new(HashMap::new()),
+            waiver_states: Mutex::new(BTreeMap::new()),
+            revisions: Mutex::new(HashMap::new()),
+        };
+        metrics
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        for result in [
+            "accepted",
+            "ignored",
+            "unauthorized",
+            "bad_request",
+            "disabled",
+        ] {
+            metrics.webhooks.with_label_values(&[result]).inc_by(0);
+        }
+        metrics
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn family(&self, family: Family) -> Option<&IntGaugeVec> {
+        match family {
+            Family::Resources => Some(&self.resources),
+            Family::DriftedFields => Some(&self.drifted_fields),
+            Family::Findings => Some(&self.findings),
+            Family::Controls => Some(&self.controls),
+            Family::Resource => Some(&self.resource),
+            Family::Coverage => None,
+        }
+    }
+
+    fn remove(&self, family: Family, labels: &[String]) {
+        match self.family(family) {
+            Some(vec) => {
+                let _ = vec.remove_label_values(labels);
+            }
+            None => {
+                let _ = self.coverage.remove_label_values(labels);
+            }
+        }
+    }
+
+    /// Sets a target's gauges from its latest scan, replacing what the previous scan set.
+    pub fn publish(&self, target: &str, provider: &str, report: &ScanReport, per_resource: bool) {
+        let mut set: Vec<(Family, Vec<String>, i64)> = Vec::new();
+        let mut by_kind: BTreeMap<(String, Status), i64> = BTreeMap::new();
+        let mut fields: BTreeMap<String, i64> = BTreeMap::new();
+        let (mut managed, mut unmanaged, mut missing) = (0usize, 0usize, 0usize);
+        for r in report.resources.iter().filter(|r| r.target == target) {
+            for status in STATUSES {
+                by_kind.entry((r.kind.clone(), status)).or_insert(0);
+            }
+            *by_kind.entry((r.kind.clone(), r.status)).or_insert(0) += 1;
+            *fields.entry(r.kind.clone()).or_insert(0) += r.drifts.len() as i64;
+            match r.status {
+                Status::InSync | Status::Drifted => managed += 1,
+                Status::Unmanaged => unmanaged += 1,
+                Status::Missing => missing += 1,
+            }
+            if per_resource && r.status != Status::InSync {
+                set.push((
+                    Family::Resource,
+                    vec![
+                        target.to_string(),
+                        r.kind.clone(),
+                        r.namespace.clone().unwrap_or_default(),
+                        r.name.clone(),
+                        r.status.as_str().to_string(),
+                    ],
+                    1,
+                ));
+            }
+        }
+        for ((kind, status), n) in by_kind {
+            set.push((
+                Family::Resources,
+                vec![
+                    target.to_string(),
+                    provider.to_string(),
+                    kind,
+                    status.as_str().to_string(),
+                ],
+                n,
+            ));
+        }
+        for (kind, n) in fields {
+            set.push((Family::DriftedFields, vec![target.to_string(), kind], n));
+        }
+        let mut findings: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.resource.target == target && f.status == FindingStatus::Fail)
+        {
+            *findings
+                .entry((
+                    f.side.as_str().to_string(),
+                    f.severity.as_str().to_string(),
+                    f.rule.clone(),
+                ))
+                .or_insert(0) += 1;
+        }
+        for ((side, severity, rule), n) in findings {
+            set.push((
+                Family::Findings,
+                vec![target.to_string(), side, severity, rule],
+                n,
+            ));
+        }
+        for framework in &report.compliance.frameworks {
+            for (status, n) in [("pass", framework.passing), ("fail", framework.failing)] {
+                set.push((
+                    Family::Controls,
+                    vec![
+                        target.to_string(),
+                        framework.framework.clone(),
+                        status.to_string(),
+                    ],
+                    n as i64,
+                ));
+            }
+        }
+        let total = managed + unmanaged + missing;
+        let ratio = if total == 0 {
+            1.0
+        } else {
+            managed as f64 / total as f64
+        };
+
+        let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let old = series.remove(target).unwrap_or_default();
+        let mut new: Vec<(Family, Vec<String>)> = Vec::with_capacity(set.len() + 1);
+        for (family, labels, value) in set {
+            if let Some(vec) = self.family(family) {
+                vec.with_label_values(&labels).set(value);
+            }
+            new.push((family, labels));
+        }
+        let coverage = vec![target.to_string(), provider.to_string()];
+        self.coverage.with_label_values(&coverage).set(ratio);
+        new.push((Family::Coverage, coverage));
+        for (family, labels) in old {
+            if !new.iter().any(|(f, l)| *f == family && *l == labels) {
+                self.remove(family, &labels);
+            }
+        }
+        series.insert(target.to_string(), new);
+        drop(series);
+
+        let waivers = report
+            .compliance
+            .waivers
+            .iter()
+            .map(|w| WaiverState {
+                key: format!("{}:{}", w.file, w.line),
+                rule: w.rule.clone(),
+                status: w.status.clone(),
+                expires: w
+                    .expires
+                    .and_hms_opt(23, 59, 59)
+                    .map(|t| t.and_utc().timestamp())
+                    .unwrap_or(0),
+            })
+            .collect();
+        self.waiver_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(target.to_string(), waivers);
+        self.publish_waivers();
+    }
+
+    /// A waiver counts once, however many targets it applies to: active where it waived
+    /// anything, otherwise expired, otherwise stale.
+    fn publish_waivers(&self) {
+        let states = self.waiver_states.lock().unwrap_or_else(|e| e.into_inner());
+        let mut combined: BTreeMap<&str, &WaiverState> = BTreeMap::new();
+        let rank = |s: &str| match s {
+            "active" => 0,
+            "expired" => 1,
+            _ => 2,
+        };
+        for w in states.values().flatten() {
+            combined
+                .entry(w.key.as_str())
+                .and_modify(|seen| {
+                    if rank(&w.status) < rank(&seen.status) {
+                        *seen = w;
+                    }
+                })
+                .or_insert(w);
+        }
+        let mut counts: BTreeMap<&str, i64> = [("active", 0), ("expired", 0), ("stale", 0)].into();
+        let mut expiry: BTreeMap<&str, i64> = BTreeMap::new();
+        for w in combined.values() {
+            *counts.entry(w.status.as_str()).or_insert(0) += 1;
+            let soonest = expiry.entry(w.rule.as_str()).or_insert(w.expires);
+            *soonest = (*soonest).min(w.expires);
+        }
+        for (status, n) in counts {
+            self.waivers.with_label_values(&[status]).set(n);
+        }
+        self.waiver_expiry.reset();
+        for (rule, at) in expiry {
+            self.waiver_expiry.with_label_values(&[rule]).set(at as f64);
+        }
+    }
+
+    /// Removes every series of a target that left the configuration.
+    pub fn forget_target(&self, target: &str) {
+        let old = self
+            .series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(target)
+            .unwrap_or_default();
+        for (family, labels) in old {
+            self.remove(family, &labels);
+        }
+        for vec in [&self.last_success, &self.last_scan] {
+            let _ = vec.remove_label_values(&[target]);
+        }
+        let _ = self.scan_duration.remove_label_values(&[target]);
+        for result in ["ok", "error"] {
+            let _ = self.scans.remove_label_values(&[target, result]);
+        }
+        for stage in ["source", "live", "judge", "store"] {
+            let _ = self.scan_errors.remove_label_values(&[target, stage]);
+        }
+        self.waiver_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(target);
+        self.publish_waivers();
+    }
+
+    /// Records a finished scan of a target.
+    pub fn scan_finished(&self, target: &str, seconds: f64, errors: &[(&str, usize)]) {
+        self.scan_duration
+            .with_label_values(&[target])
+            .observe(seconds);
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        self.last_scan.with_label_values(&[target]).set(now);
+        let failed: usize = errors.iter().map(|(_, n)| n).sum();
+        for (stage, n) in errors {
+            self.scan_errors
+                .with_label_values(&[target, stage])
+                .inc_by(*n as u64);
+        }
+        if failed == 0 {
+            self.last_success.with_label_values(&[target]).set(now);
+        }
+        self.scans
+            .with_label_values(&[target, if failed == 0 { "ok" } else { "error" }])
+            .inc();
+    }
+
+    /// Counts an error of a stage outside a scan (storing its report, writing a report).
+    pub fn stage_error(&self, target: &str, stage: &str) {
+        self.scan_errors.with_label_values(&[target, stage]).inc();
+    }
+
+    /// Records a fetch of a source: the revision it is scanned at, and whether it is stale.
+    pub fn source_fetched(&self, source: &str, trigger: &str, revision: Option<&str>, ok: bool) {
+        self.source_fetches
+            .with_label_values(&[source, if ok { "ok" } else { "error" }, trigger])
+            .inc();
+        self.source_stale
+            .with_label_values(&[source])
+            .set(i64::from(!ok));
+        if ok {
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            self.source_last_fetch.with_label_values(&[source]).set(now);
+        }
+        if let Some(revision) = revision {
+            let mut revisions = self.revisions.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(old) = revisions.insert(source.to_string(), revision.to_string())
+                && old != revision
+            {
+                let _ = self.source_revision.remove_label_values(&[source, &old]);
+            }
+            self.source_revision
+                .with_label_values(&[source, revision])
+                .set(1);
+        }
+    }
+
+    /// Removes the series of a source that left the configuration.
+    pub fn forget_source(&self, source: &str) {
+        if let Some(old) = self
+            .revisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(source)
+        {
+            let _ = self.source_revision.remove_label_values(&[source, &old]);
+        }
+        let _ = self.source_stale.remove_label_values(&[source]);
+        let _ = self.source_last_fetch.remove_label_values(&[source]);
+    }
+
+    /// Counts a webhook request by result.
+    pub fn webhook(&self, result: &str) {
+        self.webhooks.with_label_values(&[result]).inc();
+    }
+}

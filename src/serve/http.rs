@@ -1,0 +1,437 @@
+//! The service's one HTTP port: `/metrics` for Prometheus, `/healthz` and `/readyz` for the
+//! orchestrator, the read-only JSON API under `/api/v1`, the git webhook, and `/`, an HTML
+//! overview that needs no JavaScript. Only the webhook accepts a POST; it changes nothing but
+//! when a source is fetched.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Service;
+use super::webhook::{self, Verdict};
+use crate::metrics;
+use crate::report::{self, Format, TextOptions};
+
+/// Largest webhook body accepted (GitHub caps its payloads at 25 MB).
+const WEBHOOK_BODY_LIMIT: usize = 25 * 1024 * 1024;
+
+/// The routes.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/", get(overview))
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/targets", get(targets))
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/scans", get(scans))
+        .route("/api/v1/scans/{id}", get(scan))
+        .route("/api/v1/scans/{id}/report", get(scan_report))
+        .route("/api/v1/reports", get(scheduled_reports))
+        .route(
+            "/api/v1/webhooks/git",
+            post(git_webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(service)
+}
+
+async fn metrics_text() -> Response {
+    let body = tokio::task::spawn_blocking(|| metrics::global().encode())
+        .await
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn readyz(State(service): State<Arc<Service>>) -> Response {
+    if service.is_ready() {
+        (StatusCode::OK, "ready\n".to_string()).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "waiting for a first scan of: {}\n",
+                service.waiting_for().join(", ")
+            ),
+        )
+            .into_response()
+    }
+}
+
+fn json_response(value: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec_pretty(value) {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json!({ "error": crate::redact::scrub(message) }).to_string(),
+    )
+        .into_response()
+}
+
+async fn targets(State(service): State<Arc<Service>>) -> Response {
+    json_response(&json!({ "targets": service.target_statuses() }))
+}
+
+async fn sources(State(service): State<Arc<Service>>) -> Response {
+    json_response(&json!({ "sources": service.source_statuses() }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ScansQuery {
+    limit: Option<usize>,
+    target: Option<String>,
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string())),
+        Err(err) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string())),
+    }
+}
+
+async fn scans(State(service): State<Arc<Service>>, Query(query): Query<ScansQuery>) -> Response {
+    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    let store = Arc::clone(&service.store);
+    let listed = blocking(move || match &query.target {
+        Some(target) => store.list_target(target, limit),
+        None => store.list(limit),
+    })
+    .await;
+    match listed {
+        Ok(scans) => json_response(&json!({ "scans": scans })),
+        Err(response) => response,
+    }
+}
+
+fn parse_id(raw: &str) -> Result<i64, Box<Response>> {
+    raw.parse::<i64>().map_err(|_| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "a scan id is a whole number",
+        ))
+    })
+}
+
+async fn scan(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(response) => return *response,
+    };
+    let store = Arc::clone(&service.store);
+    match blocking(move || store.get(id)).await {
+        Ok(Some((scan, report))) => json_response(&json!({
+            "scan": scan,
+            "sources": report.scan.sources,
+            "targets": report.scan.targets,
+            "compliance": {
+                "failing": report.compliance.failing,
+                "waived": report.compliance.waived,
+            },
+            "links": Format::ALL
+                .iter()
+                .map(|f| (f.name(), format!("/api/v1/scans/{id}/report?format={}", f.name())))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        })),
+        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ReportQuery {
+    format: Option<String>,
+}
+
+async fn scan_report(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    Query(query): Query<ReportQuery>,
+) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(response) => return *response,
+    };
+    let raw = query.format.as_deref().unwrap_or("json");
+    let Some(format) = Format::ALL.iter().copied().find(|f| f.name() == raw) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "unknown format `{raw}`; known: json, html, markdown, sarif, junit, csv, text"
+            ),
+        );
+    };
+    let store = Arc::clone(&service.store);
+    if format == Format::Json {
+        // The stored canonical JSON, byte for byte: its SHA-256 is the one in the chain.
+        return match blocking(move || store.get_raw(id)).await {
+            Ok(Some((_, bytes))) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(format.media_type()),
+                )],
+                bytes,
+            )
+                .into_response(),
+            Ok(None) => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
+            Err(response) => response,
+        };
+    }
+    let rendered = blocking(move || {
+        Ok(store.get(id)?.map(|(_, report)| {
+            let text = report::render(&report, format, TextOptions::default());
+            match format {
+                Format::Text => anstream::adapter::strip_str(&text).to_string(),
+                _ => text,
+            }
+        }))
+    })
+    .await;
+    match rendered {
+        Ok(Some(body)) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.media_type()),
+            )],
+            body,
+        )
+            .into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
+        Err(response) => response,
+    }
+}
+
+async fn scheduled_reports(State(service): State<Arc<Service>>) -> Response {
+    let runs = service
+        .report_runs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    json_response(&json!({ "reports": runs.values().collect::<Vec<_>>() }))
+}
+
+async fn git_webhook(
+    State(service): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let config = service.config();
+    let Some(secret_ref) = &config.serve.webhook_secret else {
+        metrics::global().webhook("disabled");
+        return error(
+            StatusCode::NOT_FOUND,
+            "webhooks are off: set serve.webhook_secret_env or serve.webhook_secret_file",
+        );
+    };
+    let secret = match secret_ref.read() {
+        Ok(secret) => secret,
+        Err(err) => {
+            tracing::error!(message = "webhook secret unreadable", error = %err);
+            metrics::global().webhook("disabled");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the webhook secret cannot be read: {err}"),
+            );
+        }
+    };
+    match webhook::judge(&config, &secret, &headers, &body) {
+        Verdict::Push(sources) => {
+            metrics::global().webhook("accepted");
+            tracing::info!(message = "webhook: fetching", sources = %sources.join(","));
+            service.fetch(&sources);
+            (
+                StatusCode::ACCEPTED,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                json!({ "fetching": sources }).to_string(),
+            )
+                .into_response()
+        }
+        Verdict::Ignored(why) => {
+            metrics::global().webhook("ignored");
+            json_response(&json!({ "ignored": why }))
+        }
+        Verdict::Unauthorized(why) => {
+            metrics::global().webhook("unauthorized");
+            tracing::warn!(message = "webhook refused", reason = %why);
+            error(StatusCode::UNAUTHORIZED, &why)
+        }
+        Verdict::BadRequest(why) => {
+            metrics::global().webhook("bad_request");
+            error(StatusCode::BAD_REQUEST, &why)
+        }
+    }
+}
+
+async fn overview(State(service): State<Arc<Service>>) -> Response {
+    let targets = service.target_statuses();
+    let sources = service.source_statuses();
+    let store = Arc::clone(&service.store);
+    let recent = blocking(move || store.list(20)).await.unwrap_or_default();
+    let reports: Vec<super::reports::ReportRun> = service
+        .report_runs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    let page = overview_page(&service, &targets, &sources, &recent, &reports);
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::from(page.into_string()))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn overview_page(
+    service: &Service,
+    targets: &[super::TargetStatus],
+    sources: &[super::SourceStatus],
+    recent: &[crate::store::StoredScan],
+    reports: &[super::reports::ReportRun],
+) -> Markup {
+    let time = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "—".to_string())
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content="30";
+                title { "gitdrift" }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "gitdrift" }
+                p.muted {
+                    "Version " (env!("CARGO_PKG_VERSION")) " · "
+                    @if service.is_ready() { "ready" } @else { "waiting for first scans" }
+                    " · " a href="/metrics" { "metrics" } " · " a href="/api/v1/targets" { "API" }
+                }
+                h2 { "Targets" }
+                table {
+                    thead { tr {
+                        th { "Target" } th { "Provider" } th { "Mode" } th { "Resources" }
+                        th { "Drifted" } th { "Missing" } th { "Unmanaged" } th { "Failing findings" }
+                        th { "Errors" } th { "Last scan" } th { "Report" }
+                    } }
+                    tbody {
+                        @for t in targets {
+                            @let s = t.summary.clone().unwrap_or_default();
+                            tr {
+                                td { (t.name) @if !t.stale_sources.is_empty() { " " span.bad { "stale source: " (t.stale_sources.join(", ")) } } }
+                                td { (t.provider) }
+                                td { (t.mode) }
+                                td.num { (s.resources) }
+                                td.num.(if s.drifted > 0 { "bad" } else { "" }) { (s.drifted) }
+                                td.num.(if s.missing > 0 { "bad" } else { "" }) { (s.missing) }
+                                td.num.(if s.unmanaged > 0 { "bad" } else { "" }) { (s.unmanaged) }
+                                td.num.(if t.failing_findings > 0 { "bad" } else { "" }) { (t.failing_findings) }
+                                td.num.(if s.errors > 0 { "bad" } else { "" }) { (s.errors) }
+                                td { (time(&t.last_scan_at)) @if t.scanning { " (scanning)" } }
+                                td {
+                                    @if let Some(id) = t.last_scan_id {
+                                        a href=(format!("/api/v1/scans/{id}/report?format=html")) { "HTML" } " · "
+                                        a href=(format!("/api/v1/scans/{id}/report?format=json")) { "JSON" }
+                                    } @else { "—" }
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "Sources" }
+                table {
+                    thead { tr { th { "Source" } th { "Target" } th { "Revision" } th { "Last fetch" } th { "State" } } }
+                    tbody {
+                        @for s in sources {
+                            tr {
+                                td { (s.name) } td { (s.target) }
+                                td { code { (s.revision.as_deref().map(|r| &r[..r.len().min(12)]).unwrap_or("—")) } }
+                                td { (time(&s.last_fetch_at)) }
+                                td { @if let Some(why) = &s.stale { span.bad { "stale: " (why) } } @else { "current" } }
+                            }
+                        }
+                    }
+                }
+                @if !reports.is_empty() {
+                    h2 { "Scheduled reports" }
+                    table {
+                        thead { tr { th { "Report" } th { "Schedule" } th { "Last run" } th { "Next run" } th { "Trend" } th { "Files" } } }
+                        tbody {
+                            @for r in reports {
+                                tr {
+                                    td { (r.name) } td { code { (r.schedule) } }
+                                    td { (time(&r.last_run_at)) }
+                                    td { (time(&r.next_run_at)) }
+                                    td { @if let Some(t) = &r.trend { (t.new) " new, " (t.resolved) " resolved, " (t.open) " open" } @else { "—" } }
+                                    td { @if let Some(id) = r.scan_id {
+                                        @for f in &r.formats {
+                                            a href=(format!("/api/v1/scans/{id}/report?format={f}")) { (f) } " "
+                                        }
+                                    } @else { "—" } }
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "Recent scans" }
+                table {
+                    thead { tr { th { "Id" } th { "Started" } th { "Targets" } th { "Drifted" } th { "Missing" } th { "Unmanaged" } th { "Failing findings" } th { "SHA-256" } } }
+                    tbody {
+                        @for s in recent {
+                            tr {
+                                td { a href=(format!("/api/v1/scans/{}/report?format=html", s.id)) { (s.id) } }
+                                td { (s.started_at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                                td { (s.targets.join(", ")) }
+                                td.num { (s.summary.drifted) } td.num { (s.summary.missing) } td.num { (s.summary.unmanaged) }
+                                td.num { (s.failing_findings) }
+                                td { code { (&s.sha256[..s.sha256.len().min(16)]) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
+table{border-collapse:collapse;margin-bottom:1.5em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}\
+th{background:#f3f3f3}td.num{text-align:right}.bad{color:#b00020;font-weight:600}.muted{color:#666}\
+@media print{a{color:inherit;text-decoration:none}}";

@@ -1,0 +1,187 @@
+//! Scheduled audit reports: at each time a report's cron schedule names (in its time zone), a
+//! scan of every target, stored in the history like any other, with the trend against the
+//! previous report of the same schedule, written in each configured format to the output
+//! folder (`NAME-YYYYMMDDTHHMMSSZ.EXT`, and `NAME-latest.EXT`). The previous report's scan id is
+//! kept in the store, so the trend survives restarts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Service;
+use crate::config::Config;
+use crate::config::service::ScheduledReport;
+use crate::metrics;
+use crate::report::{self, Format, ScanReport, TextOptions, Trend};
+
+/// A scheduled report's last run, for the API and the overview page.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReportRun {
+    /// Report name.
+    pub name: String,
+    /// Its cron expression.
+    pub schedule: String,
+    /// Its time zone.
+    pub timezone: String,
+    /// Formats written.
+    pub formats: Vec<String>,
+    /// When it last ran.
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// When it runs next.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// The stored scan of the last run.
+    pub scan_id: Option<i64>,
+    /// Its trend.
+    pub trend: Option<Trend>,
+    /// Files written by the last run.
+    pub files: Vec<String>,
+    /// Why the last run failed, if it did.
+    pub error: Option<String>,
+}
+
+fn meta_key(name: &str) -> String {
+    format!("report:{name}")
+}
+
+/// Waits for each time the schedule names and writes the report then.
+pub async fn schedule_loop(service: Arc<Service>, config: Arc<Config>, report: ScheduledReport) {
+    loop {
+        let now = Utc::now().with_timezone(&report.timezone);
+        let next = match report.cron.find_next_occurrence(&now, false) {
+            Ok(next) => next.with_timezone(&Utc),
+            Err(err) => {
+                tracing::error!(message = "schedule has no next time", report = %report.name, error = %err);
+                return;
+            }
+        };
+        update_run(&service, &report, |run| run.next_run_at = Some(next));
+        let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::time::sleep(wait).await;
+        // Sleep may wake a little early on some clocks: never run twice for one time.
+        while Utc::now() < next {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        run_report(&service, &config, &report).await;
+    }
+}
+
+fn update_run(service: &Service, report: &ScheduledReport, change: impl FnOnce(&mut ReportRun)) {
+    let mut runs = service
+        .report_runs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let run = runs
+        .entry(report.name.clone())
+        .or_insert_with(|| ReportRun {
+            name: report.name.clone(),
+            schedule: report.schedule.clone(),
+            timezone: report.timezone.name().to_string(),
+            formats: report
+                .formats
+                .iter()
+                .map(|f| f.name().to_string())
+                .collect(),
+            ..ReportRun::default()
+        });
+    change(run);
+}
+
+/// Scans every target now, stores the scan with its trend, and writes the files.
+pub async fn run_report(service: &Arc<Service>, config: &Arc<Config>, report: &ScheduledReport) {
+    let started = Utc::now();
+    let mut sources = Vec::new();
+    for target in &config.targets {
+        sources.extend(super::target_sources(service, config, &target.name).await);
+    }
+    let scanned =
+        super::scan_off_workers(service, config, Vec::new(), sources, Default::default()).await;
+    let result = match scanned {
+        Ok(scan) => finish(service, report, scan).await,
+        Err(err) => Err(format!("the scan failed: {err}")),
+    };
+    match result {
+        Ok((id, trend, files)) => {
+            tracing::info!(message = "scheduled report written", report = %report.name, id, files = files.len());
+            update_run(service, report, |run| {
+                run.last_run_at = Some(started);
+                run.scan_id = Some(id);
+                run.trend = Some(trend);
+                run.files = files;
+                run.error = None;
+            });
+        }
+        Err(err) => {
+            tracing::error!(message = "scheduled report failed", report = %report.name, error = %err);
+            metrics::global().stage_error(&format!("report:{}", report.name), "report");
+            update_run(service, report, |run| {
+                run.last_run_at = Some(started);
+                run.error = Some(err);
+            });
+        }
+    }
+}
+
+async fn finish(
+    service: &Arc<Service>,
+    report: &ScheduledReport,
+    mut scan: ScanReport,
+) -> Result<(i64, Trend, Vec<String>), String> {
+    let store = Arc::clone(&service.store);
+    let name = report.name.clone();
+    let output = report.output.clone();
+    let formats = report.formats.clone();
+    tokio::task::spawn_blocking(move || {
+        let previous = store
+            .meta(&meta_key(&name))
+            .map_err(|e| e.to_string())?
+            .and_then(|id| id.parse::<i64>().ok());
+        let previous = match previous {
+            Some(id) => store
+                .get(id)
+                .map_err(|e| e.to_string())?
+                .map(|(_, report)| (id, report)),
+            None => None,
+        };
+        let trend = Trend::between(previous.as_ref().map(|(id, r)| (*id, r)), &scan);
+        scan.trend = Some(trend.clone());
+        let id = store.save(&scan).map_err(|e| e.to_string())?;
+        store
+            .set_meta(&meta_key(&name), &id.to_string())
+            .map_err(|e| e.to_string())?;
+        let files = write_files(&scan, &name, &output, &formats)?;
+        Ok((id, trend, files))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Writes a report in each format: a file named by its time, and the `-latest` copy.
+pub fn write_files(
+    scan: &ScanReport,
+    name: &str,
+    output: &std::path::Path,
+    formats: &[Format],
+) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(output)
+        .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+    let stamp = scan.scan.started_at.format("%Y%m%dT%H%M%SZ");
+    let mut files = Vec::new();
+    for format in formats {
+        let text = report::render(scan, *format, TextOptions::default());
+        let text = match format {
+            Format::Text => anstream::adapter::strip_str(&text).to_string(),
+            _ => text,
+        };
+        for file in [
+            output.join(format!("{name}-{stamp}.{}", format.extension())),
+            output.join(format!("{name}-latest.{}", format.extension())),
+        ] {
+            report::write_atomically(&file, &text)
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            files.push(file.display().to_string());
+        }
+    }
+    Ok(files)
+}

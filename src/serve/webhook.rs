@@ -1,0 +1,174 @@
+//! Git push webhooks: GitHub (`X-Hub-Signature-256`, an HMAC-SHA256 of the body) and GitLab
+//! (`X-Gitlab-Token`, the secret itself), both checked in constant time against the configured
+//! secret. A push to a source's repository and ref makes that source fetch now (and its target
+//! scan, when the revision changed). Nothing unsigned or wrongly signed gets past the check.
+
+use axum::http::HeaderMap;
+use serde_json::Value;
+use subtle::ConstantTimeEq as _;
+
+use crate::config::{Config, RepoLocation};
+
+/// What a webhook request turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Signed, a push, matching these sources.
+    Push(Vec<String>),
+    /// Signed, but nothing to do (another event, another repository or ref).
+    Ignored(String),
+    /// Not signed, or signed wrongly.
+    Unauthorized(String),
+    /// Signed, but not a payload we can read.
+    BadRequest(String),
+}
+
+/// Checks a webhook request against the secret and finds the sources it concerns.
+pub fn judge(config: &Config, secret: &str, headers: &HeaderMap, body: &[u8]) -> Verdict {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let event = if let Some(signature) = header("x-hub-signature-256") {
+        let Some(hex) = signature.strip_prefix("sha256=") else {
+            return Verdict::Unauthorized("X-Hub-Signature-256 is not `sha256=…`".into());
+        };
+        let Some(given) = crate::digest::unhex(hex) else {
+            return Verdict::Unauthorized("X-Hub-Signature-256 is not hexadecimal".into());
+        };
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+        if ring::hmac::verify(&key, body, &given).is_err() {
+            return Verdict::Unauthorized("X-Hub-Signature-256 does not match the body".into());
+        }
+        header("x-github-event").unwrap_or("push").to_string()
+    } else if let Some(token) = header("x-gitlab-token") {
+        if !bool::from(token.as_bytes().ct_eq(secret.as_bytes())) {
+            return Verdict::Unauthorized("X-Gitlab-Token does not match".into());
+        }
+        match header("x-gitlab-event") {
+            Some("Push Hook") | Some("Tag Push Hook") | None => "push".to_string(),
+            Some(other) => other.to_string(),
+        }
+    } else {
+        return Verdict::Unauthorized(
+            "no X-Hub-Signature-256 (GitHub) or X-Gitlab-Token (GitLab) header".into(),
+        );
+    };
+    if event != "push" {
+        return Verdict::Ignored(format!("event `{event}` is not a push"));
+    }
+    let payload: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(err) => return Verdict::BadRequest(format!("the body is not JSON: {err}")),
+    };
+    let Some(git_ref) = payload.get("ref").and_then(Value::as_str) else {
+        return Verdict::BadRequest("the push names no `ref`".into());
+    };
+    // GitHub: repository.{clone_url,ssh_url,git_url,html_url}; GitLab: project.{git_http_url,
+    // git_ssh_url,web_url} (and the older repository.{git_http_url,git_ssh_url,homepage}).
+    let mut urls = Vec::new();
+    for object in ["repository", "project"] {
+        for key in [
+            "clone_url",
+            "ssh_url",
+            "git_url",
+            "html_url",
+            "url",
+            "git_http_url",
+            "git_ssh_url",
+            "web_url",
+            "homepage",
+        ] {
+            if let Some(url) = payload
+                .get(object)
+                .and_then(|o| o.get(key))
+                .and_then(Value::as_str)
+            {
+                urls.push(normalize(url));
+            }
+        }
+    }
+    if urls.is_empty() {
+        return Verdict::BadRequest("the push names no repository URL".into());
+    }
+    let sources: Vec<String> = config
+        .sources
+        .iter()
+        .filter(|s| {
+            let repo = match &s.repo {
+                RepoLocation::Remote(url) => normalize(url),
+                RepoLocation::Local(path) => normalize(&path.display().to_string()),
+                RepoLocation::StateFile(_) => return false,
+            };
+            urls.contains(&repo) && ref_matches(s.git_ref.as_deref(), git_ref)
+        })
+        .map(|s| s.name.clone())
+        .collect();
+    if sources.is_empty() {
+        Verdict::Ignored(format!("no source reads this repository at {git_ref}"))
+    } else {
+        Verdict::Push(sources)
+    }
+}
+
+/// A source without a ref follows the default branch: any branch push may move it.
+fn ref_matches(configured: Option<&str>, pushed: &str) -> bool {
+    match configured {
+        None => pushed.starts_with("refs/heads/"),
+        Some(r) => {
+            pushed == r
+                || pushed.strip_prefix("refs/heads/") == Some(r)
+                || pushed.strip_prefix("refs/tags/") == Some(r)
+        }
+    }
+}
+
+/// A repository address without scheme, credentials, `.git` or trailing slash, host in
+/// lowercase: `git@host:org/repo.git` and `https://host/org/repo` are the same repository.
+pub fn normalize(url: &str) -> String {
+    let mut rest = url.trim();
+    if let Some(i) = rest.find("://") {
+        rest = &rest[i + 3..];
+    }
+    if let Some(at) = rest.find('@')
+        && !rest[..at].contains('/')
+    {
+        rest = &rest[at + 1..];
+    }
+    let rest = rest.trim_end_matches('/');
+    let rest = rest.strip_suffix(".git").unwrap_or(rest);
+    // scp-like `host:org/repo`.
+    let (host, path) = match rest.split_once(['/', ':']) {
+        Some((host, path)) if !host.is_empty() => (host.to_ascii_lowercase(), path),
+        _ => return rest.to_string(),
+    };
+    // A port of the HTTP form is kept; the scp form's `:` becomes `/`.
+    let path = path.trim_start_matches('/');
+    format!("{host}/{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_of_one_repository_agree() {
+        let want = normalize("https://github.com/org/repo");
+        for url in [
+            "https://github.com/org/repo.git",
+            "https://token@github.com/org/repo/",
+            "git@github.com:org/repo.git",
+            "ssh://git@GitHub.com/org/repo.git",
+        ] {
+            assert_eq!(normalize(url), want, "{url}");
+        }
+        assert_ne!(normalize("https://github.com/org/other"), want);
+        assert_eq!(normalize("/srv/git/repo"), "/srv/git/repo");
+    }
+
+    #[test]
+    fn refs() {
+        assert!(ref_matches(Some("main"), "refs/heads/main"));
+        assert!(ref_matches(Some("refs/heads/main"), "refs/heads/main"));
+        assert!(!ref_matches(Some("main"), "refs/heads/dev"));
+        assert!(ref_matches(None, "refs/heads/dev"));
+        assert!(!ref_matches(None, "refs/tags/v1"));
+        assert!(ref_matches(Some("v1"), "refs/tags/v1"));
+    }
+}

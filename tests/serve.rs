@@ -1,0 +1,899 @@
+//! `gitdrift serve` end to end, as a child process on 127.0.0.1: the metrics pass `promtool check
+//! metrics`, the API and overview page show the current state and the history, reports render in
+//! every format from the store, webhooks are verified (GitHub HMAC, GitLab token) and trigger a
+//! fetch, an unreadable source goes stale and says so, SIGHUP reloads without dropping metrics,
+//! readiness is a one-way latch, Kubernetes targets follow watches, scheduled reports appear in
+//! every format with their trend, retention deletes old scans, and `kill -9` at any moment
+//! leaves a history that verifies.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::kube_api::KubeApi;
+use support::serve::{Served, github_signature, promtool_check_metrics};
+use support::{Repo, demo_live_objects, gitdrift, project_root};
+
+const SECRET: &str = "webhook-secret-5e1f0c";
+
+/// A repository holding the demo's manifests (committed) and its live snapshot (not committed),
+/// and a configuration with `extra` appended.
+fn demo(extra: &str) -> Repo {
+    let repo = Repo::new();
+    repo.copy_dir(&project_root().join("examples/demo/gitops"), "gitops");
+    repo.commit("manifests");
+    repo.copy_dir(&project_root().join("examples/demo/live"), "live");
+    write_config(&repo, &["demo"], extra);
+    repo
+}
+
+/// A configuration with one snapshot target (and source) per name.
+fn write_config(repo: &Repo, targets: &[&str], extra: &str) {
+    let mut text = String::from("sources:\n");
+    for t in targets {
+        text.push_str(&format!(
+            "  - name: shop-{t}\n    repo: .\n    paths: [\"gitops/**\"]\n    target: {t}\n    namespace: shop\n"
+        ));
+    }
+    text.push_str("targets:\n");
+    for t in targets {
+        text.push_str(&format!("  - name: {t}\n    snapshot: ./live\n"));
+    }
+    text.push_str(extra);
+    std::fs::write(repo.path().join("gitdrift.yaml"), text).unwrap();
+}
+
+fn start(repo: &Repo) -> Served {
+    Served::start(
+        repo.path(),
+        &repo.path().join("gitdrift.yaml"),
+        &repo.path().join("data"),
+        &[("GITDRIFT_TEST_WEBHOOK_SECRET", SECRET)],
+    )
+}
+
+fn ready(served: &Served) {
+    served.wait_until("ready", Duration::from_secs(60), |s| {
+        s.get("/readyz").status == 200
+    });
+}
+
+fn target<'a>(targets: &'a Value, name: &str) -> &'a Value {
+    targets["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no target {name} in {targets:#}"))
+}
+
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+const SERVE_QUIET: &str = "serve:\n  interval: 1h\n  fetch_interval: 1h\n  webhook_secret_env: GITDRIFT_TEST_WEBHOOK_SECRET\n";
+
+#[test]
+fn serve_publishes_metrics_promtool_accepts_an_api_an_overview_and_every_report_format() {
+    let repo = demo(SERVE_QUIET);
+    let head = repo.head();
+    let served = start(&repo);
+    assert_eq!(served.get("/healthz").status, 200);
+    ready(&served);
+
+    let targets = served.get("/api/v1/targets").json();
+    let demo = target(&targets, "demo");
+    assert_eq!(demo["provider"], "snapshot");
+    assert_eq!(demo["summary"]["drifted"], 3, "{demo:#}");
+    assert_eq!(demo["summary"]["missing"], 1);
+    assert_eq!(demo["summary"]["unmanaged"], 1);
+    let id = demo["last_scan_id"].as_i64().expect("a stored scan");
+
+    let metrics = served.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .content_type
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let (ok, verdict) = promtool_check_metrics(&metrics.body);
+    assert!(ok, "promtool check metrics: {verdict}\n{}", metrics.body);
+    let m = &metrics.body;
+    for (series, value) in [
+        (
+            r#"gitdrift_resources{kind="Deployment",provider="snapshot",status="drifted",target="demo"}"#,
+            2.0,
+        ),
+        (
+            r#"gitdrift_resources{kind="ConfigMap",provider="snapshot",status="missing",target="demo"}"#,
+            1.0,
+        ),
+        (
+            r#"gitdrift_drifted_fields{kind="Deployment",target="demo"}"#,
+            3.0,
+        ),
+        (
+            &format!(r#"gitdrift_source_revision_info{{revision="{head}",source="shop-demo"}}"#),
+            1.0,
+        ),
+        (r#"gitdrift_source_stale{source="shop-demo"}"#, 0.0),
+        (
+            r#"gitdrift_scan_duration_seconds_count{target="demo"}"#,
+            1.0,
+        ),
+        (r#"gitdrift_scans_total{result="ok",target="demo"}"#, 1.0),
+        (
+            &format!(
+                r#"gitdrift_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            ),
+            1.0,
+        ),
+        (
+            r#"gitdrift_webhook_requests_total{result="unauthorized"}"#,
+            0.0,
+        ),
+    ] {
+        assert_eq!(metric(m, series), Some(value), "{series} in\n{m}");
+    }
+    let ratio = metric(
+        m,
+        r#"gitdrift_coverage_ratio{provider="snapshot",target="demo"}"#,
+    )
+    .unwrap();
+    assert!((ratio - 15.0 / 17.0).abs() < 1e-9, "{ratio}");
+    assert!(
+        metric(
+            m,
+            r#"gitdrift_findings{rule="pss-restricted-run-as-non-root",severity="medium",side="desired",target="demo"}"#
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{m}"
+    );
+    assert!(m.contains(r#"gitdrift_controls{framework="pss",status="fail",target="demo"}"#));
+    assert!(
+        metric(
+            m,
+            r#"gitdrift_scan_last_success_timestamp_seconds{target="demo"}"#
+        )
+        .is_some()
+    );
+    // Labels from bounded sets only: no resource names unless asked for.
+    assert!(
+        !m.contains("web-config") && !m.contains("feature-flags"),
+        "{m}"
+    );
+
+    let scans = served.get("/api/v1/scans").json();
+    assert_eq!(scans["scans"][0]["id"], id);
+    let sha = scans["scans"][0]["sha256"].as_str().unwrap().to_string();
+    let scan = served.get(&format!("/api/v1/scans/{id}")).json();
+    assert_eq!(scan["scan"]["targets"], json!(["demo"]));
+    assert_eq!(scan["sources"][0]["commit"], head.as_str());
+    assert_eq!(
+        scan["links"]["sarif"],
+        format!("/api/v1/scans/{id}/report?format=sarif")
+    );
+    for (format, media, marker) in [
+        ("json", "application/json", "\"gitdrift.report/v1\""),
+        ("html", "text/html", "web-config"),
+        ("markdown", "text/markdown", "web-config"),
+        ("sarif", "application/sarif+json", "\"2.1.0\""),
+        ("junit", "application/xml", "<testsuites"),
+        ("csv", "text/csv", "record,target,api_version"),
+        ("text", "text/plain", "web-config"),
+    ] {
+        let answer = served.get(&format!("/api/v1/scans/{id}/report?format={format}"));
+        assert_eq!(answer.status, 200, "{format}: {}", answer.body);
+        assert!(
+            answer.content_type.starts_with(media),
+            "{format}: {}",
+            answer.content_type
+        );
+        assert!(answer.body.contains(marker), "{format}: {}", answer.body);
+        if format == "json" {
+            // The JSON served is the stored canonical JSON: its SHA-256 is the chain's.
+            let digest = ring::digest::digest(&ring::digest::SHA256, answer.body.as_bytes());
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex, sha);
+        }
+    }
+    assert_eq!(
+        served
+            .get(&format!("/api/v1/scans/{id}/report?format=pdf"))
+            .status,
+        400
+    );
+    assert_eq!(served.get("/api/v1/scans/9999/report").status, 404);
+    assert_eq!(served.get("/api/v1/scans/x").status, 400);
+    assert_eq!(
+        served.request("POST", "/api/v1/targets", &[], b"{}").status,
+        405
+    );
+    assert_eq!(
+        served.request("DELETE", "/api/v1/scans/1", &[], b"").status,
+        405
+    );
+
+    let page = served.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(!page.body.contains("<script"), "works without JavaScript");
+    for text in [
+        "demo",
+        "shop-demo",
+        &head[..12],
+        &format!("/api/v1/scans/{id}/report?format=html"),
+    ] {
+        assert!(page.body.contains(text), "{text} missing from the overview");
+    }
+
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("gitdrift serve: stopped"), "{log}");
+    let verify = gitdrift(repo.path(), &["verify", "--data-dir", "data"], &[]);
+    assert_eq!(verify.code, 0, "{}", verify.all());
+}
+
+fn push_payload(url: &str, git_ref: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "ref": git_ref,
+        "repository": {"clone_url": url, "full_name": "org/shop"},
+        "commits": []
+    }))
+    .unwrap()
+}
+
+/// A push event signed as GitHub signs it.
+fn signed_push(served: &Served, body: &[u8]) -> support::serve::Answer {
+    served.request(
+        "POST",
+        "/api/v1/webhooks/git",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &github_signature(SECRET, body)),
+        ],
+        body,
+    )
+}
+
+fn source<'a>(sources: &'a Value, name: &str) -> &'a Value {
+    sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no source {name} in {sources:#}"))
+}
+
+#[test]
+fn webhooks_are_verified_trigger_a_fetch_and_an_unreadable_source_goes_stale() {
+    // The source is a repository of its own, beside the configuration.
+    let work = Repo::new();
+    let manifests = Repo::new();
+    manifests.copy_dir(&project_root().join("examples/demo/gitops"), "gitops");
+    let first = manifests.commit("manifests");
+    let branch = support::git(manifests.path(), &["rev-parse", "--abbrev-ref", "HEAD"]);
+    let branch = branch.trim();
+    work.copy_dir(&project_root().join("examples/demo/live"), "live");
+    let repo_path = work.path().join("manifests");
+    std::fs::rename(manifests.path(), &repo_path).unwrap();
+    std::fs::write(
+        work.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: shop\n    repo: ./manifests\n    ref: {branch}\n    paths: [\"gitops/**\"]\n    target: demo\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: ./live\n{SERVE_QUIET}"
+        ),
+    )
+    .unwrap();
+    let served = Served::start(
+        work.path(),
+        &work.path().join("gitdrift.yaml"),
+        &work.path().join("data"),
+        &[("GITDRIFT_TEST_WEBHOOK_SECRET", SECRET)],
+    );
+    ready(&served);
+    let sources = served.get("/api/v1/sources").json();
+    assert_eq!(source(&sources, "shop")["revision"], first.as_str());
+    let first_scan = target(&served.get("/api/v1/targets").json(), "demo")["last_scan_id"]
+        .as_i64()
+        .unwrap();
+
+    // A new commit: git now agrees with the live web-config.
+    std::fs::write(
+        repo_path.join("gitops/apps/web/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\n  namespace: shop\ndata:\n  LOG_LEVEL: debug\n  CART_URL: http://cart.shop.svc:8080\n  CHECKOUT_TIMEOUT_SECONDS: \"30\"\n",
+    )
+    .unwrap();
+    support::git(&repo_path, &["add", "-A"]);
+    support::git(&repo_path, &["commit", "-qm", "web-config as it runs"]);
+    let second = support::git(&repo_path, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
+
+    let url = repo_path.display().to_string();
+    let push = push_payload(&url, &format!("refs/heads/{branch}"));
+    let hook = "/api/v1/webhooks/git";
+    // Unsigned, wrongly signed, signed with another secret, a wrong GitLab token: 401.
+    for headers in [
+        vec![("X-GitHub-Event", "push".to_string())],
+        vec![
+            ("X-GitHub-Event", "push".to_string()),
+            ("X-Hub-Signature-256", "sha256=00ff".to_string()),
+        ],
+        vec![
+            ("X-GitHub-Event", "push".to_string()),
+            (
+                "X-Hub-Signature-256",
+                github_signature("other-secret", &push),
+            ),
+        ],
+        vec![
+            ("X-Gitlab-Event", "Push Hook".to_string()),
+            ("X-Gitlab-Token", "not-the-secret".to_string()),
+        ],
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = served.request("POST", hook, &headers, &push);
+        assert_eq!(answer.status, 401, "{headers:?}: {}", answer.body);
+        assert!(!answer.body.contains(SECRET));
+    }
+    // A signature over another body does not carry over.
+    let tampered = push_payload(&url, "refs/heads/other");
+    let answer = served.request(
+        "POST",
+        hook,
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &github_signature(SECRET, &tampered)),
+        ],
+        &push,
+    );
+    assert_eq!(answer.status, 401);
+    // Signed, but a ping, and a push to another repository: accepted and ignored.
+    let ping = br#"{"zen":"Keep it logically awesome."}"#;
+    let answer = served.request(
+        "POST",
+        hook,
+        &[
+            ("X-GitHub-Event", "ping"),
+            ("X-Hub-Signature-256", &github_signature(SECRET, ping)),
+        ],
+        ping,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let elsewhere = push_payload("https://git.example.test/org/other.git", "refs/heads/main");
+    let answer = signed_push(&served, &elsewhere);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.json()["ignored"].is_string());
+    // The real push, signed by GitHub's scheme: fetched and scanned at the new commit.
+    let answer = signed_push(&served, &push);
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert_eq!(answer.json()["fetching"], json!(["shop"]));
+    served.wait_until("the new commit scanned", Duration::from_secs(30), |s| {
+        let t = s.get("/api/v1/targets").json();
+        let demo = target(&t, "demo");
+        demo["last_scan_id"].as_i64() > Some(first_scan) && demo["summary"]["drifted"] == 2
+    });
+    let id = target(&served.get("/api/v1/targets").json(), "demo")["last_scan_id"]
+        .as_i64()
+        .unwrap();
+    let scan = served.get(&format!("/api/v1/scans/{id}")).json();
+    assert_eq!(scan["sources"][0]["commit"], second.as_str());
+    // GitLab's scheme: the token itself.
+    let answer = served.request(
+        "POST",
+        hook,
+        &[("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", SECRET)],
+        &serde_json::to_vec(&json!({
+            "ref": format!("refs/heads/{branch}"),
+            "project": {"git_http_url": url, "web_url": url},
+        }))
+        .unwrap(),
+    );
+    assert_eq!(answer.status, 202, "{}", answer.body);
+
+    // The repository goes away: scans go on at the last good revision, and say so.
+    std::fs::rename(&repo_path, work.path().join("gone")).unwrap();
+    let answer = signed_push(&served, &push);
+    assert_eq!(answer.status, 202);
+    served.wait_until("the source is stale", Duration::from_secs(30), |s| {
+        let t = s.get("/api/v1/targets").json();
+        target(&t, "demo")["stale_sources"] == json!(["shop"])
+    });
+    let sources = served.get("/api/v1/sources").json();
+    let shop = source(&sources, "shop");
+    assert_eq!(shop["revision"], second.as_str());
+    assert!(
+        shop["stale"].as_str().is_some_and(|s| !s.is_empty()),
+        "{shop:#}"
+    );
+    let t = served.get("/api/v1/targets").json();
+    let demo = target(&t, "demo");
+    assert_eq!(
+        demo["summary"]["drifted"], 2,
+        "still judged at the last good revision"
+    );
+    let report = served
+        .get(&format!(
+            "/api/v1/scans/{}/report?format=json",
+            demo["last_scan_id"]
+        ))
+        .json();
+    assert_eq!(report["scan"]["sources"][0]["stale"], true);
+    assert_eq!(report["scan"]["sources"][0]["commit"], second.as_str());
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["message"].as_str().unwrap().contains("source is stale")),
+        "{report:#}"
+    );
+    let m = served.get("/metrics").body;
+    assert_eq!(
+        metric(&m, r#"gitdrift_source_stale{source="shop"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &m,
+            r#"gitdrift_webhook_requests_total{result="unauthorized"}"#
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        metric(&m, r#"gitdrift_webhook_requests_total{result="accepted"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        metric(&m, r#"gitdrift_webhook_requests_total{result="ignored"}"#),
+        Some(2.0)
+    );
+    assert!(
+        !served.log().contains(SECRET),
+        "the secret never reaches the log"
+    );
+}
+
+#[test]
+fn sighup_reloads_the_configuration_without_dropping_metrics_and_a_bad_file_changes_nothing() {
+    let repo = demo(SERVE_QUIET);
+    let served = start(&repo);
+    ready(&served);
+    let series = r#"gitdrift_resources{kind="Deployment",provider="snapshot",status="drifted",target="demo"}"#;
+    assert_eq!(metric(&served.get("/metrics").body, series), Some(2.0));
+
+    write_config(&repo, &["demo", "second"], SERVE_QUIET);
+    served.signal(libc::SIGHUP);
+    served.wait_until("the new target scanned", Duration::from_secs(30), |s| {
+        let t = s.get("/api/v1/targets").json();
+        t["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "second" && t["last_scan_id"].is_i64())
+    });
+    let m = served.get("/metrics").body;
+    assert_eq!(
+        metric(&m, series),
+        Some(2.0),
+        "the first target's metrics stay"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            r#"gitdrift_resources{kind="Deployment",provider="snapshot",status="drifted",target="second"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(served.get("/readyz").status, 200);
+
+    // A broken file: logged, and the configuration in force stays.
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        "sources: []\ntargets: []\nserve:\n  intervall: 5m\n",
+    )
+    .unwrap();
+    served.signal(libc::SIGHUP);
+    served.wait_until("the refusal logged", Duration::from_secs(10), |s| {
+        s.log().contains("configuration not reloaded")
+    });
+    assert!(served.log().contains("intervall"), "{}", served.log());
+    assert_eq!(
+        served.get("/api/v1/targets").json()["targets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A target removed: its series go.
+    write_config(&repo, &["demo"], SERVE_QUIET);
+    served.signal(libc::SIGHUP);
+    served.wait_until("the target dropped", Duration::from_secs(10), |s| {
+        s.get("/api/v1/targets").json()["targets"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    });
+    let m = served.get("/metrics").body;
+    assert!(!m.contains(r#"target="second""#), "{m}");
+    assert_eq!(metric(&m, series), Some(2.0));
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn readiness_waits_for_every_first_scan_and_then_stays() {
+    // An API server that accepts connections and never answers: the first scan of `slow` takes
+    // its full timeout, and then fails.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let repo = demo("");
+    let kubeconfig = repo.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: silent\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: silent\n  context:\n    cluster: silent\n    user: u\ncurrent-context: silent\nusers:\n- name: u\n  user:\n    token: t\n"
+        ),
+    )
+    .unwrap();
+    let config = format!(
+        "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: slow\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: ./live\n  - name: slow\n    interval: 1s\n    kubernetes:\n      kubeconfig: {}\n      timeout: 1s\n      retries: 0\nserve:\n  interval: 1h\n  fetch_interval: 1h\n  jitter: 0%\n",
+        kubeconfig.display()
+    );
+    std::fs::write(repo.path().join("gitdrift.yaml"), config).unwrap();
+    let served = start(&repo);
+    let first = served.get("/readyz");
+    assert_eq!(first.status, 503, "{}", first.body);
+    assert!(first.body.contains("slow"), "{}", first.body);
+    ready(&served);
+    // The target fails scan after scan; readiness does not flip back.
+    served.wait_until("three failed scans", Duration::from_secs(90), |s| {
+        metric(
+            &s.get("/metrics").body,
+            r#"gitdrift_scans_total{result="error",target="slow"}"#,
+        )
+        .is_some_and(|n| n >= 3.0)
+    });
+    assert_eq!(served.get("/readyz").status, 200);
+    let t = served.get("/api/v1/targets").json();
+    let slow = target(&t, "slow");
+    assert!(slow["summary"]["errors"].as_u64() > Some(0), "{slow:#}");
+    assert!(!slow["errors"].as_array().unwrap().is_empty());
+    assert!(slow["last_success_at"].is_null());
+    assert!(
+        metric(
+            &served.get("/metrics").body,
+            r#"gitdrift_scan_errors_total{stage="live",target="slow"}"#
+        )
+        .is_some_and(|n| n >= 3.0)
+    );
+    drop(silent);
+}
+
+#[test]
+fn kubernetes_targets_follow_watches_and_only_reads_are_sent() {
+    let api = KubeApi::start_tls();
+    api.require_token("serve-token-1a2b");
+    api.load(demo_live_objects());
+    let repo = demo("");
+    let kubeconfig = repo.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "lab", "serve-token-1a2b");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: lab\n    namespace: shop\ntargets:\n  - name: lab\n    kubernetes:\n      context: lab\n      kubeconfig: {}\nserve:\n  interval: 1h\n  fetch_interval: 1h\n  watch_debounce: 300ms\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let served = start(&repo);
+    ready(&served);
+    let t = served.get("/api/v1/targets").json();
+    let lab = target(&t, "lab");
+    assert_eq!(lab["mode"], "watch");
+    assert_eq!(lab["summary"]["errors"], 0, "{lab:#}");
+    let drifted = lab["summary"]["drifted"].as_u64().unwrap();
+    let first = lab["last_scan_id"].as_i64().unwrap();
+
+    // Someone edits web-config back to what git says: judged from the watch, no interval.
+    let mut config_map = demo_live_objects()
+        .into_iter()
+        .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "web-config")
+        .expect("the demo's web-config");
+    let git_side =
+        std::fs::read_to_string(repo.path().join("gitops/apps/web/configmap.yaml")).unwrap();
+    config_map["data"] = data_of(&git_side);
+    api.apply(config_map);
+    served.wait_until(
+        "the change judged from the watch",
+        Duration::from_secs(30),
+        |s| {
+            let t = s.get("/api/v1/targets").json();
+            let lab = target(&t, "lab");
+            lab["last_scan_id"].as_i64() > Some(first)
+                && lab["summary"]["drifted"].as_u64() == Some(drifted - 1)
+        },
+    );
+
+    let m = served.get("/metrics").body;
+    let (ok, verdict) = promtool_check_metrics(&m);
+    assert!(ok, "{verdict}");
+    let requests: Vec<&str> = m
+        .lines()
+        .filter(|l| l.starts_with("gitdrift_api_requests_total{"))
+        .collect();
+    assert!(
+        requests.iter().any(|l| l.contains(r#"verb="watch""#)),
+        "{m}"
+    );
+    assert!(requests.iter().any(|l| l.contains(r#"verb="list""#)), "{m}");
+    for line in &requests {
+        assert!(line.contains(r#"target="lab""#) && line.contains(r#"provider="kubernetes""#));
+        let verb = line
+            .split("verb=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(
+            ["get", "list", "watch", "discovery"].contains(&verb),
+            "a read verb only: {line}"
+        );
+    }
+    assert!(
+        !m.contains("gitdrift_write_refusals_total{"),
+        "nothing tried to write"
+    );
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
+    api.assert_read_only();
+}
+
+/// A ConfigMap manifest's `data`, as JSON (flat `key: value` lines under `data:`).
+fn data_of(manifest: &str) -> Value {
+    let mut data = serde_json::Map::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        if line.starts_with("data:") {
+            inside = true;
+            continue;
+        }
+        if inside {
+            let Some(entry) = line.strip_prefix("  ") else {
+                break;
+            };
+            if let Some((k, v)) = entry.split_once(':') {
+                data.insert(
+                    k.trim().to_string(),
+                    Value::String(v.trim().trim_matches('"').to_string()),
+                );
+            }
+        }
+    }
+    Value::Object(data)
+}
+
+#[test]
+fn scheduled_reports_appear_in_every_format_with_their_trend() {
+    let repo = demo(
+        "serve:\n  interval: 1h\n  fetch_interval: 1h\n  reports:\n    - name: audit\n      schedule: \"*/2 * * * * *\"\n      timezone: Europe/Berlin\n      formats: [html, markdown, json, sarif, junit, csv, text]\n      output: ./reports\n",
+    );
+    let served = start(&repo);
+    let out = repo.path().join("reports");
+    served.wait_until("two scheduled reports", Duration::from_secs(60), |s| {
+        let runs = s.get("/api/v1/reports").json();
+        runs["reports"][0]["trend"]["previous_scan"].is_i64()
+    });
+    let runs = served.get("/api/v1/reports").json();
+    let run = &runs["reports"][0];
+    assert_eq!(run["name"], "audit");
+    assert_eq!(run["timezone"], "Europe/Berlin");
+    let id = run["scan_id"].as_i64().unwrap();
+    let previous = run["trend"]["previous_scan"].as_i64().unwrap();
+    assert!(previous < id);
+    // Nothing changed between the two: everything still open.
+    assert_eq!(run["trend"]["new"], 0, "{run:#}");
+    assert_eq!(run["trend"]["resolved"], 0);
+    assert!(run["trend"]["open"].as_u64() > Some(5), "{run:#}");
+
+    let stored = served
+        .get(&format!("/api/v1/scans/{id}/report?format=json"))
+        .json();
+    assert_eq!(stored["trend"]["previous_scan"], previous);
+    let first = served
+        .get(&format!("/api/v1/scans/{previous}/report?format=json"))
+        .json();
+    // The first report of the schedule: every item new (unless an earlier run preceded it).
+    assert!(first["trend"].is_object());
+    assert_eq!(
+        stored["scan"]["targets"].as_array().unwrap().len(),
+        1,
+        "a scheduled report covers every target"
+    );
+    let (code, _) = served.stop();
+    assert_eq!(code, Some(0));
+
+    let latest = |ext: &str| -> String {
+        std::fs::read_to_string(out.join(format!("audit-latest.{ext}")))
+            .unwrap_or_else(|e| panic!("audit-latest.{ext}: {e}"))
+    };
+    let json: Value = serde_json::from_str(&latest("json")).unwrap();
+    assert!(json["trend"]["open"].as_u64() > Some(5));
+    let sarif: Value = serde_json::from_str(&latest("sarif")).unwrap();
+    assert!(sarif["runs"][0]["properties"]["trend"]["open"].is_u64());
+    assert!(latest("xml").contains("<testsuite name=\"trend\""));
+    let csv = latest("csv");
+    assert!(csv.lines().next().unwrap().ends_with(",trend"));
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.ends_with(",open") || l.ends_with(",")),
+        "{csv}"
+    );
+    assert!(latest("html").contains("Trend"));
+    assert!(latest("md").contains("**Trend**"));
+    assert!(latest("txt").contains("web-config"));
+    let stamped: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with("audit-2") && name.ends_with(".html")
+        })
+        .collect();
+    assert!(stamped.len() >= 2, "{stamped:?}");
+}
+
+#[test]
+fn retention_deletes_old_scans_and_the_chain_still_verifies() {
+    let repo = demo(
+        "serve:\n  interval: 200ms\n  jitter: 0%\n  fetch_interval: 1h\n  retention:\n    max_count: 3\n    max_age: null\n",
+    );
+    let served = start(&repo);
+    served.wait_until("a dozen scans", Duration::from_secs(60), |s| {
+        metric(
+            &s.get("/metrics").body,
+            r#"gitdrift_scans_total{result="ok",target="demo"}"#,
+        )
+        .is_some_and(|n| n >= 12.0)
+    });
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let history = gitdrift(
+        repo.path(),
+        &["history", "--data-dir", "data", "--limit", "100"],
+        &[],
+    );
+    assert_eq!(history.code, 0, "{}", history.all());
+    let ids: Vec<i64> = history
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        ids.len() <= 5,
+        "retention keeps about 3: {}",
+        history.stdout
+    );
+    assert!(
+        *ids.last().unwrap() > 5,
+        "the oldest scans are gone: {ids:?}"
+    );
+    let verify = gitdrift(repo.path(), &["verify", "--data-dir", "data"], &[]);
+    assert_eq!(verify.code, 0, "{}", verify.all());
+}
+
+#[test]
+fn serve_killed_at_any_moment_leaves_a_history_that_verifies_after_restart() {
+    let repo = demo("serve:\n  interval: 100ms\n  jitter: 0%\n  fetch_interval: 1h\n");
+    write_config(
+        &repo,
+        &["a", "b", "c", "d"],
+        "serve:\n  interval: 100ms\n  jitter: 0%\n  fetch_interval: 1h\n",
+    );
+    for round in 0..6u64 {
+        let served = start(&repo);
+        // Kill at a different moment each round, while scans are being written.
+        std::thread::sleep(Duration::from_millis(300 + round * 170));
+        served.kill9();
+    }
+    let verify = gitdrift(repo.path(), &["verify", "--data-dir", "data"], &[]);
+    assert_eq!(verify.code, 0, "{}", verify.all());
+    let served = start(&repo);
+    ready(&served);
+    let scans = served.get("/api/v1/scans?limit=1000").json();
+    let scans = scans["scans"].as_array().unwrap();
+    assert!(
+        scans.len() >= 6,
+        "scans were stored between the kills: {}",
+        scans.len()
+    );
+    // Every stored report reads back whole.
+    for s in scans.iter().take(40) {
+        let report = served
+            .get(&format!("/api/v1/scans/{}/report?format=json", s["id"]))
+            .json();
+        assert_eq!(report["schema"], "gitdrift.report/v1");
+    }
+    let (code, _) = served.stop();
+    assert_eq!(code, Some(0));
+    let verify = gitdrift(repo.path(), &["verify", "--data-dir", "data"], &[]);
+    assert_eq!(verify.code, 0, "{}", verify.all());
+}
+
+#[test]
+fn prometheus_scrapes_the_demo_served_as_in_the_readme() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(
+        dir.path(),
+        &project_root().join("examples/demo/gitdrift.yaml"),
+        &dir.path().join("data"),
+        &[],
+    );
+    ready(&served);
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gitdrift\n    static_configs:\n      - targets: [\"127.0.0.1:{}\"]\n",
+            served.port
+        ),
+    )
+    .unwrap();
+    let port = support::free_port();
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
+        .spawn()
+        .expect("prometheus (Debian's prometheus package; scripts/test installs it)");
+    support::wait_for_port(port, "prometheus", &mut prometheus);
+    let query = "/api/v1/query?query=sum%20by%20(target)%20(gitdrift_resources%7Bstatus%3D%22drifted%22%7D)";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let result = loop {
+        let answer = support::serve::request(port, "GET", query, &[], b"");
+        if let Ok(answer) = answer
+            && answer.status == 200
+        {
+            let body = answer.json();
+            let result = body["data"]["result"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if result.len() == 2 {
+                break result;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = prometheus.kill();
+            panic!(
+                "prometheus never scraped gitdrift: {}",
+                std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    for target in ["demo", "demo-aws"] {
+        let row = result
+            .iter()
+            .find(|r| r["metric"]["target"] == target)
+            .unwrap_or_else(|| panic!("{target} in {result:?}"));
+        assert_eq!(row["value"][1], "3", "{target}: {row}");
+    }
+    let (code, _) = served.stop();
+    assert_eq!(code, Some(0));
+}
