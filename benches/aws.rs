@@ -17,24 +17,14 @@ mod moto;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{git, measure};
+use common::{free_port, git, measure};
 use serde_json::Value;
 
 const VPCS: usize = 50;
 const GROUPS_PER_VPC: usize = 6;
-
-/// For moto.rs: a free port on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// For moto.rs: the project's root folder.
 fn project_root() -> PathBuf {

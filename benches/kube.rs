@@ -15,11 +15,11 @@ mod kube_api;
 #[path = "../tests/support/pki.rs"]
 mod pki;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{OBJECTS_PER_APP, generate, measure_from_big_parent};
+use common::{OBJECTS_PER_APP, generated, measure_from_big_parent};
 use kube_api::KubeApi;
 use serde_json::{Value, json};
 
@@ -35,11 +35,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
     let apps = objects.div_ceil(OBJECTS_PER_APP);
-    let root = bench_dir(apps);
-    if !root.join("ready").exists() {
-        generate(&root, apps);
-        std::fs::write(root.join("ready"), "").unwrap();
-    }
+    let root = generated(apps);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let api = KubeApi::start();
     api.require_token(TOKEN);
@@ -180,13 +176,4 @@ async fn watch_latency(api: &KubeApi, config: &Path, apps: usize, events: usize)
         latencies.push(sent.elapsed());
     }
     latencies
-}
-
-fn bench_dir(apps: usize) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target.join(format!("bench-data/v1-{apps}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

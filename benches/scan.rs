@@ -9,11 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
-use common::{OBJECTS_PER_APP, generate, measure};
+use common::{OBJECTS_PER_APP, generated, measure};
 
 fn main() {
     let objects: usize = std::env::var("GITDRIFT_BENCH_OBJECTS")
@@ -25,13 +24,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let apps = objects.div_ceil(OBJECTS_PER_APP);
-    let root = bench_dir(apps);
-    let generated = Instant::now();
-    if !root.join("ready").exists() {
-        generate(&root, apps);
-        std::fs::write(root.join("ready"), "").unwrap();
-        eprintln!("generated data in {:.1?}", generated.elapsed());
-    }
+    let root = generated(apps);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "scan bench: {} declared + {} live objects, {cores} cores",
@@ -64,15 +57,6 @@ fn main() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("report.json")).unwrap()).unwrap();
     println!("summary: {}", report["summary"]);
-}
-
-fn bench_dir(apps: usize) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target.join(format!("bench-data/v1-{apps}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Runs the scan as a child process; returns wall seconds, peak RSS (KiB) and the exit code.

@@ -443,7 +443,9 @@ impl Metrics {
     }
 
     /// A waiver counts once, however many targets it applies to: active where it waived
-    /// anything, otherwise expired, otherwise stale.
+    /// anything, otherwise expired, otherwise stale. `serve` scans one target at a time, so each
+    /// scan calls a waiver that waived nothing there `unchecked`: matching nothing in any
+    /// target's latest scan, it is stale.
     fn publish_waivers(&self) {
         let states = self.waiver_states.lock().unwrap_or_else(|e| e.into_inner());
         let mut combined: BTreeMap<&str, &WaiverState> = BTreeMap::new();
@@ -465,7 +467,12 @@ impl Metrics {
         let mut counts: BTreeMap<&str, i64> = [("active", 0), ("expired", 0), ("stale", 0)].into();
         let mut expiry: BTreeMap<&str, i64> = BTreeMap::new();
         for w in combined.values() {
-            *counts.entry(w.status.as_str()).or_insert(0) += 1;
+            let status = match w.status.as_str() {
+                "active" => "active",
+                "expired" => "expired",
+                _ => "stale",
+            };
+            *counts.entry(status).or_insert(0) += 1;
             let soonest = expiry.entry(w.rule.as_str()).or_insert(w.expires);
             *soonest = (*soonest).min(w.expires);
         }

@@ -1,7 +1,7 @@
 //! The history of scans: every scan's full report in an SQLite database in the data folder
 //! (`history.sqlite3`, WAL mode, synchronous writes), so that a crash or `kill -9` at any moment
 //! leaves either the whole scan or none of it. Each stored report keeps the SHA-256 of its
-//! canonical JSON (the exact bytes stored) and the previous report's hash: a hash chain that
+//! canonical JSON (stored gzip-compressed) and the previous report's hash: a hash chain that
 //! [`Store::verify`] walks, naming the first broken link. Retention deletes the oldest scans and
 //! keeps the last deleted hash as the chain's anchor.
 
@@ -82,6 +82,28 @@ pub struct Store {
 
 /// The hash every chain starts from.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Reports are stored gzip-compressed; a report stored as plain JSON still reads.
+fn compress(json: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 8),
+        flate2::Compression::new(6),
+    );
+    let _ = encoder.write_all(json);
+    encoder.finish().unwrap_or_default()
+}
+
+/// The canonical JSON of a stored report.
+fn decompress(stored: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    if !stored.starts_with(&[0x1f, 0x8b]) {
+        return Ok(stored.to_vec());
+    }
+    let mut json = Vec::with_capacity(stored.len() * 8);
+    flate2::read::GzDecoder::new(stored).read_to_end(&mut json)?;
+    Ok(json)
+}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     crate::digest::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
@@ -164,7 +186,7 @@ impl Store {
                 targets.join(","),
                 summary,
                 failing as i64,
-                bytes,
+                compress(&bytes),
                 hash,
                 previous,
             ],
@@ -196,17 +218,25 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// One scan's metadata and its canonical JSON, as stored.
+    /// One scan's metadata and its canonical JSON (decompressed).
     pub fn get_raw(&self, id: i64) -> Result<Option<(StoredScan, Vec<u8>)>, StoreError> {
         let conn = self.conn();
-        Ok(conn
-            .query_row(
+        conn.query_row(
                 "SELECT id, started_at, finished_at, targets, summary, failing_findings, sha256, previous_sha256, length(report), report
                  FROM scans WHERE id = ?1",
                 params![id],
                 |r| Ok((row(r)?, r.get::<_, Vec<u8>>(9)?)),
             )
-            .optional()?)
+            .optional()?
+            .map(|(scan, stored)| {
+                decompress(&stored)
+                    .map(|json| (scan, json))
+                    .map_err(|e| StoreError::Corrupt {
+                        id,
+                        message: format!("the stored report does not decompress: {e}"),
+                    })
+            })
+            .transpose()
     }
 
     /// A value the service keeps between runs (the last scheduled report of each schedule).
@@ -331,6 +361,17 @@ impl Store {
                     b.to_vec()
                 }
                 other => format!("{other:?}").into_bytes(),
+            };
+            let bytes = match decompress(&bytes) {
+                Ok(json) => json,
+                Err(err) => {
+                    return Ok(Err(BrokenLink {
+                        id,
+                        message: format!(
+                            "scan {id}'s report does not decompress ({err}): the report was changed"
+                        ),
+                    }));
+                }
             };
             let stored: String = r.get(2)?;
             let previous: String = r.get(3)?;

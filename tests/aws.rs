@@ -1265,3 +1265,66 @@ out.update(vpc=vpc, subnet=private, sg=sg, inst=inst["InstanceId"], public_ip=in
         .collect();
     assert_eq!(failing, ["2.2.1", "3.7", "5.1", "5.2", "5.3", "5.4", "5.6"]);
 }
+
+#[test]
+fn serve_counts_every_aws_request_by_operation_and_sends_only_reads() {
+    let moto = Moto::start();
+    moto.python(SEED_SHOP);
+    let repo = Repo::new();
+    repo.write("README", "no declarations\n");
+    repo.commit("empty");
+    write_config(
+        &repo,
+        &format!(
+            "sources: []\ntargets:\n{}serve:\n  interval: 1h\n  fetch_interval: 1h\n",
+            aws_target("prod", &moto, "")
+        ),
+    );
+    moto.start_recording();
+    let env = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let served = support::serve::Served::start(
+        repo.path(),
+        &repo.path().join("gitdrift.yaml"),
+        &repo.path().join("data"),
+        &env,
+    );
+    served.wait_until("ready", std::time::Duration::from_secs(60), |s| {
+        s.get("/readyz").status == 200
+    });
+    let metrics = served.get("/metrics").body;
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let calls = moto.assert_only_reads();
+    let mut counted = 0.0;
+    let mut verbs = BTreeSet::new();
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("gitdrift_api_requests_total{"))
+    {
+        assert!(
+            line.contains(r#"provider="aws""#) && line.contains(r#"target="prod""#),
+            "{line}"
+        );
+        let verb = support::serve::label(line, "verb").unwrap();
+        assert!(
+            verb.starts_with("Describe") || verb.starts_with("Get"),
+            "a read verb only: {line}"
+        );
+        verbs.insert(verb.to_string());
+        counted += line.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+    }
+    for call in &calls {
+        assert!(
+            verbs.contains(&call.action),
+            "{} reached moto but was not counted: {metrics}",
+            call.action
+        );
+    }
+    assert!(
+        counted >= calls.len() as f64,
+        "{counted} counted, {} recorded",
+        calls.len()
+    );
+    assert!(!metrics.contains("gitdrift_write_refusals_total{"));
+}

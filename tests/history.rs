@@ -89,9 +89,19 @@ fn scans_are_kept_listed_rendered_and_verified() {
 
     // Someone edits the first stored report: verify names it.
     let db = rusqlite::Connection::open(repo.path().join("data/history.sqlite3")).unwrap();
+    let stored: Vec<u8> = db
+        .query_row("SELECT report FROM scans WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&stored[..]), &mut json)
+        .expect("stored reports are gzip-compressed JSON");
+    assert!(json.contains("\"drifted\":3"));
+    let edited = json.replace("\"drifted\":3", "\"drifted\":0");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, edited.as_bytes()).unwrap();
     db.execute(
-        "UPDATE scans SET report = replace(report, '\"drifted\":3', '\"drifted\":0') WHERE id = 1",
-        [],
+        "UPDATE scans SET report = ?1 WHERE id = 1",
+        [encoder.finish().unwrap()],
     )
     .unwrap();
     drop(db);

@@ -78,7 +78,10 @@ const SERVE_QUIET: &str = "serve:\n  interval: 1h\n  fetch_interval: 1h\n  webho
 
 #[test]
 fn serve_publishes_metrics_promtool_accepts_an_api_an_overview_and_every_report_format() {
-    let repo = demo(SERVE_QUIET);
+    let expires = chrono::Utc::now().date_naive() + chrono::Days::new(30);
+    let repo = demo(&format!(
+        "{SERVE_QUIET}  resource_metrics: true\naudit:\n  waivers:\n    - rule: pss-restricted-run-as-non-root\n      kind: Deployment\n      group: apps\n      namespace: shop\n      name: web\n      justification: the image runs as root until OPS-1\n      expires: {expires}\n    - rule: pss-restricted-seccomp-profile\n      kind: Deployment\n      group: apps\n      namespace: nowhere\n      name: nothing\n      justification: matches nothing\n      expires: {expires}\n"
+    ));
     let head = repo.head();
     let served = start(&repo);
     assert_eq!(served.get("/healthz").status, 200);
@@ -161,9 +164,51 @@ fn serve_publishes_metrics_promtool_accepts_an_api_an_overview_and_every_report_
         )
         .is_some()
     );
-    // Labels from bounded sets only: no resource names unless asked for.
+    // Resource names only in the opt-in per-resource gauge.
+    assert_eq!(
+        metric(
+            m,
+            r#"gitdrift_resource_drift_status{kind="ConfigMap",name="web-config",namespace="shop",status="drifted",target="demo"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
     assert!(
-        !m.contains("web-config") && !m.contains("feature-flags"),
+        m.lines()
+            .filter(|l| l.contains("web-config"))
+            .all(|l| l.starts_with("gitdrift_resource_drift_status{")),
+        "{m}"
+    );
+    assert!(
+        !m.contains(r#"name="api""#),
+        "in-sync resources have no series"
+    );
+    // Waivers: one active, one matching nothing; the expiry of the rule's waiver.
+    assert_eq!(
+        metric(m, r#"gitdrift_waivers{status="active"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(m, r#"gitdrift_waivers{status="stale"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(m, r#"gitdrift_waivers{status="expired"}"#),
+        Some(0.0)
+    );
+    let end = expires
+        .and_hms_opt(23, 59, 59)
+        .unwrap()
+        .and_utc()
+        .timestamp() as f64;
+    assert_eq!(
+        metric(
+            m,
+            r#"gitdrift_waiver_expiry_timestamp_seconds{rule="pss-restricted-run-as-non-root"}"#
+        ),
+        Some(end),
         "{m}"
     );
 
@@ -543,7 +588,7 @@ fn readiness_waits_for_every_first_scan_and_then_stays() {
     )
     .unwrap();
     let config = format!(
-        "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: slow\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: ./live\n  - name: slow\n    interval: 1s\n    kubernetes:\n      kubeconfig: {}\n      timeout: 1s\n      retries: 0\nserve:\n  interval: 1h\n  fetch_interval: 1h\n  jitter: 0%\n",
+        "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: slow\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: ./live\n  - name: slow\n    interval: 1s\n    kubernetes:\n      kubeconfig: {}\n      timeout: 3s\n      retries: 0\nserve:\n  interval: 1h\n  fetch_interval: 1h\n  jitter: 0%\n",
         kubeconfig.display()
     );
     std::fs::write(repo.path().join("gitdrift.yaml"), config).unwrap();
@@ -551,6 +596,15 @@ fn readiness_waits_for_every_first_scan_and_then_stays() {
     let first = served.get("/readyz");
     assert_eq!(first.status, 503, "{}", first.body);
     assert!(first.body.contains("slow"), "{}", first.body);
+    // The slow target does not hold the other back: demo is scanned while slow still waits.
+    served.wait_until(
+        "demo scanned while slow still waits",
+        Duration::from_secs(10),
+        |s| {
+            let t = s.get("/api/v1/targets").json();
+            target(&t, "demo")["last_scan_id"].is_i64() && s.get("/readyz").status == 503
+        },
+    );
     ready(&served);
     // The target fails scan after scan; readiness does not flip back.
     served.wait_until("three failed scans", Duration::from_secs(90), |s| {
@@ -635,13 +689,7 @@ fn kubernetes_targets_follow_watches_and_only_reads_are_sent() {
     assert!(requests.iter().any(|l| l.contains(r#"verb="list""#)), "{m}");
     for line in &requests {
         assert!(line.contains(r#"target="lab""#) && line.contains(r#"provider="kubernetes""#));
-        let verb = line
-            .split("verb=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap();
+        let verb = support::serve::label(line, "verb").unwrap();
         assert!(
             ["get", "list", "watch", "discovery"].contains(&verb),
             "a read verb only: {line}"

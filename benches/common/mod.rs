@@ -77,6 +77,32 @@ pub fn measure_from_big_parent(
     (seconds, peak, output.status.code().unwrap_or(-1))
 }
 
+/// A free port on 127.0.0.1 (the listener is closed before the port is used).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The folder of generated data for `apps` apps (under the target folder, kept between runs),
+/// generated on first use.
+pub fn generated(apps: usize) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let root = target.join(format!("bench-data/v1-{apps}"));
+    std::fs::create_dir_all(&root).unwrap();
+    if !root.join("ready").exists() {
+        let started = Instant::now();
+        generate(&root, apps);
+        std::fs::write(root.join("ready"), "").unwrap();
+        eprintln!("generated data in {:.1?}", started.elapsed());
+    }
+    root
+}
+
 /// Writes the git repository (declared) and the JSON snapshot (live) for `apps` apps.
 pub fn generate(root: &Path, apps: usize) {
     let repo = root.join("repo");

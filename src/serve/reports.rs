@@ -90,6 +90,10 @@ fn update_run(service: &Service, report: &ScheduledReport, change: impl FnOnce(&
 
 /// Scans every target now, stores the scan with its trend, and writes the files.
 pub async fn run_report(service: &Arc<Service>, config: &Arc<Config>, report: &ScheduledReport) {
+    // Shutting down: the writer waits for running scans; no new one starts.
+    let Ok(_running) = service.running.clone().try_read_owned() else {
+        return;
+    };
     let started = Utc::now();
     let mut sources = Vec::new();
     for target in &config.targets {

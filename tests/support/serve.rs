@@ -153,6 +153,11 @@ pub fn promtool_check_metrics(text: &str) -> (bool, String) {
     )
 }
 
+/// The value of a label in a line of the Prometheus text format.
+pub fn label<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split(&format!("{name}=\"")).nth(1)?.split('"').next()
+}
+
 /// `sha256=HEX` of the body under the secret, as GitHub signs webhooks.
 pub fn github_signature(secret: &str, body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());

@@ -154,6 +154,7 @@ mod tests {
             regions: vec!["eu-west-1".into()],
             endpoint_url: Some(format!("http://127.0.0.1:{port}")),
             max_attempts: 1,
+            target: "guard-test-aws".into(),
             ..AwsSettings::default()
         };
         let ec2 = ec2(&settings, "eu-west-1").await;
@@ -191,5 +192,13 @@ mod tests {
             matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
             "nothing reached the network"
         );
+        let metrics = crate::metrics::global().encode();
+        assert!(
+            metrics.contains(
+                r#"gitdrift_write_refusals_total{provider="aws",target="guard-test-aws"} 2"#
+            ),
+            "{metrics}"
+        );
+        assert!(!metrics.contains(r#"target="guard-test-aws",verb="#));
     }
 }

@@ -74,10 +74,8 @@ impl Intercept for ReadOnlyInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // Only attempts that were sent: a refused operation never gets this far.
-        if let Some(metadata) = cfg.load::<Metadata>()
-            && context.request().is_some()
-        {
+        // A refused operation never gets this far: it fails before its first attempt.
+        if let Some(metadata) = cfg.load::<Metadata>() {
             let code = context
                 .response()
                 .map(|r| r.status().as_u16().to_string())
