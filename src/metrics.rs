@@ -583,3 +583,80 @@ impl Metrics {
         self.webhooks.with_label_values(&[result]).inc();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn report(target: &str, resources: serde_json::Value) -> ScanReport {
+        serde_json::from_value(json!({
+            "schema": crate::report::SCHEMA,
+            "scan": {"started_at": "2026-01-01T01:00:00Z", "finished_at": "2026-01-01T01:00:01Z",
+                     "gitdrift_version": "0.1.0", "config": "gitdrift.yaml", "sources": [],
+                     "targets": []},
+            "summary": {"resources": 0, "in_sync": 0, "drifted": 0, "missing": 0, "unmanaged": 0,
+                        "drifts": 0, "unreadable": 0, "errors": 0, "warnings": 0},
+            "resources": resources.as_array().unwrap().iter().map(|r| {
+                let mut r = r.clone();
+                r["target"] = json!(target);
+                r["apiVersion"] = json!("v1");
+                r["namespace"] = json!("shop");
+                r["source"] = json!(null);
+                r["drifts"] = json!([]);
+                r
+            }).collect::<Vec<_>>(),
+            "problems": [], "stale_ignore_rules": [], "unreadable": [],
+            "coverage": [], "findings": [],
+            "compliance": {"rules": [], "failing": {}, "waived": 0, "frameworks": [], "waivers": []}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_scan_replaces_the_series_of_the_previous_one() {
+        let m = Metrics::new();
+        let first = report(
+            "t1",
+            json!([
+                {"kind": "ConfigMap", "name": "a", "status": "drifted"},
+                {"kind": "Secret", "name": "b", "status": "unmanaged"},
+            ]),
+        );
+        m.publish("t1", "snapshot", &first, true);
+        let text = m.encode();
+        assert!(text.contains(
+            r#"gitdrift_resources{kind="ConfigMap",provider="snapshot",status="drifted",target="t1"} 1"#
+        ));
+        assert!(text.contains(
+            r#"gitdrift_resources{kind="ConfigMap",provider="snapshot",status="in_sync",target="t1"} 0"#
+        ));
+        assert!(text.contains(r#"gitdrift_resource_drift_status{kind="Secret",name="b",namespace="shop",status="unmanaged",target="t1"} 1"#));
+        assert!(text.contains(r#"gitdrift_coverage_ratio{provider="snapshot",target="t1"} 0.5"#));
+
+        // The Secret is gone and the ConfigMap back in sync.
+        let second = report(
+            "t1",
+            json!([{"kind": "ConfigMap", "name": "a", "status": "in_sync"}]),
+        );
+        m.publish("t1", "snapshot", &second, true);
+        let text = m.encode();
+        assert!(!text.contains(r#"kind="Secret""#), "{text}");
+        assert!(!text.contains("gitdrift_resource_drift_status{"), "{text}");
+        assert!(text.contains(
+            r#"gitdrift_resources{kind="ConfigMap",provider="snapshot",status="drifted",target="t1"} 0"#
+        ));
+        assert!(text.contains(r#"gitdrift_coverage_ratio{provider="snapshot",target="t1"} 1"#));
+
+        // Another target's series are its own.
+        m.publish("t2", "snapshot", &first, false);
+        m.forget_target("t1");
+        let text = m.encode();
+        assert!(!text.contains(r#"target="t1""#), "{text}");
+        assert!(text.contains(r#"target="t2""#));
+        assert!(
+            !text.contains("gitdrift_resource_drift_status{"),
+            "opt-in per target scan"
+        );
+    }
+}

@@ -1,5 +1,6 @@
-//! Git push webhooks: GitHub (`X-Hub-Signature-256`, an HMAC-SHA256 of the body) and GitLab
-//! (`X-Gitlab-Token`, the secret itself), both checked in constant time against the configured
+//! Git push webhooks: GitHub (`X-Hub-Signature-256`, an HMAC-SHA256 of the body), Gitea and
+//! Forgejo (`X-Gitea-Signature`, the same HMAC without the `sha256=` prefix) and GitLab
+//! (`X-Gitlab-Token`, the secret itself), all checked in constant time against the configured
 //! secret. A push to a source's repository and ref makes that source fetch now (and its target
 //! scan, when the revision changed). Nothing unsigned or wrongly signed gets past the check.
 
@@ -25,18 +26,27 @@ pub enum Verdict {
 /// Checks a webhook request against the secret and finds the sources it concerns.
 pub fn judge(config: &Config, secret: &str, headers: &HeaderMap, body: &[u8]) -> Verdict {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let hmac = |name: &str, hex: &str| -> Result<(), Verdict> {
+        let Some(given) = crate::digest::unhex(hex) else {
+            return Err(Verdict::Unauthorized(format!("{name} is not hexadecimal")));
+        };
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+        ring::hmac::verify(&key, body, &given)
+            .map_err(|_| Verdict::Unauthorized(format!("{name} does not match the body")))
+    };
     let event = if let Some(signature) = header("x-hub-signature-256") {
         let Some(hex) = signature.strip_prefix("sha256=") else {
             return Verdict::Unauthorized("X-Hub-Signature-256 is not `sha256=…`".into());
         };
-        let Some(given) = crate::digest::unhex(hex) else {
-            return Verdict::Unauthorized("X-Hub-Signature-256 is not hexadecimal".into());
-        };
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-        if ring::hmac::verify(&key, body, &given).is_err() {
-            return Verdict::Unauthorized("X-Hub-Signature-256 does not match the body".into());
+        if let Err(verdict) = hmac("X-Hub-Signature-256", hex) {
+            return verdict;
         }
         header("x-github-event").unwrap_or("push").to_string()
+    } else if let Some(hex) = header("x-gitea-signature") {
+        if let Err(verdict) = hmac("X-Gitea-Signature", hex) {
+            return verdict;
+        }
+        header("x-gitea-event").unwrap_or("push").to_string()
     } else if let Some(token) = header("x-gitlab-token") {
         if !bool::from(token.as_bytes().ct_eq(secret.as_bytes())) {
             return Verdict::Unauthorized("X-Gitlab-Token does not match".into());
@@ -47,7 +57,8 @@ pub fn judge(config: &Config, secret: &str, headers: &HeaderMap, body: &[u8]) ->
         }
     } else {
         return Verdict::Unauthorized(
-            "no X-Hub-Signature-256 (GitHub) or X-Gitlab-Token (GitLab) header".into(),
+            "no X-Hub-Signature-256 (GitHub), X-Gitea-Signature (Gitea, Forgejo) or X-Gitlab-Token (GitLab) header"
+                .into(),
         );
     };
     if event != "push" {
@@ -160,6 +171,99 @@ mod tests {
         }
         assert_ne!(normalize("https://github.com/org/other"), want);
         assert_eq!(normalize("/srv/git/repo"), "/srv/git/repo");
+    }
+
+    fn config() -> Config {
+        Config::from_str(
+            "sources:\n  - name: shop\n    repo: https://git.example.test/org/shop.git\n    ref: main\n    target: t\ntargets:\n  - name: t\n    snapshot: ./live\n",
+            std::path::Path::new("/etc/gitdrift.yaml"),
+            std::path::Path::new("/etc"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_scheme_is_checked_and_pushes_find_their_sources() {
+        let config = config();
+        let body = br#"{"ref":"refs/heads/main","repository":{"clone_url":"https://git.example.test/org/shop"}}"#;
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3cret");
+        let mac = crate::digest::hex(ring::hmac::sign(&key, body).as_ref());
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        let push = Verdict::Push(vec!["shop".into()]);
+        let github = format!("sha256={mac}");
+        assert_eq!(
+            judge(
+                &config,
+                "s3cret",
+                &headers(&[("x-hub-signature-256", &github)]),
+                body
+            ),
+            push
+        );
+        assert_eq!(
+            judge(
+                &config,
+                "s3cret",
+                &headers(&[("x-gitea-signature", &mac)]),
+                body
+            ),
+            push
+        );
+        assert_eq!(
+            judge(
+                &config,
+                "s3cret",
+                &headers(&[("x-gitlab-token", "s3cret")]),
+                body
+            ),
+            push
+        );
+        for bad in [
+            headers(&[("x-hub-signature-256", &mac)]),
+            headers(&[("x-gitea-signature", &github)]),
+            headers(&[("x-gitlab-token", "s3cre")]),
+            headers(&[]),
+        ] {
+            assert!(matches!(
+                judge(&config, "s3cret", &bad, body),
+                Verdict::Unauthorized(_)
+            ));
+        }
+        // The signature is the body's: another body does not pass.
+        assert!(matches!(
+            judge(
+                &config,
+                "s3cret",
+                &headers(&[("x-gitea-signature", &mac)]),
+                b"{}"
+            ),
+            Verdict::Unauthorized(_)
+        ));
+        let other = br#"{"ref":"refs/heads/dev","repository":{"clone_url":"https://git.example.test/org/shop"}}"#;
+        assert!(matches!(
+            judge(
+                &config,
+                "s3cret",
+                &headers(&[("x-gitlab-token", "s3cret")]),
+                other
+            ),
+            Verdict::Ignored(_)
+        ));
+        assert!(matches!(
+            judge(
+                &config,
+                "s3cret",
+                &headers(&[("x-gitlab-token", "s3cret")]),
+                b"not json"
+            ),
+            Verdict::BadRequest(_)
+        ));
     }
 
     #[test]
