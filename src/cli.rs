@@ -236,13 +236,17 @@ fn run(future: impl std::future::Future<Output = anyhow::Result<u8>>) -> ExitCod
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(future) {
+    let code = match runtime.block_on(future) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {}", crate::redact::scrub(&format!("{err:#}")));
             ExitCode::from(2)
         }
-    }
+    };
+    // Work abandoned at a shutdown bound (a scan past `serve.shutdown_timeout`) must not hold
+    // the exit: blocking threads still running are left behind.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 /// Logs go to standard error. `-v` raises gitdrift's own level only: libraries (HTTP, TLS, git

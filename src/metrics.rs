@@ -539,14 +539,22 @@ impl Metrics {
         self.scan_errors.with_label_values(&[target, stage]).inc();
     }
 
-    /// Records a fetch of a source: the revision it is scanned at, and whether it is stale.
-    pub fn source_fetched(&self, source: &str, trigger: &str, revision: Option<&str>, ok: bool) {
+    /// Records a fetch of a source: the revision it is scanned at, and whether it is stale (not
+    /// readable now, scanned at its last good revision).
+    pub fn source_fetched(
+        &self,
+        source: &str,
+        trigger: &str,
+        revision: Option<&str>,
+        ok: bool,
+        stale: bool,
+    ) {
         self.source_fetches
             .with_label_values(&[source, if ok { "ok" } else { "error" }, trigger])
             .inc();
         self.source_stale
             .with_label_values(&[source])
-            .set(i64::from(!ok));
+            .set(i64::from(stale));
         if ok {
             let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
             self.source_last_fetch.with_label_values(&[source]).set(now);

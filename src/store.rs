@@ -121,11 +121,14 @@ impl Store {
             path: dir.to_path_buf(),
             message,
         };
-        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        // A folder gitdrift creates is its own (0700); an existing one keeps its permissions.
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            }
         }
         let path = dir.join(FILE);
         let conn = Connection::open(&path).map_err(|e| fail(e.to_string()))?;
@@ -175,7 +178,9 @@ impl Store {
         let summary = serde_json::to_string(&report.summary).unwrap_or_default();
         let failing: usize = report.compliance.failing.values().sum();
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        // Immediate: the write lock is taken at once, so a second writer waits (busy_timeout)
+        // instead of failing on a stale snapshot.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let previous = last_hash(&tx)?;
         tx.execute(
             "INSERT INTO scans (started_at, finished_at, targets, summary, failing_findings, report, sha256, previous_sha256)
@@ -212,7 +217,7 @@ impl Store {
         let conn = self.conn();
         let mut statement = conn.prepare(
             "SELECT id, started_at, finished_at, targets, summary, failing_findings, sha256, previous_sha256, length(report)
-             FROM scans WHERE ',' || targets || ',' LIKE '%,' || ?1 || ',%' ORDER BY id DESC LIMIT ?2",
+             FROM scans WHERE instr(',' || targets || ',', ',' || ?1 || ',') > 0 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = statement.query_map(params![target, limit as i64], row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -296,7 +301,9 @@ impl Store {
         max_count: Option<usize>,
     ) -> Result<usize, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        // Immediate: the write lock is taken at once, so a second writer waits (busy_timeout)
+        // instead of failing on a stale snapshot.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut cutoff_id: i64 = 0;
         if let Some(age) = max_age {
             let oldest_kept = (Utc::now() - age).to_rfc3339();

@@ -945,3 +945,53 @@ fn prometheus_scrapes_the_demo_served_as_in_the_readme() {
     let (code, _) = served.stop();
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn a_scheduled_report_missed_while_down_is_made_up_at_start_and_its_trend_outlives_the_scans() {
+    let config = "serve:\n  interval: 1h\n  fetch_interval: 1h\n  reports:\n    - name: nightly\n      schedule: \"0 0 * * *\"\n      formats: [json]\n      output: ./reports\n";
+    let repo = demo(config);
+    // First start: the schedule starts counting; nothing is due.
+    let served = start(&repo);
+    ready(&served);
+    let runs = served.get("/api/v1/reports").json();
+    assert!(runs["reports"][0]["scan_id"].is_null(), "{runs:#}");
+    assert!(runs["reports"][0]["next_run_at"].is_string());
+    let (code, _) = served.stop();
+    assert_eq!(code, Some(0));
+
+    // As if the service had been down since long before last midnight, with a report of its
+    // schedule from then whose scan retention has since deleted.
+    let db = rusqlite::Connection::open(repo.path().join("data/history.sqlite3")).unwrap();
+    db.execute(
+        "UPDATE meta SET value = '2000-01-01T00:00:00+00:00' WHERE key = 'report-run:nightly'",
+        [],
+    )
+    .unwrap();
+    let base = json!({
+        "scan": 7,
+        "at": "2000-01-01T00:00:00Z",
+        "items": ["drifted demo/ConfigMap/shop/web-config", "missing demo/Gone/shop/long-ago"],
+    });
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('report:nightly', ?1)",
+        [base.to_string()],
+    )
+    .unwrap();
+    drop(db);
+
+    let served = start(&repo);
+    served.wait_until("the missed report made up", Duration::from_secs(30), |s| {
+        s.get("/api/v1/reports").json()["reports"][0]["scan_id"].is_i64()
+    });
+    let run = served.get("/api/v1/reports").json()["reports"][0].clone();
+    assert_eq!(run["trend"]["previous_scan"], 7, "{run:#}");
+    assert_eq!(
+        run["trend"]["resolved_items"],
+        json!(["missing demo/Gone/shop/long-ago"])
+    );
+    assert_eq!(run["trend"]["open"], 1);
+    assert!(run["trend"]["new"].as_u64() > Some(5));
+    let (code, _) = served.stop();
+    assert_eq!(code, Some(0));
+    assert!(repo.path().join("reports/nightly-latest.json").exists());
+}

@@ -822,6 +822,16 @@ impl Checker {
             Some(self.selection(&f, "target.audit"))
         });
         let name = self.required(&fields, "name", "target");
+        if let Some(name) = &name
+            && name.contains(',')
+        {
+            self.error(
+                node,
+                format!(
+                    "target name `{name}` must not contain `,` (the history lists targets with it)"
+                ),
+            );
+        }
         let given: Vec<&str> = ["snapshot", "kubernetes", "aws"]
             .into_iter()
             .filter(|k| fields.present(k).is_some())

@@ -50,6 +50,18 @@ pub struct ScanReport {
     pub trend: Option<Trend>,
 }
 
+/// What a later trend compares with: a report's scan id, time and items, kept apart from the
+/// report itself so that retention deleting the scan does not lose it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrendBase {
+    /// The report's scan id.
+    pub scan: i64,
+    /// When its scan started.
+    pub at: DateTime<Utc>,
+    /// Its items ([`Trend::items`]).
+    pub items: std::collections::BTreeSet<String>,
+}
+
 /// How a scheduled report compares with the previous one of its schedule: the resources not in
 /// sync and the failing findings that are new, resolved, or still open.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -115,25 +127,25 @@ impl Trend {
         )
     }
 
-    /// The trend from `previous` (its id and report; `None` for a first report) to `current`.
-    pub fn between(previous: Option<(i64, &ScanReport)>, current: &ScanReport) -> Trend {
+    /// The trend from `previous` (`None` for a first report) to `current`.
+    pub fn since(previous: Option<&TrendBase>, current: &ScanReport) -> Trend {
         let now = Self::items(current);
-        let Some((id, previous)) = previous else {
+        let Some(previous) = previous else {
             return Trend {
                 new: now.len(),
                 new_items: now.into_iter().collect(),
                 ..Trend::default()
             };
         };
-        let before = Self::items(previous);
-        let new_items: Vec<String> = now.difference(&before).cloned().collect();
+        let before = &previous.items;
+        let new_items: Vec<String> = now.difference(before).cloned().collect();
         let resolved_items: Vec<String> = before.difference(&now).cloned().collect();
         Trend {
-            previous_scan: Some(id),
-            previous_at: Some(previous.scan.started_at),
+            previous_scan: Some(previous.scan),
+            previous_at: Some(previous.at),
             new: new_items.len(),
             resolved: resolved_items.len(),
-            open: now.intersection(&before).count(),
+            open: now.intersection(before).count(),
             new_items,
             resolved_items,
         }

@@ -59,7 +59,9 @@ async fn metrics_text() -> Response {
 }
 
 async fn readyz(State(service): State<Arc<Service>>) -> Response {
-    if service.is_ready() {
+    if service.is_stopping() {
+        (StatusCode::SERVICE_UNAVAILABLE, "stopping\n".to_string()).into_response()
+    } else if service.is_ready() {
         (StatusCode::OK, "ready\n".to_string()).into_response()
     } else {
         (
@@ -382,7 +384,7 @@ fn overview_page(
                         @for s in sources {
                             tr {
                                 td { (s.name) } td { (s.target) }
-                                td { code { (s.revision.as_deref().map(|r| &r[..r.len().min(12)]).unwrap_or("—")) } }
+                                td { code { (s.revision.as_deref().map(|r| r.chars().take(12).collect::<String>()).unwrap_or_else(|| "—".to_string())) } }
                                 td { (time(&s.last_fetch_at)) }
                                 td { @if let Some(why) = &s.stale { span.bad { "stale: " (why) } } @else { "current" } }
                             }
@@ -421,7 +423,7 @@ fn overview_page(
                                 td { (s.targets.join(", ")) }
                                 td.num { (s.summary.drifted) } td.num { (s.summary.missing) } td.num { (s.summary.unmanaged) }
                                 td.num { (s.failing_findings) }
-                                td { code { (&s.sha256[..s.sha256.len().min(16)]) } }
+                                td { code { (s.sha256.chars().take(16).collect::<String>()) } }
                             }
                         }
                     }

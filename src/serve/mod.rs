@@ -117,6 +117,8 @@ pub struct Service {
     generation: std::sync::atomic::AtomicU64,
     /// Scheduled reports: their last run, for the API.
     pub(crate) report_runs: Mutex<BTreeMap<String, reports::ReportRun>>,
+    /// Wakes every target loop of an older configuration, so that it ends.
+    reloaded: Notify,
 }
 
 struct SourceEntry {
@@ -159,6 +161,11 @@ impl Service {
         self.ready.load(Ordering::SeqCst)
     }
 
+    /// SIGTERM was received: no new scan starts.
+    pub fn is_stopping(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
     /// Targets still waiting for a first scan.
     pub fn waiting_for(&self) -> Vec<String> {
         self.waiting
@@ -188,6 +195,8 @@ impl Service {
 
 /// Runs the service until SIGTERM or SIGINT; returns the exit code.
 pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
+    let signals =
+        install_signals().map_err(|err| anyhow::anyhow!("cannot catch signals: {err}"))?;
     let config = Arc::new(Config::load(&options.config_path)?);
     let store = Arc::new(Store::open(&options.data_dir)?);
     let listen = options.listen.unwrap_or(config.serve.listen);
@@ -213,6 +222,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         tasks: Mutex::new(Vec::new()),
         generation: std::sync::atomic::AtomicU64::new(0),
         report_runs: Mutex::new(BTreeMap::new()),
+        reloaded: Notify::new(),
     });
     start_loops(&service, &config);
     tracing::info!(message = "serving", address = %bound, targets = config.targets.len(), sources = config.sources.len());
@@ -235,7 +245,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         })
     };
 
-    wait_for_signals(&service).await;
+    wait_for_signals(&service, signals).await;
     service.shutting_down.store(true, Ordering::SeqCst);
     let timeout = service.config().serve.shutdown_timeout;
     tracing::info!(
@@ -258,17 +268,24 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn wait_for_signals(service: &Arc<Service>) {
+type Signals = (
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+);
+
+/// SIGTERM, SIGINT and SIGHUP, caught from the start (a SIGHUP during start-up must not kill).
+fn install_signals() -> std::io::Result<Signals> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!(message = "cannot install signal handlers");
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
+    Ok((
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::hangup())?,
+    ))
+}
+
+async fn wait_for_signals(service: &Arc<Service>, signals: Signals) {
+    let (mut term, mut int, mut hup) = signals;
     loop {
         tokio::select! {
             _ = term.recv() => return,
@@ -298,6 +315,13 @@ fn reload(service: &Arc<Service>) {
     if config.serve.listen != old.serve.listen {
         tracing::warn!(message = "serve.listen changes take a restart");
     }
+    // The new configuration first: a scan that finishes from now on publishes only for a target
+    // it still has.
+    *service.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&config);
+    if config.concurrency != old.concurrency {
+        *service.permits.write().unwrap_or_else(|e| e.into_inner()) =
+            Arc::new(Semaphore::new(config.concurrency.max(1)));
+    }
     stop_loops(service);
     for target in &old.targets {
         if config.target(&target.name).is_none() {
@@ -307,7 +331,6 @@ fn reload(service: &Arc<Service>) {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&target.name);
-            service.settle(&target.name);
         }
     }
     for source in &old.sources {
@@ -320,15 +343,32 @@ fn reload(service: &Arc<Service>) {
                 .remove(&source.name);
         }
     }
-    {
+    service
+        .report_runs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|name, _| config.serve.reports.iter().any(|r| &r.name == name));
+    if !service.is_ready() {
+        // Not ready yet: the new configuration's targets are the ones to wait for.
+        let scanned: Vec<String> = service
+            .targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|t| t.last_scan_at.is_some() || !t.errors.is_empty())
+            .map(|t| t.name.clone())
+            .collect();
         let mut waiting = service.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        if !service.is_ready() {
-            waiting.retain(|t| config.target(t).is_some());
+        *waiting = config
+            .targets
+            .iter()
+            .map(|t| t.name.clone())
+            .filter(|t| !scanned.contains(t))
+            .collect();
+        if waiting.is_empty() {
+            service.ready.store(true, Ordering::SeqCst);
         }
     }
-    *service.permits.write().unwrap_or_else(|e| e.into_inner()) =
-        Arc::new(Semaphore::new(config.concurrency.max(1)));
-    *service.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&config);
     start_loops(service, &config);
     tracing::info!(
         message = "configuration reloaded",
@@ -341,10 +381,14 @@ fn reload(service: &Arc<Service>) {
     );
 }
 
+/// Ends the loops of the configuration in force: source, report and retention loops at once;
+/// target loops after the scan they may be running (its result is still published, and the
+/// abandoned blocking work does not outlive its permit).
 fn stop_loops(service: &Service) {
     service
         .generation
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    service.reloaded.notify_waiters();
     for task in service
         .tasks
         .lock()
@@ -417,13 +461,14 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
             status.scanning = false;
             let notify = Arc::new(Notify::new());
             scan_now.insert(target.name.clone(), Arc::clone(&notify));
-            tasks.push(tokio::spawn(target_loop(
+            // Not aborted on reload: it ends by itself once its scan is done.
+            tokio::spawn(target_loop(
                 Arc::clone(service),
                 Arc::clone(config),
                 target.clone(),
                 notify,
                 generation,
-            )));
+            ));
         }
     }
     for report in &config.serve.reports {
@@ -508,6 +553,7 @@ async fn fetch_source(
     let ok = read.commit.is_some();
     let mut changed = false;
     let revision;
+    let stale;
     {
         let mut sources = service.sources.lock().unwrap_or_else(|e| e.into_inner());
         let Some(entry) = sources.get_mut(&source.name) else {
@@ -515,7 +561,9 @@ async fn fetch_source(
         };
         entry.status.last_attempt_at = Some(started);
         if ok {
-            changed = entry.read.as_ref().map(|r| &r.commit) != Some(&read.commit);
+            // A new revision, or the same one no longer stale: scan, so that reports say so.
+            changed = entry.read.as_ref().map(|r| &r.commit) != Some(&read.commit)
+                || entry.status.stale.is_some();
             entry.status.revision = read.commit.clone();
             entry.status.stale = None;
             entry.status.last_fetch_at = Some(Utc::now());
@@ -545,12 +593,13 @@ async fn fetch_source(
             }
         }
         revision = entry.status.revision.clone();
+        stale = entry.status.stale.is_some();
         if !entry.settled {
             entry.settled = true;
             entry.settled_notify.notify_waiters();
         }
     }
-    metrics::global().source_fetched(&source.name, trigger, revision.as_deref(), ok);
+    metrics::global().source_fetched(&source.name, trigger, revision.as_deref(), ok, stale);
     if changed && trigger != "startup" {
         tracing::info!(message = "source changed; rescanning", source = %source.name, revision = revision.as_deref().unwrap_or("-"));
         if let Some(n) = service
@@ -616,13 +665,16 @@ async fn target_loop(
     let watching = watch_mode(&target);
     let mut watch: Option<Watching> = None;
     let mut updates: Option<tokio::sync::watch::Receiver<crate::live::kube::watch::Update>> = None;
+    // Revisions for which watching failed (a kind never listed: say, RBAC on some namespaces
+    // only): the target is listed at each scan instead, until git changes.
+    let mut unwatchable: Option<Vec<Option<String>>> = None;
     loop {
         let sources = target_sources(&service, &config, &target.name).await;
         let mut prepared = HashMap::new();
         if watching {
             let revisions: Vec<Option<String>> = sources.iter().map(|s| s.commit.clone()).collect();
             let current = watch.as_ref().is_some_and(|w| w.revisions == revisions);
-            if !current {
+            if !current && unwatchable.as_ref() != Some(&revisions) {
                 watch = None;
                 updates = None;
                 let declared = sources.iter().flat_map(|s| s.objects.clone()).collect();
@@ -632,15 +684,20 @@ async fn target_loop(
                             LiveSettings::Kubernetes(k) => k.timeout,
                             _ => Duration::from_secs(30),
                         };
-                        started.ready(settings_timeout * 2).await;
-                        updates = Some(started.updates());
-                        watch = Some(Watching {
-                            watch: started,
-                            revisions,
-                        });
+                        if started.ready(settings_timeout * 2).await {
+                            updates = Some(started.updates());
+                            watch = Some(Watching {
+                                watch: started,
+                                revisions,
+                            });
+                        } else {
+                            tracing::warn!(message = "the watch did not list every kind; listing at each scan instead", target = %target.name, kinds = ?started.unreadable());
+                            unwatchable = Some(revisions);
+                        }
                     }
                     Err(err) => {
                         tracing::warn!(message = "watch could not start; listing instead", target = %target.name, error = %err);
+                        unwatchable = Some(revisions);
                     }
                 }
             }
@@ -654,20 +711,32 @@ async fn target_loop(
             return;
         }
         scan_target(&service, &config, &target, sources, prepared).await;
+        let current = || {
+            service.generation.load(Ordering::SeqCst) == generation
+                && !service.shutting_down.load(Ordering::SeqCst)
+        };
+        if !current() {
+            return;
+        }
         let wait = jittered(interval, config.serve.jitter);
         set_next(&service, &target.name, wait);
         // Sleep until the interval passes, a source changes, or (watch mode) the live state
-        // changes and then stays quiet for the debounce time.
+        // changes and then stays quiet for the debounce time; end on reload.
+        let reloaded = service.reloaded.notified();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = notify.notified() => {}
             _ = changed(&mut updates, config.serve.watch_debounce) => {}
+            _ = reloaded => return,
+        }
+        if !current() {
+            return;
         }
     }
 }
 
-/// Resolves after the watch reports a change and then nothing for `debounce`; never without a
-/// watch.
+/// Resolves after the watch reports a change and then nothing for `debounce` (or, in a cluster
+/// that never goes quiet, after 15 debounce times); never without a watch.
 async fn changed(
     updates: &mut Option<tokio::sync::watch::Receiver<crate::live::kube::watch::Update>>,
     debounce: Duration,
@@ -678,7 +747,10 @@ async fn changed(
     if rx.changed().await.is_err() {
         return std::future::pending().await;
     }
-    while let Ok(Ok(())) = tokio::time::timeout(debounce, rx.changed()).await {}
+    let deadline = tokio::time::Instant::now() + debounce * 15;
+    while tokio::time::Instant::now() < deadline
+        && let Ok(Ok(())) = tokio::time::timeout(debounce, rx.changed()).await
+    {}
 }
 
 fn set_next(service: &Service, target: &str, wait: Duration) {
@@ -757,6 +829,10 @@ async fn scan_target(
         prepared,
     )
     .await;
+    // The configuration may have been reloaded while the scan ran, without this target.
+    if service.config().target(&target.name).is_none() {
+        return;
+    }
     let report = match report {
         Ok(report) => report,
         Err(err) => {

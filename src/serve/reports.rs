@@ -1,8 +1,9 @@
 //! Scheduled audit reports: at each time a report's cron schedule names (in its time zone), a
 //! scan of every target, stored in the history like any other, with the trend against the
 //! previous report of the same schedule, written in each configured format to the output
-//! folder (`NAME-YYYYMMDDTHHMMSSZ.EXT`, and `NAME-latest.EXT`). The previous report's scan id is
-//! kept in the store, so the trend survives restarts.
+//! folder (`NAME-YYYYMMDDTHHMMSSZ.EXT`, and `NAME-latest.EXT`). The previous report's items and
+//! the time of the last run are kept in the store's metadata, so the trend survives restarts and
+//! retention, and a run missed while the service was down (or reloading) is made up at start.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use super::Service;
 use crate::config::Config;
 use crate::config::service::ScheduledReport;
 use crate::metrics;
-use crate::report::{self, Format, ScanReport, TextOptions, Trend};
+use crate::report::{self, Format, ScanReport, TextOptions, Trend, TrendBase};
 
 /// A scheduled report's last run, for the API and the overview page.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -41,12 +42,50 @@ pub struct ReportRun {
     pub error: Option<String>,
 }
 
-fn meta_key(name: &str) -> String {
+/// The metadata key of a report's trend base.
+fn base_key(name: &str) -> String {
     format!("report:{name}")
+}
+
+/// The metadata key of the time of a report's last run.
+fn last_run_key(name: &str) -> String {
+    format!("report-run:{name}")
+}
+
+/// Whether a run was missed: the last time the schedule named is after the last run. A report
+/// never run before starts counting now.
+async fn missed(service: &Service, report: &ScheduledReport) -> bool {
+    let store = Arc::clone(&service.store);
+    let key = last_run_key(&report.name);
+    let last = tokio::task::spawn_blocking(move || {
+        let last = store.meta(&key).ok().flatten();
+        if last.is_none() {
+            let _ = store.set_meta(&key, &Utc::now().to_rfc3339());
+        }
+        last
+    })
+    .await
+    .ok()
+    .flatten()
+    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+    .map(|t| t.with_timezone(&Utc));
+    let Some(last) = last else {
+        return false;
+    };
+    let now = Utc::now().with_timezone(&report.timezone);
+    report
+        .cron
+        .find_previous_occurrence(&now, true)
+        .is_ok_and(|previous| previous.with_timezone(&Utc) > last)
 }
 
 /// Waits for each time the schedule names and writes the report then.
 pub async fn schedule_loop(service: Arc<Service>, config: Arc<Config>, report: ScheduledReport) {
+    update_run(&service, &report, |_| {});
+    if missed(&service, &report).await {
+        tracing::info!(message = "making up a missed scheduled report", report = %report.name);
+        run_report(&service, &config, &report).await;
+    }
     loop {
         let now = Utc::now().with_timezone(&report.timezone);
         let next = match report.cron.find_next_occurrence(&now, false) {
@@ -94,6 +133,11 @@ pub async fn run_report(service: &Arc<Service>, config: &Arc<Config>, report: &S
     let Ok(_running) = service.running.clone().try_read_owned() else {
         return;
     };
+    // One of the `concurrency` scans at once.
+    let permits = Arc::clone(&service.permits.read().unwrap_or_else(|e| e.into_inner()));
+    let Ok(_permit) = permits.acquire_owned().await else {
+        return;
+    };
     let started = Utc::now();
     let mut sources = Vec::new();
     for target in &config.targets {
@@ -137,22 +181,26 @@ async fn finish(
     let output = report.output.clone();
     let formats = report.formats.clone();
     tokio::task::spawn_blocking(move || {
-        let previous = store
-            .meta(&meta_key(&name))
+        let previous: Option<TrendBase> = store
+            .meta(&base_key(&name))
             .map_err(|e| e.to_string())?
-            .and_then(|id| id.parse::<i64>().ok());
-        let previous = match previous {
-            Some(id) => store
-                .get(id)
-                .map_err(|e| e.to_string())?
-                .map(|(_, report)| (id, report)),
-            None => None,
-        };
-        let trend = Trend::between(previous.as_ref().map(|(id, r)| (*id, r)), &scan);
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let trend = Trend::since(previous.as_ref(), &scan);
         scan.trend = Some(trend.clone());
         let id = store.save(&scan).map_err(|e| e.to_string())?;
+        let base = TrendBase {
+            scan: id,
+            at: scan.scan.started_at,
+            items: Trend::items(&scan),
+        };
         store
-            .set_meta(&meta_key(&name), &id.to_string())
+            .set_meta(
+                &base_key(&name),
+                &serde_json::to_string(&base).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?;
+        store
+            .set_meta(&last_run_key(&name), &Utc::now().to_rfc3339())
             .map_err(|e| e.to_string())?;
         let files = write_files(&scan, &name, &output, &formats)?;
         Ok((id, trend, files))

@@ -235,10 +235,20 @@ impl Drop for TargetWatch {
 }
 
 impl Shared {
-    fn with_state(&self, change: impl FnOnce(&mut State) -> Option<ResourceKey>) {
+    /// Applies a change and tells subscribers, unless nothing in scope changed: an object
+    /// outside the target's namespaces, or the same watch error again. `relisted` marks a
+    /// kind listed again, which always counts.
+    fn with_state(&self, relisted: bool, change: impl FnOnce(&mut State) -> Option<ResourceKey>) {
         let update = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let before = (state.pending.len(), state.unreadable.clone());
             let key = change(&mut state);
+            if key.is_none()
+                && !relisted
+                && before == (state.pending.len(), state.unreadable.clone())
+            {
+                return;
+            }
             state.generation += 1;
             Update {
                 generation: state.generation,
@@ -394,7 +404,7 @@ async fn watch_kind(shared: Arc<Shared>, client: kube::Client, kind: Served, pag
             Ok(Event::InitDone) => {
                 let objects = std::mem::take(&mut buffer);
                 let gk = kind.gk.clone();
-                shared.with_state(|state| {
+                shared.with_state(true, |state| {
                     state.replace_kind(&gk, objects);
                     None
                 });
@@ -405,7 +415,10 @@ async fn watch_kind(shared: Arc<Shared>, client: kube::Client, kind: Served, pag
                 };
                 let gk = kind.gk.clone();
                 let scope = kind.scope;
-                shared.with_state(|state| {
+                shared.with_state(false, |state| {
+                    // The watch is back: a kind marked failing after an error is read again
+                    // (kube-runtime resumes without listing, so no InitDone clears it).
+                    state.unreadable.remove(&gk);
                     state
                         .in_scope(&object, scope)
                         .then(|| state.upsert(&gk, object))
@@ -416,13 +429,16 @@ async fn watch_kind(shared: Arc<Shared>, client: kube::Client, kind: Served, pag
                     continue;
                 };
                 let gk = kind.gk.clone();
-                shared.with_state(|state| Some(state.remove(&gk, &object)));
+                shared.with_state(false, |state| {
+                    state.unreadable.remove(&gk);
+                    Some(state.remove(&gk, &object))
+                });
             }
             Err(err) => {
                 let gk = kind.gk.clone();
                 let message = crate::redact::error_chain(&err);
                 tracing::warn!(message = "watch failed; retrying", kind = %super::kind_label(&gk), error = %message);
-                shared.with_state(|state| {
+                shared.with_state(false, |state| {
                     state.unreadable.insert(gk, message);
                     None
                 });
