@@ -96,6 +96,13 @@ struct ServeArgs {
     /// Address and port of the HTTP server, in place of serve.listen.
     #[arg(long, value_name = "ADDR:PORT", env = "GITDRIFT_LISTEN")]
     listen: Option<std::net::SocketAddr>,
+    /// Split the targets between this many replicas (rendezvous hashing of target names).
+    #[arg(long, value_name = "N", env = "GITDRIFT_SHARD_COUNT")]
+    shard_count: Option<usize>,
+    /// This replica's shard, from 0 [default: the number its pod name ends with, `$POD_NAME`
+    /// or `$HOSTNAME`, as a StatefulSet names its pods].
+    #[arg(long, value_name = "I", env = "GITDRIFT_SHARD_INDEX")]
+    shard_index: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -347,11 +354,35 @@ async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             .unwrap_or_else(std::env::temp_dir)
             .join("gitdrift")
     });
+    let shard = match (args.shard_count, args.shard_index) {
+        (None, None) => None,
+        (None, Some(_)) => anyhow::bail!("--shard-index needs --shard-count"),
+        (Some(count), index) => {
+            let index = match index {
+                Some(index) => index,
+                None => ["POD_NAME", "HOSTNAME"]
+                    .iter()
+                    .filter_map(|v| std::env::var(v).ok())
+                    .find_map(|name| crate::serve::shard::Shard::index_from_name(&name))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--shard-count without --shard-index needs a pod name ending in its ordinal ($POD_NAME or $HOSTNAME, e.g. gitdrift-2)"
+                        )
+                    })?,
+            };
+            Some(
+                crate::serve::shard::Shard::new(index, count).ok_or_else(|| {
+                    anyhow::anyhow!("shard index {index} is not below the shard count {count}")
+                })?,
+            )
+        }
+    };
     crate::serve::run(crate::serve::ServeOptions {
         config_path: args.config.config.clone(),
         cache_dir: cache_dir(&args.config),
         data_dir,
         listen: args.listen,
+        shard,
     })
     .await
 }

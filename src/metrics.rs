@@ -33,6 +33,7 @@ pub struct Metrics {
     drifted_fields: IntGaugeVec,
     coverage: GaugeVec,
     findings: IntGaugeVec,
+    findings_live_only: IntGaugeVec,
     controls: IntGaugeVec,
     waivers: IntGaugeVec,
     waiver_expiry: GaugeVec,
@@ -40,6 +41,7 @@ pub struct Metrics {
     scan_duration: HistogramVec,
     last_success: GaugeVec,
     last_scan: GaugeVec,
+    scan_interval: GaugeVec,
     scan_errors: IntCounterVec,
     scans: IntCounterVec,
     source_revision: IntGaugeVec,
@@ -66,6 +68,7 @@ enum Family {
     DriftedFields,
     Coverage,
     Findings,
+    FindingsLiveOnly,
     Controls,
     Resource,
 }
@@ -166,6 +169,12 @@ impl Metrics {
                 "Failing compliance findings of a target, per side (desired or live), severity and rule, as of its latest scan.",
                 &["target", "side", "severity", "rule"],
             ),
+            findings_live_only: gauge(
+                &r,
+                "gitdrift_findings_live_only",
+                "Failing findings on the live side of resources git declares compliant: controls weakened by hand, per severity and rule.",
+                &["target", "severity", "rule"],
+            ),
             controls: gauge(
                 &r,
                 "gitdrift_controls",
@@ -201,6 +210,12 @@ impl Metrics {
                 &r,
                 "gitdrift_scan_last_timestamp_seconds",
                 "When the last scan of a target finished, with or without errors (Unix time).",
+                &["target"],
+            ),
+            scan_interval: float_gauge(
+                &r,
+                "gitdrift_scan_interval_seconds",
+                "The configured time between scans of a target (alerts compare the last success with it).",
                 &["target"],
             ),
             scan_errors: counter(
@@ -296,6 +311,7 @@ impl Metrics {
             Family::Resources => Some(&self.resources),
             Family::DriftedFields => Some(&self.drifted_fields),
             Family::Findings => Some(&self.findings),
+            Family::FindingsLiveOnly => Some(&self.findings_live_only),
             Family::Controls => Some(&self.controls),
             Family::Resource => Some(&self.resource),
             Family::Coverage => None,
@@ -372,6 +388,21 @@ impl Metrics {
                     f.rule.clone(),
                 ))
                 .or_insert(0) += 1;
+        }
+        let mut live_only: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for f in report.findings.iter().filter(|f| {
+            f.resource.target == target && f.status == FindingStatus::Fail && f.live_only
+        }) {
+            *live_only
+                .entry((f.severity.as_str().to_string(), f.rule.clone()))
+                .or_insert(0) += 1;
+        }
+        for ((severity, rule), n) in live_only {
+            set.push((
+                Family::FindingsLiveOnly,
+                vec![target.to_string(), severity, rule],
+                n,
+            ));
         }
         for ((side, severity, rule), n) in findings {
             set.push((
@@ -496,10 +527,13 @@ impl Metrics {
         for (family, labels) in old {
             self.remove(family, &labels);
         }
-        for vec in [&self.last_success, &self.last_scan] {
+        for vec in [&self.last_success, &self.last_scan, &self.scan_interval] {
             let _ = vec.remove_label_values(&[target]);
         }
         let _ = self.scan_duration.remove_label_values(&[target]);
+        for provider in ["snapshot", "kubernetes", "aws"] {
+            let _ = self.refused.remove_label_values(&[target, provider]);
+        }
         for result in ["ok", "error"] {
             let _ = self.scans.remove_label_values(&[target, result]);
         }
@@ -532,6 +566,17 @@ impl Metrics {
         self.scans
             .with_label_values(&[target, if failed == 0 { "ok" } else { "error" }])
             .inc();
+    }
+
+    /// Records a target's configured scan interval, and shows its refused writes as 0 (a
+    /// series that exists, rather than one that is absent until something goes wrong).
+    pub fn scan_interval(&self, target: &str, provider: &str, interval: std::time::Duration) {
+        self.scan_interval
+            .with_label_values(&[target])
+            .set(interval.as_secs_f64());
+        self.refused
+            .with_label_values(&[target, provider])
+            .inc_by(0);
     }
 
     /// Counts an error of a stage outside a scan (storing its report, writing a report).

@@ -1326,5 +1326,8 @@ fn serve_counts_every_aws_request_by_operation_and_sends_only_reads() {
         "{counted} counted, {} recorded",
         calls.len()
     );
-    assert!(!metrics.contains("gitdrift_write_refusals_total{"));
+    assert!(
+        metrics.contains(r#"gitdrift_write_refusals_total{provider="aws",target="prod"} 0"#),
+        "nothing tried to write: {metrics}"
+    );
 }

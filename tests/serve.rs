@@ -696,8 +696,8 @@ fn kubernetes_targets_follow_watches_and_only_reads_are_sent() {
         );
     }
     assert!(
-        !m.contains("gitdrift_write_refusals_total{"),
-        "nothing tried to write"
+        m.contains(r#"gitdrift_write_refusals_total{provider="kubernetes",target="lab"} 0"#),
+        "nothing tried to write: {m}"
     );
     let (code, log) = served.stop();
     assert_eq!(code, Some(0), "{log}");
@@ -886,55 +886,12 @@ fn prometheus_scrapes_the_demo_served_as_in_the_readme() {
         &[],
     );
     ready(&served);
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gitdrift\n    static_configs:\n      - targets: [\"127.0.0.1:{}\"]\n",
-            served.port
-        ),
-    )
-    .unwrap();
-    let port = support::free_port();
-    let mut prometheus = std::process::Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
-        .spawn()
-        .expect("prometheus (Debian's prometheus package; scripts/test installs it)");
-    support::wait_for_port(port, "prometheus", &mut prometheus);
-    let query = "/api/v1/query?query=sum%20by%20(target)%20(gitdrift_resources%7Bstatus%3D%22drifted%22%7D)";
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let result = loop {
-        let answer = support::serve::request(port, "GET", query, &[], b"");
-        if let Ok(answer) = answer
-            && answer.status == 200
-        {
-            let body = answer.json();
-            let result = body["data"]["result"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            if result.len() == 2 {
-                break result;
-            }
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = prometheus.kill();
-            panic!(
-                "prometheus never scraped gitdrift: {}",
-                std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    let _ = prometheus.kill();
-    let _ = prometheus.wait();
+    let prometheus = support::prometheus::Prometheus::start(served.port);
+    let answer = prometheus.wait_for(
+        r#"sum by (target) (gitdrift_resources{status="drifted"})"#,
+        |r| r["data"]["result"].as_array().is_some_and(|a| a.len() == 2),
+    );
+    let result = answer["data"]["result"].as_array().unwrap();
     for target in ["demo", "demo-aws"] {
         let row = result
             .iter()
@@ -994,4 +951,87 @@ fn a_scheduled_report_missed_while_down_is_made_up_at_start_and_its_trend_outliv
     let (code, _) = served.stop();
     assert_eq!(code, Some(0));
     assert!(repo.path().join("reports/nightly-latest.json").exists());
+}
+
+#[test]
+fn shards_split_the_targets_between_replicas() {
+    let names = ["a", "b", "c", "d", "e", "f"];
+    let repo = demo("");
+    write_config(
+        &repo,
+        &names,
+        "serve:\n  interval: 1h\n  fetch_interval: 1h\n",
+    );
+    let config = repo.path().join("gitdrift.yaml");
+    let mut seen: Vec<String> = Vec::new();
+    let mut servers = Vec::new();
+    for (index, how) in [(0, "flags"), (1, "pod name")] {
+        let data = repo.path().join(format!("data-{index}"));
+        let served = if how == "flags" {
+            Served::start_with(
+                repo.path(),
+                &config,
+                &data,
+                &[],
+                &["--shard-count", "2", "--shard-index", "0"],
+            )
+        } else {
+            Served::start_with(
+                repo.path(),
+                &config,
+                &data,
+                &[("POD_NAME", "gitdrift-1")],
+                &["--shard-count", "2"],
+            )
+        };
+        ready(&served);
+        let targets = served.get("/api/v1/targets").json();
+        let mine: Vec<String> = targets["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                assert!(t["last_scan_id"].is_i64(), "{t:#}");
+                t["name"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert!(!mine.is_empty(), "shard {index} got no target");
+        seen.extend(mine);
+        servers.push(served);
+    }
+    seen.sort();
+    assert_eq!(seen, names, "every target on exactly one shard");
+    for served in servers {
+        let (code, _) = served.stop();
+        assert_eq!(code, Some(0));
+    }
+    for (args, env, message) in [
+        (
+            vec!["--shard-index", "1"],
+            vec![],
+            "--shard-index needs --shard-count",
+        ),
+        (
+            vec!["--shard-count", "2", "--shard-index", "2"],
+            vec![],
+            "not below the shard count",
+        ),
+        (
+            vec!["--shard-count", "2"],
+            vec![("POD_NAME", "gitdrift"), ("HOSTNAME", "box")],
+            "pod name ending in its ordinal",
+        ),
+    ] {
+        let mut full = vec![
+            "serve",
+            "--config",
+            "gitdrift.yaml",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        full.extend(args);
+        let run = gitdrift(repo.path(), &full, &env);
+        assert_eq!(run.code, 2, "{}", run.all());
+        assert!(run.stderr.contains(message), "{}", run.stderr);
+    }
 }

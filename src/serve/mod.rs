@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod reports;
+pub mod shard;
 pub mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +42,9 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     /// Overrides `serve.listen`.
     pub listen: Option<SocketAddr>,
+    /// This replica's shard: it scans only the targets rendezvous hashing gives it (and only
+    /// shard 0 writes the scheduled reports). `None`: every target.
+    pub shard: Option<shard::Shard>,
 }
 
 /// How a target stands, for the API and the overview page.
@@ -136,6 +140,11 @@ impl Service {
         Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Whether this replica scans the target (always, unless sharded).
+    pub fn owns(&self, target: &str) -> bool {
+        self.options.shard.is_none_or(|s| s.owns(target))
+    }
+
     /// Every target's status.
     pub fn target_statuses(&self) -> Vec<TargetStatus> {
         self.targets
@@ -206,6 +215,15 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
     let bound = listener.local_addr()?;
     // Metrics exist from the start (build info, zeros for the webhook results).
     let _ = metrics::global();
+    let owned: Vec<String> = config
+        .targets
+        .iter()
+        .filter(|t| options.shard.is_none_or(|s| s.owns(&t.name)))
+        .map(|t| t.name.clone())
+        .collect();
+    if let Some(shard) = options.shard {
+        tracing::info!(message = "sharded", shard = shard.index, shards = shard.count, targets = ?owned);
+    }
     let service = Arc::new(Service {
         permits: RwLock::new(Arc::new(Semaphore::new(config.concurrency.max(1)))),
         config: RwLock::new(Arc::clone(&config)),
@@ -213,8 +231,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         store,
         targets: Mutex::new(BTreeMap::new()),
         sources: Mutex::new(BTreeMap::new()),
-        waiting: Mutex::new(config.targets.iter().map(|t| t.name.clone()).collect()),
-        ready: AtomicBool::new(config.targets.is_empty()),
+        ready: AtomicBool::new(owned.is_empty()),
+        waiting: Mutex::new(owned),
         shutting_down: AtomicBool::new(false),
         scan_now: Mutex::new(HashMap::new()),
         fetch_now: Mutex::new(HashMap::new()),
@@ -363,7 +381,7 @@ fn reload(service: &Arc<Service>) {
             .targets
             .iter()
             .map(|t| t.name.clone())
-            .filter(|t| !scanned.contains(t))
+            .filter(|t| service.owns(t) && !scanned.contains(t))
             .collect();
         if waiting.is_empty() {
             service.ready.store(true, Ordering::SeqCst);
@@ -406,7 +424,7 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
         let mut sources = service.sources.lock().unwrap_or_else(|e| e.into_inner());
         let mut fetch_now = service.fetch_now.lock().unwrap_or_else(|e| e.into_inner());
         fetch_now.clear();
-        for source in &config.sources {
+        for source in config.sources.iter().filter(|s| service.owns(&s.target)) {
             let definition = format!("{source:?}");
             let keep = sources
                 .get(&source.name)
@@ -442,7 +460,12 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
         let mut statuses = service.targets.lock().unwrap_or_else(|e| e.into_inner());
         let mut scan_now = service.scan_now.lock().unwrap_or_else(|e| e.into_inner());
         scan_now.clear();
-        for target in &config.targets {
+        for target in config.targets.iter().filter(|t| service.owns(&t.name)) {
+            metrics::global().scan_interval(
+                &target.name,
+                crate::live::LiveProvider::for_target(target).kind(),
+                target.schedule.interval.unwrap_or(config.serve.interval),
+            );
             let status = statuses
                 .entry(target.name.clone())
                 .or_insert_with(|| TargetStatus {
@@ -471,7 +494,9 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
             ));
         }
     }
-    for report in &config.serve.reports {
+    // Sharded: the first shard writes the scheduled reports (they scan every target).
+    let reports = service.options.shard.is_none_or(|s| s.index == 0);
+    for report in config.serve.reports.iter().filter(|_| reports) {
         tasks.push(tokio::spawn(reports::schedule_loop(
             Arc::clone(service),
             Arc::clone(config),

@@ -139,9 +139,27 @@ pub async fn run_report(service: &Arc<Service>, config: &Arc<Config>, report: &S
         return;
     };
     let started = Utc::now();
+    // Sources of targets another shard scans are read here for the report.
     let mut sources = Vec::new();
     for target in &config.targets {
-        sources.extend(super::target_sources(service, config, &target.name).await);
+        if service.owns(&target.name) {
+            sources.extend(super::target_sources(service, config, &target.name).await);
+        } else {
+            for source in config.sources.iter().filter(|s| s.target == target.name) {
+                let (config, source, cache) = (
+                    Arc::clone(config),
+                    source.clone(),
+                    service.options.cache_dir.clone(),
+                );
+                if let Ok(read) = tokio::task::spawn_blocking(move || {
+                    crate::desired::read_source(&config, &source, &cache)
+                })
+                .await
+                {
+                    sources.push(read);
+                }
+            }
+        }
     }
     let scanned =
         super::scan_off_workers(service, config, Vec::new(), sources, Default::default()).await;

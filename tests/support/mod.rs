@@ -10,6 +10,7 @@ pub mod http_git;
 pub mod kube_api;
 pub mod moto;
 pub mod pki;
+pub mod prometheus;
 pub mod serve;
 
 use std::net::{TcpListener, TcpStream};
@@ -386,15 +387,21 @@ pub fn kubectl() -> PathBuf {
     path
 }
 
-/// A `helm` executable for tests: a shell script that runs `tests/support/helm_template.py`
-/// with the venv's Python (Helm's engine from helm-python-sdk). Written into `dir`.
-pub fn helm_stand_in(dir: &Path) -> PathBuf {
+/// The test venv's Python, with Helm's engine (helm-python-sdk) and the other test tools.
+pub fn venv_python() -> PathBuf {
     let python = project_root().join(".venv-test/bin/python");
     assert!(
         python.exists(),
         "{} is missing: run scripts/test, which installs helm-python-sdk into .venv-test",
         python.display()
     );
+    python
+}
+
+/// A `helm` executable for tests: a shell script that runs `tests/support/helm_template.py`
+/// with the venv's Python (Helm's engine from helm-python-sdk). Written into `dir`.
+pub fn helm_stand_in(dir: &Path) -> PathBuf {
+    let python = venv_python();
     let script = project_root().join("tests/support/helm_template.py");
     executable(
         dir,

@@ -19,6 +19,17 @@ impl Served {
     /// Starts `gitdrift serve --config CONFIG --data-dir DATA` in `dir`; logs go to a file in the
     /// data folder.
     pub fn start(dir: &Path, config: &Path, data: &Path, env: &[(&str, &str)]) -> Served {
+        Served::start_with(dir, config, data, env, &[])
+    }
+
+    /// [`Served::start`] with more arguments for `serve`.
+    pub fn start_with(
+        dir: &Path,
+        config: &Path,
+        data: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Served {
         let port = super::free_port();
         std::fs::create_dir_all(data).expect("data folder");
         let log = data.join(format!("serve-{port}.log"));
@@ -29,6 +40,7 @@ impl Served {
             .arg("--data-dir")
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"));
         for (k, v) in env {
