@@ -172,7 +172,7 @@ impl Metrics {
             findings_live_only: gauge(
                 &r,
                 "gitdrift_findings_live_only",
-                "Failing findings on the live side of resources git declares compliant: controls weakened by hand, per severity and rule.",
+                "Failing live-side findings that git does not share (git declares the resource compliant, or not at all): controls weakened by hand, per severity and rule.",
                 &["target", "severity", "rule"],
             ),
             controls: gauge(
