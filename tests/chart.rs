@@ -178,6 +178,29 @@ fn the_chart_lints_renders_validates_and_grants_only_reads() {
     assert_eq!(set["spec"]["replicas"], 3);
     let args = set["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
     assert!(args.contains("--shard-count=3"), "{args}");
+    // Its governing Service is headless, and the ServiceMonitor selects one Service only (each
+    // pod scraped once).
+    let governing = sharded
+        .iter()
+        .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == set["spec"]["serviceName"])
+        .expect("the StatefulSet's serviceName names a Service");
+    assert_eq!(governing["spec"]["clusterIP"], "None");
+    let monitor = sharded
+        .iter()
+        .find(|d| d["kind"] == "ServiceMonitor")
+        .unwrap();
+    let wanted = monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap();
+    let selected = sharded
+        .iter()
+        .filter(|d| d["kind"] == "Service")
+        .filter(|d| wanted.iter().all(|(k, v)| &d["metadata"]["labels"][k] == v))
+        .count();
+    assert_eq!(
+        selected, 1,
+        "the ServiceMonitor selects exactly one Service"
+    );
     let role = sharded.iter().find(|d| d["kind"] == "ClusterRole").unwrap();
     assert!(
         role.to_string().contains("\"secrets\""),
