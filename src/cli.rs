@@ -103,6 +103,10 @@ struct ServeArgs {
     /// or `$HOSTNAME`, as a StatefulSet names its pods].
     #[arg(long, value_name = "I", env = "GITDRIFT_SHARD_INDEX")]
     shard_index: Option<usize>,
+    /// How to reach another shard, `{index}` standing for its number
+    /// (`http://gitdrift-{index}.gitdrift-shards:9464`): webhooks about its sources are passed on.
+    #[arg(long, value_name = "URL", env = "GITDRIFT_SHARD_PEER_URL")]
+    shard_peer_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -383,6 +387,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         data_dir,
         listen: args.listen,
         shard,
+        shard_peer_url: args.shard_peer_url.clone(),
     })
     .await
 }

@@ -26,6 +26,9 @@ const STATUSES: [Status; 4] = [
     Status::Unmanaged,
 ];
 
+/// The stages `gitdrift_scan_errors_total` counts errors of, per target.
+const STAGES: [&str; 4] = ["source", "live", "judge", "store"];
+
 /// Every metric gitdrift exports.
 pub struct Metrics {
     registry: Registry,
@@ -47,6 +50,7 @@ pub struct Metrics {
     source_revision: IntGaugeVec,
     source_stale: IntGaugeVec,
     source_last_fetch: GaugeVec,
+    source_last_attempt: GaugeVec,
     source_fetches: IntCounterVec,
     api_requests: IntCounterVec,
     refused: IntCounterVec,
@@ -190,7 +194,7 @@ impl Metrics {
             waiver_expiry: float_gauge(
                 &r,
                 "gitdrift_waiver_expiry_timestamp_seconds",
-                "When the soonest-expiring waiver of a rule ends (Unix time, end of its last day, UTC).",
+                "When the soonest-expiring unexpired waiver of a rule ends (Unix time, end of its last day, UTC).",
                 &["rule"],
             ),
             resource: gauge(
@@ -246,6 +250,12 @@ impl Metrics {
                 &r,
                 "gitdrift_source_last_fetch_timestamp_seconds",
                 "When a git source was last fetched and read successfully (Unix time).",
+                &["source"],
+            ),
+            source_last_attempt: float_gauge(
+                &r,
+                "gitdrift_source_last_attempt_timestamp_seconds",
+                "When a git source was last fetched and read, successfully or not (Unix time).",
                 &["source"],
             ),
             source_fetches: counter(
@@ -329,8 +339,19 @@ impl Metrics {
         }
     }
 
-    /// Sets a target's gauges from its latest scan, replacing what the previous scan set.
+    /// Sets a target's gauges from its latest scan, replacing what the previous scan set. A scan
+    /// whose live read failed says nothing about the target's state: its resource, finding and
+    /// coverage series stay as the last good scan left them (so that alerts on them keep their
+    /// time; the scan-health alerts say the numbers are old).
     pub fn publish(&self, target: &str, provider: &str, report: &ScanReport, per_resource: bool) {
+        let live_failed = report.problems.iter().any(|p| {
+            p.severity == crate::model::Severity::Error
+                && p.target.as_deref() == Some(target)
+                && p.file.is_none()
+        }) && !report.resources.iter().any(|r| r.target == target);
+        if live_failed {
+            return;
+        }
         let mut set: Vec<(Family, Vec<String>, i64)> = Vec::new();
         let mut by_kind: BTreeMap<(String, Status), i64> = BTreeMap::new();
         let mut fields: BTreeMap<String, i64> = BTreeMap::new();
@@ -504,8 +525,11 @@ impl Metrics {
                 _ => "stale",
             };
             *counts.entry(status).or_insert(0) += 1;
-            let soonest = expiry.entry(w.rule.as_str()).or_insert(w.expires);
-            *soonest = (*soonest).min(w.expires);
+            // An expired waiver is counted as such; it must not hide a sibling about to expire.
+            if status != "expired" {
+                let soonest = expiry.entry(w.rule.as_str()).or_insert(w.expires);
+                *soonest = (*soonest).min(w.expires);
+            }
         }
         for (status, n) in counts {
             self.waivers.with_label_values(&[status]).set(n);
@@ -537,7 +561,7 @@ impl Metrics {
         for result in ["ok", "error"] {
             let _ = self.scans.remove_label_values(&[target, result]);
         }
-        for stage in ["source", "live", "judge", "store"] {
+        for stage in STAGES {
             let _ = self.scan_errors.remove_label_values(&[target, stage]);
         }
         self.waiver_states
@@ -577,6 +601,11 @@ impl Metrics {
         self.refused
             .with_label_values(&[target, provider])
             .inc_by(0);
+        for stage in STAGES {
+            self.scan_errors
+                .with_label_values(&[target, stage])
+                .inc_by(0);
+        }
     }
 
     /// Counts an error of a stage outside a scan (storing its report, writing a report).
@@ -600,8 +629,11 @@ impl Metrics {
         self.source_stale
             .with_label_values(&[source])
             .set(i64::from(stale));
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        self.source_last_attempt
+            .with_label_values(&[source])
+            .set(now);
         if ok {
-            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
             self.source_last_fetch.with_label_values(&[source]).set(now);
         }
         if let Some(revision) = revision {
@@ -629,6 +661,7 @@ impl Metrics {
         }
         let _ = self.source_stale.remove_label_values(&[source]);
         let _ = self.source_last_fetch.remove_label_values(&[source]);
+        let _ = self.source_last_attempt.remove_label_values(&[source]);
     }
 
     /// Counts a webhook request by result.

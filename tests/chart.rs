@@ -82,6 +82,10 @@ const VALUES: &[(&str, &str)] = &[
         "persistence: {enabled: false}\nrbac: {create: false}\nserviceAccount: {create: false, name: reader}\n",
     ),
     (
+        "AWS only, through IRSA, with a mounted kubeconfig secret",
+        "rbac: {create: false}\nserviceAccount:\n  automountToken: false\n  annotations: {eks.amazonaws.com/role-arn: \"arn:aws:iam::123456789012:role/gitdrift-read\"}\nextraVolumes: [{name: kubeconfigs, secret: {secretName: gitdrift-kubeconfigs}}]\nextraVolumeMounts: [{name: kubeconfigs, mountPath: /etc/gitdrift-kubeconfigs, readOnly: true}]\nconfig:\n  sources: []\n  targets:\n    - {name: aws-prod, aws: {regions: [eu-west-1]}}\n",
+    ),
+    (
         "custom resources to read",
         "rbac:\n  resources:\n    - apiGroups: [cert-manager.io]\n      resources: [certificates, issuers]\n",
     ),
@@ -221,6 +225,11 @@ fn the_chart_lints_renders_validates_and_grants_only_reads() {
             .any(|d| d["kind"] == "PersistentVolumeClaim")
     );
 
+    // An existing account must be named: the read-only ClusterRole is never bound to the
+    // namespace's default account.
+    let unnamed = render("serviceAccount: {create: false}\n").unwrap_err();
+    assert!(unnamed.contains("serviceAccount.name"), "{unnamed}");
+
     // The only way to add a verb would be through values: the schema refuses it.
     let refused = render(
         "rbac:\n  resources:\n    - apiGroups: [\"\"]\n      resources: [pods]\n      verbs: [delete]\n",
@@ -271,6 +280,20 @@ fn the_chart_carries_the_alerting_rules_and_dashboards_unchanged() {
             .collect()
     };
     assert_eq!(alerts(&rule["spec"]), alerts(&source));
+    // The rendered rules, with their substitutions, still pass promtool.
+    let rendered_rules = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(rendered_rules.path(), rule["spec"].to_string()).unwrap();
+    let check = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(rendered_rules.path())
+        .output()
+        .expect("promtool (scripts/test installs Debian's prometheus)");
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!(
         rule.to_string()
             .contains("https://docs.example.test/gitdrift#gitdriftdriftpresent")

@@ -953,34 +953,63 @@ fn a_scheduled_report_missed_while_down_is_made_up_at_start_and_its_trend_outliv
     assert!(repo.path().join("reports/nightly-latest.json").exists());
 }
 
+/// Two free ports `base` and `base + 1`, `base` a multiple of ten (so that a URL template can
+/// name either by its last digit).
+fn adjacent_ports() -> u16 {
+    for _ in 0..200 {
+        let base = support::free_port() / 10 * 10;
+        if base > 1024
+            && (0..2).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no two adjacent free ports");
+}
+
 #[test]
-fn shards_split_the_targets_between_replicas() {
+fn shards_split_the_targets_between_replicas_and_pass_webhooks_on() {
     let names = ["a", "b", "c", "d", "e", "f"];
     let repo = demo("");
     write_config(
         &repo,
         &names,
-        "serve:\n  interval: 1h\n  fetch_interval: 1h\n",
+        "serve:\n  interval: 1h\n  fetch_interval: 1h\n  webhook_secret_env: GITDRIFT_TEST_WEBHOOK_SECRET\n",
     );
     let config = repo.path().join("gitdrift.yaml");
+    let base = adjacent_ports();
+    let peers = format!("http://127.0.0.1:{}{{index}}", base / 10);
     let mut seen: Vec<String> = Vec::new();
     let mut servers = Vec::new();
-    for (index, how) in [(0, "flags"), (1, "pod name")] {
+    for index in 0..2u16 {
         let data = repo.path().join(format!("data-{index}"));
-        let served = if how == "flags" {
-            Served::start_with(
+        let served = if index == 0 {
+            Served::start_at(
+                base,
                 repo.path(),
                 &config,
                 &data,
-                &[],
-                &["--shard-count", "2", "--shard-index", "0"],
+                &[("GITDRIFT_TEST_WEBHOOK_SECRET", SECRET)],
+                &[
+                    "--shard-count",
+                    "2",
+                    "--shard-index",
+                    "0",
+                    "--shard-peer-url",
+                    &peers,
+                ],
             )
         } else {
-            Served::start_with(
+            Served::start_at(
+                base + 1,
                 repo.path(),
                 &config,
                 &data,
-                &[("POD_NAME", "gitdrift-1")],
+                &[
+                    ("POD_NAME", "gitdrift-1"),
+                    ("GITDRIFT_TEST_WEBHOOK_SECRET", SECRET),
+                    ("GITDRIFT_SHARD_PEER_URL", &peers),
+                ],
                 &["--shard-count", "2"],
             )
         };
@@ -1001,6 +1030,32 @@ fn shards_split_the_targets_between_replicas() {
     }
     seen.sort();
     assert_eq!(seen, names, "every target on exactly one shard");
+
+    // A push to the repository every source reads, sent to shard 0: it fetches its own sources
+    // and passes the request on to shard 1, which verifies it again and fetches the rest.
+    let push = push_payload(&repo.path().display().to_string(), "refs/heads/main");
+    let answer = signed_push(&servers[0], &push);
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let body = answer.json();
+    assert!(!body["fetching"].as_array().unwrap().is_empty(), "{body:#}");
+    assert_eq!(body["forwarded"][0]["shard"], 1, "{body:#}");
+    assert_eq!(body["forwarded"][0]["status"], 202, "{body:#}");
+    let m = servers[1].get("/metrics").body;
+    assert_eq!(
+        metric(&m, r#"gitdrift_webhook_requests_total{result="accepted"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    servers[1].wait_until(
+        "shard 1 fetched on the webhook",
+        Duration::from_secs(20),
+        |s| {
+            s.get("/metrics").body.lines().any(|l| {
+                l.starts_with("gitdrift_source_fetches_total{")
+                    && l.contains(r#"trigger="webhook""#)
+            })
+        },
+    );
     for served in servers {
         let (code, _) = served.stop();
         assert_eq!(code, Some(0));

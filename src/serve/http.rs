@@ -271,16 +271,64 @@ async fn git_webhook(
     };
     match webhook::judge(&config, &secret, &headers, &body) {
         Verdict::Push(sources) => {
+            // Sharded: a source belongs to the shard that owns its target; pass the request on
+            // (it is verified again there), unless it was passed on already.
+            let forwarded = headers.contains_key(FORWARDED);
+            let (mine, theirs): (Vec<String>, Vec<String>) = sources.into_iter().partition(|s| {
+                config
+                    .sources
+                    .iter()
+                    .find(|c| &c.name == s)
+                    .is_some_and(|c| service.owns(&c.target))
+            });
+            let mut passed = Vec::new();
+            let mut not_mine = Vec::new();
+            if let Some(shard) = service.shard()
+                && !theirs.is_empty()
+            {
+                let mut by_owner: std::collections::BTreeMap<usize, Vec<String>> =
+                    Default::default();
+                for name in theirs {
+                    let target = config
+                        .sources
+                        .iter()
+                        .find(|c| c.name == name)
+                        .map(|c| c.target.clone())
+                        .unwrap_or_default();
+                    by_owner
+                        .entry(super::shard::owner(&target, shard.count))
+                        .or_default()
+                        .push(name);
+                }
+                for (owner, names) in by_owner {
+                    match (&service.peer_url(owner), forwarded) {
+                        (Some(url), false) => {
+                            let status = forward(url, &headers, body.clone()).await;
+                            passed
+                                .push(json!({"shard": owner, "sources": names, "status": status}));
+                        }
+                        _ => not_mine.push(json!({"shard": owner, "sources": names})),
+                    }
+                }
+            }
+            if mine.is_empty() && passed.is_empty() {
+                metrics::global().webhook("ignored");
+                return json_response(&json!({
+                    "ignored": "the sources are another shard's",
+                    "other_shards": not_mine,
+                }));
+            }
             metrics::global().webhook("accepted");
-            tracing::info!(message = "webhook: fetching", sources = %sources.join(","));
-            service.fetch(&sources);
+            tracing::info!(message = "webhook: fetching", sources = %mine.join(","), forwarded = passed.len());
+            service.fetch(&mine);
             (
                 StatusCode::ACCEPTED,
                 [(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
                 )],
-                json!({ "fetching": sources }).to_string(),
+                json!({ "fetching": mine, "forwarded": passed, "other_shards": not_mine })
+                    .to_string(),
             )
                 .into_response()
         }
@@ -296,6 +344,42 @@ async fn git_webhook(
         Verdict::BadRequest(why) => {
             metrics::global().webhook("bad_request");
             error(StatusCode::BAD_REQUEST, &why)
+        }
+    }
+}
+
+/// Marks a webhook request one shard passed on to another.
+const FORWARDED: &str = "x-gitdrift-forwarded";
+
+/// Passes a verified webhook on to the shard at `base`; returns its status (0: unreachable).
+async fn forward(base: &str, headers: &HeaderMap, body: Bytes) -> u16 {
+    let url = format!("{}/api/v1/webhooks/git", base.trim_end_matches('/'));
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+    {
+        Ok(client) => client,
+        Err(_) => return 0,
+    };
+    let mut request = client.post(&url).header(FORWARDED, "1").body(body);
+    for name in [
+        "content-type",
+        "x-hub-signature-256",
+        "x-github-event",
+        "x-gitea-signature",
+        "x-gitea-event",
+        "x-gitlab-token",
+        "x-gitlab-event",
+    ] {
+        if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            request = request.header(name, value);
+        }
+    }
+    match request.send().await {
+        Ok(answer) => answer.status().as_u16(),
+        Err(err) => {
+            tracing::warn!(message = "webhook not passed on to its shard", url = %url, error = %crate::redact::error_chain(&err));
+            0
         }
     }
 }

@@ -45,6 +45,9 @@ pub struct ServeOptions {
     /// This replica's shard: it scans only the targets rendezvous hashing gives it (and only
     /// shard 0 writes the scheduled reports). `None`: every target.
     pub shard: Option<shard::Shard>,
+    /// How to reach another shard (`{index}` stands for its number), so that a webhook about
+    /// another shard's source is passed on to it.
+    pub shard_peer_url: Option<String>,
 }
 
 /// How a target stands, for the API and the overview page.
@@ -138,6 +141,19 @@ impl Service {
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
         Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// This replica's shard, if sharded.
+    pub fn shard(&self) -> Option<shard::Shard> {
+        self.options.shard
+    }
+
+    /// The base URL of another shard.
+    pub fn peer_url(&self, index: usize) -> Option<String> {
+        self.options
+            .shard_peer_url
+            .as_ref()
+            .map(|t| t.replace("{index}", &index.to_string()))
     }
 
     /// Whether this replica scans the target (always, unless sharded).

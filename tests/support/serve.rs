@@ -30,7 +30,18 @@ impl Served {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Served {
-        let port = super::free_port();
+        Served::start_at(super::free_port(), dir, config, data, env, args)
+    }
+
+    /// [`Served::start_with`] on a given port.
+    pub fn start_at(
+        port: u16,
+        dir: &Path,
+        config: &Path,
+        data: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Served {
         std::fs::create_dir_all(data).expect("data folder");
         let log = data.join(format!("serve-{port}.log"));
         let mut command = super::gitdrift_command(dir);

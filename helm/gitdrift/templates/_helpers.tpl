@@ -22,8 +22,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "gitdrift.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "gitdrift.fullname" .) .Values.serviceAccount.name -}}
+{{- else if .Values.serviceAccount.name -}}
+{{- .Values.serviceAccount.name -}}
+{{- else if .Values.rbac.create -}}
+{{- fail "serviceAccount.create is false: name the account in serviceAccount.name (binding the read-only ClusterRole to the namespace's default account would grant it to every pod there)" -}}
 {{- else -}}
-{{- default "default" .Values.serviceAccount.name -}}
+default
 {{- end -}}
 {{- end -}}
 
@@ -42,7 +46,7 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "gitdrift.serviceAccountName" . }}
-  automountServiceAccountToken: true
+  automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
   terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
   {{- with .Values.imagePullSecrets }}
   imagePullSecrets:
@@ -66,6 +70,7 @@ spec:
         - --listen=0.0.0.0:{{ .Values.service.port }}
         {{- if gt (int .Values.shards) 1 }}
         - --shard-count={{ .Values.shards }}
+        - --shard-peer-url=http://{{ include "gitdrift.fullname" . }}-{index}.{{ include "gitdrift.fullname" . }}-shards.{{ .Release.Namespace }}.svc:{{ .Values.service.port }}
         {{- end }}
       env:
         - name: GITDRIFT_CACHE_DIR
@@ -119,6 +124,9 @@ spec:
           mountPath: /var/cache/gitdrift
         - name: tmp
           mountPath: /tmp
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -127,6 +135,9 @@ spec:
       emptyDir: {}
     - name: tmp
       emptyDir: {}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
     {{- if not .Values.persistence.enabled }}
     - name: data
       emptyDir: {}
