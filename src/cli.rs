@@ -41,6 +41,9 @@ enum Command {
     /// Run as a service: scan every target on its schedule (Kubernetes targets from watches),
     /// keep the history, serve metrics, the API and an overview page, write scheduled reports.
     Serve(ServeArgs),
+    /// Propose git changes that adopt the live state where the configuration says the live state
+    /// is right (`remediation.adopt`): print the plan, or write it as a patch.
+    Remediate(RemediateArgs),
     /// List the scans kept in a data folder's history.
     History(HistoryArgs),
     /// Render a stored scan in any report format.
@@ -107,6 +110,28 @@ struct ServeArgs {
     /// (`http://gitdrift-{index}.gitdrift-shards:9464`): webhooks about its sources are passed on.
     #[arg(long, value_name = "URL", env = "GITDRIFT_SHARD_PEER_URL")]
     shard_peer_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RemediateArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Plan from a stored scan instead of scanning now (with `--scan`, that one; else the newest).
+    #[arg(long, value_name = "DIR", env = "GITDRIFT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The stored scan to plan from.
+    #[arg(long, value_name = "ID", requires = "data_dir")]
+    scan: Option<i64>,
+    /// Print the plan (the default).
+    #[arg(long)]
+    plan: bool,
+    /// How to print the plan.
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
+    /// Write the plan's edits as a unified diff that `git apply` accepts (paths from the
+    /// repository root).
+    #[arg(long, value_name = "FILE")]
+    patch_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -230,6 +255,7 @@ pub fn main() -> ExitCode {
         Command::Snapshot(args) => run(snapshot(args)),
         Command::Rules(args) => ExitCode::from(rules(args)),
         Command::Serve(args) => run(serve(args)),
+        Command::Remediate(args) => run(remediate(args)),
         Command::History(args) => ExitCode::from(history(args)),
         Command::Report(args) => ExitCode::from(stored_report(args)),
         Command::Verify(args) => ExitCode::from(verify(args)),
@@ -350,6 +376,65 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     }
     let threshold = args.fail_on_severity.map_or(config_threshold, |t| t.0);
     Ok(report.exit_code(threshold))
+}
+
+/// `gitdrift remediate`: the plan, printed and optionally written as a patch.
+async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
+    let config = Arc::new(Config::load(&args.config.config)?);
+    let cache = cache_dir(&args.config);
+    let report = match &args.data_dir {
+        Some(dir) => {
+            let store = crate::store::Store::open(dir)?;
+            let id = match args.scan {
+                Some(id) => id,
+                None => store
+                    .latest()?
+                    .ok_or_else(|| anyhow::anyhow!("no scan in {}", dir.display()))?,
+            };
+            store
+                .get(id)?
+                .map(|(_, report)| report)
+                .ok_or_else(|| anyhow::anyhow!("no scan {id} in {}", dir.display()))?
+        }
+        None => {
+            let options = ScanOptions {
+                cache_dir: cache.clone(),
+                targets: Vec::new(),
+            };
+            scan::run(Arc::clone(&config), &options).await
+        }
+    };
+    let plan = crate::remediate::plan(&config, &report, &cache);
+    match args.format {
+        ListFormat::Text => print!("{}", crate::remediate::render_plan(&plan)),
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+    }
+    let _ = args.plan;
+    if let Some(path) = &args.patch_out {
+        let mut repos: Vec<String> = Vec::new();
+        for c in &plan.changes {
+            let repo = config
+                .sources
+                .iter()
+                .find(|s| s.name == c.source)
+                .map(|s| s.repo.to_string())
+                .unwrap_or_default();
+            if !repos.contains(&repo) {
+                repos.push(repo);
+            }
+        }
+        if repos.len() > 1 {
+            anyhow::bail!(
+                "the plan changes files in {} repositories ({}); a patch applies to one",
+                repos.len(),
+                repos.join(", ")
+            );
+        }
+        let changes: Vec<&crate::remediate::FileChange> = plan.changes.iter().collect();
+        report::write_atomically(path, &crate::remediate::patch(&changes))
+            .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+    }
+    Ok(0)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<u8> {

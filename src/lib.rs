@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod redact;
+pub mod remediate;
 pub mod report;
 pub mod scan;
 pub mod serve;

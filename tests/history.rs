@@ -7,18 +7,10 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Repo, gitdrift, project_root};
+use support::{Repo, gitdrift};
 
 fn demo() -> Repo {
-    let repo = Repo::new();
-    repo.copy_dir(&project_root().join("examples/demo/gitops"), "gitops");
-    repo.commit("manifests");
-    repo.copy_dir(&project_root().join("examples/demo/live"), "live");
-    repo.write(
-        "gitdrift.yaml",
-        "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: demo\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: ./live\n",
-    );
-    repo
+    support::demo_repo("")
 }
 
 #[test]

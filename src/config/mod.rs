@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod node;
+pub mod remediation;
 pub mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,6 +52,8 @@ pub struct Config {
     pub audit: audit::AuditSettings,
     /// How `gitdrift serve` runs.
     pub serve: service::ServeSettings,
+    /// What git should adopt from the live state (`gitdrift remediate`).
+    pub remediation: remediation::RemediationSettings,
 }
 
 /// Targets read at once unless the configuration says otherwise.
@@ -702,6 +705,7 @@ impl Checker {
             concurrency: DEFAULT_CONCURRENCY,
             audit: audit::AuditSettings::default(),
             serve: service::ServeSettings::default(),
+            remediation: remediation::RemediationSettings::default(),
         };
         if root.kind == NodeKind::Null {
             self.error(
@@ -722,6 +726,7 @@ impl Checker {
                 "concurrency",
                 "audit",
                 "serve",
+                "remediation",
             ],
         ) else {
             return config;
@@ -788,6 +793,9 @@ impl Checker {
         }
         if let Some(node) = top.get("serve") {
             config.serve = self.serve(node);
+        }
+        if let Some(node) = top.get("remediation") {
+            config.remediation = self.remediation(node);
         }
         if let Some(node) = top.get("concurrency") {
             match node.kind {

@@ -485,6 +485,11 @@ fn read_secret(secret: &SecretRef) -> Result<String, GitError> {
     secret.read().map_err(GitError::Credential)
 }
 
+/// Where the cached clone of a remote repository is.
+pub fn cached_clone(cache_dir: &Path, url: &str) -> PathBuf {
+    cache_dir.join("repos").join(cache_name(url))
+}
+
 /// A stable, readable folder name for a URL's cached clone (credentials never part of it).
 fn cache_name(url: &str) -> String {
     let shown = redact::url(url);

@@ -387,6 +387,23 @@ pub fn kubectl() -> PathBuf {
     path
 }
 
+/// A repository with the demo's manifests committed (under `gitops/`), its live snapshot beside
+/// them (`live/`, not committed), and a `gitdrift.yaml` scanning one with the other, plus `extra`
+/// configuration.
+pub fn demo_repo(extra: &str) -> Repo {
+    let repo = Repo::new();
+    repo.copy_dir(&project_root().join("examples/demo/gitops"), "gitops");
+    repo.commit("manifests");
+    repo.copy_dir(&project_root().join("examples/demo/live"), "live");
+    repo.write(
+        "gitdrift.yaml",
+        &format!(
+            "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: demo\n    namespace: shop\ntargets:\n  - name: demo\n    snapshot: ./live\n{extra}"
+        ),
+    );
+    repo
+}
+
 /// The test venv's Python, with Helm's engine (helm-python-sdk) and the other test tools.
 pub fn venv_python() -> PathBuf {
     let python = project_root().join(".venv-test/bin/python");

@@ -1,0 +1,229 @@
+//! `gitdrift remediate` end to end: on the demo, the drift the configuration adopts becomes a
+//! reviewable plan and a patch that `git apply` accepts, touching only the changed lines; once
+//! applied and committed, a new scan finds those resources in sync. Nothing is adopted unless
+//! asked; a plan reads git at the commit its scan read; rendered sources get suggestions, not
+//! edits.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::{Repo, git, gitdrift, kubectl};
+
+const ADOPT: &str = "remediation:\n  adopt:\n    - kind: Deployment\n      name: web\n      paths: [/spec/replicas]\n    - kind: Deployment\n      name: cart\n    - kind: ConfigMap\n      name: web-config\n    - kind: ConfigMap\n      name: feature-flags\n  delete_missing: true\n";
+
+fn demo(extra: &str) -> Repo {
+    support::demo_repo(extra)
+}
+
+fn resource<'a>(report: &'a Value, kind: &str, name: &str) -> Option<&'a Value> {
+    report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == kind && r["name"] == name)
+}
+
+#[test]
+fn adopted_drift_becomes_a_patch_that_applies_and_leaves_git_in_sync() {
+    let repo = demo(ADOPT);
+    let before: Vec<(String, String)> = [
+        "apps/web/deployment.yaml",
+        "apps/cart/cart.yaml",
+        "apps/web/configmap.yaml",
+    ]
+    .iter()
+    .map(|f| {
+        let path = format!("gitops/{f}");
+        (
+            path.clone(),
+            std::fs::read_to_string(repo.path().join(&path)).unwrap(),
+        )
+    })
+    .collect();
+    let run = gitdrift(
+        repo.path(),
+        &["remediate", "--plan", "--patch-out", "fix.patch"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    let plan = &run.stdout;
+    for line in [
+        "edit gitops/apps/web/deployment.yaml (source shop, target demo",
+        "Deployment shop/web /spec/replicas: 2 -> 5  (set by kubectl-scale at 2026-11-24T22:05:10Z)",
+        "Deployment shop/cart /spec/template/spec/containers/0/image: \"registry.example.com/shop/cart:2.8.0\" -> \"registry.example.com/shop/cart:2.8.1-hotfix\"",
+        "ConfigMap shop/web-config /data/LOG_LEVEL: \"info\" -> \"debug\"",
+        "ConfigMap shop/feature-flags: delete the declaration",
+    ] {
+        assert!(plan.contains(line), "{line} missing from the plan:\n{plan}");
+    }
+    // The unmanaged debug-shell is not proposed for anything.
+    assert!(!plan.contains("debug-shell"), "{plan}");
+
+    let patch = std::fs::read_to_string(repo.path().join("fix.patch")).unwrap();
+    let check = Command::new("git")
+        .args(["apply", "--check", "fix.patch"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}\n{patch}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    git(repo.path(), &["apply", "fix.patch"]);
+    // Only the changed lines differ: every other byte of the files is as it was.
+    for (path, old) in &before {
+        let new = std::fs::read_to_string(repo.path().join(path)).unwrap();
+        let changed: Vec<(&str, &str)> = old
+            .lines()
+            .zip(new.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert!(changed.len() <= 2, "{path}: {changed:?}");
+        assert!(!changed.is_empty(), "{path} unchanged");
+        for (a, b) in changed {
+            let indent = |s: &str| s.len() - s.trim_start().len();
+            assert_eq!(indent(a), indent(b), "{path}: indentation kept");
+            assert_eq!(a.split(':').next(), b.split(':').next(), "{path}: same key");
+        }
+    }
+    let cart = std::fs::read_to_string(repo.path().join("gitops/apps/cart/cart.yaml")).unwrap();
+    assert!(
+        !cart.contains("feature-flags"),
+        "the missing ConfigMap's declaration is gone"
+    );
+    git(repo.path(), &["add", "-A", "gitops"]);
+    git(repo.path(), &["commit", "-qm", "adopt the live state"]);
+
+    let scan = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    let report = scan.json();
+    assert_eq!(
+        resource(&report, "Deployment", "cart").unwrap()["status"],
+        "in_sync"
+    );
+    assert_eq!(
+        resource(&report, "ConfigMap", "web-config").unwrap()["status"],
+        "in_sync"
+    );
+    assert!(resource(&report, "ConfigMap", "feature-flags").is_none());
+    // Only the adopted path of web: its replicas; the rest of its drift stays.
+    let web = resource(&report, "Deployment", "web").unwrap();
+    assert!(
+        !web["drifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["path"] == "/spec/replicas"),
+        "{web:#}"
+    );
+
+    // A second run has nothing left to change.
+    let again = gitdrift(repo.path(), &["remediate", "--format", "json"], &[]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(
+        again.json()["changes"],
+        serde_json::json!([]),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn nothing_is_adopted_unless_asked() {
+    let repo = demo("");
+    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "fix.patch"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("nothing to remediate"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("fix.patch")).unwrap(),
+        ""
+    );
+}
+
+#[test]
+fn a_plan_reads_git_at_the_commit_its_scan_read() {
+    let repo = demo(ADOPT);
+    let scan = gitdrift(repo.path(), &["scan", "--data-dir", "data"], &[]);
+    assert_eq!(scan.code, 1, "{}", scan.all());
+    // Someone edits web's replicas in git after the scan.
+    let path = repo.path().join("gitops/apps/web/deployment.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("replicas: 2", "replicas: 3", 1)).unwrap();
+    repo.commit("three");
+    // The plan comes from the stored scan, at its commit: still valid there.
+    let run = gitdrift(
+        repo.path(),
+        &["remediate", "--data-dir", "data", "--format", "json"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    let plan = run.json();
+    let files: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"gitops/apps/web/deployment.yaml"),
+        "{plan:#}"
+    );
+    // The same adoption planned from a fresh scan follows git's new value.
+    let fresh = gitdrift(repo.path(), &["remediate", "--format", "json"], &[]);
+    let plan = fresh.json();
+    let web = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["fields"].as_array().unwrap())
+        .find(|f| f["resource"] == "Deployment shop/web")
+        .expect("web is still drifted");
+    assert_eq!(web["git"], 3);
+    assert_eq!(web["live"], 5);
+}
+
+#[test]
+fn rendered_sources_get_a_suggestion_in_place_of_an_edit() {
+    let repo = Repo::new();
+    repo.write(
+        "k/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n",
+    );
+    repo.write(
+        "k/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\ndata:\n  mode: blue\n",
+    );
+    repo.commit("kustomization");
+    repo.write(
+        "live/cm.json",
+        r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"team"},"data":{"mode":"green"}}]}"#,
+    );
+    repo.write(
+        "gitdrift.yaml",
+        &format!(
+            "sources:\n  - name: team\n    repo: .\n    render: kustomize\n    paths: [k]\n    target: lab\n    kustomize:\n      binary: {}\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - kind: ConfigMap\n",
+            kubectl().display()
+        ),
+    );
+    let run = gitdrift(repo.path(), &["remediate", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let plan = run.json();
+    assert_eq!(plan["changes"], serde_json::json!([]), "{plan:#}");
+    let suggestion = &plan["suggestions"][0];
+    assert_eq!(suggestion["resource"], "ConfigMap team/settings");
+    assert!(
+        suggestion["reason"]
+            .as_str()
+            .unwrap()
+            .contains("rendered by kustomize from k"),
+        "{suggestion:#}"
+    );
+    assert_eq!(suggestion["fields"][0]["path"], "/data/mode");
+    assert_eq!(suggestion["fields"][0]["live"], "green");
+}
