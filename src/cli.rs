@@ -132,6 +132,10 @@ struct RemediateArgs {
     /// repository root).
     #[arg(long, value_name = "FILE")]
     patch_out: Option<PathBuf>,
+    /// Propose the plan through `remediation.provider` (`local`: a commit on the branch
+    /// `gitdrift/remediate/<source>-<target>`; no drift left deletes gitdrift's branch).
+    #[arg(long)]
+    open: bool,
 }
 
 #[derive(Debug, Args)]
@@ -434,7 +438,67 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
         report::write_atomically(path, &crate::remediate::patch(&changes))
             .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
     }
+    if args.open {
+        let Some(provider) = &config.remediation.provider else {
+            anyhow::bail!("--open needs remediation.provider in the configuration (local)");
+        };
+        match provider {
+            crate::config::remediation::Provider::Local => open_local(&config, &report, &plan)?,
+        }
+    }
     Ok(0)
+}
+
+/// The `local` provider: a branch per source whose repository is a local one.
+fn open_local(
+    config: &Config,
+    report: &crate::report::ScanReport,
+    plan: &crate::remediate::Plan,
+) -> anyhow::Result<()> {
+    for source in &config.sources {
+        let crate::config::RepoLocation::Local(path) = &source.repo else {
+            continue;
+        };
+        let Some(base) = report
+            .scan
+            .sources
+            .iter()
+            .find(|s| s.name == source.name)
+            .and_then(|s| s.commit.clone())
+        else {
+            continue;
+        };
+        let changes: Vec<&crate::remediate::FileChange> = plan
+            .changes
+            .iter()
+            .filter(|c| c.source == source.name)
+            .collect();
+        let branch = crate::remediate::local::branch_name(&source.name, &source.target);
+        let fields: usize = changes.iter().map(|c| c.fields.len()).sum();
+        let sub = crate::remediate::Plan {
+            changes: changes.iter().map(|c| (*c).clone()).collect(),
+            suggestions: Vec::new(),
+        };
+        let message = format!(
+            "gitdrift: adopt the live state of {fields} field{} on {}\n\n{}\nScanned {} at commit {base}.\n",
+            if fields == 1 { "" } else { "s" },
+            source.target,
+            crate::remediate::render_plan(&sub),
+            report.scan.started_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        );
+        let outcome = crate::remediate::local::apply(path, &branch, &base, &changes, &message)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        use crate::remediate::local::Outcome;
+        match outcome {
+            Outcome::Opened { commit } => println!("opened {branch} at {commit}"),
+            Outcome::Updated { commit } => println!("updated {branch} to {commit}"),
+            Outcome::Unchanged { commit } => println!("unchanged {branch} at {commit}"),
+            Outcome::Closed => println!("closed {branch}: no drift left to adopt"),
+            Outcome::Nothing => {}
+            Outcome::LeftAlone { reason } => println!("left alone: {reason}"),
+        }
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<u8> {

@@ -227,3 +227,118 @@ fn rendered_sources_get_a_suggestion_in_place_of_an_edit() {
     assert_eq!(suggestion["fields"][0]["path"], "/data/mode");
     assert_eq!(suggestion["fields"][0]["live"], "green");
 }
+
+#[test]
+fn the_local_provider_opens_updates_and_closes_one_branch_and_never_rewrites_anothers_commit() {
+    let repo = demo(
+        "remediation:\n  adopt:\n    - kind: Deployment\n      name: web\n      paths: [/spec/replicas]\n  provider: local\n",
+    );
+    let head = repo.head();
+    let branch = "gitdrift/remediate/shop-demo";
+    let run = gitdrift(
+        repo.path(),
+        &["remediate", "--open", "--patch-out", "plan.patch"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains(&format!("opened {branch} at ")),
+        "{}",
+        run.stdout
+    );
+    // The commit's diff is exactly the plan, on top of the scanned commit; the checkout is
+    // untouched.
+    let diff = git(repo.path(), &["diff", &head, branch]);
+    let patch = std::fs::read_to_string(repo.path().join("plan.patch")).unwrap();
+    let changed = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(changed(&diff), changed(&patch));
+    assert_eq!(changed(&diff), vec!["-  replicas: 2", "+  replicas: 5"]);
+    assert_eq!(
+        git(repo.path(), &["rev-parse", &format!("{branch}~1")]).trim(),
+        head
+    );
+    assert_eq!(repo.head(), head, "HEAD did not move");
+    assert!(git(repo.path(), &["status", "--porcelain", "gitops"]).is_empty());
+    let first = git(repo.path(), &["rev-parse", branch]).trim().to_string();
+
+    // The same drift again: nothing changes.
+    let again = gitdrift(repo.path(), &["remediate", "--open"], &[]);
+    assert!(
+        again
+            .stdout
+            .contains(&format!("unchanged {branch} at {first}")),
+        "{}",
+        again.stdout
+    );
+
+    // The drift changes (scaled again): gitdrift's commit is replaced.
+    let live = repo.path().join("live/shop.yaml");
+    let text = std::fs::read_to_string(&live).unwrap();
+    let scaled = text.replacen("replicas: 5", "replicas: 7", 1);
+    assert_ne!(scaled, text);
+    std::fs::write(&live, &scaled).unwrap();
+    let updated = gitdrift(repo.path(), &["remediate", "--open"], &[]);
+    assert!(
+        updated.stdout.contains(&format!("updated {branch} to ")),
+        "{}",
+        updated.stdout
+    );
+    let diff = git(repo.path(), &["diff", &head, branch]);
+    assert_eq!(changed(&diff), vec!["-  replicas: 2", "+  replicas: 7"]);
+
+    // Someone adds a commit to the branch: it is not rewritten.
+    let worktree = tempfile::tempdir().unwrap();
+    git(
+        repo.path(),
+        &[
+            "worktree",
+            "add",
+            "-q",
+            worktree.path().to_str().unwrap(),
+            branch,
+        ],
+    );
+    std::fs::write(worktree.path().join("NOTES"), "reviewed\n").unwrap();
+    git(worktree.path(), &["add", "NOTES"]);
+    git(worktree.path(), &["commit", "-qm", "review notes"]);
+    let theirs = git(repo.path(), &["rev-parse", branch]).trim().to_string();
+    std::fs::write(&live, scaled.replacen("replicas: 7", "replicas: 9", 1)).unwrap();
+    let left = gitdrift(repo.path(), &["remediate", "--open"], &[]);
+    assert!(left.stdout.contains("left alone"), "{}", left.stdout);
+    assert_eq!(git(repo.path(), &["rev-parse", branch]).trim(), theirs);
+    git(
+        repo.path(),
+        &[
+            "worktree",
+            "remove",
+            "--force",
+            worktree.path().to_str().unwrap(),
+        ],
+    );
+    git(repo.path(), &["branch", "-D", branch]);
+
+    // Opened again, then the drift goes away: the branch is closed (deleted).
+    let opened = gitdrift(repo.path(), &["remediate", "--open"], &[]);
+    assert!(opened.stdout.contains("opened"), "{}", opened.stdout);
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 2", 1)).unwrap();
+    let closed = gitdrift(repo.path(), &["remediate", "--open"], &[]);
+    assert!(
+        closed.stdout.contains(&format!("closed {branch}")),
+        "{}",
+        closed.stdout
+    );
+    assert!(
+        git(repo.path(), &["branch", "--list", branch])
+            .trim()
+            .is_empty()
+    );
+}

@@ -14,6 +14,7 @@
 //!       paths: ["/spec/replicas"]   # only these fields (and below); default: every drifted field
 //!   delete_missing: false           # propose deleting declarations of missing resources
 //!   import_unmanaged: false         # propose unmanaged resources as new manifests
+//!   provider: local                 # where `remediate --open` proposes: a branch per source
 //! ```
 
 use super::node::Node;
@@ -28,6 +29,15 @@ pub struct RemediationSettings {
     pub delete_missing: bool,
     /// Propose unmanaged resources as new manifests.
     pub import_unmanaged: bool,
+    /// Where `remediate --open` proposes the change.
+    pub provider: Option<Provider>,
+}
+
+/// Where remediation proposes its changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Provider {
+    /// A commit on a branch of the source's local repository.
+    Local,
 }
 
 /// Resources (and fields) whose live state git should adopt.
@@ -57,7 +67,7 @@ impl Checker {
         let Some(fields) = self.fields(
             node,
             "remediation",
-            &["adopt", "delete_missing", "import_unmanaged"],
+            &["adopt", "delete_missing", "import_unmanaged", "provider"],
         ) else {
             return settings;
         };
@@ -95,6 +105,16 @@ impl Checker {
                     paths,
                     line: item.line,
                 });
+            }
+        }
+        if let Some(n) = fields.get("provider") {
+            match self.string(n, "remediation.provider").as_deref() {
+                Some("local") => settings.provider = Some(Provider::Local),
+                Some(other) => self.error(
+                    n,
+                    format!("unknown remediation.provider `{other}`; known: local"),
+                ),
+                None => {}
             }
         }
         for (key, slot) in [

@@ -5,6 +5,7 @@
 //! a file that changed since the scan). A plan is data: printed for review, written as a patch
 //! `git apply` accepts. gitdrift never touches the environment; remediation only writes to git.
 
+pub mod local;
 pub mod yaml_edit;
 
 use std::collections::BTreeMap;
