@@ -444,9 +444,86 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
         };
         match provider {
             crate::config::remediation::Provider::Local => open_local(&config, &report, &plan)?,
+            crate::config::remediation::Provider::GitHub(hosting) => {
+                open_github(&config, hosting, &report, &plan).await?
+            }
         }
     }
     Ok(0)
+}
+
+/// The `github` provider: a pull request per source, through the REST API.
+async fn open_github(
+    config: &Config,
+    hosting: &crate::config::remediation::Hosting,
+    report: &crate::report::ScanReport,
+    plan: &crate::remediate::Plan,
+) -> anyhow::Result<()> {
+    let token = hosting
+        .token
+        .read()
+        .map_err(|e| anyhow::anyhow!("the GitHub token: {e}"))?;
+    for source in &config.sources {
+        let repository = match (&hosting.repository, &source.repo) {
+            (Some(r), _) => r.clone(),
+            (None, crate::config::RepoLocation::Remote(url)) => {
+                match crate::remediate::github::repository_of(url) {
+                    Some(r) => r,
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        let Some(base) = report
+            .scan
+            .sources
+            .iter()
+            .find(|s| s.name == source.name)
+            .and_then(|s| s.commit.clone())
+        else {
+            continue;
+        };
+        let changes: Vec<&crate::remediate::FileChange> = plan
+            .changes
+            .iter()
+            .filter(|c| c.source == source.name)
+            .collect();
+        let suggestions: Vec<&crate::remediate::Suggestion> = plan
+            .suggestions
+            .iter()
+            .filter(|s| s.source == source.name)
+            .collect();
+        let fields: usize = changes.iter().map(|c| c.fields.len()).sum();
+        let branch = crate::remediate::local::branch_name(&source.name, &source.target);
+        let title = crate::remediate::pr_title(&source.target, fields);
+        let body = crate::remediate::pr_body(report, &source.name, &changes, &suggestions, None);
+        let github =
+            crate::remediate::github::GitHub::new(&hosting.api_url, token.clone(), &repository)
+                .map_err(|e| anyhow::anyhow!(e))?;
+        let (outcome, url) = github
+            .apply(
+                &branch,
+                &base,
+                &changes,
+                &title,
+                &body,
+                &hosting.labels,
+                config.remediation.close_when_gone,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{repository}: {e}"))?;
+        let url = url.unwrap_or_default();
+        use crate::remediate::local::Outcome;
+        match outcome {
+            Outcome::Opened { commit } => println!("opened {url} ({branch} at {commit})"),
+            Outcome::Updated { commit } => println!("updated {url} ({branch} to {commit})"),
+            Outcome::Unchanged { commit } => println!("unchanged {url} ({branch} at {commit})"),
+            Outcome::Closed => println!("closed {url}: no drift left to adopt"),
+            Outcome::Nothing => {}
+            Outcome::LeftAlone { reason } => println!("left alone {url}: {reason}"),
+        }
+    }
+    Ok(())
 }
 
 /// The `local` provider: a branch per source whose repository is a local one.

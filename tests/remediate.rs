@@ -342,3 +342,224 @@ fn the_local_provider_opens_updates_and_closes_one_branch_and_never_rewrites_ano
             .is_empty()
     );
 }
+
+const GITHUB_TOKEN: &str = "ghp_stubtoken0123456789";
+
+fn github_repo(stub: &support::hosting::HostingStub) -> Repo {
+    let repo = demo(&format!(
+        "remediation:\n  adopt:\n    - kind: Deployment\n      name: web\n      paths: [/spec/replicas]\n  provider: github\n  github:\n    api_url: {}\n    repository: acme/shop\n    token_env: GITDRIFT_TEST_GITHUB_TOKEN\n    labels: [gitdrift, drift]\n",
+        stub.url()
+    ));
+    let tree = git(repo.path(), &["rev-parse", "HEAD^{tree}"]);
+    stub.seed("acme/shop", &repo.head(), tree.trim());
+    repo
+}
+
+fn open(repo: &Repo) -> support::Run {
+    let run = gitdrift(
+        repo.path(),
+        &["remediate", "--open"],
+        &[("GITDRIFT_TEST_GITHUB_TOKEN", GITHUB_TOKEN)],
+    );
+    assert!(!run.all().contains(GITHUB_TOKEN), "the token never shows");
+    run
+}
+
+#[test]
+fn the_github_provider_opens_updates_and_closes_one_pull_request() {
+    let stub = support::hosting::HostingStub::start(GITHUB_TOKEN);
+    let repo = github_repo(&stub);
+    let branch = "gitdrift/remediate/shop-demo";
+    let original =
+        std::fs::read_to_string(repo.path().join("gitops/apps/web/deployment.yaml")).unwrap();
+
+    let run = open(&repo);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("opened http://stub/acme/shop/pull/1"),
+        "{}",
+        run.stdout
+    );
+    let state = stub.state("acme/shop");
+    let pull = &state["pulls"][0];
+    assert_eq!(pull["state"], "open");
+    assert_eq!(pull["head"]["ref"], branch);
+    assert_eq!(pull["base"]["ref"], "main");
+    assert_eq!(pull["labels"], serde_json::json!(["drift", "gitdrift"]));
+    assert_eq!(
+        pull["title"],
+        "gitdrift: adopt the live state of 1 field on demo"
+    );
+    let body = pull["body"].as_str().unwrap();
+    assert!(
+        body.contains("| Deployment shop/web | `/spec/replicas` | `2` | `5` | kubectl-scale | 2026-11-24T22:05:10Z |"),
+        "{body}"
+    );
+    assert!(body.contains(&repo.head()), "the scanned commit: {body}");
+    // The commit: on the scanned commit, by gitdrift, with the edited file only.
+    let tip = state["refs"][branch].as_str().unwrap().to_string();
+    let commit = &state["commits"][&tip];
+    assert_eq!(commit["parents"], serde_json::json!([repo.head()]));
+    assert_eq!(commit["author"]["email"], "gitdrift@localhost");
+    let tree = &state["trees"][commit["tree"].as_str().unwrap()];
+    let entries = tree["entries"].as_object().unwrap();
+    assert_eq!(entries.len(), 1, "{tree}");
+    let blob_calls: Vec<Value> = stub
+        .calls()
+        .into_iter()
+        .filter(|c| c["path"] == "/repos/acme/shop/git/blobs")
+        .collect();
+    assert_eq!(blob_calls.len(), 1);
+    let content = blob_calls[0]["json"]["content"].as_str().unwrap();
+    assert_eq!(content, original.replacen("replicas: 2", "replicas: 5", 1));
+    // Every call authenticated, in GitHub's media type and API version; none to the default branch.
+    for call in stub.calls() {
+        assert_eq!(
+            call["authorization"],
+            format!("Bearer {GITHUB_TOKEN}"),
+            "{call}"
+        );
+        assert_eq!(call["accept"], "application/vnd.github+json", "{call}");
+        assert_eq!(call["api_version"], "2022-11-28", "{call}");
+        assert!(
+            !call["path"].as_str().unwrap().ends_with("/refs/heads/main"),
+            "{call}"
+        );
+    }
+
+    // The same drift: nothing written.
+    let before = stub.calls().len();
+    let again = open(&repo);
+    assert!(
+        again
+            .stdout
+            .contains("unchanged http://stub/acme/shop/pull/1"),
+        "{}",
+        again.stdout
+    );
+    let writes: Vec<Value> = stub.calls()[before..]
+        .iter()
+        .filter(|c| {
+            let p = c["path"].as_str().unwrap();
+            c["method"] != "GET" && !p.ends_with("/git/blobs") && !p.ends_with("/git/trees")
+        })
+        .cloned()
+        .collect();
+    assert!(writes.is_empty(), "a rerun writes nothing: {writes:#?}");
+
+    // The drift changes: gitdrift's commit is replaced, the description follows.
+    let live = repo.path().join("live/shop.yaml");
+    let text = std::fs::read_to_string(&live).unwrap();
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 7", 1)).unwrap();
+    let updated = open(&repo);
+    assert!(
+        updated
+            .stdout
+            .contains("updated http://stub/acme/shop/pull/1"),
+        "{}",
+        updated.stdout
+    );
+    let state = stub.state("acme/shop");
+    assert_ne!(state["refs"][branch], tip.as_str());
+    assert!(
+        state["pulls"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("| `2` | `7` |")
+    );
+    assert_eq!(
+        state["pulls"].as_array().unwrap().len(),
+        1,
+        "still one pull request"
+    );
+
+    // The drift is gone: the pull request is closed with a comment, the branch deleted.
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 2", 1)).unwrap();
+    let closed = open(&repo);
+    assert!(
+        closed
+            .stdout
+            .contains("closed http://stub/acme/shop/pull/1"),
+        "{}",
+        closed.stdout
+    );
+    let state = stub.state("acme/shop");
+    assert_eq!(state["pulls"][0]["state"], "closed");
+    assert!(
+        state["comments"]["1"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("drift")
+    );
+    assert!(state["refs"].get(branch).is_none());
+
+    // Drift again: a new pull request; then a reviewer commits to its branch: left alone, said
+    // once, never force-pushed.
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 6", 1)).unwrap();
+    let reopened = open(&repo);
+    assert!(
+        reopened
+            .stdout
+            .contains("opened http://stub/acme/shop/pull/2"),
+        "{}",
+        reopened.stdout
+    );
+    let theirs = stub.foreign_commit("acme/shop", branch);
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 8", 1)).unwrap();
+    let before = stub.calls().len();
+    for _ in 0..2 {
+        let left = open(&repo);
+        assert!(left.stdout.contains("left alone"), "{}", left.stdout);
+    }
+    let state = stub.state("acme/shop");
+    assert_eq!(state["refs"][branch], theirs.as_str());
+    assert_eq!(
+        state["comments"]["2"].as_array().unwrap().len(),
+        1,
+        "said once"
+    );
+    let pushes: Vec<Value> = stub.calls()[before..]
+        .iter()
+        .filter(|c| {
+            c["method"] != "GET"
+                && (c["path"].as_str().unwrap().contains("/git/refs")
+                    || c["path"].as_str().unwrap().ends_with("/git/commits"))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        pushes.is_empty(),
+        "no commit and no branch update: {pushes:#?}"
+    );
+}
+
+#[test]
+fn a_wrong_or_missing_github_token_is_a_clear_error_that_never_shows_it() {
+    let stub = support::hosting::HostingStub::start(GITHUB_TOKEN);
+    let repo = github_repo(&stub);
+    let missing = gitdrift(repo.path(), &["remediate", "--open"], &[]);
+    assert_eq!(missing.code, 2, "{}", missing.all());
+    assert!(
+        missing.stderr.contains("GITDRIFT_TEST_GITHUB_TOKEN"),
+        "{}",
+        missing.stderr
+    );
+    let wrong = gitdrift(
+        repo.path(),
+        &["remediate", "--open"],
+        &[("GITDRIFT_TEST_GITHUB_TOKEN", "ghp_wrong_token_987")],
+    );
+    assert_eq!(wrong.code, 2, "{}", wrong.all());
+    assert!(
+        wrong.stderr.contains("401") && wrong.stderr.contains("Bad credentials"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(!wrong.all().contains("ghp_wrong_token_987"));
+    assert!(
+        stub.state("acme/shop")["pulls"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -15,13 +15,20 @@
 //!   delete_missing: false           # propose deleting declarations of missing resources
 //!   import_unmanaged: false         # propose unmanaged resources as new manifests
 //!   provider: local                 # where `remediate --open` proposes: a branch per source
+//!   # provider: github                # or a pull request through GitHub's REST API:
+//!   # github:
+//!   #   api_url: https://api.github.com   # GitHub Enterprise: https://HOST/api/v3
+//!   #   repository: org/shop              # default: from the source's URL
+//!   #   token_env: GITDRIFT_GITHUB_TOKEN  # or token_file; contents and pull-request scope
+//!   #   labels: [gitdrift]
+//!   close_when_gone: true           # close the pull request (with a comment) once drift is gone
 //! ```
 
 use super::node::Node;
 use super::{Checker, Selector, parse_pointer};
 
 /// Remediation settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RemediationSettings {
     /// Drift to adopt from the live state.
     pub adopt: Vec<AdoptRule>,
@@ -31,6 +38,8 @@ pub struct RemediationSettings {
     pub import_unmanaged: bool,
     /// Where `remediate --open` proposes the change.
     pub provider: Option<Provider>,
+    /// Close the pull request once its drift is gone.
+    pub close_when_gone: bool,
 }
 
 /// Where remediation proposes its changes.
@@ -38,6 +47,33 @@ pub struct RemediationSettings {
 pub enum Provider {
     /// A commit on a branch of the source's local repository.
     Local,
+    /// A pull request through GitHub's REST API.
+    GitHub(Hosting),
+}
+
+/// A git hosting API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hosting {
+    /// The API's base URL.
+    pub api_url: String,
+    /// `owner/name`; `None`: from each source's URL.
+    pub repository: Option<String>,
+    /// The token.
+    pub token: super::SecretRef,
+    /// Labels put on pull requests.
+    pub labels: Vec<String>,
+}
+
+impl Default for RemediationSettings {
+    fn default() -> Self {
+        RemediationSettings {
+            adopt: Vec::new(),
+            delete_missing: false,
+            import_unmanaged: false,
+            provider: None,
+            close_when_gone: true,
+        }
+    }
 }
 
 /// Resources (and fields) whose live state git should adopt.
@@ -67,7 +103,14 @@ impl Checker {
         let Some(fields) = self.fields(
             node,
             "remediation",
-            &["adopt", "delete_missing", "import_unmanaged", "provider"],
+            &[
+                "adopt",
+                "delete_missing",
+                "import_unmanaged",
+                "provider",
+                "github",
+                "close_when_gone",
+            ],
         ) else {
             return settings;
         };
@@ -110,9 +153,20 @@ impl Checker {
         if let Some(n) = fields.get("provider") {
             match self.string(n, "remediation.provider").as_deref() {
                 Some("local") => settings.provider = Some(Provider::Local),
+                Some("github") => match fields.get("github") {
+                    Some(h) => {
+                        settings.provider = self
+                            .hosting(h, "remediation.github", "https://api.github.com")
+                            .map(Provider::GitHub)
+                    }
+                    None => self.error(
+                        n,
+                        "provider github needs a `github:` block (token_env or token_file)",
+                    ),
+                },
                 Some(other) => self.error(
                     n,
-                    format!("unknown remediation.provider `{other}`; known: local"),
+                    format!("unknown remediation.provider `{other}`; known: local, github"),
                 ),
                 None => {}
             }
@@ -120,6 +174,7 @@ impl Checker {
         for (key, slot) in [
             ("delete_missing", &mut settings.delete_missing),
             ("import_unmanaged", &mut settings.import_unmanaged),
+            ("close_when_gone", &mut settings.close_when_gone),
         ] {
             if let Some(n) = fields.get(key) {
                 match n.kind {
@@ -129,5 +184,47 @@ impl Checker {
             }
         }
         settings
+    }
+
+    fn hosting(&mut self, node: &Node, what: &str, default_api: &str) -> Option<Hosting> {
+        let fields = self.fields(
+            node,
+            what,
+            &["api_url", "repository", "token_env", "token_file", "labels"],
+        )?;
+        let api_url = self
+            .optional(&fields, "api_url", what)
+            .unwrap_or_else(|| default_api.to_string());
+        let repository = self.optional(&fields, "repository", what);
+        if let Some(r) = &repository
+            && r.split('/').filter(|p| !p.is_empty()).count() < 2
+        {
+            self.error(node, format!("{what}.repository must be `owner/name`"));
+        }
+        let token_env = self.optional(&fields, "token_env", what);
+        let token_file = fields
+            .get("token_file")
+            .and_then(|n| self.path(n, &format!("{what}.token_file")));
+        let token = match (token_env, token_file) {
+            (Some(env), None) => super::SecretRef::Env(env),
+            (None, Some(file)) => super::SecretRef::File(file),
+            _ => {
+                self.error(
+                    node,
+                    format!("{what} needs one of `token_env` or `token_file`"),
+                );
+                return None;
+            }
+        };
+        let labels = fields
+            .get("labels")
+            .map(|n| self.string_list(n, &format!("{what}.labels")))
+            .unwrap_or_default();
+        Some(Hosting {
+            api_url: api_url.trim_end_matches('/').to_string(),
+            repository,
+            token,
+            labels,
+        })
     }
 }

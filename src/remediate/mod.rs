@@ -5,6 +5,7 @@
 //! a file that changed since the scan). A plan is data: printed for review, written as a patch
 //! `git apply` accepts. gitdrift never touches the environment; remediation only writes to git.
 
+pub mod github;
 pub mod local;
 pub mod yaml_edit;
 
@@ -534,6 +535,125 @@ pub fn patch(changes: &[&FileChange]) -> String {
                 .header(&format!("a/{}", c.file), &format!("b/{}", c.file))
                 .to_string(),
         );
+    }
+    out
+}
+
+/// The title of a remediation pull request.
+pub fn pr_title(target: &str, fields: usize) -> String {
+    format!(
+        "gitdrift: adopt the live state of {fields} field{} on {target}",
+        if fields == 1 { "" } else { "s" }
+    )
+}
+
+/// The body of a remediation pull request: what drifted, field by field, who changed it and
+/// when, the scan it comes from, and the compliance findings the change brings into git or
+/// takes out of it.
+pub fn pr_body(
+    report: &ScanReport,
+    source: &str,
+    changes: &[&FileChange],
+    suggestions: &[&Suggestion],
+    report_url: Option<&str>,
+) -> String {
+    use std::fmt::Write as _;
+    let cell = |v: &str| v.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<!-- gitdrift:remediation source={source} -->\nThe live state differs from git, and the configuration says the live state is right (`remediation.adopt`). This change brings git in line with it; nothing in the environment is touched.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| resource | field | git | live | changed by | at |\n|---|---|---|---|---|---|"
+    );
+    let mut resources = std::collections::BTreeSet::new();
+    for c in changes {
+        for f in &c.fields {
+            resources.insert(f.resource.clone());
+            let path = if f.path.is_empty() {
+                "(declaration deleted)".to_string()
+            } else {
+                format!("`{}`", f.path)
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | `{}` | {} | {} |",
+                cell(&f.resource),
+                cell(&path),
+                cell(&display_value(&f.git)),
+                cell(&display_value(&f.live)),
+                cell(f.changed_by.as_deref().unwrap_or("")),
+                cell(f.changed_at.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    let files: Vec<&str> = changes.iter().map(|c| c.file.as_str()).collect();
+    let commit = changes.first().map(|c| c.commit.as_str()).unwrap_or("");
+    let _ = writeln!(
+        out,
+        "\nFiles: {}. Scan of {} at commit `{}`.",
+        files
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        report.scan.started_at.format("%Y-%m-%d %H:%M UTC"),
+        commit
+    );
+    if let Some(url) = report_url {
+        let _ = writeln!(out, "Full report: {url}");
+    }
+    // Findings: what git would take over from the live state, and what it would lose.
+    let mut introduced = std::collections::BTreeSet::new();
+    let mut fixed = std::collections::BTreeSet::new();
+    for resource in &resources {
+        let of = |side: crate::audit::Side| -> std::collections::BTreeSet<String> {
+            report
+                .findings
+                .iter()
+                .filter(|f| {
+                    f.side == side
+                        && format!(
+                            "{} {}",
+                            f.resource.kind,
+                            crate::report::resource_name(&f.resource.namespace, &f.resource.name)
+                        ) == *resource
+                })
+                .map(|f| format!("`{}` ({}) on {resource}", f.rule, f.severity.as_str()))
+                .collect()
+        };
+        let (git, live) = (
+            of(crate::audit::Side::Desired),
+            of(crate::audit::Side::Live),
+        );
+        introduced.extend(live.difference(&git).cloned());
+        fixed.extend(git.difference(&live).cloned());
+    }
+    if !introduced.is_empty() || !fixed.is_empty() {
+        let _ = writeln!(out, "\n**Compliance**");
+        for f in &introduced {
+            let _ = writeln!(out, "- brings into git: {f}");
+        }
+        for f in &fixed {
+            let _ = writeln!(out, "- fixes in git: {f}");
+        }
+    }
+    if !suggestions.is_empty() {
+        let _ = writeln!(out, "\n**Not applied** (change these by hand):");
+        for s in suggestions {
+            let _ = writeln!(out, "- {} in `{}`: {}", s.resource, s.file, s.reason);
+            for f in &s.fields {
+                let _ = writeln!(
+                    out,
+                    "  - `{}`: `{}` → `{}`",
+                    f.path,
+                    display_value(&f.git),
+                    display_value(&f.live)
+                );
+            }
+        }
     }
     out
 }

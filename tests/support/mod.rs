@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod hosting;
 pub mod http;
 pub mod http_git;
 pub mod kube_api;

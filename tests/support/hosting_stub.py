@@ -1,0 +1,293 @@
+"""A stateful stub of the git hosting API endpoints gitdrift's remediation calls (GitHub's REST
+API: git data, refs, pull requests, issues), for tests. It keeps blobs, trees, commits, refs,
+pull requests, labels and comments in memory, refuses requests without the expected bearer token
+(401), and records every call (method, path, query, JSON body, auth and accept headers).
+
+Usage: hosting_stub.py PORT TOKEN. Test controls live under /_stub/:
+  POST /_stub/seed            {"repo": "o/r", "commit": SHA, "tree": SHA, "default_branch": "main"}
+  POST /_stub/foreign_commit  {"repo": "o/r", "branch": B}   someone else commits on top of B
+  GET  /_stub/calls           every call so far
+  GET  /_stub/state           refs, pull requests, commits
+"""
+
+import hashlib
+import json
+import sys
+
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+TOKEN = sys.argv[2] if len(sys.argv) > 2 else "token"
+STATE = {"repos": {}, "calls": []}
+
+
+def repo(owner, name):
+    return STATE["repos"].setdefault(
+        f"{owner}/{name}",
+        {"default_branch": "main", "objects": {}, "refs": {}, "pulls": [], "comments": {}},
+    )
+
+
+def sha(kind, payload):
+    return hashlib.sha1(f"{kind}\0{json.dumps(payload, sort_keys=True)}".encode()).hexdigest()
+
+
+@app.before_request
+def record_and_check():
+    if request.path.startswith("/_stub/"):
+        return None
+    STATE["calls"].append(
+        {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode(),
+            "json": request.get_json(silent=True),
+            "authorization": request.headers.get("Authorization"),
+            "accept": request.headers.get("Accept"),
+            "api_version": request.headers.get("X-GitHub-Api-Version"),
+        }
+    )
+    if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        return jsonify({"message": "Bad credentials"}), 401
+    return None
+
+
+@app.post("/_stub/seed")
+def seed():
+    body = request.get_json()
+    owner, name = body["repo"].split("/")
+    r = repo(owner, name)
+    r["default_branch"] = body.get("default_branch", "main")
+    r["objects"][body["commit"]] = {
+        "type": "commit",
+        "tree": body["tree"],
+        "parents": [],
+        "author": {"name": "someone", "email": "someone@example.com"},
+        "message": "seed",
+    }
+    r["objects"][body["tree"]] = {"type": "tree", "entries": {}}
+    r["refs"][r["default_branch"]] = body["commit"]
+    return jsonify({})
+
+
+@app.post("/_stub/foreign_commit")
+def foreign_commit():
+    body = request.get_json()
+    owner, name = body["repo"].split("/")
+    r = repo(owner, name)
+    tip = r["refs"][body["branch"]]
+    commit = {
+        "type": "commit",
+        "tree": r["objects"][tip]["tree"],
+        "parents": [tip],
+        "author": {"name": "A Reviewer", "email": "reviewer@example.com"},
+        "message": "review fixes",
+    }
+    new = sha("commit", commit)
+    r["objects"][new] = commit
+    r["refs"][body["branch"]] = new
+    return jsonify({"sha": new})
+
+
+@app.get("/_stub/calls")
+def calls():
+    return jsonify(STATE["calls"])
+
+
+@app.get("/_stub/state")
+def state():
+    out = {}
+    for key, r in STATE["repos"].items():
+        out[key] = {
+            "refs": r["refs"],
+            "pulls": r["pulls"],
+            "comments": r["comments"],
+            "commits": {k: v for k, v in r["objects"].items() if v["type"] == "commit"},
+            "trees": {k: v for k, v in r["objects"].items() if v["type"] == "tree"},
+        }
+    return jsonify(out)
+
+
+@app.get("/repos/<owner>/<name>")
+def get_repo(owner, name):
+    r = repo(owner, name)
+    return jsonify({"full_name": f"{owner}/{name}", "default_branch": r["default_branch"]})
+
+
+@app.get("/repos/<owner>/<name>/git/commits/<sha_>")
+def get_commit(owner, name, sha_):
+    obj = repo(owner, name)["objects"].get(sha_)
+    if not obj or obj["type"] != "commit":
+        return jsonify({"message": "Not Found"}), 404
+    return jsonify(
+        {
+            "sha": sha_,
+            "tree": {"sha": obj["tree"]},
+            "parents": [{"sha": p} for p in obj["parents"]],
+            "author": obj["author"],
+            "message": obj["message"],
+        }
+    )
+
+
+@app.post("/repos/<owner>/<name>/git/blobs")
+def create_blob(owner, name):
+    body = request.get_json()
+    if body.get("encoding") != "utf-8" or not isinstance(body.get("content"), str):
+        return jsonify({"message": "Invalid request: content and encoding utf-8"}), 422
+    s = sha("blob", body["content"])
+    repo(owner, name)["objects"][s] = {"type": "blob", "content": body["content"]}
+    return jsonify({"sha": s}), 201
+
+
+@app.post("/repos/<owner>/<name>/git/trees")
+def create_tree(owner, name):
+    r = repo(owner, name)
+    body = request.get_json()
+    base = r["objects"].get(body.get("base_tree"))
+    if base is None or base["type"] != "tree":
+        return jsonify({"message": "base_tree not found"}), 422
+    entries = dict(base["entries"])
+    for e in body["tree"]:
+        if e.get("mode") != "100644" or e.get("type") != "blob" or e.get("sha") not in r["objects"]:
+            return jsonify({"message": f"bad tree entry {e}"}), 422
+        entries[e["path"]] = e["sha"]
+    tree = {"type": "tree", "entries": entries, "base": body["base_tree"]}
+    s = sha("tree", tree)
+    r["objects"][s] = tree
+    return jsonify({"sha": s}), 201
+
+
+@app.post("/repos/<owner>/<name>/git/commits")
+def create_commit(owner, name):
+    r = repo(owner, name)
+    body = request.get_json()
+    if body.get("tree") not in r["objects"] or any(p not in r["objects"] for p in body["parents"]):
+        return jsonify({"message": "tree or parent not found"}), 422
+    commit = {
+        "type": "commit",
+        "tree": body["tree"],
+        "parents": body["parents"],
+        "author": {"name": body["author"]["name"], "email": body["author"]["email"]},
+        "message": body["message"],
+    }
+    s = sha("commit", dict(commit, date=body["author"].get("date")))
+    r["objects"][s] = commit
+    return jsonify({"sha": s}), 201
+
+
+@app.get("/repos/<owner>/<name>/git/ref/heads/<path:branch>")
+def get_ref(owner, name, branch):
+    r = repo(owner, name)
+    if branch not in r["refs"]:
+        return jsonify({"message": "Not Found"}), 404
+    return jsonify({"ref": f"refs/heads/{branch}", "object": {"sha": r["refs"][branch], "type": "commit"}})
+
+
+@app.post("/repos/<owner>/<name>/git/refs")
+def create_ref(owner, name):
+    r = repo(owner, name)
+    body = request.get_json()
+    branch = body["ref"].removeprefix("refs/heads/")
+    if branch in r["refs"]:
+        return jsonify({"message": "Reference already exists"}), 422
+    r["refs"][branch] = body["sha"]
+    return jsonify({"ref": body["ref"], "object": {"sha": body["sha"]}}), 201
+
+
+@app.patch("/repos/<owner>/<name>/git/refs/heads/<path:branch>")
+def update_ref(owner, name, branch):
+    r = repo(owner, name)
+    body = request.get_json()
+    if branch == r["default_branch"]:
+        return jsonify({"message": "stub: gitdrift must never write the default branch"}), 403
+    old = r["refs"].get(branch)
+    new = body["sha"]
+    # A non-forced update must be a fast-forward.
+    if not body.get("force") and old not in r["objects"][new]["parents"]:
+        return jsonify({"message": "Update is not a fast forward"}), 422
+    r["refs"][branch] = new
+    return jsonify({"ref": f"refs/heads/{branch}", "object": {"sha": new}})
+
+
+@app.delete("/repos/<owner>/<name>/git/refs/heads/<path:branch>")
+def delete_ref(owner, name, branch):
+    r = repo(owner, name)
+    r["refs"].pop(branch, None)
+    return "", 204
+
+
+@app.get("/repos/<owner>/<name>/pulls")
+def list_pulls(owner, name):
+    r = repo(owner, name)
+    state_ = request.args.get("state", "open")
+    head = request.args.get("head", "")
+    out = [
+        p
+        for p in r["pulls"]
+        if (state_ == "all" or p["state"] == state_) and (not head or f"{owner}:{p['head']['ref']}" == head)
+    ]
+    return jsonify(out)
+
+
+@app.post("/repos/<owner>/<name>/pulls")
+def create_pull(owner, name):
+    r = repo(owner, name)
+    body = request.get_json()
+    if body["head"] not in r["refs"] or body["base"] not in r["refs"]:
+        return jsonify({"message": "head or base branch not found"}), 422
+    number = len(r["pulls"]) + 1
+    pull = {
+        "number": number,
+        "state": "open",
+        "title": body["title"],
+        "body": body["body"],
+        "head": {"ref": body["head"]},
+        "base": {"ref": body["base"]},
+        "labels": [],
+        "html_url": f"http://stub/{owner}/{name}/pull/{number}",
+    }
+    r["pulls"].append(pull)
+    return jsonify(pull), 201
+
+
+@app.patch("/repos/<owner>/<name>/pulls/<int:number>")
+def update_pull(owner, name, number):
+    r = repo(owner, name)
+    pull = next((p for p in r["pulls"] if p["number"] == number), None)
+    if pull is None:
+        return jsonify({"message": "Not Found"}), 404
+    for key in ("title", "body", "state"):
+        if key in request.get_json():
+            pull[key] = request.get_json()[key]
+    return jsonify(pull)
+
+
+@app.post("/repos/<owner>/<name>/issues/<int:number>/labels")
+def add_labels(owner, name, number):
+    r = repo(owner, name)
+    pull = next((p for p in r["pulls"] if p["number"] == number), None)
+    if pull is None:
+        return jsonify({"message": "Not Found"}), 404
+    pull["labels"] = sorted(set(pull["labels"]) | set(request.get_json()["labels"]))
+    return jsonify([{"name": n} for n in pull["labels"]])
+
+
+@app.get("/repos/<owner>/<name>/issues/<int:number>/comments")
+def list_comments(owner, name, number):
+    return jsonify(repo(owner, name)["comments"].get(str(number), []))
+
+
+@app.post("/repos/<owner>/<name>/issues/<int:number>/comments")
+def add_comment(owner, name, number):
+    comments = repo(owner, name)["comments"].setdefault(str(number), [])
+    comment = {"id": len(comments) + 1, "body": request.get_json()["body"]}
+    comments.append(comment)
+    return jsonify(comment), 201
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True)
