@@ -445,16 +445,27 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
         match provider {
             crate::config::remediation::Provider::Local => open_local(&config, &report, &plan)?,
             crate::config::remediation::Provider::GitHub(hosting) => {
-                open_github(&config, hosting, &report, &plan).await?
+                open_hosted(&config, Hosted::GitHub, hosting, &report, &plan).await?
+            }
+            crate::config::remediation::Provider::GitLab(hosting) => {
+                open_hosted(&config, Hosted::GitLab, hosting, &report, &plan).await?
             }
         }
     }
     Ok(0)
 }
 
-/// The `github` provider: a pull request per source, through the REST API.
-async fn open_github(
+/// A git hosting API remediation proposes through.
+#[derive(Clone, Copy, Debug)]
+enum Hosted {
+    GitHub,
+    GitLab,
+}
+
+/// The hosting providers: a pull (merge) request per source, through the API.
+async fn open_hosted(
     config: &Config,
+    kind: Hosted,
     hosting: &crate::config::remediation::Hosting,
     report: &crate::report::ScanReport,
     plan: &crate::remediate::Plan,
@@ -462,7 +473,7 @@ async fn open_github(
     let token = hosting
         .token
         .read()
-        .map_err(|e| anyhow::anyhow!("the GitHub token: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("the {kind:?} token: {e}"))?;
     for source in &config.sources {
         let repository = match (&hosting.repository, &source.repo) {
             (Some(r), _) => r.clone(),
@@ -497,21 +508,38 @@ async fn open_github(
         let branch = crate::remediate::local::branch_name(&source.name, &source.target);
         let title = crate::remediate::pr_title(&source.target, fields);
         let body = crate::remediate::pr_body(report, &source.name, &changes, &suggestions, None);
-        let github =
-            crate::remediate::github::GitHub::new(&hosting.api_url, token.clone(), &repository)
-                .map_err(|e| anyhow::anyhow!(e))?;
-        let (outcome, url) = github
-            .apply(
-                &branch,
-                &base,
-                &changes,
-                &title,
-                &body,
-                &hosting.labels,
-                config.remediation.close_when_gone,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{repository}: {e}"))?;
+        let close = config.remediation.close_when_gone;
+        let applied = match kind {
+            Hosted::GitHub => {
+                crate::remediate::github::GitHub::new(&hosting.api_url, token.clone(), &repository)
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .apply(
+                        &branch,
+                        &base,
+                        &changes,
+                        &title,
+                        &body,
+                        &hosting.labels,
+                        close,
+                    )
+                    .await
+            }
+            Hosted::GitLab => {
+                crate::remediate::gitlab::GitLab::new(&hosting.api_url, token.clone(), &repository)
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .apply(
+                        &branch,
+                        &base,
+                        &changes,
+                        &title,
+                        &body,
+                        &hosting.labels,
+                        close,
+                    )
+                    .await
+            }
+        };
+        let (outcome, url) = applied.map_err(|e| anyhow::anyhow!("{repository}: {e}"))?;
         let url = url.unwrap_or_default();
         use crate::remediate::local::Outcome;
         match outcome {

@@ -563,3 +563,96 @@ fn a_wrong_or_missing_github_token_is_a_clear_error_that_never_shows_it() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_gitlab_provider_opens_updates_and_closes_one_merge_request() {
+    let stub = support::hosting::HostingStub::start(GITHUB_TOKEN);
+    let repo = demo(&format!(
+        "remediation:\n  adopt:\n    - kind: Deployment\n      name: web\n      paths: [/spec/replicas]\n  provider: gitlab\n  gitlab:\n    api_url: {}/api/v4\n    repository: acme/shop\n    token_env: GITDRIFT_TEST_GITHUB_TOKEN\n    labels: [gitdrift]\n",
+        stub.url()
+    ));
+    stub.seed_gitlab("acme/shop", &repo.head());
+    let branch = "gitdrift/remediate/shop-demo";
+    let original =
+        std::fs::read_to_string(repo.path().join("gitops/apps/web/deployment.yaml")).unwrap();
+
+    let run = open(&repo);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("opened http://stub/"), "{}", run.stdout);
+    let state = stub.state("acme/shop");
+    let mr = &state["mrs"][0];
+    assert_eq!(mr["state"], "opened");
+    assert_eq!(mr["source_branch"], branch);
+    assert_eq!(mr["target_branch"], "main");
+    assert_eq!(mr["labels"], serde_json::json!(["gitdrift"]));
+    assert!(
+        mr["description"]
+            .as_str()
+            .unwrap()
+            .contains("| `2` | `5` |")
+    );
+    let tip = state["branches"][branch].as_str().unwrap().to_string();
+    let commit = &state["gl_commits"][&tip];
+    assert_eq!(commit["parent_ids"], serde_json::json!([repo.head()]));
+    assert_eq!(commit["author_email"], "gitdrift@localhost");
+    assert_eq!(
+        commit["files"]["gitops/apps/web/deployment.yaml"],
+        original.replacen("replicas: 2", "replicas: 5", 1)
+    );
+    for call in stub.calls() {
+        assert_eq!(call["private_token"], GITHUB_TOKEN, "{call}");
+        assert!(
+            call["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("/api/v4/projects/acme%2Fshop"),
+            "{call}"
+        );
+    }
+
+    let before = stub.calls().len();
+    let again = open(&repo);
+    assert!(again.stdout.contains("unchanged"), "{}", again.stdout);
+    assert!(
+        stub.calls()[before..].iter().all(|c| c["method"] == "GET"),
+        "a rerun only reads"
+    );
+
+    let live = repo.path().join("live/shop.yaml");
+    let text = std::fs::read_to_string(&live).unwrap();
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 7", 1)).unwrap();
+    let updated = open(&repo);
+    assert!(updated.stdout.contains("updated"), "{}", updated.stdout);
+    let state = stub.state("acme/shop");
+    assert_ne!(state["branches"][branch], tip.as_str());
+    assert!(
+        state["mrs"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("| `2` | `7` |")
+    );
+
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 2", 1)).unwrap();
+    let closed = open(&repo);
+    assert!(closed.stdout.contains("closed"), "{}", closed.stdout);
+    let state = stub.state("acme/shop");
+    assert_eq!(state["mrs"][0]["state"], "closed");
+    assert_eq!(state["notes"]["1"].as_array().unwrap().len(), 1);
+    assert!(state["branches"].get(branch).is_none());
+
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 6", 1)).unwrap();
+    assert!(open(&repo).stdout.contains("opened"));
+    let theirs = stub.foreign_commit("acme/shop", branch);
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 8", 1)).unwrap();
+    for _ in 0..2 {
+        let left = open(&repo);
+        assert!(left.stdout.contains("left alone"), "{}", left.stdout);
+    }
+    let state = stub.state("acme/shop");
+    assert_eq!(state["branches"][branch], theirs.as_str());
+    assert_eq!(
+        state["notes"]["2"].as_array().unwrap().len(),
+        1,
+        "said once"
+    );
+}

@@ -21,6 +21,8 @@
 //!   #   repository: org/shop              # default: from the source's URL
 //!   #   token_env: GITDRIFT_GITHUB_TOKEN  # or token_file; contents and pull-request scope
 //!   #   labels: [gitdrift]
+//!   # provider: gitlab                # or a merge request through GitLab's API:
+//!   # gitlab: {api_url: https://gitlab.example.com/api/v4, repository: group/shop, token_env: GITLAB_TOKEN}
 //!   close_when_gone: true           # close the pull request (with a comment) once drift is gone
 //! ```
 
@@ -49,6 +51,8 @@ pub enum Provider {
     Local,
     /// A pull request through GitHub's REST API.
     GitHub(Hosting),
+    /// A merge request through GitLab's REST API.
+    GitLab(Hosting),
 }
 
 /// A git hosting API.
@@ -109,6 +113,7 @@ impl Checker {
                 "import_unmanaged",
                 "provider",
                 "github",
+                "gitlab",
                 "close_when_gone",
             ],
         ) else {
@@ -164,9 +169,20 @@ impl Checker {
                         "provider github needs a `github:` block (token_env or token_file)",
                     ),
                 },
+                Some("gitlab") => match fields.get("gitlab") {
+                    Some(h) => {
+                        settings.provider = self
+                            .hosting(h, "remediation.gitlab", "https://gitlab.com/api/v4")
+                            .map(Provider::GitLab)
+                    }
+                    None => self.error(
+                        n,
+                        "provider gitlab needs a `gitlab:` block (token_env or token_file)",
+                    ),
+                },
                 Some(other) => self.error(
                     n,
-                    format!("unknown remediation.provider `{other}`; known: local, github"),
+                    format!("unknown remediation.provider `{other}`; known: local, github, gitlab"),
                 ),
                 None => {}
             }

@@ -8,96 +8,41 @@
 //! Enterprise: `https://HOST/api/v3`). The token is never logged.
 
 use reqwest::{Method, StatusCode};
+
+use super::api::{Api, closing_comment, left_alone_comment, said_left_alone};
 use serde_json::{Value, json};
 
 use super::FileChange;
 use super::local::{AUTHOR, Outcome};
 
-/// Marks gitdrift's comment on a branch it will not rewrite (posted once).
-const LEFT_ALONE: &str = "<!-- gitdrift:left-alone -->";
-
 /// A GitHub repository, through the API.
 pub struct GitHub {
-    api: String,
-    token: String,
+    api: Api,
     repo: String,
-    client: reqwest::Client,
-}
-
-/// What a call failed with, without the token.
-fn failed(what: &str, status: StatusCode, body: &str) -> String {
-    let message = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| body.chars().take(200).collect());
-    crate::redact::scrub(&format!("GitHub {what}: {status}: {message}"))
 }
 
 impl GitHub {
     /// A client for `owner/name` at `api` (no trailing slash).
     pub fn new(api: &str, token: String, repo: &str) -> Result<GitHub, String> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("gitdrift/", env!("CARGO_PKG_VERSION")))
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(GitHub {
-            api: api.trim_end_matches('/').to_string(),
-            token,
+            api: Api::new(
+                "GitHub",
+                format!("{}/repos/{repo}", api.trim_end_matches('/')),
+                ("Authorization", format!("Bearer {token}")),
+                &[
+                    ("Accept", "application/vnd.github+json"),
+                    ("X-GitHub-Api-Version", "2022-11-28"),
+                ],
+            )?,
             repo: repo.to_string(),
-            client,
         })
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        what: &str,
-    ) -> Result<(StatusCode, Value), String> {
-        let url = format!("{}/repos/{}{path}", self.api, self.repo);
-        let mut request = self
-            .client
-            .request(method, &url)
-            .bearer_auth(&self.token)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28");
-        if let Some(body) = body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(serde_json::to_vec(&body).unwrap_or_default());
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| crate::redact::scrub(&format!("GitHub {what}: {e}")))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if status.is_success() || status == StatusCode::NOT_FOUND {
-            Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-        } else {
-            Err(failed(what, status, &text))
-        }
-    }
-
-    async fn ok(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        what: &str,
-    ) -> Result<Value, String> {
-        match self.call(method, path, body, what).await? {
-            (StatusCode::NOT_FOUND, _) => Err(format!("GitHub {what}: 404 Not Found")),
-            (_, value) => Ok(value),
-        }
     }
 
     /// The open pull request from `branch`, if any.
     async fn open_pull(&self, branch: &str) -> Result<Option<Value>, String> {
         let owner = self.repo.split('/').next().unwrap_or("");
         let pulls = self
+            .api
             .ok(
                 Method::GET,
                 &format!("/pulls?state=open&head={owner}:{branch}"),
@@ -121,6 +66,7 @@ impl GitHub {
         close_when_gone: bool,
     ) -> Result<(Outcome, Option<String>), String> {
         let repo = self
+            .api
             .ok(Method::GET, "", None, "read the repository")
             .await?;
         let default_branch = repo["default_branch"]
@@ -131,6 +77,7 @@ impl GitHub {
             return Err(format!("refusing to write to the default branch {branch}"));
         }
         let (status, tip) = self
+            .api
             .call(
                 Method::GET,
                 &format!("/git/ref/heads/{branch}"),
@@ -147,6 +94,7 @@ impl GitHub {
             .and_then(|p| p["html_url"].as_str().map(str::to_string));
         if let Some(tip) = &tip {
             let commit = self
+                .api
                 .ok(
                     Method::GET,
                     &format!("/git/commits/{tip}"),
@@ -178,32 +126,36 @@ impl GitHub {
             }
             if let Some(p) = &pull {
                 let number = p["number"].as_u64().unwrap_or(0);
-                self.ok(
-                    Method::POST,
-                    &format!("/issues/{number}/comments"),
-                    Some(json!({"body": "The drift this pull request adopted is gone (the live state and git agree again): closing it."})),
-                    "comment",
-                )
-                .await?;
-                self.ok(
-                    Method::PATCH,
-                    &format!("/pulls/{number}"),
-                    Some(json!({"state": "closed"})),
-                    "close the pull request",
-                )
-                .await?;
+                self.api
+                    .ok(
+                        Method::POST,
+                        &format!("/issues/{number}/comments"),
+                        Some(closing_comment("pull request")),
+                        "comment",
+                    )
+                    .await?;
+                self.api
+                    .ok(
+                        Method::PATCH,
+                        &format!("/pulls/{number}"),
+                        Some(json!({"state": "closed"})),
+                        "close the pull request",
+                    )
+                    .await?;
             }
-            self.call(
-                Method::DELETE,
-                &format!("/git/refs/heads/{branch}"),
-                None,
-                "delete the branch",
-            )
-            .await?;
+            self.api
+                .call(
+                    Method::DELETE,
+                    &format!("/git/refs/heads/{branch}"),
+                    None,
+                    "delete the branch",
+                )
+                .await?;
             return Ok((Outcome::Closed, url));
         }
         // The new tree: the scanned commit's tree with the edited files.
         let base_commit = self
+            .api
             .ok(
                 Method::GET,
                 &format!("/git/commits/{base}"),
@@ -218,6 +170,7 @@ impl GitHub {
         let mut entries = Vec::new();
         for change in changes {
             let blob = self
+                .api
                 .ok(
                     Method::POST,
                     "/git/blobs",
@@ -233,6 +186,7 @@ impl GitHub {
             }));
         }
         let tree = self
+            .api
             .ok(
                 Method::POST,
                 "/git/trees",
@@ -244,6 +198,7 @@ impl GitHub {
         let unchanged = match &tip {
             Some(tip) => {
                 let commit = self
+                    .api
                     .ok(
                         Method::GET,
                         &format!("/git/commits/{tip}"),
@@ -261,7 +216,7 @@ impl GitHub {
                 commit: tip.clone().unwrap_or_default(),
             }
         } else {
-            let commit = self
+            let commit = self.api
                 .ok(
                     Method::POST,
                     "/git/commits",
@@ -277,31 +232,33 @@ impl GitHub {
             let sha = commit["sha"].as_str().ok_or("no commit sha")?.to_string();
             match &tip {
                 None => {
-                    self.ok(
-                        Method::POST,
-                        "/git/refs",
-                        Some(json!({"ref": format!("refs/heads/{branch}"), "sha": sha})),
-                        "create the branch",
-                    )
-                    .await?;
+                    self.api
+                        .ok(
+                            Method::POST,
+                            "/git/refs",
+                            Some(json!({"ref": format!("refs/heads/{branch}"), "sha": sha})),
+                            "create the branch",
+                        )
+                        .await?;
                     Outcome::Opened { commit: sha }
                 }
                 Some(_) => {
                     // gitdrift's own commit is replaced (checked above: nobody else's is).
-                    self.ok(
-                        Method::PATCH,
-                        &format!("/git/refs/heads/{branch}"),
-                        Some(json!({"sha": sha, "force": true})),
-                        "update the branch",
-                    )
-                    .await?;
+                    self.api
+                        .ok(
+                            Method::PATCH,
+                            &format!("/git/refs/heads/{branch}"),
+                            Some(json!({"sha": sha, "force": true})),
+                            "update the branch",
+                        )
+                        .await?;
                     Outcome::Updated { commit: sha }
                 }
             }
         };
         let url = match pull {
             None => {
-                let created = self
+                let created = self.api
                     .ok(
                         Method::POST,
                         "/pulls",
@@ -312,26 +269,28 @@ impl GitHub {
                 if !labels.is_empty()
                     && let Some(number) = created["number"].as_u64()
                 {
-                    self.ok(
-                        Method::POST,
-                        &format!("/issues/{number}/labels"),
-                        Some(json!({"labels": labels})),
-                        "label the pull request",
-                    )
-                    .await?;
+                    self.api
+                        .ok(
+                            Method::POST,
+                            &format!("/issues/{number}/labels"),
+                            Some(json!({"labels": labels})),
+                            "label the pull request",
+                        )
+                        .await?;
                 }
                 created["html_url"].as_str().map(str::to_string)
             }
             Some(p) => {
                 if p["title"].as_str() != Some(title) || p["body"].as_str() != Some(body) {
                     let number = p["number"].as_u64().unwrap_or(0);
-                    self.ok(
-                        Method::PATCH,
-                        &format!("/pulls/{number}"),
-                        Some(json!({"title": title, "body": body})),
-                        "update the pull request",
-                    )
-                    .await?;
+                    self.api
+                        .ok(
+                            Method::PATCH,
+                            &format!("/pulls/{number}"),
+                            Some(json!({"title": title, "body": body})),
+                            "update the pull request",
+                        )
+                        .await?;
                 }
                 p["html_url"].as_str().map(str::to_string)
             }
@@ -342,26 +301,16 @@ impl GitHub {
     /// Says once, on the pull request, that its branch will not be rewritten.
     async fn comment_once(&self, pull: &Value, branch: &str) -> Result<(), String> {
         let number = pull["number"].as_u64().unwrap_or(0);
+        let path = format!("/issues/{number}/comments");
         let comments = self
-            .ok(
-                Method::GET,
-                &format!("/issues/{number}/comments"),
-                None,
-                "list comments",
-            )
+            .api
+            .ok(Method::GET, &path, None, "list comments")
             .await?;
-        let said = comments.as_array().is_some_and(|c| {
-            c.iter()
-                .any(|c| c["body"].as_str().is_some_and(|b| b.contains(LEFT_ALONE)))
-        });
-        if !said {
-            self.ok(
-                Method::POST,
-                &format!("/issues/{number}/comments"),
-                Some(json!({"body": format!("{LEFT_ALONE}\nSomeone else has committed to `{branch}`, so gitdrift will not force-push it. Newer drift is not added here; merge or close this pull request, and delete the branch, for gitdrift to propose again.")})),
-                "comment",
-            )
-            .await?;
+        if !said_left_alone(&comments) {
+            let body = left_alone_comment(branch, "pull request");
+            self.api
+                .ok(Method::POST, &path, Some(body), "comment")
+                .await?;
         }
         Ok(())
     }

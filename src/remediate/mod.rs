@@ -5,7 +5,9 @@
 //! a file that changed since the scan). A plan is data: printed for review, written as a patch
 //! `git apply` accepts. gitdrift never touches the environment; remediation only writes to git.
 
+pub mod api;
 pub mod github;
+pub mod gitlab;
 pub mod local;
 pub mod yaml_edit;
 

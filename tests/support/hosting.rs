@@ -74,6 +74,14 @@ impl HostingStub {
         );
     }
 
+    /// A GitLab project whose default branch `main` is at `commit`.
+    pub fn seed_gitlab(&self, repo: &str, commit: &str) {
+        self.post(
+            "/_stub/seed_gitlab",
+            json!({"repo": repo, "commit": commit}),
+        );
+    }
+
     /// Someone else commits on top of a branch.
     pub fn foreign_commit(&self, repo: &str, branch: &str) -> String {
         self.post(

@@ -1,5 +1,6 @@
 """A stateful stub of the git hosting API endpoints gitdrift's remediation calls (GitHub's REST
-API: git data, refs, pull requests, issues), for tests. It keeps blobs, trees, commits, refs,
+API: git data, refs, pull requests, issues; GitLab's v4 API under /api/v4: projects, branches,
+commits with actions, merge requests, notes, raw files), for tests. It keeps blobs, trees, commits, refs,
 pull requests, labels and comments in memory, refuses requests without the expected bearer token
 (401), and records every call (method, path, query, JSON body, auth and accept headers).
 
@@ -13,6 +14,7 @@ Usage: hosting_stub.py PORT TOKEN. Test controls live under /_stub/:
 import hashlib
 import json
 import sys
+import urllib.parse
 
 from flask import Flask, jsonify, request
 
@@ -39,14 +41,20 @@ def record_and_check():
     STATE["calls"].append(
         {
             "method": request.method,
-            "path": request.path,
+            # As sent: an encoded project id (`acme%2Fshop`) stays encoded.
+            "path": (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path).split("?", 1)[0],
             "query": request.query_string.decode(),
             "json": request.get_json(silent=True),
             "authorization": request.headers.get("Authorization"),
             "accept": request.headers.get("Accept"),
             "api_version": request.headers.get("X-GitHub-Api-Version"),
+            "private_token": request.headers.get("PRIVATE-TOKEN"),
         }
     )
+    if request.path.startswith("/api/v4/"):
+        if request.headers.get("PRIVATE-TOKEN") != TOKEN:
+            return jsonify({"message": "401 Unauthorized"}), 401
+        return None
     if request.headers.get("Authorization") != f"Bearer {TOKEN}":
         return jsonify({"message": "Bad credentials"}), 401
     return None
@@ -75,6 +83,16 @@ def foreign_commit():
     body = request.get_json()
     owner, name = body["repo"].split("/")
     r = repo(owner, name)
+    if body["branch"] in r.get("branches", {}):
+        # GitLab: someone commits on top of the branch.
+        tip = r["branches"][body["branch"]]
+        commit = dict(r["gl_commits"][tip])
+        commit.update(parent_ids=[tip], author_name="A Reviewer", author_email="reviewer@example.com")
+        new = sha("commit", dict(commit, n=len(r["gl_commits"])))
+        commit["id"] = new
+        r["gl_commits"][new] = commit
+        r["branches"][body["branch"]] = new
+        return jsonify({"sha": new})
     tip = r["refs"][body["branch"]]
     commit = {
         "type": "commit",
@@ -87,6 +105,18 @@ def foreign_commit():
     r["objects"][new] = commit
     r["refs"][body["branch"]] = new
     return jsonify({"sha": new})
+
+
+@app.post("/_stub/seed_gitlab")
+def seed_gitlab():
+    body = request.get_json()
+    owner, name = body["repo"].split("/")
+    r = repo(owner, name)
+    r["gl_commits"] = {body["commit"]: {"id": body["commit"], "parent_ids": [], "files": {}, "author_name": "someone", "author_email": "someone@example.com"}}
+    r["branches"] = {"main": body["commit"]}
+    r["mrs"] = []
+    r["notes"] = {}
+    return jsonify({})
 
 
 @app.get("/_stub/calls")
@@ -104,6 +134,10 @@ def state():
             "comments": r["comments"],
             "commits": {k: v for k, v in r["objects"].items() if v["type"] == "commit"},
             "trees": {k: v for k, v in r["objects"].items() if v["type"] == "tree"},
+            "branches": r.get("branches", {}),
+            "gl_commits": r.get("gl_commits", {}),
+            "mrs": r.get("mrs", []),
+            "notes": r.get("notes", {}),
         }
     return jsonify(out)
 
@@ -284,6 +318,97 @@ def add_comment(owner, name, number):
     comment = {"id": len(comments) + 1, "body": request.get_json()["body"]}
     comments.append(comment)
     return jsonify(comment), 201
+
+
+# GitLab: /api/v4/projects/<url-encoded group/name>/..., routed by hand because the encoded
+# slash in the project id must not split the path.
+def gitlab_route():
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.path
+    raw = raw.split("?", 1)[0]
+    parts = raw.split("/")[4:]  # after /api/v4/projects
+    project = urllib.parse.unquote(parts[0])
+    rest = [urllib.parse.unquote(p) for p in parts[1:]]
+    owner, name = project.split("/", 1)
+    return repo(owner, name), rest
+
+
+@app.route("/api/v4/projects/<path:anything>", methods=["GET", "POST", "PUT", "DELETE"])
+def gitlab(anything):
+    r, rest = gitlab_route()
+    m = request.method
+    body = request.get_json(silent=True) or {}
+    if rest == [] and m == "GET":
+        return jsonify({"default_branch": r["default_branch"] if "branches" not in r else "main"})
+    if rest[:2] == ["repository", "branches"] and len(rest) == 3:
+        branch = rest[2]
+        if branch not in r["branches"]:
+            return jsonify({"message": "404 Branch Not Found"}), 404
+        if m == "DELETE":
+            if branch == "main":
+                return jsonify({"message": "stub: never the default branch"}), 403
+            del r["branches"][branch]
+            return "", 204
+        c = r["gl_commits"][r["branches"][branch]]
+        return jsonify({"name": branch, "commit": {k: c[k] for k in ("id", "parent_ids", "author_name", "author_email")}})
+    if rest == ["repository", "commits"] and m == "POST":
+        branch = body["branch"]
+        if branch == "main":
+            return jsonify({"message": "stub: gitdrift must never write the default branch"}), 403
+        start = body.get("start_sha")
+        if start not in r["gl_commits"]:
+            return jsonify({"message": "start_sha not found"}), 400
+        if branch in r["branches"] and not body.get("force"):
+            return jsonify({"message": "A branch called this already exists"}), 400
+        files = dict(r["gl_commits"][start]["files"])
+        for a in body["actions"]:
+            if a["action"] not in ("update", "create") or "content" not in a:
+                return jsonify({"message": f"bad action {a}"}), 400
+            files[a["file_path"]] = a["content"]
+        commit = {"id": "", "parent_ids": [start], "files": files, "author_name": body["author_name"], "author_email": body["author_email"], "message": body["commit_message"]}
+        commit["id"] = sha("commit", dict(commit, n=len(r["gl_commits"])))
+        r["gl_commits"][commit["id"]] = commit
+        r["branches"][branch] = commit["id"]
+        return jsonify({"id": commit["id"]}), 201
+    if rest[:2] == ["repository", "files"] and len(rest) == 4 and rest[3] == "raw":
+        ref = request.args.get("ref")
+        c = r["gl_commits"].get(r["branches"].get(ref, ""))
+        if c is None or rest[2] not in c["files"]:
+            return jsonify({"message": "404 File Not Found"}), 404
+        return c["files"][rest[2]], 200, {"Content-Type": "text/plain"}
+    if rest == ["merge_requests"]:
+        if m == "GET":
+            state_ = request.args.get("state", "opened")
+            src = request.args.get("source_branch")
+            return jsonify([x for x in r["mrs"] if x["state"] == state_ and (not src or x["source_branch"] == src)])
+        if m == "POST":
+            if body["source_branch"] not in r["branches"]:
+                return jsonify({"message": "source branch not found"}), 400
+            iid = len(r["mrs"]) + 1
+            mr = {"iid": iid, "state": "opened", "title": body["title"], "description": body["description"],
+                  "source_branch": body["source_branch"], "target_branch": body["target_branch"],
+                  "labels": [l for l in body.get("labels", "").split(",") if l],
+                  "web_url": f"http://stub/{r.get('name', 'gitlab')}/-/merge_requests/{iid}"}
+            r["mrs"].append(mr)
+            return jsonify(mr), 201
+    if len(rest) >= 2 and rest[0] == "merge_requests":
+        mr = next((x for x in r["mrs"] if str(x["iid"]) == rest[1]), None)
+        if mr is None:
+            return jsonify({"message": "404 Not found"}), 404
+        if len(rest) == 2 and m == "PUT":
+            for key in ("title", "description"):
+                if key in body:
+                    mr[key] = body[key]
+            if body.get("state_event") == "close":
+                mr["state"] = "closed"
+            return jsonify(mr)
+        if len(rest) == 3 and rest[2] == "notes":
+            notes = r["notes"].setdefault(rest[1], [])
+            if m == "GET":
+                return jsonify(notes)
+            note = {"id": len(notes) + 1, "body": body["body"]}
+            notes.append(note)
+            return jsonify(note), 201
+    return jsonify({"message": f"stub: no route {m} {rest}"}), 404
 
 
 if __name__ == "__main__":
