@@ -55,6 +55,7 @@ pub struct Metrics {
     api_requests: IntCounterVec,
     refused: IntCounterVec,
     webhooks: IntCounterVec,
+    remediation: IntGaugeVec,
     build_info: IntGaugeVec,
     /// The label sets each target's latest scan set, to remove before the next.
     series: Mutex<HashMap<String, Series>>,
@@ -281,6 +282,12 @@ impl Metrics {
                 "gitdrift_webhook_requests_total",
                 "Webhook requests, by result (accepted, ignored, unauthorized, bad_request, disabled).",
                 &["result"],
+            ),
+            remediation: gauge(
+                &r,
+                "gitdrift_remediation_prs",
+                "Remediation branches and pull requests by state (open, closed, left_alone, rate_limited, error), as of their last proposal.",
+                &["state"],
             ),
             build_info: gauge(
                 &r,
@@ -662,6 +669,14 @@ impl Metrics {
         let _ = self.source_stale.remove_label_values(&[source]);
         let _ = self.source_last_fetch.remove_label_values(&[source]);
         let _ = self.source_last_attempt.remove_label_values(&[source]);
+    }
+
+    /// Sets the remediation gauge from the states of every branch.
+    pub fn remediation_states(&self, states: &[&str]) {
+        for state in ["open", "closed", "left_alone", "rate_limited", "error"] {
+            let n = states.iter().filter(|s| **s == state).count() as i64;
+            self.remediation.with_label_values(&[state]).set(n);
+        }
     }
 
     /// Counts a webhook request by result.

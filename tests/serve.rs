@@ -1090,3 +1090,49 @@ fn shards_split_the_targets_between_replicas_and_pass_webhooks_on() {
         assert!(run.stderr.contains(message), "{}", run.stderr);
     }
 }
+
+#[test]
+fn serve_proposes_remediation_after_scans_within_its_hourly_budget() {
+    let repo = demo("");
+    write_config(
+        &repo,
+        &["a", "b"],
+        "serve:\n  interval: 1h\n  fetch_interval: 1h\nremediation:\n  adopt:\n    - kind: Deployment\n      name: web\n      paths: [/spec/replicas]\n  provider: local\n  in_service: true\n  max_per_hour: 1\n",
+    );
+    let served = start(&repo);
+    served.wait_until("both targets' proposals", Duration::from_secs(60), |s| {
+        s.get("/api/v1/remediation").json()["remediation"]
+            .as_array()
+            .is_some_and(|r| r.len() == 2)
+    });
+    let statuses = served.get("/api/v1/remediation").json();
+    let mut states: Vec<&str> = statuses["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    states.sort();
+    assert_eq!(states, ["open", "rate_limited"], "{statuses:#}");
+    let open = statuses["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["state"] == "open")
+        .unwrap();
+    let branch = open["branch"].as_str().unwrap();
+    let listed = support::git(repo.path(), &["branch", "--list", branch]);
+    assert!(listed.contains(branch), "the branch exists: {listed}");
+    let m = served.get("/metrics").body;
+    assert_eq!(
+        metric(&m, r#"gitdrift_remediation_prs{state="open"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, r#"gitdrift_remediation_prs{state="rate_limited"}"#),
+        Some(1.0)
+    );
+    let (code, _) = served.stop();
+    assert_eq!(code, Some(0));
+}

@@ -24,6 +24,8 @@
 //!   # provider: gitlab                # or a merge request through GitLab's API:
 //!   # gitlab: {api_url: https://gitlab.example.com/api/v4, repository: group/shop, token_env: GITLAB_TOKEN}
 //!   close_when_gone: true           # close the pull request (with a comment) once drift is gone
+//!   in_service: false               # `serve` proposes after each scan of a target
+//!   max_per_hour: 10                # …at most this many opened, updated or closed an hour
 //! ```
 
 use super::node::Node;
@@ -42,6 +44,10 @@ pub struct RemediationSettings {
     pub provider: Option<Provider>,
     /// Close the pull request once its drift is gone.
     pub close_when_gone: bool,
+    /// `serve` proposes after each scan of a target.
+    pub in_service: bool,
+    /// `serve` makes at most this many proposals (opened, updated or closed) an hour.
+    pub max_per_hour: usize,
 }
 
 /// Where remediation proposes its changes.
@@ -76,6 +82,8 @@ impl Default for RemediationSettings {
             import_unmanaged: false,
             provider: None,
             close_when_gone: true,
+            in_service: false,
+            max_per_hour: 10,
         }
     }
 }
@@ -115,6 +123,8 @@ impl Checker {
                 "github",
                 "gitlab",
                 "close_when_gone",
+                "in_service",
+                "max_per_hour",
             ],
         ) else {
             return settings;
@@ -191,6 +201,7 @@ impl Checker {
             ("delete_missing", &mut settings.delete_missing),
             ("import_unmanaged", &mut settings.import_unmanaged),
             ("close_when_gone", &mut settings.close_when_gone),
+            ("in_service", &mut settings.in_service),
         ] {
             if let Some(n) = fields.get(key) {
                 match n.kind {
@@ -198,6 +209,18 @@ impl Checker {
                     _ => self.error(n, format!("remediation.{key} must be true or false")),
                 }
             }
+        }
+        if let Some(n) = fields.get("max_per_hour") {
+            match n.kind {
+                super::node::NodeKind::Int(i) if i >= 1 => settings.max_per_hour = i as usize,
+                _ => self.error(
+                    n,
+                    "remediation.max_per_hour must be a whole number of at least 1",
+                ),
+            }
+        }
+        if settings.in_service && settings.provider.is_none() {
+            self.error(node, "remediation.in_service needs a `provider`");
         }
         settings
     }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod github;
 pub mod gitlab;
 pub mod local;
+pub mod propose;
 pub mod yaml_edit;
 
 use std::collections::BTreeMap;

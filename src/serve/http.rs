@@ -36,6 +36,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/scans/{id}", get(scan))
         .route("/api/v1/scans/{id}/report", get(scan_report))
         .route("/api/v1/reports", get(scheduled_reports))
+        .route("/api/v1/remediation", get(remediation))
         .route(
             "/api/v1/webhooks/git",
             post(git_webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
@@ -234,6 +235,10 @@ async fn scan_report(
         Ok(None) => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
         Err(response) => response,
     }
+}
+
+async fn remediation(State(service): State<Arc<Service>>) -> Response {
+    json_response(&json!({ "remediation": service.remediation_statuses() }))
 }
 
 async fn scheduled_reports(State(service): State<Arc<Service>>) -> Response {

@@ -126,6 +126,12 @@ pub struct Service {
     pub(crate) report_runs: Mutex<BTreeMap<String, reports::ReportRun>>,
     /// Wakes every target loop of an older configuration, so that it ends.
     reloaded: Notify,
+    /// Remediation branches by name.
+    remediations: Mutex<BTreeMap<String, RemediationStatus>>,
+    /// When the writing proposals of the last hour were made.
+    remediation_writes: Mutex<Vec<std::time::Instant>>,
+    /// One remediation at a time.
+    remediating: tokio::sync::Mutex<()>,
 }
 
 struct SourceEntry {
@@ -164,6 +170,16 @@ impl Service {
     /// Every target's status.
     pub fn target_statuses(&self) -> Vec<TargetStatus> {
         self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Every remediation branch's status.
+    pub fn remediation_statuses(&self) -> Vec<RemediationStatus> {
+        self.remediations
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
@@ -257,7 +273,13 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         generation: std::sync::atomic::AtomicU64::new(0),
         report_runs: Mutex::new(BTreeMap::new()),
         reloaded: Notify::new(),
+        remediations: Mutex::new(BTreeMap::new()),
+        remediation_writes: Mutex::new(Vec::new()),
+        remediating: tokio::sync::Mutex::new(()),
     });
+    if config.remediation.in_service {
+        metrics::global().remediation_states(&[]);
+    }
     start_loops(&service, &config);
     tracing::info!(message = "serving", address = %bound, targets = config.targets.len(), sources = config.sources.len());
     eprintln!("gitdrift serve: listening on http://{bound}");
@@ -950,8 +972,161 @@ async fn scan_target(
         errors = report.summary.errors,
         elapsed_ms = clock.elapsed().as_millis() as u64,
     );
+    let clean = errors.is_empty();
     finish_status(service, &target.name, id, Some(&report), &stale, errors);
-    let _ = clock;
+    if clean && config.remediation.in_service && config.remediation.provider.is_some() {
+        let (service, config, target) =
+            (Arc::clone(service), Arc::clone(config), target.name.clone());
+        tokio::spawn(async move { remediate_target(&service, &config, &target, report).await });
+    }
+}
+
+/// How a remediation branch stands, for the API.
+#[derive(Clone, Debug, Serialize)]
+pub struct RemediationStatus {
+    /// The source.
+    pub source: String,
+    /// Its target.
+    pub target: String,
+    /// The branch.
+    pub branch: String,
+    /// `open`, `closed`, `left_alone`, `rate_limited` or `error`.
+    pub state: String,
+    /// The pull or merge request.
+    pub url: Option<String>,
+    /// What the last proposal did, or why it failed.
+    pub detail: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// After a clean scan of a target: its plan proposed through the provider, at most
+/// `remediation.max_per_hour` writing proposals an hour, one at a time.
+async fn remediate_target(
+    service: &Arc<Service>,
+    config: &Arc<Config>,
+    target: &str,
+    report: ScanReport,
+) {
+    let Some(provider) = config.remediation.provider.clone() else {
+        return;
+    };
+    let _one_at_a_time = service.remediating.lock().await;
+    let hour = Duration::from_secs(3600);
+    let budget_left = {
+        let mut writes = service
+            .remediation_writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        writes.retain(|t| t.elapsed() < hour);
+        writes.len() < config.remediation.max_per_hour
+    };
+    let record =
+        |source: &str, branch: String, state: &str, url: Option<String>, detail: String| {
+            service
+                .remediations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    branch.clone(),
+                    RemediationStatus {
+                        source: source.to_string(),
+                        target: target.to_string(),
+                        branch,
+                        state: state.to_string(),
+                        url,
+                        detail,
+                        at: Utc::now(),
+                    },
+                );
+        };
+    let sources: Vec<&crate::config::Source> = config
+        .sources
+        .iter()
+        .filter(|s| s.target == target)
+        .collect();
+    if !budget_left {
+        for s in &sources {
+            let branch = crate::remediate::local::branch_name(&s.name, &s.target);
+            record(
+                &s.name,
+                branch,
+                "rate_limited",
+                None,
+                format!(
+                    "at most {} proposals an hour: waiting for the next scan",
+                    config.remediation.max_per_hour
+                ),
+            );
+        }
+        publish_remediation(service);
+        return;
+    }
+    let plan = {
+        let (config, report, cache) = (
+            Arc::clone(config),
+            report.clone(),
+            service.options.cache_dir.clone(),
+        );
+        tokio::task::spawn_blocking(move || crate::remediate::plan(&config, &report, &cache)).await
+    };
+    let Ok(plan) = plan else {
+        return;
+    };
+    match crate::remediate::propose::propose(config, &provider, &report, &plan, Some(target)).await
+    {
+        Ok(proposals) => {
+            for p in proposals {
+                let writes = matches!(
+                    p.outcome,
+                    crate::remediate::local::Outcome::Opened { .. }
+                        | crate::remediate::local::Outcome::Updated { .. }
+                        | crate::remediate::local::Outcome::Closed
+                );
+                if writes {
+                    service
+                        .remediation_writes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(std::time::Instant::now());
+                }
+                let detail = p.describe().unwrap_or_default();
+                match p.state() {
+                    Some(state) => {
+                        tracing::info!(message = "remediation", %detail);
+                        record(&p.source, p.branch.clone(), state, p.url.clone(), detail)
+                    }
+                    None => {
+                        service
+                            .remediations
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&p.branch);
+                    }
+                }
+            }
+        }
+        Err(err) => {
+            tracing::error!(message = "remediation failed", target = %target, error = %err);
+            for s in &sources {
+                let branch = crate::remediate::local::branch_name(&s.name, &s.target);
+                record(&s.name, branch, "error", None, err.clone());
+            }
+        }
+    }
+    publish_remediation(service);
+}
+
+fn publish_remediation(service: &Service) {
+    let states: Vec<String> = service
+        .remediations
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .map(|r| r.state.clone())
+        .collect();
+    let states: Vec<&str> = states.iter().map(String::as_str).collect();
+    metrics::global().remediation_states(&states);
 }
 
 fn finish_status(
