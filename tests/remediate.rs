@@ -656,3 +656,83 @@ fn the_gitlab_provider_opens_updates_and_closes_one_merge_request() {
         "said once"
     );
 }
+
+#[test]
+fn the_gitea_provider_keeps_its_branch_equal_to_the_current_plan() {
+    let stub = support::hosting::HostingStub::start(GITHUB_TOKEN);
+    let repo = demo(&format!(
+        "remediation:\n  adopt:\n    - kind: Deployment\n  provider: gitea\n  gitea:\n    api_url: {}/api/v1\n    repository: acme/shop\n    token_env: GITDRIFT_TEST_GITHUB_TOKEN\n    labels: [gitdrift]\n",
+        stub.url()
+    ));
+    let web_file = "gitops/apps/web/deployment.yaml";
+    let cart_file = "gitops/apps/cart/cart.yaml";
+    let read = |f: &str| std::fs::read_to_string(repo.path().join(f)).unwrap();
+    let (web, cart) = (read(web_file), read(cart_file));
+    stub.seed_gitea(
+        "acme/shop",
+        &repo.head(),
+        &[(web_file, web.clone()), (cart_file, cart.clone())],
+    );
+    let branch = "gitdrift/remediate/shop-demo";
+    let run = open(&repo);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("opened http://stub/acme/shop/pulls/1"),
+        "{}",
+        run.stdout
+    );
+    let state = stub.state("acme/shop");
+    let pull = &state["gt_pulls"][0];
+    assert_eq!(pull["labels"], serde_json::json!(["gitdrift"]));
+    let tip = state["gt_branches"][branch].as_str().unwrap();
+    let files = &state["gt_commits"][tip]["files"];
+    assert_eq!(
+        files[web_file],
+        web.replacen("replicas: 2", "replicas: 5", 1)
+    );
+    assert!(files[cart_file].as_str().unwrap().contains("2.8.1-hotfix"));
+    assert_eq!(
+        state["gt_commits"][tip]["author"]["email"],
+        "gitdrift@localhost"
+    );
+    for call in stub.calls() {
+        assert_eq!(
+            call["authorization"],
+            format!("token {GITHUB_TOKEN}"),
+            "{call}"
+        );
+    }
+
+    // Rerun: nothing committed.
+    let again = open(&repo);
+    assert!(again.stdout.contains("unchanged"), "{}", again.stdout);
+    assert_eq!(stub.state("acme/shop")["gt_branches"][branch], tip);
+
+    // The cart's hotfix reaches git another way: the plan is web only, and the branch puts the
+    // cart's file back as it is at the scanned commit.
+    let live = repo.path().join("live/shop.yaml");
+    let text = std::fs::read_to_string(&live).unwrap();
+    let cart_fixed =
+        text.replace("cart:2.8.1-hotfix", "cart:2.8.0")
+            .replacen("replicas: 4", "replicas: 2", 1);
+    std::fs::write(&live, &cart_fixed).unwrap();
+    let updated = open(&repo);
+    assert!(updated.stdout.contains("updated"), "{}", updated.stdout);
+    let state = stub.state("acme/shop");
+    let tip = state["gt_branches"][branch].as_str().unwrap();
+    let files = &state["gt_commits"][tip]["files"];
+    assert_eq!(files[cart_file], cart);
+    assert_eq!(
+        files[web_file],
+        web.replacen("replicas: 2", "replicas: 5", 1)
+    );
+    assert_eq!(state["gt_pulls"].as_array().unwrap().len(), 1);
+
+    // Drift gone: closed with a comment, branch deleted.
+    std::fs::write(&live, cart_fixed.replacen("replicas: 5", "replicas: 2", 1)).unwrap();
+    let closed = open(&repo);
+    assert!(closed.stdout.contains("closed"), "{}", closed.stdout);
+    let state = stub.state("acme/shop");
+    assert_eq!(state["gt_pulls"][0]["state"], "closed");
+    assert!(state["gt_branches"].get(branch).is_none());
+}

@@ -23,6 +23,8 @@
 //!   #   labels: [gitdrift]
 //!   # provider: gitlab                # or a merge request through GitLab's API:
 //!   # gitlab: {api_url: https://gitlab.example.com/api/v4, repository: group/shop, token_env: GITLAB_TOKEN}
+//!   # provider: gitea                 # or Gitea / Forgejo:
+//!   # gitea: {api_url: https://gitea.example.com/api/v1, repository: org/shop, token_env: GITEA_TOKEN}
 //!   close_when_gone: true           # close the pull request (with a comment) once drift is gone
 //!   in_service: false               # `serve` proposes after each scan of a target
 //!   max_per_hour: 10                # …at most this many opened, updated or closed an hour
@@ -59,6 +61,8 @@ pub enum Provider {
     GitHub(Hosting),
     /// A merge request through GitLab's REST API.
     GitLab(Hosting),
+    /// A pull request through Gitea's or Forgejo's REST API.
+    Gitea(Hosting),
 }
 
 /// A git hosting API.
@@ -122,6 +126,7 @@ impl Checker {
                 "provider",
                 "github",
                 "gitlab",
+                "gitea",
                 "close_when_gone",
                 "in_service",
                 "max_per_hour",
@@ -190,9 +195,22 @@ impl Checker {
                         "provider gitlab needs a `gitlab:` block (token_env or token_file)",
                     ),
                 },
+                Some("gitea") => match fields.get("gitea") {
+                    Some(h) => {
+                        settings.provider = self
+                            .hosting(h, "remediation.gitea", "https://gitea.com/api/v1")
+                            .map(Provider::Gitea)
+                    }
+                    None => self.error(
+                        n,
+                        "provider gitea needs a `gitea:` block (api_url, token_env or token_file)",
+                    ),
+                },
                 Some(other) => self.error(
                     n,
-                    format!("unknown remediation.provider `{other}`; known: local, github, gitlab"),
+                    format!(
+                        "unknown remediation.provider `{other}`; known: local, github, gitlab, gitea"
+                    ),
                 ),
                 None => {}
             }

@@ -6,6 +6,7 @@
 //! `git apply` accepts. gitdrift never touches the environment; remediation only writes to git.
 
 pub mod api;
+pub mod gitea;
 pub mod github;
 pub mod gitlab;
 pub mod local;

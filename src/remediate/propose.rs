@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::local::{self, Outcome};
-use super::{FileChange, Plan, Suggestion, github, gitlab, pr_body, pr_title, render_plan};
+use super::{FileChange, Plan, Suggestion, gitea, github, gitlab, pr_body, pr_title, render_plan};
 use crate::config::remediation::{Hosting, Provider};
 use crate::config::{Config, RepoLocation};
 use crate::report::ScanReport;
@@ -73,7 +73,7 @@ pub async fn propose(
     let mut out = Vec::new();
     let token = match provider {
         Provider::Local => None,
-        Provider::GitHub(h) | Provider::GitLab(h) => Some(
+        Provider::GitHub(h) | Provider::GitLab(h) | Provider::Gitea(h) => Some(
             h.token
                 .read()
                 .map_err(|e| format!("the remediation token: {e}"))?,
@@ -124,7 +124,7 @@ pub async fn propose(
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 (outcome, None)
             }
-            Provider::GitHub(h) | Provider::GitLab(h) => {
+            Provider::GitHub(h) | Provider::GitLab(h) | Provider::Gitea(h) => {
                 let Some(repository) = repository(h, &source.repo) else {
                     continue;
                 };
@@ -137,8 +137,13 @@ pub async fn propose(
                             .apply(&branch, &base, &changes, &title, &body, &h.labels, close)
                             .await
                     }
-                    _ => {
+                    Provider::GitLab(_) => {
                         gitlab::GitLab::new(&h.api_url, token, &repository)?
+                            .apply(&branch, &base, &changes, &title, &body, &h.labels, close)
+                            .await
+                    }
+                    _ => {
+                        gitea::Gitea::new(&h.api_url, token, &repository)?
                             .apply(&branch, &base, &changes, &title, &body, &h.labels, close)
                             .await
                     }

@@ -82,6 +82,18 @@ impl HostingStub {
         );
     }
 
+    /// A Gitea repository whose default branch `main` is at `commit`, holding `files`.
+    pub fn seed_gitea(&self, repo: &str, commit: &str, files: &[(&str, String)]) {
+        let files: serde_json::Map<String, Value> = files
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+            .collect();
+        self.post(
+            "/_stub/seed_gitea",
+            json!({"repo": repo, "commit": commit, "files": files}),
+        );
+    }
+
     /// Someone else commits on top of a branch.
     pub fn foreign_commit(&self, repo: &str, branch: &str) -> String {
         self.post(

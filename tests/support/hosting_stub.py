@@ -1,6 +1,7 @@
 """A stateful stub of the git hosting API endpoints gitdrift's remediation calls (GitHub's REST
 API: git data, refs, pull requests, issues; GitLab's v4 API under /api/v4: projects, branches,
-commits with actions, merge requests, notes, raw files), for tests. It keeps blobs, trees, commits, refs,
+commits with actions, merge requests, notes, raw files; Gitea's and Forgejo's v1 API under
+/api/v1: branches, contents, commits, pull requests, labels, comments), for tests. It keeps blobs, trees, commits, refs,
 pull requests, labels and comments in memory, refuses requests without the expected bearer token
 (401), and records every call (method, path, query, JSON body, auth and accept headers).
 
@@ -55,6 +56,10 @@ def record_and_check():
         if request.headers.get("PRIVATE-TOKEN") != TOKEN:
             return jsonify({"message": "401 Unauthorized"}), 401
         return None
+    if request.path.startswith("/api/v1/"):
+        if request.headers.get("Authorization") != f"token {TOKEN}":
+            return jsonify({"message": "token is required"}), 401
+        return None
     if request.headers.get("Authorization") != f"Bearer {TOKEN}":
         return jsonify({"message": "Bad credentials"}), 401
     return None
@@ -83,6 +88,13 @@ def foreign_commit():
     body = request.get_json()
     owner, name = body["repo"].split("/")
     r = repo(owner, name)
+    if body["branch"] in r.get("gt_branches", {}):
+        tip = r["gt_branches"][body["branch"]]
+        commit = {"parents": [tip], "files": dict(r["gt_commits"][tip]["files"]), "author": {"name": "A Reviewer", "email": "reviewer@example.com"}}
+        new = sha("commit", dict(commit, n=len(r["gt_commits"])))
+        r["gt_commits"][new] = commit
+        r["gt_branches"][body["branch"]] = new
+        return jsonify({"sha": new})
     if body["branch"] in r.get("branches", {}):
         # GitLab: someone commits on top of the branch.
         tip = r["branches"][body["branch"]]
@@ -119,6 +131,19 @@ def seed_gitlab():
     return jsonify({})
 
 
+@app.post("/_stub/seed_gitea")
+def seed_gitea():
+    body = request.get_json()
+    owner, name = body["repo"].split("/")
+    r = repo(owner, name)
+    r["gt_commits"] = {body["commit"]: {"parents": [], "files": body["files"], "author": {"name": "someone", "email": "someone@example.com"}}}
+    r["gt_branches"] = {"main": body["commit"]}
+    r["gt_pulls"] = []
+    r["gt_comments"] = {}
+    r["gt_labels"] = [{"id": 1, "name": "gitdrift"}, {"id": 2, "name": "drift"}]
+    return jsonify({})
+
+
 @app.get("/_stub/calls")
 def calls():
     return jsonify(STATE["calls"])
@@ -138,6 +163,10 @@ def state():
             "gl_commits": r.get("gl_commits", {}),
             "mrs": r.get("mrs", []),
             "notes": r.get("notes", {}),
+            "gt_branches": r.get("gt_branches", {}),
+            "gt_commits": r.get("gt_commits", {}),
+            "gt_pulls": r.get("gt_pulls", []),
+            "gt_comments": r.get("gt_comments", {}),
         }
     return jsonify(out)
 
@@ -409,6 +438,101 @@ def gitlab(anything):
             notes.append(note)
             return jsonify(note), 201
     return jsonify({"message": f"stub: no route {m} {rest}"}), 404
+
+
+def blob_sha(text):
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+@app.route("/api/v1/repos/<owner>/<name>/<path:rest>", methods=["GET", "POST", "PATCH", "DELETE"])
+@app.route("/api/v1/repos/<owner>/<name>", defaults={"rest": ""}, methods=["GET"])
+def gitea(owner, name, rest):
+    import base64
+
+    r = repo(owner, name)
+    m = request.method
+    body = request.get_json(silent=True) or {}
+    parts = [p for p in rest.split("/") if p]
+    if not parts:
+        return jsonify({"default_branch": "main", "full_name": f"{owner}/{name}"})
+    if parts[0] == "branches":
+        if len(parts) == 1 and m == "POST":
+            if body["new_branch_name"] in r["gt_branches"]:
+                return jsonify({"message": "branch exists"}), 409
+            if body["old_ref_name"] not in r["gt_commits"]:
+                return jsonify({"message": "ref not found"}), 404
+            r["gt_branches"][body["new_branch_name"]] = body["old_ref_name"]
+            return jsonify({"name": body["new_branch_name"]}), 201
+        branch = "/".join(parts[1:])
+        if branch not in r["gt_branches"]:
+            return jsonify({"message": "branch not found"}), 404
+        if m == "DELETE":
+            if branch == "main":
+                return jsonify({"message": "stub: never the default branch"}), 403
+            del r["gt_branches"][branch]
+            return "", 204
+        c = r["gt_commits"][r["gt_branches"][branch]]
+        return jsonify({"name": branch, "commit": {"id": r["gt_branches"][branch], "author": c["author"]}})
+    if parts[:2] == ["git", "commits"]:
+        c = r["gt_commits"].get(parts[2])
+        if c is None:
+            return jsonify({"message": "not found"}), 404
+        return jsonify({"sha": parts[2], "parents": [{"sha": p} for p in c["parents"]], "commit": {"author": c["author"]}})
+    if parts[0] == "contents":
+        if len(parts) == 1 and m == "POST":
+            branch = body["branch"]
+            if branch == "main":
+                return jsonify({"message": "stub: gitdrift must never write the default branch"}), 403
+            tip = r["gt_branches"][branch]
+            files = dict(r["gt_commits"][tip]["files"])
+            for f in body["files"]:
+                if f["operation"] == "update":
+                    if f["path"] not in files or blob_sha(files[f["path"]]) != f.get("sha"):
+                        return jsonify({"message": "sha does not match"}), 409
+                elif f["operation"] != "create":
+                    return jsonify({"message": "bad operation"}), 422
+                files[f["path"]] = base64.b64decode(f["content"]).decode()
+            commit = {"parents": [tip], "files": files, "author": body["author"], "message": body["message"]}
+            new = sha("commit", dict(commit, n=len(r["gt_commits"])))
+            r["gt_commits"][new] = commit
+            r["gt_branches"][branch] = new
+            return jsonify({"commit": {"sha": new}}), 201
+        path = "/".join(parts[1:])
+        ref = request.args.get("ref")
+        commit_id = r["gt_branches"].get(ref, ref)
+        c = r["gt_commits"].get(commit_id)
+        if c is None or path not in c["files"]:
+            return jsonify({"message": "not found"}), 404
+        text = c["files"][path]
+        return jsonify({"sha": blob_sha(text), "content": base64.b64encode(text.encode()).decode(), "encoding": "base64"})
+    if parts == ["labels"]:
+        return jsonify(r["gt_labels"])
+    if parts == ["pulls"]:
+        if m == "GET":
+            return jsonify([p for p in r["gt_pulls"] if p["state"] == request.args.get("state", "open")])
+        if body["head"] not in r["gt_branches"]:
+            return jsonify({"message": "head not found"}), 422
+        number = len(r["gt_pulls"]) + 1
+        names = [l["name"] for l in r["gt_labels"] if l["id"] in body.get("labels", [])]
+        pull = {"number": number, "state": "open", "title": body["title"], "body": body["body"],
+                "head": {"ref": body["head"]}, "base": {"ref": body["base"]}, "labels": names,
+                "html_url": f"http://stub/{owner}/{name}/pulls/{number}"}
+        r["gt_pulls"].append(pull)
+        return jsonify(pull), 201
+    if parts[0] == "pulls" and len(parts) == 2 and m == "PATCH":
+        pull = next((p for p in r["gt_pulls"] if str(p["number"]) == parts[1]), None)
+        for key in ("title", "body", "state"):
+            if key in body:
+                pull[key] = body[key]
+        return jsonify(pull)
+    if parts[0] == "issues" and len(parts) == 3 and parts[2] == "comments":
+        comments = r["gt_comments"].setdefault(parts[1], [])
+        if m == "GET":
+            return jsonify(comments)
+        comment = {"id": len(comments) + 1, "body": body["body"]}
+        comments.append(comment)
+        return jsonify(comment), 201
+    return jsonify({"message": f"stub: no route {m} {parts}"}), 404
 
 
 if __name__ == "__main__":
