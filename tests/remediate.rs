@@ -9,7 +9,7 @@ mod support;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Repo, git, gitdrift, kubectl};
+use support::{Repo, git, gitdrift, kubectl, project_root};
 
 const ADOPT: &str = "remediation:\n  adopt:\n    - kind: Deployment\n      name: web\n      paths: [/spec/replicas]\n    - kind: Deployment\n      name: cart\n    - kind: ConfigMap\n      name: web-config\n    - kind: ConfigMap\n      name: feature-flags\n  delete_missing: true\n";
 
@@ -735,4 +735,38 @@ fn the_gitea_provider_keeps_its_branch_equal_to_the_current_plan() {
     let state = stub.state("acme/shop");
     assert_eq!(state["gt_pulls"][0]["state"], "closed");
     assert!(state["gt_branches"].get(branch).is_none());
+}
+
+#[test]
+fn aws_declarations_are_edited_in_place_too() {
+    let repo = Repo::new();
+    repo.copy_dir(&project_root().join("examples/demo/aws"), "aws");
+    repo.commit("declarations");
+    repo.copy_dir(&project_root().join("examples/demo/aws-live"), "aws-live");
+    repo.write(
+        "gitdrift.yaml",
+        "sources:\n  - name: network\n    repo: .\n    paths: [\"aws/**\"]\n    target: prod\n    region: eu-west-1\ntargets:\n  - name: prod\n    snapshot: ./aws-live\nremediation:\n  adopt:\n    - kind: AWS::EC2::Instance\n    - kind: AWS::EC2::SecurityGroup\n",
+    );
+    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "aws.patch"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("/MetadataOptions/HttpTokens: \"required\" -> \"optional\""),
+        "{}",
+        run.stdout
+    );
+    git(repo.path(), &["apply", "aws.patch"]);
+    let text = std::fs::read_to_string(repo.path().join("aws/network.yaml")).unwrap();
+    assert!(
+        text.contains("MetadataOptions: {HttpTokens: optional}   # IMDSv2 only"),
+        "{text}"
+    );
+    git(repo.path(), &["add", "aws"]);
+    git(repo.path(), &["commit", "-qm", "adopt"]);
+    let report = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    for r in report["resources"].as_array().unwrap() {
+        if r["kind"] == "AWS::EC2::Instance" || r["kind"] == "AWS::EC2::SecurityGroup" {
+            assert_ne!(r["status"], "drifted", "{r:#}");
+        }
+    }
 }

@@ -215,12 +215,6 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
             ));
             continue;
         }
-        if r.api_version == crate::aws::API_VERSION {
-            out.suggestions.push(suggest(
-                "an AWS declaration: its fields are named as the EC2 API reports them, so the change is described, not applied".into(),
-            ));
-            continue;
-        }
         per_file
             .entry((source.name.clone(), source.file.clone()))
             .or_default()
@@ -315,6 +309,12 @@ fn edit_resource(
     let docs = yaml_edit::parse(text).map_err(|e| format!("the file does not parse: {e}"))?;
     let object = yaml_edit::object_at(&docs, line).ok_or("no object starts on that line")?;
     let current = value_of(text, object)?;
+    // gitdrift's AWS declarations: drift paths are inside `spec.properties`.
+    let prefix: Vec<String> = if r.api_version == crate::aws::API_VERSION {
+        vec!["spec".into(), "properties".into()]
+    } else {
+        Vec::new()
+    };
     // A whole declaration deleted.
     if fields.len() == 1 && fields[0].path.is_empty() {
         return delete_document(text, &docs, object);
@@ -322,7 +322,8 @@ fn edit_resource(
     let mut splices = Vec::new();
     let mut expected = current.clone();
     for f in fields {
-        let mut path = parse_pointer(&f.path).map_err(|e| e.to_string())?;
+        let mut path = prefix.clone();
+        path.extend(parse_pointer(&f.path).map_err(|e| e.to_string())?);
         // A declared list element the live list lacks: remove git's element equal to it.
         if path.last().map(String::as_str) == Some("-") && f.live.is_null() {
             let parent = pointer(&current, &path[..path.len() - 1]);
@@ -660,4 +661,56 @@ pub fn pr_body(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn terraform_state_and_rendered_output_are_suggested_never_edited() {
+        let config = Config::from_str(
+            "sources:\n  - name: infra\n    repo: .\n    target: prod\ntargets:\n  - name: prod\n    snapshot: ./live\nremediation:\n  adopt:\n    - target: prod\n",
+            Path::new("/etc/gitdrift.yaml"),
+            Path::new("/etc"),
+        )
+        .unwrap();
+        let resource = |kind: &str, source: Value| {
+            json!({
+                "target": "prod", "apiVersion": "aws/v1", "kind": kind, "namespace": "eu-west-1",
+                "name": "x", "status": "drifted", "source": source,
+                "drifts": [{"path": "/InstanceType", "desired": "t3.small", "live": "t3.large", "owners": []}]
+            })
+        };
+        let report: ScanReport = serde_json::from_value(json!({
+            "schema": crate::report::SCHEMA,
+            "scan": {"started_at": "2026-01-01T01:00:00Z", "finished_at": "2026-01-01T01:00:01Z",
+                     "gitdrift_version": "0.1.0", "config": "gitdrift.yaml", "sources": [], "targets": []},
+            "summary": {"resources": 2, "in_sync": 0, "drifted": 2, "missing": 0, "unmanaged": 0,
+                        "drifts": 2, "unreadable": 0, "errors": 0, "warnings": 0},
+            "resources": [
+                resource("AWS::EC2::Instance", json!({"name": "infra", "file": "tf/terraform.tfstate", "line": null})),
+                resource("AWS::EC2::Volume", json!({"name": "infra", "file": "charts/x/templates/v.yaml", "line": 1,
+                    "rendered": {"tool": "helm", "path": "charts/x"}})),
+            ],
+            "problems": [], "stale_ignore_rules": [], "unreadable": [], "coverage": [], "findings": [],
+            "compliance": {"rules": [], "failing": {}, "waived": 0, "frameworks": [], "waivers": []}
+        }))
+        .unwrap();
+        let plan = plan(&config, &report, Path::new("/nonexistent"));
+        assert!(plan.changes.is_empty());
+        assert_eq!(plan.suggestions.len(), 2);
+        assert!(
+            plan.suggestions[0].reason.contains("Terraform state"),
+            "{:?}",
+            plan.suggestions
+        );
+        assert!(
+            plan.suggestions[1]
+                .reason
+                .contains("rendered by helm from charts/x")
+        );
+        assert_eq!(plan.suggestions[0].fields[0].live, json!("t3.large"));
+    }
 }
