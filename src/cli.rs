@@ -408,7 +408,12 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
             scan::run(Arc::clone(&config), &options).await
         }
     };
-    let plan = crate::remediate::plan(&config, &report, &cache);
+    let mut plan = crate::remediate::plan(&config, &report, &cache);
+    let candidates = crate::remediate::import_candidates(&config, &report);
+    if !candidates.is_empty() {
+        let live = crate::remediate::read_unmanaged(&config, &candidates).await;
+        crate::remediate::add_imports(&config, &report, &live, &mut plan);
+    }
     match args.format {
         ListFormat::Text => print!("{}", crate::remediate::render_plan(&plan)),
         ListFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),

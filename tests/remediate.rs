@@ -770,3 +770,60 @@ fn aws_declarations_are_edited_in_place_too() {
         }
     }
 }
+
+#[test]
+fn unmanaged_resources_are_imported_as_new_manifests_when_asked_and_secrets_never() {
+    let repo = demo(
+        "remediation:\n  adopt:\n    - kind: Deployment\n      name: debug-shell\n    - kind: Secret\n  import_unmanaged: true\n",
+    );
+    // An unmanaged Secret beside the unmanaged Deployment.
+    repo.write(
+        "live/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: hand-made\n  namespace: shop\ndata:\n  password: aHVudGVyMg==\n",
+    );
+    let run = gitdrift(
+        repo.path(),
+        &["remediate", "--patch-out", "import.patch"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("Deployment shop/debug-shell: import it from the live state"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Secret shop/hand-made") && run.stdout.contains("never imported"),
+        "{}",
+        run.stdout
+    );
+    let patch = std::fs::read_to_string(repo.path().join("import.patch")).unwrap();
+    assert!(
+        !patch.contains("aHVudGVyMg"),
+        "no secret value in the patch"
+    );
+    git(repo.path(), &["apply", "import.patch"]);
+    let imported = repo
+        .path()
+        .join("gitops/gitdrift-imported/deployment-shop-debug-shell.yaml");
+    let text = std::fs::read_to_string(&imported).unwrap();
+    for server_field in [
+        "managedFields",
+        "resourceVersion",
+        "uid:",
+        "creationTimestamp",
+        "status:",
+    ] {
+        assert!(!text.contains(server_field), "{server_field} in {text}");
+    }
+    git(repo.path(), &["add", "gitops"]);
+    git(repo.path(), &["commit", "-qm", "import debug-shell"]);
+    let report = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    let shell = resource(&report, "Deployment", "debug-shell").unwrap();
+    assert_eq!(shell["status"], "in_sync", "{shell:#}");
+    assert_eq!(
+        shell["source"]["file"],
+        "gitops/gitdrift-imported/deployment-shop-debug-shell.yaml"
+    );
+}

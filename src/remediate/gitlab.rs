@@ -178,7 +178,10 @@ impl GitLab {
         } else {
             let actions: Vec<Value> = changes
                 .iter()
-                .map(|c| json!({"action": "update", "file_path": c.file, "content": c.after}))
+                .map(|c| {
+                    let action = if c.new_file { "create" } else { "update" };
+                    json!({"action": action, "file_path": c.file, "content": c.after})
+                })
                 .collect();
             let commit = self
                 .api

@@ -52,6 +52,9 @@ pub struct FileChange {
     pub after: String,
     /// The fields changed.
     pub fields: Vec<FieldChange>,
+    /// The file is new (an imported resource).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_file: bool,
 }
 
 /// One field set to its live value.
@@ -289,6 +292,7 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
             before,
             after,
             fields: accepted.into_iter().flat_map(|((_, f), _)| f).collect(),
+            new_file: false,
         });
     }
     out
@@ -494,7 +498,9 @@ pub fn render_plan(plan: &Plan) -> String {
                 (Some(by), None) => format!("  (set by {by})"),
                 _ => String::new(),
             };
-            if f.path.is_empty() {
+            if f.path.is_empty() && c.new_file {
+                let _ = writeln!(out, "  {}: import it from the live state", f.resource);
+            } else if f.path.is_empty() {
                 let _ = writeln!(out, "  {}: delete the declaration", f.resource);
             } else {
                 let _ = writeln!(
@@ -533,15 +539,242 @@ pub fn patch(changes: &[&FileChange]) -> String {
     for c in changes {
         let diff = similar::TextDiff::from_lines(&c.before, &c.after);
         out.push_str(&format!("diff --git a/{0} b/{0}\n", c.file));
+        let old = if c.new_file {
+            out.push_str("new file mode 100644\n");
+            "/dev/null".to_string()
+        } else {
+            format!("a/{}", c.file)
+        };
         out.push_str(
             &diff
                 .unified_diff()
                 .context_radius(3)
-                .header(&format!("a/{}", c.file), &format!("b/{}", c.file))
+                .header(&old, &format!("b/{}", c.file))
                 .to_string(),
         );
     }
     out
+}
+
+/// Unmanaged resources the configuration imports: a key per target.
+pub fn import_candidates(config: &Config, report: &ScanReport) -> Vec<(String, ResourceKey)> {
+    if !config.remediation.import_unmanaged {
+        return Vec::new();
+    }
+    report
+        .resources
+        .iter()
+        .filter(|r| r.status == Status::Unmanaged)
+        .filter(|r| {
+            let key = key_of(r);
+            config
+                .remediation
+                .adopt
+                .iter()
+                .any(|rule| rule.selector.matches(&r.target, &key) && rule.source.is_none())
+        })
+        .map(|r| (r.target.clone(), key_of(r)))
+        .collect()
+}
+
+/// Reads the live objects of import candidates again from their targets.
+pub async fn read_unmanaged(
+    config: &Config,
+    candidates: &[(String, ResourceKey)],
+) -> Vec<(String, ResourceKey, Value)> {
+    let mut out = Vec::new();
+    let targets: std::collections::BTreeSet<&String> = candidates.iter().map(|(t, _)| t).collect();
+    for target_name in targets {
+        let Some(target) = config.target(target_name) else {
+            continue;
+        };
+        let keys: Vec<&ResourceKey> = candidates
+            .iter()
+            .filter(|(t, _)| t == target_name)
+            .map(|(_, k)| k)
+            .collect();
+        let mut request = crate::live::LiveRequest::default();
+        for k in &keys {
+            request.kinds.insert(k.group_kind());
+            if let Some(ns) = &k.namespace {
+                request.namespaces.insert(ns.clone());
+            }
+        }
+        let provider = crate::live::LiveProvider::for_target(target);
+        let read = provider.read(target_name, &request, &config.limits).await;
+        for object in read.objects {
+            let key = ResourceKey {
+                group: object.group.clone(),
+                kind: object.kind.clone(),
+                namespace: object.namespace.clone(),
+                name: object.name.clone(),
+            };
+            if keys.contains(&&key) {
+                out.push((target_name.clone(), key, object.body.value().into_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// Adds the imports of unmanaged resources to a plan: each live object, cleaned of what the
+/// server adds, as a new manifest in the first plain source of its target
+/// (`<that source's folder>/gitdrift-imported/<kind>-<namespace>-<name>.yaml`). Secrets are never
+/// imported, and neither are AWS resources (their declarations are suggested).
+pub fn add_imports(
+    config: &Config,
+    report: &ScanReport,
+    live: &[(String, ResourceKey, Value)],
+    plan: &mut Plan,
+) {
+    for (target, key, object) in live {
+        let resource = format!(
+            "{} {}",
+            key.kind,
+            crate::report::resource_name(&key.namespace, &key.name)
+        );
+        let source = config.sources.iter().find(|s| {
+            s.target == *target
+                && matches!(s.render, crate::config::Render::Plain)
+                && !matches!(s.repo, RepoLocation::StateFile(_))
+        });
+        let suggest = |reason: &str, source: &str| Suggestion {
+            resource: resource.clone(),
+            source: source.to_string(),
+            file: String::new(),
+            reason: reason.to_string(),
+            fields: Vec::new(),
+        };
+        let Some(source) = source else {
+            plan.suggestions.push(suggest(
+                "no plain source declares this target: nowhere to import it",
+                "",
+            ));
+            continue;
+        };
+        if key.kind == "Secret" && key.group.is_empty() {
+            plan.suggestions.push(suggest(
+                "a Secret: secret values are never imported into git",
+                &source.name,
+            ));
+            continue;
+        }
+        if key.group == crate::aws::GROUP {
+            plan.suggestions.push(suggest(
+                "an AWS resource: write its AWSResource declaration by hand",
+                &source.name,
+            ));
+            continue;
+        }
+        let Some(commit) = report.commit_of(&source.name) else {
+            continue;
+        };
+        let folder = source
+            .paths
+            .first()
+            .map(|p| {
+                let end = p.find(['*', '?', '[', '{']).unwrap_or(p.len());
+                let dir = &p[..end];
+                dir.rsplit_once('/')
+                    .map(|(d, _)| format!("{d}/"))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let name = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        };
+        let file = format!(
+            "{folder}gitdrift-imported/{}-{}{}.yaml",
+            name(&key.kind),
+            key.namespace
+                .as_deref()
+                .map(|n| format!("{}-", name(n)))
+                .unwrap_or_default(),
+            name(&key.name)
+        );
+        let text = match serde_saphyr::to_string(&clean(object.clone())) {
+            Ok(yaml) => format!("# Imported by gitdrift from the live state of {target}.\n{yaml}"),
+            Err(err) => {
+                plan.suggestions.push(suggest(
+                    &format!("cannot write it as YAML: {err}"),
+                    &source.name,
+                ));
+                continue;
+            }
+        };
+        plan.changes.push(FileChange {
+            source: source.name.clone(),
+            target: target.clone(),
+            commit,
+            file,
+            before: String::new(),
+            after: text,
+            fields: vec![FieldChange {
+                resource,
+                path: String::new(),
+                git: Value::Null,
+                live: Value::String("(the whole resource, imported)".into()),
+                changed_by: None,
+                changed_at: None,
+            }],
+            new_file: true,
+        });
+    }
+}
+
+/// A live object without what the API server adds: status, server metadata, managedFields,
+/// last-applied annotations, allocated cluster IPs.
+pub fn clean(mut object: Value) -> Value {
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            for key in [
+                "uid",
+                "resourceVersion",
+                "generation",
+                "creationTimestamp",
+                "managedFields",
+                "selfLink",
+            ] {
+                meta.remove(key);
+            }
+            if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+                annotations.remove("deployment.kubernetes.io/revision");
+                if annotations.is_empty() {
+                    meta.remove("annotations");
+                }
+            }
+        }
+        if let Some(spec) = map.get_mut("spec").and_then(Value::as_object_mut) {
+            for key in ["clusterIP", "clusterIPs"] {
+                spec.remove(key);
+            }
+        }
+    }
+    // `creationTimestamp: null` in pod templates (as kubectl prints them) says nothing.
+    fn drop_null_timestamps(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                if map.get("creationTimestamp") == Some(&Value::Null) {
+                    map.remove("creationTimestamp");
+                }
+                map.values_mut().for_each(drop_null_timestamps);
+            }
+            Value::Array(items) => items.iter_mut().for_each(drop_null_timestamps),
+            _ => {}
+        }
+    }
+    drop_null_timestamps(&mut object);
+    object
 }
 
 /// The title of a remediation pull request.

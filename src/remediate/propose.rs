@@ -84,13 +84,7 @@ pub async fn propose(
         .iter()
         .filter(|s| target.is_none_or(|t| s.target == t))
     {
-        let Some(base) = report
-            .scan
-            .sources
-            .iter()
-            .find(|s| s.name == source.name)
-            .and_then(|s| s.commit.clone())
-        else {
+        let Some(base) = report.commit_of(&source.name) else {
             continue;
         };
         let changes: Vec<&FileChange> = plan

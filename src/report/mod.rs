@@ -429,6 +429,15 @@ impl Summary {
 }
 
 impl ScanReport {
+    /// The commit a source was read at in this scan (`None`: not read, or not in this scan).
+    pub fn commit_of(&self, source: &str) -> Option<String> {
+        self.scan
+            .sources
+            .iter()
+            .find(|s| s.name == source)
+            .and_then(|s| s.commit.clone())
+    }
+
     /// The process exit code this report calls for: 2 when the scan had errors, 1 when anything
     /// is drifted, missing or unmanaged, 0 when all is in sync.
     pub fn exit_code(&self, fail_on: Option<crate::audit::RuleSeverity>) -> u8 {

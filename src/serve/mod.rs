@@ -1070,9 +1070,14 @@ async fn remediate_target(
         );
         tokio::task::spawn_blocking(move || crate::remediate::plan(&config, &report, &cache)).await
     };
-    let Ok(plan) = plan else {
+    let Ok(mut plan) = plan else {
         return;
     };
+    let candidates = crate::remediate::import_candidates(config, &report);
+    if !candidates.is_empty() {
+        let live = crate::remediate::read_unmanaged(config, &candidates).await;
+        crate::remediate::add_imports(config, &report, &live, &mut plan);
+    }
     match crate::remediate::propose::propose(config, &provider, &report, &plan, Some(target)).await
     {
         Ok(proposals) => {
