@@ -386,6 +386,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
 async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
     let config = Arc::new(Config::load(&args.config.config)?);
     let cache = cache_dir(&args.config);
+    let mut scan_ref = crate::remediate::propose::ScanRef::default();
     let report = match &args.data_dir {
         Some(dir) => {
             let store = crate::store::Store::open(dir)?;
@@ -395,6 +396,7 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
                     .latest()?
                     .ok_or_else(|| anyhow::anyhow!("no scan in {}", dir.display()))?,
             };
+            scan_ref.id = Some(id);
             store
                 .get(id)?
                 .map(|(_, report)| report)
@@ -447,9 +449,10 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
         let Some(provider) = &config.remediation.provider else {
             anyhow::bail!("--open needs remediation.provider in the configuration (local)");
         };
-        let proposals = crate::remediate::propose::propose(&config, provider, &report, &plan, None)
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        let proposals =
+            crate::remediate::propose::propose(&config, provider, &report, &plan, None, &scan_ref)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
         for line in proposals.iter().filter_map(|p| p.describe()) {
             println!("{line}");
         }

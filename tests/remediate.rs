@@ -735,6 +735,23 @@ fn the_gitea_provider_keeps_its_branch_equal_to_the_current_plan() {
     let state = stub.state("acme/shop");
     assert_eq!(state["gt_pulls"][0]["state"], "closed");
     assert!(state["gt_branches"].get(branch).is_none());
+
+    // Drift again, and a reviewer's commit on the new branch: left alone, said once.
+    std::fs::write(&live, &cart_fixed).unwrap();
+    assert!(open(&repo).stdout.contains("opened"));
+    let theirs = stub.foreign_commit("acme/shop", branch);
+    std::fs::write(&live, cart_fixed.replacen("replicas: 5", "replicas: 9", 1)).unwrap();
+    for _ in 0..2 {
+        let left = open(&repo);
+        assert!(left.stdout.contains("left alone"), "{}", left.stdout);
+    }
+    let state = stub.state("acme/shop");
+    assert_eq!(state["gt_branches"][branch], theirs.as_str());
+    assert_eq!(
+        state["gt_comments"]["2"].as_array().unwrap().len(),
+        1,
+        "said once"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //!   watch_debounce: 2s              # watch mode: quiet time after a change before judging
 //!   shutdown_timeout: 30s           # SIGTERM: how long running scans may take to finish
 //!   resource_metrics: false         # per-resource gauge (one series per drifted resource!)
+//!   external_url: https://gitdrift.example.com   # links in remediation pull requests
 //!   webhook_secret_env: GITDRIFT_WEBHOOK_SECRET   # or webhook_secret_file
 //!   retention:
 //!     max_age: 90d
@@ -54,6 +55,9 @@ pub struct ServeSettings {
     pub retention: Retention,
     /// Reports written on a schedule.
     pub reports: Vec<ScheduledReport>,
+    /// Where people reach this service (`https://gitdrift.example.com`): links in remediation
+    /// pull requests point there.
+    pub external_url: Option<String>,
 }
 
 /// Port of the HTTP server unless configured.
@@ -72,6 +76,7 @@ impl Default for ServeSettings {
             webhook_secret: None,
             retention: Retention::default(),
             reports: Vec::new(),
+            external_url: None,
         }
     }
 }
@@ -174,6 +179,7 @@ impl Checker {
                 "webhook_secret_file",
                 "retention",
                 "reports",
+                "external_url",
             ],
         ) else {
             return serve;
@@ -234,6 +240,7 @@ impl Checker {
             );
         }
         serve.webhook_secret = env.map(SecretRef::Env).or(file.map(SecretRef::File));
+        serve.external_url = self.optional(&fields, "external_url", "serve");
         if let Some(n) = fields.get("retention") {
             serve.retention = self.retention(n);
         }

@@ -793,7 +793,7 @@ pub fn pr_body(
     source: &str,
     changes: &[&FileChange],
     suggestions: &[&Suggestion],
-    report_url: Option<&str>,
+    scan: &propose::ScanRef,
 ) -> String {
     use std::fmt::Write as _;
     let cell = |v: &str| v.replace('|', "\\|").replace('\n', " ");
@@ -829,9 +829,10 @@ pub fn pr_body(
     }
     let files: Vec<&str> = changes.iter().map(|c| c.file.as_str()).collect();
     let commit = changes.first().map(|c| c.commit.as_str()).unwrap_or("");
+    let id = scan.id.map(|id| format!(" {id}")).unwrap_or_default();
     let _ = writeln!(
         out,
-        "\nFiles: {}. Scan of {} at commit `{}`.",
+        "\nFiles: {}. Scan{id} of {} at commit `{}`.",
         files
             .iter()
             .map(|f| format!("`{f}`"))
@@ -840,7 +841,7 @@ pub fn pr_body(
         report.scan.started_at.format("%Y-%m-%d %H:%M UTC"),
         commit
     );
-    if let Some(url) = report_url {
+    if let Some(url) = &scan.url {
         let _ = writeln!(out, "Full report: {url}");
     }
     // Findings: what git would take over from the live state, and what it would lose.

@@ -62,6 +62,15 @@ impl Proposal {
     }
 }
 
+/// The stored scan a plan comes from, for the pull request's description.
+#[derive(Clone, Debug, Default)]
+pub struct ScanRef {
+    /// Its id in the history.
+    pub id: Option<i64>,
+    /// Where its full report can be read.
+    pub url: Option<String>,
+}
+
 /// Proposes the plan for every source (of `target`, when given) through `provider`.
 pub async fn propose(
     config: &Config,
@@ -69,6 +78,7 @@ pub async fn propose(
     report: &ScanReport,
     plan: &Plan,
     target: Option<&str>,
+    scan: &ScanRef,
 ) -> Result<Vec<Proposal>, String> {
     let mut out = Vec::new();
     let token = match provider {
@@ -123,7 +133,7 @@ pub async fn propose(
                     continue;
                 };
                 let token = token.clone().unwrap_or_default();
-                let body = pr_body(report, &source.name, &changes, &suggestions, None);
+                let body = pr_body(report, &source.name, &changes, &suggestions, scan);
                 let close = config.remediation.close_when_gone;
                 let applied = match provider {
                     Provider::GitHub(_) => {

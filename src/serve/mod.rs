@@ -977,7 +977,7 @@ async fn scan_target(
     if clean && config.remediation.in_service && config.remediation.provider.is_some() {
         let (service, config, target) =
             (Arc::clone(service), Arc::clone(config), target.name.clone());
-        tokio::spawn(async move { remediate_target(&service, &config, &target, report).await });
+        tokio::spawn(async move { remediate_target(&service, &config, &target, report, id).await });
     }
 }
 
@@ -1007,6 +1007,7 @@ async fn remediate_target(
     config: &Arc<Config>,
     target: &str,
     report: ScanReport,
+    id: Option<i64>,
 ) {
     let Some(provider) = config.remediation.provider.clone() else {
         return;
@@ -1078,7 +1079,18 @@ async fn remediate_target(
         let live = crate::remediate::read_unmanaged(config, &candidates).await;
         crate::remediate::add_imports(config, &report, &live, &mut plan);
     }
-    match crate::remediate::propose::propose(config, &provider, &report, &plan, Some(target)).await
+    let scan = crate::remediate::propose::ScanRef {
+        id,
+        url: match (&config.serve.external_url, id) {
+            (Some(base), Some(id)) => Some(format!(
+                "{}/api/v1/scans/{id}/report?format=html",
+                base.trim_end_matches('/')
+            )),
+            _ => None,
+        },
+    };
+    match crate::remediate::propose::propose(config, &provider, &report, &plan, Some(target), &scan)
+        .await
     {
         Ok(proposals) => {
             for p in proposals {
