@@ -844,3 +844,83 @@ fn unmanaged_resources_are_imported_as_new_manifests_when_asked_and_secrets_neve
         "gitops/gitdrift-imported/deployment-shop-debug-shell.yaml"
     );
 }
+
+#[test]
+fn list_elements_are_matched_by_key_and_secret_values_never_reach_git() {
+    let repo = Repo::new();
+    repo.write(
+        "k8s/app.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: team\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: app:1\n          env:\n            - name: A\n              value: \"1\"\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: team\ndata:\n  password: b2xk\n",
+    );
+    repo.commit("app");
+    // By hand: a new variable first in the list, and the Secret's value changed.
+    repo.write(
+        "live/objects.json",
+        r#"{"apiVersion":"v1","kind":"List","items":[
+          {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"app","namespace":"team"},
+           "spec":{"template":{"spec":{"containers":[{"name":"app","image":"app:1",
+             "env":[{"name":"B","value":"2"},{"name":"A","value":"1"}]}]}}}},
+          {"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds","namespace":"team"},
+           "data":{"password":"bmV3"}}]}"#,
+    );
+    repo.write(
+        "gitdrift.yaml",
+        "sources:\n  - name: team\n    repo: .\n    paths: [\"k8s/**\"]\n    target: lab\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - namespace: team\n",
+    );
+    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "fix.patch"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("Secret team/creds") && run.stdout.contains("never written into git"),
+        "{}",
+        run.stdout
+    );
+    let patch = std::fs::read_to_string(repo.path().join("fix.patch")).unwrap();
+    assert!(
+        !patch.contains("bmV3") && !patch.contains("redacted"),
+        "{patch}"
+    );
+    git(repo.path(), &["apply", "fix.patch"]);
+    let text = std::fs::read_to_string(repo.path().join("k8s/app.yaml")).unwrap();
+    // B is appended; A is untouched (it is not replaced by B).
+    assert!(
+        text.contains("            - name: A\n              value: \"1\"\n            - {\"name\":\"B\",\"value\":\"2\"}\n"),
+        "{text}"
+    );
+    git(repo.path(), &["add", "k8s"]);
+    git(repo.path(), &["commit", "-qm", "adopt"]);
+    let report = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    assert_eq!(
+        resource(&report, "Deployment", "app").unwrap()["status"],
+        "in_sync"
+    );
+}
+
+#[test]
+fn a_pull_request_closed_by_hand_is_not_opened_again() {
+    let stub = support::hosting::HostingStub::start(GITHUB_TOKEN);
+    let repo = github_repo(&stub);
+    assert!(open(&repo).stdout.contains("opened"));
+    let closed = support::http::request(
+        stub.port,
+        "PATCH",
+        "/repos/acme/shop/pulls/1",
+        &[
+            ("Authorization", &format!("Bearer {GITHUB_TOKEN}")),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"state":"closed"}"#,
+    )
+    .unwrap();
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let live = repo.path().join("live/shop.yaml");
+    let text = std::fs::read_to_string(&live).unwrap();
+    std::fs::write(&live, text.replacen("replicas: 5", "replicas: 7", 1)).unwrap();
+    let again = open(&repo);
+    assert!(again.stdout.contains("closed by hand"), "{}", again.stdout);
+    let state = stub.state("acme/shop");
+    assert_eq!(
+        state["pulls"].as_array().unwrap().len(),
+        1,
+        "no new pull request"
+    );
+}

@@ -252,6 +252,13 @@ impl Checker {
         let api_url = self
             .optional(&fields, "api_url", what)
             .unwrap_or_else(|| default_api.to_string());
+        let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+        if !api_url.starts_with("https://") && !local.iter().any(|l| api_url.starts_with(l)) {
+            self.error(
+                node,
+                format!("{what}.api_url must be https:// (the token travels with every request)"),
+            );
+        }
         let repository = self.optional(&fields, "repository", what);
         if let Some(r) = &repository
             && r.split('/').filter(|p| !p.is_empty()).count() < 2

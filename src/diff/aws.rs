@@ -202,6 +202,17 @@ pub fn compare(declaration: &Declaration, live: &Value) -> Vec<Drift> {
 }
 
 fn drift(path: &[Seg], desired: &Value, live: &Value) -> Drift {
+    // An element only the live list has would be appended to the declared one.
+    let git_path = match path.last() {
+        Some(Seg::Index(_)) if desired.is_null() => {
+            let mut p = path.to_vec();
+            if let Some(last) = p.last_mut() {
+                *last = Seg::Missing;
+            }
+            Some(pointer(&p))
+        }
+        _ => None,
+    };
     Drift {
         path: pointer(path),
         desired: desired.clone(),
@@ -209,6 +220,7 @@ fn drift(path: &[Seg], desired: &Value, live: &Value) -> Drift {
         changed_by: None,
         changed_at: None,
         owners: Vec::new(),
+        git_path,
     }
 }
 

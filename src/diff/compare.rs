@@ -22,6 +22,9 @@ pub struct RawDrift {
     pub live: Value,
     /// For live-only fields set by hand: the imperative manager and when.
     pub set_by: Option<(String, Option<String>)>,
+    /// Where, in the declared object, when that differs from `path` (list elements matched by
+    /// key at other positions; `-` for an element only the live list has).
+    pub git_path: Option<Vec<Seg>>,
 }
 
 /// Walks a declared object and its live counterpart together.
@@ -34,6 +37,9 @@ pub struct Comparer<'a> {
     imperative: &'a BTreeSet<String>,
     check_imperative: bool,
     out: Vec<RawDrift>,
+    /// Along the current path: at which depths the declared list position differs from the
+    /// live one (`None`: the element is only live).
+    git_index: Vec<(usize, Option<usize>)>,
 }
 
 impl<'a> Comparer<'a> {
@@ -55,6 +61,7 @@ impl<'a> Comparer<'a> {
             imperative,
             check_imperative: owners.has_any(imperative),
             out: Vec::new(),
+            git_index: Vec::new(),
         }
     }
 
@@ -71,7 +78,25 @@ impl<'a> Comparer<'a> {
             desired: desired.clone(),
             live: live.clone(),
             set_by: None,
+            git_path: self.git_path(path),
         });
+    }
+
+    /// The declared object's path for a live path, where it differs.
+    fn git_path(&self, path: &[Seg]) -> Option<Vec<Seg>> {
+        if self.git_index.is_empty() {
+            return None;
+        }
+        let mut out = path.to_vec();
+        for (depth, index) in &self.git_index {
+            if let Some(seg) = out.get_mut(*depth) {
+                *seg = match index {
+                    Some(j) => Seg::Index(*j),
+                    None => Seg::Missing,
+                };
+            }
+        }
+        (out != path).then_some(out)
     }
 
     fn value(&mut self, path: &mut Vec<Seg>, desired: &Value, live: &Value) {
@@ -153,6 +178,7 @@ impl<'a> Comparer<'a> {
                 }
             }
             _ => self.out.push(RawDrift {
+                git_path: self.git_path(path),
                 path: path.clone(),
                 desired: Value::Null,
                 live: live.clone(),
@@ -189,7 +215,7 @@ impl<'a> Comparer<'a> {
                 let live_keys: Vec<Option<Vec<String>>> =
                     live.iter().map(|l| element_key(l, fields)).collect();
                 let mut used = vec![false; live.len()];
-                for d in desired {
+                for (j, d) in desired.iter().enumerate() {
                     let key = element_key(d, fields);
                     let found = key.as_ref().and_then(|key| {
                         live_keys
@@ -200,9 +226,11 @@ impl<'a> Comparer<'a> {
                     match found {
                         Some(i) => {
                             used[i] = true;
+                            self.git_index.push((path.len(), Some(j)));
                             path.push(Seg::Index(i));
                             self.value(path, d, &live[i]);
                             path.pop();
+                            self.git_index.pop();
                         }
                         None => {
                             path.push(Seg::Missing);
@@ -213,9 +241,12 @@ impl<'a> Comparer<'a> {
                 }
                 for (i, l) in live.iter().enumerate() {
                     if !used[i] {
+                        // Only live: in git it would be appended.
+                        self.git_index.push((path.len(), None));
                         path.push(Seg::Index(i));
                         self.drift(path, &Value::Null, l);
                         path.pop();
+                        self.git_index.pop();
                     }
                 }
             }
@@ -233,9 +264,11 @@ impl<'a> Comparer<'a> {
                             path.pop();
                         }
                         (None, Some(l)) => {
+                            self.git_index.push((path.len(), None));
                             path.push(Seg::Index(i));
                             self.drift(path, &Value::Null, l);
                             path.pop();
+                            self.git_index.pop();
                         }
                         (None, None) => {}
                     }

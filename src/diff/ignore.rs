@@ -144,6 +144,7 @@ mod tests {
             changed_by: owners.first().map(|s| s.to_string()),
             changed_at: None,
             owners: owners.iter().map(|s| s.to_string()).collect(),
+            git_path: None,
         }
     }
 

@@ -69,6 +69,10 @@ pub struct Drift {
     /// Every manager owning the live field (for manager ignore rules); not reported.
     #[serde(skip)]
     pub owners: Vec<String>,
+    /// JSON Pointer into the declared object, where it differs from `path`: a list element
+    /// matched by key at another position, or `-` for an element only the live list has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_path: Option<String>,
 }
 
 /// Compares a declared object with its live counterpart. Returns every drift, attributed and
@@ -109,6 +113,7 @@ fn finish(raw: RawDrift, live: &Value, ownership: &Ownership<'_>, is_secret: boo
         mut desired,
         live: mut live_value,
         set_by,
+        git_path,
     } = raw;
     let (changed_by, changed_at, owners) = match set_by {
         Some((manager, time)) => (Some(manager.clone()), time, vec![manager]),
@@ -134,6 +139,7 @@ fn finish(raw: RawDrift, live: &Value, ownership: &Ownership<'_>, is_secret: boo
         changed_by,
         changed_at,
         owners,
+        git_path: git_path.map(|p| path::pointer(&p)),
     }
 }
 

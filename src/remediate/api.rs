@@ -45,6 +45,8 @@ impl Api {
         let client = reqwest::Client::builder()
             .user_agent(concat!("gitdrift/", env!("CARGO_PKG_VERSION")))
             .timeout(std::time::Duration::from_secs(30))
+            // A redirect must not carry the token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Api {

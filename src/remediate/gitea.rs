@@ -94,6 +94,7 @@ impl Gitea {
         &self,
         branch: &str,
         base: &str,
+        into: Option<&str>,
         changes: &[&FileChange],
         title: &str,
         body: &str,
@@ -108,8 +109,10 @@ impl Gitea {
             .as_str()
             .unwrap_or("main")
             .to_string();
-        if branch == default_branch {
-            return Err(format!("refusing to write to the default branch {branch}"));
+        // The request goes into the branch the source is read from (or the default one).
+        let into = into.unwrap_or(&default_branch).to_string();
+        if branch == default_branch || branch == into {
+            return Err(format!("refusing to write to the branch {branch} itself"));
         }
         let encoded = path_encode(branch);
         let (status, found) = self
@@ -145,7 +148,11 @@ impl Gitea {
                     "read the branch's commit",
                 )
                 .await?;
-            if commit["commit"]["author"]["email"].as_str() != Some(AUTHOR.1) {
+            let foreign = commit["commit"]["author"]["email"].as_str() != Some(AUTHOR.1)
+                || commit["commit"]["committer"]["email"]
+                    .as_str()
+                    .is_some_and(|e| e != AUTHOR.1);
+            if foreign {
                 if let Some(p) = &pull {
                     let number = p["number"].as_u64().unwrap_or(0);
                     let path = format!("/issues/{number}/comments");
@@ -170,6 +177,30 @@ impl Gitea {
                         ),
                     },
                     url,
+                ));
+            }
+        }
+        if tip.is_some() && pull.is_none() {
+            let closed = self
+                .api
+                .ok(
+                    Method::GET,
+                    "/pulls?state=closed",
+                    None,
+                    "list closed pull requests",
+                )
+                .await?;
+            let by_hand = closed
+                .as_array()
+                .is_some_and(|c| c.iter().any(|p| p["head"]["ref"].as_str() == Some(branch)));
+            if by_hand {
+                return Ok((
+                    Outcome::LeftAlone {
+                        reason: format!(
+                            "the pull request from {branch} was closed by hand: delete the branch for gitdrift to propose again"
+                        ),
+                    },
+                    None,
                 ));
             }
         }
@@ -304,14 +335,16 @@ impl Gitea {
                     .ok(
                         Method::POST,
                         "/pulls",
-                        Some(json!({"head": branch, "base": default_branch, "title": title, "body": body, "labels": ids})),
+                        Some(json!({"head": branch, "base": into, "title": title, "body": body, "labels": ids})),
                         "open the pull request",
                     )
                     .await?;
                 created["html_url"].as_str().map(str::to_string)
             }
             Some(p) => {
-                if p["title"].as_str() != Some(title) || p["body"].as_str() != Some(body.as_str()) {
+                if p["title"].as_str() != Some(title)
+                    || !super::same_description(p["body"].as_str().unwrap_or(""), &body)
+                {
                     let number = p["number"].as_u64().unwrap_or(0);
                     self.api
                         .ok(

@@ -59,6 +59,7 @@ impl GitHub {
         &self,
         branch: &str,
         base: &str,
+        into: Option<&str>,
         changes: &[&FileChange],
         title: &str,
         body: &str,
@@ -73,8 +74,10 @@ impl GitHub {
             .as_str()
             .unwrap_or("main")
             .to_string();
-        if branch == default_branch {
-            return Err(format!("refusing to write to the default branch {branch}"));
+        // The request goes into the branch the source is read from (or the default one).
+        let into = into.unwrap_or(&default_branch).to_string();
+        if branch == default_branch || branch == into {
+            return Err(format!("refusing to write to the branch {branch} itself"));
         }
         let (status, tip) = self
             .api
@@ -102,7 +105,12 @@ impl GitHub {
                     "read the branch's commit",
                 )
                 .await?;
-            if commit["author"]["email"].as_str() != Some(AUTHOR.1) {
+            // An amended or rebased commit keeps its author but not its committer.
+            let foreign = commit["author"]["email"].as_str() != Some(AUTHOR.1)
+                || commit["committer"]["email"]
+                    .as_str()
+                    .is_some_and(|e| e != AUTHOR.1);
+            if foreign {
                 if let Some(p) = &pull {
                     self.comment_once(p, branch).await?;
                 }
@@ -114,6 +122,28 @@ impl GitHub {
                         ),
                     },
                     url,
+                ));
+            }
+        }
+        if tip.is_some() && pull.is_none() {
+            let owner = self.repo.split('/').next().unwrap_or("");
+            let closed = self
+                .api
+                .ok(
+                    Method::GET,
+                    &format!("/pulls?state=closed&head={owner}:{branch}"),
+                    None,
+                    "list closed pull requests",
+                )
+                .await?;
+            if closed.as_array().is_some_and(|c| !c.is_empty()) {
+                return Ok((
+                    Outcome::LeftAlone {
+                        reason: format!(
+                            "the pull request from {branch} was closed by hand: delete the branch for gitdrift to propose again"
+                        ),
+                    },
+                    None,
                 ));
             }
         }
@@ -258,11 +288,12 @@ impl GitHub {
         };
         let url = match pull {
             None => {
-                let created = self.api
+                let created = self
+                    .api
                     .ok(
                         Method::POST,
                         "/pulls",
-                        Some(json!({"title": title, "head": branch, "base": default_branch, "body": body})),
+                        Some(json!({"title": title, "head": branch, "base": into, "body": body})),
                         "open the pull request",
                     )
                     .await?;
@@ -281,7 +312,9 @@ impl GitHub {
                 created["html_url"].as_str().map(str::to_string)
             }
             Some(p) => {
-                if p["title"].as_str() != Some(title) || p["body"].as_str() != Some(body) {
+                if p["title"].as_str() != Some(title)
+                    || !super::same_description(p["body"].as_str().unwrap_or(""), body)
+                {
                     let number = p["number"].as_u64().unwrap_or(0);
                     self.api
                         .ok(

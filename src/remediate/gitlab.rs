@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use super::FileChange;
 use super::local::{AUTHOR, Outcome};
 
+/// Records gitdrift's commit in a merge request's description.
+const HEAD: &str = "<!-- gitdrift:head ";
+
 /// A GitLab project, through the API.
 pub struct GitLab {
     api: Api,
@@ -52,6 +55,7 @@ impl GitLab {
         &self,
         branch: &str,
         base: &str,
+        into: Option<&str>,
         changes: &[&FileChange],
         title: &str,
         body: &str,
@@ -66,8 +70,10 @@ impl GitLab {
             .as_str()
             .unwrap_or("main")
             .to_string();
-        if branch == default_branch {
-            return Err(format!("refusing to write to the default branch {branch}"));
+        // The request goes into the branch the source is read from (or the default one).
+        let into = into.unwrap_or(&default_branch).to_string();
+        if branch == default_branch || branch == into {
+            return Err(format!("refusing to write to the branch {branch} itself"));
         }
         let (status, tip) = self
             .api
@@ -95,8 +101,20 @@ impl GitLab {
         let url = request
             .as_ref()
             .and_then(|m| m["web_url"].as_str().map(str::to_string));
+        // The commits API commits as the token's user: gitdrift's commit is the one the merge
+        // request's description records; any other tip is someone else's work.
+        let recorded = request
+            .as_ref()
+            .and_then(|m| m["description"].as_str())
+            .and_then(|d| d.split(HEAD).nth(1))
+            .and_then(|rest| rest.split(' ').next())
+            .map(str::to_string);
+        let rewritten = match (&tip, &recorded) {
+            (Some(tip), Some(recorded)) => tip["id"].as_str() != Some(recorded.as_str()),
+            _ => false,
+        };
         if let Some(tip) = &tip
-            && tip["author_email"].as_str() != Some(AUTHOR.1)
+            && (tip["author_email"].as_str() != Some(AUTHOR.1) || rewritten)
         {
             if let Some(m) = &request {
                 self.note_once(m, branch).await?;
@@ -110,6 +128,30 @@ impl GitLab {
                 },
                 url,
             ));
+        }
+        if tip.is_some() && request.is_none() {
+            let closed = self
+                .api
+                .ok(
+                    Method::GET,
+                    &format!(
+                        "/merge_requests?state=closed&source_branch={}",
+                        encode(branch)
+                    ),
+                    None,
+                    "list closed merge requests",
+                )
+                .await?;
+            if closed.as_array().is_some_and(|c| !c.is_empty()) {
+                return Ok((
+                    Outcome::LeftAlone {
+                        reason: format!(
+                            "the merge request from {branch} was closed by hand: delete the branch for gitdrift to propose again"
+                        ),
+                    },
+                    None,
+                ));
+            }
         }
         if changes.is_empty() {
             if tip.is_none() {
@@ -207,6 +249,14 @@ impl GitLab {
                 Outcome::Opened { commit: id }
             }
         };
+        let head = match &outcome {
+            Outcome::Opened { commit }
+            | Outcome::Updated { commit }
+            | Outcome::Unchanged { commit } => commit.clone(),
+            _ => String::new(),
+        };
+        let body = format!("{body}\n{HEAD}{head} -->\n");
+        let body = body.as_str();
         let url = match request {
             None => {
                 let created = self
@@ -216,7 +266,7 @@ impl GitLab {
                         "/merge_requests",
                         Some(json!({
                             "source_branch": branch,
-                            "target_branch": default_branch,
+                            "target_branch": into,
                             "title": title,
                             "description": body,
                             "labels": labels.join(","),
@@ -228,7 +278,9 @@ impl GitLab {
                 created["web_url"].as_str().map(str::to_string)
             }
             Some(m) => {
-                if m["title"].as_str() != Some(title) || m["description"].as_str() != Some(body) {
+                if m["title"].as_str() != Some(title)
+                    || !super::same_description(m["description"].as_str().unwrap_or(""), body)
+                {
                     let iid = m["iid"].as_u64().unwrap_or(0);
                     self.api
                         .ok(

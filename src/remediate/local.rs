@@ -82,7 +82,9 @@ pub fn apply(
     if let Some(tip) = existing {
         let commit = repo.find_commit(tip).map_err(|e| e.to_string())?;
         let author = commit.author().map_err(|e| e.to_string())?;
-        if author.email != AUTHOR.1 {
+        let committer = commit.committer().map_err(|e| e.to_string())?;
+        // An amended or rebased commit keeps its author but not its committer.
+        if author.email != AUTHOR.1 || committer.email != AUTHOR.1 {
             return Ok(Outcome::LeftAlone {
                 reason: format!(
                     "{branch} has a commit by {} on top of gitdrift's: it is not rewritten",

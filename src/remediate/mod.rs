@@ -62,8 +62,11 @@ pub struct FileChange {
 pub struct FieldChange {
     /// The resource (`Deployment shop/web`).
     pub resource: String,
-    /// JSON Pointer.
+    /// JSON Pointer (into the live object).
     pub path: String,
+    /// JSON Pointer into git's declaration, where it differs (list elements matched by key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_path: Option<String>,
     /// Git's value.
     pub git: Value,
     /// The live value git adopts (`null`: the field goes).
@@ -178,20 +181,29 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
                 .map(|d| FieldChange {
                     resource: describe(r),
                     path: d.path.clone(),
+                    git_path: d.git_path.clone(),
                     git: d.desired.clone(),
                     live: d.live.clone(),
                     changed_by: d.changed_by.clone(),
                     changed_at: d.changed_at.clone(),
                 })
                 .collect(),
-            Status::Missing if settings.delete_missing && !rules.is_empty() => vec![FieldChange {
-                resource: describe(r),
-                path: String::new(),
-                git: Value::String("(the whole declaration)".into()),
-                live: Value::Null,
-                changed_by: None,
-                changed_at: None,
-            }],
+            Status::Missing
+                if settings.delete_missing
+                    && rules.iter().any(|rule| {
+                        rule.paths.is_empty() && rule.covers(Some(&source.name), &[])
+                    }) =>
+            {
+                vec![FieldChange {
+                    resource: describe(r),
+                    path: String::new(),
+                    git_path: None,
+                    git: Value::String("(the whole declaration)".into()),
+                    live: Value::Null,
+                    changed_by: None,
+                    changed_at: None,
+                }]
+            }
             _ => Vec::new(),
         };
         if fields.is_empty() {
@@ -204,6 +216,23 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
             reason,
             fields: fields.clone(),
         };
+        let secret_values = key.group.is_empty()
+            && key.kind == "Secret"
+            && fields.iter().any(|f| {
+                f.path.starts_with("/data")
+                    || f.path.starts_with("/stringData")
+                    || f.path.is_empty()
+            });
+        let stand_in = fields.iter().any(|f| {
+            let text = f.live.to_string();
+            text.contains("<redacted>") || crate::digest::is_marker(f.live.as_str().unwrap_or(""))
+        });
+        if secret_values || stand_in {
+            out.suggestions.push(suggest(
+                "secret values are never written into git by gitdrift: change them where they are kept".into(),
+            ));
+            continue;
+        }
         if let Some(rendered) = &source.rendered {
             out.suggestions.push(suggest(format!(
                 "rendered by {} from {}: change the templates or values there, not the output",
@@ -313,21 +342,58 @@ fn edit_resource(
     let docs = yaml_edit::parse(text).map_err(|e| format!("the file does not parse: {e}"))?;
     let object = yaml_edit::object_at(&docs, line).ok_or("no object starts on that line")?;
     let current = value_of(text, object)?;
+    // The object found must be the resource meant.
+    let name_matches = current
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| n == r.name)
+        || r.api_version == crate::aws::API_VERSION;
+    let kind_matches = current.get("kind").and_then(Value::as_str) == Some(r.kind.as_str())
+        || r.api_version == crate::aws::API_VERSION;
+    let namespace_matches = match current
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+    {
+        Some(ns) => Some(ns) == r.namespace.as_deref(),
+        None => true,
+    };
+    if !(name_matches && kind_matches && namespace_matches) {
+        return Err(
+            "the object on the declaration's line is not this resource (the file changed?)".into(),
+        );
+    }
     // gitdrift's AWS declarations: drift paths are inside `spec.properties`.
     let prefix: Vec<String> = if r.api_version == crate::aws::API_VERSION {
         vec!["spec".into(), "properties".into()]
     } else {
         Vec::new()
     };
-    // A whole declaration deleted.
+    // A whole declaration deleted: every other document must read back as it was.
     if fields.len() == 1 && fields[0].path.is_empty() {
-        return delete_document(text, &docs, object);
+        let splices = delete_document(text, &docs, object)?;
+        let edited = yaml_edit::apply(text, &splices)?;
+        let after =
+            yaml_edit::parse(&edited).map_err(|e| format!("the edit does not parse: {e}"))?;
+        let before: Vec<Value> = docs
+            .iter()
+            .filter(|d| d.span != object.span)
+            .map(|d| value_of(text, d))
+            .collect::<Result<_, _>>()?;
+        let after: Vec<Value> = after
+            .iter()
+            .map(|d| value_of(&edited, d))
+            .collect::<Result<_, _>>()?;
+        if before != after {
+            return Err("deleting the document would change the others".into());
+        }
+        return Ok(splices);
     }
     let mut splices = Vec::new();
     let mut expected = current.clone();
     for f in fields {
         let mut path = prefix.clone();
-        path.extend(parse_pointer(&f.path).map_err(|e| e.to_string())?);
+        let pointer_text = f.git_path.as_deref().unwrap_or(&f.path);
+        path.extend(parse_pointer(pointer_text).map_err(|e| e.to_string())?);
         // A declared list element the live list lacks: remove git's element equal to it.
         if path.last().map(String::as_str) == Some("-") && f.live.is_null() {
             let parent = pointer(&current, &path[..path.len() - 1]);
@@ -337,7 +403,7 @@ fn edit_resource(
                 .ok_or("the declared element is no longer in git")?;
             path.pop();
             path.push(index.to_string());
-        } else if pointer(&current, &path) != Some(&f.git) && !f.git.is_null() {
+        } else if !f.git.is_null() && pointer(&current, &path) != Some(&f.git) {
             return Err(format!(
                 "git no longer holds the scanned value at {} (changed since the scan?)",
                 f.path
@@ -372,7 +438,11 @@ fn value_of(text: &str, node: &yaml_edit::Node) -> Result<Value, String> {
         .collect::<Vec<_>>()
         .join("\n");
     let body = body.trim_start_matches("- ");
-    serde_saphyr::from_str::<Value>(body).map_err(|e| format!("cannot read the declaration: {e}"))
+    serde_saphyr::from_str_with_options::<Value>(
+        body,
+        crate::manifest::yaml_options(&crate::manifest::Limits::default()),
+    )
+    .map_err(|e| format!("cannot read the declaration: {e}"))
 }
 
 fn delete_document(
@@ -720,6 +790,7 @@ pub fn add_imports(
             fields: vec![FieldChange {
                 resource,
                 path: String::new(),
+                git_path: None,
                 git: Value::Null,
                 live: Value::String("(the whole resource, imported)".into()),
                 changed_by: None,
@@ -777,6 +848,21 @@ pub fn clean(mut object: Value) -> Value {
     object
 }
 
+/// Marks the lines of a description that name the scan: they change with every scan, the plan
+/// does not.
+pub const SCAN_LINE: &str = "<!-- gitdrift:scan -->";
+
+/// Whether two descriptions say the same, apart from which scan they come from.
+pub fn same_description(a: &str, b: &str) -> bool {
+    let plan = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.contains(SCAN_LINE))
+            .map(str::to_string)
+            .collect()
+    };
+    plan(a) == plan(b)
+}
+
 /// The title of a remediation pull request.
 pub fn pr_title(target: &str, fields: usize) -> String {
     format!(
@@ -832,7 +918,7 @@ pub fn pr_body(
     let id = scan.id.map(|id| format!(" {id}")).unwrap_or_default();
     let _ = writeln!(
         out,
-        "\nFiles: {}. Scan{id} of {} at commit `{}`.",
+        "\nFiles: {}. Scan{id} of {} at commit `{}`. {SCAN_LINE}",
         files
             .iter()
             .map(|f| format!("`{f}`"))
@@ -842,7 +928,7 @@ pub fn pr_body(
         commit
     );
     if let Some(url) = &scan.url {
-        let _ = writeln!(out, "Full report: {url}");
+        let _ = writeln!(out, "Full report: {url} {SCAN_LINE}");
     }
     // Findings: what git would take over from the live state, and what it would lose.
     let mut introduced = std::collections::BTreeSet::new();

@@ -109,6 +109,21 @@ pub async fn propose(
             .collect();
         let fields: usize = changes.iter().map(|c| c.fields.len()).sum();
         let branch = local::branch_name(&source.name, &source.target);
+        // The branch the source is read from is where the request goes; a tag or a commit
+        // cannot take one.
+        let into = match source.git_ref.as_deref() {
+            None => None,
+            Some(r)
+                if r.starts_with("refs/tags/")
+                    || (r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit())) =>
+            {
+                tracing::warn!(message = "remediation skipped: the source reads a tag or a commit", source = %source.name);
+                continue;
+            }
+            Some(r) => Some(r.strip_prefix("refs/heads/").unwrap_or(r).to_string()),
+        };
+        // A scan with errors may not have seen the drift that is gone: nothing is closed then.
+        let close = config.remediation.close_when_gone && report.summary.errors == 0;
         let title = pr_title(&source.target, fields);
         let (outcome, url) = match provider {
             Provider::Local => {
@@ -124,6 +139,9 @@ pub async fn propose(
                     render_plan(&sub),
                     report.scan.started_at.format("%Y-%m-%dT%H:%M:%SZ"),
                 );
+                if changes.is_empty() && !close {
+                    continue;
+                }
                 let outcome = local::apply(path, &branch, &base, &changes, &message)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 (outcome, None)
@@ -134,21 +152,27 @@ pub async fn propose(
                 };
                 let token = token.clone().unwrap_or_default();
                 let body = pr_body(report, &source.name, &changes, &suggestions, scan);
-                let close = config.remediation.close_when_gone;
+                let into = into.as_deref();
                 let applied = match provider {
                     Provider::GitHub(_) => {
                         github::GitHub::new(&h.api_url, token, &repository)?
-                            .apply(&branch, &base, &changes, &title, &body, &h.labels, close)
+                            .apply(
+                                &branch, &base, into, &changes, &title, &body, &h.labels, close,
+                            )
                             .await
                     }
                     Provider::GitLab(_) => {
                         gitlab::GitLab::new(&h.api_url, token, &repository)?
-                            .apply(&branch, &base, &changes, &title, &body, &h.labels, close)
+                            .apply(
+                                &branch, &base, into, &changes, &title, &body, &h.labels, close,
+                            )
                             .await
                     }
                     _ => {
                         gitea::Gitea::new(&h.api_url, token, &repository)?
-                            .apply(&branch, &base, &changes, &title, &body, &h.labels, close)
+                            .apply(
+                                &branch, &base, into, &changes, &title, &body, &h.labels, close,
+                            )
                             .await
                     }
                 };

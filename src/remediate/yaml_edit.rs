@@ -333,7 +333,15 @@ fn add(
     if parent.anchored {
         return Err("the parent is an anchor".into());
     }
-    // What goes under the deepest existing parent: nested maps for the rest of the path.
+    // What goes under the deepest existing parent: nested maps for the rest of the path (a
+    // list git does not have is not invented from indices).
+    if missing[1..]
+        .iter()
+        .any(|seg| seg == "-" || seg.parse::<usize>().is_ok())
+    {
+        return Err("the path goes through a list git does not declare".into());
+    }
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let mut nested = value.clone();
     for seg in missing[1..].iter().rev() {
         let mut map = serde_json::Map::new();
@@ -341,7 +349,14 @@ fn add(
         nested = Value::Object(map);
     }
     let first = &missing[0];
-    let end_of_line = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let end_of_line = |at: usize| {
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        if end > at && text.as_bytes()[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        }
+    };
     match &parent.kind {
         Kind::Map(entries, StructureStyle::Block) => {
             let (first_key, _) = entries.first().ok_or("an empty block mapping")?;
@@ -354,7 +369,10 @@ fn add(
                     .saturating_sub(1)
                     .max(last_value.span.start),
             );
-            let line = format!("\n{indent}{}: {}", key(first), value_text(&nested));
+            if first == "-" || first.parse::<usize>().is_ok() {
+                return Err("a list index under a mapping".into());
+            }
+            let line = format!("{newline}{indent}{}: {}", key(first), value_text(&nested));
             Ok(vec![Splice {
                 range: at..at,
                 with: line,
@@ -376,7 +394,7 @@ fn add(
             let at = end_of_line(last.span.end.saturating_sub(1).max(last.span.start));
             Ok(vec![Splice {
                 range: at..at,
-                with: format!("\n{indent}- {}", value_text(&nested)),
+                with: format!("{newline}{indent}- {}", value_text(&nested)),
             }])
         }
         Kind::Seq(..) => Err("an element added inside a sequence, not at its end".into()),
