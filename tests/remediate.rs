@@ -924,3 +924,46 @@ fn a_pull_request_closed_by_hand_is_not_opened_again() {
         "no new pull request"
     );
 }
+
+#[test]
+fn a_gitlab_branch_follows_a_plan_that_shrinks() {
+    let stub = support::hosting::HostingStub::start(GITHUB_TOKEN);
+    let repo = demo(&format!(
+        "remediation:\n  adopt:\n    - kind: Deployment\n  provider: gitlab\n  gitlab:\n    api_url: {}/api/v4\n    repository: acme/shop\n    token_env: GITDRIFT_TEST_GITHUB_TOKEN\n",
+        stub.url()
+    ));
+    stub.seed_gitlab("acme/shop", &repo.head());
+    let branch = "gitdrift/remediate/shop-demo";
+    assert!(open(&repo).stdout.contains("opened"));
+    let files = |stub: &support::hosting::HostingStub| -> Vec<String> {
+        let state = stub.state("acme/shop");
+        let tip = state["branches"][branch].as_str().unwrap().to_string();
+        let mut files: Vec<String> = state["gl_commits"][&tip]["files"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        files.sort();
+        files
+    };
+    assert_eq!(
+        files(&stub),
+        [
+            "gitops/apps/cart/cart.yaml",
+            "gitops/apps/web/deployment.yaml"
+        ]
+    );
+    // The cart's drift reaches git another way: web's file is as it was, the plan is smaller.
+    let live = repo.path().join("live/shop.yaml");
+    let text = std::fs::read_to_string(&live).unwrap();
+    std::fs::write(
+        &live,
+        text.replace("cart:2.8.1-hotfix", "cart:2.8.0")
+            .replacen("replicas: 4", "replicas: 2", 1),
+    )
+    .unwrap();
+    let updated = open(&repo);
+    assert!(updated.stdout.contains("updated"), "{}", updated.stdout);
+    assert_eq!(files(&stub), ["gitops/apps/web/deployment.yaml"]);
+}

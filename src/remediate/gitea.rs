@@ -65,6 +65,40 @@ impl Gitea {
         })
     }
 
+    /// The pull request in `state` from `branch`, looked for page by page (Gitea has no head
+    /// filter).
+    async fn find_pull(
+        &self,
+        state: &str,
+        branch: &str,
+    ) -> Result<Option<serde_json::Value>, String> {
+        const LIMIT: usize = 50;
+        for page in 1..=40 {
+            let pulls = self
+                .api
+                .ok(
+                    Method::GET,
+                    &format!("/pulls?state={state}&limit={LIMIT}&page={page}"),
+                    None,
+                    "list pull requests",
+                )
+                .await?;
+            let Some(pulls) = pulls.as_array() else {
+                return Ok(None);
+            };
+            if let Some(p) = pulls
+                .iter()
+                .find(|p| p["head"]["ref"].as_str() == Some(branch))
+            {
+                return Ok(Some(p.clone()));
+            }
+            if pulls.len() < LIMIT {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// A file at a ref: its blob sha and text.
     async fn file(&self, path: &str, reference: &str) -> Result<Option<(String, String)>, String> {
         let (status, file) = self
@@ -127,14 +161,7 @@ impl Gitea {
         let tip = (status != StatusCode::NOT_FOUND)
             .then(|| found["commit"]["id"].as_str().map(str::to_string))
             .flatten();
-        let pulls = self
-            .api
-            .ok(Method::GET, "/pulls?state=open", None, "list pull requests")
-            .await?;
-        let pull = pulls
-            .as_array()
-            .and_then(|p| p.iter().find(|p| p["head"]["ref"].as_str() == Some(branch)))
-            .cloned();
+        let pull = self.find_pull("open", branch).await?;
         let url = pull
             .as_ref()
             .and_then(|p| p["html_url"].as_str().map(str::to_string));

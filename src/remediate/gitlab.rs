@@ -189,13 +189,33 @@ impl GitLab {
                 .await?;
             return Ok((Outcome::Closed, url));
         }
-        // Unchanged: gitdrift's commit on the scanned commit, with these files as they would be.
+        // Unchanged: gitdrift's commit on the scanned commit, changing exactly these files, to
+        // what the plan says.
         let mut unchanged = false;
         if let Some(tip) = &tip
             && tip["parent_ids"][0].as_str() == Some(base)
         {
-            unchanged = true;
+            let compared = self
+                .api
+                .ok(
+                    Method::GET,
+                    &format!("/repository/compare?from={base}&to={}", encode(branch)),
+                    None,
+                    "compare the branch",
+                )
+                .await?;
+            let mut on_branch: Vec<&str> = compared["diffs"]
+                .as_array()
+                .map(|d| d.iter().filter_map(|d| d["new_path"].as_str()).collect())
+                .unwrap_or_default();
+            let mut planned: Vec<&str> = changes.iter().map(|c| c.file.as_str()).collect();
+            on_branch.sort();
+            planned.sort();
+            unchanged = on_branch == planned;
             for change in changes {
+                if !unchanged {
+                    break;
+                }
                 let path = format!(
                     "/repository/files/{}/raw?ref={}",
                     encode(&change.file),
@@ -205,7 +225,6 @@ impl GitLab {
                     != Some(change.after.as_str())
                 {
                     unchanged = false;
-                    break;
                 }
             }
         }

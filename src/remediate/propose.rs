@@ -71,13 +71,13 @@ pub struct ScanRef {
     pub url: Option<String>,
 }
 
-/// Proposes the plan for every source (of `target`, when given) through `provider`.
+/// Proposes the plan for every source (or only the one named) through `provider`.
 pub async fn propose(
     config: &Config,
     provider: &Provider,
     report: &ScanReport,
     plan: &Plan,
-    target: Option<&str>,
+    only: Option<&str>,
     scan: &ScanRef,
 ) -> Result<Vec<Proposal>, String> {
     let mut out = Vec::new();
@@ -92,7 +92,7 @@ pub async fn propose(
     for source in config
         .sources
         .iter()
-        .filter(|s| target.is_none_or(|t| s.target == t))
+        .filter(|s| only.is_none_or(|o| s.name == o))
     {
         let Some(base) = report.commit_of(&source.name) else {
             continue;

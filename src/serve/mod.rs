@@ -1014,7 +1014,8 @@ async fn remediate_target(
     };
     let _one_at_a_time = service.remediating.lock().await;
     let hour = Duration::from_secs(3600);
-    let budget_left = {
+    // Each source's proposal takes from the budget; checked before each one.
+    let budget_left = || {
         let mut writes = service
             .remediation_writes
             .lock()
@@ -1046,23 +1047,6 @@ async fn remediate_target(
         .iter()
         .filter(|s| s.target == target)
         .collect();
-    if !budget_left {
-        for s in &sources {
-            let branch = crate::remediate::local::branch_name(&s.name, &s.target);
-            record(
-                &s.name,
-                branch,
-                "rate_limited",
-                None,
-                format!(
-                    "at most {} proposals an hour: waiting for the next scan",
-                    config.remediation.max_per_hour
-                ),
-            );
-        }
-        publish_remediation(service);
-        return;
-    }
     let plan = {
         let (config, report, cache) = (
             Arc::clone(config),
@@ -1089,45 +1073,65 @@ async fn remediate_target(
             _ => None,
         },
     };
-    match crate::remediate::propose::propose(config, &provider, &report, &plan, Some(target), &scan)
-        .await
-    {
-        Ok(proposals) => {
-            for p in proposals {
-                let writes = matches!(
-                    p.outcome,
-                    crate::remediate::local::Outcome::Opened { .. }
-                        | crate::remediate::local::Outcome::Updated { .. }
-                        | crate::remediate::local::Outcome::Closed
-                );
-                if writes {
-                    service
-                        .remediation_writes
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(std::time::Instant::now());
-                }
-                let detail = p.describe().unwrap_or_default();
-                match p.state() {
-                    Some(state) => {
-                        tracing::info!(message = "remediation", %detail);
-                        record(&p.source, p.branch.clone(), state, p.url.clone(), detail)
-                    }
-                    None => {
+    for source in &sources {
+        let branch = crate::remediate::local::branch_name(&source.name, &source.target);
+        if !budget_left() {
+            record(
+                &source.name,
+                branch,
+                "rate_limited",
+                None,
+                format!(
+                    "at most {} proposals an hour: waiting for the next scan",
+                    config.remediation.max_per_hour
+                ),
+            );
+            continue;
+        }
+        let proposed = crate::remediate::propose::propose(
+            config,
+            &provider,
+            &report,
+            &plan,
+            Some(&source.name),
+            &scan,
+        )
+        .await;
+        match proposed {
+            Ok(proposals) => {
+                for p in proposals {
+                    let writes = matches!(
+                        p.outcome,
+                        crate::remediate::local::Outcome::Opened { .. }
+                            | crate::remediate::local::Outcome::Updated { .. }
+                            | crate::remediate::local::Outcome::Closed
+                    );
+                    if writes {
                         service
-                            .remediations
+                            .remediation_writes
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
-                            .remove(&p.branch);
+                            .push(std::time::Instant::now());
+                    }
+                    let detail = p.describe().unwrap_or_default();
+                    match p.state() {
+                        Some(state) => {
+                            tracing::info!(message = "remediation", %detail);
+                            record(&p.source, p.branch.clone(), state, p.url.clone(), detail)
+                        }
+                        None => {
+                            service
+                                .remediations
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .remove(&p.branch);
+                        }
                     }
                 }
             }
-        }
-        Err(err) => {
-            tracing::error!(message = "remediation failed", target = %target, error = %err);
-            for s in &sources {
-                let branch = crate::remediate::local::branch_name(&s.name, &s.target);
-                record(&s.name, branch, "error", None, err.clone());
+            Err(err) => {
+                tracing::error!(message = "remediation failed", source = %source.name, error = %err);
+                record(&source.name, branch, "error", None, err);
             }
         }
     }

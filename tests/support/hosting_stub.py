@@ -398,6 +398,14 @@ def gitlab(anything):
         r["gl_commits"][commit["id"]] = commit
         r["branches"][branch] = commit["id"]
         return jsonify({"id": commit["id"]}), 201
+    if rest == ["repository", "compare"]:
+        frm = r["gl_commits"].get(request.args.get("from"))
+        to = r["gl_commits"].get(r["branches"].get(request.args.get("to"), request.args.get("to")))
+        if frm is None or to is None:
+            return jsonify({"message": "404 Not found"}), 404
+        paths = sorted(set(frm["files"]) | set(to["files"]))
+        diffs = [{"old_path": p, "new_path": p} for p in paths if frm["files"].get(p) != to["files"].get(p)]
+        return jsonify({"diffs": diffs})
     if rest[:2] == ["repository", "files"] and len(rest) == 4 and rest[3] == "raw":
         ref = request.args.get("ref")
         c = r["gl_commits"].get(r["branches"].get(ref, ""))
