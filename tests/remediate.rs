@@ -967,3 +967,46 @@ fn a_gitlab_branch_follows_a_plan_that_shrinks() {
     assert!(updated.stdout.contains("updated"), "{}", updated.stdout);
     assert_eq!(files(&stub), ["gitops/apps/web/deployment.yaml"]);
 }
+
+#[test]
+fn a_gitea_branch_drops_an_import_the_plan_no_longer_has() {
+    let stub = support::hosting::HostingStub::start(GITHUB_TOKEN);
+    let repo = demo(&format!(
+        "remediation:\n  adopt:\n    - kind: Deployment\n      name: web\n      paths: [/spec/replicas]\n    - kind: ConfigMap\n      name: hand-made\n  import_unmanaged: true\n  provider: gitea\n  gitea:\n    api_url: {}/api/v1\n    repository: acme/shop\n    token_env: GITDRIFT_TEST_GITHUB_TOKEN\n",
+        stub.url()
+    ));
+    let web_file = "gitops/apps/web/deployment.yaml";
+    let web = std::fs::read_to_string(repo.path().join(web_file)).unwrap();
+    stub.seed_gitea("acme/shop", &repo.head(), &[(web_file, web)]);
+    repo.write(
+        "live/extra.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-made\n  namespace: shop\n  uid: 0b6f\n  resourceVersion: \"42\"\ndata:\n  mode: fast\n",
+    );
+    let branch = "gitdrift/remediate/shop-demo";
+    let imported = "gitops/gitdrift-imported/configmap-shop-hand-made.yaml";
+    let run = open(&repo);
+    assert!(run.stdout.contains("opened"), "{}", run.stdout);
+    let branch_files = |stub: &support::hosting::HostingStub| -> Value {
+        let state = stub.state("acme/shop");
+        let tip = state["gt_branches"][branch].as_str().unwrap().to_string();
+        state["gt_commits"][&tip]["files"].clone()
+    };
+    let files = branch_files(&stub);
+    assert!(
+        files[imported].as_str().unwrap().contains("mode: fast"),
+        "{files:#}"
+    );
+    assert!(
+        !files[imported]
+            .as_str()
+            .unwrap()
+            .contains("resourceVersion")
+    );
+    // The hand-made ConfigMap is gone from the cluster: the branch drops its import.
+    std::fs::remove_file(repo.path().join("live/extra.yaml")).unwrap();
+    let updated = open(&repo);
+    assert!(updated.stdout.contains("updated"), "{}", updated.stdout);
+    let files = branch_files(&stub);
+    assert!(files.get(imported).is_none(), "{files:#}");
+    assert!(files[web_file].as_str().unwrap().contains("replicas: 5"));
+}

@@ -175,7 +175,9 @@ impl Gitea {
                     "read the branch's commit",
                 )
                 .await?;
-            let foreign = commit["commit"]["author"]["email"].as_str() != Some(AUTHOR.1)
+            // A branch still at the scanned commit is gitdrift's own (its first commit failed).
+            let foreign = tip != base
+                && commit["commit"]["author"]["email"].as_str() != Some(AUTHOR.1)
                 || commit["commit"]["committer"]["email"]
                     .as_str()
                     .is_some_and(|e| e != AUTHOR.1);
@@ -290,15 +292,21 @@ impl Gitea {
             .and_then(|rest| rest.split(" -->").next())
             .map(|list| list.split(',').map(str::to_string).collect())
             .unwrap_or_default();
+        let mut operations = Vec::new();
         for file in earlier {
-            if !file.is_empty()
-                && !wanted.iter().any(|(f, _)| *f == file)
-                && let Some((_, text)) = self.file(&file, base).await?
-            {
-                wanted.push((file, text));
+            if file.is_empty() || wanted.iter().any(|(f, _)| *f == file) {
+                continue;
+            }
+            match self.file(&file, base).await? {
+                Some((_, text)) => wanted.push((file, text)),
+                // A file an earlier plan created (an import): it goes.
+                None => {
+                    if let Some((sha, _)) = self.file(&file, branch).await? {
+                        operations.push(json!({"operation": "delete", "path": file, "sha": sha}));
+                    }
+                }
             }
         }
-        let mut operations = Vec::new();
         for (file, text) in &wanted {
             match self.file(file, branch).await? {
                 Some((_, current)) if current == *text => {}

@@ -494,12 +494,15 @@ def gitea(owner, name, rest):
             tip = r["gt_branches"][branch]
             files = dict(r["gt_commits"][tip]["files"])
             for f in body["files"]:
-                if f["operation"] == "update":
+                if f["operation"] in ("update", "delete"):
                     if f["path"] not in files or blob_sha(files[f["path"]]) != f.get("sha"):
                         return jsonify({"message": "sha does not match"}), 409
                 elif f["operation"] != "create":
                     return jsonify({"message": "bad operation"}), 422
-                files[f["path"]] = base64.b64decode(f["content"]).decode()
+                if f["operation"] == "delete":
+                    del files[f["path"]]
+                else:
+                    files[f["path"]] = base64.b64decode(f["content"]).decode()
             commit = {"parents": [tip], "files": files, "author": body["author"], "message": body["message"]}
             new = sha("commit", dict(commit, n=len(r["gt_commits"])))
             r["gt_commits"][new] = commit
