@@ -414,7 +414,7 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
     let candidates = crate::remediate::import_candidates(&config, &report);
     if !candidates.is_empty() {
         let live = crate::remediate::read_unmanaged(&config, &candidates).await;
-        crate::remediate::add_imports(&config, &report, &live, &mut plan);
+        crate::remediate::add_imports(&config, &report, &live, &mut plan, &cache);
     }
     match args.format {
         ListFormat::Text => print!("{}", crate::remediate::render_plan(&plan)),

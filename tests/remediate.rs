@@ -823,7 +823,7 @@ fn unmanaged_resources_are_imported_as_new_manifests_when_asked_and_secrets_neve
     git(repo.path(), &["apply", "import.patch"]);
     let imported = repo
         .path()
-        .join("gitops/gitdrift-imported/deployment-shop-debug-shell.yaml");
+        .join("gitops/gitdrift-imported/deployment.apps_shop_debug-shell.yaml");
     let text = std::fs::read_to_string(&imported).unwrap();
     for server_field in [
         "managedFields",
@@ -841,7 +841,7 @@ fn unmanaged_resources_are_imported_as_new_manifests_when_asked_and_secrets_neve
     assert_eq!(shell["status"], "in_sync", "{shell:#}");
     assert_eq!(
         shell["source"]["file"],
-        "gitops/gitdrift-imported/deployment-shop-debug-shell.yaml"
+        "gitops/gitdrift-imported/deployment.apps_shop_debug-shell.yaml"
     );
 }
 
@@ -969,6 +969,45 @@ fn a_gitlab_branch_follows_a_plan_that_shrinks() {
 }
 
 #[test]
+fn imports_land_where_the_source_reads() {
+    let repo = Repo::new();
+    repo.write(
+        "k8s/prod/app.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: team\ndata:\n  a: \"1\"\n",
+    );
+    repo.commit("app");
+    repo.write(
+        "live/objects.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: app, namespace: team}\n    data: {a: \"1\"}\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: extra, namespace: team, finalizers: [x]}\n    data: {b: \"2\"}\n",
+    );
+    // Only files directly in k8s/prod are read: the import goes beside app.yaml.
+    repo.write(
+        "gitdrift.yaml",
+        "sources:\n  - name: team\n    repo: .\n    paths: [\"k8s/prod/*.yaml\"]\n    target: lab\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - kind: ConfigMap\n      name: extra\n  import_unmanaged: true\n",
+    );
+    let run = gitdrift(repo.path(), &["remediate", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let plan = run.json();
+    assert_eq!(
+        plan["changes"][0]["file"], "k8s/prod/configmap_team_extra.yaml",
+        "{plan:#}"
+    );
+    let patch = gitdrift(repo.path(), &["remediate", "--patch-out", "p.patch"], &[]);
+    assert_eq!(patch.code, 0);
+    git(repo.path(), &["apply", "p.patch"]);
+    let text =
+        std::fs::read_to_string(repo.path().join("k8s/prod/configmap_team_extra.yaml")).unwrap();
+    assert!(!text.contains("finalizers"), "{text}");
+    git(repo.path(), &["add", "k8s"]);
+    git(repo.path(), &["commit", "-qm", "import"]);
+    let report = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    assert_eq!(
+        resource(&report, "ConfigMap", "extra").unwrap()["status"],
+        "in_sync"
+    );
+}
+
+#[test]
 fn a_gitea_branch_drops_an_import_the_plan_no_longer_has() {
     let stub = support::hosting::HostingStub::start(GITHUB_TOKEN);
     let repo = demo(&format!(
@@ -983,7 +1022,7 @@ fn a_gitea_branch_drops_an_import_the_plan_no_longer_has() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hand-made\n  namespace: shop\n  uid: 0b6f\n  resourceVersion: \"42\"\ndata:\n  mode: fast\n",
     );
     let branch = "gitdrift/remediate/shop-demo";
-    let imported = "gitops/gitdrift-imported/configmap-shop-hand-made.yaml";
+    let imported = "gitops/gitdrift-imported/configmap_shop_hand-made.yaml";
     let run = open(&repo);
     assert!(run.stdout.contains("opened"), "{}", run.stdout);
     let branch_files = |stub: &support::hosting::HostingStub| -> Value {

@@ -696,6 +696,7 @@ pub fn add_imports(
     report: &ScanReport,
     live: &[(String, ResourceKey, Value)],
     plan: &mut Plan,
+    cache_dir: &Path,
 ) {
     for (target, key, object) in live {
         let resource = format!(
@@ -761,15 +762,60 @@ pub fn add_imports(
                 })
                 .collect()
         };
-        let file = format!(
-            "{folder}gitdrift-imported/{}-{}{}.yaml",
+        // `<kind>[.<group>]_<namespace>_<name>.yaml`: `_` never occurs in a Kubernetes name, so
+        // no two resources share a file.
+        let stem = format!(
+            "{}{}_{}_{}",
             name(&key.kind),
-            key.namespace
-                .as_deref()
-                .map(|n| format!("{}-", name(n)))
-                .unwrap_or_default(),
+            if key.group.is_empty() {
+                String::new()
+            } else {
+                format!(".{}", name(&key.group))
+            },
+            key.namespace.as_deref().map(name).unwrap_or_default(),
             name(&key.name)
         );
+        // Somewhere the source reads: under its first glob's folder, else beside a file it
+        // already declares.
+        let filter = crate::desired::git::FileFilter::new(&source.paths, &source.exclude).ok();
+        let reads = |path: &str| filter.as_ref().is_some_and(|f| f.selects(path));
+        let beside = report
+            .resources
+            .iter()
+            .filter_map(|r| r.source.as_ref())
+            .find(|s| s.name == source.name && s.rendered.is_none())
+            .map(|s| {
+                s.file
+                    .rsplit_once('/')
+                    .map(|(d, _)| format!("{d}/"))
+                    .unwrap_or_default()
+            });
+        let Some(file) = [Some(folder), beside]
+            .into_iter()
+            .flatten()
+            .flat_map(|dir| {
+                [
+                    format!("{dir}gitdrift-imported/{stem}.yaml"),
+                    format!("{dir}{stem}.yaml"),
+                ]
+            })
+            .find(|f| reads(f))
+        else {
+            plan.suggestions.push(suggest(
+                "no file name the source reads was found for it: add the manifest by hand",
+                &source.name,
+            ));
+            continue;
+        };
+        if let Ok(existing) = read_at(&source.repo, cache_dir, &commit, &file)
+            && !existing.is_empty()
+        {
+            plan.suggestions.push(suggest(
+                &format!("{file} already exists in git: import it by hand"),
+                &source.name,
+            ));
+            continue;
+        }
         let text = match serde_saphyr::to_string(&clean(object.clone())) {
             Ok(yaml) => format!("# Imported by gitdrift from the live state of {target}.\n{yaml}"),
             Err(err) => {
@@ -825,9 +871,24 @@ pub fn clean(mut object: Value) -> Value {
                 }
             }
         }
+        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("finalizers");
+            if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                annotations.retain(|k, _| !k.starts_with("pv.kubernetes.io/"));
+                if annotations.is_empty() {
+                    meta.remove("annotations");
+                }
+            }
+        }
         if let Some(spec) = map.get_mut("spec").and_then(Value::as_object_mut) {
-            for key in ["clusterIP", "clusterIPs"] {
+            for key in ["clusterIP", "clusterIPs", "volumeName"] {
                 spec.remove(key);
+            }
+            // Allocated node ports.
+            if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+                for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    port.remove("nodePort");
+                }
             }
         }
     }

@@ -1061,7 +1061,13 @@ async fn remediate_target(
     let candidates = crate::remediate::import_candidates(config, &report);
     if !candidates.is_empty() {
         let live = crate::remediate::read_unmanaged(config, &candidates).await;
-        crate::remediate::add_imports(config, &report, &live, &mut plan);
+        crate::remediate::add_imports(
+            config,
+            &report,
+            &live,
+            &mut plan,
+            &service.options.cache_dir,
+        );
     }
     let scan = crate::remediate::propose::ScanRef {
         id,

@@ -38,6 +38,20 @@ impl Prometheus {
             .spawn()
             .expect("prometheus (Debian's prometheus package; scripts/test installs it)");
         super::wait_for_port(port, "prometheus", &mut child);
+        // It listens before its storage is open (503 meanwhile): wait until it is ready.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(answer) = super::http::request(port, "GET", "/-/ready", &[], b"")
+                && answer.status == 200
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prometheus was not ready within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Prometheus {
             child,
             port,

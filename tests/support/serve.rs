@@ -30,7 +30,17 @@ impl Served {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Served {
-        Served::start_at(super::free_port(), dir, config, data, env, args)
+        // A free port can be taken by another test between choosing and binding it: on
+        // "cannot listen", again with another port.
+        for _ in 0..5 {
+            let port = super::free_port();
+            match Served::try_start_at(port, dir, config, data, env, args) {
+                Ok(served) => return served,
+                Err(log) if log.contains("cannot listen") => continue,
+                Err(log) => panic!("gitdrift serve did not start:\n{log}"),
+            }
+        }
+        panic!("gitdrift serve found no free port in five tries");
     }
 
     /// [`Served::start_with`] on a given port.
@@ -42,6 +52,19 @@ impl Served {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Served {
+        Served::try_start_at(port, dir, config, data, env, args)
+            .unwrap_or_else(|log| panic!("gitdrift serve did not start:\n{log}"))
+    }
+
+    /// Starts serve on a port; `Err` with its log if it exits before listening.
+    fn try_start_at(
+        port: u16,
+        dir: &Path,
+        config: &Path,
+        data: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Result<Served, String> {
         std::fs::create_dir_all(data).expect("data folder");
         let log = data.join(format!("serve-{port}.log"));
         let mut command = super::gitdrift_command(dir);
@@ -58,12 +81,30 @@ impl Served {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("start gitdrift serve");
-        super::wait_for_port(port, "gitdrift serve", &mut child);
-        Served {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        // Listening once it says so (a connection alone could reach whoever took the port).
+        let listening = format!("listening on http://127.0.0.1:{port}");
+        loop {
+            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&listening)) {
+                break;
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                return Err(std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(format!(
+                    "not listening on 127.0.0.1:{port} within 15 s\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Served {
             child: Some(child),
             port,
             log,
-        }
+        })
     }
 
     /// The process id.
