@@ -39,7 +39,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/remediation", get(remediation))
         .route(
             "/api/v1/webhooks/git",
-            post(git_webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)),
+            post(git_webhook)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+                // Bodies are read before they can be verified: a few at a time.
+                .layer::<_, std::convert::Infallible>(tower::limit::ConcurrencyLimitLayer::new(4)),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(service)
