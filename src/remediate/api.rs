@@ -1,8 +1,13 @@
 //! What the hosting providers share: a JSON client for one repository's API (authentication,
-//! errors that never show the token), and the words of their comments.
+//! errors that never show the token), the words of their comments, and the one flow that
+//! brings a branch and its request in line with a plan ([`apply`], over each provider's
+//! [`Host`]).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use super::FileChange;
+use super::local::Outcome;
 
 /// Marks gitdrift's comment on a branch it will not rewrite (posted once).
 pub const LEFT_ALONE: &str = "<!-- gitdrift:left-alone -->";
@@ -133,4 +138,185 @@ impl Api {
         }
         Ok(Some(response.text().await.unwrap_or_default()))
     }
+}
+
+/// A pull or merge request, as the shared flow needs it.
+pub struct Request {
+    /// Its number (GitHub, Gitea) or iid (GitLab).
+    pub id: u64,
+    /// Where people read it.
+    pub url: Option<String>,
+    /// Its title.
+    pub title: String,
+    /// Its description.
+    pub body: String,
+}
+
+/// The tip of gitdrift's branch.
+pub struct Tip {
+    /// The commit.
+    pub sha: String,
+    /// Whose work it is, when not gitdrift's alone (then the branch is never rewritten).
+    pub foreign: Option<String>,
+    /// Its first parent, where the host says.
+    pub parent: Option<String>,
+    /// Its tree, where the host says.
+    pub tree: Option<String>,
+}
+
+/// What one hosting API does for the shared flow ([`apply`]); each provider implements it.
+pub(crate) trait Host {
+    /// `pull request` or `merge request`.
+    fn noun(&self) -> &'static str;
+    /// The repository's default branch.
+    async fn default_branch(&self) -> Result<String, String>;
+    /// The open (or closed) request from `branch`.
+    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, String>;
+    /// The branch's tip, if the branch exists.
+    async fn tip(
+        &self,
+        branch: &str,
+        base: &str,
+        open: Option<&Request>,
+    ) -> Result<Option<Tip>, String>;
+    /// The request's comments.
+    async fn comments(&self, id: u64) -> Result<Value, String>;
+    /// Comments on the request.
+    async fn comment(&self, id: u64, body: Value) -> Result<(), String>;
+    /// Closes the request.
+    async fn close(&self, id: u64) -> Result<(), String>;
+    /// Deletes the branch.
+    async fn delete_branch(&self, branch: &str) -> Result<(), String>;
+    /// Makes the branch hold exactly `changes` on the scanned commit; the new commit, or `None`
+    /// when it already does.
+    async fn commit(
+        &self,
+        branch: &str,
+        base: &str,
+        tip: Option<&Tip>,
+        changes: &[&FileChange],
+        message: &str,
+        open: Option<&Request>,
+    ) -> Result<Option<String>, String>;
+    /// The description as this host keeps it (with markers of its own).
+    fn describe(&self, body: &str, _changes: &[&FileChange], _commit: &str) -> String {
+        body.to_string()
+    }
+    /// Opens the request; its URL.
+    async fn open(
+        &self,
+        branch: &str,
+        into: &str,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Option<String>, String>;
+    /// Changes the request's title and description.
+    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), String>;
+}
+
+/// What is proposed for one source and target.
+pub struct Proposal<'a> {
+    /// gitdrift's branch.
+    pub branch: &'a str,
+    /// The scanned commit.
+    pub base: &'a str,
+    /// The branch the request goes into (`None`: the default branch).
+    pub into: Option<&'a str>,
+    /// The plan's files.
+    pub changes: &'a [&'a FileChange],
+    /// Title (and commit message).
+    pub title: &'a str,
+    /// Description.
+    pub body: &'a str,
+    /// Labels.
+    pub labels: &'a [String],
+    /// Close the request once its drift is gone.
+    pub close_when_gone: bool,
+}
+
+/// Brings a source's branch and request in line with its plan, the same way on every host:
+/// never the target branch itself, never someone else's work (said once in a comment), never a
+/// request closed by hand again; nothing written for the same plan; closed with a comment once
+/// the drift is gone.
+pub(crate) async fn apply<H: Host>(
+    host: &H,
+    p: &Proposal<'_>,
+) -> Result<(Outcome, Option<String>), String> {
+    let (branch, noun) = (p.branch, host.noun());
+    let default_branch = host.default_branch().await?;
+    let into = p.into.unwrap_or(&default_branch).to_string();
+    if branch == default_branch || branch == into {
+        return Err(format!("refusing to write to the branch {branch} itself"));
+    }
+    let open = host.request(branch, true).await?;
+    let url = open.as_ref().and_then(|r| r.url.clone());
+    let tip = host.tip(branch, p.base, open.as_ref()).await?;
+    if let Some(Tip {
+        foreign: Some(who), ..
+    }) = &tip
+    {
+        if let Some(r) = &open
+            && !said_left_alone(&host.comments(r.id).await?)
+        {
+            host.comment(r.id, left_alone_comment(branch, noun)).await?;
+        }
+        let reason =
+            format!("{branch} has a commit by {who} on top of gitdrift's: it is not rewritten");
+        return Ok((Outcome::LeftAlone { reason }, url));
+    }
+    if tip.is_some() && open.is_none() && host.request(branch, false).await?.is_some() {
+        let reason = format!(
+            "the {noun} from {branch} was closed by hand: delete the branch for gitdrift to propose again"
+        );
+        return Ok((Outcome::LeftAlone { reason }, None));
+    }
+    if p.changes.is_empty() {
+        if tip.is_none() {
+            return Ok((Outcome::Nothing, None));
+        }
+        if !p.close_when_gone {
+            return Ok((Outcome::Nothing, url));
+        }
+        if let Some(r) = &open {
+            host.comment(r.id, closing_comment(noun)).await?;
+            host.close(r.id).await?;
+        }
+        host.delete_branch(branch).await?;
+        return Ok((Outcome::Closed, url));
+    }
+    let committed = host
+        .commit(
+            branch,
+            p.base,
+            tip.as_ref(),
+            p.changes,
+            p.title,
+            open.as_ref(),
+        )
+        .await?;
+    let outcome = match (committed, &tip) {
+        (None, tip) => Outcome::Unchanged {
+            commit: tip.as_ref().map(|t| t.sha.clone()).unwrap_or_default(),
+        },
+        (Some(commit), None) => Outcome::Opened { commit },
+        (Some(commit), Some(_)) => Outcome::Updated { commit },
+    };
+    let commit = match &outcome {
+        Outcome::Opened { commit }
+        | Outcome::Updated { commit }
+        | Outcome::Unchanged { commit } => commit.as_str(),
+        _ => "",
+    };
+    let body = host.describe(p.body, p.changes, commit);
+    let url = match open {
+        None => host.open(branch, &into, p.title, &body, p.labels).await?,
+        Some(r) => {
+            if r.title != p.title || !super::same_description(&r.body, &body) {
+                host.update(r.id, p.title, &body).await?;
+            }
+            r.url
+        }
+    };
+    Ok((outcome, url))
 }

@@ -9,10 +9,10 @@
 
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::FileChange;
-use super::api::{Api, closing_comment, left_alone_comment, said_left_alone};
+use super::api::{self, Api, Host, Proposal, Request, Tip};
 use super::local::{AUTHOR, Outcome};
 
 /// Marks the files a plan changed, in the pull request's body.
@@ -122,173 +122,138 @@ impl Gitea {
         Ok(Some((sha, text)))
     }
 
-    /// Brings the branch and pull request of a source and target in line with `changes`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn apply(
-        &self,
-        branch: &str,
-        base: &str,
-        into: Option<&str>,
-        changes: &[&FileChange],
-        title: &str,
-        body: &str,
-        labels: &[String],
-        close_when_gone: bool,
-    ) -> Result<(Outcome, Option<String>), String> {
+    /// Brings the branch and pull request of a source and target in line with its plan.
+    pub async fn apply(&self, p: &Proposal<'_>) -> Result<(Outcome, Option<String>), String> {
+        api::apply(self, p).await
+    }
+}
+
+impl Host for Gitea {
+    fn noun(&self) -> &'static str {
+        "pull request"
+    }
+
+    async fn default_branch(&self) -> Result<String, String> {
         let repo = self
             .api
             .ok(Method::GET, "", None, "read the repository")
             .await?;
-        let default_branch = repo["default_branch"]
+        Ok(repo["default_branch"]
             .as_str()
             .unwrap_or("main")
-            .to_string();
-        // The request goes into the branch the source is read from (or the default one).
-        let into = into.unwrap_or(&default_branch).to_string();
-        if branch == default_branch || branch == into {
-            return Err(format!("refusing to write to the branch {branch} itself"));
-        }
-        let encoded = path_encode(branch);
+            .to_string())
+    }
+
+    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, String> {
+        let state = if open { "open" } else { "closed" };
+        Ok(self.find_pull(state, branch).await?.map(|p| Request {
+            id: p["number"].as_u64().unwrap_or(0),
+            url: p["html_url"].as_str().map(str::to_string),
+            title: p["title"].as_str().unwrap_or_default().to_string(),
+            body: p["body"].as_str().unwrap_or_default().to_string(),
+        }))
+    }
+
+    async fn tip(
+        &self,
+        branch: &str,
+        base: &str,
+        _open: Option<&Request>,
+    ) -> Result<Option<Tip>, String> {
+        let path = format!("/branches/{}", path_encode(branch));
         let (status, found) = self
             .api
-            .call(
+            .call(Method::GET, &path, None, "read the branch")
+            .await?;
+        let Some(sha) = (status != StatusCode::NOT_FOUND)
+            .then(|| found["commit"]["id"].as_str().map(str::to_string))
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        let commit = self
+            .api
+            .ok(
                 Method::GET,
-                &format!("/branches/{encoded}"),
+                &format!("/git/commits/{sha}"),
                 None,
-                "read the branch",
+                "read the branch's commit",
             )
             .await?;
-        let tip = (status != StatusCode::NOT_FOUND)
-            .then(|| found["commit"]["id"].as_str().map(str::to_string))
-            .flatten();
-        let pull = self.find_pull("open", branch).await?;
-        let url = pull
-            .as_ref()
-            .and_then(|p| p["html_url"].as_str().map(str::to_string));
-        if let Some(tip) = &tip {
-            let commit = self
-                .api
-                .ok(
-                    Method::GET,
-                    &format!("/git/commits/{tip}"),
-                    None,
-                    "read the branch's commit",
-                )
-                .await?;
-            // A branch still at the scanned commit is gitdrift's own (its first commit failed).
-            let foreign = tip != base
-                && commit["commit"]["author"]["email"].as_str() != Some(AUTHOR.1)
+        // A branch still at the scanned commit is gitdrift's own (its first commit failed);
+        // an amended or rebased commit keeps its author but not its committer.
+        let foreign = sha != base
+            && (commit["commit"]["author"]["email"].as_str() != Some(AUTHOR.1)
                 || commit["commit"]["committer"]["email"]
                     .as_str()
-                    .is_some_and(|e| e != AUTHOR.1);
-            if foreign {
-                if let Some(p) = &pull {
-                    let number = p["number"].as_u64().unwrap_or(0);
-                    let path = format!("/issues/{number}/comments");
-                    let comments = self
-                        .api
-                        .ok(Method::GET, &path, None, "list comments")
-                        .await?;
-                    if !said_left_alone(&comments) {
-                        let body = left_alone_comment(branch, "pull request");
-                        self.api
-                            .ok(Method::POST, &path, Some(body), "comment")
-                            .await?;
-                    }
-                }
-                return Ok((
-                    Outcome::LeftAlone {
-                        reason: format!(
-                            "{branch} has a commit by {} on top of gitdrift's: it is not rewritten",
-                            commit["commit"]["author"]["name"]
-                                .as_str()
-                                .unwrap_or("someone else")
-                        ),
-                    },
-                    url,
-                ));
-            }
-        }
-        if tip.is_some() && pull.is_none() {
-            let closed = self
-                .api
-                .ok(
-                    Method::GET,
-                    "/pulls?state=closed",
-                    None,
-                    "list closed pull requests",
-                )
-                .await?;
-            let by_hand = closed
-                .as_array()
-                .is_some_and(|c| c.iter().any(|p| p["head"]["ref"].as_str() == Some(branch)));
-            if by_hand {
-                return Ok((
-                    Outcome::LeftAlone {
-                        reason: format!(
-                            "the pull request from {branch} was closed by hand: delete the branch for gitdrift to propose again"
-                        ),
-                    },
-                    None,
-                ));
-            }
-        }
-        if changes.is_empty() {
-            if tip.is_none() {
-                return Ok((Outcome::Nothing, None));
-            }
-            if !close_when_gone {
-                return Ok((Outcome::Nothing, url));
-            }
-            if let Some(p) = &pull {
-                let number = p["number"].as_u64().unwrap_or(0);
-                self.api
-                    .ok(
-                        Method::POST,
-                        &format!("/issues/{number}/comments"),
-                        Some(closing_comment("pull request")),
-                        "comment",
-                    )
-                    .await?;
-                self.api
-                    .ok(
-                        Method::PATCH,
-                        &format!("/pulls/{number}"),
-                        Some(json!({"state": "closed"})),
-                        "close the pull request",
-                    )
-                    .await?;
-            }
-            self.api
-                .call(
-                    Method::DELETE,
-                    &format!("/branches/{encoded}"),
-                    None,
-                    "delete the branch",
-                )
-                .await?;
-            return Ok((Outcome::Closed, url));
-        }
+                    .is_some_and(|e| e != AUTHOR.1));
+        Ok(Some(Tip {
+            foreign: foreign.then(|| {
+                commit["commit"]["author"]["name"]
+                    .as_str()
+                    .unwrap_or("someone else")
+                    .to_string()
+            }),
+            parent: commit["parents"][0]["sha"].as_str().map(str::to_string),
+            tree: None,
+            sha,
+        }))
+    }
+
+    async fn comments(&self, id: u64) -> Result<Value, String> {
+        let path = format!("/issues/{id}/comments");
+        self.api.ok(Method::GET, &path, None, "list comments").await
+    }
+
+    async fn comment(&self, id: u64, body: Value) -> Result<(), String> {
+        let path = format!("/issues/{id}/comments");
+        self.api
+            .ok(Method::POST, &path, Some(body), "comment")
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self, id: u64) -> Result<(), String> {
+        let path = format!("/pulls/{id}");
+        let change = json!({"state": "closed"});
+        self.api
+            .ok(Method::PATCH, &path, Some(change), "close the pull request")
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_branch(&self, branch: &str) -> Result<(), String> {
+        let path = format!("/branches/{}", path_encode(branch));
+        self.api
+            .call(Method::DELETE, &path, None, "delete the branch")
+            .await?;
+        Ok(())
+    }
+
+    /// The branch starts at the scanned commit; each plan is committed on top with every file
+    /// as the plan wants it, and files an earlier plan changed (listed in the open request's
+    /// description) put back as they are at the scanned commit, or deleted if it lacks them.
+    async fn commit(
+        &self,
+        branch: &str,
+        base: &str,
+        tip: Option<&Tip>,
+        changes: &[&FileChange],
+        message: &str,
+        open: Option<&Request>,
+    ) -> Result<Option<String>, String> {
         if tip.is_none() {
+            let create = json!({"new_branch_name": branch, "old_ref_name": base});
             self.api
-                .ok(
-                    Method::POST,
-                    "/branches",
-                    Some(json!({"new_branch_name": branch, "old_ref_name": base})),
-                    "create the branch",
-                )
+                .ok(Method::POST, "/branches", Some(create), "create the branch")
                 .await?;
         }
-        // What every file must be on the branch: the plan's, and files an earlier plan changed
-        // as they are at the scanned commit.
         let mut wanted: Vec<(String, String)> = changes
             .iter()
             .map(|c| (c.file.clone(), c.after.clone()))
             .collect();
-        let earlier: Vec<String> = pull
-            .as_ref()
-            .and_then(|p| p["body"].as_str())
-            .and_then(|b| b.split(FILES).nth(1))
+        let earlier: Vec<String> = open
+            .and_then(|p| p.body.split(FILES).nth(1))
             .and_then(|rest| rest.split(" -->").next())
             .map(|list| list.split(',').map(str::to_string).collect())
             .unwrap_or_default();
@@ -318,81 +283,76 @@ impl Gitea {
                 })),
             }
         }
-        let outcome = if operations.is_empty() {
-            Outcome::Unchanged {
-                commit: tip.clone().unwrap_or_default(),
-            }
-        } else {
-            let commit = self
-                .api
-                .ok(
-                    Method::POST,
-                    "/contents",
-                    Some(json!({
-                        "branch": branch,
-                        "message": title,
-                        "author": {"name": AUTHOR.0, "email": AUTHOR.1},
-                        "committer": {"name": AUTHOR.0, "email": AUTHOR.1},
-                        "files": operations,
-                    })),
-                    "commit the files",
-                )
-                .await?;
-            let sha = commit["commit"]["sha"]
+        if operations.is_empty() {
+            return Ok(None);
+        }
+        let commit = json!({
+            "branch": branch,
+            "message": message,
+            "author": {"name": AUTHOR.0, "email": AUTHOR.1},
+            "committer": {"name": AUTHOR.0, "email": AUTHOR.1},
+            "files": operations,
+        });
+        let commit = self
+            .api
+            .ok(Method::POST, "/contents", Some(commit), "commit the files")
+            .await?;
+        Ok(Some(
+            commit["commit"]["sha"]
                 .as_str()
                 .unwrap_or_default()
-                .to_string();
-            if tip.is_some() {
-                Outcome::Updated { commit: sha }
-            } else {
-                Outcome::Opened { commit: sha }
-            }
-        };
+                .to_string(),
+        ))
+    }
+
+    /// The description lists the plan's files, so a later plan can put them back.
+    fn describe(&self, body: &str, changes: &[&FileChange], _commit: &str) -> String {
         let files: Vec<&str> = changes.iter().map(|c| c.file.as_str()).collect();
-        let body = format!("{body}\n{FILES}{} -->\n", files.join(","));
-        let url = match pull {
-            None => {
-                let known = self
-                    .api
-                    .ok(Method::GET, "/labels", None, "list labels")
-                    .await?;
-                let ids: Vec<u64> = known
-                    .as_array()
-                    .map(|l| {
-                        l.iter()
-                            .filter(|l| labels.iter().any(|n| l["name"].as_str() == Some(n)))
-                            .filter_map(|l| l["id"].as_u64())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let created = self
-                    .api
-                    .ok(
-                        Method::POST,
-                        "/pulls",
-                        Some(json!({"head": branch, "base": into, "title": title, "body": body, "labels": ids})),
-                        "open the pull request",
-                    )
-                    .await?;
-                created["html_url"].as_str().map(str::to_string)
-            }
-            Some(p) => {
-                if p["title"].as_str() != Some(title)
-                    || !super::same_description(p["body"].as_str().unwrap_or(""), &body)
-                {
-                    let number = p["number"].as_u64().unwrap_or(0);
-                    self.api
-                        .ok(
-                            Method::PATCH,
-                            &format!("/pulls/{number}"),
-                            Some(json!({"title": title, "body": body})),
-                            "update the pull request",
-                        )
-                        .await?;
-                }
-                p["html_url"].as_str().map(str::to_string)
-            }
-        };
-        Ok((outcome, url))
+        format!("{body}\n{FILES}{} -->\n", files.join(","))
+    }
+
+    async fn open(
+        &self,
+        branch: &str,
+        into: &str,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Option<String>, String> {
+        // Labels go by id.
+        let known = self
+            .api
+            .ok(Method::GET, "/labels", None, "list labels")
+            .await?;
+        let ids: Vec<u64> = known
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter(|l| labels.iter().any(|n| l["name"].as_str() == Some(n)))
+                    .filter_map(|l| l["id"].as_u64())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pull =
+            json!({"head": branch, "base": into, "title": title, "body": body, "labels": ids});
+        let created = self
+            .api
+            .ok(Method::POST, "/pulls", Some(pull), "open the pull request")
+            .await?;
+        Ok(created["html_url"].as_str().map(str::to_string))
+    }
+
+    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), String> {
+        let path = format!("/pulls/{id}");
+        let change = json!({"title": title, "body": body});
+        self.api
+            .ok(
+                Method::PATCH,
+                &path,
+                Some(change),
+                "update the pull request",
+            )
+            .await?;
+        Ok(())
     }
 }

@@ -9,8 +9,9 @@
 
 use reqwest::{Method, StatusCode};
 
-use super::api::{Api, closing_comment, left_alone_comment, said_left_alone};
 use serde_json::{Value, json};
+
+use super::api::{self, Api, Host, Proposal, Request, Tip};
 
 use super::FileChange;
 use super::local::{AUTHOR, Outcome};
@@ -38,48 +39,65 @@ impl GitHub {
         })
     }
 
-    /// The open pull request from `branch`, if any.
-    async fn open_pull(&self, branch: &str) -> Result<Option<Value>, String> {
-        let owner = self.repo.split('/').next().unwrap_or("");
-        let pulls = self
-            .api
-            .ok(
-                Method::GET,
-                &format!("/pulls?state=open&head={owner}:{branch}"),
-                None,
-                "list pull requests",
-            )
-            .await?;
-        Ok(pulls.as_array().and_then(|p| p.first()).cloned())
+    /// Brings the branch and pull request of a source and target in line with its plan.
+    pub async fn apply(&self, p: &Proposal<'_>) -> Result<(Outcome, Option<String>), String> {
+        api::apply(self, p).await
     }
 
-    /// Brings the branch and pull request of a source and target in line with `changes`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn apply(
-        &self,
-        branch: &str,
-        base: &str,
-        into: Option<&str>,
-        changes: &[&FileChange],
-        title: &str,
-        body: &str,
-        labels: &[String],
-        close_when_gone: bool,
-    ) -> Result<(Outcome, Option<String>), String> {
+    async fn read_commit(&self, sha: &str, what: &str) -> Result<Value, String> {
+        self.api
+            .ok(Method::GET, &format!("/git/commits/{sha}"), None, what)
+            .await
+    }
+}
+
+fn request(p: &Value) -> Request {
+    Request {
+        id: p["number"].as_u64().unwrap_or(0),
+        url: p["html_url"].as_str().map(str::to_string),
+        title: p["title"].as_str().unwrap_or_default().to_string(),
+        body: p["body"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+impl Host for GitHub {
+    fn noun(&self) -> &'static str {
+        "pull request"
+    }
+
+    async fn default_branch(&self) -> Result<String, String> {
         let repo = self
             .api
             .ok(Method::GET, "", None, "read the repository")
             .await?;
-        let default_branch = repo["default_branch"]
+        Ok(repo["default_branch"]
             .as_str()
             .unwrap_or("main")
-            .to_string();
-        // The request goes into the branch the source is read from (or the default one).
-        let into = into.unwrap_or(&default_branch).to_string();
-        if branch == default_branch || branch == into {
-            return Err(format!("refusing to write to the branch {branch} itself"));
-        }
-        let (status, tip) = self
+            .to_string())
+    }
+
+    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, String> {
+        let owner = self.repo.split('/').next().unwrap_or("");
+        let state = if open { "open" } else { "closed" };
+        let pulls = self
+            .api
+            .ok(
+                Method::GET,
+                &format!("/pulls?state={state}&head={owner}:{branch}"),
+                None,
+                "list pull requests",
+            )
+            .await?;
+        Ok(pulls.as_array().and_then(|p| p.first()).map(request))
+    }
+
+    async fn tip(
+        &self,
+        branch: &str,
+        _base: &str,
+        _open: Option<&Request>,
+    ) -> Result<Option<Tip>, String> {
+        let (status, found) = self
             .api
             .call(
                 Method::GET,
@@ -88,125 +106,83 @@ impl GitHub {
                 "read the branch",
             )
             .await?;
-        let tip = (status != StatusCode::NOT_FOUND)
-            .then(|| tip["object"]["sha"].as_str().map(str::to_string))
-            .flatten();
-        let pull = self.open_pull(branch).await?;
-        let url = pull
-            .as_ref()
-            .and_then(|p| p["html_url"].as_str().map(str::to_string));
-        if let Some(tip) = &tip {
-            let commit = self
-                .api
-                .ok(
-                    Method::GET,
-                    &format!("/git/commits/{tip}"),
-                    None,
-                    "read the branch's commit",
-                )
-                .await?;
-            // An amended or rebased commit keeps its author but not its committer.
-            let foreign = commit["author"]["email"].as_str() != Some(AUTHOR.1)
-                || commit["committer"]["email"]
+        let Some(sha) = (status != StatusCode::NOT_FOUND)
+            .then(|| found["object"]["sha"].as_str().map(str::to_string))
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        let commit = self.read_commit(&sha, "read the branch's commit").await?;
+        // An amended or rebased commit keeps its author but not its committer.
+        let foreign = commit["author"]["email"].as_str() != Some(AUTHOR.1)
+            || commit["committer"]["email"]
+                .as_str()
+                .is_some_and(|e| e != AUTHOR.1);
+        Ok(Some(Tip {
+            foreign: foreign.then(|| {
+                commit["author"]["name"]
                     .as_str()
-                    .is_some_and(|e| e != AUTHOR.1);
-            if foreign {
-                if let Some(p) = &pull {
-                    self.comment_once(p, branch).await?;
-                }
-                return Ok((
-                    Outcome::LeftAlone {
-                        reason: format!(
-                            "{branch} has a commit by {} on top of gitdrift's: it is not force-pushed",
-                            commit["author"]["name"].as_str().unwrap_or("someone else")
-                        ),
-                    },
-                    url,
-                ));
-            }
-        }
-        if tip.is_some() && pull.is_none() {
-            let owner = self.repo.split('/').next().unwrap_or("");
-            let closed = self
-                .api
-                .ok(
-                    Method::GET,
-                    &format!("/pulls?state=closed&head={owner}:{branch}"),
-                    None,
-                    "list closed pull requests",
-                )
-                .await?;
-            if closed.as_array().is_some_and(|c| !c.is_empty()) {
-                return Ok((
-                    Outcome::LeftAlone {
-                        reason: format!(
-                            "the pull request from {branch} was closed by hand: delete the branch for gitdrift to propose again"
-                        ),
-                    },
-                    None,
-                ));
-            }
-        }
-        if changes.is_empty() {
-            if tip.is_none() {
-                return Ok((Outcome::Nothing, None));
-            }
-            if !close_when_gone {
-                return Ok((Outcome::Nothing, url));
-            }
-            if let Some(p) = &pull {
-                let number = p["number"].as_u64().unwrap_or(0);
-                self.api
-                    .ok(
-                        Method::POST,
-                        &format!("/issues/{number}/comments"),
-                        Some(closing_comment("pull request")),
-                        "comment",
-                    )
-                    .await?;
-                self.api
-                    .ok(
-                        Method::PATCH,
-                        &format!("/pulls/{number}"),
-                        Some(json!({"state": "closed"})),
-                        "close the pull request",
-                    )
-                    .await?;
-            }
-            self.api
-                .call(
-                    Method::DELETE,
-                    &format!("/git/refs/heads/{branch}"),
-                    None,
-                    "delete the branch",
-                )
-                .await?;
-            return Ok((Outcome::Closed, url));
-        }
-        // The new tree: the scanned commit's tree with the edited files.
-        let base_commit = self
-            .api
-            .ok(
-                Method::GET,
-                &format!("/git/commits/{base}"),
-                None,
-                "read the scanned commit",
-            )
+                    .unwrap_or("someone else")
+                    .to_string()
+            }),
+            parent: commit["parents"][0]["sha"].as_str().map(str::to_string),
+            tree: commit["tree"]["sha"].as_str().map(str::to_string),
+            sha,
+        }))
+    }
+
+    async fn comments(&self, id: u64) -> Result<Value, String> {
+        let path = format!("/issues/{id}/comments");
+        self.api.ok(Method::GET, &path, None, "list comments").await
+    }
+
+    async fn comment(&self, id: u64, body: Value) -> Result<(), String> {
+        let path = format!("/issues/{id}/comments");
+        self.api
+            .ok(Method::POST, &path, Some(body), "comment")
             .await?;
+        Ok(())
+    }
+
+    async fn close(&self, id: u64) -> Result<(), String> {
+        let body = json!({"state": "closed"});
+        let path = format!("/pulls/{id}");
+        self.api
+            .ok(Method::PATCH, &path, Some(body), "close the pull request")
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_branch(&self, branch: &str) -> Result<(), String> {
+        let path = format!("/git/refs/heads/{branch}");
+        self.api
+            .call(Method::DELETE, &path, None, "delete the branch")
+            .await?;
+        Ok(())
+    }
+
+    /// A tree on the scanned commit's tree with the edited files, a commit on the scanned
+    /// commit, and the branch pointing at it (gitdrift's own earlier commit replaced).
+    async fn commit(
+        &self,
+        branch: &str,
+        base: &str,
+        tip: Option<&Tip>,
+        changes: &[&FileChange],
+        message: &str,
+        _open: Option<&Request>,
+    ) -> Result<Option<String>, String> {
+        let base_commit = self.read_commit(base, "read the scanned commit").await?;
         let base_tree = base_commit["tree"]["sha"]
             .as_str()
             .ok_or("the scanned commit has no tree")?
             .to_string();
         let mut entries = Vec::new();
         for change in changes {
+            let content = json!({"content": change.after, "encoding": "utf-8"});
             let blob = self
                 .api
-                .ok(
-                    Method::POST,
-                    "/git/blobs",
-                    Some(json!({"content": change.after, "encoding": "utf-8"})),
-                    "create a blob",
-                )
+                .ok(Method::POST, "/git/blobs", Some(content), "create a blob")
                 .await?;
             entries.push(json!({
                 "path": change.file,
@@ -215,136 +191,94 @@ impl GitHub {
                 "sha": blob["sha"],
             }));
         }
+        let tree = json!({"base_tree": base_tree, "tree": entries});
         let tree = self
+            .api
+            .ok(Method::POST, "/git/trees", Some(tree), "create a tree")
+            .await?;
+        let tree = tree["sha"].as_str().ok_or("no tree sha")?.to_string();
+        if let Some(tip) = tip
+            && tip.tree.as_deref() == Some(tree.as_str())
+            && tip.parent.as_deref() == Some(base)
+        {
+            return Ok(None);
+        }
+        let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let commit = json!({
+            "message": message,
+            "tree": tree,
+            "parents": [base],
+            "author": {"name": AUTHOR.0, "email": AUTHOR.1, "date": date},
+        });
+        let commit = self
             .api
             .ok(
                 Method::POST,
-                "/git/trees",
-                Some(json!({"base_tree": base_tree, "tree": entries})),
-                "create a tree",
+                "/git/commits",
+                Some(commit),
+                "create a commit",
             )
             .await?;
-        let tree = tree["sha"].as_str().ok_or("no tree sha")?.to_string();
-        let unchanged = match &tip {
-            Some(tip) => {
-                let commit = self
-                    .api
-                    .ok(
-                        Method::GET,
-                        &format!("/git/commits/{tip}"),
-                        None,
-                        "read the branch's commit",
-                    )
-                    .await?;
-                commit["tree"]["sha"].as_str() == Some(tree.as_str())
-                    && commit["parents"][0]["sha"].as_str() == Some(base)
-            }
-            None => false,
-        };
-        let outcome = if unchanged {
-            Outcome::Unchanged {
-                commit: tip.clone().unwrap_or_default(),
-            }
-        } else {
-            let commit = self.api
-                .ok(
-                    Method::POST,
-                    "/git/commits",
-                    Some(json!({
-                        "message": title,
-                        "tree": tree,
-                        "parents": [base],
-                        "author": {"name": AUTHOR.0, "email": AUTHOR.1, "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)},
-                    })),
-                    "create a commit",
-                )
-                .await?;
-            let sha = commit["sha"].as_str().ok_or("no commit sha")?.to_string();
-            match &tip {
-                None => {
-                    self.api
-                        .ok(
-                            Method::POST,
-                            "/git/refs",
-                            Some(json!({"ref": format!("refs/heads/{branch}"), "sha": sha})),
-                            "create the branch",
-                        )
-                        .await?;
-                    Outcome::Opened { commit: sha }
-                }
-                Some(_) => {
-                    // gitdrift's own commit is replaced (checked above: nobody else's is).
-                    self.api
-                        .ok(
-                            Method::PATCH,
-                            &format!("/git/refs/heads/{branch}"),
-                            Some(json!({"sha": sha, "force": true})),
-                            "update the branch",
-                        )
-                        .await?;
-                    Outcome::Updated { commit: sha }
-                }
-            }
-        };
-        let url = match pull {
+        let sha = commit["sha"].as_str().ok_or("no commit sha")?.to_string();
+        match tip {
             None => {
-                let created = self
-                    .api
+                let reference = json!({"ref": format!("refs/heads/{branch}"), "sha": sha});
+                self.api
                     .ok(
                         Method::POST,
-                        "/pulls",
-                        Some(json!({"title": title, "head": branch, "base": into, "body": body})),
-                        "open the pull request",
+                        "/git/refs",
+                        Some(reference),
+                        "create the branch",
                     )
                     .await?;
-                if !labels.is_empty()
-                    && let Some(number) = created["number"].as_u64()
-                {
-                    self.api
-                        .ok(
-                            Method::POST,
-                            &format!("/issues/{number}/labels"),
-                            Some(json!({"labels": labels})),
-                            "label the pull request",
-                        )
-                        .await?;
-                }
-                created["html_url"].as_str().map(str::to_string)
             }
-            Some(p) => {
-                if p["title"].as_str() != Some(title)
-                    || !super::same_description(p["body"].as_str().unwrap_or(""), body)
-                {
-                    let number = p["number"].as_u64().unwrap_or(0);
-                    self.api
-                        .ok(
-                            Method::PATCH,
-                            &format!("/pulls/{number}"),
-                            Some(json!({"title": title, "body": body})),
-                            "update the pull request",
-                        )
-                        .await?;
-                }
-                p["html_url"].as_str().map(str::to_string)
+            Some(_) => {
+                let reference = json!({"sha": sha, "force": true});
+                let path = format!("/git/refs/heads/{branch}");
+                self.api
+                    .ok(Method::PATCH, &path, Some(reference), "update the branch")
+                    .await?;
             }
-        };
-        Ok((outcome, url))
+        }
+        Ok(Some(sha))
     }
 
-    /// Says once, on the pull request, that its branch will not be rewritten.
-    async fn comment_once(&self, pull: &Value, branch: &str) -> Result<(), String> {
-        let number = pull["number"].as_u64().unwrap_or(0);
-        let path = format!("/issues/{number}/comments");
-        let comments = self
+    async fn open(
+        &self,
+        branch: &str,
+        into: &str,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Option<String>, String> {
+        let pull = json!({"title": title, "head": branch, "base": into, "body": body});
+        let created = self
             .api
-            .ok(Method::GET, &path, None, "list comments")
+            .ok(Method::POST, "/pulls", Some(pull), "open the pull request")
             .await?;
-        if !said_left_alone(&comments) {
-            let body = left_alone_comment(branch, "pull request");
+        if !labels.is_empty()
+            && let Some(number) = created["number"].as_u64()
+        {
+            let path = format!("/issues/{number}/labels");
+            let labels = json!({"labels": labels});
             self.api
-                .ok(Method::POST, &path, Some(body), "comment")
+                .ok(Method::POST, &path, Some(labels), "label the pull request")
                 .await?;
         }
+        Ok(created["html_url"].as_str().map(str::to_string))
+    }
+
+    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), String> {
+        let path = format!("/pulls/{id}");
+        let change = json!({"title": title, "body": body});
+        self.api
+            .ok(
+                Method::PATCH,
+                &path,
+                Some(change),
+                "update the pull request",
+            )
+            .await?;
         Ok(())
     }
 }

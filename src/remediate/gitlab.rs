@@ -8,7 +8,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use super::api::{Api, closing_comment, left_alone_comment, said_left_alone};
+use super::api::{self, Api, Host, Proposal, Request, Tip};
 use serde_json::{Value, json};
 
 use super::FileChange;
@@ -49,160 +49,133 @@ impl GitLab {
         })
     }
 
-    /// Brings the branch and merge request of a source and target in line with `changes`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn apply(
-        &self,
-        branch: &str,
-        base: &str,
-        into: Option<&str>,
-        changes: &[&FileChange],
-        title: &str,
-        body: &str,
-        labels: &[String],
-        close_when_gone: bool,
-    ) -> Result<(Outcome, Option<String>), String> {
+    /// Brings the branch and merge request of a source and target in line with its plan.
+    pub async fn apply(&self, p: &Proposal<'_>) -> Result<(Outcome, Option<String>), String> {
+        api::apply(self, p).await
+    }
+}
+
+fn request(m: &Value) -> Request {
+    Request {
+        id: m["iid"].as_u64().unwrap_or(0),
+        url: m["web_url"].as_str().map(str::to_string),
+        title: m["title"].as_str().unwrap_or_default().to_string(),
+        body: m["description"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+impl Host for GitLab {
+    fn noun(&self) -> &'static str {
+        "merge request"
+    }
+
+    async fn default_branch(&self) -> Result<String, String> {
         let project = self
             .api
             .ok(Method::GET, "", None, "read the project")
             .await?;
-        let default_branch = project["default_branch"]
+        Ok(project["default_branch"]
             .as_str()
             .unwrap_or("main")
-            .to_string();
-        // The request goes into the branch the source is read from (or the default one).
-        let into = into.unwrap_or(&default_branch).to_string();
-        if branch == default_branch || branch == into {
-            return Err(format!("refusing to write to the branch {branch} itself"));
-        }
-        let (status, tip) = self
+            .to_string())
+    }
+
+    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, String> {
+        let state = if open { "opened" } else { "closed" };
+        let path = format!(
+            "/merge_requests?state={state}&source_branch={}",
+            encode(branch)
+        );
+        let found = self
             .api
-            .call(
-                Method::GET,
-                &format!("/repository/branches/{}", encode(branch)),
-                None,
-                "read the branch",
-            )
+            .ok(Method::GET, &path, None, "list merge requests")
             .await?;
-        let tip = (status != StatusCode::NOT_FOUND).then(|| tip["commit"].clone());
-        let open = self
+        Ok(found.as_array().and_then(|m| m.first()).map(request))
+    }
+
+    /// The commits API commits as the token's user: gitdrift's commit is the one the merge
+    /// request's description records; any other tip is someone else's work.
+    async fn tip(
+        &self,
+        branch: &str,
+        _base: &str,
+        open: Option<&Request>,
+    ) -> Result<Option<Tip>, String> {
+        let path = format!("/repository/branches/{}", encode(branch));
+        let (status, found) = self
             .api
-            .ok(
-                Method::GET,
-                &format!(
-                    "/merge_requests?state=opened&source_branch={}",
-                    encode(branch)
-                ),
-                None,
-                "list merge requests",
-            )
+            .call(Method::GET, &path, None, "read the branch")
             .await?;
-        let request = open.as_array().and_then(|m| m.first()).cloned();
-        let url = request
-            .as_ref()
-            .and_then(|m| m["web_url"].as_str().map(str::to_string));
-        // The commits API commits as the token's user: gitdrift's commit is the one the merge
-        // request's description records; any other tip is someone else's work.
-        let recorded = request
-            .as_ref()
-            .and_then(|m| m["description"].as_str())
-            .and_then(|d| d.split(HEAD).nth(1))
-            .and_then(|rest| rest.split(' ').next())
-            .map(str::to_string);
-        let rewritten = match (&tip, &recorded) {
-            (Some(tip), Some(recorded)) => tip["id"].as_str() != Some(recorded.as_str()),
-            _ => false,
-        };
-        if let Some(tip) = &tip
-            && (tip["author_email"].as_str() != Some(AUTHOR.1) || rewritten)
-        {
-            if let Some(m) = &request {
-                self.note_once(m, branch).await?;
-            }
-            return Ok((
-                Outcome::LeftAlone {
-                    reason: format!(
-                        "{branch} has a commit by {} on top of gitdrift's: it is not force-pushed",
-                        tip["author_name"].as_str().unwrap_or("someone else")
-                    ),
-                },
-                url,
-            ));
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
         }
-        if tip.is_some() && request.is_none() {
-            let closed = self
-                .api
-                .ok(
-                    Method::GET,
-                    &format!(
-                        "/merge_requests?state=closed&source_branch={}",
-                        encode(branch)
-                    ),
-                    None,
-                    "list closed merge requests",
-                )
-                .await?;
-            if closed.as_array().is_some_and(|c| !c.is_empty()) {
-                return Ok((
-                    Outcome::LeftAlone {
-                        reason: format!(
-                            "the merge request from {branch} was closed by hand: delete the branch for gitdrift to propose again"
-                        ),
-                    },
-                    None,
-                ));
-            }
-        }
-        if changes.is_empty() {
-            if tip.is_none() {
-                return Ok((Outcome::Nothing, None));
-            }
-            if !close_when_gone {
-                return Ok((Outcome::Nothing, url));
-            }
-            if let Some(m) = &request {
-                let iid = m["iid"].as_u64().unwrap_or(0);
-                self.api
-                    .ok(
-                        Method::POST,
-                        &format!("/merge_requests/{iid}/notes"),
-                        Some(closing_comment("merge request")),
-                        "add a note",
-                    )
-                    .await?;
-                self.api
-                    .ok(
-                        Method::PUT,
-                        &format!("/merge_requests/{iid}"),
-                        Some(json!({"state_event": "close"})),
-                        "close the merge request",
-                    )
-                    .await?;
-            }
-            self.api
-                .call(
-                    Method::DELETE,
-                    &format!("/repository/branches/{}", encode(branch)),
-                    None,
-                    "delete the branch",
-                )
-                .await?;
-            return Ok((Outcome::Closed, url));
-        }
-        // Unchanged: gitdrift's commit on the scanned commit, changing exactly these files, to
-        // what the plan says.
-        let mut unchanged = false;
-        if let Some(tip) = &tip
-            && tip["parent_ids"][0].as_str() == Some(base)
-        {
+        let commit = &found["commit"];
+        let sha = commit["id"].as_str().unwrap_or_default().to_string();
+        let recorded = open
+            .and_then(|m| m.body.split(HEAD).nth(1))
+            .and_then(|rest| rest.split(' ').next());
+        let rewritten = recorded.is_some_and(|r| r != sha);
+        let foreign = commit["author_email"].as_str() != Some(AUTHOR.1) || rewritten;
+        Ok(Some(Tip {
+            foreign: foreign.then(|| {
+                commit["author_name"]
+                    .as_str()
+                    .unwrap_or("someone else")
+                    .to_string()
+            }),
+            parent: commit["parent_ids"][0].as_str().map(str::to_string),
+            tree: None,
+            sha,
+        }))
+    }
+
+    async fn comments(&self, id: u64) -> Result<Value, String> {
+        let path = format!("/merge_requests/{id}/notes");
+        self.api.ok(Method::GET, &path, None, "list notes").await
+    }
+
+    async fn comment(&self, id: u64, body: Value) -> Result<(), String> {
+        let path = format!("/merge_requests/{id}/notes");
+        self.api
+            .ok(Method::POST, &path, Some(body), "add a note")
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self, id: u64) -> Result<(), String> {
+        let path = format!("/merge_requests/{id}");
+        let change = json!({"state_event": "close"});
+        self.api
+            .ok(Method::PUT, &path, Some(change), "close the merge request")
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_branch(&self, branch: &str) -> Result<(), String> {
+        let path = format!("/repository/branches/{}", encode(branch));
+        self.api
+            .call(Method::DELETE, &path, None, "delete the branch")
+            .await?;
+        Ok(())
+    }
+
+    /// Unchanged when gitdrift's commit sits on the scanned commit changing exactly these
+    /// files to what the plan says; otherwise a new commit on the scanned commit (`force`
+    /// replaces gitdrift's own).
+    async fn commit(
+        &self,
+        branch: &str,
+        base: &str,
+        tip: Option<&Tip>,
+        changes: &[&FileChange],
+        message: &str,
+        _open: Option<&Request>,
+    ) -> Result<Option<String>, String> {
+        if tip.is_some_and(|t| t.parent.as_deref() == Some(base)) {
+            let path = format!("/repository/compare?from={base}&to={}", encode(branch));
             let compared = self
                 .api
-                .ok(
-                    Method::GET,
-                    &format!("/repository/compare?from={base}&to={}", encode(branch)),
-                    None,
-                    "compare the branch",
-                )
+                .ok(Method::GET, &path, None, "compare the branch")
                 .await?;
             let mut on_branch: Vec<&str> = compared["diffs"]
                 .as_array()
@@ -211,7 +184,7 @@ impl GitLab {
             let mut planned: Vec<&str> = changes.iter().map(|c| c.file.as_str()).collect();
             on_branch.sort();
             planned.sort();
-            unchanged = on_branch == planned;
+            let mut unchanged = on_branch == planned;
             for change in changes {
                 if !unchanged {
                     break;
@@ -221,111 +194,82 @@ impl GitLab {
                     encode(&change.file),
                     encode(branch)
                 );
-                if self.api.text(&path, "read a file").await?.as_deref()
-                    != Some(change.after.as_str())
-                {
-                    unchanged = false;
-                }
+                let text = self.api.text(&path, "read a file").await?;
+                unchanged = text.as_deref() == Some(change.after.as_str());
+            }
+            if unchanged {
+                return Ok(None);
             }
         }
-        let outcome = if unchanged {
-            Outcome::Unchanged {
-                commit: tip
-                    .as_ref()
-                    .and_then(|t| t["id"].as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-            }
-        } else {
-            let actions: Vec<Value> = changes
-                .iter()
-                .map(|c| {
-                    let action = if c.new_file { "create" } else { "update" };
-                    json!({"action": action, "file_path": c.file, "content": c.after})
-                })
-                .collect();
-            let commit = self
-                .api
-                .ok(
-                    Method::POST,
-                    "/repository/commits",
-                    Some(json!({
-                        "branch": branch,
-                        "start_sha": base,
-                        "force": true,
-                        "commit_message": title,
-                        "author_name": AUTHOR.0,
-                        "author_email": AUTHOR.1,
-                        "actions": actions,
-                    })),
-                    "create the commit",
-                )
-                .await?;
-            let id = commit["id"].as_str().ok_or("no commit id")?.to_string();
-            if tip.is_some() {
-                Outcome::Updated { commit: id }
-            } else {
-                Outcome::Opened { commit: id }
-            }
-        };
-        let head = match &outcome {
-            Outcome::Opened { commit }
-            | Outcome::Updated { commit }
-            | Outcome::Unchanged { commit } => commit.clone(),
-            _ => String::new(),
-        };
-        let body = format!("{body}\n{HEAD}{head} -->\n");
-        let body = body.as_str();
-        let url = match request {
-            None => {
-                let created = self
-                    .api
-                    .ok(
-                        Method::POST,
-                        "/merge_requests",
-                        Some(json!({
-                            "source_branch": branch,
-                            "target_branch": into,
-                            "title": title,
-                            "description": body,
-                            "labels": labels.join(","),
-                            "remove_source_branch": true,
-                        })),
-                        "open the merge request",
-                    )
-                    .await?;
-                created["web_url"].as_str().map(str::to_string)
-            }
-            Some(m) => {
-                if m["title"].as_str() != Some(title)
-                    || !super::same_description(m["description"].as_str().unwrap_or(""), body)
-                {
-                    let iid = m["iid"].as_u64().unwrap_or(0);
-                    self.api
-                        .ok(
-                            Method::PUT,
-                            &format!("/merge_requests/{iid}"),
-                            Some(json!({"title": title, "description": body})),
-                            "update the merge request",
-                        )
-                        .await?;
-                }
-                m["web_url"].as_str().map(str::to_string)
-            }
-        };
-        Ok((outcome, url))
+        let actions: Vec<Value> = changes
+            .iter()
+            .map(|c| {
+                let action = if c.new_file { "create" } else { "update" };
+                json!({"action": action, "file_path": c.file, "content": c.after})
+            })
+            .collect();
+        let commit = json!({
+            "branch": branch,
+            "start_sha": base,
+            "force": true,
+            "commit_message": message,
+            "author_name": AUTHOR.0,
+            "author_email": AUTHOR.1,
+            "actions": actions,
+        });
+        let commit = self
+            .api
+            .ok(
+                Method::POST,
+                "/repository/commits",
+                Some(commit),
+                "create the commit",
+            )
+            .await?;
+        Ok(Some(
+            commit["id"].as_str().ok_or("no commit id")?.to_string(),
+        ))
     }
 
-    async fn note_once(&self, request: &Value, branch: &str) -> Result<(), String> {
-        let iid = request["iid"].as_u64().unwrap_or(0);
-        let path = format!("/merge_requests/{iid}/notes");
-        let notes = self.api.ok(Method::GET, &path, None, "list notes").await?;
-        if !said_left_alone(&notes) {
-            let body = left_alone_comment(branch, "merge request");
-            self.api
-                .ok(Method::POST, &path, Some(body), "add a note")
-                .await?;
-        }
+    /// The description records gitdrift's commit (see [`Host::tip`]).
+    fn describe(&self, body: &str, _changes: &[&FileChange], commit: &str) -> String {
+        format!("{body}\n{HEAD}{commit} -->\n")
+    }
+
+    async fn open(
+        &self,
+        branch: &str,
+        into: &str,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Option<String>, String> {
+        let request = json!({
+            "source_branch": branch,
+            "target_branch": into,
+            "title": title,
+            "description": body,
+            "labels": labels.join(","),
+            "remove_source_branch": true,
+        });
+        let created = self
+            .api
+            .ok(
+                Method::POST,
+                "/merge_requests",
+                Some(request),
+                "open the merge request",
+            )
+            .await?;
+        Ok(created["web_url"].as_str().map(str::to_string))
+    }
+
+    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), String> {
+        let path = format!("/merge_requests/{id}");
+        let change = json!({"title": title, "description": body});
+        self.api
+            .ok(Method::PUT, &path, Some(change), "update the merge request")
+            .await?;
         Ok(())
     }
 }

@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use super::local::{self, Outcome};
-use super::{FileChange, Plan, Suggestion, gitea, github, gitlab, pr_body, pr_title, render_plan};
+use super::{
+    FileChange, Plan, Suggestion, api, gitea, github, gitlab, pr_body, pr_title, render_plan,
+};
 use crate::config::remediation::{Hosting, Provider};
 use crate::config::{Config, RepoLocation};
 use crate::report::ScanReport;
@@ -153,26 +155,30 @@ pub async fn propose(
                 let token = token.clone().unwrap_or_default();
                 let body = pr_body(report, &source.name, &changes, &suggestions, scan);
                 let into = into.as_deref();
+                let proposal = api::Proposal {
+                    branch: &branch,
+                    base: &base,
+                    into,
+                    changes: &changes,
+                    title: &title,
+                    body: &body,
+                    labels: &h.labels,
+                    close_when_gone: close,
+                };
                 let applied = match provider {
                     Provider::GitHub(_) => {
                         github::GitHub::new(&h.api_url, token, &repository)?
-                            .apply(
-                                &branch, &base, into, &changes, &title, &body, &h.labels, close,
-                            )
+                            .apply(&proposal)
                             .await
                     }
                     Provider::GitLab(_) => {
                         gitlab::GitLab::new(&h.api_url, token, &repository)?
-                            .apply(
-                                &branch, &base, into, &changes, &title, &body, &h.labels, close,
-                            )
+                            .apply(&proposal)
                             .await
                     }
                     _ => {
                         gitea::Gitea::new(&h.api_url, token, &repository)?
-                            .apply(
-                                &branch, &base, into, &changes, &title, &body, &h.labels, close,
-                            )
+                            .apply(&proposal)
                             .await
                     }
                 };
