@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::path::{Seg, is, last_key, parent_key};
 
 /// Metadata fields the server maintains.
-const BOOKKEEPING_METADATA: &[&str] = &[
+pub(crate) const BOOKKEEPING_METADATA: &[&str] = &[
     "uid",
     "resourceVersion",
     "generation",

@@ -847,34 +847,22 @@ pub fn add_imports(
     }
 }
 
-/// A live object without what the API server adds: status, server metadata, managedFields,
-/// last-applied annotations, allocated cluster IPs.
+/// A live object without what the API server adds: status, server metadata (the fields the
+/// judgement treats as bookkeeping), finalizers, last-applied and binding annotations, allocated
+/// cluster IPs, node ports and volume names.
 pub fn clean(mut object: Value) -> Value {
+    crate::model::drop_last_applied(&mut object);
     if let Some(map) = object.as_object_mut() {
         map.remove("status");
         if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-            for key in [
-                "uid",
-                "resourceVersion",
-                "generation",
-                "creationTimestamp",
-                "managedFields",
-                "selfLink",
-            ] {
-                meta.remove(key);
+            for key in crate::diff::rules::BOOKKEEPING_METADATA {
+                meta.remove(*key);
             }
-            if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-                annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-                annotations.remove("deployment.kubernetes.io/revision");
-                if annotations.is_empty() {
-                    meta.remove("annotations");
-                }
-            }
-        }
-        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("finalizers");
             if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-                annotations.retain(|k, _| !k.starts_with("pv.kubernetes.io/"));
+                annotations.retain(|k, _| {
+                    k != "deployment.kubernetes.io/revision" && !k.starts_with("pv.kubernetes.io/")
+                });
                 if annotations.is_empty() {
                     meta.remove("annotations");
                 }

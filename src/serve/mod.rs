@@ -896,8 +896,9 @@ async fn scan_target(
     if service.config().target(&target.name).is_none() {
         return;
     }
+    // Shared, not copied: the store, the metrics and remediation all read the one report.
     let report = match report {
-        Ok(report) => report,
+        Ok(report) => Arc::new(report),
         Err(err) => {
             tracing::error!(message = "scan failed", target = %target.name, error = %err);
             metrics::global().scan_finished(
@@ -918,7 +919,7 @@ async fn scan_target(
     };
     let stored = {
         let store = Arc::clone(&service.store);
-        let report = report.clone();
+        let report = Arc::clone(&report);
         tokio::task::spawn_blocking(move || store.save(&report)).await
     };
     let id = match stored {
@@ -1006,7 +1007,7 @@ async fn remediate_target(
     service: &Arc<Service>,
     config: &Arc<Config>,
     target: &str,
-    report: ScanReport,
+    report: Arc<ScanReport>,
     id: Option<i64>,
 ) {
     let Some(provider) = config.remediation.provider.clone() else {
@@ -1050,7 +1051,7 @@ async fn remediate_target(
     let plan = {
         let (config, report, cache) = (
             Arc::clone(config),
-            report.clone(),
+            Arc::clone(&report),
             service.options.cache_dir.clone(),
         );
         tokio::task::spawn_blocking(move || crate::remediate::plan(&config, &report, &cache)).await
