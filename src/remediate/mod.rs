@@ -95,25 +95,23 @@ pub struct Suggestion {
 }
 
 fn key_of(r: &ResourceReport) -> ResourceKey {
-    let group = r
-        .api_version
-        .split_once('/')
-        .map(|(g, _)| g.to_string())
-        .unwrap_or_default();
     ResourceKey {
-        group,
+        group: crate::model::split_api_version(&r.api_version)
+            .0
+            .to_string(),
         kind: r.kind.clone(),
         namespace: r.namespace.clone(),
         name: r.name.clone(),
     }
 }
 
+/// How plans and descriptions name a resource: `Deployment shop/web`.
+fn label(kind: &str, namespace: &Option<String>, name: &str) -> String {
+    format!("{kind} {}", crate::report::resource_name(namespace, name))
+}
+
 fn describe(r: &ResourceReport) -> String {
-    format!(
-        "{} {}",
-        r.kind,
-        crate::report::resource_name(&r.namespace, &r.name)
-    )
+    label(&r.kind, &r.namespace, &r.name)
 }
 
 /// Reads a file of a source's repository at a commit (from the repository itself, or the cached
@@ -699,11 +697,7 @@ pub fn add_imports(
     cache_dir: &Path,
 ) {
     for (target, key, object) in live {
-        let resource = format!(
-            "{} {}",
-            key.kind,
-            crate::report::resource_name(&key.namespace, &key.name)
-        );
+        let resource = label(&key.kind, &key.namespace, &key.name);
         let source = config.sources.iter().find(|s| {
             s.target == *target
                 && matches!(s.render, crate::config::Render::Plain)
@@ -989,11 +983,8 @@ pub fn pr_body(
                 .iter()
                 .filter(|f| {
                     f.side == side
-                        && format!(
-                            "{} {}",
-                            f.resource.kind,
-                            crate::report::resource_name(&f.resource.namespace, &f.resource.name)
-                        ) == *resource
+                        && label(&f.resource.kind, &f.resource.namespace, &f.resource.name)
+                            == *resource
                 })
                 .map(|f| format!("`{}` ({}) on {resource}", f.rule, f.severity.as_str()))
                 .collect()
