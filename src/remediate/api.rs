@@ -9,6 +9,19 @@ use serde_json::{Value, json};
 use super::FileChange;
 use super::local::Outcome;
 
+/// Percent-encodes everything but unreserved characters (a path segment or a query value).
+pub(crate) fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Marks gitdrift's comment on a branch it will not rewrite (posted once).
 pub const LEFT_ALONE: &str = "<!-- gitdrift:left-alone -->";
 

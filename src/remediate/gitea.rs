@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::FileChange;
-use super::api::{self, Api, Host, Proposal, Request, Tip};
+use super::api::{self, Api, Host, Proposal, Request, Tip, percent_encode};
 use super::local::{AUTHOR, Outcome};
 
 /// Marks the files a plan changed, in the pull request's body.
@@ -35,19 +35,10 @@ fn unb64(text: &str) -> Option<String> {
         .and_then(|b| String::from_utf8(b).ok())
 }
 
+/// A path (or branch name) with each segment percent-encoded and its slashes kept.
 fn path_encode(s: &str) -> String {
     s.split('/')
-        .map(|seg| {
-            seg.bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect::<String>()
-        })
+        .map(percent_encode)
         .collect::<Vec<_>>()
         .join("/")
 }

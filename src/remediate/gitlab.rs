@@ -8,7 +8,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use super::api::{self, Api, Host, Proposal, Request, Tip};
+use super::api::{self, Api, Host, Proposal, Request, Tip, percent_encode as encode};
 use serde_json::{Value, json};
 
 use super::FileChange;
@@ -20,20 +20,6 @@ const HEAD: &str = "<!-- gitdrift:head ";
 /// A GitLab project, through the API.
 pub struct GitLab {
     api: Api,
-}
-
-/// Percent-encodes everything but unreserved characters (project paths, branches, file paths
-/// are path segments or query values).
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 impl GitLab {
