@@ -122,7 +122,8 @@ fn main() {
 
 async fn watch_latency(api: &KubeApi, config: &Path, apps: usize, events: usize) -> Vec<Duration> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = Arc::new(gitdrift::config::Config::load(config).unwrap());
+    let config =
+        Arc::new(gitdrift::config::Config::load(config, &gitdrift::live::known()).unwrap());
     let cache = config.path.parent().unwrap().join("cache");
     let declared: Vec<gitdrift::model::Declared> = config
         .sources
@@ -130,9 +131,14 @@ async fn watch_latency(api: &KubeApi, config: &Path, apps: usize, events: usize)
         .flat_map(|s| gitdrift::desired::read_source(&config, s, &cache).objects)
         .collect();
     let started = Instant::now();
-    let watch = gitdrift::live::kube::watch::TargetWatch::start(config.clone(), "bench", declared)
-        .await
-        .unwrap();
+    let watch = gitdrift::judge::watch::WatchedTarget::start(
+        config.clone(),
+        std::sync::Arc::new(gitdrift::metrics::Metrics::new()),
+        "bench",
+        declared,
+    )
+    .await
+    .unwrap();
     assert!(
         watch.ready(Duration::from_secs(300)).await,
         "watch caches filled"

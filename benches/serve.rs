@@ -205,12 +205,16 @@ fn main() {
     // 3. The history: bytes and write time per stored scan of 10,000 resources.
     let small = generated(10_000usize.div_ceil(OBJECTS_PER_APP));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = Arc::new(gitdrift::config::Config::load(&small.join("gitdrift.yaml")).unwrap());
+    let config = Arc::new(
+        gitdrift::config::Config::load(&small.join("gitdrift.yaml"), &gitdrift::live::known())
+            .unwrap(),
+    );
     let options = gitdrift::scan::ScanOptions {
         cache_dir: small.join("cache"),
         targets: Vec::new(),
     };
-    let report = runtime.block_on(gitdrift::scan::run(config, &options));
+    let context = gitdrift::scan::Context::new(config, Arc::new(gitdrift::metrics::Metrics::new()));
+    let report = runtime.block_on(gitdrift::scan::run(&context, &options));
     let dir = tempfile::tempdir().unwrap();
     let store = gitdrift::store::Store::open(dir.path()).unwrap();
     let writes = 10;

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::audit::RuleSeverity;
 use crate::config::Config;
 use crate::desired;
-use crate::model::Severity;
-use crate::report::{self, Format, TextOptions};
+use crate::metrics::Metrics;
+use crate::model::{Format, RuleSeverity, Severity};
+use crate::report::{self, TextOptions};
 use crate::scan::{self, ScanOptions};
 
 /// gitdrift: where live infrastructure no longer matches what git declares. Read-only.
@@ -280,7 +280,10 @@ fn run(future: impl std::future::Future<Output = anyhow::Result<u8>>) -> ExitCod
     let code = match runtime.block_on(future) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {}", crate::redact::scrub(&format!("{err:#}")));
+            eprintln!(
+                "error: {}",
+                crate::model::redact::scrub(&format!("{err:#}"))
+            );
             ExitCode::from(2)
         }
     };
@@ -317,13 +320,14 @@ fn cache_dir(args: &ConfigArgs) -> PathBuf {
 }
 
 async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
-    let config = Arc::new(Config::load(&args.config.config)?);
+    let config = Arc::new(Config::load(&args.config.config, &crate::live::known())?);
     let options = ScanOptions {
         cache_dir: cache_dir(&args.config),
         targets: args.targets.clone(),
     };
     let config_threshold = config.audit.fail_on_severity;
-    let report = scan::run(config, &options).await;
+    let context = scan::Context::new(config, Arc::new(Metrics::new()));
+    let report = scan::run(&context, &options).await;
     for problem in &report.problems {
         match problem.severity {
             Severity::Error => tracing::info!(message = "scan problem", %problem),
@@ -336,7 +340,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let written = match (&args.output, args.format) {
         // JSON goes straight to its destination: a large report is never held whole.
         (Some(path), Format::Json) => {
-            report::write_atomically_with(path, |out| report::json::write(&report, out))
+            crate::files::write_atomically_with(path, |out| report::json::write(&report, out))
                 .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             Ok(())
         }
@@ -347,7 +351,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                 Format::Text => anstream::adapter::strip_str(&rendered).to_string(),
                 _ => rendered,
             };
-            report::write_atomically(path, &plain)
+            crate::files::write_atomically(path, &plain)
                 .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             Ok(())
         }
@@ -384,8 +388,9 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
 
 /// `gitdrift remediate`: the plan, printed and optionally written as a patch.
 async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
-    let config = Arc::new(Config::load(&args.config.config)?);
+    let config = Arc::new(Config::load(&args.config.config, &crate::live::known())?);
     let cache = cache_dir(&args.config);
+    let recorder: Arc<dyn crate::live::Recorder> = Arc::new(Metrics::new());
     let mut scan_ref = crate::remediate::propose::ScanRef::default();
     let report = match &args.data_dir {
         Some(dir) => {
@@ -407,13 +412,17 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
                 cache_dir: cache.clone(),
                 targets: Vec::new(),
             };
-            scan::run(Arc::clone(&config), &options).await
+            scan::run(
+                &scan::Context::new(Arc::clone(&config), recorder.clone()),
+                &options,
+            )
+            .await
         }
     };
     let mut plan = crate::remediate::plan(&config, &report, &cache);
     let candidates = crate::remediate::import_candidates(&config, &report);
     if !candidates.is_empty() {
-        let live = crate::remediate::read_unmanaged(&config, &candidates).await;
+        let live = crate::remediate::read_unmanaged(&config, &candidates, &recorder).await;
         crate::remediate::add_imports(&config, &report, &live, &mut plan, &cache);
     }
     match args.format {
@@ -442,7 +451,7 @@ async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
             );
         }
         let changes: Vec<&crate::remediate::FileChange> = plan.changes.iter().collect();
-        report::write_atomically(path, &crate::remediate::patch(&changes))
+        crate::files::write_atomically(path, &crate::remediate::patch(&changes))
             .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
     }
     if args.open {
@@ -581,7 +590,7 @@ fn stored_report(args: ReportArgs) -> u8 {
         _ => rendered,
     };
     let written = match &args.output {
-        Some(path) => report::write_atomically(path, &plain),
+        Some(path) => crate::files::write_atomically(path, &plain),
         None => std::io::stdout().lock().write_all(plain.as_bytes()),
     };
     match written {
@@ -635,7 +644,7 @@ fn rules(args: RulesArgs) -> u8 {
                 here.exists().then_some(here)
             });
             let config = match config_path {
-                Some(path) => match Config::load(&path) {
+                Some(path) => match Config::load(&path, &crate::live::known()) {
                     Ok(config) => config,
                     Err(err) => {
                         eprintln!("{err}");
@@ -646,6 +655,7 @@ fn rules(args: RulesArgs) -> u8 {
                     "sources: []\ntargets: []\n",
                     std::path::Path::new("(built-in)"),
                     std::path::Path::new("."),
+                    &crate::live::known(),
                 ) {
                     Ok(config) => config,
                     Err(err) => {
@@ -654,8 +664,8 @@ fn rules(args: RulesArgs) -> u8 {
                     }
                 },
             };
-            let (auditor, problems) = crate::audit::run::Auditor::load(&config);
-            for problem in &problems {
+            let auditor = crate::audit::run::Auditor::load(&config);
+            for problem in &auditor.problems {
                 eprintln!("{problem}");
             }
             let rules = &auditor.set.rules;
@@ -684,7 +694,11 @@ fn rules(args: RulesArgs) -> u8 {
                     println!("{} rules", rules.len());
                 }
             }
-            if problems.iter().any(|p| p.severity == Severity::Error) {
+            if auditor
+                .problems
+                .iter()
+                .any(|p| p.severity == Severity::Error)
+            {
                 2
             } else {
                 0
@@ -770,7 +784,7 @@ fn rules(args: RulesArgs) -> u8 {
 /// exactly as `scan` would, so every problem `scan` would meet (unreadable refs, bad files,
 /// objects declared twice, stale ignore rules) is listed, all at once.
 async fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
-    let config = match Config::load(&args.config.config) {
+    let config = match Config::load(&args.config.config, &crate::live::known()) {
         Ok(config) => Arc::new(config),
         Err(err) => {
             eprintln!("{err}");
@@ -781,7 +795,8 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
         cache_dir: cache_dir(&args.config),
         targets: Vec::new(),
     };
-    let report = scan::run(Arc::clone(&config), &options).await;
+    let context = scan::Context::new(Arc::clone(&config), Arc::new(Metrics::new()));
+    let report = scan::run(&context, &options).await;
     let mut out = anstream::stdout().lock();
     for source in &report.scan.sources {
         writeln!(
@@ -822,7 +837,7 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
 /// what it read as a snapshot folder. Exit 0 when everything was read, 2 otherwise (what could
 /// be read is still written).
 async fn snapshot(args: SnapshotArgs) -> anyhow::Result<u8> {
-    let config = Arc::new(Config::load(&args.config.config)?);
+    let config = Arc::new(Config::load(&args.config.config, &crate::live::known())?);
     let Some(target) = config.target(&args.target).cloned() else {
         anyhow::bail!(
             "no target named `{}` in {}",
@@ -834,7 +849,8 @@ async fn snapshot(args: SnapshotArgs) -> anyhow::Result<u8> {
     let wanted = std::collections::HashSet::from([target.name.as_str()]);
     let sources = scan::read_sources(&config, &wanted, &cache_dir(&args.config), &permits).await;
     let request = scan::live_request(&config, &target.name, &sources);
-    let provider = crate::live::LiveProvider::for_target(&target);
+    let recorder: Arc<dyn crate::live::Recorder> = Arc::new(Metrics::new());
+    let provider = crate::live::LiveProvider::for_target(&target, &recorder);
     let read = provider.read(&target.name, &request, &config.limits).await;
     let mut errors = 0usize;
     for problem in sources

@@ -1,5 +1,6 @@
-//! Secret values in snapshots (pure computation, shared by the snapshot writer and the
-//! judgement): `gitdrift snapshot` never writes a Secret's value. Each value in
+//! Digests (pure computation, shared by the snapshot writer, the judgement and the reports):
+//! fingerprints that track a finding across scans, and Secret values in snapshots, decoded from
+//! the API's base64 first. `gitdrift snapshot` never writes a Secret's value. Each value in
 //! `data` is replaced by a digest marker,
 //!
 //! ```text
@@ -15,6 +16,15 @@ use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
 
 const PREFIX: &str = "gitdrift-digest:sha256:";
+
+/// Decodes base64 as the API server accepts it (standard alphabet; line breaks ignored).
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()
+}
 
 /// A stable identifier of a tuple of strings: the first 128 bits of the SHA-256 of the parts,
 /// each followed by a NUL, in hex. For fingerprints that track a finding across scans.

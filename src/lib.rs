@@ -8,17 +8,17 @@
 #![warn(missing_docs)]
 
 pub mod audit;
-pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod desired;
 pub mod diff;
 pub mod digest;
+pub mod files;
+pub mod judge;
 pub mod live;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
-pub mod redact;
 pub mod remediate;
 pub mod report;
 pub mod scan;

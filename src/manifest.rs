@@ -10,28 +10,8 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
+use crate::config::Limits;
 use crate::model::{Body, Object, Origin, split_api_version};
-
-/// Bounds on what one file may cost to read.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Files larger than this are refused.
-    pub max_file_bytes: u64,
-    /// Upper bound on YAML nodes per file (defeats alias expansion bombs).
-    pub max_nodes: usize,
-    /// Upper bound on nesting depth.
-    pub max_depth: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_file_bytes: 8 * 1024 * 1024,
-            max_nodes: 1_000_000,
-            max_depth: 64,
-        }
-    }
-}
 
 /// What one file yielded: objects, plus problems and notes tied to lines.
 #[derive(Debug, Default)]

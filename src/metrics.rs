@@ -4,10 +4,11 @@
 //! evidence that only reads were sent). Labels come from bounded sets only: targets, kinds,
 //! statuses, rule ids, sources. The one exception, the per-resource gauge, is opt-in.
 //!
-//! One process-wide registry: the guards that count requests live deep in the clients.
+//! One registry per [`Metrics`], built once and handed to what counts (the guards through
+//! [`crate::live::Recorder`]); never a global, so tests can run several side by side.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -30,6 +31,7 @@ const STATUSES: [Status; 4] = [
 const STAGES: [&str; 4] = ["source", "live", "judge", "store"];
 
 /// Every metric gitdrift exports.
+#[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     resources: IntGaugeVec,
@@ -110,31 +112,28 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
     vec
 }
 
-static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+impl crate::live::Recorder for Metrics {
+    fn request(&self, target: &str, provider: &str, verb: &str, code: &str) {
+        self.api_requests
+            .with_label_values(&[target, provider, verb, code])
+            .inc();
+    }
 
-/// The process's metrics.
-pub fn global() -> &'static Metrics {
-    &GLOBAL
+    fn refused(&self, target: &str, provider: &str) {
+        self.refused.with_label_values(&[target, provider]).inc();
+    }
 }
 
-/// Counts one request sent to a watched environment (called by the read-only guards).
-pub fn api_request(target: &str, provider: &str, verb: &str, code: &str) {
-    global()
-        .api_requests
-        .with_label_values(&[target, provider, verb, code])
-        .inc();
-}
-
-/// Counts a write the read-only guards refused before it was sent.
-pub fn write_refused(target: &str, provider: &str) {
-    global()
-        .refused
-        .with_label_values(&[target, provider])
-        .inc();
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
-    fn new() -> Metrics {
+    /// A registry with every metric registered: one per process (`serve` makes it at start and
+    /// hands it to what counts), or one per test.
+    pub fn new() -> Metrics {
         let r = Registry::new();
         let scan_duration = HistogramVec::new(
             HistogramOpts::new(

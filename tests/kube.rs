@@ -360,7 +360,13 @@ fn writes_are_refused_in_process_before_they_are_sent() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = gitdrift::live::kube::client(&settings).await.unwrap();
+        let client = gitdrift::live::kube::KubeProvider::new(
+            settings,
+            std::sync::Arc::new(gitdrift::metrics::Metrics::new()),
+        )
+        .client(gitdrift::live::kube::Use::Requests)
+        .await
+        .unwrap();
         // A GET goes through.
         let version = client.apiserver_version().await.unwrap();
         assert_eq!(version.git_version, "v1.35.0");
@@ -371,14 +377,14 @@ fn writes_are_refused_in_process_before_they_are_sent() {
             serde_json::from_value(json!({"metadata": {"name": "x"}, "data": {"a": "b"}})).unwrap();
         #[allow(clippy::disallowed_methods)] // proving the guard refuses what clippy bans
         let created = api_cm.create(&Default::default(), &cm).await;
-        let message = gitdrift::redact::error_chain(&created.unwrap_err());
+        let message = gitdrift::model::redact::error_chain(&created.unwrap_err());
         assert!(
             message.contains("gitdrift is read-only: refused POST"),
             "{message}"
         );
         #[allow(clippy::disallowed_methods)]
         let deleted = api_cm.delete("x", &Default::default()).await;
-        let message = gitdrift::redact::error_chain(&deleted.unwrap_err());
+        let message = gitdrift::model::redact::error_chain(&deleted.unwrap_err());
         assert!(
             message.contains("refused DELETE /api/v1/namespaces/shop/configmaps/x"),
             "{message}"
@@ -453,10 +459,10 @@ fn key(group: &str, kind: &str, namespace: &str, name: &str) -> gitdrift::model:
 
 /// Waits (bounded) until the watched result for `key` satisfies `check`.
 async fn until(
-    watch: &gitdrift::live::kube::watch::TargetWatch,
+    watch: &gitdrift::judge::watch::WatchedTarget,
     key: &gitdrift::model::ResourceKey,
-    check: impl Fn(Option<&gitdrift::report::ResourceReport>) -> bool,
-) -> Option<gitdrift::report::ResourceReport> {
+    check: impl Fn(Option<&gitdrift::judge::ResourceReport>) -> bool,
+) -> Option<gitdrift::judge::ResourceReport> {
     let mut updates = watch.updates();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -483,7 +489,11 @@ fn watches_follow_edits_deletes_and_relist_after_410() {
     api.kubeconfig(&kubeconfig, "a", TOKEN_A);
     let repo = demo_repo(&kube_target("a", "a", &kubeconfig, ""), DEMO_SOURCE);
     let config = std::sync::Arc::new(
-        gitdrift::config::Config::load(&repo.path().join("gitdrift.yaml")).unwrap(),
+        gitdrift::config::Config::load(
+            &repo.path().join("gitdrift.yaml"),
+            &gitdrift::live::known(),
+        )
+        .unwrap(),
     );
     let declared = declared(&config, &dir.path().join("cache"));
     let web = key("apps", "Deployment", "shop", "web");
@@ -491,9 +501,14 @@ fn watches_follow_edits_deletes_and_relist_after_410() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let watch = gitdrift::live::kube::watch::TargetWatch::start(config.clone(), "a", declared)
-            .await
-            .unwrap();
+        let watch = gitdrift::judge::watch::WatchedTarget::start(
+            config.clone(),
+            std::sync::Arc::new(gitdrift::metrics::Metrics::new()),
+            "a",
+            declared,
+        )
+        .await
+        .unwrap();
         assert!(
             watch.ready(std::time::Duration::from_secs(20)).await,
             "initial lists done"

@@ -535,7 +535,11 @@ fn renders_are_cached_per_source_and_commit() {
         ),
     );
     plain_config(&repo, &fake, "");
-    let config = gitdrift::config::Config::load(&repo.path().join("gitdrift.yaml")).unwrap();
+    let config = gitdrift::config::Config::load(
+        &repo.path().join("gitdrift.yaml"),
+        &gitdrift::live::known(),
+    )
+    .unwrap();
     let cache = tempfile::tempdir().unwrap();
     let first = gitdrift::desired::read_source(&config, &config.sources[0], cache.path());
     let second = gitdrift::desired::read_source(&config, &config.sources[0], cache.path());

@@ -165,7 +165,7 @@ fn batch(
     for rule in rules {
         for k in &rule.kinds {
             let (kind, group) = if k.starts_with("AWS::") {
-                (k.clone(), crate::aws::GROUP.to_string())
+                (k.clone(), crate::model::aws::GROUP.to_string())
             } else {
                 match k.split_once('.') {
                     Some((kind, group)) => (kind.to_string(), group.to_string()),
@@ -177,7 +177,7 @@ fn batch(
     }
     let mut lists: BTreeSet<Vec<String>> = BTreeSet::new();
     for (group, kind) in &kinds {
-        for side in [super::Side::Desired, super::Side::Live] {
+        for side in [crate::model::Side::Desired, crate::model::Side::Live] {
             let list: Vec<String> = rules
                 .iter()
                 .filter(|r| r.sides.contains(&side) && r.applies_to(group, kind))

@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::RuleSet;
 use super::run::RawFinding;
-use super::{RuleSeverity, Side};
 use crate::config::audit::Waiver;
+use crate::judge::ResourceReport;
+use crate::model::SourceRef;
 use crate::model::{Problem, ResourceKey, Severity};
-use crate::report::{ResourceReport, SourceRef};
+use crate::model::{RuleSeverity, Side};
 
 /// Whether a finding counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::RuleSeverity;
+use crate::model::RuleSeverity;
 
 /// What a rule file says about the rule in its package.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,7 +51,7 @@ pub struct RuleMetadata {
     pub kinds: Vec<String>,
     /// The sides it judges (`desired`, `live`); both unless it needs what only the live state
     /// has.
-    pub sides: Vec<super::Side>,
+    pub sides: Vec<crate::model::Side>,
     /// 1-based line of the `# METADATA` comment.
     pub line: u64,
 }
@@ -198,8 +198,8 @@ pub fn read(source: &str) -> Result<PackageMetadata, MetadataError> {
     let mut sides = Vec::new();
     for side in &custom.sides {
         match side.as_str() {
-            "desired" => sides.push(super::Side::Desired),
-            "live" => sides.push(super::Side::Live),
+            "desired" => sides.push(crate::model::Side::Desired),
+            "live" => sides.push(crate::model::Side::Live),
             other => {
                 return Err(fail(format!(
                     "rule {id}: side `{other}` is not `desired` or `live`"
@@ -208,7 +208,7 @@ pub fn read(source: &str) -> Result<PackageMetadata, MetadataError> {
         }
     }
     if sides.is_empty() {
-        sides = vec![super::Side::Desired, super::Side::Live];
+        sides = vec![crate::model::Side::Desired, crate::model::Side::Live];
     }
     Ok(PackageMetadata {
         package,

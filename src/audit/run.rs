@@ -4,18 +4,23 @@
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use super::Rule;
 use super::engine::RuleSet;
 use super::packs;
-use super::{Rule, Side};
 use crate::config::{Config, Target};
+use crate::model::Side;
+use crate::model::SourceRef;
 use crate::model::{Object, Problem, Severity};
-use crate::report::SourceRef;
 
-/// The rules a configuration loads.
+/// The rules a configuration loads, compiled once (a scan context holds them; `serve` keeps them
+/// across scans and builds them again on reload).
 #[derive(Debug)]
 pub struct Auditor {
     /// Every rule loaded, with the engine.
     pub set: RuleSet,
+    /// What loading them met (files that cannot be used, selections naming nothing): every
+    /// scan's report carries them.
+    pub problems: Vec<Problem>,
 }
 
 /// One resource to audit, on one side.
@@ -59,7 +64,7 @@ pub struct RawFinding {
 impl Auditor {
     /// Loads the built-in packs (unless turned off) and the configured folders. Files that cannot
     /// be used are error problems naming file and line; the others load.
-    pub fn load(config: &Config) -> (Auditor, Vec<Problem>) {
+    pub fn load(config: &Config) -> Auditor {
         let settings = &config.audit;
         let mut files = Vec::new();
         let mut problems = Vec::new();
@@ -112,7 +117,7 @@ impl Auditor {
                 }
             }
         }
-        (Auditor { set }, problems)
+        Auditor { set, problems }
     }
 
     /// The rules that run on a target: the configuration's selection, with the target's own in
@@ -250,7 +255,7 @@ pub struct Evaluated {
 fn input(target: &str, provider: &str, subject: &Subject<'_>) -> Value {
     let object = subject.object;
     let value = object.value();
-    let resource = if crate::aws::is_aws(&object.group) && subject.side == Side::Desired {
+    let resource = if crate::model::aws::is_aws(&object.group) && subject.side == Side::Desired {
         // A declaration: what it declares of the resource.
         crate::diff::aws::Declaration::from_value(&value).properties
     } else {

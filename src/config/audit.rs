@@ -30,7 +30,7 @@ use chrono::NaiveDate;
 
 use super::node::{self, Node, NodeKind};
 use super::{Checker, ConfigError, Selector, parse_duration};
-use crate::audit::{RuleSeverity, Side};
+use crate::model::{RuleSeverity, Side};
 
 /// Compliance auditing settings.
 #[derive(Clone, Debug)]
@@ -338,6 +338,7 @@ pub fn parse_waivers(
     let mut check = Checker {
         file: file.to_path_buf(),
         base: file.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+        known: super::Known::default(),
         errors: Vec::new(),
     };
     let mut out = Vec::new();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use globset::{Glob, GlobMatcher};
 
-use crate::manifest::Limits;
+use crate::model::Selector;
 use node::{Node, NodeKind};
 
 /// The managers whose live-only fields count as drift: people changing objects by hand.
@@ -54,6 +54,27 @@ pub struct Config {
     pub serve: service::ServeSettings,
     /// What git should adopt from the live state (`gitdrift remediate`).
     pub remediation: remediation::RemediationSettings,
+}
+
+/// Bounds on what one file may cost to read.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Files larger than this are refused.
+    pub max_file_bytes: u64,
+    /// Upper bound on YAML nodes per file (defeats alias expansion bombs).
+    pub max_nodes: usize,
+    /// Upper bound on nesting depth.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 8 * 1024 * 1024,
+            max_nodes: 1_000_000,
+            max_depth: 64,
+        }
+    }
 }
 
 /// Targets read at once unless the configuration says otherwise.
@@ -154,7 +175,7 @@ impl fmt::Display for RepoLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RepoLocation::Local(path) => write!(f, "{}", path.display()),
-            RepoLocation::Remote(url) => f.write_str(&crate::redact::url(url)),
+            RepoLocation::Remote(url) => f.write_str(&crate::model::redact::url(url)),
             RepoLocation::StateFile(path) => write!(f, "{}", path.display()),
         }
     }
@@ -196,7 +217,7 @@ impl SecretRef {
         if value.is_empty() {
             return Err("the configured secret is empty".into());
         }
-        crate::redact::register(&value);
+        crate::model::redact::register(&value);
         Ok(value)
     }
 }
@@ -344,59 +365,6 @@ impl Default for DriftSettings {
     }
 }
 
-/// Selects objects by group, kind, namespace and name (globs for the last two), and target.
-#[derive(Clone, Debug, Default)]
-pub struct Selector {
-    /// API group; `""` is the core group. `None` matches every group.
-    pub group: Option<String>,
-    /// Kind. `None` matches every kind.
-    pub kind: Option<String>,
-    /// Namespace glob.
-    pub namespace: Option<GlobMatcher>,
-    /// Name glob.
-    pub name: Option<GlobMatcher>,
-    /// Target name.
-    pub target: Option<String>,
-}
-
-impl Selector {
-    /// Whether the selector picks this object.
-    pub fn matches(&self, target: &str, key: &crate::model::ResourceKey) -> bool {
-        self.target.as_deref().is_none_or(|t| t == target)
-            && self.group.as_deref().is_none_or(|g| g == key.group)
-            && self.kind.as_deref().is_none_or(|k| k == key.kind)
-            && self
-                .namespace
-                .as_ref()
-                .is_none_or(|g| g.is_match(key.namespace.as_deref().unwrap_or("")))
-            && self.name.as_ref().is_none_or(|g| g.is_match(&key.name))
-    }
-
-    fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(t) = &self.target {
-            parts.push(format!("target={t}"));
-        }
-        if let Some(g) = &self.group {
-            parts.push(format!("group={g}"));
-        }
-        if let Some(k) = &self.kind {
-            parts.push(format!("kind={k}"));
-        }
-        if let Some(n) = &self.namespace {
-            parts.push(format!("namespace={}", n.glob()));
-        }
-        if let Some(n) = &self.name {
-            parts.push(format!("name={}", n.glob()));
-        }
-        if parts.is_empty() {
-            "every object".to_string()
-        } else {
-            parts.join(" ")
-        }
-    }
-}
-
 /// An ignore rule: JSON Pointer paths (with `*` for any one segment) in selected objects, or
 /// every field owned by the named managedFields managers.
 #[derive(Clone, Debug)]
@@ -501,8 +469,8 @@ fn render(errors: &[ConfigError]) -> String {
 }
 
 impl Config {
-    /// Reads and validates a configuration file.
-    pub fn load(path: &Path) -> Result<Config, LoadError> {
+    /// Reads and validates a configuration file; `known` holds the names it may use.
+    pub fn load(path: &Path, known: &Known) -> Result<Config, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|cause| LoadError::Read {
             path: path.to_path_buf(),
             cause,
@@ -512,14 +480,20 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        Config::from_str(&text, path, &base)
+        Config::from_str(&text, path, &base, known)
     }
 
     /// Validates configuration text; `file` names it in errors, `base` resolves relative paths.
-    pub fn from_str(text: &str, file: &Path, base: &Path) -> Result<Config, LoadError> {
+    pub fn from_str(
+        text: &str,
+        file: &Path,
+        base: &Path,
+        known: &Known,
+    ) -> Result<Config, LoadError> {
         let mut check = Checker {
             file: file.to_path_buf(),
             base: base.to_path_buf(),
+            known: known.clone(),
             errors: Vec::new(),
         };
         let root = match node::parse(text) {
@@ -552,7 +526,17 @@ impl Config {
 struct Checker {
     file: PathBuf,
     base: PathBuf,
+    known: Known,
     errors: Vec<ConfigError>,
+}
+
+/// What a configuration is checked against beyond its own shape: the names the rest of gitdrift
+/// knows (the AWS resource types the live providers read). Handed in by the caller
+/// (`gitdrift::live::known()`), so that `config` depends on nothing but the model.
+#[derive(Clone, Debug, Default)]
+pub struct Known {
+    /// AWS resource types that targets may name in `aws.types`.
+    pub aws_types: Vec<&'static str>,
 }
 
 /// A mapping whose keys were checked against the allowed set.
@@ -950,13 +934,11 @@ impl Checker {
         }
         if let Some(types) = fields.get("types") {
             for t in self.string_list(types, "target.aws.types") {
-                if !crate::aws::TYPES.contains(&t.as_str()) {
+                if !self.known.aws_types.contains(&t.as_str()) {
+                    let supported = self.known.aws_types.join(", ");
                     self.error(
                         types,
-                        format!(
-                            "target.aws.types: `{t}` is not a supported type ({})",
-                            crate::aws::TYPES.join(", ")
-                        ),
+                        format!("target.aws.types: `{t}` is not a supported type ({supported})"),
                     );
                 } else {
                     settings.types.push(t);
@@ -1502,7 +1484,7 @@ impl Checker {
         let mut paths = Vec::new();
         if let Some(list) = fields.get("paths") {
             for pointer in self.string_list(list, "ignore.paths") {
-                match parse_pointer(&pointer) {
+                match crate::model::pointer::parse(&pointer) {
                     Ok(segments) => paths.push(segments),
                     Err(message) => self.error(list, format!("ignore.paths: {message}")),
                 }
@@ -1649,22 +1631,6 @@ fn url_has_userinfo(url: &str) -> bool {
         .is_some_and(|authority| authority.contains('@'))
 }
 
-/// Splits a JSON Pointer (RFC 6901) into unescaped segments; `*` stays a wildcard segment.
-pub fn parse_pointer(pointer: &str) -> Result<Vec<String>, String> {
-    if pointer.is_empty() {
-        return Ok(Vec::new());
-    }
-    let Some(rest) = pointer.strip_prefix('/') else {
-        return Err(format!(
-            "`{pointer}` is not a JSON Pointer (it must start with /)"
-        ));
-    };
-    Ok(rest
-        .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect())
-}
-
 /// Parses `90s`, `2m`, `1h`, `1d` or a bare number of seconds.
 pub fn parse_duration(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
@@ -1731,6 +1697,7 @@ mod tests {
             text,
             Path::new("/etc/gitdrift/gitdrift.yaml"),
             Path::new("/etc/gitdrift"),
+            &crate::live::known(),
         )
         .map_err(|e| match e {
             LoadError::Invalid(errors) => errors,
@@ -2055,14 +2022,5 @@ targets:
             resolve_path(Path::new("/a"), "../../x"),
             PathBuf::from("/x")
         );
-    }
-
-    #[test]
-    fn pointers_unescape() {
-        assert_eq!(
-            parse_pointer("/metadata/annotations/example.com~1x~0y").unwrap(),
-            vec!["metadata", "annotations", "example.com/x~y"]
-        );
-        assert!(parse_pointer("spec").is_err());
     }
 }

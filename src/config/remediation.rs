@@ -30,8 +30,10 @@
 //!   max_per_hour: 10                # …at most this many opened, updated or closed an hour
 //! ```
 
+use super::Checker;
 use super::node::Node;
-use super::{Checker, Selector, parse_pointer};
+use crate::model::Selector;
+use crate::model::pointer::parse as parse_pointer;
 
 /// Remediation settings.
 #[derive(Clone, Debug)]

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use super::node::{Node, NodeKind};
 use super::{Checker, SecretRef, parse_duration};
-use crate::report::Format;
+use crate::model::Format;
 
 /// Settings of `gitdrift serve`.
 #[derive(Clone, Debug)]
@@ -348,14 +348,12 @@ impl Checker {
             Some(n) => {
                 let mut formats = Vec::new();
                 for raw in self.string_list(n, "report.formats") {
-                    match <Format as clap::ValueEnum>::from_str(&raw, true) {
-                        Ok(f) if !formats.contains(&f) => formats.push(f),
-                        Ok(_) => {}
-                        Err(_) => self.error(
+                    match Format::named(&raw.to_ascii_lowercase()) {
+                        Some(f) if !formats.contains(&f) => formats.push(f),
+                        Some(_) => {}
+                        None => self.error(
                             n,
-                            format!(
-                                "unknown report format `{raw}`; known: text, json, markdown, html, sarif, junit, csv"
-                            ),
+                            format!("unknown report format `{raw}`; known: {}", Format::names()),
                         ),
                     }
                 }
@@ -405,6 +403,7 @@ mod tests {
             &format!("{BASE}{serve}"),
             std::path::Path::new("/etc/gitdrift.yaml"),
             std::path::Path::new("/etc"),
+            &crate::live::known(),
         )
         .map_err(|e| match e {
             LoadError::Invalid(errors) => errors

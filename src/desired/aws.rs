@@ -52,10 +52,11 @@ pub fn from_declaration(
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| problem("spec.type is required (e.g. AWS::EC2::SecurityGroup)".into()))?;
-    if !crate::aws::TYPES.contains(&resource_type) {
+    let supported = crate::live::aws::types::names();
+    if !supported.contains(&resource_type) {
         return Err(problem(format!(
             "spec.type `{resource_type}` is not supported ({})",
-            crate::aws::TYPES.join(", ")
+            supported.join(", ")
         )));
     }
     let region = spec
@@ -106,8 +107,8 @@ pub fn from_declaration(
         exhaustive_tags,
     };
     Ok(Object {
-        api_version: crate::aws::API_VERSION.to_string(),
-        group: crate::aws::GROUP.to_string(),
+        api_version: crate::model::aws::API_VERSION.to_string(),
+        group: crate::model::aws::GROUP.to_string(),
         kind: resource_type.to_string(),
         namespace: Some(region.to_string()),
         name: id.unwrap_or_else(|| object.name.clone()),
@@ -120,7 +121,8 @@ pub fn from_declaration(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Limits, Syntax, parse};
+    use crate::config::Limits;
+    use crate::manifest::{Syntax, parse};
 
     fn one(text: &str) -> Result<Object, FileProblem> {
         let parsed = parse(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::config::{GitAuth, RepoLocation, SecretRef, Source};
-use crate::redact;
+use crate::model::redact;
 
 /// Where the remote's HEAD is stored in a cached clone.
 const REMOTE_HEAD: &str = "refs/gitdrift/remote-head";

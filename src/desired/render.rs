@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::git::TreeFile;
+use crate::config::Limits;
 use crate::config::{HelmSettings, KustomizeSettings, Render, Source};
-use crate::manifest::{self, FileProblem, Limits, ParsedFile, Syntax};
+use crate::manifest::{self, FileProblem, ParsedFile, Syntax};
 use crate::model::{Object, Rendered};
 
 /// The most a renderer may print; more is refused as hostile.

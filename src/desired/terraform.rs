@@ -157,8 +157,8 @@ pub fn parse(file: &str, bytes: &[u8], default_region: Option<&str>) -> StateRea
                 exhaustive_tags: true,
             };
             out.objects.push(Object {
-                api_version: crate::aws::API_VERSION.to_string(),
-                group: crate::aws::GROUP.to_string(),
+                api_version: crate::model::aws::API_VERSION.to_string(),
+                group: crate::model::aws::GROUP.to_string(),
                 kind: (*aws_type).to_string(),
                 namespace: Some(region),
                 name: id,

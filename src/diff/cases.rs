@@ -40,8 +40,13 @@ fn run_case(name: &str) {
             )
         }
     );
-    let config = Config::from_str(&config_text, &file, Path::new("."))
-        .unwrap_or_else(|e| panic!("{name}: drift settings: {e}"));
+    let config = Config::from_str(
+        &config_text,
+        &file,
+        Path::new("."),
+        &crate::config::Known::default(),
+    )
+    .unwrap_or_else(|e| panic!("{name}: drift settings: {e}"));
     let api_version = desired["apiVersion"].as_str().unwrap_or("");
     let (group, _) = split_api_version(api_version);
     let kind = desired["kind"].as_str().unwrap_or("");

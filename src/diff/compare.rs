@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::owners::{Ownership, Reach};
@@ -290,12 +289,13 @@ impl<'a> Comparer<'a> {
             return match (desired, live) {
                 // A snapshot's stand-in for a secret value (see `live::digest`).
                 (Value::String(d), Value::String(l)) if crate::digest::is_marker(l) => {
-                    decode_base64(d)
+                    crate::digest::decode_base64(d)
                         .and_then(|bytes| crate::digest::matches(l, &bytes))
                         .unwrap_or(false)
                 }
                 (Value::String(d), Value::String(l)) => {
-                    decode_base64(d).is_some() && decode_base64(d) == decode_base64(l)
+                    crate::digest::decode_base64(d).is_some()
+                        && crate::digest::decode_base64(d) == crate::digest::decode_base64(l)
                 }
                 _ => false,
             };
@@ -333,12 +333,4 @@ fn int_or_string(value: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-/// Decodes base64 as the API server accepts it (standard alphabet; line breaks ignored).
-pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()
 }

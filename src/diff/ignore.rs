@@ -91,7 +91,7 @@ impl<'a> Registry<'a> {
 }
 
 fn split(pointer: &str) -> Vec<String> {
-    crate::config::parse_pointer(pointer).unwrap_or_default()
+    crate::model::pointer::parse(pointer).unwrap_or_default()
 }
 
 /// Whether `pattern` (with `*` for any one segment) is a prefix of `path`.
@@ -124,7 +124,7 @@ fn resolves(value: &Value, pattern: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Selector;
+    use crate::model::Selector;
     use serde_json::json;
 
     fn key() -> ResourceKey {

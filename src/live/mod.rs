@@ -6,12 +6,29 @@ pub mod kube;
 pub mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{LiveSettings, Target};
-use crate::manifest::Limits;
-use crate::model::{GroupKind, Object, Problem, Scope};
+use crate::config::Limits;
+use crate::config::{Config, LiveSettings, Target};
+use crate::model::{Declared, GroupKind, Object, Problem, Scope};
+
+/// The names the live providers know, for checking a configuration against them.
+pub fn known() -> crate::config::Known {
+    crate::config::Known {
+        aws_types: aws::types::names(),
+    }
+}
+
+/// Where the read-only guards count what they send and what they refuse: the service's metrics,
+/// handed to each provider (never a global), so that two gitdrifts can share a process.
+pub trait Recorder: Send + Sync + std::fmt::Debug {
+    /// One request sent to a watched system, with its read verb and its response code.
+    fn request(&self, target: &str, provider: &str, verb: &str, code: &str);
+    /// A write refused before it was sent.
+    fn refused(&self, target: &str, provider: &str);
+}
 
 /// What a scan needs from a live system: the kinds git declares, and the namespaces it declares
 /// objects in. Providers that can choose what to read (Kubernetes) read only this; snapshots
@@ -22,6 +39,33 @@ pub struct LiveRequest {
     pub kinds: BTreeSet<GroupKind>,
     /// Namespaces of interest for namespaced kinds.
     pub namespaces: BTreeSet<String>,
+}
+
+impl LiveRequest {
+    /// What reading `declared` objects' live counterparts needs: their kinds, and the namespaces
+    /// they are in (an object's own, or its source's default).
+    pub fn for_declared<'a>(
+        config: &Config,
+        declared: impl IntoIterator<Item = &'a Declared>,
+    ) -> LiveRequest {
+        let mut request = LiveRequest::default();
+        for item in declared {
+            let object = &item.object;
+            request.kinds.insert(GroupKind {
+                group: object.group.clone(),
+                kind: object.kind.clone(),
+            });
+            let namespace = object.namespace.clone().unwrap_or_else(|| {
+                config
+                    .sources
+                    .iter()
+                    .find(|s| s.name == item.source)
+                    .map_or_else(|| "default".to_string(), |s| s.namespace.clone())
+            });
+            request.namespaces.insert(namespace);
+        }
+        request
+    }
 }
 
 /// A kind that could not be read (forbidden, or failing), so nothing can be said about it.
@@ -108,22 +152,33 @@ pub enum LiveProvider {
 }
 
 impl LiveProvider {
-    /// The provider a target's configuration names.
-    pub fn for_target(target: &Target) -> LiveProvider {
+    /// The provider a target's configuration names; its guards count requests in `recorder`.
+    pub fn for_target(target: &Target, recorder: &Arc<dyn Recorder>) -> LiveProvider {
         match &target.live {
             LiveSettings::Snapshot(path) => {
                 LiveProvider::Snapshot(snapshot::SnapshotProvider::new(path.clone()))
             }
-            LiveSettings::Kubernetes(settings) => {
-                LiveProvider::Kubernetes(kube::KubeProvider::new(settings.clone()))
-            }
-            LiveSettings::Aws(settings) => {
-                LiveProvider::Aws(aws::AwsProvider::new(settings.clone()))
-            }
+            LiveSettings::Kubernetes(settings) => LiveProvider::Kubernetes(
+                kube::KubeProvider::new(settings.clone(), Arc::clone(recorder)),
+            ),
+            LiveSettings::Aws(settings) => LiveProvider::Aws(aws::AwsProvider::new(
+                settings.clone(),
+                Arc::clone(recorder),
+            )),
         }
     }
 
-    /// A short word for reports: `snapshot`.
+    /// The short word for a target's provider (`snapshot`, `kubernetes`, `aws`), without
+    /// building one.
+    pub fn kind_of(target: &Target) -> &'static str {
+        match &target.live {
+            LiveSettings::Snapshot(_) => "snapshot",
+            LiveSettings::Kubernetes(_) => "kubernetes",
+            LiveSettings::Aws(_) => "aws",
+        }
+    }
+
+    /// A short word for reports: `snapshot`, `kubernetes`, `aws`.
     pub fn kind(&self) -> &'static str {
         match self {
             LiveProvider::Snapshot(_) => "snapshot",

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::LiveRead;
-use crate::manifest::{self, Limits, Syntax};
+use crate::config::Limits;
+use crate::manifest::{self, Syntax};
 use crate::model::{Problem, Severity};
 
 /// Reads objects from a snapshot folder or file.
@@ -165,7 +166,7 @@ pub fn write(dir: &Path, read: &LiveRead) -> std::io::Result<Vec<PathBuf>> {
     let (aws, objects): (Vec<&crate::model::Object>, Vec<&crate::model::Object>) = read
         .objects
         .iter()
-        .partition(|o| crate::aws::is_aws(&o.group));
+        .partition(|o| crate::model::aws::is_aws(&o.group));
     let mut written = super::aws::offline::write(dir, &aws, &read.aws_read)?;
     let mut by_kind: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     for object in objects {
@@ -206,7 +207,7 @@ pub fn write(dir: &Path, read: &LiveRead) -> std::io::Result<Vec<PathBuf>> {
         let mut text = serde_json::to_string_pretty(&list).map_err(std::io::Error::other)?;
         text.push('\n');
         let path = dir.join(name);
-        crate::report::write_atomically(&path, &text)?;
+        crate::files::write_atomically(&path, &text)?;
         written.push(path);
     }
     Ok(written)
@@ -238,8 +239,9 @@ fn hide_secret_values(value: &mut serde_json::Value) {
     if let Some(data) = value.get_mut("data").and_then(Value::as_object_mut) {
         for item in data.values_mut() {
             let bytes = match item.as_str() {
-                Some(text) => crate::diff::compare::decode_base64(text)
-                    .unwrap_or_else(|| text.as_bytes().to_vec()),
+                Some(text) => {
+                    crate::digest::decode_base64(text).unwrap_or_else(|| text.as_bytes().to_vec())
+                }
                 None => item.to_string().into_bytes(),
             };
             *item = Value::String(crate::digest::marker(&bytes));

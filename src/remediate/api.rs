@@ -104,7 +104,7 @@ impl Api {
         let response = request
             .send()
             .await
-            .map_err(|e| crate::redact::scrub(&format!("{} {what}: {e}", self.name)))?;
+            .map_err(|e| crate::model::redact::scrub(&format!("{} {what}: {e}", self.name)))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() || status == StatusCode::NOT_FOUND {
@@ -119,7 +119,7 @@ impl Api {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| text.chars().take(200).collect());
-        Err(crate::redact::scrub(&format!(
+        Err(crate::model::redact::scrub(&format!(
             "{} {what}: {status}: {message}",
             self.name
         )))
@@ -145,7 +145,7 @@ impl Api {
             .request(Method::GET, path)
             .send()
             .await
-            .map_err(|e| crate::redact::scrub(&format!("{} {what}: {e}", self.name)))?;
+            .map_err(|e| crate::model::redact::scrub(&format!("{} {what}: {e}", self.name)))?;
         if !response.status().is_success() {
             return Ok(None);
         }

@@ -19,10 +19,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Config, RepoLocation, parse_pointer};
+use crate::config::{Config, RepoLocation};
 use crate::diff::Status;
+use crate::judge::ResourceReport;
 use crate::model::ResourceKey;
-use crate::report::{ResourceReport, ScanReport, display_value};
+use crate::model::pointer::parse as parse_pointer;
+use crate::report::{ScanReport, display_value};
 
 /// What remediation would change.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -345,9 +347,9 @@ fn edit_resource(
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .is_some_and(|n| n == r.name)
-        || r.api_version == crate::aws::API_VERSION;
+        || r.api_version == crate::model::aws::API_VERSION;
     let kind_matches = current.get("kind").and_then(Value::as_str) == Some(r.kind.as_str())
-        || r.api_version == crate::aws::API_VERSION;
+        || r.api_version == crate::model::aws::API_VERSION;
     let namespace_matches = match current
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
@@ -361,7 +363,7 @@ fn edit_resource(
         );
     }
     // gitdrift's AWS declarations: drift paths are inside `spec.properties`.
-    let prefix: Vec<String> = if r.api_version == crate::aws::API_VERSION {
+    let prefix: Vec<String> = if r.api_version == crate::model::aws::API_VERSION {
         vec!["spec".into(), "properties".into()]
     } else {
         Vec::new()
@@ -438,7 +440,7 @@ fn value_of(text: &str, node: &yaml_edit::Node) -> Result<Value, String> {
     let body = body.trim_start_matches("- ");
     serde_saphyr::from_str_with_options::<Value>(
         body,
-        crate::manifest::yaml_options(&crate::manifest::Limits::default()),
+        crate::manifest::yaml_options(&crate::config::Limits::default()),
     )
     .map_err(|e| format!("cannot read the declaration: {e}"))
 }
@@ -645,10 +647,12 @@ pub fn import_candidates(config: &Config, report: &ScanReport) -> Vec<(String, R
         .collect()
 }
 
-/// Reads the live objects of import candidates again from their targets.
+/// Reads the live objects of import candidates again from their targets (the guards count the
+/// requests in `recorder`).
 pub async fn read_unmanaged(
     config: &Config,
     candidates: &[(String, ResourceKey)],
+    recorder: &std::sync::Arc<dyn crate::live::Recorder>,
 ) -> Vec<(String, ResourceKey, Value)> {
     let mut out = Vec::new();
     let targets: std::collections::BTreeSet<&String> = candidates.iter().map(|(t, _)| t).collect();
@@ -668,7 +672,7 @@ pub async fn read_unmanaged(
                 request.namespaces.insert(ns.clone());
             }
         }
-        let provider = crate::live::LiveProvider::for_target(target);
+        let provider = crate::live::LiveProvider::for_target(target, recorder);
         let read = provider.read(target_name, &request, &config.limits).await;
         for object in read.objects {
             let key = ResourceKey {
@@ -724,7 +728,7 @@ pub fn add_imports(
             ));
             continue;
         }
-        if key.group == crate::aws::GROUP {
+        if key.group == crate::model::aws::GROUP {
             plan.suggestions.push(suggest(
                 "an AWS resource: write its AWSResource declaration by hand",
                 &source.name,
@@ -977,7 +981,7 @@ pub fn pr_body(
     let mut introduced = std::collections::BTreeSet::new();
     let mut fixed = std::collections::BTreeSet::new();
     for resource in &resources {
-        let of = |side: crate::audit::Side| -> std::collections::BTreeSet<String> {
+        let of = |side: crate::model::Side| -> std::collections::BTreeSet<String> {
             report
                 .findings
                 .iter()
@@ -990,8 +994,8 @@ pub fn pr_body(
                 .collect()
         };
         let (git, live) = (
-            of(crate::audit::Side::Desired),
-            of(crate::audit::Side::Live),
+            of(crate::model::Side::Desired),
+            of(crate::model::Side::Live),
         );
         introduced.extend(live.difference(&git).cloned());
         fixed.extend(git.difference(&live).cloned());
@@ -1034,6 +1038,7 @@ mod tests {
             "sources:\n  - name: infra\n    repo: .\n    target: prod\ntargets:\n  - name: prod\n    snapshot: ./live\nremediation:\n  adopt:\n    - target: prod\n",
             Path::new("/etc/gitdrift.yaml"),
             Path::new("/etc"),
+            &crate::live::known(),
         )
         .unwrap();
         let resource = |kind: &str, source: Value| {

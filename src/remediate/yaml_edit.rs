@@ -468,7 +468,7 @@ mod tests {
     fn edit(text: &str, line: usize, path: &str, value: Option<Value>) -> Result<String, String> {
         let docs = parse(text)?;
         let object = object_at(&docs, line).ok_or("no object")?;
-        let path = crate::config::parse_pointer(path).unwrap();
+        let path = crate::model::pointer::parse(path).unwrap();
         let splices = set(text, object, &path, value.as_ref())?;
         apply(text, &splices)
     }

@@ -30,7 +30,7 @@ pub const COLUMNS: &[&str] = &[
     "trend",
 ];
 
-fn file_and_line(source: &Option<super::SourceRef>) -> (String, String) {
+fn file_and_line(source: &Option<crate::model::SourceRef>) -> (String, String) {
     source
         .as_ref()
         .map(|s| {

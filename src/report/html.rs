@@ -5,9 +5,10 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{ResourceReport, ScanReport, display_value, resource_name};
+use super::{ScanReport, display_value, resource_name};
 use crate::audit::findings::FindingStatus;
 use crate::diff::Status;
+use crate::judge::ResourceReport;
 
 const STYLE: &str = r#"
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;margin:2rem auto;max-width:1200px;padding:0 1rem}
@@ -25,7 +26,7 @@ th{background:#f6f8fa}code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monos
 "#;
 
 fn place(r: &ResourceReport) -> String {
-    super::place(&r.source)
+    crate::model::place(&r.source)
 }
 
 /// Renders the report as a self-contained HTML page.
@@ -128,7 +129,7 @@ fn page(report: &ScanReport) -> Markup {
                     }
                 }
                 h2 { "Compliance findings (" (report.findings.len()) ")" }
-                @for severity in crate::audit::RuleSeverity::ALL {
+                @for severity in crate::model::RuleSeverity::ALL {
                     @let rows: Vec<_> = report.findings.iter().filter(|f| f.severity == severity).collect();
                     @if !rows.is_empty() {
                         h3.(format!("sev-{severity}")) { (severity) " (" (rows.len()) ")" }
@@ -140,7 +141,7 @@ fn page(report: &ScanReport) -> Markup {
                                     td { (f.resource.kind) " " (resource_name(&f.resource.namespace, &f.resource.name)) " (" (f.resource.target) ")" }
                                     td { @if f.live_only { "live only" } @else { (f.side.as_str()) } }
                                     td { (f.message) }
-                                    td { code { (super::place(&f.source)) } }
+                                    td { code { (crate::model::place(&f.source)) } }
                                     td {
                                         @match &f.waiver {
                                             Some(w) => { "waived until " (w.expires) ": " (w.justification) }

@@ -3,9 +3,10 @@
 
 use std::fmt::Write;
 
-use super::{ScanReport, display_value, place, resource_name};
+use super::{ScanReport, display_value, resource_name};
 use crate::audit::findings::FindingStatus;
 use crate::diff::Status;
+use crate::model::place;
 
 /// A table cell: pipes escaped, line breaks folded, long values cut.
 fn cell(text: &str) -> String {
@@ -137,7 +138,7 @@ pub fn render(report: &ScanReport) -> String {
 
     if !report.findings.is_empty() {
         let _ = writeln!(out, "\n### Findings");
-        for severity in crate::audit::RuleSeverity::ALL {
+        for severity in crate::model::RuleSeverity::ALL {
             let rows: Vec<_> = report
                 .findings
                 .iter()

@@ -9,14 +9,12 @@ pub mod markdown;
 pub mod sarif;
 pub mod text;
 
-use std::io::Write;
-use std::path::Path;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{Drift, Status};
-use crate::model::{Problem, Severity};
+use crate::diff::Status;
+use crate::judge::{ResourceReport, UnreadableKind};
+use crate::model::{Format, Problem, Severity};
 
 /// The schema identifier of the JSON report.
 pub const SCHEMA: &str = "gitdrift.report/v1";
@@ -201,7 +199,7 @@ impl Coverage {
         let mut counts: BTreeMap<(String, String), (usize, usize, usize)> = BTreeMap::new();
         for r in resources
             .iter()
-            .filter(|r| r.api_version == crate::aws::API_VERSION)
+            .filter(|r| r.api_version == crate::model::aws::API_VERSION)
         {
             for kind in [r.kind.clone(), "all".to_string()] {
                 let entry = counts.entry((r.target.clone(), kind)).or_default();
@@ -232,23 +230,6 @@ impl Coverage {
             })
             .collect()
     }
-}
-
-/// A kind a target's live state could not be read for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnreadableKind {
-    /// Target name.
-    pub target: String,
-    /// API group (`""` for the core group).
-    pub group: String,
-    /// Kind.
-    pub kind: String,
-    /// `forbidden` or `error`.
-    pub reason: String,
-    /// The server's message.
-    pub message: String,
-    /// Declared resources of this kind left unjudged.
-    pub declared: usize,
 }
 
 /// Scan metadata.
@@ -329,66 +310,6 @@ pub struct Summary {
     pub warnings: usize,
 }
 
-/// One resource's judgement.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ResourceReport {
-    /// Target name.
-    pub target: String,
-    /// `apiVersion`, as declared (as live, for unmanaged resources).
-    #[serde(rename = "apiVersion")]
-    pub api_version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace; `null` for cluster-scoped resources.
-    pub namespace: Option<String>,
-    /// Name.
-    pub name: String,
-    /// The judgement.
-    pub status: Status,
-    /// Where git declares it; `null` for unmanaged resources.
-    pub source: Option<SourceRef>,
-    /// Why, where the status needs a reason (`kind not served by the cluster`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Fields that differ (empty unless drifted).
-    pub drifts: Vec<Drift>,
-    /// The manager behind the most recent of the drifts, where managedFields tell.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_changed_by: Option<String>,
-    /// When that manager wrote.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_changed_at: Option<String>,
-}
-
-/// Where a resource is declared.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceRef {
-    /// The configured source's name.
-    pub name: String,
-    /// File, relative to the repository root (for rendered objects: the file the renderer names).
-    pub file: String,
-    /// 1-based line where the object starts; `null` where the renderer does not tell.
-    pub line: Option<u64>,
-    /// For objects produced by Kustomize or Helm: the tool and the kustomization or chart.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rendered: Option<crate::model::Rendered>,
-}
-
-impl SourceRef {
-    /// `file:line`, or the file alone where the line is not known.
-    pub fn place(&self) -> String {
-        match self.line {
-            Some(line) => format!("{}:{line}", self.file),
-            None => self.file.clone(),
-        }
-    }
-}
-
-/// Where an optional declaration is, as `file:line` (empty when there is none).
-pub fn place(source: &Option<SourceRef>) -> String {
-    source.as_ref().map(SourceRef::place).unwrap_or_default()
-}
-
 /// An ignore rule that matched nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleRule {
@@ -440,7 +361,7 @@ impl ScanReport {
 
     /// The process exit code this report calls for: 2 when the scan had errors, 1 when anything
     /// is drifted, missing or unmanaged, 0 when all is in sync.
-    pub fn exit_code(&self, fail_on: Option<crate::audit::RuleSeverity>) -> u8 {
+    pub fn exit_code(&self, fail_on: Option<crate::model::RuleSeverity>) -> u8 {
         if self.summary.errors > 0 {
             2
         } else if self.summary.drifted + self.summary.missing + self.summary.unmanaged > 0
@@ -449,77 +370,6 @@ impl ScanReport {
             1
         } else {
             0
-        }
-    }
-}
-
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Readable per-resource diff.
-    Text,
-    /// The `gitdrift.report/v1` JSON document.
-    Json,
-    /// Markdown, for a pull-request comment or an issue.
-    Markdown,
-    /// One self-contained HTML page.
-    Html,
-    /// SARIF 2.1.0, for code scanning.
-    Sarif,
-    /// JUnit XML, for CI dashboards.
-    Junit,
-    /// CSV, one row per drift or finding.
-    Csv,
-}
-
-impl Format {
-    /// Every format.
-    pub const ALL: [Format; 7] = [
-        Format::Text,
-        Format::Json,
-        Format::Markdown,
-        Format::Html,
-        Format::Sarif,
-        Format::Junit,
-        Format::Csv,
-    ];
-
-    /// The name used on the command line and in the API.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Text => "text",
-            Format::Json => "json",
-            Format::Markdown => "markdown",
-            Format::Html => "html",
-            Format::Sarif => "sarif",
-            Format::Junit => "junit",
-            Format::Csv => "csv",
-        }
-    }
-
-    /// The media type served.
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Text => "text/plain; charset=utf-8",
-            Format::Json => "application/json",
-            Format::Markdown => "text/markdown; charset=utf-8",
-            Format::Html => "text/html; charset=utf-8",
-            Format::Sarif => "application/sarif+json",
-            Format::Junit => "application/xml",
-            Format::Csv => "text/csv; charset=utf-8",
-        }
-    }
-
-    /// The usual file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Text => "txt",
-            Format::Json => "json",
-            Format::Markdown => "md",
-            Format::Html => "html",
-            Format::Sarif => "sarif",
-            Format::Junit => "xml",
-            Format::Csv => "csv",
         }
     }
 }
@@ -542,48 +392,6 @@ pub fn render(report: &ScanReport, format: Format, options: TextOptions) -> Stri
         Format::Junit => junit::render(report),
         Format::Csv => csv::render(report),
     }
-}
-
-/// Writes a rendered report to a file atomically: a temporary file in the same folder, renamed
-/// over the target, so a reader never sees half a report. A target that exists and is not a
-/// regular file (`/dev/null`, a pipe) is written to directly: renaming over it would replace it.
-pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
-    write_atomically_with(path, |out| out.write_all(content.as_bytes()))
-}
-
-/// Like [`write_atomically`], with the content written by `write` (a report serialized straight
-/// to the file, never held whole in memory).
-pub fn write_atomically_with(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    if let Ok(meta) = std::fs::metadata(path)
-        && !meta.is_file()
-        && !meta.is_dir()
-    {
-        let target = std::fs::OpenOptions::new().write(true).open(path)?;
-        let mut out = std::io::BufWriter::new(target);
-        write(&mut out)?;
-        return out.flush();
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file = tempfile::NamedTempFile::new_in(dir)?;
-    // Temporary files are private (0600); a report is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    let mut out = std::io::BufWriter::new(file);
-    write(&mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// `namespace/name`, or the name alone for cluster-scoped resources.

@@ -6,10 +6,11 @@
 
 use serde_json::{Value, json};
 
-use super::{ScanReport, SourceRef, display_value, resource_name};
-use crate::audit::RuleSeverity;
+use super::{ScanReport, display_value, resource_name};
 use crate::audit::findings::FindingStatus;
 use crate::diff::Status;
+use crate::model::RuleSeverity;
+use crate::model::SourceRef;
 
 const DRIFTED: &str = "gitdrift/drifted";
 const MISSING: &str = "gitdrift/missing";

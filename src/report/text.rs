@@ -7,8 +7,9 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
-use super::{ResourceReport, ScanReport, TextOptions};
+use super::{ScanReport, TextOptions};
 use crate::diff::Status;
+use crate::judge::ResourceReport;
 use crate::model::Severity;
 
 const BOLD: Style = Style::new().bold();
@@ -226,8 +227,8 @@ fn value(value: &Value) -> String {
 /// Compliance findings, by severity; a rule's finding on one resource is one entry whether git,
 /// the live resource or both break it.
 fn findings_block(out: &mut String, report: &ScanReport) {
-    use crate::audit::Side;
     use crate::audit::findings::{Finding, FindingStatus};
+    use crate::model::Side;
     use std::collections::BTreeMap;
 
     let c = &report.compliance;
@@ -276,8 +277,8 @@ fn findings_block(out: &mut String, report: &ScanReport) {
         if current != Some(severity.0) {
             current = Some(severity.0);
             let style = match severity.0 {
-                crate::audit::RuleSeverity::Critical | crate::audit::RuleSeverity::High => RED,
-                crate::audit::RuleSeverity::Medium => YELLOW,
+                crate::model::RuleSeverity::Critical | crate::model::RuleSeverity::High => RED,
+                crate::model::RuleSeverity::Medium => YELLOW,
                 _ => DIM,
             };
             let _ = writeln!(out, "  {}", paint(style, severity.0.as_str()));

@@ -17,8 +17,8 @@ use serde_json::json;
 
 use super::Service;
 use super::webhook::{self, Verdict};
-use crate::metrics;
-use crate::report::{self, Format, TextOptions};
+use crate::model::Format;
+use crate::report::{self, TextOptions};
 
 /// Largest webhook body accepted (GitHub caps its payloads at 25 MB).
 const WEBHOOK_BODY_LIMIT: usize = 25 * 1024 * 1024;
@@ -48,8 +48,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
-async fn metrics_text() -> Response {
-    let body = tokio::task::spawn_blocking(|| metrics::global().encode())
+async fn metrics_text(State(service): State<Arc<Service>>) -> Response {
+    let body = tokio::task::spawn_blocking(move || service.metrics.encode())
         .await
         .unwrap_or_default();
     (
@@ -100,7 +100,7 @@ fn error(status: StatusCode, message: &str) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        json!({ "error": crate::redact::scrub(message) }).to_string(),
+        json!({ "error": crate::model::redact::scrub(message) }).to_string(),
     )
         .into_response()
 }
@@ -192,12 +192,10 @@ async fn scan_report(
         Err(response) => return *response,
     };
     let raw = query.format.as_deref().unwrap_or("json");
-    let Some(format) = Format::ALL.iter().copied().find(|f| f.name() == raw) else {
+    let Some(format) = Format::named(raw) else {
         return error(
             StatusCode::BAD_REQUEST,
-            &format!(
-                "unknown format `{raw}`; known: json, html, markdown, sarif, junit, csv, text"
-            ),
+            &format!("unknown format `{raw}`; known: {}", Format::names()),
         );
     };
     let store = Arc::clone(&service.store);
@@ -260,7 +258,7 @@ async fn git_webhook(
 ) -> Response {
     let config = service.config();
     let Some(secret_ref) = &config.serve.webhook_secret else {
-        metrics::global().webhook("disabled");
+        service.metrics.webhook("disabled");
         return error(
             StatusCode::NOT_FOUND,
             "webhooks are off: set serve.webhook_secret_env or serve.webhook_secret_file",
@@ -270,7 +268,7 @@ async fn git_webhook(
         Ok(secret) => secret,
         Err(err) => {
             tracing::error!(message = "webhook secret unreadable", error = %err);
-            metrics::global().webhook("disabled");
+            service.metrics.webhook("disabled");
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &format!("the webhook secret cannot be read: {err}"),
@@ -320,13 +318,13 @@ async fn git_webhook(
                 }
             }
             if mine.is_empty() && passed.is_empty() {
-                metrics::global().webhook("ignored");
+                service.metrics.webhook("ignored");
                 return json_response(&json!({
                     "ignored": "the sources are another shard's",
                     "other_shards": not_mine,
                 }));
             }
-            metrics::global().webhook("accepted");
+            service.metrics.webhook("accepted");
             tracing::info!(message = "webhook: fetching", sources = %mine.join(","), forwarded = passed.len());
             service.fetch(&mine);
             (
@@ -341,16 +339,16 @@ async fn git_webhook(
                 .into_response()
         }
         Verdict::Ignored(why) => {
-            metrics::global().webhook("ignored");
+            service.metrics.webhook("ignored");
             json_response(&json!({ "ignored": why }))
         }
         Verdict::Unauthorized(why) => {
-            metrics::global().webhook("unauthorized");
+            service.metrics.webhook("unauthorized");
             tracing::warn!(message = "webhook refused", reason = %why);
             error(StatusCode::UNAUTHORIZED, &why)
         }
         Verdict::BadRequest(why) => {
-            metrics::global().webhook("bad_request");
+            service.metrics.webhook("bad_request");
             error(StatusCode::BAD_REQUEST, &why)
         }
     }
@@ -386,7 +384,7 @@ async fn forward(base: &str, headers: &HeaderMap, body: Bytes) -> u16 {
     match request.send().await {
         Ok(answer) => answer.status().as_u16(),
         Err(err) => {
-            tracing::warn!(message = "webhook not passed on to its shard", url = %url, error = %crate::redact::error_chain(&err));
+            tracing::warn!(message = "webhook not passed on to its shard", url = %url, error = %crate::model::redact::error_chain(&err));
             0
         }
     }

@@ -24,8 +24,9 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, LiveSettings, Source, Target};
 use crate::desired::{self, SourceRead};
 use crate::live::LiveRead;
-use crate::live::kube::watch::TargetWatch;
-use crate::metrics;
+use crate::live::kube::KubeProvider;
+use crate::live::kube::watch::{CacheOnly, TargetWatch};
+use crate::metrics::Metrics;
 use crate::model::Severity;
 use crate::report::{ScanReport, Summary};
 use crate::scan::{self, ScanOptions};
@@ -100,8 +101,10 @@ pub struct SourceStatus {
 
 /// The service's shared state.
 pub struct Service {
-    /// The configuration in force.
-    config: RwLock<Arc<Config>>,
+    /// The configuration in force, with its compiled rules.
+    context: RwLock<scan::Context>,
+    /// The service's metrics (the read-only guards count into them too).
+    pub metrics: Arc<Metrics>,
     options: ServeOptions,
     /// The scan history.
     pub store: Arc<Store>,
@@ -146,7 +149,15 @@ struct SourceEntry {
 impl Service {
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
-        Arc::clone(&self.config.read().unwrap_or_else(|e| e.into_inner()))
+        Arc::clone(&self.context().config)
+    }
+
+    /// The configuration in force with its compiled rules, for a scan.
+    pub fn context(&self) -> scan::Context {
+        self.context
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// This replica's shard, if sharded.
@@ -238,7 +249,7 @@ impl Service {
 pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
     let signals =
         install_signals().map_err(|err| anyhow::anyhow!("cannot catch signals: {err}"))?;
-    let config = Arc::new(Config::load(&options.config_path)?);
+    let config = Arc::new(Config::load(&options.config_path, &crate::live::known())?);
     let store = Arc::new(Store::open(&options.data_dir)?);
     let listen = options.listen.unwrap_or(config.serve.listen);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -246,7 +257,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         .map_err(|err| anyhow::anyhow!("cannot listen on {listen}: {err}"))?;
     let bound = listener.local_addr()?;
     // Metrics exist from the start (build info, zeros for the webhook results).
-    let _ = metrics::global();
+    let metrics = Arc::new(Metrics::new());
+    let context = scan::Context::new(Arc::clone(&config), metrics.clone());
     let owned: Vec<String> = config
         .targets
         .iter()
@@ -258,7 +270,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
     }
     let service = Arc::new(Service {
         permits: RwLock::new(Arc::new(Semaphore::new(config.concurrency.max(1)))),
-        config: RwLock::new(Arc::clone(&config)),
+        context: RwLock::new(context.clone()),
+        metrics,
         options,
         store,
         targets: Mutex::new(BTreeMap::new()),
@@ -278,9 +291,9 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         remediating: tokio::sync::Mutex::new(()),
     });
     if config.remediation.in_service {
-        metrics::global().remediation_states(&[]);
+        service.metrics.remediation_states(&[]);
     }
-    start_loops(&service, &config);
+    start_loops(&service, &context);
     tracing::info!(message = "serving", address = %bound, targets = config.targets.len(), sources = config.sources.len());
     eprintln!("gitdrift serve: listening on http://{bound}");
 
@@ -356,24 +369,25 @@ async fn wait_for_signals(service: &Arc<Service>, signals: Signals) {
 /// every metric until a new scan replaces it.
 fn reload(service: &Arc<Service>) {
     let path = service.options.config_path.clone();
-    let config = match Config::load(&path) {
+    let config = match Config::load(&path, &crate::live::known()) {
         Ok(config) => Arc::new(config),
         Err(err) => {
             tracing::error!(message = "configuration not reloaded", error = %err);
             eprintln!(
                 "gitdrift serve: configuration not reloaded; the previous one stays in force:\n{}",
-                crate::redact::scrub(&err.to_string())
+                crate::model::redact::scrub(&err.to_string())
             );
             return;
         }
     };
     let old = service.config();
+    let context = scan::Context::new(Arc::clone(&config), service.metrics.clone());
     if config.serve.listen != old.serve.listen {
         tracing::warn!(message = "serve.listen changes take a restart");
     }
     // The new configuration first: a scan that finishes from now on publishes only for a target
     // it still has.
-    *service.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&config);
+    *service.context.write().unwrap_or_else(|e| e.into_inner()) = context.clone();
     if config.concurrency != old.concurrency {
         *service.permits.write().unwrap_or_else(|e| e.into_inner()) =
             Arc::new(Semaphore::new(config.concurrency.max(1)));
@@ -381,7 +395,7 @@ fn reload(service: &Arc<Service>) {
     stop_loops(service);
     for target in &old.targets {
         if config.target(&target.name).is_none() {
-            metrics::global().forget_target(&target.name);
+            service.metrics.forget_target(&target.name);
             service
                 .targets
                 .lock()
@@ -391,7 +405,7 @@ fn reload(service: &Arc<Service>) {
     }
     for source in &old.sources {
         if !config.sources.iter().any(|s| s.name == source.name) {
-            metrics::global().forget_source(&source.name);
+            service.metrics.forget_source(&source.name);
             service
                 .sources
                 .lock()
@@ -425,7 +439,7 @@ fn reload(service: &Arc<Service>) {
             service.ready.store(true, Ordering::SeqCst);
         }
     }
-    start_loops(service, &config);
+    start_loops(service, &context);
     tracing::info!(
         message = "configuration reloaded",
         targets = config.targets.len()
@@ -455,7 +469,8 @@ fn stop_loops(service: &Service) {
     }
 }
 
-fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
+fn start_loops(service: &Arc<Service>, context: &scan::Context) {
+    let config = &context.config;
     let generation = service.generation.load(Ordering::SeqCst);
     let mut tasks = Vec::new();
     {
@@ -499,9 +514,9 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
         let mut scan_now = service.scan_now.lock().unwrap_or_else(|e| e.into_inner());
         scan_now.clear();
         for target in config.targets.iter().filter(|t| service.owns(&t.name)) {
-            metrics::global().scan_interval(
+            service.metrics.scan_interval(
                 &target.name,
-                crate::live::LiveProvider::for_target(target).kind(),
+                crate::live::LiveProvider::kind_of(target),
                 target.schedule.interval.unwrap_or(config.serve.interval),
             );
             let status = statuses
@@ -510,10 +525,8 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
                     name: target.name.clone(),
                     ..TargetStatus::default()
                 });
-            status.provider = crate::live::LiveProvider::for_target(target)
-                .kind()
-                .to_string();
-            status.mode = if watch_mode(target) {
+            status.provider = crate::live::LiveProvider::kind_of(target).to_string();
+            status.mode = if watch_mode(target).is_some() {
                 "watch"
             } else {
                 "interval"
@@ -525,7 +538,7 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
             // Not aborted on reload: it ends by itself once its scan is done.
             tokio::spawn(target_loop(
                 Arc::clone(service),
-                Arc::clone(config),
+                context.clone(),
                 target.clone(),
                 notify,
                 generation,
@@ -537,7 +550,7 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
     for report in config.serve.reports.iter().filter(|_| reports) {
         tasks.push(tokio::spawn(reports::schedule_loop(
             Arc::clone(service),
-            Arc::clone(config),
+            context.clone(),
             report.clone(),
         )));
     }
@@ -552,8 +565,14 @@ fn start_loops(service: &Arc<Service>, config: &Arc<Config>) {
         .extend(tasks);
 }
 
-fn watch_mode(target: &Target) -> bool {
-    matches!(target.live, LiveSettings::Kubernetes(_)) && target.schedule.watch != Some(false)
+/// The cluster to watch a target in: Kubernetes targets, unless `watch: false`.
+fn watch_mode(target: &Target) -> Option<&crate::config::KubeSettings> {
+    match &target.live {
+        LiveSettings::Kubernetes(settings) if target.schedule.watch != Some(false) => {
+            Some(settings)
+        }
+        _ => None,
+    }
 }
 
 /// A wait of `interval` lengthened by up to `jitter` of it, at random.
@@ -662,7 +681,9 @@ async fn fetch_source(
             entry.settled_notify.notify_waiters();
         }
     }
-    metrics::global().source_fetched(&source.name, trigger, revision.as_deref(), ok, stale);
+    service
+        .metrics
+        .source_fetched(&source.name, trigger, revision.as_deref(), ok, stale);
     if changed && trigger != "startup" {
         tracing::info!(message = "source changed; rescanning", source = %source.name, revision = revision.as_deref().unwrap_or("-"));
         if let Some(n) = service
@@ -719,13 +740,15 @@ struct Watching {
 
 async fn target_loop(
     service: Arc<Service>,
-    config: Arc<Config>,
+    context: scan::Context,
     target: Target,
     notify: Arc<Notify>,
     generation: u64,
 ) {
+    let config = Arc::clone(&context.config);
     let interval = target.schedule.interval.unwrap_or(config.serve.interval);
-    let watching = watch_mode(&target);
+    let recorder: Arc<dyn crate::live::Recorder> = service.metrics.clone();
+    let watching = watch_mode(&target).map(|s| KubeProvider::new(s.clone(), recorder));
     let mut watch: Option<Watching> = None;
     let mut updates: Option<tokio::sync::watch::Receiver<crate::live::kube::watch::Update>> = None;
     // Revisions for which watching failed (a kind never listed: say, RBAC on some namespaces
@@ -734,14 +757,14 @@ async fn target_loop(
     loop {
         let sources = target_sources(&service, &config, &target.name).await;
         let mut prepared = HashMap::new();
-        if watching {
+        if let Some(provider) = &watching {
             let revisions: Vec<Option<String>> = sources.iter().map(|s| s.commit.clone()).collect();
             let current = watch.as_ref().is_some_and(|w| w.revisions == revisions);
             if !current && unwatchable.as_ref() != Some(&revisions) {
                 watch = None;
                 updates = None;
-                let declared = sources.iter().flat_map(|s| s.objects.clone()).collect();
-                match TargetWatch::start(Arc::clone(&config), &target.name, declared).await {
+                let request = scan::live_request(&config, &target.name, &sources);
+                match TargetWatch::start(provider, &request, |_| Box::new(CacheOnly)).await {
                     Ok(started) => {
                         let settings_timeout = match &target.live {
                             LiveSettings::Kubernetes(k) => k.timeout,
@@ -773,7 +796,7 @@ async fn target_loop(
         {
             return;
         }
-        scan_target(&service, &config, &target, sources, prepared).await;
+        scan_target(&service, &context, &target, sources, prepared).await;
         let current = || {
             service.generation.load(Ordering::SeqCst) == generation
                 && !service.shutting_down.load(Ordering::SeqCst)
@@ -833,12 +856,12 @@ fn set_next(service: &Service, target: &str, wait: Duration) {
 /// while a large scan runs.
 async fn scan_off_workers(
     service: &Service,
-    config: &Arc<Config>,
+    context: &scan::Context,
     targets: Vec<String>,
     sources: Vec<SourceRead>,
     prepared: HashMap<String, LiveRead>,
 ) -> Result<ScanReport, tokio::task::JoinError> {
-    let config = Arc::clone(config);
+    let context = context.clone();
     let options = ScanOptions {
         cache_dir: service.options.cache_dir.clone(),
         targets,
@@ -846,7 +869,9 @@ async fn scan_off_workers(
     let started = Utc::now();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        handle.block_on(scan::run_with(config, &options, sources, prepared, started))
+        handle.block_on(scan::run_with(
+            &context, &options, sources, prepared, started,
+        ))
     })
     .await
 }
@@ -854,11 +879,12 @@ async fn scan_off_workers(
 /// Runs one scan of a target, stores it, and publishes it.
 async fn scan_target(
     service: &Arc<Service>,
-    config: &Arc<Config>,
+    context: &scan::Context,
     target: &Target,
     sources: Vec<SourceRead>,
     prepared: HashMap<String, LiveRead>,
 ) {
+    let config = &context.config;
     let permits = Arc::clone(&service.permits.read().unwrap_or_else(|e| e.into_inner()));
     let Ok(_permit) = permits.acquire_owned().await else {
         return;
@@ -886,7 +912,7 @@ async fn scan_target(
     let clock = Instant::now();
     let report = scan_off_workers(
         service,
-        config,
+        context,
         vec![target.name.clone()],
         sources,
         prepared,
@@ -901,7 +927,7 @@ async fn scan_target(
         Ok(report) => Arc::new(report),
         Err(err) => {
             tracing::error!(message = "scan failed", target = %target.name, error = %err);
-            metrics::global().scan_finished(
+            service.metrics.scan_finished(
                 &target.name,
                 clock.elapsed().as_secs_f64(),
                 &[("judge", 1)],
@@ -926,19 +952,18 @@ async fn scan_target(
         Ok(Ok(id)) => Some(id),
         Ok(Err(err)) => {
             tracing::error!(message = "scan not stored", target = %target.name, error = %err);
-            metrics::global().stage_error(&target.name, "store");
+            service.metrics.stage_error(&target.name, "store");
             None
         }
         Err(err) => {
             tracing::error!(message = "scan not stored", target = %target.name, error = %err);
-            metrics::global().stage_error(&target.name, "store");
+            service.metrics.stage_error(&target.name, "store");
             None
         }
     };
-    let provider = crate::live::LiveProvider::for_target(target);
-    metrics::global().publish(
+    service.metrics.publish(
         &target.name,
-        provider.kind(),
+        crate::live::LiveProvider::kind_of(target),
         &report,
         config.serve.resource_metrics,
     );
@@ -962,7 +987,9 @@ async fn scan_target(
         }
     }
     let stages: Vec<(&str, usize)> = stages.into_iter().collect();
-    metrics::global().scan_finished(&target.name, clock.elapsed().as_secs_f64(), &stages);
+    service
+        .metrics
+        .scan_finished(&target.name, clock.elapsed().as_secs_f64(), &stages);
     tracing::info!(
         message = "target scanned",
         target = %target.name,
@@ -1061,7 +1088,8 @@ async fn remediate_target(
     };
     let candidates = crate::remediate::import_candidates(config, &report);
     if !candidates.is_empty() {
-        let live = crate::remediate::read_unmanaged(config, &candidates).await;
+        let recorder: Arc<dyn crate::live::Recorder> = service.metrics.clone();
+        let live = crate::remediate::read_unmanaged(config, &candidates, &recorder).await;
         crate::remediate::add_imports(
             config,
             &report,
@@ -1154,7 +1182,7 @@ fn publish_remediation(service: &Service) {
         .map(|r| r.state.clone())
         .collect();
     let states: Vec<&str> = states.iter().map(String::as_str).collect();
-    metrics::global().remediation_states(&states);
+    service.metrics.remediation_states(&states);
 }
 
 fn finish_status(

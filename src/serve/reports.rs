@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Service;
-use crate::config::Config;
 use crate::config::service::ScheduledReport;
-use crate::metrics;
-use crate::report::{self, Format, ScanReport, TextOptions, Trend, TrendBase};
+use crate::model::Format;
+use crate::report::{self, ScanReport, TextOptions, Trend, TrendBase};
+use crate::scan::Context;
 
 /// A scheduled report's last run, for the API and the overview page.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -80,11 +80,11 @@ async fn missed(service: &Service, report: &ScheduledReport) -> bool {
 }
 
 /// Waits for each time the schedule names and writes the report then.
-pub async fn schedule_loop(service: Arc<Service>, config: Arc<Config>, report: ScheduledReport) {
+pub async fn schedule_loop(service: Arc<Service>, context: Context, report: ScheduledReport) {
     update_run(&service, &report, |_| {});
     if missed(&service, &report).await {
         tracing::info!(message = "making up a missed scheduled report", report = %report.name);
-        run_report(&service, &config, &report).await;
+        run_report(&service, &context, &report).await;
     }
     loop {
         let now = Utc::now().with_timezone(&report.timezone);
@@ -102,7 +102,7 @@ pub async fn schedule_loop(service: Arc<Service>, config: Arc<Config>, report: S
         while Utc::now() < next {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        run_report(&service, &config, &report).await;
+        run_report(&service, &context, &report).await;
     }
 }
 
@@ -128,7 +128,8 @@ fn update_run(service: &Service, report: &ScheduledReport, change: impl FnOnce(&
 }
 
 /// Scans every target now, stores the scan with its trend, and writes the files.
-pub async fn run_report(service: &Arc<Service>, config: &Arc<Config>, report: &ScheduledReport) {
+pub async fn run_report(service: &Arc<Service>, context: &Context, report: &ScheduledReport) {
+    let config = &context.config;
     // Shutting down: the writer waits for running scans; no new one starts.
     let Ok(_running) = service.running.clone().try_read_owned() else {
         return;
@@ -162,7 +163,7 @@ pub async fn run_report(service: &Arc<Service>, config: &Arc<Config>, report: &S
         }
     }
     let scanned =
-        super::scan_off_workers(service, config, Vec::new(), sources, Default::default()).await;
+        super::scan_off_workers(service, context, Vec::new(), sources, Default::default()).await;
     let result = match scanned {
         Ok(scan) => finish(service, report, scan).await,
         Err(err) => Err(format!("the scan failed: {err}")),
@@ -180,7 +181,9 @@ pub async fn run_report(service: &Arc<Service>, config: &Arc<Config>, report: &S
         }
         Err(err) => {
             tracing::error!(message = "scheduled report failed", report = %report.name, error = %err);
-            metrics::global().stage_error(&format!("report:{}", report.name), "report");
+            service
+                .metrics
+                .stage_error(&format!("report:{}", report.name), "report");
             update_run(service, report, |run| {
                 run.last_run_at = Some(started);
                 run.error = Some(err);
@@ -248,7 +251,7 @@ pub fn write_files(
             output.join(format!("{name}-{stamp}.{}", format.extension())),
             output.join(format!("{name}-latest.{}", format.extension())),
         ] {
-            report::write_atomically(&file, &text)
+            crate::files::write_atomically(&file, &text)
                 .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
             files.push(file.display().to_string());
         }

@@ -180,6 +180,7 @@ mod tests {
             "sources:\n  - name: shop\n    repo: https://git.example.test/org/shop.git\n    ref: main\n    target: t\ntargets:\n  - name: t\n    snapshot: ./live\n",
             std::path::Path::new("/etc/gitdrift.yaml"),
             std::path::Path::new("/etc"),
+            &crate::live::known(),
         )
         .unwrap()
     }

@@ -3,6 +3,8 @@
 //! [`super::guard::ReadOnlyInterceptor`] in place; [`ReadOnlyEc2`] wraps it so that only the read
 //! operations gitdrift uses can even be named.
 
+use std::sync::Arc;
+
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::Client;
@@ -30,6 +32,7 @@ use aws_types::region::Region;
 
 use super::guard::ReadOnlyInterceptor;
 use crate::config::AwsSettings;
+use crate::live::Recorder;
 
 /// An EC2 client that can only read. The inner client is private: the methods below are all
 /// there is.
@@ -100,8 +103,13 @@ impl ReadOnlyEc2 {
     }
 }
 
-/// Builds the read-only EC2 client of a target for a region.
-pub async fn ec2(settings: &AwsSettings, region: &str) -> ReadOnlyEc2 {
+/// Builds the read-only EC2 client of a target for a region; its guard counts requests in
+/// `recorder`.
+pub async fn ec2(
+    settings: &AwsSettings,
+    region: &str,
+    recorder: &Arc<dyn Recorder>,
+) -> ReadOnlyEc2 {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
@@ -131,6 +139,7 @@ pub async fn ec2(settings: &AwsSettings, region: &str) -> ReadOnlyEc2 {
     let config = builder
         .interceptor(ReadOnlyInterceptor {
             target: settings.target.clone(),
+            recorder: Arc::clone(recorder),
         })
         .build();
     ReadOnlyEc2 {
@@ -157,7 +166,9 @@ mod tests {
             target: "guard-test-aws".into(),
             ..AwsSettings::default()
         };
-        let ec2 = ec2(&settings, "eu-west-1").await;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let recorder: Arc<dyn Recorder> = metrics.clone();
+        let ec2 = ec2(&settings, "eu-west-1", &recorder).await;
         #[allow(clippy::disallowed_methods)] // proving the guard refuses what clippy bans
         let result = ec2
             .inner
@@ -172,7 +183,7 @@ mod tests {
             matches!(err, aws_sdk_ec2::error::SdkError::ConstructionFailure(_)),
             "{err:?}"
         );
-        let message = crate::redact::error_chain(&err);
+        let message = crate::model::redact::error_chain(&err);
         assert!(
             message.contains("gitdrift is read-only: refused EC2 RunInstances before sending it"),
             "{message}"
@@ -185,14 +196,14 @@ mod tests {
             .send()
             .await;
         assert!(
-            crate::redact::error_chain(&secret.unwrap_err())
+            crate::model::redact::error_chain(&secret.unwrap_err())
                 .contains("refused EC2 GetPasswordData")
         );
         assert!(
             matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
             "nothing reached the network"
         );
-        let metrics = crate::metrics::global().encode();
+        let metrics = metrics.encode();
         assert!(
             metrics.contains(
                 r#"gitdrift_write_refusals_total{provider="aws",target="guard-test-aws"} 2"#

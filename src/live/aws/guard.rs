@@ -5,12 +5,16 @@
 //! through `GetLaunchTemplateData`) are not on the list. Every attempt sent is counted in
 //! `gitdrift_api_requests_total` (verb: the operation) with its HTTP status.
 
+use std::sync::Arc;
+
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+
+use crate::live::Recorder;
 
 /// Every EC2 operation gitdrift calls. Nothing else leaves the process.
 pub const ALLOWED: &[&str] = &[
@@ -44,10 +48,12 @@ pub struct OperationRefused {
 }
 
 /// Refuses every operation outside [`ALLOWED`], before serialization and signing.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ReadOnlyInterceptor {
     /// The target whose client this is, for the request metrics.
     pub target: String,
+    /// Where requests and refusals are counted.
+    pub recorder: Arc<dyn Recorder>,
 }
 
 impl Intercept for ReadOnlyInterceptor {
@@ -63,7 +69,7 @@ impl Intercept for ReadOnlyInterceptor {
     ) -> Result<(), BoxError> {
         let checked = check(cfg.load::<Metadata>());
         if checked.is_err() {
-            crate::metrics::write_refused(&self.target, "aws");
+            self.recorder.refused(&self.target, "aws");
         }
         checked
     }
@@ -80,7 +86,8 @@ impl Intercept for ReadOnlyInterceptor {
                 .response()
                 .map(|r| r.status().as_u16().to_string())
                 .unwrap_or_else(|| "error".to_string());
-            crate::metrics::api_request(&self.target, "aws", metadata.name(), &code);
+            self.recorder
+                .request(&self.target, "aws", metadata.name(), &code);
         }
         Ok(())
     }

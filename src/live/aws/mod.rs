@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{LiveRead, Unreadable};
+use super::{LiveRead, Recorder, Unreadable};
 use crate::config::AwsSettings;
 use crate::model::{Body, GroupKind, Object, Origin, Problem, Scope, Severity};
 
@@ -21,12 +21,13 @@ use crate::model::{Body, GroupKind, Object, Origin, Problem, Scope, Severity};
 #[derive(Clone, Debug)]
 pub struct AwsProvider {
     settings: AwsSettings,
+    recorder: Arc<dyn Recorder>,
 }
 
 impl AwsProvider {
-    /// A provider for a target's settings.
-    pub fn new(settings: AwsSettings) -> AwsProvider {
-        AwsProvider { settings }
+    /// A provider for a target's settings; its guard counts requests in `recorder`.
+    pub fn new(settings: AwsSettings, recorder: Arc<dyn Recorder>) -> AwsProvider {
+        AwsProvider { settings, recorder }
     }
 
     /// The settings.
@@ -46,7 +47,7 @@ impl AwsProvider {
             out.push_str(&format!(" as {role}"));
         }
         if let Some(url) = &self.settings.endpoint_url {
-            out.push_str(&format!(" at {}", crate::redact::url(url)));
+            out.push_str(&format!(" at {}", crate::model::redact::url(url)));
         }
         out
     }
@@ -59,7 +60,7 @@ impl AwsProvider {
         let home = std::env::var("AWS_REGION")
             .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|_| "us-east-1".to_string());
-        let ec2 = client::ec2(&self.settings, &home).await;
+        let ec2 = client::ec2(&self.settings, &home, &self.recorder).await;
         let output = ec2
             .describe_regions()
             .send()
@@ -105,9 +106,10 @@ impl AwsProvider {
         let mut tasks = Vec::new();
         for region in regions {
             let settings = self.settings.clone();
+            let recorder = Arc::clone(&self.recorder);
             let collectors = collectors.clone();
             tasks.push(tokio::spawn(async move {
-                read_region(&settings, &region, &collectors).await
+                read_region(&settings, &region, &collectors, &recorder).await
             }));
         }
         let mut attempted = 0usize;
@@ -172,8 +174,9 @@ async fn read_region(
     settings: &AwsSettings,
     region: &str,
     collectors: &[&'static dyn types::Collector],
+    recorder: &Arc<dyn Recorder>,
 ) -> Vec<Outcome> {
-    let ec2 = Arc::new(client::ec2(settings, region).await);
+    let ec2 = Arc::new(client::ec2(settings, region, recorder).await);
     let permits = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
     let mut tasks = Vec::new();
     for collector in collectors {
@@ -197,7 +200,7 @@ async fn read_region(
 
 fn gk(resource_type: &str) -> GroupKind {
     GroupKind {
-        group: crate::aws::GROUP.to_string(),
+        group: crate::model::aws::GROUP.to_string(),
         kind: resource_type.to_string(),
     }
 }
@@ -207,8 +210,8 @@ pub fn object(region: &str, resource_type: &str, item: types::Item) -> Object {
     let mut body = Body::Tree(item.value);
     body.freeze();
     Object {
-        api_version: crate::aws::API_VERSION.to_string(),
-        group: crate::aws::GROUP.to_string(),
+        api_version: crate::model::aws::API_VERSION.to_string(),
+        group: crate::model::aws::GROUP.to_string(),
         kind: resource_type.to_string(),
         namespace: Some(region.to_string()),
         name: item.id,

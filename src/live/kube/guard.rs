@@ -13,6 +13,8 @@ use std::task::{Context, Poll};
 use http::{Method, Request};
 use tower::{BoxError, Layer, Service};
 
+use crate::live::Recorder;
+
 /// A refused request: what it was and where it would have gone.
 #[derive(Debug, thiserror::Error)]
 #[error("gitdrift is read-only: refused {method} {path} before sending it")]
@@ -24,16 +26,18 @@ pub struct WriteRefused {
 }
 
 /// Wraps a client stack so that only `GET` requests leave the process.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ReadOnlyLayer {
     target: Arc<str>,
+    recorder: Arc<dyn Recorder>,
 }
 
 impl ReadOnlyLayer {
-    /// The guard of a target's clients (the name labels its request metrics).
-    pub fn for_target(target: &str) -> ReadOnlyLayer {
+    /// The guard of a target's clients (the name labels its request metrics in `recorder`).
+    pub fn for_target(target: &str, recorder: Arc<dyn Recorder>) -> ReadOnlyLayer {
         ReadOnlyLayer {
             target: Arc::from(target),
+            recorder,
         }
     }
 }
@@ -45,6 +49,7 @@ impl<S> Layer<S> for ReadOnlyLayer {
         ReadOnly {
             inner,
             target: Arc::clone(&self.target),
+            recorder: Arc::clone(&self.recorder),
         }
     }
 }
@@ -54,6 +59,7 @@ impl<S> Layer<S> for ReadOnlyLayer {
 pub struct ReadOnly<S> {
     inner: S,
     target: Arc<str>,
+    recorder: Arc<dyn Recorder>,
 }
 
 /// The read verb of a GET: `watch`, `list` or `get` by the shape of the path, `discovery` for
@@ -101,11 +107,12 @@ where
                 path: request.uri().path().to_string(),
             };
             tracing::error!(message = "write refused", %refused);
-            crate::metrics::write_refused(&self.target, "kubernetes");
+            self.recorder.refused(&self.target, "kubernetes");
             return Box::pin(std::future::ready(Err(refused.into())));
         }
         let verb = verb(request.uri().path(), request.uri().query());
         let target = Arc::clone(&self.target);
+        let recorder = Arc::clone(&self.recorder);
         let future = self.inner.call(request);
         Box::pin(async move {
             let result = future.await.map_err(Into::into);
@@ -113,7 +120,7 @@ where
                 Ok(response) => response.status().as_u16().to_string(),
                 Err(_) => "error".to_string(),
             };
-            crate::metrics::api_request(&target, "kubernetes", verb, &code);
+            recorder.request(&target, "kubernetes", verb, &code);
             result
         })
     }
@@ -148,7 +155,8 @@ mod tests {
     async fn only_gets_reach_the_wire() {
         use tower::ServiceExt;
         let wire = Wire::default();
-        let service = ReadOnlyLayer::for_target("guard-test").layer(wire.clone());
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let service = ReadOnlyLayer::for_target("guard-test", metrics.clone()).layer(wire.clone());
         let get = Request::get("/api/v1/namespaces/shop/configmaps")
             .body(())
             .unwrap();
@@ -181,7 +189,7 @@ mod tests {
             *wire.0.lock().unwrap(),
             vec!["GET /api/v1/namespaces/shop/configmaps"]
         );
-        let metrics = crate::metrics::global().encode();
+        let metrics = metrics.encode();
         assert!(metrics.contains(
             r#"gitdrift_api_requests_total{code="200",provider="kubernetes",target="guard-test",verb="list"} 1"#
         ));

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod watch;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -15,9 +16,10 @@ use kube::discovery::{Discovery, Scope as KubeScope};
 use kube::{Client, Config};
 use serde_json::Value;
 
-use super::{LiveRead, LiveRequest, Unreadable};
+use super::{LiveRead, LiveRequest, Recorder, Unreadable};
 use crate::config::KubeSettings;
-use crate::manifest::{self, Limits};
+use crate::config::Limits;
+use crate::manifest;
 use crate::model::{GroupKind, Problem, Scope, Severity};
 
 /// Why a cluster could not be used at all.
@@ -44,13 +46,13 @@ pub enum Use {
     Watches,
 }
 
-/// Builds a read-only client for a target: kubeconfig (a file and/or a context) or in-cluster.
-pub async fn client(settings: &KubeSettings) -> Result<Client, KubeError> {
-    client_for(settings, Use::Requests).await
-}
-
-/// Builds a read-only client for a use (see [`Use`]).
-pub async fn client_for(settings: &KubeSettings, used_for: Use) -> Result<Client, KubeError> {
+/// Builds a read-only client for a target and a use (see [`Use`]): kubeconfig (a file and/or a
+/// context) or in-cluster; its guard counts requests in `recorder`.
+async fn client_for(
+    settings: &KubeSettings,
+    used_for: Use,
+    recorder: &Arc<dyn Recorder>,
+) -> Result<Client, KubeError> {
     let mut config = if settings.in_cluster() {
         Config::incluster().map_err(|e| KubeError::Config(format!("in-cluster: {e}")))?
     } else {
@@ -87,7 +89,10 @@ pub async fn client_for(settings: &KubeSettings, used_for: Use) -> Result<Client
             u64::from(qps),
             Duration::from_secs(1),
         ))
-        .with_layer(&guard::ReadOnlyLayer::for_target(&settings.target))
+        .with_layer(&guard::ReadOnlyLayer::for_target(
+            &settings.target,
+            Arc::clone(recorder),
+        ))
         .build())
 }
 
@@ -95,6 +100,7 @@ pub async fn client_for(settings: &KubeSettings, used_for: Use) -> Result<Client
 #[derive(Clone, Debug)]
 pub struct KubeProvider {
     settings: KubeSettings,
+    recorder: Arc<dyn Recorder>,
 }
 
 /// A kind the scan needs, as the cluster serves it.
@@ -109,9 +115,14 @@ pub struct Served {
 }
 
 impl KubeProvider {
-    /// A provider for a target's settings.
-    pub fn new(settings: KubeSettings) -> KubeProvider {
-        KubeProvider { settings }
+    /// A provider for a target's settings; its guard counts requests in `recorder`.
+    pub fn new(settings: KubeSettings, recorder: Arc<dyn Recorder>) -> KubeProvider {
+        KubeProvider { settings, recorder }
+    }
+
+    /// A read-only client for this cluster, for a use (see [`Use`]).
+    pub async fn client(&self, used_for: Use) -> Result<Client, KubeError> {
+        client_for(&self.settings, used_for, &self.recorder).await
     }
 
     /// The settings.
@@ -160,7 +171,11 @@ impl KubeProvider {
                     attempt += 1;
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(err) => return Err(KubeError::Unreachable(crate::redact::error_chain(&err))),
+                Err(err) => {
+                    return Err(KubeError::Unreachable(crate::model::redact::error_chain(
+                        &err,
+                    )));
+                }
             }
         };
         let mut served = Vec::new();
@@ -194,7 +209,7 @@ impl KubeProvider {
     pub async fn read(&self, target: &str, request: &LiveRequest, limits: &Limits) -> LiveRead {
         let mut out = LiveRead::empty();
         let fail = |message: String| Problem::new(Severity::Error, message).target(target);
-        let client = match client(&self.settings).await {
+        let client = match self.client(Use::Requests).await {
             Ok(client) => client,
             Err(err) => {
                 out.problems.push(fail(err.to_string()));
@@ -355,10 +370,10 @@ impl KubeProvider {
                 }
                 Err(err) if attempt < self.settings.retries && retryable(&err) => {
                     attempt += 1;
-                    tracing::debug!(message = "retrying", path = %request.uri(), attempt, error = %crate::redact::error_chain(&err));
+                    tracing::debug!(message = "retrying", path = %request.uri(), attempt, error = %crate::model::redact::error_chain(&err));
                     tokio::time::sleep(backoff(attempt)).await;
                 }
-                Err(err) => return Err(ListError::Other(crate::redact::error_chain(&err))),
+                Err(err) => return Err(ListError::Other(crate::model::redact::error_chain(&err))),
             }
         }
     }
@@ -389,7 +404,7 @@ fn retryable(err: &kube::Error) -> bool {
 }
 
 fn is_refused_write(err: &kube::Error) -> bool {
-    crate::redact::error_chain(err).contains("gitdrift is read-only")
+    crate::model::redact::error_chain(err).contains("gitdrift is read-only")
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -399,7 +414,7 @@ fn backoff(attempt: u32) -> Duration {
 /// How a live object's origin is shown: its kind, as `Kind.group`.
 pub fn kind_label(gk: &GroupKind) -> String {
     // AWS types name themselves (AWS::EC2::Instance).
-    if gk.group.is_empty() || crate::aws::is_aws(&gk.group) {
+    if gk.group.is_empty() || crate::model::aws::is_aws(&gk.group) {
         gk.kind.clone()
     } else {
         format!("{}.{}", gk.kind, gk.group)

@@ -1,7 +1,8 @@
-//! Watch mode: a target kept current from watches instead of re-listing. For each kind in scope a
-//! kube-runtime watcher keeps a cache (it resumes from the last resourceVersion, follows
-//! bookmarks, and lists again after `410 Gone`); every event re-judges the one object it touches,
-//! so the target's current result follows the cluster within milliseconds. `serve` builds on this.
+//! Watch mode: a target's live state kept current from watches instead of re-listing. For each
+//! kind in scope a kube-runtime watcher keeps a cache (it resumes from the last resourceVersion,
+//! follows bookmarks, and lists again after `410 Gone`). Whoever needs to act on each change
+//! (the incremental judgement in `judge::watch`) registers an [`Observer`], called under the
+//! cache's lock before subscribers hear of the change; `serve` only reads the cache.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -16,27 +17,148 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::{KubeError, KubeProvider, Served};
-use crate::config::{Config, LiveSettings};
-use crate::diff::ignore;
-use crate::diff::unmanaged::SystemContext;
 use crate::live::{LiveRead, LiveRequest, Unreadable};
 use crate::manifest;
-use crate::model::{Declared, GroupKind, Object, ResourceKey, Scope};
-use crate::report::ResourceReport;
-use crate::scan::{Judge, sort_resources};
+use crate::model::{GroupKind, Object, ResourceKey, Scope};
 
-/// A change to a watched target's result.
+/// A change to a watched target.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Update {
     /// Counts every change.
     pub generation: u64,
-    /// The object judged again, if one was.
+    /// The object that changed, if one did.
     pub key: Option<ResourceKey>,
-    /// Every kind has been listed once: the result is complete.
+    /// Every kind has been listed once: the cache is complete.
     pub ready: bool,
 }
 
-/// A target whose result is kept current from watches.
+/// What changed in the cache.
+#[derive(Debug)]
+pub enum Change<'a> {
+    /// One object was added, modified or deleted.
+    Object {
+        /// Its kind.
+        gk: &'a GroupKind,
+        /// Its identity.
+        key: &'a ResourceKey,
+    },
+    /// A kind was listed (again): every object it had or has now.
+    Kind {
+        /// The kind.
+        gk: &'a GroupKind,
+        /// The identities it held before the list and holds after it.
+        touched: &'a HashSet<ResourceKey>,
+    },
+}
+
+/// Acts on every change of a watched target, under the cache's lock: what it computes is
+/// current when subscribers are told.
+pub trait Observer: Send {
+    /// Called after the cache took the change.
+    fn changed(&mut self, cache: &Cache, change: Change<'_>);
+}
+
+/// An observer that does nothing: the cache alone is wanted.
+pub struct CacheOnly;
+
+impl Observer for CacheOnly {
+    fn changed(&mut self, _cache: &Cache, _change: Change<'_>) {}
+}
+
+/// What discovery told before watching started: the scope of each kind served, and the kinds
+/// the cluster does not serve at all.
+#[derive(Clone, Debug, Default)]
+pub struct Discovery {
+    /// Scope of every served kind in scope.
+    pub scopes: BTreeMap<GroupKind, Scope>,
+    /// Kinds asked for that the cluster does not serve.
+    pub unserved: BTreeSet<GroupKind>,
+}
+
+/// The watched objects of a target.
+#[derive(Debug, Default)]
+pub struct Cache {
+    namespaces: BTreeSet<String>,
+    live: HashMap<ResourceKey, Object>,
+    by_kind: HashMap<GroupKind, HashSet<ResourceKey>>,
+    pending: HashSet<GroupKind>,
+    unreadable: BTreeMap<GroupKind, String>,
+    discovery: Discovery,
+}
+
+impl Cache {
+    /// The cached object with this identity.
+    pub fn get(&self, key: &ResourceKey) -> Option<&Object> {
+        self.live.get(key)
+    }
+
+    /// Every cached object.
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.live.values()
+    }
+
+    /// The identity of a watched object: cluster-scoped kinds (per discovery) have no namespace.
+    fn key(&self, object: &Object) -> ResourceKey {
+        let gk = GroupKind {
+            group: object.group.clone(),
+            kind: object.kind.clone(),
+        };
+        let namespace = match self.discovery.scopes.get(&gk) {
+            Some(Scope::Cluster) => None,
+            _ => object.namespace.clone(),
+        };
+        object.key_with_namespace(namespace)
+    }
+
+    fn in_scope(&self, object: &Object, scope: Scope) -> bool {
+        match (scope, &object.namespace) {
+            (Scope::Namespaced, Some(ns)) => self.namespaces.contains(ns),
+            (Scope::Namespaced, None) => false,
+            (Scope::Cluster, _) => true,
+        }
+    }
+
+    fn upsert(&mut self, gk: &GroupKind, object: Object) -> ResourceKey {
+        let key = self.key(&object);
+        self.by_kind
+            .entry(gk.clone())
+            .or_default()
+            .insert(key.clone());
+        self.live.insert(key.clone(), object);
+        key
+    }
+
+    fn remove(&mut self, gk: &GroupKind, object: &Object) -> ResourceKey {
+        let key = self.key(object);
+        if let Some(keys) = self.by_kind.get_mut(gk) {
+            keys.remove(&key);
+        }
+        self.live.remove(&key);
+        key
+    }
+
+    /// Replaces every cached object of a kind after a (re)list; returns the identities it held
+    /// before and holds now.
+    fn replace_kind(&mut self, gk: &GroupKind, objects: Vec<Object>) -> HashSet<ResourceKey> {
+        let old = self.by_kind.remove(gk).unwrap_or_default();
+        for key in &old {
+            self.live.remove(key);
+        }
+        let mut keys = HashSet::new();
+        for object in objects {
+            let key = self.key(&object);
+            keys.insert(key.clone());
+            self.live.insert(key, object);
+        }
+        self.pending.remove(gk);
+        self.unreadable.remove(gk);
+        let touched = old.into_iter().chain(keys.iter().cloned()).collect();
+        self.by_kind.insert(gk.clone(), keys);
+        touched
+    }
+}
+
+/// A target whose live state is kept current from watches.
 pub struct TargetWatch {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
@@ -48,94 +170,46 @@ struct Shared {
 }
 
 struct State {
-    config: Arc<Config>,
-    judge: Judge,
-    namespaces: BTreeSet<String>,
-    live: HashMap<ResourceKey, Object>,
-    by_kind: HashMap<GroupKind, HashSet<ResourceKey>>,
-    results: BTreeMap<ResourceKey, ResourceReport>,
-    system: SystemContext,
-    pending: HashSet<GroupKind>,
-    unreadable: BTreeMap<GroupKind, String>,
+    cache: Cache,
+    observer: Box<dyn Observer>,
     generation: u64,
-    scopes: BTreeMap<GroupKind, Scope>,
-    unserved: BTreeSet<GroupKind>,
 }
 
 impl TargetWatch {
-    /// Starts watching a Kubernetes target for the objects `declared` (git's side of it).
+    /// Starts watching the kinds and namespaces `request` names on a Kubernetes target.
+    /// `observer` is made once discovery has told which kinds are served and how.
     pub async fn start(
-        config: Arc<Config>,
-        target: &str,
-        declared: Vec<Declared>,
+        provider: &KubeProvider,
+        request: &LiveRequest,
+        observer: impl FnOnce(&Discovery) -> Box<dyn Observer>,
     ) -> Result<TargetWatch, KubeError> {
-        let settings = match config.target(target).map(|t| &t.live) {
-            Some(LiveSettings::Kubernetes(settings)) => settings.clone(),
-            _ => {
-                return Err(KubeError::Config(format!(
-                    "target {target} is not a Kubernetes target"
-                )));
-            }
-        };
-        let provider = KubeProvider::new(settings);
-        let mut request = LiveRequest::default();
-        for item in &declared {
-            let object = &item.object;
-            request.kinds.insert(GroupKind {
-                group: object.group.clone(),
-                kind: object.kind.clone(),
-            });
-            let default_ns = config
-                .sources
-                .iter()
-                .find(|s| s.name == item.source)
-                .map(|s| s.namespace.clone())
-                .unwrap_or_else(|| "default".to_string());
-            request
-                .namespaces
-                .insert(object.namespace.clone().unwrap_or(default_ns));
-        }
-        let client = super::client(provider.settings()).await?;
-        let watch_client = super::client_for(provider.settings(), super::Use::Watches).await?;
-        let (kinds, namespaces) = provider.wanted(&request);
+        let client = provider.client(super::Use::Requests).await?;
+        let watch_client = provider.client(super::Use::Watches).await?;
+        let (kinds, namespaces) = provider.wanted(request);
         let (served, unserved) = provider.discover(&client, &kinds).await?;
-        let mut stub = LiveRead::empty();
-        stub.scopes = served.iter().map(|s| (s.gk.clone(), s.scope)).collect();
-        stub.unserved = unserved;
-        let judge = Judge::new(Arc::clone(&config), target, declared, &stub, true);
-        let mut state = State {
-            config,
-            judge,
-            namespaces,
-            live: HashMap::new(),
-            by_kind: HashMap::new(),
-            results: BTreeMap::new(),
-            system: SystemContext::default(),
-            pending: served.iter().map(|s| s.gk.clone()).collect(),
-            unreadable: BTreeMap::new(),
-            generation: 0,
-            scopes: stub.scopes.clone(),
-            unserved: stub.unserved.clone(),
+        let discovery = Discovery {
+            scopes: served.iter().map(|s| (s.gk.clone(), s.scope)).collect(),
+            unserved,
         };
-        // Declared objects of kinds the cluster does not serve are missing from the start.
-        let keys: Vec<ResourceKey> = state
-            .judge
-            .declared_keys()
-            .iter()
-            .filter(|k| stub.unserved.contains(&k.group_kind()))
-            .cloned()
-            .collect();
-        for key in keys {
-            state.rejudge(&key);
-        }
-        let ready = state.pending.is_empty();
+        let observer = observer(&discovery);
+        let cache = Cache {
+            namespaces,
+            pending: served.iter().map(|s| s.gk.clone()).collect(),
+            discovery,
+            ..Cache::default()
+        };
+        let ready = cache.pending.is_empty();
         let (updates, _) = tokio::sync::watch::channel(Update {
             generation: 0,
             key: None,
             ready,
         });
         let shared = Arc::new(Shared {
-            state: Mutex::new(state),
+            state: Mutex::new(State {
+                cache,
+                observer,
+                generation: 0,
+            }),
             updates,
         });
         let page_size = provider.settings().page_size;
@@ -150,24 +224,11 @@ impl TargetWatch {
         Ok(TargetWatch { shared, tasks })
     }
 
-    /// The target's current resources, ordered by identity.
-    pub fn resources(&self) -> Vec<ResourceReport> {
-        let state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut resources: Vec<ResourceReport> = state.results.values().cloned().collect();
-        sort_resources(&mut resources);
-        resources
-    }
-
-    /// The current result for one identity.
-    pub fn resource(&self, key: &ResourceKey) -> Option<ResourceReport> {
-        let state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.results.get(key).cloned()
-    }
-
     /// Kinds that cannot be watched right now, with the reason.
     pub fn unreadable(&self) -> Vec<(GroupKind, String)> {
-        let state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.shared.lock();
         state
+            .cache
             .unreadable
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -177,8 +238,9 @@ impl TargetWatch {
     /// The watched objects as a live read, for a full scan (with compliance rules) of the
     /// target without listing it again. Kinds not listed yet or failing are unreadable.
     pub fn live_read(&self) -> LiveRead {
-        let state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut unreadable: Vec<Unreadable> = state
+        let state = self.shared.lock();
+        let cache = &state.cache;
+        let mut unreadable: Vec<Unreadable> = cache
             .unreadable
             .iter()
             .map(|(gk, message)| Unreadable {
@@ -191,8 +253,8 @@ impl TargetWatch {
                 message: message.clone(),
             })
             .collect();
-        for gk in &state.pending {
-            if !state.unreadable.contains_key(gk) {
+        for gk in &cache.pending {
+            if !cache.unreadable.contains_key(gk) {
                 unreadable.push(Unreadable {
                     gk: gk.clone(),
                     reason: "error".to_string(),
@@ -201,12 +263,12 @@ impl TargetWatch {
             }
         }
         LiveRead {
-            objects: state.live.values().cloned().collect(),
+            objects: cache.live.values().cloned().collect(),
             problems: Vec::new(),
             observed_at: chrono::Utc::now(),
             complete: true,
-            scopes: state.scopes.clone(),
-            unserved: state.unserved.clone(),
+            scopes: cache.discovery.scopes.clone(),
+            unserved: cache.discovery.unserved.clone(),
             unreadable,
             aws_read: BTreeSet::new(),
         }
@@ -235,17 +297,21 @@ impl Drop for TargetWatch {
 }
 
 impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Applies a change and tells subscribers, unless nothing in scope changed: an object
     /// outside the target's namespaces, or the same watch error again. `relisted` marks a
     /// kind listed again, which always counts.
-    fn with_state(&self, relisted: bool, change: impl FnOnce(&mut State) -> Option<ResourceKey>) {
+    fn with_cache(&self, relisted: bool, change: impl FnOnce(&mut State) -> Option<ResourceKey>) {
         let update = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let before = (state.pending.len(), state.unreadable.clone());
+            let mut state = self.lock();
+            let before = (state.cache.pending.len(), state.cache.unreadable.clone());
             let key = change(&mut state);
             if key.is_none()
                 && !relisted
-                && before == (state.pending.len(), state.unreadable.clone())
+                && before == (state.cache.pending.len(), state.cache.unreadable.clone())
             {
                 return;
             }
@@ -253,7 +319,7 @@ impl Shared {
             Update {
                 generation: state.generation,
                 key,
-                ready: state.pending.is_empty(),
+                ready: state.cache.pending.is_empty(),
             }
         };
         self.updates.send_replace(update);
@@ -261,106 +327,30 @@ impl Shared {
 }
 
 impl State {
-    /// Judges one identity again from the cache.
-    fn rejudge(&mut self, key: &ResourceKey) {
-        let registry = ignore::Registry::new(&self.config.drift.ignore);
-        let report = if self.judge.declares(key) {
-            self.judge
-                .judge_declared(key, self.live.get(key), &registry)
-        } else {
-            self.live
-                .get(key)
-                .and_then(|object| self.judge.judge_unmanaged(key, object, &self.system))
-        };
-        match report {
-            Some(report) => {
-                self.results.insert(key.clone(), report);
-            }
-            None => {
-                self.results.remove(key);
-            }
-        }
-    }
-
-    fn in_scope(&self, object: &Object, scope: Scope) -> bool {
-        match (scope, &object.namespace) {
-            (Scope::Namespaced, Some(ns)) => self.namespaces.contains(ns),
-            (Scope::Namespaced, None) => false,
-            (Scope::Cluster, _) => true,
-        }
-    }
-
     fn upsert(&mut self, gk: &GroupKind, object: Object) -> ResourceKey {
-        let key = self.judge.live_key(&object);
-        let system_kind = is_system_input(gk);
-        self.by_kind
-            .entry(gk.clone())
-            .or_default()
-            .insert(key.clone());
-        self.live.insert(key.clone(), object);
-        if system_kind {
-            self.system = SystemContext::from_live(self.live.values());
-        }
-        self.rejudge(&key);
+        let key = self.cache.upsert(gk, object);
+        self.observer
+            .changed(&self.cache, Change::Object { gk, key: &key });
         key
     }
 
     fn remove(&mut self, gk: &GroupKind, object: &Object) -> ResourceKey {
-        let key = self.judge.live_key(object);
-        if let Some(keys) = self.by_kind.get_mut(gk) {
-            keys.remove(&key);
-        }
-        self.live.remove(&key);
-        if is_system_input(gk) {
-            self.system = SystemContext::from_live(self.live.values());
-        }
-        self.rejudge(&key);
+        let key = self.cache.remove(gk, object);
+        self.observer
+            .changed(&self.cache, Change::Object { gk, key: &key });
         key
     }
 
-    /// Replaces every cached object of a kind after a (re)list, and judges the kind again.
     fn replace_kind(&mut self, gk: &GroupKind, objects: Vec<Object>) {
-        let old = self.by_kind.remove(gk).unwrap_or_default();
-        for key in &old {
-            self.live.remove(key);
-        }
-        let mut keys = HashSet::new();
-        for object in objects {
-            let key = self.judge.live_key(&object);
-            keys.insert(key.clone());
-            self.live.insert(key, object);
-        }
-        if is_system_input(gk) {
-            self.system = SystemContext::from_live(self.live.values());
-        }
-        self.pending.remove(gk);
-        self.unreadable.remove(gk);
-        let declared: Vec<ResourceKey> = self
-            .judge
-            .declared_keys()
-            .iter()
-            .filter(|k| k.group == gk.group && k.kind == gk.kind)
-            .cloned()
-            .collect();
-        let touched: HashSet<ResourceKey> = old
-            .into_iter()
-            .chain(keys.iter().cloned())
-            .chain(declared)
-            .collect();
-        self.by_kind.insert(gk.clone(), keys);
-        for key in touched {
-            self.rejudge(&key);
-        }
+        let touched = self.cache.replace_kind(gk, objects);
+        self.observer.changed(
+            &self.cache,
+            Change::Kind {
+                gk,
+                touched: &touched,
+            },
+        );
     }
-}
-
-/// Kinds whose objects decide whether others are generated (Endpoints of a Service, claims of a
-/// StatefulSet).
-fn is_system_input(gk: &GroupKind) -> bool {
-    matches!(
-        (gk.group.as_str(), gk.kind.as_str()),
-        ("", "Service") | ("apps", "StatefulSet")
-    )
 }
 
 fn to_object(resource: &ApiResource, object: DynamicObject) -> Option<Object> {
@@ -392,10 +382,7 @@ async fn watch_kind(shared: Arc<Shared>, client: kube::Client, kind: Served, pag
             Ok(Event::Init) => buffer.clear(),
             Ok(Event::InitApply(object)) => {
                 if let Some(object) = to_object(&kind.resource, object) {
-                    let keep = {
-                        let state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-                        state.in_scope(&object, kind.scope)
-                    };
+                    let keep = shared.lock().cache.in_scope(&object, kind.scope);
                     if keep {
                         buffer.push(object);
                     }
@@ -404,7 +391,7 @@ async fn watch_kind(shared: Arc<Shared>, client: kube::Client, kind: Served, pag
             Ok(Event::InitDone) => {
                 let objects = std::mem::take(&mut buffer);
                 let gk = kind.gk.clone();
-                shared.with_state(true, |state| {
+                shared.with_cache(true, |state| {
                     state.replace_kind(&gk, objects);
                     None
                 });
@@ -415,11 +402,12 @@ async fn watch_kind(shared: Arc<Shared>, client: kube::Client, kind: Served, pag
                 };
                 let gk = kind.gk.clone();
                 let scope = kind.scope;
-                shared.with_state(false, |state| {
+                shared.with_cache(false, |state| {
                     // The watch is back: a kind marked failing after an error is read again
                     // (kube-runtime resumes without listing, so no InitDone clears it).
-                    state.unreadable.remove(&gk);
+                    state.cache.unreadable.remove(&gk);
                     state
+                        .cache
                         .in_scope(&object, scope)
                         .then(|| state.upsert(&gk, object))
                 });
@@ -429,17 +417,17 @@ async fn watch_kind(shared: Arc<Shared>, client: kube::Client, kind: Served, pag
                     continue;
                 };
                 let gk = kind.gk.clone();
-                shared.with_state(false, |state| {
-                    state.unreadable.remove(&gk);
+                shared.with_cache(false, |state| {
+                    state.cache.unreadable.remove(&gk);
                     Some(state.remove(&gk, &object))
                 });
             }
             Err(err) => {
                 let gk = kind.gk.clone();
-                let message = crate::redact::error_chain(&err);
+                let message = crate::model::redact::error_chain(&err);
                 tracing::warn!(message = "watch failed; retrying", kind = %super::kind_label(&gk), error = %message);
-                shared.with_state(false, |state| {
-                    state.unreadable.insert(gk, message);
+                shared.with_cache(false, |state| {
+                    state.cache.unreadable.insert(gk, message);
                     None
                 });
             }

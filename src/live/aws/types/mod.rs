@@ -57,6 +57,11 @@ pub fn all() -> Vec<&'static dyn Collector> {
     ]
 }
 
+/// The name of every supported type.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|c| c.resource_type()).collect()
+}
+
 /// An SDK error as a report shows it: the service's own code and message where AWS answered
 /// (`RequestLimitExceeded: Request limit exceeded.` after the retries gave up,
 /// `UnauthorizedOperation: …`), else the error and its causes (timeouts, connection refused).
@@ -74,5 +79,5 @@ where
             _ => {}
         }
     }
-    crate::redact::error_chain(err)
+    crate::model::redact::error_chain(err)
 }

@@ -1,5 +1,20 @@
-//! The nouns every stage shares: how a resource is identified, where it came from, and the
-//! object itself. Nothing here judges drift; that is `diff`'s job.
+//! The nouns every stage shares: how a resource is identified, where it came from, the object
+//! itself, problems, severities, sides and output formats. Nothing here judges drift (that is
+//! `diff`'s job) and nothing here imports anything else from the crate: this is the leaf every
+//! other module builds on.
+
+pub mod aws;
+mod format;
+pub mod pointer;
+mod problem;
+pub mod redact;
+mod rules;
+mod selector;
+
+pub use format::Format;
+pub use problem::{Problem, Severity};
+pub use rules::{RuleSeverity, Side};
+pub use selector::Selector;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -250,95 +265,41 @@ pub const CLUSTER_SCOPED_KINDS: &[(&str, &str)] = &[
     ("gateway.networking.k8s.io", "GatewayClass"),
 ];
 
-/// How serious a problem is.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Part of the input could not be used; the scan is incomplete.
-    Error,
-    /// Something looks wrong but the scan is complete.
-    Warning,
-    /// For information (a file that holds no Kubernetes objects).
-    Note,
-}
-
-/// A problem met during a scan, tied to the source, target, file and line it concerns. Messages
-/// never quote manifest content.
+/// Where a resource is declared, as reports name it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Problem {
-    /// How serious.
-    pub severity: Severity,
-    /// Source name, for problems with desired state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// Target name, for problems with live state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// File, relative to its repository or snapshot folder.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// 1-based line.
-    #[serde(skip_serializing_if = "Option::is_none")]
+pub struct SourceRef {
+    /// The configured source's name.
+    pub name: String,
+    /// File, relative to the repository root (for rendered objects: the file the renderer names).
+    pub file: String,
+    /// 1-based line where the object starts; `null` where the renderer does not tell.
     pub line: Option<u64>,
-    /// What happened.
-    pub message: String,
+    /// For objects produced by Kustomize or Helm: the tool and the kustomization or chart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<Rendered>,
 }
 
-impl Problem {
-    /// A problem with no location yet; add one with the builder methods.
-    pub fn new(severity: Severity, message: impl Into<String>) -> Problem {
-        Problem {
-            severity,
-            source: None,
-            target: None,
-            file: None,
-            line: None,
-            message: crate::redact::scrub(&message.into()),
+impl SourceRef {
+    /// The reference to where a declared object was read.
+    pub fn of(declared: &Declared) -> SourceRef {
+        SourceRef {
+            name: declared.source.clone(),
+            file: declared.object.origin.file.clone(),
+            line: declared.object.origin.line,
+            rendered: declared.object.origin.rendered.clone(),
         }
     }
 
-    /// Names the source.
-    pub fn source(mut self, source: &str) -> Problem {
-        self.source = Some(source.to_string());
-        self
-    }
-
-    /// Names the target.
-    pub fn target(mut self, target: &str) -> Problem {
-        self.target = Some(target.to_string());
-        self
-    }
-
-    /// Names the file and line.
-    pub fn at(mut self, file: &str, line: Option<u64>) -> Problem {
-        self.file = Some(file.to_string());
-        self.line = line;
-        self
+    /// `file:line`, or the file alone where the line is not known.
+    pub fn place(&self) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}", self.file),
+            None => self.file.clone(),
+        }
     }
 }
 
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let severity = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "note",
-        };
-        write!(f, "{severity}")?;
-        if let Some(source) = &self.source {
-            write!(f, " [source {source}]")?;
-        }
-        if let Some(target) = &self.target {
-            write!(f, " [target {target}]")?;
-        }
-        if let Some(file) = &self.file {
-            write!(f, " {file}")?;
-            if let Some(line) = self.line {
-                write!(f, ":{line}")?;
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
+/// Where an optional declaration is, as `file:line` (empty when there is none).
+pub fn place(source: &Option<SourceRef>) -> String {
+    source.as_ref().map(SourceRef::place).unwrap_or_default()
 }

@@ -1,0 +1,244 @@
+//! AWS resources: each declaration matched with a live resource by id or by tags, compared as
+//! the EC2 API describes it; AWS's own defaults are never unmanaged.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::{ResourceReport, TargetJudgement, sort_resources};
+use crate::config::Config;
+use crate::diff::{Status, ignore};
+use crate::live::LiveRead;
+use crate::model::{Declared, Object, Problem, ResourceKey, Severity, SourceRef};
+
+/// Judges the AWS resources of a target: each declaration is matched with a live resource by id
+/// or by tags (exactly one), compared as the EC2 API describes it; declarations that match
+/// nothing are missing; live resources nothing declares are unmanaged, except AWS's own defaults.
+pub fn judge_aws(
+    config: &Config,
+    target: &str,
+    declared: &[Declared],
+    live: &[Object],
+    read: &LiveRead,
+    registry: &ignore::Registry<'_>,
+    find_unmanaged: bool,
+) -> TargetJudgement {
+    use crate::diff::aws::{Declaration, compare, is_aws_default, tags};
+
+    let mut out = TargetJudgement {
+        resources: Vec::new(),
+        problems: Vec::new(),
+    };
+    if !read.complete {
+        return out;
+    }
+    let unreadable: HashSet<&str> = read
+        .unreadable
+        .iter()
+        .filter(|u| u.gk.group == crate::model::aws::GROUP)
+        .map(|u| u.gk.kind.as_str())
+        .collect();
+    let key = |o: &Object| {
+        (
+            o.kind.clone(),
+            o.namespace.clone().unwrap_or_default(),
+            o.name.clone(),
+        )
+    };
+    let by_id: HashMap<(String, String, String), &Object> =
+        live.iter().map(|o| (key(o), o)).collect();
+    let mut default_vpcs: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for o in live.iter().filter(|o| o.kind == "AWS::EC2::VPC") {
+        if o.value().get("IsDefault").and_then(Value::as_bool) == Some(true) {
+            default_vpcs
+                .entry(o.namespace.clone().unwrap_or_default())
+                .or_default()
+                .insert(o.name.clone());
+        }
+    }
+    // Live resources with their tags, by type and region, for declarations matched by tags.
+    type Tagged<'a> = Vec<(&'a Object, BTreeMap<String, String>)>;
+    let mut tagged: HashMap<(&str, &str), Tagged> = HashMap::new();
+    for o in live {
+        tagged
+            .entry((o.kind.as_str(), o.namespace.as_deref().unwrap_or_default()))
+            .or_default()
+            .push((o, tags(&o.value())));
+    }
+    let mut matched: HashMap<(String, String, String), String> = HashMap::new();
+    for item in declared {
+        let object = &item.object;
+        if unreadable.contains(object.kind.as_str()) {
+            continue;
+        }
+        let region = object.namespace.clone().unwrap_or_default();
+        let body = object.value();
+        let declaration = Declaration::from_value(&body);
+        let at = |problem: Problem| {
+            problem
+                .source(&item.source)
+                .at(&object.origin.file, object.origin.line)
+        };
+        if !read
+            .aws_read
+            .contains(&(region.clone(), object.kind.clone()))
+        {
+            // Not read is not missing: the target does not look there.
+            out.problems.push(at(Problem::new(
+                Severity::Warning,
+                format!(
+                    "{} {} is not judged: target {target} does not read {} in {region}",
+                    object.kind, object.name, object.kind
+                ),
+            )
+            .target(target)));
+            continue;
+        }
+        let found: Option<&Object> = match &declaration.id {
+            Some(id) => by_id
+                .get(&(object.kind.clone(), region.clone(), id.clone()))
+                .copied(),
+            None => {
+                let candidates: Vec<&Object> = tagged
+                    .get(&(object.kind.as_str(), region.as_str()))
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, have)| {
+                        declaration
+                            .match_tags
+                            .iter()
+                            .all(|(k, v)| have.get(k) == Some(v))
+                    })
+                    .map(|(o, _)| *o)
+                    .collect();
+                if candidates.len() > 1 {
+                    let ids: Vec<&str> = candidates.iter().map(|o| o.name.as_str()).collect();
+                    out.problems.push(at(Problem::new(
+                        Severity::Error,
+                        format!(
+                            "{} {}: its tags match {} resources ({}); add tags or an id",
+                            object.kind,
+                            object.name,
+                            ids.len(),
+                            ids.join(", ")
+                        ),
+                    )));
+                    continue;
+                }
+                candidates.into_iter().next()
+            }
+        };
+        let source = Some(SourceRef {
+            name: item.source.clone(),
+            file: object.origin.file.clone(),
+            line: object.origin.line,
+            rendered: None,
+        });
+        let Some(found) = found else {
+            let reason = (declaration.id.is_none()).then(|| {
+                let tags: Vec<String> = declaration
+                    .match_tags
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                format!("no resource has the tags {}", tags.join(", "))
+            });
+            out.resources.push(ResourceReport {
+                target: target.to_string(),
+                api_version: crate::model::aws::API_VERSION.to_string(),
+                kind: object.kind.clone(),
+                namespace: Some(region),
+                name: object.name.clone(),
+                status: Status::Missing,
+                source,
+                reason,
+                drifts: Vec::new(),
+                last_changed_by: None,
+                last_changed_at: None,
+            });
+            continue;
+        };
+        let live_key = key(found);
+        if let Some(first) = matched.insert(live_key.clone(), object.origin.to_string()) {
+            out.problems.push(at(Problem::new(
+                Severity::Error,
+                format!(
+                    "{} {} is declared twice (first in {first}); the first is used",
+                    found.kind, found.name
+                ),
+            )));
+            continue;
+        }
+        let live_value = crate::diff::aws::normalize(&found.value());
+        let drifts = compare(&declaration, &live_value);
+        let resource_key = ResourceKey {
+            group: crate::model::aws::GROUP.to_string(),
+            kind: found.kind.clone(),
+            namespace: found.namespace.clone(),
+            name: found.name.clone(),
+        };
+        let drifts = registry.apply(
+            target,
+            &resource_key,
+            &crate::diff::aws::normalize(&declaration.properties),
+            &live_value,
+            drifts,
+        );
+        out.resources.push(ResourceReport {
+            target: target.to_string(),
+            api_version: crate::model::aws::API_VERSION.to_string(),
+            kind: found.kind.clone(),
+            namespace: found.namespace.clone(),
+            name: found.name.clone(),
+            status: if drifts.is_empty() {
+                Status::InSync
+            } else {
+                Status::Drifted
+            },
+            source,
+            reason: None,
+            drifts,
+            last_changed_by: None,
+            last_changed_at: None,
+        });
+    }
+    if find_unmanaged {
+        let no_defaults = BTreeSet::new();
+        for object in live {
+            let live_key = key(object);
+            let region = object.namespace.clone().unwrap_or_default();
+            let defaults = default_vpcs.get(&region).unwrap_or(&no_defaults);
+            let resource_key = ResourceKey {
+                group: crate::model::aws::GROUP.to_string(),
+                kind: object.kind.clone(),
+                namespace: object.namespace.clone(),
+                name: object.name.clone(),
+            };
+            if matched.contains_key(&live_key)
+                || is_aws_default(&object.kind, &object.value(), defaults)
+                || config
+                    .drift
+                    .unmanaged_exclude
+                    .iter()
+                    .any(|s| s.matches(target, &resource_key))
+            {
+                continue;
+            }
+            out.resources.push(ResourceReport {
+                target: target.to_string(),
+                api_version: crate::model::aws::API_VERSION.to_string(),
+                kind: object.kind.clone(),
+                namespace: object.namespace.clone(),
+                name: object.name.clone(),
+                status: Status::Unmanaged,
+                source: None,
+                reason: None,
+                drifts: Vec::new(),
+                last_changed_by: None,
+                last_changed_at: None,
+            });
+        }
+    }
+    sort_resources(&mut out.resources);
+    out
+}

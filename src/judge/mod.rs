@@ -1,0 +1,176 @@
+//! The judgement of one target: pairing what git declares with what runs, by identity, and
+//! calling `diff` on each pair; finding the unmanaged. Kubernetes objects ([`kube`]) and AWS
+//! resources ([`aws`]) are paired each their own way; [`scopes`] decides which kinds are
+//! namespaced; [`watch`] keeps a watched target's judgement current object by object. Pure:
+//! values in, values out; `scan` and `serve` do the reading.
+
+pub mod aws;
+pub mod kube;
+pub mod scopes;
+pub mod watch;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::diff::{Drift, Status, ignore};
+use crate::live::LiveRead;
+use crate::model::aws::{GROUP as AWS_GROUP, is_aws};
+use crate::model::{Declared, Object, Problem, Severity, SourceRef};
+
+pub use aws::judge_aws;
+pub use kube::{Judge, judge_target};
+pub use scopes::Scopes;
+
+/// One resource's judgement.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResourceReport {
+    /// Target name.
+    pub target: String,
+    /// `apiVersion`, as declared (as live, for unmanaged resources).
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace; `null` for cluster-scoped resources.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The judgement.
+    pub status: Status,
+    /// Where git declares it; `null` for unmanaged resources.
+    pub source: Option<SourceRef>,
+    /// Why, where the status needs a reason (`kind not served by the cluster`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Fields that differ (empty unless drifted).
+    pub drifts: Vec<Drift>,
+    /// The manager behind the most recent of the drifts, where managedFields tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_changed_by: Option<String>,
+    /// When that manager wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_changed_at: Option<String>,
+}
+
+/// The judgement of one target.
+pub struct TargetJudgement {
+    /// Resources, ordered by identity.
+    pub resources: Vec<ResourceReport>,
+    /// Problems found while matching (duplicate live objects).
+    pub problems: Vec<Problem>,
+}
+
+/// Orders resources by identity (kind, namespace, name).
+pub fn sort_resources(resources: &mut [ResourceReport]) {
+    resources.sort_by(|a, b| {
+        (&a.kind, &a.namespace, &a.name, &a.api_version).cmp(&(
+            &b.kind,
+            &b.namespace,
+            &b.name,
+            &b.api_version,
+        ))
+    });
+}
+
+/// A kind a target's live state could not be read for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableKind {
+    /// Target name.
+    pub target: String,
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// `forbidden` or `error`.
+    pub reason: String,
+    /// The server's message.
+    pub message: String,
+    /// Declared resources of this kind left unjudged.
+    pub declared: usize,
+}
+
+/// Everything judged on one target.
+pub struct Judged {
+    /// Resources, ordered by identity: Kubernetes objects first, then AWS resources.
+    pub resources: Vec<ResourceReport>,
+    /// Problems met while judging (objects declared twice, unreadable kinds, ambiguous tags).
+    pub problems: Vec<Problem>,
+    /// Kinds nothing can be said about.
+    pub unreadable: Vec<UnreadableKind>,
+    /// The live read that was judged (its problems are the reader's).
+    pub live: LiveRead,
+}
+
+/// Judges one target: every declared object against the live read, then what runs undeclared.
+/// `find_unmanaged` is false when a source could not be read (its objects would all look
+/// unmanaged). AWS resources are judged apart: matched by id or tags, compared as the EC2 API
+/// describes them.
+pub fn target(
+    config: &Arc<Config>,
+    target: &str,
+    declared: Vec<Declared>,
+    mut live: LiveRead,
+    find_unmanaged: bool,
+    registry: &ignore::Registry<'_>,
+) -> Judged {
+    let (aws_declared, declared): (Vec<Declared>, Vec<Declared>) =
+        declared.into_iter().partition(|d| is_aws(&d.object.group));
+    let (aws_live, objects): (Vec<Object>, Vec<Object>) = std::mem::take(&mut live.objects)
+        .into_iter()
+        .partition(|o| is_aws(&o.group));
+    live.objects = objects;
+    let judge = Judge::new(Arc::clone(config), target, declared, &live, find_unmanaged);
+    let mut problems = judge.problems.clone();
+    let mut unreadable = Vec::new();
+    for kind in &live.unreadable {
+        problems.push(
+            Problem::new(
+                Severity::Error,
+                format!(
+                    "{} is unreadable: {}: {}",
+                    crate::live::kube::kind_label(&kind.gk),
+                    kind.reason,
+                    kind.message
+                ),
+            )
+            .target(target),
+        );
+        let aws_of_kind = aws_declared
+            .iter()
+            .filter(|d| d.object.kind == kind.gk.kind && kind.gk.group == AWS_GROUP)
+            .count();
+        unreadable.push(UnreadableKind {
+            target: target.to_string(),
+            group: kind.gk.group.clone(),
+            kind: kind.gk.kind.clone(),
+            reason: kind.reason.clone(),
+            message: kind.message.clone(),
+            declared: judge.declared_of(&kind.gk) + aws_of_kind,
+        });
+    }
+    let judged = judge_target(&judge, &live, registry);
+    let mut resources = judged.resources;
+    problems.extend(judged.problems);
+    if !aws_declared.is_empty() || !aws_live.is_empty() {
+        let judged = judge_aws(
+            config,
+            target,
+            &aws_declared,
+            &aws_live,
+            &live,
+            registry,
+            find_unmanaged,
+        );
+        resources.extend(judged.resources);
+        problems.extend(judged.problems);
+    }
+    live.objects.extend(aws_live);
+    Judged {
+        resources,
+        problems,
+        unreadable,
+        live,
+    }
+}

@@ -1,0 +1,94 @@
+//! Whether a kind is namespaced, from the best evidence at hand.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+
+use crate::model::{CLUSTER_SCOPED_KINDS, Declared, GroupKind, Object};
+
+/// Decides whether a kind is namespaced: the live system's discovery when it has one; else live
+/// evidence (objects seen with or without a namespace), CustomResourceDefinitions declared in
+/// git, the built-in table; unknown kinds are namespaced, as most custom resources are.
+pub struct Scopes {
+    /// Cluster-scoped kinds, each with its groups.
+    cluster: HashMap<String, Vec<String>>,
+}
+
+impl Scopes {
+    /// Gathers scope evidence.
+    pub fn new(
+        declared: &[Declared],
+        live: &[Object],
+        known: &BTreeMap<GroupKind, crate::model::Scope>,
+    ) -> Scopes {
+        let mut seen_namespaced: HashSet<(&str, &str)> = HashSet::new();
+        let mut seen_cluster: HashSet<(&str, &str)> = HashSet::new();
+        for object in live {
+            let gk = (object.group.as_str(), object.kind.as_str());
+            if object.namespace.is_some() {
+                seen_namespaced.insert(gk);
+            } else {
+                seen_cluster.insert(gk);
+            }
+        }
+        let mut declared_crds: Vec<(String, String)> = Vec::new();
+        for item in declared {
+            let object = &item.object;
+            if object.group == "apiextensions.k8s.io" && object.kind == "CustomResourceDefinition" {
+                let value = object.value();
+                let spec = value.get("spec");
+                let group = spec.and_then(|s| s.get("group")).and_then(Value::as_str);
+                let kind = spec
+                    .and_then(|s| s.pointer("/names/kind"))
+                    .and_then(Value::as_str);
+                let scope = spec.and_then(|s| s.get("scope")).and_then(Value::as_str);
+                if let (Some(group), Some(kind), Some("Cluster")) = (group, kind, scope) {
+                    declared_crds.push((group.to_string(), kind.to_string()));
+                }
+            }
+        }
+        let mut cluster: HashSet<(&str, &str)> = CLUSTER_SCOPED_KINDS.iter().copied().collect();
+        cluster.extend(declared_crds.iter().map(|(g, k)| (g.as_str(), k.as_str())));
+        for gk in &seen_namespaced {
+            if !seen_cluster.contains(gk) {
+                cluster.remove(gk);
+            }
+        }
+        cluster.extend(seen_cluster);
+        for (gk, scope) in known {
+            let pair = (gk.group.as_str(), gk.kind.as_str());
+            match scope {
+                crate::model::Scope::Cluster => {
+                    cluster.insert(pair);
+                }
+                crate::model::Scope::Namespaced => {
+                    cluster.remove(&pair);
+                }
+            }
+        }
+        let mut by_kind: HashMap<String, Vec<String>> = HashMap::new();
+        for (group, kind) in cluster {
+            by_kind
+                .entry(kind.to_string())
+                .or_default()
+                .push(group.to_string());
+        }
+        Scopes { cluster: by_kind }
+    }
+
+    /// The namespace an object belongs to: none for cluster-scoped kinds, its own, or the
+    /// source's default.
+    pub fn namespace_of(&self, object: &Object, default: Option<&str>) -> Option<String> {
+        let cluster_scoped = self
+            .cluster
+            .get(&object.kind)
+            .is_some_and(|groups| groups.contains(&object.group));
+        if cluster_scoped {
+            return None;
+        }
+        object
+            .namespace
+            .clone()
+            .or_else(|| default.map(str::to_string))
+    }
+}
