@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use crate::audit::run::{Auditor, Evaluated, RawFinding, Subject};
 use crate::config::{Config, Target};
 use crate::desired::{self, SourceRead};
 use crate::diff::ignore;
 use crate::judge::{self, ResourceReport, UnreadableKind};
+use crate::live::aws::types::Estate;
 use crate::live::{LiveProvider, LiveRead, LiveRequest, Recorder};
 use crate::model::{Declared, Object, Problem, Severity, Side, SourceRef};
 use crate::report::{ScanMeta, ScanReport, SourceMeta, StaleRule, Summary, TargetMeta};
@@ -419,8 +419,8 @@ fn stale_rules(
 }
 
 /// The live resources of a target as audit subjects: each with the source that declares it
-/// (from its judgement) and, for AWS resources, what rules need beside it (a VPC's flow logs, an
-/// instance's subnet).
+/// (from its judgement) and, for AWS resources, what rules need beside it (each type's file in
+/// `live::aws::types` says what: a VPC's flow logs, an instance's subnet).
 fn live_subjects<'a>(objects: &'a [Object], judged: &[ResourceReport]) -> Vec<Subject<'a>> {
     let sources: HashMap<(&str, Option<&str>, &str), &SourceRef> = judged
         .iter()
@@ -431,52 +431,13 @@ fn live_subjects<'a>(objects: &'a [Object], judged: &[ResourceReport]) -> Vec<Su
             ))
         })
         .collect();
-    let mut flow_logs: HashMap<(String, String), Vec<Value>> = HashMap::new();
-    let mut subnets: HashMap<(&str, &str), &Object> = HashMap::new();
-    for o in objects
-        .iter()
-        .filter(|o| crate::model::aws::is_aws(&o.group))
-    {
-        let region = o.namespace.as_deref().unwrap_or_default();
-        match o.kind.as_str() {
-            "AWS::EC2::FlowLog" => {
-                let value = o.value().into_owned();
-                if let Some(resource) = value.get("ResourceId").and_then(Value::as_str) {
-                    flow_logs
-                        .entry((region.to_string(), resource.to_string()))
-                        .or_default()
-                        .push(value);
-                }
-            }
-            "AWS::EC2::Subnet" => {
-                subnets.insert((region, o.name.as_str()), o);
-            }
-            _ => {}
-        }
-    }
+    let estate = Estate::new(objects);
     objects
         .iter()
         .map(|object| {
-            let region = object.namespace.as_deref().unwrap_or_default();
-            let related = match object.kind.as_str() {
-                "AWS::EC2::VPC" if crate::model::aws::is_aws(&object.group) => {
-                    Some(serde_json::json!({
-                        "flow_logs": flow_logs
-                            .get(&(region.to_string(), object.name.clone()))
-                            .cloned()
-                            .unwrap_or_default()
-                    }))
-                }
-                "AWS::EC2::Instance" if crate::model::aws::is_aws(&object.group) => {
-                    let value = object.value();
-                    value
-                        .get("SubnetId")
-                        .and_then(Value::as_str)
-                        .and_then(|id| subnets.get(&(region, id)))
-                        .map(|subnet| serde_json::json!({"subnet": subnet.value().into_owned()}))
-                }
-                _ => None,
-            };
+            let related = crate::live::aws::types::named(&object.kind)
+                .filter(|_| crate::model::aws::is_aws(&object.group))
+                .and_then(|t| t.related(object, &estate));
             Subject {
                 object,
                 side: Side::Live,

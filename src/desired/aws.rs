@@ -21,6 +21,7 @@
 use serde_json::Value;
 
 use crate::diff::aws::Declaration;
+use crate::live::aws::types;
 use crate::manifest::FileProblem;
 use crate::model::{Body, Object};
 
@@ -52,13 +53,12 @@ pub fn from_declaration(
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| problem("spec.type is required (e.g. AWS::EC2::SecurityGroup)".into()))?;
-    let supported = crate::live::aws::types::names();
-    if !supported.contains(&resource_type) {
+    let Some(described) = types::named(resource_type) else {
         return Err(problem(format!(
             "spec.type `{resource_type}` is not supported ({})",
-            supported.join(", ")
+            types::names().join(", ")
         )));
-    }
+    };
     let region = spec
         .get("region")
         .and_then(Value::as_str)
@@ -81,7 +81,7 @@ pub fn from_declaration(
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(problem("spec.match.tags must be a mapping".into())),
         };
-    if resource_type == "AWS::EC2::EBSEncryptionByDefault" && id.is_none() {
+    if described.snapshot().shape == types::Shape::Setting && id.is_none() {
         // An account setting: one per region, identified by it.
         id = Some(region.to_string());
     }

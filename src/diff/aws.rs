@@ -1,9 +1,9 @@
 //! The judgement for AWS resources. Declared properties must match the resource as the EC2 API
 //! describes it; lists are sets (security-group rules, CIDR lists, routes: reordering is never
 //! drift, an added or removed element is); tags compare as a map (declared keys must match; extra
-//! live tags are drift only where the declaration says its tags are exhaustive). AWS's own
-//! defaults (the default VPC, its subnets and internet gateway, default security groups, main
-//! route tables, default network ACLs) are never unmanaged. Pure: values in, values out.
+//! live tags are drift only where the declaration says its tags are exhaustive). Pure: values
+//! in, values out. (Which resources are AWS's own defaults, never unmanaged, each type's file in
+//! `live::aws::types` says.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -370,39 +370,6 @@ fn scalar_equal(path: &[Seg], declared: &Value, live: &Value) -> bool {
     canonical(path, declared) == canonical(path, live)
 }
 
-/// Whether a live resource is one AWS creates on its own (never unmanaged unless declared).
-/// `default_vpcs` are the ids of the default VPCs in the same region.
-pub fn is_aws_default(resource_type: &str, value: &Value, default_vpcs: &BTreeSet<String>) -> bool {
-    let flag = |key: &str| value.get(key).and_then(Value::as_bool) == Some(true);
-    match resource_type {
-        "AWS::EC2::VPC" => flag("IsDefault"),
-        "AWS::EC2::Subnet" => flag("DefaultForAz"),
-        "AWS::EC2::SecurityGroup" => {
-            value.get("GroupName").and_then(Value::as_str) == Some("default")
-        }
-        "AWS::EC2::RouteTable" => value
-            .get("Associations")
-            .and_then(Value::as_array)
-            .is_some_and(|a| {
-                a.iter()
-                    .any(|x| x.get("Main").and_then(Value::as_bool) == Some(true))
-            }),
-        "AWS::EC2::NetworkAcl" => flag("IsDefault"),
-        "AWS::EC2::InternetGateway" => value
-            .get("Attachments")
-            .and_then(Value::as_array)
-            .is_some_and(|a| {
-                a.iter().any(|x| {
-                    x.get("VpcId")
-                        .and_then(Value::as_str)
-                        .is_some_and(|v| default_vpcs.contains(v))
-                })
-            }),
-        "AWS::EC2::EBSEncryptionByDefault" => true,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,36 +452,5 @@ mod tests {
         assert_eq!(drifts.len(), 2);
         assert_eq!(drifts[0].path, "/InstanceType");
         assert_eq!(drifts[1].path, "/KeyName");
-    }
-
-    #[test]
-    fn aws_defaults_are_recognised() {
-        let vpcs: BTreeSet<String> = ["vpc-default".to_string()].into();
-        assert!(is_aws_default(
-            "AWS::EC2::VPC",
-            &json!({"IsDefault": true}),
-            &vpcs
-        ));
-        assert!(is_aws_default(
-            "AWS::EC2::SecurityGroup",
-            &json!({"GroupName": "default"}),
-            &vpcs
-        ));
-        assert!(is_aws_default(
-            "AWS::EC2::RouteTable",
-            &json!({"Associations": [{"Main": true}]}),
-            &vpcs
-        ));
-        assert!(is_aws_default(
-            "AWS::EC2::InternetGateway",
-            &json!({"Attachments": [{"VpcId": "vpc-default"}]}),
-            &vpcs
-        ));
-        assert!(!is_aws_default("AWS::EC2::Instance", &json!({}), &vpcs));
-        assert!(!is_aws_default(
-            "AWS::EC2::VPC",
-            &json!({"IsDefault": false}),
-            &vpcs
-        ));
     }
 }

@@ -9,6 +9,7 @@ use super::{ResourceReport, TargetJudgement, sort_resources};
 use crate::config::Config;
 use crate::diff::{Status, ignore};
 use crate::live::LiveRead;
+use crate::live::aws::types;
 use crate::model::{Declared, Object, Problem, ResourceKey, Severity, SourceRef};
 
 /// Judges the AWS resources of a target: each declaration is matched with a live resource by id
@@ -23,7 +24,7 @@ pub fn judge_aws(
     registry: &ignore::Registry<'_>,
     find_unmanaged: bool,
 ) -> TargetJudgement {
-    use crate::diff::aws::{Declaration, compare, is_aws_default, tags};
+    use crate::diff::aws::{Declaration, compare, tags};
 
     let mut out = TargetJudgement {
         resources: Vec::new(),
@@ -47,23 +48,17 @@ pub fn judge_aws(
     };
     let by_id: HashMap<(String, String, String), &Object> =
         live.iter().map(|o| (key(o), o)).collect();
-    let mut default_vpcs: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for o in live.iter().filter(|o| o.kind == "AWS::EC2::VPC") {
-        if o.value().get("IsDefault").and_then(Value::as_bool) == Some(true) {
-            default_vpcs
-                .entry(o.namespace.clone().unwrap_or_default())
-                .or_default()
-                .insert(o.name.clone());
-        }
-    }
+    // Each live resource parsed once: for tags, and for telling AWS's own from the rest.
+    let values: Vec<Value> = live.iter().map(|o| o.value().into_owned()).collect();
+    let own_defaults = own_defaults(live, &values);
     // Live resources with their tags, by type and region, for declarations matched by tags.
     type Tagged<'a> = Vec<(&'a Object, BTreeMap<String, String>)>;
     let mut tagged: HashMap<(&str, &str), Tagged> = HashMap::new();
-    for o in live {
+    for (o, value) in live.iter().zip(&values) {
         tagged
             .entry((o.kind.as_str(), o.namespace.as_deref().unwrap_or_default()))
             .or_default()
-            .push((o, tags(&o.value())));
+            .push((o, tags(value)));
     }
     let mut matched: HashMap<(String, String, String), String> = HashMap::new();
     for item in declared {
@@ -204,10 +199,10 @@ pub fn judge_aws(
     }
     if find_unmanaged {
         let no_defaults = BTreeSet::new();
-        for object in live {
+        for (object, value) in live.iter().zip(&values) {
             let live_key = key(object);
             let region = object.namespace.clone().unwrap_or_default();
-            let defaults = default_vpcs.get(&region).unwrap_or(&no_defaults);
+            let defaults = own_defaults.get(&region).unwrap_or(&no_defaults);
             let resource_key = ResourceKey {
                 group: crate::model::aws::GROUP.to_string(),
                 kind: object.kind.clone(),
@@ -215,7 +210,7 @@ pub fn judge_aws(
                 name: object.name.clone(),
             };
             if matched.contains_key(&live_key)
-                || is_aws_default(&object.kind, &object.value(), defaults)
+                || types::named(&object.kind).is_some_and(|t| t.is_aws_default(value, defaults))
                 || config
                     .drift
                     .unmanaged_exclude
@@ -240,5 +235,20 @@ pub fn judge_aws(
         }
     }
     sort_resources(&mut out.resources);
+    out
+}
+
+/// The ids of the resources AWS creates on its own, by region, as their types tell from the
+/// resources alone (the default VPC): what other types' defaults follow from (its gateway).
+fn own_defaults(live: &[Object], values: &[Value]) -> HashMap<String, BTreeSet<String>> {
+    let none = BTreeSet::new();
+    let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (object, value) in live.iter().zip(values) {
+        if types::named(&object.kind).is_some_and(|t| t.is_aws_default(value, &none)) {
+            out.entry(object.namespace.clone().unwrap_or_default())
+                .or_default()
+                .insert(object.name.clone());
+        }
+    }
     out
 }

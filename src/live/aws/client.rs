@@ -1,32 +1,15 @@
 //! The one way to get an EC2 client: [`ec2`] builds it from the standard credentials chain (or a
 //! role to assume), with adaptive retries, rustls, the target's endpoint override, and
 //! [`super::guard::ReadOnlyInterceptor`] in place; [`ReadOnlyEc2`] wraps it so that only the read
-//! operations gitdrift uses can even be named.
+//! operations gitdrift uses can even be named: each type's file in [`super::types`] declares its
+//! own with `reads!`, and nothing outside `live::aws` reaches the client.
 
 use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::operation::{
-    describe_addresses::builders::DescribeAddressesFluentBuilder,
-    describe_flow_logs::builders::DescribeFlowLogsFluentBuilder,
-    describe_instances::builders::DescribeInstancesFluentBuilder,
-    describe_internet_gateways::builders::DescribeInternetGatewaysFluentBuilder,
-    describe_key_pairs::builders::DescribeKeyPairsFluentBuilder,
-    describe_launch_template_versions::builders::DescribeLaunchTemplateVersionsFluentBuilder,
-    describe_launch_templates::builders::DescribeLaunchTemplatesFluentBuilder,
-    describe_nat_gateways::builders::DescribeNatGatewaysFluentBuilder,
-    describe_network_acls::builders::DescribeNetworkAclsFluentBuilder,
-    describe_regions::builders::DescribeRegionsFluentBuilder,
-    describe_route_tables::builders::DescribeRouteTablesFluentBuilder,
-    describe_security_groups::builders::DescribeSecurityGroupsFluentBuilder,
-    describe_subnets::builders::DescribeSubnetsFluentBuilder,
-    describe_volumes::builders::DescribeVolumesFluentBuilder,
-    describe_vpcs::builders::DescribeVpcsFluentBuilder,
-    get_ebs_default_kms_key_id::builders::GetEbsDefaultKmsKeyIdFluentBuilder,
-    get_ebs_encryption_by_default::builders::GetEbsEncryptionByDefaultFluentBuilder,
-};
+use aws_sdk_ec2::operation::describe_regions::builders::DescribeRegionsFluentBuilder;
 use aws_smithy_http_client::tls;
 use aws_types::region::Region;
 
@@ -34,24 +17,13 @@ use super::guard::ReadOnlyInterceptor;
 use crate::config::AwsSettings;
 use crate::live::Recorder;
 
-/// An EC2 client that can only read. The inner client is private: the methods below are all
-/// there is.
+/// An EC2 client that can only read. The inner client is private: `describe_regions` and the
+/// methods each type's `reads!` declares are all there is.
 #[derive(Clone, Debug)]
 pub struct ReadOnlyEc2 {
     inner: Client,
     region: String,
     page_size: i32,
-}
-
-macro_rules! reads {
-    ($($(#[$doc:meta])* $name:ident -> $builder:ty;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(&self) -> $builder {
-                self.inner.$name()
-            }
-        )*
-    };
 }
 
 impl ReadOnlyEc2 {
@@ -65,41 +37,15 @@ impl ReadOnlyEc2 {
         self.page_size.clamp(5, max)
     }
 
-    reads! {
-        /// `DescribeRegions`.
-        describe_regions -> DescribeRegionsFluentBuilder;
-        /// `DescribeInstances`.
-        describe_instances -> DescribeInstancesFluentBuilder;
-        /// `DescribeSecurityGroups`.
-        describe_security_groups -> DescribeSecurityGroupsFluentBuilder;
-        /// `DescribeVpcs`.
-        describe_vpcs -> DescribeVpcsFluentBuilder;
-        /// `DescribeSubnets`.
-        describe_subnets -> DescribeSubnetsFluentBuilder;
-        /// `DescribeRouteTables`.
-        describe_route_tables -> DescribeRouteTablesFluentBuilder;
-        /// `DescribeInternetGateways`.
-        describe_internet_gateways -> DescribeInternetGatewaysFluentBuilder;
-        /// `DescribeNatGateways`.
-        describe_nat_gateways -> DescribeNatGatewaysFluentBuilder;
-        /// `DescribeAddresses`.
-        describe_addresses -> DescribeAddressesFluentBuilder;
-        /// `DescribeVolumes`.
-        describe_volumes -> DescribeVolumesFluentBuilder;
-        /// `DescribeNetworkAcls`.
-        describe_network_acls -> DescribeNetworkAclsFluentBuilder;
-        /// `DescribeLaunchTemplates`.
-        describe_launch_templates -> DescribeLaunchTemplatesFluentBuilder;
-        /// `DescribeLaunchTemplateVersions`.
-        describe_launch_template_versions -> DescribeLaunchTemplateVersionsFluentBuilder;
-        /// `DescribeKeyPairs`.
-        describe_key_pairs -> DescribeKeyPairsFluentBuilder;
-        /// `DescribeFlowLogs`.
-        describe_flow_logs -> DescribeFlowLogsFluentBuilder;
-        /// `GetEbsEncryptionByDefault`.
-        get_ebs_encryption_by_default -> GetEbsEncryptionByDefaultFluentBuilder;
-        /// `GetEbsDefaultKmsKeyId`.
-        get_ebs_default_kms_key_id -> GetEbsDefaultKmsKeyIdFluentBuilder;
+    /// `DescribeRegions`.
+    pub fn describe_regions(&self) -> DescribeRegionsFluentBuilder {
+        self.inner.describe_regions()
+    }
+
+    /// The SDK client, for the `reads!` of each type's file (and nothing else: the methods
+    /// those declare are the only reads there are).
+    pub(in crate::live::aws) fn sdk(&self) -> &Client {
+        &self.inner
     }
 }
 

@@ -5,7 +5,7 @@
 //! through `GetLaunchTemplateData`) are not on the list. Every attempt sent is counted in
 //! `gitdrift_api_requests_total` (verb: the operation) with its HTTP status.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -16,26 +16,15 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 
 use crate::live::Recorder;
 
-/// Every EC2 operation gitdrift calls. Nothing else leaves the process.
-pub const ALLOWED: &[&str] = &[
-    "DescribeRegions",
-    "DescribeInstances",
-    "DescribeSecurityGroups",
-    "DescribeVpcs",
-    "DescribeSubnets",
-    "DescribeRouteTables",
-    "DescribeInternetGateways",
-    "DescribeNatGateways",
-    "DescribeAddresses",
-    "DescribeVolumes",
-    "DescribeNetworkAcls",
-    "DescribeLaunchTemplates",
-    "DescribeLaunchTemplateVersions",
-    "DescribeKeyPairs",
-    "DescribeFlowLogs",
-    "GetEbsEncryptionByDefault",
-    "GetEbsDefaultKmsKeyId",
-];
+/// Every EC2 operation gitdrift calls: `DescribeRegions`, and the reads each type declares.
+/// Nothing else leaves the process.
+pub static ALLOWED: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut allowed = vec!["DescribeRegions"];
+    for t in super::types::ALL {
+        allowed.extend(t.operations());
+    }
+    allowed
+});
 
 /// A refused operation.
 #[derive(Debug, thiserror::Error)]

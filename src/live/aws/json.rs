@@ -1,5 +1,6 @@
-//! SDK values into the JSON shape `aws ec2 describe-*` prints (PascalCase names), which is what
-//! declarations are written in and what snapshots hold. Empty values are left out.
+//! The JSON shape `aws ec2 describe-*` prints (PascalCase names), which is what declarations
+//! are written in, what snapshots hold and what the judgement compares: one builder for both
+//! ways in, SDK values (live) and Terraform attributes (declared). Empty values are left out.
 
 use aws_sdk_ec2::types::Tag;
 use serde_json::{Map, Value};
@@ -38,10 +39,11 @@ impl J {
         self
     }
 
-    /// Any value, unless null or an empty list or object.
+    /// Any value, unless null, an empty string or an empty list or object.
     pub fn v(mut self, key: &str, value: Value) -> J {
         let empty = match &value {
             Value::Null => true,
+            Value::String(s) => s.is_empty(),
             Value::Array(a) => a.is_empty(),
             Value::Object(o) => o.is_empty(),
             _ => false,
@@ -72,8 +74,55 @@ impl J {
         self.v("Tags", Value::Array(list))
     }
 
+    /// A Terraform attribute's text, unless empty.
+    pub fn text(self, key: &str, attributes: &Map<String, Value>, attribute: &str) -> J {
+        let value = text(attributes, attribute).map_or(Value::Null, |s| Value::String(s.into()));
+        self.v(key, value)
+    }
+
+    /// A Terraform attribute as it is, unless empty.
+    pub fn raw(self, key: &str, attributes: &Map<String, Value>, attribute: &str) -> J {
+        let value = attributes.get(attribute).cloned().unwrap_or(Value::Null);
+        self.v(key, value)
+    }
+
+    /// Terraform's tags as a map: `tags_all` (the resource's tags with the provider's
+    /// `default_tags`) where the state has it, else `tags`.
+    pub fn tf_tags(self, attributes: &Map<String, Value>) -> J {
+        let tags = attributes
+            .get("tags_all")
+            .and_then(Value::as_object)
+            .or_else(|| attributes.get("tags").and_then(Value::as_object))
+            .cloned()
+            .unwrap_or_default();
+        self.v("Tags", Value::Object(tags))
+    }
+
     /// The object.
     pub fn build(self) -> Value {
         Value::Object(self.0)
     }
+}
+
+/// A Terraform attribute's text, unless absent or empty.
+pub fn text<'a>(attributes: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    attributes
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// A Terraform attribute's list of texts, without the empty ones.
+pub fn strings(attributes: &Map<String, Value>, key: &str) -> Vec<String> {
+    attributes
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -5,7 +5,7 @@
 
 pub mod client;
 pub mod guard;
-mod json;
+pub mod json;
 pub mod offline;
 pub mod types;
 
@@ -92,16 +92,15 @@ impl AwsProvider {
                 return out;
             }
         };
-        let collectors: Vec<&'static dyn types::Collector> = types::all()
-            .into_iter()
+        let collectors: Vec<&'static dyn types::AwsType> = types::ALL
+            .iter()
+            .copied()
             .filter(|c| {
-                self.settings.types.is_empty()
-                    || self.settings.types.iter().any(|t| t == c.resource_type())
+                self.settings.types.is_empty() || self.settings.types.iter().any(|t| t == c.name())
             })
             .collect();
         for collector in &collectors {
-            out.scopes
-                .insert(gk(collector.resource_type()), Scope::Namespaced);
+            out.scopes.insert(gk(collector.name()), Scope::Namespaced);
         }
         let mut tasks = Vec::new();
         for region in regions {
@@ -173,7 +172,7 @@ type Outcome = (String, &'static str, Result<Vec<types::Item>, String>);
 async fn read_region(
     settings: &AwsSettings,
     region: &str,
-    collectors: &[&'static dyn types::Collector],
+    collectors: &[&'static dyn types::AwsType],
     recorder: &Arc<dyn Recorder>,
 ) -> Vec<Outcome> {
     let ec2 = Arc::new(client::ec2(settings, region, recorder).await);
@@ -186,7 +185,7 @@ async fn read_region(
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await;
             let result = collector.collect(&ec2).await;
-            (collector.resource_type(), result)
+            (collector.name(), result)
         }));
     }
     let mut out = Vec::new();

@@ -8,78 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::types::Item;
+use super::types::{ALL, AwsType, Item, Shape};
 use crate::model::Object;
-
-/// Each `describe-*` output key, the type its items are, the field that holds their id, and the
-/// file name `gitdrift snapshot` writes.
-const SHAPES: &[(&str, &str, &str, &str)] = &[
-    (
-        "SecurityGroups",
-        "AWS::EC2::SecurityGroup",
-        "GroupId",
-        "security-groups.json",
-    ),
-    ("Vpcs", "AWS::EC2::VPC", "VpcId", "vpcs.json"),
-    ("Subnets", "AWS::EC2::Subnet", "SubnetId", "subnets.json"),
-    (
-        "RouteTables",
-        "AWS::EC2::RouteTable",
-        "RouteTableId",
-        "route-tables.json",
-    ),
-    (
-        "InternetGateways",
-        "AWS::EC2::InternetGateway",
-        "InternetGatewayId",
-        "internet-gateways.json",
-    ),
-    (
-        "NatGateways",
-        "AWS::EC2::NatGateway",
-        "NatGatewayId",
-        "nat-gateways.json",
-    ),
-    (
-        "Addresses",
-        "AWS::EC2::EIP",
-        "AllocationId",
-        "addresses.json",
-    ),
-    ("Volumes", "AWS::EC2::Volume", "VolumeId", "volumes.json"),
-    (
-        "NetworkAcls",
-        "AWS::EC2::NetworkAcl",
-        "NetworkAclId",
-        "network-acls.json",
-    ),
-    (
-        "LaunchTemplates",
-        "AWS::EC2::LaunchTemplate",
-        "LaunchTemplateId",
-        "launch-templates.json",
-    ),
-    (
-        "KeyPairs",
-        "AWS::EC2::KeyPair",
-        "KeyPairId",
-        "key-pairs.json",
-    ),
-    (
-        "FlowLogs",
-        "AWS::EC2::FlowLog",
-        "FlowLogId",
-        "flow-logs.json",
-    ),
-];
 
 /// Whether a parsed JSON document is `describe-*` output.
 pub fn is_describe_output(value: &Value) -> bool {
-    value.as_object().is_some_and(|map| {
-        map.contains_key("Reservations")
-            || map.contains_key("EbsEncryptionByDefault")
-            || SHAPES.iter().any(|(key, ..)| map.contains_key(*key))
-    })
+    !types_in(value).is_empty()
 }
 
 /// The resource types a `describe-*` output holds in full.
@@ -87,20 +21,10 @@ pub fn types_in(value: &Value) -> Vec<&'static str> {
     let Some(map) = value.as_object() else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    if map.contains_key("Reservations") {
-        out.push("AWS::EC2::Instance");
-    }
-    if map.contains_key("EbsEncryptionByDefault") {
-        out.push("AWS::EC2::EBSEncryptionByDefault");
-    }
-    out.extend(
-        SHAPES
-            .iter()
-            .filter(|(key, ..)| map.contains_key(*key))
-            .map(|(_, t, ..)| *t),
-    );
-    out
+    ALL.iter()
+        .filter(|t| map.contains_key(t.snapshot().key))
+        .map(|t| t.name())
+        .collect()
 }
 
 /// The region of a snapshot file: the name of the folder it is in, when that is a region name.
@@ -117,60 +41,57 @@ pub fn region_of(path: &Path) -> Option<String> {
     looks_like_region.then(|| folder.to_string())
 }
 
+/// The items of one type in a `describe-*` output.
+fn items<'v>(t: &dyn AwsType, value: &'v Value) -> Vec<&'v Value> {
+    let snapshot = t.snapshot();
+    let Some(held) = value.get(snapshot.key) else {
+        return Vec::new();
+    };
+    match snapshot.shape {
+        Shape::List => held
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default(),
+        Shape::Reservations => held
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| {
+                r.get("Instances")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+            .filter(|i| i.pointer("/State/Name").and_then(Value::as_str) != Some("terminated"))
+            .collect(),
+        Shape::Setting => vec![value],
+    }
+}
+
 /// The AWS objects in a `describe-*` output, in `region`.
 pub fn objects(value: &Value, region: &str) -> Vec<Object> {
     let mut out = Vec::new();
-    let mut push = |resource_type: &str, id: Option<&str>, item: &Value| {
-        if let Some(id) = id {
-            out.push(super::object(
-                region,
-                resource_type,
-                Item {
-                    id: id.to_string(),
-                    value: item.clone(),
-                },
-            ));
-        }
-    };
-    if let Some(reservations) = value.get("Reservations").and_then(Value::as_array) {
-        for reservation in reservations {
-            for instance in reservation
-                .get("Instances")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if instance.pointer("/State/Name").and_then(Value::as_str) == Some("terminated") {
-                    continue;
-                }
-                push(
-                    "AWS::EC2::Instance",
-                    instance.get("InstanceId").and_then(Value::as_str),
-                    instance,
-                );
+    for t in ALL {
+        let snapshot = t.snapshot();
+        for item in items(*t, value) {
+            let id = match snapshot.shape {
+                Shape::Setting => Some(region),
+                _ => snapshot
+                    .id
+                    .iter()
+                    .find_map(|field| item.get(*field).and_then(Value::as_str)),
+            };
+            if let Some(id) = id {
+                out.push(super::object(
+                    region,
+                    t.name(),
+                    Item {
+                        id: id.to_string(),
+                        value: item.clone(),
+                    },
+                ));
             }
         }
-    }
-    for (key, resource_type, id_field, _) in SHAPES {
-        for item in value
-            .get(*key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let id = item
-                .get(*id_field)
-                .and_then(Value::as_str)
-                .or_else(|| match *key {
-                    "Addresses" => item.get("PublicIp").and_then(Value::as_str),
-                    "KeyPairs" => item.get("KeyName").and_then(Value::as_str),
-                    _ => None,
-                });
-            push(resource_type, id, item);
-        }
-    }
-    if value.get("EbsEncryptionByDefault").is_some() {
-        push("AWS::EC2::EBSEncryptionByDefault", Some(region), value);
     }
     out
 }
@@ -181,54 +102,38 @@ pub fn write(
     objects: &[&Object],
     read: &BTreeSet<(String, String)>,
 ) -> std::io::Result<Vec<PathBuf>> {
-    let file_of = |kind: &str| -> Option<&'static str> {
-        match kind {
-            "AWS::EC2::Instance" => Some("instances.json"),
-            "AWS::EC2::EBSEncryptionByDefault" => None,
-            kind => SHAPES
-                .iter()
-                .find(|(_, t, ..)| *t == kind)
-                .map(|(.., file)| *file),
-        }
-    };
-    let mut by_file: BTreeMap<(String, &'static str), Vec<Value>> = BTreeMap::new();
+    let mut by_file: BTreeMap<(String, &'static str), (&dyn AwsType, Vec<Value>)> = BTreeMap::new();
     // Types read in full with nothing in them are written empty, so that reading the snapshot
-    // back knows there is nothing (rather than nothing known).
+    // back knows there is nothing (rather than nothing known). A setting always has a value.
     for (region, kind) in read {
-        if let Some(file) = file_of(kind) {
-            by_file.entry((region.clone(), file)).or_default();
+        if let Some(t) = super::types::named(kind).filter(|t| t.snapshot().shape != Shape::Setting)
+        {
+            by_file
+                .entry((region.clone(), t.snapshot().file))
+                .or_insert((t, Vec::new()));
         }
     }
     for object in objects {
+        let Some(t) = super::types::named(&object.kind) else {
+            continue;
+        };
         let region = object
             .namespace
             .clone()
             .unwrap_or_else(|| "unknown".to_string());
-        let file = match object.kind.as_str() {
-            "AWS::EC2::EBSEncryptionByDefault" => "ebs-encryption-by-default.json",
-            kind => match file_of(kind) {
-                Some(file) => file,
-                None => continue,
-            },
-        };
         by_file
-            .entry((region, file))
-            .or_default()
+            .entry((region, t.snapshot().file))
+            .or_insert((t, Vec::new()))
+            .1
             .push(object.value().into_owned());
     }
     let mut written = Vec::new();
-    for ((region, file), items) in by_file {
-        let document = match file {
-            "instances.json" => json!({"Reservations": [{"Instances": items}]}),
-            "ebs-encryption-by-default.json" => items.into_iter().next().unwrap_or(Value::Null),
-            _ => {
-                let key = SHAPES
-                    .iter()
-                    .find(|(.., f)| *f == file)
-                    .map(|(k, ..)| *k)
-                    .unwrap_or("Items");
-                json!({ key: items })
-            }
+    for ((region, file), (t, items)) in by_file {
+        let key = t.snapshot().key;
+        let document = match t.snapshot().shape {
+            Shape::List => json!({ key: items }),
+            Shape::Reservations => json!({ key: [{"Instances": items}] }),
+            Shape::Setting => items.into_iter().next().unwrap_or(Value::Null),
         };
         let folder = dir.join(&region);
         std::fs::create_dir_all(&folder)?;

@@ -1,30 +1,43 @@
-//! `AWS::EC2::Instance`: DescribeInstances, every reservation's instances except terminated ones.
+//! `AWS::EC2::Instance`: DescribeInstances, every reservation's instances except terminated
+//! ones; Terraform `aws_instance`. Rules see an instance's subnet beside it.
 
 use futures::future::BoxFuture;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
-use super::{Collector, Item, error};
+use super::{AwsType, Estate, Item, Shape, Snapshot, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
-use crate::live::aws::json::J;
+use crate::live::aws::json::{J, strings};
+use crate::model::Object;
+
+reads! {
+    describe_instances: DescribeInstancesFluentBuilder => "DescribeInstances";
+}
 
 pub struct Instances;
 
-impl Collector for Instances {
-    fn resource_type(&self) -> &'static str {
+impl AwsType for Instances {
+    fn name(&self) -> &'static str {
         "AWS::EC2::Instance"
+    }
+
+    fn operations(&self) -> &'static [&'static str] {
+        OPERATIONS
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            key: "Reservations",
+            id: &["InstanceId"],
+            file: "instances.json",
+            shape: Shape::Reservations,
+        }
     }
 
     fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
         Box::pin(async move {
-            let reservations: Vec<_> = ec2
-                .describe_instances()
-                .into_paginator()
-                .page_size(ec2.page_size(1000))
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .map_err(|e| error(&e))?;
+            let paginator = ec2.describe_instances().into_paginator();
+            let reservations =
+                pages(paginator.page_size(ec2.page_size(1000)).items().send()).await?;
             let mut out = Vec::new();
             for reservation in &reservations {
                 for i in reservation.instances() {
@@ -121,5 +134,49 @@ impl Collector for Instances {
             }
             Ok(out)
         })
+    }
+
+    fn terraform_types(&self) -> &'static [&'static str] {
+        &["aws_instance"]
+    }
+
+    fn terraform_properties(&self, id: &str, a: &Map<String, Value>) -> Value {
+        let groups = strings(a, "vpc_security_group_ids")
+            .into_iter()
+            .map(|g| json!({"GroupId": g}))
+            .collect();
+        let monitoring = match a.get("monitoring").and_then(Value::as_bool) {
+            Some(true) => json!({"State": "enabled"}),
+            Some(false) => json!({"State": "disabled"}),
+            None => Value::Null,
+        };
+        let metadata = a
+            .get("metadata_options")
+            .and_then(Value::as_array)
+            .and_then(|m| m.first())
+            .and_then(Value::as_object)
+            .map(|m| J::new().text("HttpTokens", m, "http_tokens").build())
+            .unwrap_or(Value::Null);
+        J::new()
+            .v("InstanceId", Value::String(id.to_string()))
+            .text("InstanceType", a, "instance_type")
+            .text("ImageId", a, "ami")
+            .text("KeyName", a, "key_name")
+            .text("SubnetId", a, "subnet_id")
+            .v("SecurityGroups", Value::Array(groups))
+            .raw("EbsOptimized", a, "ebs_optimized")
+            .raw("SourceDestCheck", a, "source_dest_check")
+            .v("Monitoring", monitoring)
+            .v("MetadataOptions", metadata)
+            .tf_tags(a)
+            .build()
+    }
+
+    fn related(&self, instance: &Object, estate: &Estate<'_>) -> Option<Value> {
+        let region = instance.namespace.as_deref().unwrap_or_default();
+        let value = instance.value();
+        let subnet = value.get("SubnetId").and_then(Value::as_str)?;
+        let subnet = estate.get("AWS::EC2::Subnet", region, subnet)?;
+        Some(json!({ "subnet": subnet }))
     }
 }

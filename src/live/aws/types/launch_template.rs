@@ -1,17 +1,22 @@
 //! `AWS::EC2::LaunchTemplate`: DescribeLaunchTemplates, and the default version's data from
 //! DescribeLaunchTemplateVersions (`$Default` of every template in one call, where the API
-//! allows it; one call per template otherwise). User data is never read into gitdrift: it often
-//! carries secrets, and it is not compared.
+//! allows it; one call per template otherwise); Terraform `aws_launch_template`. User data is
+//! never read into gitdrift: it often carries secrets, and it is not compared.
 
 use std::collections::HashMap;
 
 use aws_sdk_ec2::types::{LaunchTemplateVersion, ResponseLaunchTemplateData};
 use futures::future::BoxFuture;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{Collector, Item, error};
+use super::{AwsType, Item, Shape, Snapshot, error, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
-use crate::live::aws::json::J;
+use crate::live::aws::json::{J, strings};
+
+reads! {
+    describe_launch_templates: DescribeLaunchTemplatesFluentBuilder => "DescribeLaunchTemplates";
+    describe_launch_template_versions: DescribeLaunchTemplateVersionsFluentBuilder => "DescribeLaunchTemplateVersions";
+}
 
 pub struct LaunchTemplates;
 
@@ -73,16 +78,11 @@ async fn default_versions(
     ec2: &ReadOnlyEc2,
     ids: &[String],
 ) -> Result<Vec<LaunchTemplateVersion>, String> {
-    let all = ec2
+    let paginator = ec2
         .describe_launch_template_versions()
         .versions("$Default")
-        .into_paginator()
-        .page_size(ec2.page_size(200))
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await;
-    match all {
+        .into_paginator();
+    match pages(paginator.page_size(ec2.page_size(200)).items().send()).await {
         Ok(versions) => Ok(versions),
         Err(_) => {
             let mut versions = Vec::new();
@@ -101,22 +101,28 @@ async fn default_versions(
     }
 }
 
-impl Collector for LaunchTemplates {
-    fn resource_type(&self) -> &'static str {
+impl AwsType for LaunchTemplates {
+    fn name(&self) -> &'static str {
         "AWS::EC2::LaunchTemplate"
+    }
+
+    fn operations(&self) -> &'static [&'static str] {
+        OPERATIONS
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            key: "LaunchTemplates",
+            id: &["LaunchTemplateId"],
+            file: "launch-templates.json",
+            shape: Shape::List,
+        }
     }
 
     fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
         Box::pin(async move {
-            let templates: Vec<_> = ec2
-                .describe_launch_templates()
-                .into_paginator()
-                .page_size(ec2.page_size(200))
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .map_err(|e| error(&e))?;
+            let paginator = ec2.describe_launch_templates().into_paginator();
+            let templates = pages(paginator.page_size(ec2.page_size(200)).items().send()).await?;
             if templates.is_empty() {
                 return Ok(Vec::new());
             }
@@ -129,31 +135,51 @@ impl Collector for LaunchTemplates {
                 .iter()
                 .filter_map(|v| Some((v.launch_template_id()?, v)))
                 .collect();
-            Ok(templates
-                .iter()
-                .filter_map(|t| {
-                    let id = t.launch_template_id()?;
-                    let value = J::new()
-                        .s("LaunchTemplateId", Some(id))
-                        .s("LaunchTemplateName", t.launch_template_name())
-                        .n("DefaultVersionNumber", t.default_version_number())
-                        .n("LatestVersionNumber", t.latest_version_number())
-                        .v(
-                            "LaunchTemplateData",
-                            by_id
-                                .get(id)
-                                .and_then(|v| v.launch_template_data())
-                                .map(data)
-                                .unwrap_or(Value::Null),
-                        )
-                        .tags(t.tags())
-                        .build();
-                    Some(Item {
-                        id: id.to_string(),
-                        value,
-                    })
-                })
-                .collect())
+            Ok(Item::each(&templates, |t| {
+                let id = t.launch_template_id()?;
+                let value = J::new()
+                    .s("LaunchTemplateId", Some(id))
+                    .s("LaunchTemplateName", t.launch_template_name())
+                    .n("DefaultVersionNumber", t.default_version_number())
+                    .n("LatestVersionNumber", t.latest_version_number())
+                    .v(
+                        "LaunchTemplateData",
+                        by_id
+                            .get(id)
+                            .and_then(|v| v.launch_template_data())
+                            .map(data)
+                            .unwrap_or(Value::Null),
+                    )
+                    .tags(t.tags())
+                    .build();
+                Some((id, value))
+            }))
         })
+    }
+
+    fn terraform_types(&self) -> &'static [&'static str] {
+        &["aws_launch_template"]
+    }
+
+    fn terraform_properties(&self, id: &str, a: &Map<String, Value>) -> Value {
+        let groups = strings(a, "vpc_security_group_ids")
+            .into_iter()
+            .map(Value::String)
+            .collect();
+        J::new()
+            .v("LaunchTemplateId", Value::String(id.to_string()))
+            .text("LaunchTemplateName", a, "name")
+            .raw("DefaultVersionNumber", a, "default_version")
+            .v(
+                "LaunchTemplateData",
+                J::new()
+                    .text("ImageId", a, "image_id")
+                    .text("InstanceType", a, "instance_type")
+                    .text("KeyName", a, "key_name")
+                    .v("SecurityGroupIds", Value::Array(groups))
+                    .build(),
+            )
+            .tf_tags(a)
+            .build()
     }
 }
