@@ -36,7 +36,8 @@ key = c.create_key_pair(KeyName="deploy", TagSpecifications=tag("key-pair", Name
 logs().create_log_group(logGroupName="flows")
 fl = c.create_flow_logs(ResourceIds=[vpc], ResourceType="VPC", TrafficType="REJECT", LogGroupName="flows", DeliverLogsPermissionArn="arn:aws:iam::123456789012:role/flows", TagSpecifications=tag("vpc-flow-log", Name="shop"))["FlowLogIds"][0]
 inst = c.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet, SecurityGroupIds=[sg], KeyName="deploy", TagSpecifications=tag("instance", Name="web-1", team="shop"))["Instances"][0]["InstanceId"]
-out.update(vpc=vpc, subnet=subnet, sg=sg, igw=igw, rt=rt, eip=eip, nat=nat, vol=vol, acl=acl, lt=lt, key=key, fl=fl, inst=inst)
+ep = c.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.eu-west-1.ssm", VpcEndpointType="Interface", SubnetIds=[subnet], SecurityGroupIds=[sg], PrivateDnsEnabled=True, TagSpecifications=tag("vpc-endpoint", Name="ssm"))["VpcEndpoint"]["VpcEndpointId"]
+out.update(vpc=vpc, subnet=subnet, sg=sg, igw=igw, rt=rt, eip=eip, nat=nat, vol=vol, acl=acl, lt=lt, key=key, fl=fl, inst=inst, ep=ep)
 "#;
 
 /// One `AWSResource` document.
@@ -160,6 +161,17 @@ fn shop_declarations(ids: &Value) -> String {
             "{}",
             "EbsEncryptionByDefault: false",
         ),
+        declare(
+            "ssm-endpoint",
+            "AWS::EC2::VPCEndpoint",
+            "{tags: {Name: ssm}}",
+            &format!(
+                "VpcEndpointType: Interface\nServiceName: com.amazonaws.eu-west-1.ssm\nVpcId: {}\nSubnetIds: [{}]\nGroups: [{{GroupId: {}}}]\nPrivateDnsEnabled: true\nPolicyDocument: {{Version: \"2008-10-17\", Statement: [{{Effect: Allow, Principal: \"*\", Action: \"*\", Resource: \"*\"}}]}}",
+                id("vpc"),
+                id("subnet"),
+                id("sg")
+            ),
+        ),
     ]
     .concat()
 }
@@ -275,6 +287,7 @@ fn every_type_is_in_sync_then_each_drifts_by_hand() {
         ("AWS::EC2::FlowLog", id("fl")),
         ("AWS::EC2::Instance", id("inst")),
         ("AWS::EC2::EBSEncryptionByDefault", "eu-west-1".to_string()),
+        ("AWS::EC2::VPCEndpoint", id("ep")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -306,6 +319,7 @@ fn every_type_is_in_sync_then_each_drifts_by_hand() {
             "DescribeSecurityGroups",
             "DescribeSubnets",
             "DescribeVolumes",
+            "DescribeVpcEndpoints",
             "DescribeVpcs",
             "GetEbsEncryptionByDefault",
         ],
@@ -333,6 +347,7 @@ out["fl"] = c.create_flow_logs(ResourceIds=["{vpc}"], ResourceType="VPC", Traffi
 c.stop_instances(InstanceIds=["{inst}"])
 c.modify_instance_attribute(InstanceId="{inst}", InstanceType={{"Value": "t3.large"}})
 c.enable_ebs_encryption_by_default()
+c.modify_vpc_endpoint(VpcEndpointId="{ep}", PolicyDocument='{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}}]}}')
 "#,
         vpc = id("vpc"),
         subnet = id("subnet"),
@@ -347,6 +362,7 @@ c.enable_ebs_encryption_by_default()
         key = id("key"),
         fl = id("fl"),
         inst = id("inst"),
+        ep = id("ep"),
     ));
     let new_flow_log = moto
         .python("out['fl'] = ec2().describe_flow_logs()['FlowLogs'][0]['FlowLogId']")["fl"]
@@ -442,8 +458,19 @@ c.enable_ebs_encryption_by_default()
         "/EbsEncryptionByDefault",
     );
     assert_eq!((&d["desired"], &d["live"]), (&json!(false), &json!(true)));
-    assert_eq!(statuses(&report, "drifted").len(), 14);
-    assert_eq!(report["summary"]["drifted"], 14);
+    let d = drift(
+        &report,
+        "AWS::EC2::VPCEndpoint",
+        &id("ep"),
+        "/PolicyDocument/Version",
+    );
+    assert_eq!(
+        (&d["desired"], &d["live"]),
+        (&json!("2008-10-17"), &json!("2012-10-17")),
+        "a policy rewritten by hand, compared as JSON"
+    );
+    assert_eq!(statuses(&report, "drifted").len(), 15);
+    assert_eq!(report["summary"]["drifted"], 15);
 }
 
 #[test]
@@ -789,6 +816,12 @@ fn tfstate(ids: &Value) -> String {
             resource("aws_ebs_volume", "data", json!({"id": id("vol"), "size": 20, "type": "gp3",
                 "encrypted": true, "availability_zone": "eu-west-1a", "tags": {},
                 "tags_all": {"Name": "data"}})),
+            resource("aws_vpc_endpoint", "ssm", json!({"id": id("ep"), "vpc_id": id("vpc"),
+                "service_name": "com.amazonaws.eu-west-1.ssm", "vpc_endpoint_type": "Interface",
+                "subnet_ids": [id("subnet")], "security_group_ids": [id("sg")], "route_table_ids": [],
+                "private_dns_enabled": true, "tags": {"Name": "ssm"},
+                "policy": "{\"Statement\":[{\"Action\":\"*\",\"Effect\":\"Allow\",\"Principal\":\"*\",\"Resource\":\"*\"}],\"Version\":\"2008-10-17\"}",
+                "arn": format!("arn:aws:ec2:eu-west-1:123456789012:vpc-endpoint/{}", id("ep"))})),
         ]
     });
     serde_json::to_string_pretty(&state).unwrap()
@@ -821,7 +854,7 @@ fn terraform_state_in_git_and_on_disk_is_declared_state() {
             aws_target(
                 "prod",
                 &moto,
-                "      types: [AWS::EC2::VPC, AWS::EC2::Subnet, AWS::EC2::SecurityGroup, AWS::EC2::Instance, AWS::EC2::Volume, AWS::EC2::KeyPair]\n"
+                "      types: [AWS::EC2::VPC, AWS::EC2::Subnet, AWS::EC2::SecurityGroup, AWS::EC2::Instance, AWS::EC2::Volume, AWS::EC2::KeyPair, AWS::EC2::VPCEndpoint]\n"
             )
         ),
     );
@@ -834,6 +867,7 @@ fn terraform_state_in_git_and_on_disk_is_declared_state() {
         ("AWS::EC2::Instance", "inst"),
         ("AWS::EC2::Volume", "vol"),
         ("AWS::EC2::KeyPair", "key"),
+        ("AWS::EC2::VPCEndpoint", "ep"),
     ] {
         let r = resource(&report, kind, &id(key));
         assert_eq!(

@@ -21,6 +21,7 @@ mod security_group;
 mod subnet;
 mod volume;
 mod vpc;
+mod vpc_endpoint;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -47,6 +48,7 @@ pub static ALL: &[&dyn AwsType] = &[
     &key_pair::KeyPairs,
     &flow_log::FlowLogs,
     &ebs_encryption::EbsEncryptionByDefault,
+    &vpc_endpoint::VpcEndpoints,
 ];
 
 /// One live resource: its id and its description.
