@@ -869,7 +869,7 @@ async fn snapshot(args: SnapshotArgs) -> anyhow::Result<u8> {
             "error [target {}]: {} is unreadable: {}: {}",
             target.name,
             crate::live::kube::kind_label(&kind.gk),
-            kind.reason,
+            kind.reason(),
             kind.message
         );
     }

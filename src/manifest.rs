@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
 use crate::config::Limits;
-use crate::model::{Body, Object, Origin, split_api_version};
+use crate::model::{Body, Code, Object, Origin, split_api_version};
 
 /// What one file yielded: objects, plus problems and notes tied to lines.
 #[derive(Debug, Default)]
@@ -29,14 +29,18 @@ pub struct ParsedFile {
 pub struct FileProblem {
     /// 1-based line, where known.
     pub line: Option<u64>,
+    /// What class of problem.
+    pub code: Code,
     /// What is wrong, never quoting the file's content.
     pub message: String,
 }
 
 impl FileProblem {
-    fn at(line: Option<u64>, message: impl Into<String>) -> Self {
+    /// A problem at a line of the file.
+    pub fn at(code: Code, line: Option<u64>, message: impl Into<String>) -> Self {
         FileProblem {
             line,
+            code,
             message: message.into(),
         }
     }
@@ -71,6 +75,7 @@ pub fn parse(file: &str, bytes: &[u8], syntax: Syntax, limits: &Limits) -> Parse
     let mut out = ParsedFile::default();
     if bytes.len() as u64 > limits.max_file_bytes {
         out.errors.push(FileProblem::at(
+            Code::ManifestTooLarge,
             None,
             format!(
                 "file is {} bytes, over the limit of {} bytes",
@@ -85,6 +90,7 @@ pub fn parse(file: &str, bytes: &[u8], syntax: Syntax, limits: &Limits) -> Parse
         Err(err) => {
             let line = line_of_offset(bytes, err.valid_up_to());
             out.errors.push(FileProblem::at(
+                Code::ManifestNotUtf8,
                 Some(line),
                 "file is not valid UTF-8".to_string(),
             ));
@@ -117,7 +123,8 @@ pub fn parse(file: &str, bytes: &[u8], syntax: Syntax, limits: &Limits) -> Parse
         } else {
             format!("{skipped} document(s) without apiVersion/kind skipped")
         };
-        out.notes.push(FileProblem::at(None, message));
+        out.notes
+            .push(FileProblem::at(Code::ManifestSkipped, None, message));
     }
     out
 }
@@ -143,6 +150,7 @@ fn collect_object(
                     }
                 }
                 _ => out.errors.push(FileProblem::at(
+                    Code::ManifestInvalidObject,
                     Some(item_line),
                     "List item is not a mapping",
                 )),
@@ -194,6 +202,7 @@ fn to_object(
             "kind"
         };
         out.errors.push(FileProblem::at(
+            Code::ManifestInvalidObject,
             Some(line),
             format!("object has no {missing} (a non-empty string is required)"),
         ));
@@ -202,6 +211,7 @@ fn to_object(
     let group = split_api_version(&api_version).0.to_string();
     if group == "kustomize.config.k8s.io" || group == "config.kubernetes.io" {
         out.notes.push(FileProblem::at(
+            Code::ManifestSkipped,
             Some(line),
             format!("{kind} is a build file, not a cluster object; skipped"),
         ));
@@ -216,6 +226,7 @@ fn to_object(
             ""
         };
         out.errors.push(FileProblem::at(
+            Code::ManifestInvalidObject,
             Some(line),
             format!("{kind} has no metadata.name{hint}"),
         ));
@@ -227,6 +238,7 @@ fn to_object(
         Some(Value::String(ns)) => Some(ns.clone()),
         Some(_) => {
             out.errors.push(FileProblem::at(
+                Code::ManifestInvalidObject,
                 Some(line),
                 format!("{kind} {name}: metadata.namespace is not a string"),
             ));
@@ -299,6 +311,7 @@ fn parse_yaml(text: &str, limits: &Limits) -> Result<Vec<Doc>, FileProblem> {
                 .unwrap_or(0);
             if deepest + 1 > limits.max_depth {
                 return Err(FileProblem::at(
+                    Code::ManifestSyntax,
                     Some(line),
                     format!(
                         "invalid YAML: nested deeper than {} levels",
@@ -335,7 +348,7 @@ fn yaml_problem(err: &serde_saphyr::Error) -> FileProblem {
         Some(column) => format!("invalid YAML: {message} (column {column})"),
         None => format!("invalid YAML: {message}"),
     };
-    FileProblem::at(line, message)
+    FileProblem::at(Code::ManifestSyntax, line, message)
 }
 
 fn leading_number(text: &str) -> Option<u64> {
@@ -367,6 +380,7 @@ fn parse_json(text: &str, limits: &Limits) -> Result<Vec<Doc>, FileProblem> {
     de.end().map_err(|err| json_problem(&err))?;
     if depth(&value) > limits.max_depth {
         return Err(FileProblem::at(
+            Code::ManifestSyntax,
             None,
             format!(
                 "invalid JSON: nested deeper than {} levels",
@@ -415,7 +429,11 @@ fn json_problem(err: &serde_json::Error) -> FileProblem {
         .rsplit_once(" at line ")
         .map(|(m, _)| m.to_string())
         .unwrap_or(text);
-    FileProblem::at(line, format!("invalid JSON: {message}"))
+    FileProblem::at(
+        Code::ManifestSyntax,
+        line,
+        format!("invalid JSON: {message}"),
+    )
 }
 
 fn depth(value: &Value) -> usize {

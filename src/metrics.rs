@@ -17,6 +17,7 @@ use prometheus::{
 
 use crate::audit::findings::FindingStatus;
 use crate::diff::Status;
+use crate::model::Code;
 use crate::report::ScanReport;
 
 /// The statuses `gitdrift_resources` always has a series for.
@@ -26,9 +27,6 @@ const STATUSES: [Status; 4] = [
     Status::Missing,
     Status::Unmanaged,
 ];
-
-/// The stages `gitdrift_scan_errors_total` counts errors of, per target.
-const STAGES: [&str; 4] = ["source", "live", "judge", "store"];
 
 /// Every metric gitdrift exports.
 #[derive(Debug)]
@@ -225,7 +223,7 @@ impl Metrics {
             scan_errors: counter(
                 &r,
                 "gitdrift_scan_errors_total",
-                "Errors met while scanning a target, by stage (source, live, judge, store).",
+                "Errors met while scanning a target, by stage (the first part of the problem code: git, kube, aws, …).",
                 &["target", "stage"],
             ),
             scans: counter(
@@ -567,7 +565,7 @@ impl Metrics {
         for result in ["ok", "error"] {
             let _ = self.scans.remove_label_values(&[target, result]);
         }
-        for stage in STAGES {
+        for stage in Code::stages() {
             let _ = self.scan_errors.remove_label_values(&[target, stage]);
         }
         self.waiver_states
@@ -607,7 +605,7 @@ impl Metrics {
         self.refused
             .with_label_values(&[target, provider])
             .inc_by(0);
-        for stage in STAGES {
+        for stage in Code::stages() {
             self.scan_errors
                 .with_label_values(&[target, stage])
                 .inc_by(0);
@@ -615,8 +613,10 @@ impl Metrics {
     }
 
     /// Counts an error of a stage outside a scan (storing its report, writing a report).
-    pub fn stage_error(&self, target: &str, stage: &str) {
-        self.scan_errors.with_label_values(&[target, stage]).inc();
+    pub fn stage_error(&self, target: &str, code: Code) {
+        self.scan_errors
+            .with_label_values(&[target, code.stage()])
+            .inc();
     }
 
     /// Records a fetch of a source: the revision it is scanned at, and whether it is stale (not

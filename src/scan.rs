@@ -15,7 +15,7 @@ use crate::diff::ignore;
 use crate::judge::{self, ResourceReport, UnreadableKind};
 use crate::live::aws::types::Estate;
 use crate::live::{LiveProvider, LiveRead, LiveRequest, Recorder};
-use crate::model::{Declared, Object, Problem, Severity, Side, SourceRef};
+use crate::model::{Code, Declared, Object, Problem, Severity, Side, SourceRef};
 use crate::report::{ScanMeta, ScanReport, SourceMeta, StaleRule, Summary, TargetMeta};
 
 /// What a scan uses that outlives it, built once and handed in, never global: the
@@ -197,6 +197,7 @@ impl Scanned {
             self.problems.push(
                 Problem::new(
                     Severity::Warning,
+                    Code::JudgeUnmanagedNotReported,
                     format!(
                         "unmanaged objects are not reported: source {} could not be read",
                         unread.join(", ")
@@ -264,6 +265,7 @@ fn selection_problems(
         if config.target(name).is_none() {
             problems.push(Problem::new(
                 Severity::Error,
+                Code::ConfigUnknownTarget,
                 format!("no target named `{name}` in the configuration"),
             ));
         }
@@ -273,6 +275,7 @@ fn selection_problems(
             problems.push(
                 Problem::new(
                     Severity::Warning,
+                    Code::SourceStale,
                     format!(
                         "source is stale: {reason}; scanned at the last good revision {}",
                         read.commit.as_deref().unwrap_or("(none)")
@@ -327,8 +330,12 @@ async fn read_lives(
     for ((provider, task), target) in tasks.into_iter().zip(targets) {
         let read = task.await.unwrap_or_else(|err| LiveRead {
             problems: vec![
-                Problem::new(Severity::Error, format!("reading live state failed: {err}"))
-                    .target(&target.name),
+                Problem::new(
+                    Severity::Error,
+                    Code::ScanInternal,
+                    format!("reading live state failed: {err}"),
+                )
+                .target(&target.name),
             ],
             complete: false,
             ..LiveRead::empty()
@@ -410,6 +417,7 @@ fn stale_rules(
         problems.push(
             Problem::new(
                 Severity::Warning,
+                Code::JudgeStaleIgnoreRule,
                 format!("ignore rule matched nothing: {}", rule.rule),
             )
             .at(&rule.file, Some(rule.line)),
@@ -505,8 +513,12 @@ pub async fn read_sources(
                 waivers: Vec::new(),
                 stale: None,
                 problems: vec![
-                    Problem::new(Severity::Error, format!("reading the source failed: {err}"))
-                        .source(&name),
+                    Problem::new(
+                        Severity::Error,
+                        Code::ScanInternal,
+                        format!("reading the source failed: {err}"),
+                    )
+                    .source(&name),
                 ],
             }),
         }

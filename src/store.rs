@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::model::Code;
 use crate::report::{ScanReport, Summary};
 
 /// The database file in the data folder.
@@ -39,6 +40,17 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+}
+
+impl StoreError {
+    /// The problem code.
+    pub fn code(&self) -> Code {
+        match self {
+            StoreError::Open { .. } => Code::StoreOpen,
+            StoreError::Database(_) => Code::StoreWrite,
+            StoreError::Corrupt { .. } => Code::StoreCorrupt,
+        }
+    }
 }
 
 /// One stored scan, without its report.

@@ -725,13 +725,18 @@ out["vol"] = c.create_volume(AvailabilityZone="eu-west-1a", Size=8, TagSpecifica
         unreadable["message"],
         "eu-west-1: RequestLimitExceeded: Request limit exceeded."
     );
-    assert!(
-        report["problems"]
-            .to_string()
-            .contains("AWS::EC2::Volume is unreadable"),
-        "{:#}",
-        report["problems"]
-    );
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["message"]
+                .as_str()
+                .unwrap()
+                .contains("AWS::EC2::Volume is unreadable")
+        })
+        .unwrap_or_else(|| panic!("{:#}", report["problems"]));
+    assert_eq!(problem["code"], "aws.throttled");
     assert!(
         statuses(&report, "missing").is_empty() && statuses(&report, "unmanaged").is_empty(),
         "unreadable is neither missing nor unmanaged"

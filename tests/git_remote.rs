@@ -118,6 +118,7 @@ fn a_wrong_ref_is_an_error_naming_the_source() {
     let problem = &report["problems"][0];
     assert_eq!(problem["source"], "remote-shop");
     assert_eq!(problem["severity"], "error");
+    assert_eq!(problem["code"], "git.ref_not_found");
     assert!(
         problem["message"]
             .as_str()

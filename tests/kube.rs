@@ -263,6 +263,15 @@ fn custom_resources_forbidden_kinds_and_unserved_kinds() {
     assert_eq!(unreadable["reason"], "forbidden");
     assert_eq!(unreadable["declared"], 1);
     assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["code"] == "kube.forbidden"),
+        "{:#}",
+        report["problems"]
+    );
+    assert!(
         unreadable["message"]
             .as_str()
             .unwrap()
@@ -325,6 +334,7 @@ fn an_unreachable_cluster_fails_its_target_and_the_others_complete() {
         .iter()
         .find(|p| p["target"] == "down")
         .expect("the down target's error");
+    assert_eq!(problem["code"], "kube.unreachable");
     let message = problem["message"].as_str().unwrap();
     assert!(
         message.starts_with("cannot reach the cluster:"),

@@ -227,6 +227,7 @@ fn a_broken_kustomization_is_an_error_for_its_source_and_the_rest_is_scanned() {
         .expect("an error for the broken overlay");
     assert_eq!(broken["source"], "shop");
     assert_eq!(broken["severity"], "error");
+    assert_eq!(broken["code"], "render.failed");
     let message = broken["message"].as_str().unwrap();
     assert!(
         message.starts_with("kustomize failed for overlays/broken:"),
@@ -246,6 +247,7 @@ fn a_broken_kustomization_is_an_error_for_its_source_and_the_rest_is_scanned() {
         ),
         "{remote}"
     );
+    assert_eq!(remote["code"], "render.refused");
 }
 
 /// A chart with values, a vendored dependency subchart, a hook and a Capabilities lookup.

@@ -363,6 +363,7 @@ fn bad_files_are_reported_with_file_and_line_and_the_rest_is_scanned() {
             .unwrap_or_else(|| panic!("no problem for {file}: {problems:#?}"))
     };
     assert_eq!(find("broken.yaml")["severity"], "error");
+    assert_eq!(find("broken.yaml")["code"], "manifest.syntax");
     assert_eq!(find("broken.yaml")["line"], 4);
     assert_eq!(find("broken.yaml")["source"], "s");
     assert_eq!(find("dupes.yaml")["line"], 7);
@@ -373,6 +374,7 @@ fn bad_files_are_reported_with_file_and_line_and_the_rest_is_scanned() {
             .contains("duplicate")
     );
     assert_eq!(find("multi.yaml")["line"], 8);
+    assert_eq!(find("multi.yaml")["code"], "manifest.invalid_object");
     assert!(
         find("multi.yaml")["message"]
             .as_str()
@@ -624,6 +626,7 @@ fn duplicate_declarations_and_stale_ignore_rules_are_reported() {
         .find(|p| p["message"].as_str().unwrap().contains("declared twice"))
         .expect("duplicate reported");
     assert_eq!(duplicate["file"], "b.yaml");
+    assert_eq!(duplicate["code"], "judge.declared_twice");
     assert!(duplicate["message"].as_str().unwrap().contains("a.yaml:1"));
     assert_eq!(report["stale_ignore_rules"][0]["line"], 11);
     assert_eq!(

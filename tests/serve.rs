@@ -623,7 +623,7 @@ fn readiness_waits_for_every_first_scan_and_then_stays() {
     assert!(
         metric(
             &served.get("/metrics").body,
-            r#"gitdrift_scan_errors_total{stage="live",target="slow"}"#
+            r#"gitdrift_scan_errors_total{stage="kube",target="slow"}"#
         )
         .is_some_and(|n| n >= 3.0)
     );

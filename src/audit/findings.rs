@@ -13,7 +13,7 @@ use super::run::RawFinding;
 use crate::config::audit::Waiver;
 use crate::judge::ResourceReport;
 use crate::model::SourceRef;
-use crate::model::{Problem, ResourceKey, Severity};
+use crate::model::{Code, Problem, ResourceKey, Severity};
 use crate::model::{RuleSeverity, Side};
 
 /// Whether a finding counts.
@@ -432,6 +432,7 @@ pub fn assemble(
             "expired" => problems.push(
                 Problem::new(
                     Severity::Warning,
+                    Code::AuditWaiverExpired,
                     format!(
                         "waiver for {} expired on {}{}: its findings fail again",
                         w.rule,
@@ -448,6 +449,7 @@ pub fn assemble(
             "stale" if complete => problems.push(
                 Problem::new(
                     Severity::Warning,
+                    Code::AuditWaiverUnused,
                     format!("waiver for {} matched no finding", w.rule),
                 )
                 .at(&file, Some(w.line)),

@@ -10,7 +10,7 @@ use super::packs;
 use crate::config::{Config, Target};
 use crate::model::Side;
 use crate::model::SourceRef;
-use crate::model::{Object, Problem, Severity};
+use crate::model::{Code, Object, Problem, Severity};
 
 /// The rules a configuration loads, compiled once (a scan context holds them; `serve` keeps them
 /// across scans and builds them again on reload).
@@ -82,14 +82,22 @@ impl Auditor {
             let shown = dir.display().to_string();
             match packs::folder(dir, &shown, config.limits.max_file_bytes) {
                 Ok(more) => files.extend(more),
-                Err(message) => problems.push(Problem::new(Severity::Error, message)),
+                Err(message) => problems.push(Problem::new(
+                    Severity::Error,
+                    Code::AuditRulesUnreadable,
+                    message,
+                )),
             }
         }
         let set = RuleSet::load(&files, settings.timeout, false);
         for p in &set.problems {
             problems.push(
-                Problem::new(Severity::Error, format!("rule file: {}", p.message))
-                    .at(&p.file, p.line),
+                Problem::new(
+                    Severity::Error,
+                    Code::AuditRuleFile,
+                    format!("rule file: {}", p.message),
+                )
+                .at(&p.file, p.line),
             );
         }
         let known: Vec<&str> = set.rules.iter().map(|r| r.pack.as_str()).collect();
@@ -104,6 +112,7 @@ impl Auditor {
                 if !known.contains(&pack.as_str()) {
                     problems.push(Problem::new(
                         Severity::Warning,
+                        Code::AuditUnknownSelection,
                         format!("{what}: pack `{pack}` has no rules loaded"),
                     ));
                 }
@@ -112,6 +121,7 @@ impl Auditor {
                 if !set.rules.iter().any(|r| &r.id == id) {
                     problems.push(Problem::new(
                         Severity::Warning,
+                        Code::AuditUnknownSelection,
                         format!("{what}: no rule `{id}` is loaded"),
                     ));
                 }
@@ -209,6 +219,7 @@ impl Auditor {
                             Err(err) => problems.push(
                                 Problem::new(
                                     Severity::Error,
+                                    Code::AuditRuleFailed,
                                     format!(
                                         "rule {} could not judge {} {} ({}): {err}",
                                         rule.id,

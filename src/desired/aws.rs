@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::diff::aws::Declaration;
 use crate::live::aws::types;
 use crate::manifest::FileProblem;
-use crate::model::{Body, Object};
+use crate::model::{Body, Code, Object};
 
 /// The apiVersion of gitdrift's declarations.
 pub const DECLARATION_API_VERSION: &str = "gitdrift.dev/v1";
@@ -42,9 +42,12 @@ pub fn from_declaration(
 ) -> Result<Object, FileProblem> {
     let value = object.value();
     let spec = value.get("spec").and_then(Value::as_object);
-    let problem = |message: String| FileProblem {
-        line: object.origin.line,
-        message: format!("AWSResource {}: {message}", object.name),
+    let problem = |message: String| {
+        FileProblem::at(
+            Code::SourceInvalidDeclaration,
+            object.origin.line,
+            format!("AWSResource {}: {message}", object.name),
+        )
     };
     let Some(spec) = spec else {
         return Err(problem("has no spec".into()));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::config::{GitAuth, RepoLocation, SecretRef, Source};
-use crate::model::redact;
+use crate::model::{Code, redact};
 
 /// Where the remote's HEAD is stored in a cached clone.
 const REMOTE_HEAD: &str = "refs/gitdrift/remote-head";
@@ -72,6 +72,21 @@ pub enum GitError {
         /// Why.
         message: String,
     },
+}
+
+impl GitError {
+    /// The problem code.
+    pub fn code(&self) -> Code {
+        match self {
+            GitError::Open { .. } => Code::GitOpen,
+            GitError::Fetch { .. } => Code::GitFetch,
+            GitError::Timeout { .. } => Code::GitTimeout,
+            GitError::RefNotFound { .. } => Code::GitRefNotFound,
+            GitError::Credential(_) => Code::GitCredential,
+            GitError::Read { .. } => Code::GitRead,
+            GitError::Cache { .. } => Code::GitCache,
+        }
+    }
 }
 
 /// A file read from the tree.

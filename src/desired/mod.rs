@@ -11,7 +11,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::config::{Config, Render, Source};
-use crate::model::{Declared, Problem, Severity};
+use crate::model::{Code, Declared, Problem, Severity};
 
 /// The outcome of reading one source.
 #[derive(Clone, Debug)]
@@ -63,13 +63,14 @@ fn state_as_parsed(file: &str, bytes: &[u8], region: Option<&str>) -> crate::man
             .iter()
             .map(|(kind, count)| format!("{kind} ({count})"))
             .collect();
-        parsed.notes.push(crate::manifest::FileProblem {
-            line: None,
-            message: format!(
+        parsed.notes.push(crate::manifest::FileProblem::at(
+            Code::SourceTerraformSkipped,
+            None,
+            format!(
                 "Terraform resources of types gitdrift does not read were skipped: {}",
                 kinds.join(", ")
             ),
-        });
+        ));
     }
     parsed
 }
@@ -91,9 +92,13 @@ fn read_state_file(config: &Config, source: &Source, path: &Path, out: &mut Sour
         Ok(bytes) => bytes,
         Err(err) => {
             out.problems.push(
-                Problem::new(Severity::Error, format!("cannot read: {err}"))
-                    .source(&source.name)
-                    .at(&shown, None),
+                Problem::new(
+                    Severity::Error,
+                    Code::SourceUnread,
+                    format!("cannot read: {err}"),
+                )
+                .source(&source.name)
+                .at(&shown, None),
             );
             return;
         }
@@ -110,14 +115,14 @@ fn read_state_file(config: &Config, source: &Source, path: &Path, out: &mut Sour
     let parsed = state_as_parsed(&shown, &bytes, source.region.as_deref());
     for problem in parsed.errors {
         out.problems.push(
-            Problem::new(Severity::Error, problem.message)
+            Problem::new(Severity::Error, problem.code, problem.message)
                 .source(&source.name)
                 .at(&shown, problem.line),
         );
     }
     for note in parsed.notes {
         out.problems.push(
-            Problem::new(Severity::Note, note.message)
+            Problem::new(Severity::Note, note.code, note.message)
                 .source(&source.name)
                 .at(&shown, None),
         );
@@ -151,7 +156,12 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         Ok(filter) => filter,
         Err(err) => {
             out.problems.push(
-                Problem::new(Severity::Error, format!("invalid glob: {err}")).source(&source.name),
+                Problem::new(
+                    Severity::Error,
+                    Code::ConfigInvalidValue,
+                    format!("invalid glob: {err}"),
+                )
+                .source(&source.name),
             );
             return out;
         }
@@ -179,8 +189,9 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
     ) {
         Ok(tree) => tree,
         Err(err) => {
-            out.problems
-                .push(Problem::new(Severity::Error, err.to_string()).source(&source.name));
+            out.problems.push(
+                Problem::new(Severity::Error, err.code(), err.to_string()).source(&source.name),
+            );
             return out;
         }
     };
@@ -196,7 +207,7 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
     };
     for (file, reason) in &tree.refused {
         out.problems.push(
-            Problem::new(refused_severity, reason.clone())
+            Problem::new(refused_severity, Code::ManifestTooLarge, reason.clone())
                 .source(&source.name)
                 .at(file, None),
         );
@@ -210,14 +221,14 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
                 _ => path,
             };
             out.problems.push(
-                Problem::new(Severity::Error, err.to_string())
+                Problem::new(Severity::Error, err.code(), err.to_string())
                     .source(&source.name)
                     .at(&file, None),
             );
         }
         for (path, note) in read.notes {
             out.problems.push(
-                Problem::new(Severity::Note, note)
+                Problem::new(Severity::Note, Code::RenderSkipped, note)
                     .source(&source.name)
                     .at(&path, None),
             );
@@ -248,14 +259,14 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         for (path, parsed) in parsed {
             for problem in parsed.errors {
                 out.problems.push(
-                    Problem::new(Severity::Error, problem.message)
+                    Problem::new(Severity::Error, problem.code, problem.message)
                         .source(&source.name)
                         .at(&path, problem.line),
                 );
             }
             for note in parsed.notes {
                 out.problems.push(
-                    Problem::new(Severity::Note, note.message)
+                    Problem::new(Severity::Note, note.code, note.message)
                         .source(&source.name)
                         .at(&path, note.line),
                 );
@@ -296,6 +307,7 @@ fn read_waivers(
         out.problems.push(
             Problem::new(
                 Severity::Error,
+                Code::AuditWaiverInvalid,
                 format!("waiver file {path} is not in the tree at the source's ref"),
             )
             .source(&source.name),
@@ -317,7 +329,7 @@ fn read_waivers(
         Err(errors) => {
             for e in errors {
                 out.problems.push(
-                    Problem::new(Severity::Error, e.message)
+                    Problem::new(Severity::Error, Code::AuditWaiverInvalid, e.message)
                         .source(&source.name)
                         .at(path, Some(e.line)),
                 );

@@ -18,7 +18,7 @@ use super::git::TreeFile;
 use crate::config::Limits;
 use crate::config::{HelmSettings, KustomizeSettings, Render, Source};
 use crate::manifest::{self, FileProblem, ParsedFile, Syntax};
-use crate::model::{Object, Rendered};
+use crate::model::{Code, Object, Rendered};
 
 /// The most a renderer may print; more is refused as hostile.
 const MAX_OUTPUT: usize = 256 * 1024 * 1024;
@@ -72,6 +72,18 @@ pub enum RenderError {
     /// The private folder could not be prepared.
     #[error("cannot prepare the render folder: {0}")]
     Io(String),
+}
+
+impl RenderError {
+    /// The problem code.
+    pub fn code(&self) -> Code {
+        match self {
+            RenderError::MissingBinary { .. } => Code::RenderMissingTool,
+            RenderError::Failed { .. } | RenderError::Io(_) => Code::RenderFailed,
+            RenderError::Timeout { .. } => Code::RenderTimeout,
+            RenderError::Refused { .. } => Code::RenderRefused,
+        }
+    }
 }
 
 /// What rendering a source produced: objects, and problems tied to the render target.
@@ -718,7 +730,7 @@ fn collect_helm(
 
 /// Problems in a renderer's output (it printed something that is not a valid manifest).
 fn push_problems(parsed: &ParsedFile, tool: &'static str, path: &str, out: &mut RenderRead) {
-    for FileProblem { line, message } in &parsed.errors {
+    for FileProblem { line, message, .. } in &parsed.errors {
         let at = line
             .map(|l| format!(" (rendered output line {l})"))
             .unwrap_or_default();

@@ -13,7 +13,7 @@ use crate::diff::aws::Declaration;
 use crate::live::aws::json::text;
 use crate::live::aws::types;
 use crate::manifest::FileProblem;
-use crate::model::{Body, Object, Origin};
+use crate::model::{Body, Code, Object, Origin};
 
 /// Whether a path names a Terraform state file.
 pub fn is_state_file(path: &str) -> bool {
@@ -38,26 +38,28 @@ pub fn parse(file: &str, bytes: &[u8], default_region: Option<&str>) -> StateRea
     let state: Value = match serde_json::from_slice(bytes) {
         Ok(state) => state,
         Err(err) => {
-            out.errors.push(FileProblem {
-                line: Some(err.line() as u64),
-                message: format!(
+            out.errors.push(FileProblem::at(
+                Code::SourceTerraformInvalid,
+                Some(err.line() as u64),
+                format!(
                     "invalid Terraform state: {}",
                     err.to_string().split(" at line").next().unwrap_or("")
                 ),
-            });
+            ));
             return out;
         }
     };
     match state.get("version").and_then(Value::as_u64) {
         Some(4) => {}
         other => {
-            out.errors.push(FileProblem {
-                line: None,
-                message: format!(
+            out.errors.push(FileProblem::at(
+                Code::SourceTerraformInvalid,
+                None,
+                format!(
                     "Terraform state format version {} is not supported (version 4 is)",
                     other.map_or("missing".to_string(), |v| v.to_string())
                 ),
-            });
+            ));
             return out;
         }
     }
@@ -106,10 +108,11 @@ pub fn parse(file: &str, bytes: &[u8], default_region: Option<&str>) -> StateRea
         };
         for attrs in instances(resource) {
             let Some(id) = t.terraform_id(attrs).map(str::to_string) else {
-                out.errors.push(FileProblem {
-                    line: None,
-                    message: format!("{kind}.{name} has no id"),
-                });
+                out.errors.push(FileProblem::at(
+                    Code::SourceTerraformIncomplete,
+                    None,
+                    format!("{kind}.{name} has no id"),
+                ));
                 continue;
             };
             let mut properties = t.terraform_properties(&id, attrs);
@@ -117,12 +120,13 @@ pub fn parse(file: &str, bytes: &[u8], default_region: Option<&str>) -> StateRea
                 extend(&mut properties, list, element);
             }
             let Some(region) = region(attrs).or(default_region.map(str::to_string)) else {
-                out.errors.push(FileProblem {
-                    line: None,
-                    message: format!(
+                out.errors.push(FileProblem::at(
+                    Code::SourceTerraformIncomplete,
+                    None,
+                    format!(
                         "{kind}.{name}: no region in its attributes; set the source's `region`"
                     ),
-                });
+                ));
                 continue;
             };
             let declaration = Declaration {

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::diff::{Status, ignore};
 use crate::live::LiveRead;
 use crate::live::aws::types;
-use crate::model::{Declared, Object, Problem, ResourceKey, Severity, SourceRef};
+use crate::model::{Code, Declared, Object, Problem, ResourceKey, Severity, SourceRef};
 
 /// Judges the AWS resources of a target: each declaration is matched with a live resource by id
 /// or by tags (exactly one), compared as the EC2 API describes it; declarations that match
@@ -81,6 +81,7 @@ pub fn judge_aws(
             // Not read is not missing: the target does not look there.
             out.problems.push(at(Problem::new(
                 Severity::Warning,
+                Code::JudgeNotRead,
                 format!(
                     "{} {} is not judged: target {target} does not read {} in {region}",
                     object.kind, object.name, object.kind
@@ -110,6 +111,7 @@ pub fn judge_aws(
                     let ids: Vec<&str> = candidates.iter().map(|o| o.name.as_str()).collect();
                     out.problems.push(at(Problem::new(
                         Severity::Error,
+                        Code::JudgeAmbiguousTags,
                         format!(
                             "{} {}: its tags match {} resources ({}); add tags or an id",
                             object.kind,
@@ -157,6 +159,7 @@ pub fn judge_aws(
         if let Some(first) = matched.insert(live_key.clone(), object.origin.to_string()) {
             out.problems.push(at(Problem::new(
                 Severity::Error,
+                Code::JudgeDeclaredTwice,
                 format!(
                     "{} {} is declared twice (first in {first}); the first is used",
                     found.kind, found.name

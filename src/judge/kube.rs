@@ -11,7 +11,7 @@ use super::{ResourceReport, Scopes, TargetJudgement, sort_resources};
 use crate::config::Config;
 use crate::diff::{self, Status, ignore, unmanaged::SystemContext};
 use crate::live::LiveRead;
-use crate::model::{Declared, GroupKind, Object, Problem, ResourceKey, Severity, SourceRef};
+use crate::model::{Code, Declared, GroupKind, Object, Problem, ResourceKey, Severity, SourceRef};
 
 /// Everything needed to judge the objects of one target against what git declares, built once
 /// per git revision: the declared objects indexed by identity, the scope of each kind, the
@@ -62,6 +62,7 @@ impl Judge {
                 problems.push(
                     Problem::new(
                         Severity::Error,
+                        Code::JudgeDeclaredTwice,
                         format!(
                             "{key} is declared twice (first in {} of source {}); the first is used",
                             first.object.origin, first.source
@@ -237,6 +238,7 @@ pub fn judge_target(
             problems.push(
                 Problem::new(
                     Severity::Warning,
+                    Code::JudgeLiveTwice,
                     format!(
                         "{key} appears twice in the live state (first in {}); the first is used",
                         first.origin

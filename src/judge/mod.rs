@@ -128,10 +128,11 @@ pub fn target(
         problems.push(
             Problem::new(
                 Severity::Error,
+                kind.code,
                 format!(
                     "{} is unreadable: {}: {}",
                     crate::live::kube::kind_label(&kind.gk),
-                    kind.reason,
+                    kind.reason(),
                     kind.message
                 ),
             )
@@ -145,7 +146,7 @@ pub fn target(
             target: target.to_string(),
             group: kind.gk.group.clone(),
             kind: kind.gk.kind.clone(),
-            reason: kind.reason.clone(),
+            reason: kind.reason().to_string(),
             message: kind.message.clone(),
             declared: judge.declared_of(&kind.gk) + aws_of_kind,
         });

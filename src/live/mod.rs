@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Limits;
 use crate::config::{Config, LiveSettings, Target};
-use crate::model::{Declared, GroupKind, Object, Problem, Scope};
+use crate::model::{Code, Declared, GroupKind, Object, Problem, Scope};
 
 /// The names the live providers know, for checking a configuration against them.
 pub fn known() -> crate::config::Known {
@@ -68,15 +68,27 @@ impl LiveRequest {
     }
 }
 
-/// A kind that could not be read (forbidden, or failing), so nothing can be said about it.
+/// A kind that could not be read (forbidden, throttled, or failing), so nothing can be said
+/// about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unreadable {
     /// The kind.
     pub gk: GroupKind,
-    /// `forbidden` or `error`.
-    pub reason: String,
+    /// Why, as a problem code (`kube.forbidden`, `aws.throttled`).
+    pub code: Code,
     /// The server's message.
     pub message: String,
+}
+
+impl Unreadable {
+    /// The reason reports give: `forbidden`, `throttled` or `error`.
+    pub fn reason(&self) -> &'static str {
+        match self.code {
+            Code::KubeForbidden | Code::AwsForbidden => "forbidden",
+            Code::AwsThrottled => "throttled",
+            _ => "error",
+        }
+    }
 }
 
 /// Trims a live object to what judging needs, as soon as it is read: the
@@ -210,6 +222,7 @@ impl LiveProvider {
                 join.unwrap_or_else(|err| LiveRead {
                     problems: vec![Problem::new(
                         crate::model::Severity::Error,
+                        Code::ScanInternal,
                         format!("snapshot reader failed: {err}"),
                     )],
                     complete: false,

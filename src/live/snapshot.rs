@@ -8,8 +8,9 @@ use rayon::prelude::*;
 
 use super::LiveRead;
 use crate::config::Limits;
+use crate::manifest::FileProblem;
 use crate::manifest::{self, Syntax};
-use crate::model::{Problem, Severity};
+use crate::model::{Code, Problem, Severity};
 
 /// Reads objects from a snapshot folder or file.
 #[derive(Clone, Debug)]
@@ -32,7 +33,7 @@ impl SnapshotProvider {
     pub fn read(&self, target: &str, limits: &Limits) -> LiveRead {
         let mut out = LiveRead::empty();
         let fail = |message: String| {
-            Problem::new(Severity::Error, message)
+            Problem::new(Severity::Error, Code::SnapshotUnreadable, message)
                 .target(target)
                 .at(&self.path.display().to_string(), None)
         };
@@ -69,7 +70,7 @@ impl SnapshotProvider {
         } else {
             self.path.clone()
         };
-        let parsed: Vec<(String, Result<FileRead, String>)> = files
+        let parsed: Vec<(String, Result<FileRead, FileProblem>)> = files
             .par_iter()
             .map(|path| {
                 let shown = path
@@ -86,22 +87,22 @@ impl SnapshotProvider {
                     out.aws_read.extend(aws_read);
                     for problem in parsed.errors {
                         out.problems.push(
-                            Problem::new(Severity::Error, problem.message)
+                            Problem::new(Severity::Error, problem.code, problem.message)
                                 .target(target)
                                 .at(&shown, problem.line),
                         );
                     }
                     for note in parsed.notes {
                         out.problems.push(
-                            Problem::new(Severity::Note, note.message)
+                            Problem::new(Severity::Note, note.code, note.message)
                                 .target(target)
                                 .at(&shown, note.line),
                         );
                     }
                     out.objects.extend(parsed.objects);
                 }
-                Err(message) => out.problems.push(
-                    Problem::new(Severity::Error, message)
+                Err(problem) => out.problems.push(
+                    Problem::new(Severity::Error, problem.code, problem.message)
                         .target(target)
                         .at(&shown, None),
                 ),
@@ -114,15 +115,22 @@ impl SnapshotProvider {
 /// A file's objects, and the AWS (region, type) pairs it holds in full.
 type FileRead = (manifest::ParsedFile, Vec<(String, String)>);
 
-fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<FileRead, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<FileRead, FileProblem> {
+    let unreadable = |message: String| FileProblem::at(Code::SnapshotUnreadable, None, message);
+    let size = std::fs::metadata(path)
+        .map_err(|e| unreadable(e.to_string()))?
+        .len();
     if size > limits.max_file_bytes {
-        return Err(format!(
-            "file is {size} bytes, over the limit of {} bytes",
-            limits.max_file_bytes
+        return Err(FileProblem::at(
+            Code::ManifestTooLarge,
+            None,
+            format!(
+                "file is {size} bytes, over the limit of {} bytes",
+                limits.max_file_bytes
+            ),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = std::fs::read(path).map_err(|e| unreadable(format!("cannot read: {e}")))?;
     let syntax = Syntax::of_path(shown).unwrap_or(Syntax::Yaml);
     // `aws ec2 describe-*` output: no apiVersion anywhere near the top.
     let head = &bytes[..bytes.len().min(4096)];
@@ -132,10 +140,10 @@ fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<FileRead, Stri
         && super::aws::offline::is_describe_output(&value)
     {
         let Some(region) = super::aws::offline::region_of(Path::new(shown)) else {
-            return Err(
+            return Err(unreadable(
                 "AWS describe output must be in a folder named after its region (eu-west-1/…)"
                     .to_string(),
-            );
+            ));
         };
         let types = super::aws::offline::types_in(&value)
             .into_iter()

@@ -12,7 +12,7 @@ mod rules;
 mod selector;
 
 pub use format::Format;
-pub use problem::{Problem, Severity};
+pub use problem::{Code, Problem, Severity};
 pub use rules::{RuleSeverity, Side};
 pub use selector::Selector;
 

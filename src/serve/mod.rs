@@ -27,7 +27,7 @@ use crate::live::LiveRead;
 use crate::live::kube::KubeProvider;
 use crate::live::kube::watch::{CacheOnly, TargetWatch};
 use crate::metrics::Metrics;
-use crate::model::Severity;
+use crate::model::{Code, Severity};
 use crate::report::{ScanReport, Summary};
 use crate::scan::{self, ScanOptions};
 use crate::store::Store;
@@ -624,6 +624,7 @@ async fn fetch_source(
             problems: vec![
                 crate::model::Problem::new(
                     Severity::Error,
+                    crate::model::Code::ScanInternal,
                     format!("reading the source failed: {err}"),
                 )
                 .source(&source.name),
@@ -930,7 +931,7 @@ async fn scan_target(
             service.metrics.scan_finished(
                 &target.name,
                 clock.elapsed().as_secs_f64(),
-                &[("judge", 1)],
+                &[(Code::ScanInternal.stage(), 1)],
             );
             finish_status(
                 service,
@@ -951,13 +952,13 @@ async fn scan_target(
     let id = match stored {
         Ok(Ok(id)) => Some(id),
         Ok(Err(err)) => {
-            tracing::error!(message = "scan not stored", target = %target.name, error = %err);
-            service.metrics.stage_error(&target.name, "store");
+            tracing::error!(message = "scan not stored", target = %target.name, code = %err.code(), error = %err);
+            service.metrics.stage_error(&target.name, err.code());
             None
         }
         Err(err) => {
             tracing::error!(message = "scan not stored", target = %target.name, error = %err);
-            service.metrics.stage_error(&target.name, "store");
+            service.metrics.stage_error(&target.name, Code::StoreWrite);
             None
         }
     };
@@ -974,14 +975,7 @@ async fn scan_target(
         .iter()
         .filter(|p| p.severity == Severity::Error)
     {
-        let stage = if p.source.is_some() {
-            "source"
-        } else if p.target.is_some() && p.file.is_none() {
-            "live"
-        } else {
-            "judge"
-        };
-        *stages.entry(stage).or_insert(0) += 1;
+        *stages.entry(p.code.stage()).or_insert(0) += 1;
         if errors.len() < 5 {
             errors.push(p.to_string());
         }

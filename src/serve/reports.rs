@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::Service;
 use crate::config::service::ScheduledReport;
-use crate::model::Format;
+use crate::model::{Code, Format};
 use crate::report::{self, ScanReport, TextOptions, Trend, TrendBase};
 use crate::scan::Context;
 
@@ -183,7 +183,7 @@ pub async fn run_report(service: &Arc<Service>, context: &Context, report: &Sche
             tracing::error!(message = "scheduled report failed", report = %report.name, error = %err);
             service
                 .metrics
-                .stage_error(&format!("report:{}", report.name), "report");
+                .stage_error(&format!("report:{}", report.name), Code::ReportWrite);
             update_run(service, report, |run| {
                 run.last_run_at = Some(started);
                 run.error = Some(err);

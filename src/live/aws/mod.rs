@@ -15,7 +15,7 @@ use chrono::Utc;
 
 use super::{LiveRead, Recorder, Unreadable};
 use crate::config::AwsSettings;
-use crate::model::{Body, GroupKind, Object, Origin, Problem, Scope, Severity};
+use crate::model::{Body, Code, GroupKind, Object, Origin, Problem, Scope, Severity};
 
 /// Reads one AWS target (an account, through its credentials or role, in its regions).
 #[derive(Clone, Debug)]
@@ -53,7 +53,7 @@ impl AwsProvider {
     }
 
     /// The regions to read: the configured list, or every enabled region (DescribeRegions).
-    pub async fn regions(&self) -> Result<Vec<String>, String> {
+    pub async fn regions(&self) -> Result<Vec<String>, types::AwsError> {
         if !self.settings.all_regions {
             return Ok(self.settings.regions.clone());
         }
@@ -80,11 +80,12 @@ impl AwsProvider {
         let mut out = LiveRead::empty();
         let regions = match self.regions().await {
             Ok(regions) => regions,
-            Err(message) => {
+            Err(err) => {
                 out.problems.push(
                     Problem::new(
                         Severity::Error,
-                        format!("cannot list the AWS regions: {message}"),
+                        err.code(),
+                        format!("cannot list the AWS regions: {err}"),
                     )
                     .target(target),
                 );
@@ -127,23 +128,12 @@ impl AwsProvider {
                             out.objects.push(object(&region, resource_type, item));
                         }
                     }
-                    Err(message) => {
+                    Err(err) => {
                         failed += 1;
-                        let reason = if message.starts_with("UnauthorizedOperation")
-                            || message.starts_with("AccessDenied")
-                        {
-                            "forbidden"
-                        } else if message.starts_with("RequestLimitExceeded")
-                            || message.starts_with("Throttling")
-                        {
-                            "throttled"
-                        } else {
-                            "error"
-                        };
                         out.unreadable.push(Unreadable {
                             gk: gk(resource_type),
-                            reason: reason.to_string(),
-                            message: format!("{region}: {message}"),
+                            code: err.code(),
+                            message: format!("{region}: {err}"),
                         });
                     }
                 }
@@ -151,14 +141,15 @@ impl AwsProvider {
         }
         if attempted > 0 && failed == attempted {
             // Nothing could be read at all: say so once, and call nothing missing.
-            let first = out
+            let (code, first) = out
                 .unreadable
                 .first()
-                .map(|u| u.message.clone())
-                .unwrap_or_default();
+                .map(|u| (u.code, u.message.clone()))
+                .unwrap_or((Code::AwsError, String::new()));
             out.unreadable.clear();
             out.problems.push(
-                Problem::new(Severity::Error, format!("cannot read AWS: {first}")).target(target),
+                Problem::new(Severity::Error, code, format!("cannot read AWS: {first}"))
+                    .target(target),
             );
             out.complete = false;
         }
@@ -167,7 +158,11 @@ impl AwsProvider {
     }
 }
 
-type Outcome = (String, &'static str, Result<Vec<types::Item>, String>);
+type Outcome = (
+    String,
+    &'static str,
+    Result<Vec<types::Item>, types::AwsError>,
+);
 
 async fn read_region(
     settings: &AwsSettings,

@@ -20,7 +20,7 @@ use super::{LiveRead, LiveRequest, Recorder, Unreadable};
 use crate::config::KubeSettings;
 use crate::config::Limits;
 use crate::manifest;
-use crate::model::{GroupKind, Problem, Scope, Severity};
+use crate::model::{Code, GroupKind, Problem, Scope, Severity};
 
 /// Why a cluster could not be used at all.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,16 @@ pub enum KubeError {
     /// The cluster did not answer discovery.
     #[error("cannot reach the cluster: {0}")]
     Unreachable(String),
+}
+
+impl KubeError {
+    /// The problem code.
+    pub fn code(&self) -> Code {
+        match self {
+            KubeError::Config(_) | KubeError::Client(_) => Code::KubeConfig,
+            KubeError::Unreachable(_) => Code::KubeUnreachable,
+        }
+    }
 }
 
 /// How a client is used: requests that should answer within the target's timeout, or watches
@@ -208,11 +218,13 @@ impl KubeProvider {
     /// Reads the objects of every kind the scan needs.
     pub async fn read(&self, target: &str, request: &LiveRequest, limits: &Limits) -> LiveRead {
         let mut out = LiveRead::empty();
-        let fail = |message: String| Problem::new(Severity::Error, message).target(target);
+        let fail = |err: KubeError| {
+            Problem::new(Severity::Error, err.code(), err.to_string()).target(target)
+        };
         let client = match self.client(Use::Requests).await {
             Ok(client) => client,
             Err(err) => {
-                out.problems.push(fail(err.to_string()));
+                out.problems.push(fail(err));
                 out.complete = false;
                 return out;
             }
@@ -224,7 +236,7 @@ impl KubeProvider {
         let (served, unserved) = match self.discover(&client, &kinds).await {
             Ok(found) => found,
             Err(err) => {
-                out.problems.push(fail(err.to_string()));
+                out.problems.push(fail(err));
                 out.complete = false;
                 return out;
             }
@@ -236,12 +248,12 @@ impl KubeProvider {
                 Ok(objects) => out.objects.extend(objects),
                 Err(ListError::Forbidden(message)) => out.unreadable.push(Unreadable {
                     gk: kind.gk.clone(),
-                    reason: "forbidden".to_string(),
+                    code: Code::KubeForbidden,
                     message,
                 }),
                 Err(ListError::Other(message)) => out.unreadable.push(Unreadable {
                     gk: kind.gk.clone(),
-                    reason: "error".to_string(),
+                    code: Code::KubeError,
                     message,
                 }),
             }

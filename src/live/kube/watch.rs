@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::{KubeError, KubeProvider, Served};
 use crate::live::{LiveRead, LiveRequest, Unreadable};
 use crate::manifest;
-use crate::model::{GroupKind, Object, ResourceKey, Scope};
+use crate::model::{Code, GroupKind, Object, ResourceKey, Scope};
 
 /// A change to a watched target.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -245,10 +245,10 @@ impl TargetWatch {
             .iter()
             .map(|(gk, message)| Unreadable {
                 gk: gk.clone(),
-                reason: if message.contains("403") || message.contains("orbidden") {
-                    "forbidden".to_string()
+                code: if message.contains("403") || message.contains("orbidden") {
+                    Code::KubeForbidden
                 } else {
-                    "error".to_string()
+                    Code::KubeError
                 },
                 message: message.clone(),
             })
@@ -257,7 +257,7 @@ impl TargetWatch {
             if !cache.unreadable.contains_key(gk) {
                 unreadable.push(Unreadable {
                     gk: gk.clone(),
-                    reason: "error".to_string(),
+                    code: Code::KubeError,
                     message: "the watch has not listed this kind yet".to_string(),
                 });
             }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{AwsType, Item, Shape, Snapshot, error, reads};
+use super::{AwsError, AwsType, Item, Shape, Snapshot, error, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::J;
 
@@ -36,7 +36,7 @@ impl AwsType for EbsEncryptionByDefault {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let enabled = ec2
                 .get_ebs_encryption_by_default()

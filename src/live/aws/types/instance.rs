@@ -4,7 +4,7 @@
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-use super::{AwsType, Estate, Item, Shape, Snapshot, pages, reads};
+use super::{AwsError, AwsType, Estate, Item, Shape, Snapshot, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::{J, strings};
 use crate::model::Object;
@@ -33,7 +33,7 @@ impl AwsType for Instances {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let paginator = ec2.describe_instances().into_paginator();
             let reservations =

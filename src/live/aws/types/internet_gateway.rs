@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-use super::{AwsType, Item, Shape, Snapshot, pages, reads};
+use super::{AwsError, AwsType, Item, Shape, Snapshot, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::{J, text};
 
@@ -34,7 +34,7 @@ impl AwsType for InternetGateways {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let paginator = ec2.describe_internet_gateways().into_paginator();
             let gateways = pages(paginator.page_size(ec2.page_size(1000)).items().send()).await?;

@@ -4,7 +4,7 @@
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use super::{AwsType, Item, Shape, Snapshot, error, reads};
+use super::{AwsError, AwsType, Item, Shape, Snapshot, error, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::{J, text};
 
@@ -32,7 +32,7 @@ impl AwsType for KeyPairs {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let output = ec2
                 .describe_key_pairs()

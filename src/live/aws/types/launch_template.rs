@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{LaunchTemplateVersion, ResponseLaunchTemplateData};
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use super::{AwsType, Item, Shape, Snapshot, error, pages, reads};
+use super::{AwsError, AwsType, Item, Shape, Snapshot, error, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::{J, strings};
 
@@ -77,7 +77,7 @@ fn data(d: &ResponseLaunchTemplateData) -> Value {
 async fn default_versions(
     ec2: &ReadOnlyEc2,
     ids: &[String],
-) -> Result<Vec<LaunchTemplateVersion>, String> {
+) -> Result<Vec<LaunchTemplateVersion>, AwsError> {
     let paginator = ec2
         .describe_launch_template_versions()
         .versions("$Default")
@@ -119,7 +119,7 @@ impl AwsType for LaunchTemplates {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let paginator = ec2.describe_launch_templates().into_paginator();
             let templates = pages(paginator.page_size(ec2.page_size(200)).items().send()).await?;

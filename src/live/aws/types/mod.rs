@@ -30,7 +30,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use super::client::ReadOnlyEc2;
-use crate::model::Object;
+use crate::model::{Code, Object};
 
 /// Every supported type, in the order reports and snapshots list them.
 pub static ALL: &[&dyn AwsType] = &[
@@ -113,7 +113,7 @@ pub trait AwsType: Send + Sync {
     fn snapshot(&self) -> Snapshot;
 
     /// Every resource of the type in the client's region (every page).
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>>;
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>>;
 
     /// The Terraform resource types that declare it.
     fn terraform_types(&self) -> &'static [&'static str] {
@@ -233,7 +233,7 @@ pub async fn pages<T, E, R>(
     stream: aws_smithy_async::future::pagination_stream::PaginationStream<
         Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
     >,
-) -> Result<Vec<T>, String>
+) -> Result<Vec<T>, AwsError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
@@ -244,10 +244,46 @@ where
         .map_err(|e| error(&e))
 }
 
-/// An SDK error as a report shows it: the service's own code and message where AWS answered
-/// (`RequestLimitExceeded: Request limit exceeded.` after the retries gave up,
-/// `UnauthorizedOperation: …`), else the error and its causes (timeouts, connection refused).
-pub fn error<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+/// Why an AWS read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// AWS answered with an error: its own code and message (`RequestLimitExceeded: Request
+    /// limit exceeded.` after the retries gave up, `UnauthorizedOperation: …`).
+    #[error("{code}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Service {
+        /// AWS's error code.
+        code: String,
+        /// AWS's message.
+        message: Option<String>,
+    },
+    /// No answer: the error and its causes (timeouts, connection refused, credentials).
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl AwsError {
+    /// The problem code.
+    pub fn code(&self) -> Code {
+        match self {
+            AwsError::Service { code, .. }
+                if code.starts_with("UnauthorizedOperation")
+                    || code.starts_with("AccessDenied") =>
+            {
+                Code::AwsForbidden
+            }
+            AwsError::Service { code, .. }
+                if code.starts_with("RequestLimitExceeded") || code.starts_with("Throttling") =>
+            {
+                Code::AwsThrottled
+            }
+            AwsError::Service { .. } => Code::AwsError,
+            AwsError::Transport(_) => Code::AwsUnreachable,
+        }
+    }
+}
+
+/// An SDK error as gitdrift reports it.
+pub fn error<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -255,13 +291,14 @@ where
     use aws_smithy_runtime_api::client::result::SdkError;
     if let SdkError::ServiceError(service) = err {
         let e = service.err();
-        match (e.code(), e.message()) {
-            (Some(code), Some(message)) => return format!("{code}: {message}"),
-            (Some(code), None) => return code.to_string(),
-            _ => {}
+        if let Some(code) = e.code() {
+            return AwsError::Service {
+                code: code.to_string(),
+                message: e.message().map(str::to_string),
+            };
         }
     }
-    crate::model::redact::error_chain(err)
+    AwsError::Transport(crate::model::redact::error_chain(err))
 }
 
 /// Declares the EC2 reads a type's collector calls: each becomes a method of

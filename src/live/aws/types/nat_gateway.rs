@@ -4,7 +4,7 @@
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-use super::{AwsType, Item, Shape, Snapshot, pages, reads};
+use super::{AwsError, AwsType, Item, Shape, Snapshot, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::{J, text};
 
@@ -32,7 +32,7 @@ impl AwsType for NatGateways {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let paginator = ec2.describe_nat_gateways().into_paginator();
             let gateways = pages(paginator.page_size(ec2.page_size(1000)).items().send()).await?;

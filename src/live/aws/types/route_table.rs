@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use super::{AwsType, Item, Shape, Snapshot, pages, reads};
+use super::{AwsError, AwsType, Item, Shape, Snapshot, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::J;
 
@@ -35,7 +35,7 @@ impl AwsType for RouteTables {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let paginator = ec2.describe_route_tables().into_paginator();
             let tables = pages(paginator.page_size(ec2.page_size(100)).items().send()).await?;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use super::{AwsType, Item, Shape, Snapshot, pages, reads};
+use super::{AwsError, AwsType, Item, Shape, Snapshot, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::J;
 
@@ -33,7 +33,7 @@ impl AwsType for Subnets {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let paginator = ec2.describe_subnets().into_paginator();
             let subnets = pages(paginator.page_size(ec2.page_size(1000)).items().send()).await?;

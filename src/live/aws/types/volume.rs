@@ -3,7 +3,7 @@
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use super::{AwsType, Item, Shape, Snapshot, pages, reads};
+use super::{AwsError, AwsType, Item, Shape, Snapshot, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::J;
 
@@ -31,7 +31,7 @@ impl AwsType for Volumes {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let paginator = ec2.describe_volumes().into_paginator();
             let volumes = pages(paginator.page_size(ec2.page_size(500)).items().send()).await?;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
-use super::{AwsType, Estate, Item, Shape, Snapshot, pages, reads};
+use super::{AwsError, AwsType, Estate, Item, Shape, Snapshot, pages, reads};
 use crate::live::aws::client::ReadOnlyEc2;
 use crate::live::aws::json::J;
 use crate::model::Object;
@@ -35,7 +35,7 @@ impl AwsType for Vpcs {
         }
     }
 
-    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, String>> {
+    fn collect<'a>(&'a self, ec2: &'a ReadOnlyEc2) -> BoxFuture<'a, Result<Vec<Item>, AwsError>> {
         Box::pin(async move {
             let paginator = ec2.describe_vpcs().into_paginator();
             let vpcs = pages(paginator.page_size(ec2.page_size(1000)).items().send()).await?;
