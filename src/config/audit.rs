@@ -28,8 +28,10 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
+use super::ConfigError;
+use super::checker::{Checker, Fields, parse_duration, resolve_path};
 use super::node::{self, Node, NodeKind};
-use super::{Checker, ConfigError, Selector, parse_duration};
+use crate::model::Selector;
 use crate::model::{RuleSeverity, Side};
 
 /// Compliance auditing settings.
@@ -115,23 +117,7 @@ pub struct Waiver {
 impl Checker {
     pub(super) fn audit(&mut self, node: &Node, today: NaiveDate) -> AuditSettings {
         let mut audit = AuditSettings::default();
-        let Some(fields) = self.fields(
-            node,
-            "audit",
-            &[
-                "enabled",
-                "builtin",
-                "rules",
-                "packs",
-                "include_rules",
-                "exclude_rules",
-                "timeout",
-                "fail_on_severity",
-                "max_waiver_days",
-                "waivers",
-                "waiver_files",
-            ],
-        ) else {
+        let Some(fields) = self.fields(node, "audit") else {
             return audit;
         };
         for (key, slot) in [
@@ -147,7 +133,7 @@ impl Checker {
         }
         if let Some(list) = fields.get("rules") {
             for raw in self.string_list(list, "audit.rules") {
-                audit.rules.push(super::resolve_path(&self.base, &raw));
+                audit.rules.push(resolve_path(&self.base, &raw));
             }
         }
         audit.selection = self.selection(&fields, "audit");
@@ -195,7 +181,7 @@ impl Checker {
         }
         if let Some(list) = fields.get("waiver_files") {
             for raw in self.string_list(list, "audit.waiver_files") {
-                let path = super::resolve_path(&self.base, &raw);
+                let path = resolve_path(&self.base, &raw);
                 self.waiver_file(list, &path, today, max, &mut audit.waivers);
             }
         }
@@ -203,7 +189,7 @@ impl Checker {
     }
 
     /// `packs`, `include_rules` and `exclude_rules` of a block.
-    pub(super) fn selection(&mut self, fields: &super::Fields<'_>, what: &str) -> RuleSelection {
+    pub(super) fn selection(&mut self, fields: &Fields<'_>, what: &str) -> RuleSelection {
         RuleSelection {
             packs: fields
                 .get("packs")
@@ -239,7 +225,7 @@ impl Checker {
         };
         match parse_waivers(&text, path, today, max) {
             Ok(waivers) => out.extend(waivers),
-            Err(mut errors) => self.errors.append(&mut errors),
+            Err(errors) => self.extend(errors),
         }
     }
 
@@ -250,22 +236,7 @@ impl Checker {
         today: NaiveDate,
         max_days: u32,
     ) -> Option<Waiver> {
-        let fields = self.fields(
-            node,
-            "a waiver",
-            &[
-                "rule",
-                "group",
-                "kind",
-                "namespace",
-                "name",
-                "target",
-                "side",
-                "justification",
-                "expires",
-                "owner",
-            ],
-        )?;
+        let fields = self.fields(node, "a waiver")?;
         let rule = self.required(&fields, "rule", "waiver");
         let selector = self.selector(&fields);
         let side = match self.optional(&fields, "side", "waiver").as_deref() {
@@ -285,7 +256,7 @@ impl Checker {
         let owner = self.optional(&fields, "owner", "waiver");
         let expires = match fields.get("expires") {
             None => {
-                self.error(node, "waiver needs `expires` (a date, YYYY-MM-DD)");
+                self.missing(node, "waiver needs `expires` (a date, YYYY-MM-DD)");
                 None
             }
             Some(n) => {
@@ -335,38 +306,36 @@ pub fn parse_waivers(
     today: NaiveDate,
     max_days: u32,
 ) -> Result<Vec<Waiver>, Vec<ConfigError>> {
-    let mut check = Checker {
-        file: file.to_path_buf(),
-        base: file.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
-        known: super::Known::default(),
-        errors: Vec::new(),
-    };
-    let mut out = Vec::new();
-    match node::parse(text) {
-        Err((line, message)) => check.errors.push(ConfigError {
+    let mut check = Checker::new(
+        file,
+        &file.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+        super::Known::default(),
+    );
+    let root = node::parse(text).map_err(|(line, message)| {
+        vec![ConfigError {
             file: file.to_path_buf(),
             line,
             column: 1,
+            code: crate::model::Code::ConfigSyntax,
             message: format!("invalid YAML: {message}"),
-        }),
-        Ok(root) => {
-            if let Some(fields) = check.fields(&root, "a waiver file", &["waivers"]) {
-                match fields.get("waivers") {
-                    Some(list) => {
-                        for item in check.seq(list, "waivers") {
-                            if let Some(waiver) = check.waiver(item, file, today, max_days) {
-                                out.push(waiver);
-                            }
-                        }
+        }]
+    })?;
+    let mut out = Vec::new();
+    if let Some(fields) = check.fields(&root, "a waiver file") {
+        match fields.get("waivers") {
+            Some(list) => {
+                for item in check.seq(list, "waivers") {
+                    if let Some(waiver) = check.waiver(item, file, today, max_days) {
+                        out.push(waiver);
                     }
-                    None => check.error(&root, "a waiver file needs `waivers`"),
                 }
             }
+            None => check.missing(&root, "a waiver file needs `waivers`"),
         }
     }
-    if check.errors.is_empty() {
-        Ok(out)
+    if check.failed() {
+        Err(check.into_errors())
     } else {
-        Err(check.errors)
+        Ok(out)
     }
 }

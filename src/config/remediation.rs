@@ -30,7 +30,7 @@
 //!   max_per_hour: 10                # …at most this many opened, updated or closed an hour
 //! ```
 
-use super::Checker;
+use super::checker::Checker;
 use super::node::Node;
 use crate::model::Selector;
 use crate::model::pointer::parse as parse_pointer;
@@ -118,39 +118,12 @@ impl AdoptRule {
 impl Checker {
     pub(super) fn remediation(&mut self, node: &Node) -> RemediationSettings {
         let mut settings = RemediationSettings::default();
-        let Some(fields) = self.fields(
-            node,
-            "remediation",
-            &[
-                "adopt",
-                "delete_missing",
-                "import_unmanaged",
-                "provider",
-                "github",
-                "gitlab",
-                "gitea",
-                "close_when_gone",
-                "in_service",
-                "max_per_hour",
-            ],
-        ) else {
+        let Some(fields) = self.fields(node, "remediation") else {
             return settings;
         };
         if let Some(list) = fields.get("adopt") {
             for item in self.seq(list, "remediation.adopt") {
-                let Some(f) = self.fields(
-                    item,
-                    "an adopt rule",
-                    &[
-                        "group",
-                        "kind",
-                        "namespace",
-                        "name",
-                        "target",
-                        "source",
-                        "paths",
-                    ],
-                ) else {
+                let Some(f) = self.fields(item, "an adopt rule") else {
                     continue;
                 };
                 let selector = self.selector(&f);
@@ -172,38 +145,44 @@ impl Checker {
                 });
             }
         }
+        // Every hosting block is a key of the section, whichever provider is chosen.
+        let (github, gitlab, gitea) = (
+            fields.get("github"),
+            fields.get("gitlab"),
+            fields.get("gitea"),
+        );
         if let Some(n) = fields.get("provider") {
             match self.string(n, "remediation.provider").as_deref() {
                 Some("local") => settings.provider = Some(Provider::Local),
-                Some("github") => match fields.get("github") {
+                Some("github") => match github {
                     Some(h) => {
                         settings.provider = self
                             .hosting(h, "remediation.github", "https://api.github.com")
                             .map(Provider::GitHub)
                     }
-                    None => self.error(
+                    None => self.missing(
                         n,
                         "provider github needs a `github:` block (token_env or token_file)",
                     ),
                 },
-                Some("gitlab") => match fields.get("gitlab") {
+                Some("gitlab") => match gitlab {
                     Some(h) => {
                         settings.provider = self
                             .hosting(h, "remediation.gitlab", "https://gitlab.com/api/v4")
                             .map(Provider::GitLab)
                     }
-                    None => self.error(
+                    None => self.missing(
                         n,
                         "provider gitlab needs a `gitlab:` block (token_env or token_file)",
                     ),
                 },
-                Some("gitea") => match fields.get("gitea") {
+                Some("gitea") => match gitea {
                     Some(h) => {
                         settings.provider = self
                             .hosting(h, "remediation.gitea", "https://gitea.com/api/v1")
                             .map(Provider::Gitea)
                     }
-                    None => self.error(
+                    None => self.missing(
                         n,
                         "provider gitea needs a `gitea:` block (api_url, token_env or token_file)",
                     ),
@@ -240,17 +219,13 @@ impl Checker {
             }
         }
         if settings.in_service && settings.provider.is_none() {
-            self.error(node, "remediation.in_service needs a `provider`");
+            self.missing(node, "remediation.in_service needs a `provider`");
         }
         settings
     }
 
     fn hosting(&mut self, node: &Node, what: &str, default_api: &str) -> Option<Hosting> {
-        let fields = self.fields(
-            node,
-            what,
-            &["api_url", "repository", "token_env", "token_file", "labels"],
-        )?;
+        let fields = self.fields(node, what)?;
         let api_url = self
             .optional(&fields, "api_url", what)
             .unwrap_or_else(|| default_api.to_string());
@@ -271,21 +246,21 @@ impl Checker {
         let token_file = fields
             .get("token_file")
             .and_then(|n| self.path(n, &format!("{what}.token_file")));
+        let labels = fields
+            .get("labels")
+            .map(|n| self.string_list(n, &format!("{what}.labels")))
+            .unwrap_or_default();
         let token = match (token_env, token_file) {
             (Some(env), None) => super::SecretRef::Env(env),
             (None, Some(file)) => super::SecretRef::File(file),
             _ => {
-                self.error(
+                self.missing(
                     node,
                     format!("{what} needs one of `token_env` or `token_file`"),
                 );
                 return None;
             }
         };
-        let labels = fields
-            .get("labels")
-            .map(|n| self.string_list(n, &format!("{what}.labels")))
-            .unwrap_or_default();
         Some(Hosting {
             api_url: api_url.trim_end_matches('/').to_string(),
             repository,

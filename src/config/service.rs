@@ -28,8 +28,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::SecretRef;
+use super::checker::{Checker, Fields};
 use super::node::{Node, NodeKind};
-use super::{Checker, SecretRef, parse_duration};
 use crate::model::Format;
 
 /// Settings of `gitdrift serve`.
@@ -128,30 +129,7 @@ pub struct TargetSchedule {
 }
 
 impl Checker {
-    fn positive_duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
-        match self.string_or_int(node).as_deref().and_then(parse_duration) {
-            Some(d) if !d.is_zero() => Some(d),
-            _ => {
-                self.error(
-                    node,
-                    format!("{what} must be a duration such as 90s, 5m or 1h"),
-                );
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
-        match node.kind {
-            NodeKind::Bool(b) => Some(b),
-            _ => {
-                self.error(node, format!("{what} must be true or false"));
-                None
-            }
-        }
-    }
-
-    pub(super) fn target_schedule(&mut self, fields: &super::Fields<'_>) -> TargetSchedule {
+    pub(super) fn target_schedule(&mut self, fields: &Fields<'_>) -> TargetSchedule {
         TargetSchedule {
             interval: fields
                 .get("interval")
@@ -164,24 +142,7 @@ impl Checker {
 
     pub(super) fn serve(&mut self, node: &Node) -> ServeSettings {
         let mut serve = ServeSettings::default();
-        let Some(fields) = self.fields(
-            node,
-            "serve",
-            &[
-                "listen",
-                "interval",
-                "jitter",
-                "fetch_interval",
-                "watch_debounce",
-                "shutdown_timeout",
-                "resource_metrics",
-                "webhook_secret_env",
-                "webhook_secret_file",
-                "retention",
-                "reports",
-                "external_url",
-            ],
-        ) else {
+        let Some(fields) = self.fields(node, "serve") else {
             return serve;
         };
         if let Some(n) = fields.get("listen") {
@@ -249,7 +210,7 @@ impl Checker {
             for item in self.seq(n, "serve.reports") {
                 if let Some(report) = self.scheduled_report(item) {
                     if let Some(first) = names.insert(report.name.clone(), report.line) {
-                        self.error(
+                        self.duplicate(
                             item,
                             format!(
                                 "report `{}` is defined twice (first on line {first})",
@@ -266,7 +227,7 @@ impl Checker {
 
     fn retention(&mut self, node: &Node) -> Retention {
         let mut retention = Retention::default();
-        let Some(fields) = self.fields(node, "serve.retention", &["max_age", "max_count"]) else {
+        let Some(fields) = self.fields(node, "serve.retention") else {
             return retention;
         };
         if let Some(n) = fields.present("max_age") {
@@ -293,11 +254,7 @@ impl Checker {
 
     fn scheduled_report(&mut self, node: &Node) -> Option<ScheduledReport> {
         let what = "a scheduled report";
-        let fields = self.fields(
-            node,
-            what,
-            &["name", "schedule", "timezone", "formats", "output"],
-        )?;
+        let fields = self.fields(node, what)?;
         let name = self.required(&fields, "name", "report");
         if let Some(name) = &name
             && !name
@@ -363,7 +320,7 @@ impl Checker {
         let output = match fields.get("output") {
             Some(n) => self.path(n, "report.output"),
             None => {
-                self.error(
+                self.missing(
                     node,
                     "report needs `output` (the folder reports are written to)",
                 );
