@@ -144,7 +144,7 @@ pub async fn run_report(service: &Arc<Service>, context: &Context, report: &Sche
     let mut sources = Vec::new();
     for target in &config.targets {
         if service.owns(&target.name) {
-            sources.extend(super::target_sources(service, config, &target.name).await);
+            sources.extend(super::loops::target_sources(service, config, &target.name).await);
         } else {
             for source in config.sources.iter().filter(|s| s.target == target.name) {
                 let (config, source, cache) = (
@@ -163,7 +163,8 @@ pub async fn run_report(service: &Arc<Service>, context: &Context, report: &Sche
         }
     }
     let scanned =
-        super::scan_off_workers(service, context, Vec::new(), sources, Default::default()).await;
+        super::loops::scan_off_workers(service, context, Vec::new(), sources, Default::default())
+            .await;
     let result = match scanned {
         Ok(scan) => finish(service, report, scan).await,
         Err(err) => Err(format!("the scan failed: {err}")),

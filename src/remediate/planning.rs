@@ -1,0 +1,445 @@
+//! The plan: for each drift the configuration adopts, the edit to the git file that declares
+//! it, made without changing anything else in the file and checked by reading the result back;
+//! where an edit is not right (rendered sources, Terraform state, a file changed since the
+//! scan), a suggestion that says why.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{FieldChange, FileChange, Plan, Suggestion, describe, key_of, yaml_edit};
+use crate::config::{Config, RepoLocation};
+use crate::diff::Status;
+use crate::judge::ResourceReport;
+use crate::model::pointer::parse as parse_pointer;
+use crate::report::ScanReport;
+
+/// Reads a file of a source's repository at a commit (from the repository itself, or the cached
+/// clone of a remote one).
+pub fn read_at(
+    repo: &RepoLocation,
+    cache_dir: &Path,
+    commit: &str,
+    file: &str,
+) -> Result<String, String> {
+    let path = repo_path(repo, cache_dir)?;
+    let repo = gix::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| e.to_string())?;
+    let commit = repo.find_commit(id).map_err(|e| e.to_string())?;
+    let tree = commit.tree().map_err(|e| e.to_string())?;
+    let entry = tree
+        .lookup_entry_by_path(file)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{file} is not in commit {}", id.to_hex_with_len(12)))?;
+    let object = entry.object().map_err(|e| e.to_string())?;
+    String::from_utf8(object.data.clone()).map_err(|_| format!("{file} is not UTF-8 text"))
+}
+
+/// Where a source's repository is on disk.
+pub fn repo_path(repo: &RepoLocation, cache_dir: &Path) -> Result<PathBuf, String> {
+    match repo {
+        RepoLocation::Local(path) => Ok(path.clone()),
+        RepoLocation::Remote(url) => Ok(crate::desired::git::cached_clone(cache_dir, url)),
+        RepoLocation::StateFile(path) => Err(format!(
+            "{} is a Terraform state file, not a repository",
+            path.display()
+        )),
+    }
+}
+
+/// A resource and the fields of it git adopts.
+type Adoption<'r> = (&'r ResourceReport, Vec<FieldChange>);
+
+/// Computes the plan for a report under the configuration's `remediation` settings.
+pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
+    let settings = &config.remediation;
+    let mut out = Plan::default();
+    // (source, file) → the resources and fields to change there.
+    let mut per_file: BTreeMap<(String, String), Vec<Adoption<'_>>> = BTreeMap::new();
+    for r in report.resources.iter() {
+        let Some(source) = &r.source else {
+            continue;
+        };
+        let key = key_of(r);
+        let rules: Vec<_> = settings
+            .adopt
+            .iter()
+            .filter(|rule| rule.selector.matches(&r.target, &key))
+            .collect();
+        let fields: Vec<FieldChange> = match r.status {
+            Status::Drifted if !rules.is_empty() => r
+                .drifts
+                .iter()
+                .filter(|d| {
+                    let path = parse_pointer(&d.path).unwrap_or_default();
+                    rules
+                        .iter()
+                        .any(|rule| rule.covers(Some(&source.name), &path))
+                })
+                .map(|d| FieldChange {
+                    resource: describe(r),
+                    path: d.path.clone(),
+                    git_path: d.git_path.clone(),
+                    git: d.desired.clone(),
+                    live: d.live.clone(),
+                    changed_by: d.changed_by.clone(),
+                    changed_at: d.changed_at.clone(),
+                })
+                .collect(),
+            Status::Missing
+                if settings.delete_missing
+                    && rules.iter().any(|rule| {
+                        rule.paths.is_empty() && rule.covers(Some(&source.name), &[])
+                    }) =>
+            {
+                vec![FieldChange {
+                    resource: describe(r),
+                    path: String::new(),
+                    git_path: None,
+                    git: Value::String("(the whole declaration)".into()),
+                    live: Value::Null,
+                    changed_by: None,
+                    changed_at: None,
+                }]
+            }
+            _ => Vec::new(),
+        };
+        if fields.is_empty() {
+            continue;
+        }
+        let suggest = |reason: String| Suggestion {
+            resource: describe(r),
+            source: source.name.clone(),
+            file: source.place(),
+            reason,
+            fields: fields.clone(),
+        };
+        let secret_values = key.group.is_empty()
+            && key.kind == "Secret"
+            && fields.iter().any(|f| {
+                f.path.starts_with("/data")
+                    || f.path.starts_with("/stringData")
+                    || f.path.is_empty()
+            });
+        let stand_in = fields.iter().any(|f| {
+            let text = f.live.to_string();
+            text.contains("<redacted>") || crate::digest::is_marker(f.live.as_str().unwrap_or(""))
+        });
+        if secret_values || stand_in {
+            out.suggestions.push(suggest(
+                "secret values are never written into git by gitdrift: change them where they are kept".into(),
+            ));
+            continue;
+        }
+        if let Some(rendered) = &source.rendered {
+            out.suggestions.push(suggest(format!(
+                "rendered by {} from {}: change the templates or values there, not the output",
+                rendered.tool, rendered.path
+            )));
+            continue;
+        }
+        if source.file.ends_with(".tfstate") {
+            out.suggestions.push(suggest(
+                "declared by Terraform state, which gitdrift never edits: change the HCL and apply"
+                    .into(),
+            ));
+            continue;
+        }
+        per_file
+            .entry((source.name.clone(), source.file.clone()))
+            .or_default()
+            .push((r, fields));
+    }
+    for ((source_name, file), resources) in per_file {
+        let meta = report.scan.sources.iter().find(|s| s.name == source_name);
+        let config_source = config.sources.iter().find(|s| s.name == source_name);
+        let (Some(meta), Some(config_source)) = (meta, config_source) else {
+            continue;
+        };
+        let fail_all = |reason: String, out: &mut Plan| {
+            for (r, fields) in &resources {
+                out.suggestions.push(Suggestion {
+                    resource: describe(r),
+                    source: source_name.clone(),
+                    file: file.clone(),
+                    reason: reason.clone(),
+                    fields: fields.clone(),
+                });
+            }
+        };
+        let Some(commit) = meta.commit.clone() else {
+            fail_all("the source was not read".into(), &mut out);
+            continue;
+        };
+        let before = match read_at(&config_source.repo, cache_dir, &commit, &file) {
+            Ok(text) => text,
+            Err(err) => {
+                fail_all(format!("cannot read the file: {err}"), &mut out);
+                continue;
+            }
+        };
+        let mut accepted: Vec<(Adoption<'_>, Vec<yaml_edit::Splice>)> = Vec::new();
+        for (r, fields) in &resources {
+            match edit_resource(&before, r, fields) {
+                Ok(splices) => accepted.push(((r, fields.clone()), splices)),
+                Err(reason) => out.suggestions.push(Suggestion {
+                    resource: describe(r),
+                    source: source_name.clone(),
+                    file: file.clone(),
+                    reason,
+                    fields: fields.clone(),
+                }),
+            }
+        }
+        if accepted.is_empty() {
+            continue;
+        }
+        let splices: Vec<yaml_edit::Splice> =
+            accepted.iter().flat_map(|(_, s)| s.clone()).collect();
+        let after = match yaml_edit::apply(&before, &splices) {
+            Ok(after) => after,
+            Err(reason) => {
+                for ((r, fields), _) in accepted {
+                    out.suggestions.push(Suggestion {
+                        resource: describe(r),
+                        source: source_name.clone(),
+                        file: file.clone(),
+                        reason: reason.clone(),
+                        fields,
+                    });
+                }
+                continue;
+            }
+        };
+        out.changes.push(FileChange {
+            source: source_name.clone(),
+            target: config_source.target.clone(),
+            commit,
+            file: file.clone(),
+            before,
+            after,
+            fields: accepted.into_iter().flat_map(|((_, f), _)| f).collect(),
+            new_file: false,
+        });
+    }
+    out
+}
+
+/// The splices that make git's declaration of `r` take the live values of `fields`, checked:
+/// git must still hold the scanned values, and the edited text must parse to the live values.
+pub(super) fn edit_resource(
+    text: &str,
+    r: &ResourceReport,
+    fields: &[FieldChange],
+) -> Result<Vec<yaml_edit::Splice>, String> {
+    let line = r
+        .source
+        .as_ref()
+        .and_then(|s| s.line)
+        .ok_or("the declaration's line is not known")? as usize;
+    let docs = yaml_edit::parse(text).map_err(|e| format!("the file does not parse: {e}"))?;
+    let object = yaml_edit::object_at(&docs, line).ok_or("no object starts on that line")?;
+    let current = value_of(text, object)?;
+    // The object found must be the resource meant.
+    let name_matches = current
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| n == r.name)
+        || r.api_version == crate::model::aws::API_VERSION;
+    let kind_matches = current.get("kind").and_then(Value::as_str) == Some(r.kind.as_str())
+        || r.api_version == crate::model::aws::API_VERSION;
+    let namespace_matches = match current
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+    {
+        Some(ns) => Some(ns) == r.namespace.as_deref(),
+        None => true,
+    };
+    if !(name_matches && kind_matches && namespace_matches) {
+        return Err(
+            "the object on the declaration's line is not this resource (the file changed?)".into(),
+        );
+    }
+    // gitdrift's AWS declarations: drift paths are inside `spec.properties`.
+    let prefix: Vec<String> = if r.api_version == crate::model::aws::API_VERSION {
+        vec!["spec".into(), "properties".into()]
+    } else {
+        Vec::new()
+    };
+    // A whole declaration deleted: every other document must read back as it was.
+    if fields.len() == 1 && fields[0].path.is_empty() {
+        let splices = delete_document(text, &docs, object)?;
+        let edited = yaml_edit::apply(text, &splices)?;
+        let after =
+            yaml_edit::parse(&edited).map_err(|e| format!("the edit does not parse: {e}"))?;
+        let before: Vec<Value> = docs
+            .iter()
+            .filter(|d| d.span != object.span)
+            .map(|d| value_of(text, d))
+            .collect::<Result<_, _>>()?;
+        let after: Vec<Value> = after
+            .iter()
+            .map(|d| value_of(&edited, d))
+            .collect::<Result<_, _>>()?;
+        if before != after {
+            return Err("deleting the document would change the others".into());
+        }
+        return Ok(splices);
+    }
+    let mut splices = Vec::new();
+    let mut expected = current.clone();
+    for f in fields {
+        let mut path = prefix.clone();
+        let pointer_text = f.git_path.as_deref().unwrap_or(&f.path);
+        path.extend(parse_pointer(pointer_text).map_err(|e| e.to_string())?);
+        // A declared list element the live list lacks: remove git's element equal to it.
+        if path.last().map(String::as_str) == Some("-") && f.live.is_null() {
+            let parent = pointer(&current, &path[..path.len() - 1]);
+            let index = parent
+                .and_then(Value::as_array)
+                .and_then(|items| items.iter().position(|i| i == &f.git))
+                .ok_or("the declared element is no longer in git")?;
+            path.pop();
+            path.push(index.to_string());
+        } else if !f.git.is_null() && pointer(&current, &path) != Some(&f.git) {
+            return Err(format!(
+                "git no longer holds the scanned value at {} (changed since the scan?)",
+                f.path
+            ));
+        }
+        let live = (!f.live.is_null()).then_some(&f.live);
+        splices.extend(yaml_edit::set(text, object, &path, live)?);
+        set_pointer(&mut expected, &path, live.cloned());
+    }
+    // Check: the edited file parses, and the object is what the live state says.
+    let edited = yaml_edit::apply(text, &splices)?;
+    let docs = yaml_edit::parse(&edited).map_err(|e| format!("the edit does not parse: {e}"))?;
+    let object = yaml_edit::object_at(&docs, line).ok_or("the object moved")?;
+    let got = value_of(&edited, object)?;
+    if got != expected {
+        return Err("the edit would not read back as the live value".into());
+    }
+    Ok(splices)
+}
+
+/// The JSON value of a node (its text parsed with serde-saphyr).
+pub(super) fn value_of(text: &str, node: &yaml_edit::Node) -> Result<Value, String> {
+    let start = text[..node.span.start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = node.span.start - start;
+    // Re-indent the node's text to column 0 so that it parses alone.
+    let body: String = text[start..node.span.end]
+        .lines()
+        .map(|l| {
+            l.get(indent.min(l.len() - l.trim_start().len())..)
+                .unwrap_or("")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body = body.trim_start_matches("- ");
+    serde_saphyr::from_str_with_options::<Value>(
+        body,
+        crate::manifest::yaml_options(&crate::config::Limits::default()),
+    )
+    .map_err(|e| format!("cannot read the declaration: {e}"))
+}
+
+pub(super) fn delete_document(
+    text: &str,
+    docs: &[yaml_edit::Node],
+    object: &yaml_edit::Node,
+) -> Result<Vec<yaml_edit::Splice>, String> {
+    if !docs.iter().any(|d| d.span == object.span) {
+        return Err("the declaration is inside a List: remove the item by hand".into());
+    }
+    if docs.len() == 1 {
+        return Err("the declaration is the file's only document: delete the file".into());
+    }
+    let start = text[..object.span.start].rfind('\n').map_or(0, |i| i + 1);
+    // The document's own separator goes with it (or the next one, for the first document).
+    let before = &text[..start];
+    let sep_start = before
+        .trim_end_matches(['\n', ' '])
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let end = text[object.span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| object.span.end + i + 1);
+    let range = if text[sep_start..start].trim_start().starts_with("---") {
+        sep_start..end
+    } else {
+        let next_sep = text[end..]
+            .find("---")
+            .filter(|i| text[end..end + i].trim().is_empty());
+        match next_sep {
+            Some(i) => {
+                let after = text[end + i..]
+                    .find('\n')
+                    .map_or(text.len(), |j| end + i + j + 1);
+                start..after
+            }
+            None => start..end,
+        }
+    };
+    Ok(vec![yaml_edit::Splice {
+        range,
+        with: String::new(),
+    }])
+}
+
+pub(super) fn pointer<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, seg| match v {
+        Value::Object(m) => m.get(seg),
+        Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+pub(super) fn set_pointer(value: &mut Value, path: &[String], new: Option<Value>) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = value;
+    for seg in parents {
+        if node.is_null() {
+            *node = Value::Object(Default::default());
+        }
+        node = match node {
+            Value::Object(m) => m
+                .entry(seg.clone())
+                .or_insert(Value::Object(Default::default())),
+            Value::Array(a) => match seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                Some(v) => v,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    match (node, new) {
+        (Value::Object(m), Some(v)) => {
+            m.insert(last.clone(), v);
+        }
+        (Value::Object(m), None) => {
+            m.remove(last);
+        }
+        (Value::Array(a), Some(v)) => {
+            if last == "-" {
+                a.push(v);
+            } else if let Ok(i) = last.parse::<usize>() {
+                if i < a.len() {
+                    a[i] = v;
+                } else if i == a.len() {
+                    a.push(v);
+                }
+            }
+        }
+        (Value::Array(a), None) => {
+            if let Ok(i) = last.parse::<usize>()
+                && i < a.len()
+            {
+                a.remove(i);
+            }
+        }
+        _ => {}
+    }
+}
