@@ -661,23 +661,7 @@ fn snapshots_of_a_cluster_scan_like_the_cluster_and_never_hold_a_secret() {
     let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
-    let judged = |target: &str| -> Vec<Value> {
-        report["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["target"] == target)
-            .map(|r| {
-                json!([
-                    r["kind"],
-                    r["namespace"],
-                    r["name"],
-                    r["status"],
-                    r["drifts"]
-                ])
-            })
-            .collect()
-    };
+    let judged = |target: &str| support::judged(&report, target);
     assert_eq!(judged("a"), judged("b"));
     assert_eq!(
         resource(&report, "b", "Secret", "postgres-credentials")["status"],

@@ -598,23 +598,7 @@ fn rendered_sources_judge_exactly_like_the_equivalent_plain_manifests() {
     let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
-    let judged = |target: &str| -> Vec<Value> {
-        report["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["target"] == target)
-            .map(|r| {
-                json!([
-                    r["kind"],
-                    r["namespace"],
-                    r["name"],
-                    r["status"],
-                    r["drifts"]
-                ])
-            })
-            .collect()
-    };
+    let judged = |target: &str| support::judged(&report, target);
     assert_eq!(judged("a").len(), 6);
     assert!(judged("a").iter().any(|r| r[3] == "missing"));
     assert!(judged("a").iter().filter(|r| r[3] == "drifted").count() >= 3);

@@ -79,11 +79,7 @@ pub(super) fn stored_report(args: ReportArgs) -> u8 {
             return 2;
         }
     };
-    let rendered = report::render(&report, args.format, TextOptions::default());
-    let plain = match args.format {
-        Format::Text => anstream::adapter::strip_str(&rendered).to_string(),
-        _ => rendered,
-    };
+    let plain = report::render_plain(&report, args.format, TextOptions::default());
     let written = match &args.output {
         Some(path) => crate::files::write_atomically(path, &plain),
         None => std::io::stdout().lock().write_all(plain.as_bytes()),

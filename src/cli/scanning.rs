@@ -31,12 +31,7 @@ pub(super) async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             Ok(())
         }
         (Some(path), format) => {
-            let rendered = report::render(&report, format, text_options);
-            // Only text carries styling to strip.
-            let plain = match format {
-                Format::Text => anstream::adapter::strip_str(&rendered).to_string(),
-                _ => rendered,
-            };
+            let plain = report::render_plain(&report, format, text_options);
             crate::files::write_atomically(path, &plain)
                 .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             Ok(())

@@ -112,20 +112,9 @@ fn read_state_file(config: &Config, source: &Source, path: &Path, out: &mut Sour
         .collect();
     out.commit = Some(format!("sha256:{hex}"));
     out.files = 1;
-    let parsed = state_as_parsed(&shown, &bytes, source.region.as_deref());
-    for problem in parsed.errors {
-        out.problems.push(
-            Problem::new(Severity::Error, problem.code, problem.message)
-                .source(&source.name)
-                .at(&shown, problem.line),
-        );
-    }
-    for note in parsed.notes {
-        out.problems.push(
-            Problem::new(Severity::Note, note.code, note.message)
-                .source(&source.name)
-                .at(&shown, None),
-        );
+    let mut parsed = state_as_parsed(&shown, &bytes, source.region.as_deref());
+    for problem in parsed.take_problems(&shown) {
+        out.problems.push(problem.source(&source.name));
     }
     out.objects = parsed
         .objects
@@ -256,20 +245,9 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
                 (file.path.clone(), parsed)
             })
             .collect();
-        for (path, parsed) in parsed {
-            for problem in parsed.errors {
-                out.problems.push(
-                    Problem::new(Severity::Error, problem.code, problem.message)
-                        .source(&source.name)
-                        .at(&path, problem.line),
-                );
-            }
-            for note in parsed.notes {
-                out.problems.push(
-                    Problem::new(Severity::Note, note.code, note.message)
-                        .source(&source.name)
-                        .at(&path, note.line),
-                );
+        for (path, mut parsed) in parsed {
+            for problem in parsed.take_problems(&path) {
+                out.problems.push(problem.source(&source.name));
             }
             objects.extend(parsed.objects);
         }

@@ -83,21 +83,10 @@ impl SnapshotProvider {
             .collect();
         for (shown, result) in parsed {
             match result {
-                Ok((parsed, aws_read)) => {
+                Ok((mut parsed, aws_read)) => {
                     out.aws_read.extend(aws_read);
-                    for problem in parsed.errors {
-                        out.problems.push(
-                            Problem::new(Severity::Error, problem.code, problem.message)
-                                .target(target)
-                                .at(&shown, problem.line),
-                        );
-                    }
-                    for note in parsed.notes {
-                        out.problems.push(
-                            Problem::new(Severity::Note, note.code, note.message)
-                                .target(target)
-                                .at(&shown, note.line),
-                        );
+                    for problem in parsed.take_problems(&shown) {
+                        out.problems.push(problem.target(target));
                     }
                     out.objects.extend(parsed.objects);
                 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::config::Limits;
 use documents::{DocBody, line_of_offset, parse_json, parse_yaml};
 
-use crate::model::{Body, Code, Object, Origin, split_api_version};
+use crate::model::{Body, Code, Object, Origin, Problem, Severity, split_api_version};
 pub use documents::Strict;
 pub(crate) use documents::yaml_options;
 
@@ -26,6 +26,23 @@ pub struct ParsedFile {
     pub errors: Vec<FileProblem>,
     /// Things worth telling that are not errors (a document that is not a Kubernetes object).
     pub notes: Vec<FileProblem>,
+}
+
+impl ParsedFile {
+    /// Its errors and notes as problems located in `file`; the caller names the source or
+    /// target they belong to.
+    pub fn take_problems(&mut self, file: &str) -> Vec<Problem> {
+        let errors = std::mem::take(&mut self.errors)
+            .into_iter()
+            .map(|p| (Severity::Error, p));
+        let notes = std::mem::take(&mut self.notes)
+            .into_iter()
+            .map(|p| (Severity::Note, p));
+        errors
+            .chain(notes)
+            .map(|(severity, p)| Problem::new(severity, p.code, p.message).at(file, p.line))
+            .collect()
+    }
 }
 
 /// A problem or a note about one file.

@@ -394,6 +394,16 @@ pub fn render(report: &ScanReport, format: Format, options: TextOptions) -> Stri
     }
 }
 
+/// Renders a report for a file or an HTTP answer: as [`render`], without terminal styling
+/// (only text carries any).
+pub fn render_plain(report: &ScanReport, format: Format, options: TextOptions) -> String {
+    let rendered = render(report, format, options);
+    match format {
+        Format::Text => anstream::adapter::strip_str(&rendered).to_string(),
+        _ => rendered,
+    }
+}
+
 /// `namespace/name`, or the name alone for cluster-scoped resources.
 pub fn resource_name(namespace: &Option<String>, name: &str) -> String {
     match namespace {

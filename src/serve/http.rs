@@ -215,13 +215,9 @@ async fn scan_report(
         };
     }
     let rendered = blocking(move || {
-        Ok(store.get(id)?.map(|(_, report)| {
-            let text = report::render(&report, format, TextOptions::default());
-            match format {
-                Format::Text => anstream::adapter::strip_str(&text).to_string(),
-                _ => text,
-            }
-        }))
+        Ok(store
+            .get(id)?
+            .map(|(_, report)| report::render_plain(&report, format, TextOptions::default())))
     })
     .await;
     match rendered {

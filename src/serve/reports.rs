@@ -243,11 +243,7 @@ pub fn write_files(
     let stamp = scan.scan.started_at.format("%Y%m%dT%H%M%SZ");
     let mut files = Vec::new();
     for format in formats {
-        let text = report::render(scan, *format, TextOptions::default());
-        let text = match format {
-            Format::Text => anstream::adapter::strip_str(&text).to_string(),
-            _ => text,
-        };
+        let text = report::render_plain(scan, *format, TextOptions::default());
         for file in [
             output.join(format!("{name}-{stamp}.{}", format.extension())),
             output.join(format!("{name}-latest.{}", format.extension())),

@@ -536,3 +536,23 @@ pub fn resource<'a>(
         .find(|r| r["kind"] == kind && r["name"] == name)
         .unwrap_or_else(|| panic!("no {kind} {name} in {:#}", report["resources"]))
 }
+
+/// A target's judgement in a comparable form: kind, namespace, name, status and drifts of each
+/// resource, in report order.
+pub fn judged(report: &serde_json::Value, target: &str) -> Vec<serde_json::Value> {
+    report["resources"]
+        .as_array()
+        .expect("a report's resources")
+        .iter()
+        .filter(|r| r["target"] == target)
+        .map(|r| {
+            serde_json::json!([
+                r["kind"],
+                r["namespace"],
+                r["name"],
+                r["status"],
+                r["drifts"]
+            ])
+        })
+        .collect()
+}
