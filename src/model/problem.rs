@@ -89,6 +89,11 @@ codes! {
     AuditWaiverExpired => "audit.waiver_expired", "A waiver has expired: its findings fail again.";
     AuditWaiverUnused => "audit.waiver_unused", "A waiver matched no finding in a complete scan.";
     AuditWaiverInvalid => "audit.waiver_invalid", "A waiver file is missing at the source's ref, or a waiver in it is wrong.";
+    RemediateUnreachable => "remediate.unreachable", "The hosting API cannot be reached, or its answer not read.";
+    RemediateRefused => "remediate.refused", "The hosting API answered a remediation call with an error.";
+    RemediateGit => "remediate.git", "The local repository cannot be read or written for a proposal.";
+    RemediateToken => "remediate.token", "The remediation token cannot be read.";
+    RemediateNotAllowed => "remediate.not_allowed", "A proposal would write to a source's own branch; gitdrift never does.";
     StoreOpen => "store.open", "The history in the data folder cannot be opened or created.";
     StoreWrite => "store.write", "A scan could not be stored in (or read from) the history database.";
     StoreCorrupt => "store.corrupt", "A stored report does not read back.";

@@ -6,8 +6,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::FileChange;
 use super::local::Outcome;
+use super::{FileChange, RemediateError};
+use crate::model::redact;
 
 /// Percent-encodes everything but unreserved characters (a path segment or a query value).
 pub(crate) fn percent_encode(s: &str) -> String {
@@ -59,14 +60,14 @@ impl Api {
         base: String,
         auth: (&'static str, String),
         headers: &'static [(&'static str, &'static str)],
-    ) -> Result<Api, String> {
+    ) -> Result<Api, RemediateError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("gitdrift/", env!("CARGO_PKG_VERSION")))
             .timeout(std::time::Duration::from_secs(30))
             // A redirect must not carry the token elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| RemediateError::Unreachable(e.to_string()))?;
         Ok(Api {
             name,
             base,
@@ -94,17 +95,16 @@ impl Api {
         path: &str,
         body: Option<Value>,
         what: &str,
-    ) -> Result<(StatusCode, Value), String> {
+    ) -> Result<(StatusCode, Value), RemediateError> {
         let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request
                 .header("Content-Type", "application/json")
                 .body(serde_json::to_vec(&body).unwrap_or_default());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| crate::model::redact::scrub(&format!("{} {what}: {e}", self.name)))?;
+        let response = request.send().await.map_err(|e| {
+            RemediateError::Unreachable(redact::scrub(&format!("{} {what}: {e}", self.name)))
+        })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() || status == StatusCode::NOT_FOUND {
@@ -119,10 +119,10 @@ impl Api {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| text.chars().take(200).collect());
-        Err(crate::model::redact::scrub(&format!(
+        Err(RemediateError::Refused(redact::scrub(&format!(
             "{} {what}: {status}: {message}",
             self.name
-        )))
+        ))))
     }
 
     /// A call that must succeed.
@@ -132,20 +132,21 @@ impl Api {
         path: &str,
         body: Option<Value>,
         what: &str,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, RemediateError> {
         match self.call(method, path, body, what).await? {
-            (StatusCode::NOT_FOUND, _) => Err(format!("{} {what}: 404 Not Found", self.name)),
+            (StatusCode::NOT_FOUND, _) => Err(RemediateError::Refused(format!(
+                "{} {what}: 404 Not Found",
+                self.name
+            ))),
             (_, value) => Ok(value),
         }
     }
 
     /// A raw text GET; `None` when it is not there.
-    pub async fn text(&self, path: &str, what: &str) -> Result<Option<String>, String> {
-        let response = self
-            .request(Method::GET, path)
-            .send()
-            .await
-            .map_err(|e| crate::model::redact::scrub(&format!("{} {what}: {e}", self.name)))?;
+    pub async fn text(&self, path: &str, what: &str) -> Result<Option<String>, RemediateError> {
+        let response = self.request(Method::GET, path).send().await.map_err(|e| {
+            RemediateError::Unreachable(redact::scrub(&format!("{} {what}: {e}", self.name)))
+        })?;
         if !response.status().is_success() {
             return Ok(None);
         }
@@ -182,24 +183,24 @@ pub(crate) trait Host {
     /// `pull request` or `merge request`.
     fn noun(&self) -> &'static str;
     /// The repository's default branch.
-    async fn default_branch(&self) -> Result<String, String>;
+    async fn default_branch(&self) -> Result<String, RemediateError>;
     /// The open (or closed) request from `branch`.
-    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, String>;
+    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, RemediateError>;
     /// The branch's tip, if the branch exists.
     async fn tip(
         &self,
         branch: &str,
         base: &str,
         open: Option<&Request>,
-    ) -> Result<Option<Tip>, String>;
+    ) -> Result<Option<Tip>, RemediateError>;
     /// The request's comments.
-    async fn comments(&self, id: u64) -> Result<Value, String>;
+    async fn comments(&self, id: u64) -> Result<Value, RemediateError>;
     /// Comments on the request.
-    async fn comment(&self, id: u64, body: Value) -> Result<(), String>;
+    async fn comment(&self, id: u64, body: Value) -> Result<(), RemediateError>;
     /// Closes the request.
-    async fn close(&self, id: u64) -> Result<(), String>;
+    async fn close(&self, id: u64) -> Result<(), RemediateError>;
     /// Deletes the branch.
-    async fn delete_branch(&self, branch: &str) -> Result<(), String>;
+    async fn delete_branch(&self, branch: &str) -> Result<(), RemediateError>;
     /// Makes the branch hold exactly `changes` on the scanned commit; the new commit, or `None`
     /// when it already does.
     async fn commit(
@@ -210,7 +211,7 @@ pub(crate) trait Host {
         changes: &[&FileChange],
         message: &str,
         open: Option<&Request>,
-    ) -> Result<Option<String>, String>;
+    ) -> Result<Option<String>, RemediateError>;
     /// The description as this host keeps it (with markers of its own).
     fn describe(&self, body: &str, _changes: &[&FileChange], _commit: &str) -> String {
         body.to_string()
@@ -223,9 +224,9 @@ pub(crate) trait Host {
         title: &str,
         body: &str,
         labels: &[String],
-    ) -> Result<Option<String>, String>;
+    ) -> Result<Option<String>, RemediateError>;
     /// Changes the request's title and description.
-    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), String>;
+    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), RemediateError>;
 }
 
 /// What is proposed for one source and target.
@@ -255,12 +256,14 @@ pub struct Proposal<'a> {
 pub(crate) async fn apply<H: Host>(
     host: &H,
     p: &Proposal<'_>,
-) -> Result<(Outcome, Option<String>), String> {
+) -> Result<(Outcome, Option<String>), RemediateError> {
     let (branch, noun) = (p.branch, host.noun());
     let default_branch = host.default_branch().await?;
     let into = p.into.unwrap_or(&default_branch).to_string();
     if branch == default_branch || branch == into {
-        return Err(format!("refusing to write to the branch {branch} itself"));
+        return Err(RemediateError::NotAllowed(format!(
+            "refusing to write to the branch {branch} itself"
+        )));
     }
     let open = host.request(branch, true).await?;
     let url = open.as_ref().and_then(|r| r.url.clone());

@@ -11,9 +11,9 @@ use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::FileChange;
 use super::api::{self, Api, Host, Proposal, Request, Tip, percent_encode};
 use super::local::{AUTHOR, Outcome};
+use super::{FileChange, RemediateError};
 
 /// Marks the files a plan changed, in the pull request's body.
 pub const FILES: &str = "<!-- gitdrift:files ";
@@ -45,7 +45,7 @@ fn path_encode(s: &str) -> String {
 
 impl Gitea {
     /// A client for `owner/name` at `api` (`https://gitea.example.com/api/v1`).
-    pub fn new(api: &str, token: String, repo: &str) -> Result<Gitea, String> {
+    pub fn new(api: &str, token: String, repo: &str) -> Result<Gitea, RemediateError> {
         Ok(Gitea {
             api: Api::new(
                 "Gitea",
@@ -62,7 +62,7 @@ impl Gitea {
         &self,
         state: &str,
         branch: &str,
-    ) -> Result<Option<serde_json::Value>, String> {
+    ) -> Result<Option<serde_json::Value>, RemediateError> {
         const LIMIT: usize = 50;
         for page in 1..=40 {
             let pulls = self
@@ -91,7 +91,11 @@ impl Gitea {
     }
 
     /// A file at a ref: its blob sha and text.
-    async fn file(&self, path: &str, reference: &str) -> Result<Option<(String, String)>, String> {
+    async fn file(
+        &self,
+        path: &str,
+        reference: &str,
+    ) -> Result<Option<(String, String)>, RemediateError> {
         let (status, file) = self
             .api
             .call(
@@ -114,7 +118,10 @@ impl Gitea {
     }
 
     /// Brings the branch and pull request of a source and target in line with its plan.
-    pub async fn apply(&self, p: &Proposal<'_>) -> Result<(Outcome, Option<String>), String> {
+    pub async fn apply(
+        &self,
+        p: &Proposal<'_>,
+    ) -> Result<(Outcome, Option<String>), RemediateError> {
         api::apply(self, p).await
     }
 }
@@ -124,7 +131,7 @@ impl Host for Gitea {
         "pull request"
     }
 
-    async fn default_branch(&self) -> Result<String, String> {
+    async fn default_branch(&self) -> Result<String, RemediateError> {
         let repo = self
             .api
             .ok(Method::GET, "", None, "read the repository")
@@ -135,7 +142,7 @@ impl Host for Gitea {
             .to_string())
     }
 
-    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, String> {
+    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, RemediateError> {
         let state = if open { "open" } else { "closed" };
         Ok(self.find_pull(state, branch).await?.map(|p| Request {
             id: p["number"].as_u64().unwrap_or(0),
@@ -150,7 +157,7 @@ impl Host for Gitea {
         branch: &str,
         base: &str,
         _open: Option<&Request>,
-    ) -> Result<Option<Tip>, String> {
+    ) -> Result<Option<Tip>, RemediateError> {
         let path = format!("/branches/{}", path_encode(branch));
         let (status, found) = self
             .api
@@ -191,12 +198,12 @@ impl Host for Gitea {
         }))
     }
 
-    async fn comments(&self, id: u64) -> Result<Value, String> {
+    async fn comments(&self, id: u64) -> Result<Value, RemediateError> {
         let path = format!("/issues/{id}/comments");
         self.api.ok(Method::GET, &path, None, "list comments").await
     }
 
-    async fn comment(&self, id: u64, body: Value) -> Result<(), String> {
+    async fn comment(&self, id: u64, body: Value) -> Result<(), RemediateError> {
         let path = format!("/issues/{id}/comments");
         self.api
             .ok(Method::POST, &path, Some(body), "comment")
@@ -204,7 +211,7 @@ impl Host for Gitea {
         Ok(())
     }
 
-    async fn close(&self, id: u64) -> Result<(), String> {
+    async fn close(&self, id: u64) -> Result<(), RemediateError> {
         let path = format!("/pulls/{id}");
         let change = json!({"state": "closed"});
         self.api
@@ -213,7 +220,7 @@ impl Host for Gitea {
         Ok(())
     }
 
-    async fn delete_branch(&self, branch: &str) -> Result<(), String> {
+    async fn delete_branch(&self, branch: &str) -> Result<(), RemediateError> {
         let path = format!("/branches/{}", path_encode(branch));
         self.api
             .call(Method::DELETE, &path, None, "delete the branch")
@@ -232,7 +239,7 @@ impl Host for Gitea {
         changes: &[&FileChange],
         message: &str,
         open: Option<&Request>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, RemediateError> {
         if tip.is_none() {
             let create = json!({"new_branch_name": branch, "old_ref_name": base});
             self.api
@@ -309,7 +316,7 @@ impl Host for Gitea {
         title: &str,
         body: &str,
         labels: &[String],
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, RemediateError> {
         // Labels go by id.
         let known = self
             .api
@@ -333,7 +340,7 @@ impl Host for Gitea {
         Ok(created["html_url"].as_str().map(str::to_string))
     }
 
-    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), String> {
+    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), RemediateError> {
         let path = format!("/pulls/{id}");
         let change = json!({"title": title, "body": body});
         self.api

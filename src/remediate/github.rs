@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::api::{self, Api, Host, Proposal, Request, Tip};
 
-use super::FileChange;
 use super::local::{AUTHOR, Outcome};
+use super::{FileChange, RemediateError};
 
 /// A GitHub repository, through the API.
 pub struct GitHub {
@@ -24,7 +24,7 @@ pub struct GitHub {
 
 impl GitHub {
     /// A client for `owner/name` at `api` (no trailing slash).
-    pub fn new(api: &str, token: String, repo: &str) -> Result<GitHub, String> {
+    pub fn new(api: &str, token: String, repo: &str) -> Result<GitHub, RemediateError> {
         Ok(GitHub {
             api: Api::new(
                 "GitHub",
@@ -40,11 +40,14 @@ impl GitHub {
     }
 
     /// Brings the branch and pull request of a source and target in line with its plan.
-    pub async fn apply(&self, p: &Proposal<'_>) -> Result<(Outcome, Option<String>), String> {
+    pub async fn apply(
+        &self,
+        p: &Proposal<'_>,
+    ) -> Result<(Outcome, Option<String>), RemediateError> {
         api::apply(self, p).await
     }
 
-    async fn read_commit(&self, sha: &str, what: &str) -> Result<Value, String> {
+    async fn read_commit(&self, sha: &str, what: &str) -> Result<Value, RemediateError> {
         self.api
             .ok(Method::GET, &format!("/git/commits/{sha}"), None, what)
             .await
@@ -65,7 +68,7 @@ impl Host for GitHub {
         "pull request"
     }
 
-    async fn default_branch(&self) -> Result<String, String> {
+    async fn default_branch(&self) -> Result<String, RemediateError> {
         let repo = self
             .api
             .ok(Method::GET, "", None, "read the repository")
@@ -76,7 +79,7 @@ impl Host for GitHub {
             .to_string())
     }
 
-    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, String> {
+    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, RemediateError> {
         let owner = self.repo.split('/').next().unwrap_or("");
         let state = if open { "open" } else { "closed" };
         let pulls = self
@@ -96,7 +99,7 @@ impl Host for GitHub {
         branch: &str,
         _base: &str,
         _open: Option<&Request>,
-    ) -> Result<Option<Tip>, String> {
+    ) -> Result<Option<Tip>, RemediateError> {
         let (status, found) = self
             .api
             .call(
@@ -131,12 +134,12 @@ impl Host for GitHub {
         }))
     }
 
-    async fn comments(&self, id: u64) -> Result<Value, String> {
+    async fn comments(&self, id: u64) -> Result<Value, RemediateError> {
         let path = format!("/issues/{id}/comments");
         self.api.ok(Method::GET, &path, None, "list comments").await
     }
 
-    async fn comment(&self, id: u64, body: Value) -> Result<(), String> {
+    async fn comment(&self, id: u64, body: Value) -> Result<(), RemediateError> {
         let path = format!("/issues/{id}/comments");
         self.api
             .ok(Method::POST, &path, Some(body), "comment")
@@ -144,7 +147,7 @@ impl Host for GitHub {
         Ok(())
     }
 
-    async fn close(&self, id: u64) -> Result<(), String> {
+    async fn close(&self, id: u64) -> Result<(), RemediateError> {
         let body = json!({"state": "closed"});
         let path = format!("/pulls/{id}");
         self.api
@@ -153,7 +156,7 @@ impl Host for GitHub {
         Ok(())
     }
 
-    async fn delete_branch(&self, branch: &str) -> Result<(), String> {
+    async fn delete_branch(&self, branch: &str) -> Result<(), RemediateError> {
         let path = format!("/git/refs/heads/{branch}");
         self.api
             .call(Method::DELETE, &path, None, "delete the branch")
@@ -171,11 +174,11 @@ impl Host for GitHub {
         changes: &[&FileChange],
         message: &str,
         _open: Option<&Request>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, RemediateError> {
         let base_commit = self.read_commit(base, "read the scanned commit").await?;
         let base_tree = base_commit["tree"]["sha"]
             .as_str()
-            .ok_or("the scanned commit has no tree")?
+            .ok_or_else(|| RemediateError::Refused("the scanned commit has no tree".to_string()))?
             .to_string();
         let mut entries = Vec::new();
         for change in changes {
@@ -196,7 +199,10 @@ impl Host for GitHub {
             .api
             .ok(Method::POST, "/git/trees", Some(tree), "create a tree")
             .await?;
-        let tree = tree["sha"].as_str().ok_or("no tree sha")?.to_string();
+        let tree = tree["sha"]
+            .as_str()
+            .ok_or_else(|| RemediateError::Refused("no tree sha".to_string()))?
+            .to_string();
         if let Some(tip) = tip
             && tip.tree.as_deref() == Some(tree.as_str())
             && tip.parent.as_deref() == Some(base)
@@ -219,7 +225,10 @@ impl Host for GitHub {
                 "create a commit",
             )
             .await?;
-        let sha = commit["sha"].as_str().ok_or("no commit sha")?.to_string();
+        let sha = commit["sha"]
+            .as_str()
+            .ok_or_else(|| RemediateError::Refused("no commit sha".to_string()))?
+            .to_string();
         match tip {
             None => {
                 let reference = json!({"ref": format!("refs/heads/{branch}"), "sha": sha});
@@ -250,7 +259,7 @@ impl Host for GitHub {
         title: &str,
         body: &str,
         labels: &[String],
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, RemediateError> {
         let pull = json!({"title": title, "head": branch, "base": into, "body": body});
         let created = self
             .api
@@ -268,7 +277,7 @@ impl Host for GitHub {
         Ok(created["html_url"].as_str().map(str::to_string))
     }
 
-    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), String> {
+    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), RemediateError> {
         let path = format!("/pulls/{id}");
         let change = json!({"title": title, "body": body});
         self.api

@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use super::api::{self, Api, Host, Proposal, Request, Tip, percent_encode as encode};
 use serde_json::{Value, json};
 
-use super::FileChange;
 use super::local::{AUTHOR, Outcome};
+use super::{FileChange, RemediateError};
 
 /// Records gitdrift's commit in a merge request's description.
 const HEAD: &str = "<!-- gitdrift:head ";
@@ -24,7 +24,7 @@ pub struct GitLab {
 
 impl GitLab {
     /// A client for the project `group/name` at `api` (`https://gitlab.example.com/api/v4`).
-    pub fn new(api: &str, token: String, project: &str) -> Result<GitLab, String> {
+    pub fn new(api: &str, token: String, project: &str) -> Result<GitLab, RemediateError> {
         Ok(GitLab {
             api: Api::new(
                 "GitLab",
@@ -36,7 +36,10 @@ impl GitLab {
     }
 
     /// Brings the branch and merge request of a source and target in line with its plan.
-    pub async fn apply(&self, p: &Proposal<'_>) -> Result<(Outcome, Option<String>), String> {
+    pub async fn apply(
+        &self,
+        p: &Proposal<'_>,
+    ) -> Result<(Outcome, Option<String>), RemediateError> {
         api::apply(self, p).await
     }
 }
@@ -55,7 +58,7 @@ impl Host for GitLab {
         "merge request"
     }
 
-    async fn default_branch(&self) -> Result<String, String> {
+    async fn default_branch(&self) -> Result<String, RemediateError> {
         let project = self
             .api
             .ok(Method::GET, "", None, "read the project")
@@ -66,7 +69,7 @@ impl Host for GitLab {
             .to_string())
     }
 
-    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, String> {
+    async fn request(&self, branch: &str, open: bool) -> Result<Option<Request>, RemediateError> {
         let state = if open { "opened" } else { "closed" };
         let path = format!(
             "/merge_requests?state={state}&source_branch={}",
@@ -86,7 +89,7 @@ impl Host for GitLab {
         branch: &str,
         _base: &str,
         open: Option<&Request>,
-    ) -> Result<Option<Tip>, String> {
+    ) -> Result<Option<Tip>, RemediateError> {
         let path = format!("/repository/branches/{}", encode(branch));
         let (status, found) = self
             .api
@@ -115,12 +118,12 @@ impl Host for GitLab {
         }))
     }
 
-    async fn comments(&self, id: u64) -> Result<Value, String> {
+    async fn comments(&self, id: u64) -> Result<Value, RemediateError> {
         let path = format!("/merge_requests/{id}/notes");
         self.api.ok(Method::GET, &path, None, "list notes").await
     }
 
-    async fn comment(&self, id: u64, body: Value) -> Result<(), String> {
+    async fn comment(&self, id: u64, body: Value) -> Result<(), RemediateError> {
         let path = format!("/merge_requests/{id}/notes");
         self.api
             .ok(Method::POST, &path, Some(body), "add a note")
@@ -128,7 +131,7 @@ impl Host for GitLab {
         Ok(())
     }
 
-    async fn close(&self, id: u64) -> Result<(), String> {
+    async fn close(&self, id: u64) -> Result<(), RemediateError> {
         let path = format!("/merge_requests/{id}");
         let change = json!({"state_event": "close"});
         self.api
@@ -137,7 +140,7 @@ impl Host for GitLab {
         Ok(())
     }
 
-    async fn delete_branch(&self, branch: &str) -> Result<(), String> {
+    async fn delete_branch(&self, branch: &str) -> Result<(), RemediateError> {
         let path = format!("/repository/branches/{}", encode(branch));
         self.api
             .call(Method::DELETE, &path, None, "delete the branch")
@@ -156,7 +159,7 @@ impl Host for GitLab {
         changes: &[&FileChange],
         message: &str,
         _open: Option<&Request>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, RemediateError> {
         if tip.is_some_and(|t| t.parent.as_deref() == Some(base)) {
             let path = format!("/repository/compare?from={base}&to={}", encode(branch));
             let compared = self
@@ -213,7 +216,10 @@ impl Host for GitLab {
             )
             .await?;
         Ok(Some(
-            commit["id"].as_str().ok_or("no commit id")?.to_string(),
+            commit["id"]
+                .as_str()
+                .ok_or_else(|| RemediateError::Refused("no commit id".to_string()))?
+                .to_string(),
         ))
     }
 
@@ -229,7 +235,7 @@ impl Host for GitLab {
         title: &str,
         body: &str,
         labels: &[String],
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, RemediateError> {
         let request = json!({
             "source_branch": branch,
             "target_branch": into,
@@ -250,7 +256,7 @@ impl Host for GitLab {
         Ok(created["web_url"].as_str().map(str::to_string))
     }
 
-    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), String> {
+    async fn update(&self, id: u64, title: &str, body: &str) -> Result<(), RemediateError> {
         let path = format!("/merge_requests/{id}");
         let change = json!({"title": title, "description": body});
         self.api

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::FileChange;
+use super::{FileChange, RemediateError};
 
 /// Who gitdrift's commits are by.
 pub const AUTHOR: (&str, &str) = ("gitdrift", "gitdrift@localhost");
@@ -68,21 +68,22 @@ pub fn apply(
     base: &str,
     changes: &[&FileChange],
     message: &str,
-) -> Result<Outcome, String> {
-    let repo = gix::open(repo).map_err(|e| format!("{}: {e}", repo.display()))?;
+) -> Result<Outcome, RemediateError> {
+    let git = |e: &dyn std::fmt::Display| RemediateError::Git(e.to_string());
+    let repo = gix::open(repo).map_err(|e| git(&format!("{}: {e}", repo.display())))?;
     let full = format!("refs/heads/{branch}");
     let existing = repo
         .try_find_reference(full.as_str())
-        .map_err(|e| e.to_string())?
+        .map_err(|e| git(&e))?
         .map(|mut r| r.peel_to_id().map(|id| id.detach()))
         .transpose()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| git(&e))?;
     // Only a branch whose commits are all gitdrift's, on top of a commit of the base's history,
     // may be rewritten.
     if let Some(tip) = existing {
-        let commit = repo.find_commit(tip).map_err(|e| e.to_string())?;
-        let author = commit.author().map_err(|e| e.to_string())?;
-        let committer = commit.committer().map_err(|e| e.to_string())?;
+        let commit = repo.find_commit(tip).map_err(|e| git(&e))?;
+        let author = commit.author().map_err(|e| git(&e))?;
+        let committer = commit.committer().map_err(|e| git(&e))?;
         // An amended or rebased commit keeps its author but not its committer.
         if author.email != AUTHOR.1 || committer.email != AUTHOR.1 {
             return Ok(Outcome::LeftAlone {
@@ -97,34 +98,34 @@ pub fn apply(
         return match existing {
             Some(_) => {
                 repo.find_reference(full.as_str())
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| git(&e))?
                     .delete()
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| git(&e))?;
                 Ok(Outcome::Closed)
             }
             None => Ok(Outcome::Nothing),
         };
     }
-    let base_id = gix::ObjectId::from_hex(base.as_bytes()).map_err(|e| e.to_string())?;
-    let base_commit = repo.find_commit(base_id).map_err(|e| e.to_string())?;
-    let base_tree = base_commit.tree_id().map_err(|e| e.to_string())?;
-    let mut editor = repo.edit_tree(base_tree).map_err(|e| e.to_string())?;
+    let base_id = gix::ObjectId::from_hex(base.as_bytes()).map_err(|e| git(&e))?;
+    let base_commit = repo.find_commit(base_id).map_err(|e| git(&e))?;
+    let base_tree = base_commit.tree_id().map_err(|e| git(&e))?;
+    let mut editor = repo.edit_tree(base_tree).map_err(|e| git(&e))?;
     for change in changes {
         let blob = repo
             .write_blob(change.after.as_bytes())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| git(&e))?;
         editor
             .upsert(
                 change.file.as_str(),
                 gix::object::tree::EntryKind::Blob,
                 blob,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| git(&e))?;
     }
-    let tree = editor.write().map_err(|e| e.to_string())?.detach();
+    let tree = editor.write().map_err(|e| git(&e))?.detach();
     if let Some(tip) = existing {
-        let commit = repo.find_commit(tip).map_err(|e| e.to_string())?;
-        let same_tree = commit.tree_id().map_err(|e| e.to_string())?.detach() == tree;
+        let commit = repo.find_commit(tip).map_err(|e| git(&e))?;
+        let same_tree = commit.tree_id().map_err(|e| git(&e))?.detach() == tree;
         let same_base = commit.parent_ids().next().map(|p| p.detach()) == Some(base_id);
         if same_tree && same_base {
             return Ok(Outcome::Unchanged {
@@ -140,7 +141,7 @@ pub fn apply(
     };
     let commit = repo
         .new_commit_as(signature, signature, message, tree, [base_id])
-        .map_err(|e| e.to_string())?
+        .map_err(|e| git(&e))?
         .id;
     let constraint = match existing {
         Some(tip) => {
@@ -151,7 +152,7 @@ pub fn apply(
     let name: gix::refs::FullName = full
         .as_str()
         .try_into()
-        .map_err(|e: gix::validate::reference::name::Error| e.to_string())?;
+        .map_err(|e: gix::validate::reference::name::Error| git(&e))?;
     // The reflog is written as gitdrift, whatever identity the repository configures (or not).
     repo.edit_references_as(
         [gix::refs::transaction::RefEdit::update(
@@ -162,7 +163,7 @@ pub fn apply(
         )],
         Some(signature),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| git(&e))?;
     Ok(match existing {
         Some(_) => Outcome::Updated {
             commit: commit.to_string(),

@@ -26,6 +26,52 @@ use serde_json::Value;
 use crate::judge::ResourceReport;
 use crate::model::ResourceKey;
 
+/// Why a proposal could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RemediateError {
+    /// The hosting API could not be reached, or its answer not read.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The hosting API answered a call with an error.
+    #[error("{0}")]
+    Refused(String),
+    /// The local repository could not be read or written.
+    #[error("{0}")]
+    Git(String),
+    /// The remediation token could not be read.
+    #[error("{0}")]
+    Token(String),
+    /// The proposal would write where gitdrift never writes (a source's own branch).
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+impl RemediateError {
+    /// The problem code.
+    pub fn code(&self) -> crate::model::Code {
+        use crate::model::Code;
+        match self {
+            RemediateError::Unreachable(_) => Code::RemediateUnreachable,
+            RemediateError::Refused(_) => Code::RemediateRefused,
+            RemediateError::Git(_) => Code::RemediateGit,
+            RemediateError::Token(_) => Code::RemediateToken,
+            RemediateError::NotAllowed(_) => Code::RemediateNotAllowed,
+        }
+    }
+
+    /// The same error, its message prefixed with where it happened.
+    pub fn within(self, place: impl std::fmt::Display) -> RemediateError {
+        let prefix = |m: String| format!("{place}: {m}");
+        match self {
+            RemediateError::Unreachable(m) => RemediateError::Unreachable(prefix(m)),
+            RemediateError::Refused(m) => RemediateError::Refused(prefix(m)),
+            RemediateError::Git(m) => RemediateError::Git(prefix(m)),
+            RemediateError::Token(m) => RemediateError::Token(prefix(m)),
+            RemediateError::NotAllowed(m) => RemediateError::NotAllowed(prefix(m)),
+        }
+    }
+}
+
 /// What remediation would change.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Plan {

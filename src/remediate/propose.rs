@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::local::{self, Outcome};
 use super::{
-    FileChange, Plan, Suggestion, api, gitea, github, gitlab, pr_body, pr_title, render_plan,
+    FileChange, Plan, RemediateError, Suggestion, api, gitea, github, gitlab, pr_body, pr_title,
+    render_plan,
 };
 use crate::config::remediation::{Hosting, Provider};
 use crate::config::{Config, RepoLocation};
@@ -81,14 +82,14 @@ pub async fn propose(
     plan: &Plan,
     only: Option<&str>,
     scan: &ScanRef,
-) -> Result<Vec<Proposal>, String> {
+) -> Result<Vec<Proposal>, RemediateError> {
     let mut out = Vec::new();
     let token = match provider {
         Provider::Local => None,
         Provider::GitHub(h) | Provider::GitLab(h) | Provider::Gitea(h) => Some(
             h.token
                 .read()
-                .map_err(|e| format!("the remediation token: {e}"))?,
+                .map_err(|e| RemediateError::Token(format!("the remediation token: {e}")))?,
         ),
     };
     for source in config
@@ -145,7 +146,7 @@ pub async fn propose(
                     continue;
                 }
                 let outcome = local::apply(path, &branch, &base, &changes, &message)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    .map_err(|e| e.within(path.display()))?;
                 (outcome, None)
             }
             Provider::GitHub(h) | Provider::GitLab(h) | Provider::Gitea(h) => {
@@ -182,7 +183,7 @@ pub async fn propose(
                             .await
                     }
                 };
-                applied.map_err(|e| format!("{repository}: {e}"))?
+                applied.map_err(|e| e.within(&repository))?
             }
         };
         out.push(Proposal {

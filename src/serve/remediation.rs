@@ -168,8 +168,8 @@ pub(super) async fn remediate_target(
                 }
             }
             Err(err) => {
-                tracing::error!(message = "remediation failed", source = %source.name, error = %err);
-                record(&source.name, branch, "error", None, err);
+                tracing::error!(message = "remediation failed", source = %source.name, code = %err.code(), error = %err);
+                record(&source.name, branch, "error", None, err.to_string());
             }
         }
     }
