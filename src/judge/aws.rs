@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::diff::{Status, ignore};
 use crate::live::LiveRead;
 use crate::live::aws::types;
-use crate::model::{Code, Declared, Object, Problem, ResourceKey, Severity, SourceRef};
+use crate::model::aws::API_VERSION;
+use crate::model::{Code, Declared, Object, Problem, Severity, SourceRef};
 
 /// Judges the AWS resources of a target: each declaration is matched with a live resource by id
 /// or by tags (exactly one), compared as the EC2 API describes it; declarations that match
@@ -140,18 +141,11 @@ pub fn judge_aws(
                     .collect();
                 format!("no resource has the tags {}", tags.join(", "))
             });
+            let declared_key = object.key_with_namespace(Some(region));
             out.resources.push(ResourceReport {
-                target: target.to_string(),
-                api_version: crate::model::aws::API_VERSION.to_string(),
-                kind: object.kind.clone(),
-                namespace: Some(region),
-                name: object.name.clone(),
-                status: Status::Missing,
                 source,
                 reason,
-                drifts: Vec::new(),
-                last_changed_by: None,
-                last_changed_at: None,
+                ..ResourceReport::new(target, API_VERSION, &declared_key, Status::Missing)
             });
             continue;
         };
@@ -169,12 +163,7 @@ pub fn judge_aws(
         }
         let live_value = crate::diff::aws::normalize(&found.value());
         let drifts = compare(&declaration, &live_value);
-        let resource_key = ResourceKey {
-            group: crate::model::aws::GROUP.to_string(),
-            kind: found.kind.clone(),
-            namespace: found.namespace.clone(),
-            name: found.name.clone(),
-        };
+        let resource_key = found.key_with_namespace(found.namespace.clone());
         let drifts = registry.apply(
             target,
             &resource_key,
@@ -183,21 +172,8 @@ pub fn judge_aws(
             drifts,
         );
         out.resources.push(ResourceReport {
-            target: target.to_string(),
-            api_version: crate::model::aws::API_VERSION.to_string(),
-            kind: found.kind.clone(),
-            namespace: found.namespace.clone(),
-            name: found.name.clone(),
-            status: if drifts.is_empty() {
-                Status::InSync
-            } else {
-                Status::Drifted
-            },
             source,
-            reason: None,
-            drifts,
-            last_changed_by: None,
-            last_changed_at: None,
+            ..ResourceReport::new(target, API_VERSION, &resource_key, Status::InSync).judged(drifts)
         });
     }
     if find_unmanaged {
@@ -206,12 +182,7 @@ pub fn judge_aws(
             let live_key = key(object);
             let region = object.namespace.clone().unwrap_or_default();
             let defaults = own_defaults.get(&region).unwrap_or(&no_defaults);
-            let resource_key = ResourceKey {
-                group: crate::model::aws::GROUP.to_string(),
-                kind: object.kind.clone(),
-                namespace: object.namespace.clone(),
-                name: object.name.clone(),
-            };
+            let resource_key = object.key_with_namespace(object.namespace.clone());
             if matched.contains_key(&live_key)
                 || types::named(&object.kind).is_some_and(|t| t.is_aws_default(value, defaults))
                 || config
@@ -222,19 +193,12 @@ pub fn judge_aws(
             {
                 continue;
             }
-            out.resources.push(ResourceReport {
-                target: target.to_string(),
-                api_version: crate::model::aws::API_VERSION.to_string(),
-                kind: object.kind.clone(),
-                namespace: object.namespace.clone(),
-                name: object.name.clone(),
-                status: Status::Unmanaged,
-                source: None,
-                reason: None,
-                drifts: Vec::new(),
-                last_changed_by: None,
-                last_changed_at: None,
-            });
+            out.resources.push(ResourceReport::new(
+                target,
+                API_VERSION,
+                &resource_key,
+                Status::Unmanaged,
+            ));
         }
     }
     sort_resources(&mut out.resources);

@@ -135,8 +135,8 @@ impl Judge {
             return None;
         }
         let object = &item.object;
-        let mut reason = None;
-        let (status, drifts) = match live {
+        let report = ResourceReport::new(&self.target, &object.api_version, key, Status::Missing);
+        let mut report = match live {
             Some(live_object) => {
                 let desired_value = object.value();
                 let live_value = live_object.value();
@@ -148,37 +148,18 @@ impl Judge {
                     &self.config.drift,
                 );
                 let drifts = registry.apply(&self.target, key, &desired_value, &live_value, drifts);
-                let status = if drifts.is_empty() {
-                    Status::InSync
-                } else {
-                    Status::Drifted
-                };
-                (status, drifts)
+                report.judged(drifts)
             }
-            None => {
-                if self.unserved.contains(&gk) {
-                    reason = Some("kind not served by the cluster".to_string());
-                }
-                (Status::Missing, Vec::new())
-            }
+            None => ResourceReport {
+                reason: self
+                    .unserved
+                    .contains(&gk)
+                    .then(|| "kind not served by the cluster".to_string()),
+                ..report
+            },
         };
-        let last = drifts
-            .iter()
-            .filter(|d| d.changed_by.is_some())
-            .max_by(|a, b| a.changed_at.cmp(&b.changed_at));
-        Some(ResourceReport {
-            target: self.target.clone(),
-            api_version: object.api_version.clone(),
-            kind: key.kind.clone(),
-            namespace: key.namespace.clone(),
-            name: key.name.clone(),
-            status,
-            source: Some(SourceRef::of(item)),
-            reason,
-            last_changed_by: last.and_then(|d| d.changed_by.clone()),
-            last_changed_at: last.and_then(|d| d.changed_at.clone()),
-            drifts,
-        })
+        report.source = Some(SourceRef::of(item));
+        Some(report)
     }
 
     /// Judges a live object git does not declare: unmanaged when it is in scope (a namespace git
@@ -207,19 +188,12 @@ impl Judge {
         {
             return None;
         }
-        Some(ResourceReport {
-            target: self.target.clone(),
-            api_version: object.api_version.clone(),
-            kind: key.kind.clone(),
-            namespace: key.namespace.clone(),
-            name: key.name.clone(),
-            status: Status::Unmanaged,
-            source: None,
-            reason: None,
-            drifts: Vec::new(),
-            last_changed_by: None,
-            last_changed_at: None,
-        })
+        Some(ResourceReport::new(
+            &self.target,
+            &object.api_version,
+            key,
+            Status::Unmanaged,
+        ))
     }
 }
 

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::diff::{Drift, Status, ignore};
 use crate::live::LiveRead;
 use crate::model::aws::{GROUP as AWS_GROUP, is_aws};
-use crate::model::{Declared, Object, Problem, Severity, SourceRef};
+use crate::model::{Declared, Object, Problem, ResourceKey, Severity, SourceRef};
 
 pub use aws::judge_aws;
 pub use kube::{Judge, judge_target};
@@ -52,6 +52,43 @@ pub struct ResourceReport {
     /// When that manager wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_changed_at: Option<String>,
+}
+
+impl ResourceReport {
+    /// A resource of `target` named by `key`, judged `status`; no source, reason or drifts yet.
+    pub fn new(target: &str, api_version: &str, key: &ResourceKey, status: Status) -> Self {
+        ResourceReport {
+            target: target.to_string(),
+            api_version: api_version.to_string(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            status,
+            source: None,
+            reason: None,
+            drifts: Vec::new(),
+            last_changed_by: None,
+            last_changed_at: None,
+        }
+    }
+
+    /// The same resource with its drifts (drifted when there are any), and the manager behind
+    /// the most recent of them where managedFields tell.
+    pub fn judged(mut self, drifts: Vec<Drift>) -> Self {
+        self.status = if drifts.is_empty() {
+            Status::InSync
+        } else {
+            Status::Drifted
+        };
+        let last = drifts
+            .iter()
+            .filter(|d| d.changed_by.is_some())
+            .max_by(|a, b| a.changed_at.cmp(&b.changed_at));
+        self.last_changed_by = last.and_then(|d| d.changed_by.clone());
+        self.last_changed_at = last.and_then(|d| d.changed_at.clone());
+        self.drifts = drifts;
+        self
+    }
 }
 
 /// The judgement of one target.
