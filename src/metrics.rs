@@ -277,7 +277,7 @@ impl Metrics {
             webhooks: counter(
                 &r,
                 "gitdrift_webhook_requests_total",
-                "Webhook requests, by result (accepted, ignored, unauthorized, bad_request, disabled).",
+                "Webhook requests, by result (accepted, ignored, unauthorized, bad_request, disabled, replayed).",
                 &["result"],
             ),
             remediation: gauge(
@@ -307,6 +307,7 @@ impl Metrics {
             "unauthorized",
             "bad_request",
             "disabled",
+            "replayed",
         ] {
             metrics.webhooks.with_label_values(&[result]).inc_by(0);
         }

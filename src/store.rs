@@ -237,14 +237,15 @@ impl Store {
 
     /// One scan's metadata and its canonical JSON (decompressed).
     pub fn get_raw(&self, id: i64) -> Result<Option<(StoredScan, Vec<u8>)>, StoreError> {
-        let conn = self.conn();
-        conn.query_row(
+        // The database is free again before the report is decompressed.
+        let found = self.conn().query_row(
                 "SELECT id, started_at, finished_at, targets, summary, failing_findings, sha256, previous_sha256, length(report), report
                  FROM scans WHERE id = ?1",
                 params![id],
                 |r| Ok((row(r)?, r.get::<_, Vec<u8>>(9)?)),
             )
-            .optional()?
+            .optional()?;
+        found
             .map(|(scan, stored)| {
                 decompress(&stored)
                     .map(|json| (scan, json))

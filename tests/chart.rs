@@ -86,6 +86,10 @@ const VALUES: &[(&str, &str)] = &[
         "rbac: {create: false}\nserviceAccount:\n  automountToken: false\n  annotations: {eks.amazonaws.com/role-arn: \"arn:aws:iam::123456789012:role/gitdrift-read\"}\nextraVolumes: [{name: kubeconfigs, secret: {secretName: gitdrift-kubeconfigs}}]\nextraVolumeMounts: [{name: kubeconfigs, mountPath: /etc/gitdrift-kubeconfigs, readOnly: true}]\nconfig:\n  sources: []\n  targets:\n    - {name: aws-prod, aws: {regions: [eu-west-1]}}\n",
     ),
     (
+        "API tokens from an existing Secret, metrics protected",
+        "auth: {existingSecret: my-gitdrift-tokens, protectMetrics: true}\nserviceMonitor: {enabled: true}\n",
+    ),
+    (
         "custom resources to read",
         "rbac:\n  resources:\n    - apiGroups: [cert-manager.io]\n      resources: [certificates, issuers]\n",
     ),
@@ -147,10 +151,26 @@ fn the_chart_lints_renders_validates_and_grants_only_reads() {
         if kinds.contains(&"ClusterRole") {
             assert!(found.len() >= 3, "{name}: {found:?}");
         }
-        // Secrets are referenced, never inlined.
+        // Users' secrets are referenced, never inlined; the one Secret the chart writes holds
+        // its own API tokens.
+        for secret in docs.iter().filter(|d| d["kind"] == "Secret") {
+            assert!(
+                secret["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-api-tokens")),
+                "{name}: {secret:#}"
+            );
+        }
+        let config = docs
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap" && d["data"]["gitdrift.yaml"].is_string())
+            .expect("the configuration");
         assert!(
-            !kinds.contains(&"Secret"),
-            "{name}: the chart writes no Secret"
+            config["data"]["gitdrift.yaml"]
+                .as_str()
+                .unwrap()
+                .contains("tokens_file: /etc/gitdrift-auth/tokens"),
+            "{name}: the API needs a token"
         );
         let workload = docs
             .iter()
@@ -224,6 +244,47 @@ fn the_chart_lints_renders_validates_and_grants_only_reads() {
             .iter()
             .any(|d| d["kind"] == "PersistentVolumeClaim")
     );
+
+    // API tokens: made on install (two random ones, kept on upgrades), mounted as the tokens
+    // file; an existing Secret is used as it is; the ServiceMonitor sends one when metrics are
+    // protected.
+    let secret = defaults
+        .iter()
+        .find(|d| d["kind"] == "Secret")
+        .expect("the API tokens");
+    let decode = |key: &str| {
+        use base64::Engine as _;
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(secret["data"][key].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(decode("admin").len(), 48);
+    assert_eq!(
+        decode("tokens"),
+        format!(
+            "admin: {}\nprometheus: {}\n",
+            decode("admin"),
+            decode("prometheus")
+        )
+    );
+    let protected = documents(
+        &render("auth: {existingSecret: my-gitdrift-tokens, protectMetrics: true}\nserviceMonitor: {enabled: true}\n")
+            .unwrap(),
+    );
+    assert!(!protected.iter().any(|d| d["kind"] == "Secret"));
+    let monitor = protected
+        .iter()
+        .find(|d| d["kind"] == "ServiceMonitor")
+        .unwrap();
+    assert_eq!(
+        monitor["spec"]["endpoints"][0]["bearerTokenSecret"],
+        serde_json::json!({"name": "my-gitdrift-tokens", "key": "prometheus"})
+    );
+    let open = documents(&render("auth: {enabled: false}\n").unwrap());
+    assert!(!open.iter().any(|d| d["kind"] == "Secret"));
 
     // An existing account must be named: the read-only ClusterRole is never bound to the
     // namespace's default account.

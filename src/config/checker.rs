@@ -277,6 +277,21 @@ impl Checker {
         }
     }
 
+    /// A positive duration no longer than `max`.
+    pub(super) fn bounded_duration(
+        &mut self,
+        node: &Node,
+        what: &str,
+        max: Duration,
+    ) -> Option<Duration> {
+        let duration = self.positive_duration(node, what)?;
+        if duration > max {
+            self.error(node, format!("{what} must be at most {}", humanize(max)));
+            return None;
+        }
+        Some(duration)
+    }
+
     pub(super) fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
         match node.kind {
             NodeKind::Bool(b) => Some(b),
@@ -328,6 +343,18 @@ fn clean(path: &Path) -> PathBuf {
         PathBuf::from(".")
     } else {
         out
+    }
+}
+
+/// A duration as the configuration writes it (`90s`, `5m`, `2h`, `30d`).
+pub(super) fn humanize(duration: Duration) -> String {
+    let s = duration.as_secs();
+    match s {
+        0 => format!("{}ms", duration.as_millis()),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
 

@@ -5,6 +5,12 @@
 //! ```yaml
 //! serve:
 //!   listen: 0.0.0.0:9464            # the one HTTP port: /metrics, /healthz, /readyz, /api/v1, /
+//!                                   # (default 127.0.0.1:9464; 0.0.0.0:9464 with API tokens)
+//!   auth:
+//!     tokens_file: /etc/gitdrift/api-tokens   # `name: token` per line; or token_env
+//!     protect_metrics: false        # /metrics needs a token too
+//!     allow_unauthenticated: false  # serve beyond loopback without tokens (not advised)
+//!   tls: {cert_file: /etc/gitdrift/tls.crt, key_file: /etc/gitdrift/tls.key}
 //!   interval: 5m                    # how often each target is scanned (a target may override)
 //!   jitter: 10%                     # each wait is lengthened by up to this share, at random
 //!   fetch_interval: 1m              # how often git sources are fetched (and on webhook)
@@ -36,8 +42,14 @@ use crate::model::Format;
 /// Settings of `gitdrift serve`.
 #[derive(Clone, Debug)]
 pub struct ServeSettings {
-    /// Address and port of the HTTP server.
-    pub listen: SocketAddr,
+    /// Address and port of the HTTP server, where configured (see [`ServeSettings::listen`]).
+    pub listen: Option<SocketAddr>,
+    /// Who may read the API.
+    pub auth: AuthSettings,
+    /// TLS for the HTTP server.
+    pub tls: Option<TlsSettings>,
+    /// Bounds on the HTTP server's work.
+    pub http: HttpLimits,
     /// Default time between two scans of a target.
     pub interval: Duration,
     /// Share of the interval added at random to each wait (0 to 1), so that targets spread out.
@@ -64,10 +76,82 @@ pub struct ServeSettings {
 /// Port of the HTTP server unless configured.
 pub const DEFAULT_PORT: u16 = 9464;
 
+/// Who may read what `serve` shows: by default nobody beyond loopback.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuthSettings {
+    /// A file of API tokens, one `name: token` per line (read at start and on SIGHUP).
+    pub tokens_file: Option<PathBuf>,
+    /// An environment variable holding one API token (named after the variable).
+    pub token_env: Option<String>,
+    /// `/metrics` needs a token too (it is open by default, for Prometheus).
+    pub protect_metrics: bool,
+    /// Serve beyond loopback without any token.
+    pub allow_unauthenticated: bool,
+}
+
+impl AuthSettings {
+    /// Whether any token is configured.
+    pub fn has_tokens(&self) -> bool {
+        self.tokens_file.is_some() || self.token_env.is_some()
+    }
+}
+
+/// Bounds on the HTTP server: no client, slow or many, can hold it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpLimits {
+    /// How long a request's headers (or a TLS handshake, or an idle keep-alive connection's
+    /// next request) may take.
+    pub header_timeout: Duration,
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Reports rendered (or read whole) at once; more wait.
+    pub max_renders: usize,
+    /// How long a report request waits for its turn before it is answered 503.
+    pub render_wait: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 256,
+            max_renders: 4,
+            render_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// TLS for the HTTP server: PEM files, read at start and on SIGHUP.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsSettings {
+    /// The certificate chain.
+    pub cert_file: PathBuf,
+    /// The private key.
+    pub key_file: PathBuf,
+}
+
+impl ServeSettings {
+    /// Where the HTTP server listens: as configured, else on loopback only, unless API tokens
+    /// guard it (then on every address).
+    pub fn listen(&self) -> SocketAddr {
+        self.listen.unwrap_or_else(|| {
+            let open = if self.auth.has_tokens() {
+                [0, 0, 0, 0]
+            } else {
+                [127, 0, 0, 1]
+            };
+            SocketAddr::from((open, DEFAULT_PORT))
+        })
+    }
+}
+
 impl Default for ServeSettings {
     fn default() -> Self {
         ServeSettings {
-            listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            listen: None,
+            auth: AuthSettings::default(),
+            tls: None,
+            http: HttpLimits::default(),
             interval: Duration::from_secs(300),
             jitter: 0.1,
             fetch_interval: Duration::from_secs(60),
@@ -147,7 +231,7 @@ impl Checker {
         };
         if let Some(n) = fields.get("listen") {
             match self.string_or_int(n).map(|s| parse_listen(&s)) {
-                Some(Some(addr)) => serve.listen = addr,
+                Some(Some(addr)) => serve.listen = Some(addr),
                 _ => self.error(
                     n,
                     "serve.listen must be an address and port such as 0.0.0.0:9464 or 127.0.0.1:9464, or a port",
@@ -202,6 +286,15 @@ impl Checker {
         }
         serve.webhook_secret = env.map(SecretRef::Env).or(file.map(SecretRef::File));
         serve.external_url = self.optional(&fields, "external_url", "serve");
+        if let Some(n) = fields.get("auth") {
+            serve.auth = self.auth_settings(n);
+        }
+        if let Some(n) = fields.get("tls") {
+            serve.tls = self.tls_settings(n);
+        }
+        if let Some(n) = fields.get("http") {
+            serve.http = self.http_limits(n);
+        }
         if let Some(n) = fields.get("retention") {
             serve.retention = self.retention(n);
         }
@@ -223,6 +316,78 @@ impl Checker {
             }
         }
         serve
+    }
+
+    fn auth_settings(&mut self, node: &Node) -> AuthSettings {
+        let mut auth = AuthSettings::default();
+        let Some(fields) = self.fields(node, "serve.auth") else {
+            return auth;
+        };
+        auth.tokens_file = fields
+            .get("tokens_file")
+            .and_then(|n| self.path(n, "serve.auth.tokens_file"));
+        auth.token_env = self.optional(&fields, "token_env", "serve.auth");
+        for (key, slot) in [
+            ("protect_metrics", &mut auth.protect_metrics),
+            ("allow_unauthenticated", &mut auth.allow_unauthenticated),
+        ] {
+            if let Some(n) = fields.get(key)
+                && let Some(b) = self.boolean(n, &format!("serve.auth.{key}"))
+            {
+                *slot = b;
+            }
+        }
+        auth
+    }
+
+    fn http_limits(&mut self, node: &Node) -> HttpLimits {
+        let mut limits = HttpLimits::default();
+        let Some(fields) = self.fields(node, "serve.http") else {
+            return limits;
+        };
+        for (key, slot) in [
+            ("header_timeout", &mut limits.header_timeout),
+            ("render_wait", &mut limits.render_wait),
+        ] {
+            if let Some(n) = fields.get(key)
+                && let Some(d) = self.bounded_duration(
+                    n,
+                    &format!("serve.http.{key}"),
+                    Duration::from_secs(3600),
+                )
+            {
+                *slot = d;
+            }
+        }
+        for (key, slot, max) in [
+            ("max_connections", &mut limits.max_connections, 65_536),
+            ("max_renders", &mut limits.max_renders, 256),
+        ] {
+            if let Some(n) = fields.get(key) {
+                match n.kind {
+                    NodeKind::Int(v) if (1..=max).contains(&v) => *slot = v as usize,
+                    _ => self.error(
+                        n,
+                        format!("serve.http.{key} must be a whole number from 1 to {max}"),
+                    ),
+                }
+            }
+        }
+        limits
+    }
+
+    fn tls_settings(&mut self, node: &Node) -> Option<TlsSettings> {
+        let fields = self.fields(node, "serve.tls")?;
+        let cert = fields.get("cert_file");
+        let key = fields.get("key_file");
+        let (Some(cert), Some(key)) = (cert, key) else {
+            self.missing(node, "serve.tls needs `cert_file` and `key_file`");
+            return None;
+        };
+        Some(TlsSettings {
+            cert_file: self.path(cert, "serve.tls.cert_file")?,
+            key_file: self.path(key, "serve.tls.key_file")?,
+        })
     }
 
     fn retention(&mut self, node: &Node) -> Retention {
@@ -379,7 +544,7 @@ mod tests {
         )
         .unwrap();
         let s = &config.serve;
-        assert_eq!(s.listen, SocketAddr::from(([127, 0, 0, 1], 9100)));
+        assert_eq!(s.listen(), SocketAddr::from(([127, 0, 0, 1], 9100)));
         assert_eq!(s.interval, Duration::from_secs(600));
         assert!((s.jitter - 0.2).abs() < 1e-9);
         assert_eq!(s.fetch_interval, Duration::from_secs(120));
@@ -402,8 +567,27 @@ mod tests {
         assert_eq!(t.interval, Some(Duration::from_secs(30)));
         assert_eq!(t.watch, Some(false));
         let defaults = load("").unwrap().serve;
-        assert_eq!(defaults.listen.port(), DEFAULT_PORT);
+        assert_eq!(
+            defaults.listen(),
+            SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+            "loopback only without API tokens"
+        );
         assert_eq!(defaults.interval, Duration::from_secs(300));
+        let guarded = load(
+            "serve:\n  auth:\n    tokens_file: tokens\n    protect_metrics: true\n  tls: {cert_file: tls.crt, key_file: tls.key}\n",
+        )
+        .unwrap()
+        .serve;
+        assert_eq!(
+            guarded.listen(),
+            SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))
+        );
+        assert_eq!(guarded.auth.tokens_file, Some(PathBuf::from("/etc/tokens")));
+        assert!(guarded.auth.protect_metrics && !guarded.auth.allow_unauthenticated);
+        assert_eq!(
+            guarded.tls.map(|t| t.key_file),
+            Some(PathBuf::from("/etc/tls.key"))
+        );
     }
 
     #[test]

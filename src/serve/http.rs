@@ -22,6 +22,8 @@ use crate::report::{self, TextOptions};
 
 /// Largest webhook body accepted (GitHub caps its payloads at 25 MB).
 const WEBHOOK_BODY_LIMIT: usize = 25 * 1024 * 1024;
+/// How long a webhook delivery may take, from its headers to its answer.
+const WEBHOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The routes.
 pub fn router(service: Arc<Service>) -> Router {
@@ -41,10 +43,27 @@ pub fn router(service: Arc<Service>) -> Router {
             "/api/v1/webhooks/git",
             post(git_webhook)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
-                // Bodies are read before they can be verified: a few at a time.
-                .layer::<_, std::convert::Infallible>(tower::limit::ConcurrencyLimitLayer::new(4)),
+                // Bodies are read before they can be verified: a few at a time, each within a
+                // deadline, so that slow uploads cannot hold every slot.
+                .layer::<_, std::convert::Infallible>(
+                    tower::ServiceBuilder::new()
+                        .layer(axum::error_handling::HandleErrorLayer::new(|_| async {
+                            (
+                                StatusCode::REQUEST_TIMEOUT,
+                                "the webhook took too long to send\n",
+                            )
+                        }))
+                        .layer(tower::timeout::TimeoutLayer::new(WEBHOOK_DEADLINE))
+                        .layer(tower::limit::ConcurrencyLimitLayer::new(4)),
+                ),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        // Nothing but the webhook takes a body.
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&service),
+            super::auth::guard,
+        ))
         .with_state(service)
 }
 
@@ -152,10 +171,32 @@ fn parse_id(raw: &str) -> Result<i64, Box<Response>> {
     })
 }
 
+/// A turn to read a whole report, within `serve.http.render_wait`; a 503 past it.
+async fn render_turn(service: &Service) -> Result<tokio::sync::SemaphorePermit<'_>, Response> {
+    let wait = service.config().serve.http.render_wait;
+    match tokio::time::timeout(wait, service.renders.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many reports are being rendered; try again shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            Err(response)
+        }
+    }
+}
+
 async fn scan(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
         Err(response) => return *response,
+    };
+    let _turn = match render_turn(&service).await {
+        Ok(turn) => turn,
+        Err(response) => return response,
     };
     let store = Arc::clone(&service.store);
     match blocking(move || store.get(id)).await {
@@ -197,6 +238,10 @@ async fn scan_report(
             StatusCode::BAD_REQUEST,
             &format!("unknown format `{raw}`; known: {}", Format::names()),
         );
+    };
+    let _turn = match render_turn(&service).await {
+        Ok(turn) => turn,
+        Err(response) => return response,
     };
     let store = Arc::clone(&service.store);
     if format == Format::Json {
@@ -271,7 +316,20 @@ async fn git_webhook(
             );
         }
     };
-    match webhook::judge(&config, &secret, &headers, &body) {
+    let verdict = webhook::judge(&config, &secret, &headers, &body);
+    // A signed delivery is taken once: the same delivery again (a replay) is refused.
+    if matches!(verdict, Verdict::Push(_))
+        && let Some(id) = webhook::delivery_id(&headers)
+        && !service.first_delivery(id)
+    {
+        service.metrics.webhook("replayed");
+        tracing::warn!(message = "webhook refused: a delivery seen before", delivery = %id);
+        return error(
+            StatusCode::CONFLICT,
+            "this delivery was received before; a replay is not taken",
+        );
+    }
+    match verdict {
         Verdict::Push(sources) => {
             // Sharded: a source belongs to the shard that owns its target; pass the request on
             // (it is verified again there), unless it was passed on already.
@@ -358,6 +416,8 @@ async fn forward(base: &str, headers: &HeaderMap, body: Bytes) -> u16 {
     let url = format!("{}/api/v1/webhooks/git", base.trim_end_matches('/'));
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
+        // The signature (GitLab's token itself) must not follow a redirect elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
     {
         Ok(client) => client,
@@ -372,6 +432,9 @@ async fn forward(base: &str, headers: &HeaderMap, body: Bytes) -> u16 {
         "x-gitea-event",
         "x-gitlab-token",
         "x-gitlab-event",
+        "x-github-delivery",
+        "x-gitea-delivery",
+        "x-gitlab-event-uuid",
     ] {
         if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
             request = request.header(name, value);

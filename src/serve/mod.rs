@@ -4,7 +4,9 @@
 //! others. Every scan is stored in the history, its results set the metrics, and the HTTP server
 //! ([`http`]) shows them. SIGHUP reloads the configuration, SIGTERM stops within a bound.
 
+mod auth;
 pub mod http;
+mod listener;
 mod loops;
 mod remediation;
 pub mod reports;
@@ -18,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -31,7 +33,9 @@ use crate::metrics::Metrics;
 use crate::report::Summary;
 use crate::scan;
 use crate::store::Store;
+use auth::ApiTokens;
 use loops::{retention_loop, source_loop, target_loop, watch_mode};
+use tokio_rustls::TlsAcceptor;
 
 /// What `serve` needs besides the configuration.
 #[derive(Clone, Debug)]
@@ -106,6 +110,14 @@ pub struct Service {
     context: RwLock<scan::Context>,
     /// The service's metrics (the read-only guards count into them too).
     pub metrics: Arc<Metrics>,
+    /// Who may read the API.
+    tokens: RwLock<Arc<ApiTokens>>,
+    /// TLS for new connections, if configured.
+    tls: RwLock<Option<TlsAcceptor>>,
+    /// Webhook deliveries taken in the last hour, by id, to refuse replays.
+    deliveries: Mutex<HashMap<String, Instant>>,
+    /// Reports read whole or rendered at once (`serve.http.max_renders`).
+    renders: Semaphore,
     options: ServeOptions,
     /// The scan history.
     pub store: Arc<Store>,
@@ -151,6 +163,37 @@ impl Service {
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
         Arc::clone(&self.context().config)
+    }
+
+    /// The API tokens in force.
+    pub fn tokens(&self) -> Arc<ApiTokens> {
+        Arc::clone(&self.tokens.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The TLS acceptor in force for new connections.
+    pub fn tls(&self) -> Option<TlsAcceptor> {
+        self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether a webhook delivery is new (and remembers it for an hour).
+    pub fn first_delivery(&self, id: &str) -> bool {
+        let mut seen = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        seen.retain(|_, at| now.duration_since(*at) < REPLAY_WINDOW);
+        if seen.contains_key(id) {
+            return false;
+        }
+        // Bounded: past the cap, the oldest ids go first.
+        if seen.len() >= MAX_DELIVERIES
+            && let Some(oldest) = seen
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(k, _)| k.clone())
+        {
+            seen.remove(&oldest);
+        }
+        seen.insert(id.to_string(), now);
+        true
     }
 
     /// The configuration in force with its compiled rules, for a scan.
@@ -246,13 +289,47 @@ impl Service {
     }
 }
 
+/// How long a webhook delivery id is remembered.
+const REPLAY_WINDOW: Duration = Duration::from_secs(3600);
+/// How many delivery ids are remembered at most.
+const MAX_DELIVERIES: usize = 10_000;
+
+/// Reports are served beyond loopback only behind a token, unless the configuration insists.
+fn exposure(
+    listen: SocketAddr,
+    tokens: &ApiTokens,
+    allow_unauthenticated: bool,
+) -> Result<(), String> {
+    if tokens.is_empty() && !listen.ip().is_loopback() && !allow_unauthenticated {
+        return Err(format!(
+            "refusing to serve reports on {listen} without an API token: set serve.auth.tokens_file or serve.auth.token_env, listen on 127.0.0.1, or set serve.auth.allow_unauthenticated: true"
+        ));
+    }
+    Ok(())
+}
+
+/// The API tokens and the TLS acceptor a configuration asks for.
+fn guards(config: &Config) -> Result<(ApiTokens, Option<TlsAcceptor>), String> {
+    let tokens = ApiTokens::load(&config.serve.auth)?;
+    let tls = config
+        .serve
+        .tls
+        .as_ref()
+        .map(listener::tls_acceptor)
+        .transpose()?;
+    Ok((tokens, tls))
+}
+
 /// Runs the service until SIGTERM or SIGINT; returns the exit code.
 pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
     let signals =
         install_signals().map_err(|err| anyhow::anyhow!("cannot catch signals: {err}"))?;
     let config = Arc::new(Config::load(&options.config_path, &crate::live::known())?);
     let store = Arc::new(Store::open(&options.data_dir)?);
-    let listen = options.listen.unwrap_or(config.serve.listen);
+    let listen = options.listen.unwrap_or(config.serve.listen());
+    let (tokens, tls) = guards(&config).map_err(|err| anyhow::anyhow!(err))?;
+    exposure(listen, &tokens, config.serve.auth.allow_unauthenticated)
+        .map_err(|err| anyhow::anyhow!(err))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {listen}: {err}"))?;
@@ -272,6 +349,10 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
     let service = Arc::new(Service {
         permits: RwLock::new(Arc::new(Semaphore::new(config.concurrency.max(1)))),
         context: RwLock::new(context.clone()),
+        tokens: RwLock::new(Arc::new(tokens)),
+        tls: RwLock::new(tls),
+        deliveries: Mutex::new(HashMap::new()),
+        renders: Semaphore::new(config.serve.http.max_renders),
         metrics,
         options,
         store,
@@ -295,24 +376,25 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         service.metrics.remediation_states(&[]);
     }
     start_loops(&service, &context);
-    tracing::info!(message = "serving", address = %bound, targets = config.targets.len(), sources = config.sources.len());
-    eprintln!("gitdrift serve: listening on http://{bound}");
+    let scheme = if service.tls().is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(message = "serving", address = %bound, %scheme, authenticated = !service.tokens().is_empty(), targets = config.targets.len(), sources = config.sources.len());
+    eprintln!("gitdrift serve: listening on {scheme}://{bound}");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = {
-        let service = Arc::clone(&service);
-        let mut stop_rx = stop_rx.clone();
-        tokio::spawn(async move {
-            let app = http::router(service);
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(err) = result {
-                tracing::error!(message = "HTTP server failed", error = %err);
-            }
-        })
+        let app = http::router(Arc::clone(&service));
+        let tls_source = Arc::clone(&service);
+        tokio::spawn(listener::serve(
+            listener,
+            app,
+            config.serve.http.clone(),
+            move || tls_source.tls(),
+            stop_rx.clone(),
+        ))
     };
 
     wait_for_signals(&service, signals).await;
@@ -381,10 +463,23 @@ fn reload(service: &Arc<Service>) {
             return;
         }
     };
+    let (tokens, tls) = match guards(&config) {
+        Ok(guards) => guards,
+        Err(err) => {
+            tracing::error!(message = "configuration not reloaded", error = %err);
+            eprintln!(
+                "gitdrift serve: configuration not reloaded; the previous one stays in force:\n{}",
+                crate::model::redact::scrub(&err)
+            );
+            return;
+        }
+    };
     let old = service.config();
     let context = scan::Context::new(Arc::clone(&config), service.metrics.clone());
-    if config.serve.listen != old.serve.listen {
-        tracing::warn!(message = "serve.listen changes take a restart");
+    *service.tokens.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tokens);
+    *service.tls.write().unwrap_or_else(|e| e.into_inner()) = tls;
+    if config.serve.listen() != old.serve.listen() || config.serve.http != old.serve.http {
+        tracing::warn!(message = "serve.listen and serve.http changes take a restart");
     }
     // The new configuration first: a scan that finishes from now on publishes only for a target
     // it still has.
@@ -564,4 +659,21 @@ fn start_loops(service: &Arc<Service>, context: &scan::Context) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .extend(tasks);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_leave_loopback_only_behind_a_token_or_by_explicit_choice() {
+        let none = ApiTokens::default();
+        let wide: SocketAddr = "0.0.0.0:9464".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:9464".parse().unwrap();
+        let local6: SocketAddr = "[::1]:9464".parse().unwrap();
+        assert!(exposure(wide, &none, false).is_err());
+        assert!(exposure(wide, &none, true).is_ok(), "allow_unauthenticated");
+        assert!(exposure(local, &none, false).is_ok());
+        assert!(exposure(local6, &none, false).is_ok());
+    }
 }

@@ -23,6 +23,19 @@ pub enum Verdict {
     BadRequest(String),
 }
 
+/// The delivery's id, as each host names it, for refusing replays.
+pub fn delivery_id(headers: &HeaderMap) -> Option<&str> {
+    [
+        "x-github-delivery",
+        "x-gitea-delivery",
+        "x-gitlab-event-uuid",
+    ]
+    .iter()
+    .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+    .map(str::trim)
+    .filter(|id| !id.is_empty())
+}
+
 /// Checks a webhook request against the secret and finds the sources it concerns.
 pub fn judge(config: &Config, secret: &str, headers: &HeaderMap, body: &[u8]) -> Verdict {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());

@@ -83,9 +83,14 @@ impl Served {
         let mut child = command.spawn().expect("start gitdrift serve");
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         // Listening once it says so (a connection alone could reach whoever took the port).
-        let listening = format!("listening on http://127.0.0.1:{port}");
+        let listening = [
+            format!("listening on http://127.0.0.1:{port}"),
+            format!("listening on https://127.0.0.1:{port}"),
+        ];
         loop {
-            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains(&listening)) {
+            if std::fs::read_to_string(&log)
+                .is_ok_and(|l| listening.iter().any(|needle| l.contains(needle)))
+            {
                 break;
             }
             if let Ok(Some(_)) = child.try_wait() {

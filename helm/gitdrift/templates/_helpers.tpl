@@ -124,6 +124,11 @@ spec:
           mountPath: /var/cache/gitdrift
         - name: tmp
           mountPath: /tmp
+        {{- if .Values.auth.enabled }}
+        - name: api-tokens
+          mountPath: /etc/gitdrift-auth
+          readOnly: true
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -135,6 +140,14 @@ spec:
       emptyDir: {}
     - name: tmp
       emptyDir: {}
+    {{- if .Values.auth.enabled }}
+    - name: api-tokens
+      secret:
+        secretName: {{ include "gitdrift.apiTokensSecret" . }}
+        items:
+          - key: tokens
+            path: tokens
+    {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -159,3 +172,24 @@ spec:
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end -}}
+
+{{/* The Secret holding the API tokens (`tokens`: the file serve reads; `admin`, `prometheus`). */}}
+{{- define "gitdrift.apiTokensSecret" -}}
+{{- default (printf "%s-api-tokens" (include "gitdrift.fullname" .)) .Values.auth.existingSecret -}}
+{{- end }}
+
+{{/* gitdrift.yaml: the configuration from values, with the API tokens' file when auth is on. */}}
+{{- define "gitdrift.config" -}}
+{{- $config := deepCopy .Values.config -}}
+{{- if .Values.auth.enabled -}}
+{{- $serve := default (dict) (get $config "serve") -}}
+{{- $auth := default (dict) (get $serve "auth") -}}
+{{- $_ := set $auth "tokens_file" "/etc/gitdrift-auth/tokens" -}}
+{{- if .Values.auth.protectMetrics -}}
+{{- $_ := set $auth "protect_metrics" true -}}
+{{- end -}}
+{{- $_ := set $serve "auth" $auth -}}
+{{- $_ := set $config "serve" $serve -}}
+{{- end -}}
+{{- toYaml $config -}}
+{{- end }}
