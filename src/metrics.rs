@@ -57,6 +57,7 @@ pub struct Metrics {
     webhooks: IntCounterVec,
     remediation: IntGaugeVec,
     build_info: IntGaugeVec,
+    history_head: IntGaugeVec,
     /// The label sets each target's latest scan set, to remove before the next.
     series: Mutex<HashMap<String, Series>>,
     /// Each target's waivers, combined into `gitdrift_waivers`.
@@ -291,6 +292,12 @@ impl Metrics {
                 "gitdrift_build_info",
                 "The running gitdrift version (always 1).",
                 &["version"],
+            ),
+            history_head: gauge(
+                &r,
+                "gitdrift_history_head_info",
+                "The newest stored scan: its id, and its hash in the history's chain (one series; compare with `gitdrift verify --expect-head`).",
+                &["sha256"],
             ),
             registry: r,
             series: Mutex::new(HashMap::new()),
@@ -669,6 +676,13 @@ impl Metrics {
         let _ = self.source_stale.remove_label_values(&[source]);
         let _ = self.source_last_fetch.remove_label_values(&[source]);
         let _ = self.source_last_attempt.remove_label_values(&[source]);
+    }
+
+    /// Sets the history's head: the newest stored scan and its chain hash (one series). The
+    /// value is the scan id.
+    pub fn history_head(&self, id: i64, sha256: &str) {
+        self.history_head.reset();
+        self.history_head.with_label_values(&[sha256]).set(id);
     }
 
     /// Sets the remediation gauge from the states of every branch.

@@ -210,6 +210,8 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
+        // The chain's head, outside the database: removing scans from the end shows against it.
+        tracing::info!(message = "history head", id, sha256 = %hash);
         Ok(id)
     }
 
@@ -295,6 +297,19 @@ impl Store {
             message: e.to_string(),
         })?;
         Ok(Some((scan, report)))
+    }
+
+    /// The newest scan's id and hash: the chain's head. Kept outside the database (a metric, a
+    /// log line, `verify --expect-head`), it shows when scans were removed from the end.
+    pub fn head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, sha256 FROM scans ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     /// The newest scan's id.

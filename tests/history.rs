@@ -202,3 +202,55 @@ fn scans_killed_at_any_moment_leave_a_history_that_verifies() {
         );
     }
 }
+
+#[test]
+fn removing_the_newest_scans_shows_against_the_head_kept_outside() {
+    let repo = demo();
+    let data = repo.path().join("data");
+    let data = data.to_str().unwrap();
+    for _ in 0..3 {
+        let run = gitdrift(
+            repo.path(),
+            &["-v", "scan", "--format", "json", "--data-dir", data],
+            &[],
+        );
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("history head"),
+            "each stored scan logs the chain's head: {}",
+            run.stderr
+        );
+    }
+    let verify = gitdrift(repo.path(), &["verify", "--data-dir", data], &[]);
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+    let head = verify
+        .stdout
+        .split("head scan 3 ")
+        .nth(1)
+        .expect("verify names the head")
+        .trim()
+        .to_string();
+    assert_eq!(head.len(), 64, "{head}");
+    let expect = ["verify", "--data-dir", data, "--expect-head", &head[..16]];
+    assert_eq!(gitdrift(repo.path(), &expect, &[]).code, 0);
+
+    // Someone deletes the newest scan: the rest of the chain still holds, but not its head.
+    let db = rusqlite::Connection::open(repo.path().join("data/history.sqlite3")).unwrap();
+    db.execute("DELETE FROM scans WHERE id = 3", []).unwrap();
+    drop(db);
+    assert_eq!(
+        gitdrift(repo.path(), &["verify", "--data-dir", data], &[]).code,
+        0,
+        "the chain alone cannot tell"
+    );
+    let truncated = gitdrift(repo.path(), &expect, &[]);
+    assert_eq!(truncated.code, 1, "{}", truncated.stdout);
+    assert!(
+        truncated
+            .stdout
+            .contains("does not end at the expected head")
+            && truncated.stdout.contains("it ends at scan 2"),
+        "{}",
+        truncated.stdout
+    );
+}

@@ -157,6 +157,17 @@ fn serve_publishes_metrics_promtool_accepts_an_api_an_overview_and_every_report_
         "{m}"
     );
     assert!(m.contains(r#"gitdrift_controls{framework="pss",status="fail",target="demo"}"#));
+    // The history's head, outside the history: one series, the newest scan's id and hash.
+    let heads: Vec<&str> = m
+        .lines()
+        .filter(|l| l.starts_with("gitdrift_history_head_info{"))
+        .collect();
+    assert_eq!(heads.len(), 1, "{m}");
+    assert!(
+        heads[0].contains(r#"sha256=""#) && heads[0].ends_with(" 1"),
+        "{}",
+        heads[0]
+    );
     assert!(
         metric(
             m,

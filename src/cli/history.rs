@@ -94,22 +94,42 @@ pub(super) fn stored_report(args: ReportArgs) -> u8 {
     }
 }
 
-/// `gitdrift verify`: 0 when the chain holds, 1 at the first broken link.
-pub(super) fn verify(args: DataArgs) -> u8 {
-    let store = match open_store(&args) {
+/// `gitdrift verify`: 0 when the chain holds (and ends at the expected head), 1 at the first
+/// broken link or a head that is not the expected one.
+pub(super) fn verify(args: VerifyArgs) -> u8 {
+    let store = match open_store(&args.data) {
         Ok(store) => store,
         Err(code) => return code,
     };
-    match store.verify() {
-        Ok(Ok(count)) => {
+    let checked = store.verify().and_then(|chain| Ok((chain, store.head()?)));
+    match checked {
+        Ok((Ok(count), head)) => {
+            if let Some(expected) = &args.expect_head {
+                let expected = expected.trim().to_ascii_lowercase();
+                let matches = expected.len() >= 12
+                    && head
+                        .as_ref()
+                        .is_some_and(|(_, sha)| sha.starts_with(&expected));
+                if !matches {
+                    let found = head.map_or("an empty history".to_string(), |(id, sha)| {
+                        format!("scan {id} with hash {sha}")
+                    });
+                    println!(
+                        "history does not end at the expected head {expected}: it ends at {found} (scans were removed from the end, or the history is another)"
+                    );
+                    return 1;
+                }
+            }
             println!(
-                "history verifies: {count} scan{} in {}",
+                "history verifies: {count} scan{} in {}{}",
                 if count == 1 { "" } else { "s" },
-                store.path().display()
+                store.path().display(),
+                head.map(|(id, sha)| format!(", head scan {id} {sha}"))
+                    .unwrap_or_default()
             );
             0
         }
-        Ok(Err(broken)) => {
+        Ok((Err(broken), _)) => {
             println!(
                 "history is broken at scan {}: {}",
                 broken.id, broken.message

@@ -54,7 +54,7 @@ enum Command {
     /// Render a stored scan in any report format.
     Report(ReportArgs),
     /// Check the history's hash chain; name the first broken link.
-    Verify(DataArgs),
+    Verify(VerifyArgs),
     /// Print the version.
     Version,
 }
@@ -148,6 +148,17 @@ struct DataArgs {
     /// The data folder holding the scan history.
     #[arg(long, value_name = "DIR", env = "GITDRIFT_DATA_DIR")]
     data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The head the history must end with (the hash `gitdrift_history_head_info` or the log's
+    /// `history head` line last showed; a prefix of at least 12 hex digits will do): fails when
+    /// scans were removed from the end.
+    #[arg(long, value_name = "SHA256")]
+    expect_head: Option<String>,
 }
 
 #[derive(Debug, Args)]

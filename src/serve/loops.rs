@@ -410,7 +410,10 @@ pub(super) async fn scan_target(
         tokio::task::spawn_blocking(move || store.save(&report)).await
     };
     let id = match stored {
-        Ok(Ok(id)) => Some(id),
+        Ok(Ok(id)) => {
+            service.publish_head().await;
+            Some(id)
+        }
         Ok(Err(err)) => {
             tracing::error!(message = "scan not stored", target = %target.name, code = %err.code(), error = %err);
             service.metrics.stage_error(&target.name, err.code());

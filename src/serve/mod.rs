@@ -175,6 +175,15 @@ impl Service {
         self.tls.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Sets the history's head metric from the store.
+    pub async fn publish_head(&self) {
+        let store = Arc::clone(&self.store);
+        if let Ok(Ok(Some((id, sha256)))) = tokio::task::spawn_blocking(move || store.head()).await
+        {
+            self.metrics.history_head(id, &sha256);
+        }
+    }
+
     /// Whether a webhook delivery is new (and remembers it for an hour).
     pub fn first_delivery(&self, id: &str) -> bool {
         let mut seen = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
@@ -375,6 +384,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
     if config.remediation.in_service {
         service.metrics.remediation_states(&[]);
     }
+    service.publish_head().await;
     start_loops(&service, &context);
     let scheme = if service.tls().is_some() {
         "https"

@@ -171,6 +171,7 @@ pub async fn run_report(service: &Arc<Service>, context: &Context, report: &Sche
     };
     match result {
         Ok((id, trend, files)) => {
+            service.publish_head().await;
             tracing::info!(message = "scheduled report written", report = %report.name, id, files = files.len());
             update_run(service, report, |run| {
                 run.last_run_at = Some(started);
