@@ -222,6 +222,14 @@ impl Checker {
         let namespace = self
             .optional(&fields, "namespace", "source")
             .unwrap_or_else(|| "default".to_string());
+        if let Some(n) = fields.get("namespace")
+            && !crate::model::names::is_dns_label(&namespace)
+        {
+            self.error(
+                n,
+                format!("source.namespace `{namespace}` is not a namespace (lowercase letters, digits and `-`, at most 63)"),
+            );
+        }
         let auth = fields.get("auth").map(|n| self.auth(n)).unwrap_or_default();
         let render = self.render(&fields, node, &paths, &namespace, name.as_deref());
         // A chart's release namespace is where its objects without one go.
@@ -412,6 +420,13 @@ impl Checker {
                         settings.release = release;
                     }
                     if let Some(ns) = self.optional(&h, "namespace", "source.helm") {
+                        if !crate::model::names::is_dns_label(&ns) {
+                            let at = h.get("namespace").unwrap_or(block);
+                            self.error(
+                                at,
+                                format!("source.helm.namespace `{ns}` is not a namespace (lowercase letters, digits and `-`, at most 63)"),
+                            );
+                        }
                         settings.namespace = ns;
                     }
                     if let Some(list) = h.get("values_files") {

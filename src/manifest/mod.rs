@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::config::Limits;
 use documents::{DocBody, line_of_offset, parse_json, parse_yaml};
 
-use crate::model::{Body, Code, Object, Origin, Problem, Severity, split_api_version};
+use crate::model::{Body, Code, Object, Origin, Problem, Severity, names, split_api_version};
 pub use documents::Strict;
 pub(crate) use documents::yaml_options;
 
@@ -206,6 +206,15 @@ pub fn object_from_value(label: &str, value: Value) -> Option<Object> {
     Some(object)
 }
 
+/// A value for a message: control characters escaped, at most 80 characters.
+fn printable(text: &str) -> String {
+    let escaped: String = text.chars().flat_map(char::escape_default).collect();
+    match escaped.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", &escaped[..at]),
+        None => escaped,
+    }
+}
+
 /// Validates a mapping as a Kubernetes object: apiVersion, kind and metadata.name must be set.
 fn to_object(
     file: &str,
@@ -266,6 +275,30 @@ fn to_object(
             return None;
         }
     };
+    // Both reach request paths: a value that could change the request is refused here.
+    if let Some(ns) = namespace.as_deref().filter(|ns| !names::is_dns_label(ns)) {
+        out.errors.push(FileProblem::at(
+            Code::ManifestInvalidObject,
+            Some(line),
+            format!(
+                "{kind} {}: metadata.namespace `{}` is not a namespace (lowercase letters, digits and `-`, at most 63)",
+                printable(&name),
+                printable(ns)
+            ),
+        ));
+        return None;
+    }
+    if !names::is_path_segment(&name) {
+        out.errors.push(FileProblem::at(
+            Code::ManifestInvalidObject,
+            Some(line),
+            format!(
+                "{kind}: metadata.name `{}` is not a name the API server can hold (no `/`, `%`, `?`, `#`, spaces or `..`)",
+                printable(&name)
+            ),
+        ));
+        return None;
+    }
     let value = Value::Object(map);
     Some(Object {
         api_version,
@@ -335,6 +368,38 @@ mod tests {
             .map(|o| o.origin.line.unwrap_or(0))
             .collect();
         assert_eq!(lines, vec![5, 8]);
+    }
+
+    #[test]
+    fn namespaces_and_names_that_would_change_a_request_path_are_errors() {
+        let parsed = yaml(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: shop/services/web/proxy\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ../secrets\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n  namespace: shop\n",
+        );
+        assert_eq!(parsed.objects.len(), 1, "the valid object is kept");
+        let errors: Vec<(Option<u64>, &str)> = parsed
+            .errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].0, Some(1));
+        assert!(
+            errors[0]
+                .1
+                .contains("metadata.namespace `shop/services/web/proxy` is not a namespace"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[1].0, Some(7));
+        assert!(
+            errors[1].1.contains("metadata.name `../secrets`"),
+            "{errors:?}"
+        );
+        assert!(
+            parsed
+                .errors
+                .iter()
+                .all(|e| e.code == Code::ManifestInvalidObject)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod aws;
 mod format;
+pub mod names;
 pub mod pointer;
 mod problem;
 pub mod redact;

@@ -1,7 +1,9 @@
 //! The read-only guarantee, enforced in the HTTP stack: every request the Kubernetes client makes
 //! passes through [`ReadOnlyLayer`], which refuses anything but `GET` before it is sent. List,
 //! get, watch and discovery are GETs; create, update, patch, delete and every subresource write
-//! are not, whatever code asks for them. Every request sent is counted in
+//! are not, whatever code asks for them. A GET is sent only to the paths gitdrift builds
+//! (discovery, a resource's list, one object): never a subresource, never a proxy, so a name or
+//! namespace that slipped past validation still cannot point it elsewhere. Every request sent is counted in
 //! `gitdrift_api_requests_total` with its read verb (get, list, watch, discovery) and response
 //! code; every refusal in `gitdrift_write_refusals_total`.
 
@@ -14,6 +16,48 @@ use http::{Method, Request};
 use tower::{BoxError, Layer, Service};
 
 use crate::live::Recorder;
+
+/// A GET to a path gitdrift never builds.
+#[derive(Debug, thiserror::Error)]
+#[error("gitdrift reads only discovery, lists and objects: refused GET {path}")]
+pub struct PathRefused {
+    /// The request path.
+    pub path: String,
+}
+
+/// Whether a GET path is one gitdrift builds: the version, discovery (`/api`, `/apis`,
+/// `/api/v1`, `/apis/GROUP[/VERSION]`), a resource's list (cluster-wide or in a namespace) or
+/// one object. Never a subresource (`…/NAME/proxy`, `…/NAME/log`), never a path segment that is
+/// empty, `.` or `..`, or holds an escape.
+pub fn allowed_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    if segments
+        .iter()
+        .any(|s| s.is_empty() || *s == "." || *s == ".." || s.contains('%') || s.contains('\\'))
+    {
+        return false;
+    }
+    let resources = match segments.as_slice() {
+        ["version"] | ["api"] | ["apis"] | ["api", _] | ["apis", _] | ["apis", _, _] => {
+            return true;
+        }
+        ["api", _version, rest @ ..] => rest,
+        ["apis", _group, _version, rest @ ..] => rest,
+        _ => return false,
+    };
+    match resources {
+        // A list, or one object.
+        [_resource] | [_resource, _] => true,
+        // The same in a namespace (whose name is a DNS label).
+        ["namespaces", namespace, _resource] | ["namespaces", namespace, _resource, _] => {
+            crate::model::names::is_dns_label(namespace)
+        }
+        _ => false,
+    }
+}
 
 /// A refused request: what it was and where it would have gone.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +154,14 @@ where
             self.recorder.refused(&self.target, "kubernetes");
             return Box::pin(std::future::ready(Err(refused.into())));
         }
+        if !allowed_path(request.uri().path()) {
+            let refused = PathRefused {
+                path: request.uri().path().to_string(),
+            };
+            tracing::error!(message = "request refused", %refused);
+            self.recorder.refused(&self.target, "kubernetes");
+            return Box::pin(std::future::ready(Err(refused.into())));
+        }
         let verb = verb(request.uri().path(), request.uri().query());
         let target = Arc::clone(&self.target);
         let recorder = Arc::clone(&self.recorder);
@@ -195,6 +247,61 @@ mod tests {
         ));
         assert!(metrics.contains(
             r#"gitdrift_write_refusals_total{provider="kubernetes",target="guard-test"} 6"#
+        ));
+    }
+
+    #[test]
+    fn only_the_paths_gitdrift_builds_are_read() {
+        for path in [
+            "/version",
+            "/api",
+            "/apis",
+            "/api/v1",
+            "/apis/apps/v1",
+            "/api/v1/configmaps",
+            "/api/v1/namespaces",
+            "/api/v1/namespaces/shop",
+            "/api/v1/namespaces/shop/configmaps",
+            "/api/v1/namespaces/shop/configmaps/web-config",
+            "/apis/apps/v1/namespaces/shop/deployments/web",
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:controller:job",
+        ] {
+            assert!(allowed_path(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/api/v1/namespaces/shop/services/web/proxy",
+            "/api/v1/namespaces/shop/services/web/proxy/admin",
+            "/api/v1/nodes/node-1/proxy",
+            "/api/v1/namespaces/shop/pods/web-0/log",
+            "/api/v1/namespaces/../secrets",
+            "/api/v1/namespaces/Shop%2Fx/configmaps",
+            "/api/v1/namespaces/shop//configmaps",
+            "/apis/apps/v1/namespaces/shop/deployments/web/scale",
+            "/metrics",
+            "/logs/kube-apiserver.log",
+        ] {
+            assert!(!allowed_path(path), "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_get_elsewhere_never_reaches_the_wire() {
+        use tower::ServiceExt;
+        let wire = Wire::default();
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let service = ReadOnlyLayer::for_target("guard-path", metrics.clone()).layer(wire.clone());
+        let proxy = Request::get("/api/v1/namespaces/shop/services/web/proxy/admin")
+            .body(())
+            .unwrap();
+        let err = service.oneshot(proxy).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "gitdrift reads only discovery, lists and objects: refused GET /api/v1/namespaces/shop/services/web/proxy/admin"
+        );
+        assert!(wire.0.lock().unwrap().is_empty());
+        assert!(metrics.encode().contains(
+            r#"gitdrift_write_refusals_total{provider="kubernetes",target="guard-path"} 1"#
         ));
     }
 
