@@ -143,6 +143,8 @@ impl Store {
             }
         }
         let path = dir.join(FILE);
+        // The history is the owner's alone (0600); SQLite gives its WAL files the same mode.
+        crate::files::create_private(&path).map_err(|e| fail(e.to_string()))?;
         let conn = Connection::open(&path).map_err(|e| fail(e.to_string()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL: readers never block the writer; FULL: a committed scan survives power loss.

@@ -26,6 +26,18 @@ fn scans_are_kept_listed_rendered_and_verified() {
         );
         assert_eq!(run.code, 1, "{}", run.stderr);
     }
+    // The history is the owner's alone, whatever the umask (the test runner's is 022).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in ["history.sqlite3", "history.sqlite3-wal"] {
+            let path = repo.path().join("data").join(file);
+            if let Ok(meta) = std::fs::metadata(&path) {
+                assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
+            } else {
+                assert_ne!(file, "history.sqlite3", "the database exists");
+            }
+        }
+    }
     let history = gitdrift(repo.path(), &["history", "--data-dir", data], &[]);
     assert_eq!(history.code, 0, "{}", history.stderr);
     let lines: Vec<&str> = history.stdout.lines().collect();

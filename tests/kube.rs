@@ -755,3 +755,55 @@ fn a_slow_cluster_times_out_with_a_clear_error() {
     api.set_delay(None);
     api.assert_read_only();
 }
+
+#[test]
+fn a_kubeconfig_that_does_not_parse_is_reported_without_any_of_its_credentials() {
+    let token = "kc7Qz2mVwX9pLr4tYbN8sHdJ3fGa6eUo";
+    let password = "Pw-9dK2m-Lq7Zx4Vb";
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    // The token and password lines sit right next to the malformed line.
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: lab\n  context: {{cluster: lab, user: lab}}\nusers:\n- name: lab\n  user:\n    token: {token}\n    password: \"{password}\"\n    username: [ops: oops\n    client-key-data: {token}\n"
+        ),
+    )
+    .unwrap();
+    let repo = Repo::new();
+    repo.write(
+        "cm.yaml",
+        &config_map("settings", "shop", &[("mode", "blue")]),
+    );
+    repo.commit("one");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
+            kube_target("lab", "lab", &kubeconfig, "")
+        ),
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    let problem = &run.json()["problems"][0];
+    assert_eq!(problem["target"], "lab", "{problem}");
+    assert!(
+        problem["message"].as_str().unwrap().contains("line 16"),
+        "the error says where: {problem}"
+    );
+    for format in ["json", "text", "markdown", "csv", "sarif"] {
+        let run = gitdrift(repo.path(), &["scan", "--format", format], &[]);
+        assert_eq!(run.code, 2, "{format}: {}", run.stderr);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            matches!(format, "csv" | "sarif") || all.contains(&kubeconfig.display().to_string()),
+            "{format}: the error names the file: {all}"
+        );
+        for secret in [token, password] {
+            for start in 0..secret.len() - 6 {
+                let piece = &secret[start..start + 6];
+                assert!(!all.contains(piece), "{format}: `{piece}` leaked: {all}");
+            }
+        }
+    }
+}

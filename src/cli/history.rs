@@ -81,7 +81,7 @@ pub(super) fn stored_report(args: ReportArgs) -> u8 {
     };
     let plain = report::render_plain(&report, args.format, TextOptions::default());
     let written = match &args.output {
-        Some(path) => crate::files::write_atomically(path, &plain),
+        Some(path) => crate::files::write_atomically(path, &plain, crate::files::Access::Umask),
         None => std::io::stdout().lock().write_all(plain.as_bytes()),
     };
     match written {

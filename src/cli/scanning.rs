@@ -26,13 +26,15 @@ pub(super) async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let written = match (&args.output, args.format) {
         // JSON goes straight to its destination: a large report is never held whole.
         (Some(path), Format::Json) => {
-            crate::files::write_atomically_with(path, |out| report::json::write(&report, out))
-                .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+            crate::files::write_atomically_with(path, crate::files::Access::Umask, |out| {
+                report::json::write(&report, out)
+            })
+            .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             Ok(())
         }
         (Some(path), format) => {
             let plain = report::render_plain(&report, format, text_options);
-            crate::files::write_atomically(path, &plain)
+            crate::files::write_atomically(path, &plain, crate::files::Access::Umask)
                 .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             Ok(())
         }
@@ -132,8 +134,12 @@ pub(super) async fn remediate(args: RemediateArgs) -> anyhow::Result<u8> {
             );
         }
         let changes: Vec<&crate::remediate::FileChange> = plan.changes.iter().collect();
-        crate::files::write_atomically(path, &crate::remediate::patch(&changes))
-            .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+        crate::files::write_atomically(
+            path,
+            &crate::remediate::patch(&changes),
+            crate::files::Access::Umask,
+        )
+        .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
     }
     if args.open {
         let Some(provider) = &config.remediation.provider else {

@@ -265,16 +265,7 @@ impl Checker {
     }
 
     pub(super) fn positive_duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
-        match self.string_or_int(node).as_deref().and_then(parse_duration) {
-            Some(d) if !d.is_zero() => Some(d),
-            _ => {
-                self.error(
-                    node,
-                    format!("{what} must be a duration such as 90s, 5m or 1h"),
-                );
-                None
-            }
-        }
+        self.bounded_duration(node, what, MAX_DURATION)
     }
 
     /// A positive duration no longer than `max`.
@@ -284,12 +275,20 @@ impl Checker {
         what: &str,
         max: Duration,
     ) -> Option<Duration> {
-        let duration = self.positive_duration(node, what)?;
-        if duration > max {
-            self.error(node, format!("{what} must be at most {}", humanize(max)));
-            return None;
+        match self.string_or_int(node).as_deref().and_then(parse_duration) {
+            Some(d) if d > max.min(MAX_DURATION) => {
+                self.error(node, format!("{what} must be at most {}", humanize(max)));
+                None
+            }
+            Some(d) if !d.is_zero() => Some(d),
+            _ => {
+                self.error(
+                    node,
+                    format!("{what} must be a duration such as 90s, 5m or 1h"),
+                );
+                None
+            }
         }
-        Some(duration)
     }
 
     pub(super) fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
@@ -357,6 +356,10 @@ pub(super) fn humanize(duration: Duration) -> String {
         s => format!("{s}s"),
     }
 }
+
+/// The longest duration any setting accepts (ten years): beyond it, adding it to a clock
+/// could overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
 
 /// Parses `90s`, `2m`, `1h`, `1d` or a bare number of seconds.
 pub fn parse_duration(raw: &str) -> Option<Duration> {

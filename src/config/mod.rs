@@ -353,18 +353,11 @@ impl Checker {
         let Some(fields) = self.fields(node, "git") else {
             return git;
         };
-        if let Some(timeout) = fields.get("fetch_timeout") {
-            match self
-                .string_or_int(timeout)
-                .as_deref()
-                .and_then(parse_duration)
-            {
-                Some(d) if !d.is_zero() => git.fetch_timeout = d,
-                _ => self.error(
-                    timeout,
-                    "git.fetch_timeout must be a duration such as 90s, 2m or 1h",
-                ),
-            }
+        if let Some(timeout) = fields.get("fetch_timeout")
+            && let Some(d) =
+                self.bounded_duration(timeout, "git.fetch_timeout", Duration::from_secs(3600))
+        {
+            git.fetch_timeout = d;
         }
         git
     }
@@ -469,6 +462,30 @@ surprise: true
             errors[0]
                 .to_string()
                 .starts_with("/etc/gitdrift/gitdrift.yaml:5:")
+        );
+    }
+
+    #[test]
+    fn durations_are_range_checked_with_the_key_and_line() {
+        let errors = load(
+            "sources: []\ntargets:\n  - name: lab\n    snapshot: ./live\n    interval: 100000000d\n  - name: k\n    kubernetes:\n      timeout: 2h\ngit:\n  fetch_timeout: 99999999999999999999s\nserve:\n  retention:\n    max_age: 5000d\n",
+        )
+        .unwrap_err();
+        let found: Vec<(u64, &str)> = errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (5, "target.interval must be at most 30d"),
+                (8, "target.kubernetes.timeout must be at most 10m"),
+                (
+                    10,
+                    "git.fetch_timeout must be a duration such as 90s, 5m or 1h"
+                ),
+                (13, "serve.retention.max_age must be at most 3650d"),
+            ]
         );
     }
 

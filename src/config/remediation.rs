@@ -115,6 +115,28 @@ impl AdoptRule {
     }
 }
 
+/// Whether a hosting API URL may receive the token: `https://` to any host, or `http://` to
+/// this machine only (tests, a local proxy), with the host compared exactly once parsed (so
+/// `http://localhost.example.com` and `http://localhost@example.com` are refused), and no
+/// credentials in the URL itself.
+pub fn check_api_url(raw: &str) -> Result<(), &'static str> {
+    let url = url::Url::parse(raw).map_err(|_| "is not a URL")?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials (use token_env or token_file)");
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err("has no host"),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("must be https:// (the token travels with every request)"),
+    }
+}
+
 impl Checker {
     pub(super) fn remediation(&mut self, node: &Node) -> RemediationSettings {
         let mut settings = RemediationSettings::default();
@@ -229,12 +251,8 @@ impl Checker {
         let api_url = self
             .optional(&fields, "api_url", what)
             .unwrap_or_else(|| default_api.to_string());
-        let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
-        if !api_url.starts_with("https://") && !local.iter().any(|l| api_url.starts_with(l)) {
-            self.error(
-                node,
-                format!("{what}.api_url must be https:// (the token travels with every request)"),
-            );
+        if let Err(why) = check_api_url(&api_url) {
+            self.error(node, format!("{what}.api_url {why}"));
         }
         let repository = self.optional(&fields, "repository", what);
         if let Some(r) = &repository
@@ -267,5 +285,35 @@ impl Checker {
             token,
             labels,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_api_url;
+
+    #[test]
+    fn api_urls_are_parsed_and_the_host_compared_exactly() {
+        for good in [
+            "https://api.github.com",
+            "https://git.example.com/api/v4",
+            "http://127.0.0.1:3000/api/v1",
+            "http://localhost:8080",
+            "http://[::1]:9000",
+        ] {
+            assert_eq!(check_api_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "http://localhost.evil.tld",
+            "http://localhost@evil.tld",
+            "http://127.0.0.1.evil.tld/api",
+            "http://[::1].evil.tld",
+            "https://user:pass@api.github.com",
+            "http://api.github.com",
+            "ftp://localhost",
+            "localhost:3000",
+        ] {
+            assert!(check_api_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -212,12 +212,16 @@ pub struct TargetSchedule {
     pub watch: Option<bool>,
 }
 
+/// The longest scan or fetch interval accepted: a month. Longer ones are almost certainly a
+/// typo, and far longer ones would overflow the clock.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(30 * 86_400);
+
 impl Checker {
     pub(super) fn target_schedule(&mut self, fields: &Fields<'_>) -> TargetSchedule {
         TargetSchedule {
             interval: fields
                 .get("interval")
-                .and_then(|n| self.positive_duration(n, "target.interval")),
+                .and_then(|n| self.bounded_duration(n, "target.interval", MAX_INTERVAL)),
             watch: fields
                 .get("watch")
                 .and_then(|n| self.boolean(n, "target.watch")),
@@ -238,14 +242,22 @@ impl Checker {
                 ),
             }
         }
-        for (key, slot) in [
-            ("interval", &mut serve.interval),
-            ("fetch_interval", &mut serve.fetch_interval),
-            ("watch_debounce", &mut serve.watch_debounce),
-            ("shutdown_timeout", &mut serve.shutdown_timeout),
+        for (key, slot, max) in [
+            ("interval", &mut serve.interval, MAX_INTERVAL),
+            ("fetch_interval", &mut serve.fetch_interval, MAX_INTERVAL),
+            (
+                "watch_debounce",
+                &mut serve.watch_debounce,
+                Duration::from_secs(3600),
+            ),
+            (
+                "shutdown_timeout",
+                &mut serve.shutdown_timeout,
+                Duration::from_secs(3600),
+            ),
         ] {
             if let Some(n) = fields.get(key)
-                && let Some(d) = self.positive_duration(n, &format!("serve.{key}"))
+                && let Some(d) = self.bounded_duration(n, &format!("serve.{key}"), max)
             {
                 *slot = d;
             }

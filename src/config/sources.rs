@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use globset::Glob;
 
-use super::checker::{Checker, Fields, parse_duration, resolve_path};
+use super::checker::{Checker, Fields, resolve_path};
 use super::node::{self, Node, NodeKind};
 
 /// A git repository (or part of one) that declares the desired state of one target.
@@ -238,16 +238,9 @@ impl Checker {
             _ => namespace,
         };
         let render_timeout = match fields.get("render_timeout") {
-            Some(t) => match self.string_or_int(t).as_deref().and_then(parse_duration) {
-                Some(d) if !d.is_zero() => d,
-                _ => {
-                    self.error(
-                        t,
-                        "source.render_timeout must be a duration such as 60s or 2m",
-                    );
-                    DEFAULT_RENDER_TIMEOUT
-                }
-            },
+            Some(t) => self
+                .bounded_duration(t, "source.render_timeout", Duration::from_secs(3600))
+                .unwrap_or(DEFAULT_RENDER_TIMEOUT),
             None => DEFAULT_RENDER_TIMEOUT,
         };
         if let (Some(RepoLocation::Local(_)), true) =

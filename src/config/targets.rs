@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::checker::{Checker, parse_duration};
+use super::checker::Checker;
 use super::node::{Node, NodeKind};
 use super::{audit, service};
 
@@ -267,14 +267,11 @@ impl Checker {
         settings.kubeconfig = fields
             .get("kubeconfig")
             .and_then(|n| self.path(n, "target.kubernetes.kubeconfig"));
-        if let Some(t) = fields.get("timeout") {
-            match self.string_or_int(t).as_deref().and_then(parse_duration) {
-                Some(d) if !d.is_zero() => settings.timeout = d,
-                _ => self.error(
-                    t,
-                    "target.kubernetes.timeout must be a duration such as 30s",
-                ),
-            }
+        if let Some(t) = fields.get("timeout")
+            && let Some(d) =
+                self.bounded_duration(t, "target.kubernetes.timeout", Duration::from_secs(600))
+        {
+            settings.timeout = d;
         }
         for (key, slot, max) in [
             ("qps", &mut settings.qps, 10_000),

@@ -456,12 +456,103 @@ fn is_remote(reference: &str) -> bool {
             .any(|host| r.starts_with(host))
 }
 
-/// Walks a kustomization and the local kustomizations it uses, refusing remote references.
+/// Kustomization fields whose entries are paths Kustomize loads, and whether a local folder
+/// there is itself a kustomization to walk. Kustomize's loader fetches any of them over
+/// HTTP(S) or git when given a URL, so every one is inspected.
+const REFERENCE_LISTS: [(&str, bool); 9] = [
+    ("resources", true),
+    ("bases", true),
+    ("components", true),
+    ("generators", true),
+    ("transformers", true),
+    ("validators", true),
+    ("crds", false),
+    ("configurations", false),
+    ("patchesStrategicMerge", false),
+];
+
+/// Every path a kustomization names, with whether a folder there is a kustomization to walk.
+fn references(value: &Value) -> Vec<(String, bool)> {
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    for (key, walk) in REFERENCE_LISTS {
+        // Inline configurations (several lines of YAML) are not paths.
+        out.extend(
+            strings(value.get(key))
+                .into_iter()
+                .filter(|s| !s.contains('\n'))
+                .map(|s| (s, walk)),
+        );
+    }
+    out.extend(
+        strings(value.pointer("/openapi/path"))
+            .into_iter()
+            .map(|s| (s, false)),
+    );
+    for key in ["patches", "patchesJson6902", "replacements"] {
+        for item in value
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.extend(strings(item.get("path")).into_iter().map(|s| (s, false)));
+        }
+    }
+    for key in ["configMapGenerator", "secretGenerator"] {
+        for item in value
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for field in ["files", "envs", "env"] {
+                out.extend(strings(item.get(field)).into_iter().map(|s| (s, false)));
+            }
+        }
+    }
+    for chart in value
+        .get("helmCharts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        out.extend(strings(chart.get("repo")).into_iter().map(|s| (s, false)));
+    }
+    out
+}
+
+/// A path with `.` and `..` folded away, so each kustomization is named (and visited) once.
+fn fold(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Walks a kustomization and the local kustomizations it uses, refusing remote references
+/// and any kustomization that does not parse (an unreadable file cannot be shown to be local).
 fn check_local(repo: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), RenderError> {
-    if seen.iter().any(|d| d == dir) || seen.len() > 1000 {
+    if seen.iter().any(|d| d == dir) {
         return Ok(());
     }
-    seen.push(dir.to_path_buf());
     let Some(file) = kustomization_file(dir) else {
         return Ok(());
     };
@@ -470,24 +561,26 @@ fn check_local(repo: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), R
         .unwrap_or(&file)
         .display()
         .to_string();
+    if seen.len() >= 1000 {
+        return Err(RenderError::Refused {
+            path: shown,
+            message: "more than 1000 kustomizations reached; refused rather than left unchecked"
+                .to_string(),
+        });
+    }
+    seen.push(dir.to_path_buf());
     let text = std::fs::read_to_string(&file).map_err(|e| RenderError::Io(e.to_string()))?;
-    let value: Value = serde_saphyr::from_str::<manifest::Strict>(&text)
+    let options = manifest::yaml_options(&Limits::default());
+    let value: Value = serde_saphyr::from_str_with_options::<manifest::Strict>(&text, options)
         .map(|s| s.0)
-        .unwrap_or(Value::Null);
-    let mut references = Vec::new();
-    for key in ["resources", "bases", "components"] {
-        if let Some(items) = value.get(key).and_then(Value::as_array) {
-            references.extend(items.iter().filter_map(Value::as_str).map(str::to_string));
-        }
-    }
-    if let Some(charts) = value.get("helmCharts").and_then(Value::as_array) {
-        for chart in charts {
-            if let Some(repo_url) = chart.get("repo").and_then(Value::as_str) {
-                references.push(repo_url.to_string());
-            }
-        }
-    }
-    for reference in references {
+        .map_err(|e| RenderError::Refused {
+            path: shown.clone(),
+            message: format!(
+                "the kustomization does not parse, so its references cannot be checked: {}",
+                tail(&e.to_string(), 300)
+            ),
+        })?;
+    for (reference, walk) in references(&value) {
         if is_remote(&reference) {
             return Err(RenderError::Refused {
                 path: shown,
@@ -496,8 +589,8 @@ fn check_local(repo: &Path, dir: &Path, seen: &mut Vec<PathBuf>) -> Result<(), R
                 ),
             });
         }
-        let next = dir.join(&reference);
-        if next.is_dir() {
+        let next = fold(&dir.join(&reference));
+        if walk && next.is_dir() {
             check_local(repo, &next, seen)?;
         }
     }
@@ -748,6 +841,77 @@ fn push_problems(parsed: &ParsedFile, tool: &'static str, path: &str, out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Checks a repository made of `(path, text)` files from its `app` folder.
+    fn check(files: &[(&str, &str)]) -> Result<(), RenderError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let file = dir.path().join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        }
+        check_local(dir.path(), &dir.path().join("app"), &mut Vec::new())
+    }
+
+    fn refused(result: Result<(), RenderError>) -> String {
+        match result {
+            Err(RenderError::Refused { path, message }) => format!("{path}: {message}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_field_that_can_name_a_remote_is_inspected_in_every_local_kustomization() {
+        let remote = "https://example.com/x.yaml";
+        for field in [
+            format!("resources: [{remote}]"),
+            format!("components: [{remote}]"),
+            format!("generators: [{remote}]"),
+            format!("transformers: [{remote}]"),
+            format!("validators: [{remote}]"),
+            format!("crds: [{remote}]"),
+            format!("configurations: [{remote}]"),
+            format!("openapi:\n  path: {remote}"),
+            format!("patches:\n  - path: {remote}"),
+            format!("configMapGenerator:\n  - name: c\n    files: [k={remote}]"),
+            "helmCharts:\n  - name: c\n    repo: https://charts.example.com".to_string(),
+        ] {
+            // Directly, and two local kustomizations away through `transformers`.
+            let message = refused(check(&[("app/kustomization.yaml", &field)]));
+            assert!(message.contains("remote reference"), "{field}: {message}");
+            let message = refused(check(&[
+                ("app/kustomization.yaml", "transformers: [../t]"),
+                ("t/kustomization.yaml", "resources: [../deep]"),
+                ("deep/kustomization.yaml", &field),
+            ]));
+            assert!(
+                message.starts_with("deep/kustomization.yaml: remote"),
+                "{message}"
+            );
+        }
+        let local =
+            "resources: [a.yaml]\ngenerators:\n  - |\n    apiVersion: builtin\n    kind: X\n";
+        assert!(check(&[("app/kustomization.yaml", local)]).is_ok());
+    }
+
+    #[test]
+    fn a_kustomization_that_does_not_parse_is_refused_not_skipped() {
+        let message = refused(check(&[
+            ("app/kustomization.yaml", "resources: [../base]"),
+            (
+                "base/kustomization.yaml",
+                "resources: [https://example.com/x.yaml\nsecretGenerator: [{literals: [password=hunter2]",
+            ),
+        ]));
+        assert!(
+            message.starts_with("base/kustomization.yaml: the kustomization does not parse"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("hunter2"),
+            "never quotes the file: {message}"
+        );
+    }
 
     #[test]
     fn remote_references_are_recognised() {

@@ -204,7 +204,7 @@ pub fn write(dir: &Path, read: &LiveRead) -> std::io::Result<Vec<PathBuf>> {
         let mut text = serde_json::to_string_pretty(&list).map_err(std::io::Error::other)?;
         text.push('\n');
         let path = dir.join(name);
-        crate::files::write_atomically(&path, &text)?;
+        crate::files::write_atomically(&path, &text, crate::files::Access::Private)?;
         written.push(path);
     }
     Ok(written)

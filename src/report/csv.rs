@@ -42,10 +42,29 @@ fn file_and_line(source: &Option<crate::model::SourceRef>) -> (String, String) {
         .unwrap_or_default()
 }
 
+/// A cell a spreadsheet will show as text: one starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return would be read as a formula (CSV injection), so it gets a leading `'`, the
+/// neutralisation OWASP recommends. Cluster-supplied strings (manager names, values) reach
+/// these cells.
+pub fn neutral(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// Writes one row, every cell neutralised.
+fn write_row<S: AsRef<str>>(writer: &mut ::csv::Writer<Vec<u8>>, row: impl IntoIterator<Item = S>) {
+    let _ = writer.write_record(
+        row.into_iter()
+            .map(|cell| neutral(cell.as_ref()).into_owned()),
+    );
+}
+
 /// Renders the report as CSV (RFC 4180, with a header row).
 pub fn render(report: &ScanReport) -> String {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
-    let _ = writer.write_record(COLUMNS);
+    write_row(&mut writer, COLUMNS);
     let mark = |item: String| match &report.trend {
         None => String::new(),
         Some(t) if t.is_new(&item) => "new".to_string(),
@@ -82,7 +101,7 @@ pub fn render(report: &ScanReport) -> String {
             ]
         };
         if r.drifts.is_empty() {
-            let _ = writer.write_record(base("", String::new(), String::new(), "", ""));
+            write_row(&mut writer, base("", String::new(), String::new(), "", ""));
         }
         for d in &r.drifts {
             let mut row = base(
@@ -93,7 +112,7 @@ pub fn render(report: &ScanReport) -> String {
                 d.changed_at.as_deref().unwrap_or(""),
             );
             row[0] = "drift".to_string();
-            let _ = writer.write_record(row);
+            write_row(&mut writer, row);
         }
     }
     for f in &report.findings {
@@ -102,35 +121,38 @@ pub fn render(report: &ScanReport) -> String {
             crate::audit::findings::FindingStatus::Fail => "fail",
             crate::audit::findings::FindingStatus::Waived => "waived",
         };
-        let _ = writer.write_record([
-            "finding",
-            &f.resource.target,
-            &f.resource.api_version,
-            &f.resource.kind,
-            f.resource.namespace.as_deref().unwrap_or(""),
-            &f.resource.name,
-            status,
-            "",
-            "",
-            "",
-            "",
-            "",
-            &f.rule,
-            f.severity.as_str(),
-            if f.live_only {
-                "live only"
-            } else {
-                f.side.as_str()
-            },
-            &f.message,
-            &file,
-            &line,
-            &f.fingerprint,
-            &match f.status {
-                crate::audit::findings::FindingStatus::Fail => mark(Trend::finding_item(f)),
-                crate::audit::findings::FindingStatus::Waived => String::new(),
-            },
-        ]);
+        write_row(
+            &mut writer,
+            [
+                "finding",
+                &f.resource.target,
+                &f.resource.api_version,
+                &f.resource.kind,
+                f.resource.namespace.as_deref().unwrap_or(""),
+                &f.resource.name,
+                status,
+                "",
+                "",
+                "",
+                "",
+                "",
+                &f.rule,
+                f.severity.as_str(),
+                if f.live_only {
+                    "live only"
+                } else {
+                    f.side.as_str()
+                },
+                &f.message,
+                &file,
+                &line,
+                &f.fingerprint,
+                &match f.status {
+                    crate::audit::findings::FindingStatus::Fail => mark(Trend::finding_item(f)),
+                    crate::audit::findings::FindingStatus::Waived => String::new(),
+                },
+            ],
+        );
     }
     if let Some(t) = &report.trend {
         for item in &t.resolved_items {
@@ -138,9 +160,31 @@ pub fn render(report: &ScanReport) -> String {
             row[0] = "resolved".to_string();
             row[15] = item.clone();
             row[COLUMNS.len() - 1] = "resolved".to_string();
-            let _ = writer.write_record(row);
+            write_row(&mut writer, row);
         }
     }
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutral;
+
+    #[test]
+    fn formula_starts_are_neutralised_and_plain_text_is_kept() {
+        for hostile in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(neutral(hostile), format!("'{hostile}"));
+        }
+        for plain in ["kubectl-edit", "3", "", "a=b", " =x"] {
+            assert_eq!(neutral(plain), plain);
+        }
+    }
 }

@@ -8,21 +8,52 @@ use crate::audit::findings::FindingStatus;
 use crate::diff::Status;
 use crate::model::place;
 
-/// A table cell: pipes escaped, line breaks folded, long values cut.
-fn cell(text: &str) -> String {
-    let mut out = text.replace('\\', "\\\\").replace('|', "\\|");
-    out = out.replace(['\n', '\r'], " ");
+/// Text for a table: line breaks folded, long values cut.
+fn fold(text: &str) -> String {
+    let out = text.replace(['\n', '\r'], " ");
     if out.chars().count() > 120 {
-        out = out.chars().take(119).collect::<String>() + "…";
+        out.chars().take(119).collect::<String>() + "…"
+    } else {
+        out
+    }
+}
+
+/// A table cell of text gitdrift does not control (names, manager names, messages): every
+/// character Markdown gives a meaning to is escaped, so a value cannot become a link, an image,
+/// emphasis or raw HTML (`[x](javascript:…)` shows as typed), nor end its table cell.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in fold(text).chars() {
+        if matches!(
+            c,
+            '\\' | '|'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '<'
+                | '>'
+                | '!'
+                | '*'
+                | '_'
+                | '`'
+                | '&'
+                | '~'
+                | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
     }
     out
 }
 
+/// A code span: shown literally (Markdown makes no links inside one); backticks become `'`.
 fn code(text: &str) -> String {
     if text.is_empty() {
         String::new()
     } else {
-        format!("`{}`", cell(text).replace('`', "'"))
+        format!("`{}`", fold(text).replace('`', "'").replace('|', "\\|"))
     }
 }
 
@@ -87,8 +118,8 @@ pub fn render(report: &ScanReport) -> String {
     for source in &report.scan.sources {
         let _ = writeln!(
             out,
-            "\n- source `{}` at `{}`",
-            source.name,
+            "\n- source {} at `{}`",
+            code(&source.name),
             source
                 .commit
                 .as_deref()
@@ -205,4 +236,21 @@ pub fn render(report: &ScanReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cell, code};
+
+    #[test]
+    fn cluster_supplied_text_cannot_become_a_link_or_html() {
+        let hostile = "[x](javascript:alert(1)) ![i](http://t/p.png) <img src=x> *b* | c";
+        let escaped = cell(hostile);
+        assert_eq!(
+            escaped,
+            "\\[x\\]\\(javascript:alert\\(1\\)\\) \\!\\[i\\]\\(http://t/p.png\\) \\<img src=x\\> \\*b\\* \\| c"
+        );
+        assert_eq!(code("a`b|c"), "`a'b\\|c`");
+        assert_eq!(cell("kubectl-edit"), "kubectl-edit");
+    }
 }

@@ -249,7 +249,7 @@ pub fn write_files(
             output.join(format!("{name}-{stamp}.{}", format.extension())),
             output.join(format!("{name}-latest.{}", format.extension())),
         ] {
-            crate::files::write_atomically(&file, &text)
+            crate::files::write_atomically(&file, &text, crate::files::Access::Umask)
                 .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
             files.push(file.display().to_string());
         }

@@ -140,7 +140,7 @@ pub fn write(
         let path = folder.join(file);
         let mut text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
         text.push('\n');
-        crate::files::write_atomically(&path, &text)?;
+        crate::files::write_atomically(&path, &text, crate::files::Access::Private)?;
         written.push(path);
     }
     Ok(written)

@@ -73,15 +73,19 @@ async fn client_for(
         };
         match &settings.kubeconfig {
             Some(path) => {
+                register_kubeconfig_credentials(std::slice::from_ref(path));
                 let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                    .map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| KubeError::Config(kubeconfig_error(Some(path), &e)))?;
                 Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
-                    .map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?
+                    .map_err(|e| KubeError::Config(kubeconfig_error(Some(path), &e)))?
             }
-            None => Config::from_kubeconfig(&options)
-                .await
-                .map_err(|e| KubeError::Config(e.to_string()))?,
+            None => {
+                register_kubeconfig_credentials(&default_kubeconfigs());
+                Config::from_kubeconfig(&options)
+                    .await
+                    .map_err(|e| KubeError::Config(kubeconfig_error(None, &e)))?
+            }
         }
     };
     config.connect_timeout = Some(settings.timeout);
@@ -104,6 +108,70 @@ async fn client_for(
             Arc::clone(recorder),
         ))
         .build())
+}
+
+/// Fields of a kubeconfig whose values are credentials (user entries, auth-provider and exec
+/// settings): registered with the redactor before the file is parsed, so that no error, log
+/// line or report can quote them.
+const KUBECONFIG_CREDENTIALS: [&str; 10] = [
+    "token",
+    "password",
+    "client-key-data",
+    "client-key",
+    "id-token",
+    "refresh-token",
+    "access-token",
+    "client-secret",
+    "tokenFile",
+    "value",
+];
+
+/// The kubeconfig files kube reads when none is named: `$KUBECONFIG` (a path list) or
+/// `~/.kube/config`.
+fn default_kubeconfigs() -> Vec<std::path::PathBuf> {
+    match std::env::var_os("KUBECONFIG") {
+        Some(list) if !list.is_empty() => std::env::split_paths(&list).collect(),
+        _ => std::env::var_os("HOME")
+            .map(|home| vec![std::path::Path::new(&home).join(".kube/config")])
+            .unwrap_or_default(),
+    }
+}
+
+/// Registers every credential value of these kubeconfig files with the redactor. It reads
+/// lines, not YAML, so that a file which does not parse is covered too.
+fn register_kubeconfig_credentials(paths: &[std::path::PathBuf]) {
+    for path in paths {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.trim().trim_start_matches("- ").trim_start();
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let key = key.trim().trim_matches(['"', '\'']);
+            if !KUBECONFIG_CREDENTIALS.contains(&key) {
+                continue;
+            }
+            let value = value.trim().trim_matches(['"', '\'']);
+            crate::model::redact::register(value);
+            // A value cut by a malformed line still masks its pieces.
+            for piece in value.split_whitespace().filter(|p| p.len() >= 8) {
+                crate::model::redact::register(piece);
+            }
+        }
+    }
+}
+
+/// A kubeconfig error fit to print: its first line only (parsers quote the lines around a
+/// syntax error, and those lines may hold a token), scrubbed of every registered credential.
+fn kubeconfig_error(path: Option<&std::path::Path>, err: &dyn std::error::Error) -> String {
+    let chain = crate::model::redact::error_chain(err);
+    let first = chain.lines().next().unwrap_or("").trim_end();
+    match path {
+        Some(path) => format!("{}: {first}", path.display()),
+        None => first.to_string(),
+    }
 }
 
 /// Reads the live objects a scan needs from one cluster.
