@@ -307,6 +307,7 @@ async fn read_lives(
         let permits = Arc::clone(&permits);
         let task_provider = provider.clone();
         let ready = prepared.remove(&target.name);
+        let deadline = target.schedule.scan_timeout(config.serve.interval);
         tasks.push((
             provider,
             tokio::spawn(async move {
@@ -315,7 +316,29 @@ async fn read_lives(
                 }
                 let _permit = permits.acquire_owned().await;
                 let started = std::time::Instant::now();
-                let read = task_provider.read(&name, &request, &limits).await;
+                let read = match tokio::time::timeout(
+                    deadline,
+                    task_provider.read(&name, &request, &limits),
+                )
+                .await
+                {
+                    Ok(read) => read,
+                    Err(_) => LiveRead {
+                        problems: vec![
+                            Problem::new(
+                                Severity::Error,
+                                Code::ScanTimeout,
+                                format!(
+                                    "live read abandoned after {} (targets[].scan_timeout); nothing is judged missing",
+                                    crate::config::humanize(deadline)
+                                ),
+                            )
+                            .target(&name),
+                        ],
+                        complete: false,
+                        ..LiveRead::empty()
+                    },
+                };
                 tracing::info!(
                     message = "live state read",
                     target = %name,

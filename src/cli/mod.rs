@@ -57,6 +57,9 @@ enum Command {
     Verify(VerifyArgs),
     /// Print the version.
     Version,
+    /// Internal: one git fetch, run in a child process so that a hung remote can be killed.
+    #[command(name = "__fetch", hide = true)]
+    Fetch,
 }
 
 #[derive(Debug, Args)]
@@ -265,7 +268,12 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose);
     // gix's HTTPS transport uses rustls without a built-in provider: install ring, once.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Fetches run in child processes of this very binary (killed, lock and all, on timeout).
+    if let Ok(exe) = std::env::current_exe() {
+        crate::desired::git::use_fetch_helper(exe);
+    }
     match cli.command {
+        Command::Fetch => ExitCode::from(crate::desired::git::fetch_child_main()),
         Command::Version => {
             println!("gitdrift {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -346,7 +346,7 @@ fn clean(path: &Path) -> PathBuf {
 }
 
 /// A duration as the configuration writes it (`90s`, `5m`, `2h`, `30d`).
-pub(super) fn humanize(duration: Duration) -> String {
+pub fn humanize(duration: Duration) -> String {
     let s = duration.as_secs();
     match s {
         0 => format!("{}ms", duration.as_millis()),

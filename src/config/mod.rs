@@ -23,7 +23,7 @@ use crate::model::Code;
 use checker::{Checker, parse_size};
 use node::{Node, NodeKind};
 
-pub use checker::parse_duration;
+pub use checker::{humanize, parse_duration};
 pub use drift::{DEFAULT_IMPERATIVE_MANAGERS, DriftSettings, IgnoreRule};
 pub use sources::{
     DEFAULT_RENDER_TIMEOUT, GitAuth, HelmSettings, KustomizeSettings, Render, RepoLocation,

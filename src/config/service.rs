@@ -210,6 +210,18 @@ pub struct TargetSchedule {
     pub interval: Option<Duration>,
     /// Kubernetes targets: keep the live state from watches (default) or list it at each scan.
     pub watch: Option<bool>,
+    /// Longest a live read may take before it is abandoned; `None`: five intervals, at least
+    /// ten minutes.
+    pub scan_timeout: Option<Duration>,
+}
+
+impl TargetSchedule {
+    /// The scan deadline, given the interval in force (the target's or `serve.interval`).
+    pub fn scan_timeout(&self, default_interval: Duration) -> Duration {
+        self.scan_timeout.unwrap_or_else(|| {
+            (self.interval.unwrap_or(default_interval) * 5).max(Duration::from_secs(600))
+        })
+    }
 }
 
 /// The longest scan or fetch interval accepted: a month. Longer ones are almost certainly a
@@ -225,6 +237,9 @@ impl Checker {
             watch: fields
                 .get("watch")
                 .and_then(|n| self.boolean(n, "target.watch")),
+            scan_timeout: fields.get("scan_timeout").and_then(|n| {
+                self.bounded_duration(n, "target.scan_timeout", Duration::from_secs(86_400))
+            }),
         }
     }
 

@@ -59,6 +59,11 @@ pub struct AwsSettings {
     pub page_size: i32,
     /// Resource types to read; empty: every supported type.
     pub types: Vec<String>,
+    /// Longest wait for one HTTP attempt of a call (an endpoint that accepts and never
+    /// answers is abandoned after it, and the call retried).
+    pub attempt_timeout: Duration,
+    /// Longest time for one call, every retry included.
+    pub operation_timeout: Duration,
 }
 
 impl Default for AwsSettings {
@@ -75,6 +80,8 @@ impl Default for AwsSettings {
             max_attempts: 8,
             page_size: 1000,
             types: Vec::new(),
+            attempt_timeout: Duration::from_secs(30),
+            operation_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -239,6 +246,32 @@ impl Checker {
                     ),
                 }
             }
+        }
+        for (key, slot, max) in [
+            (
+                "attempt_timeout",
+                &mut settings.attempt_timeout,
+                Duration::from_secs(600),
+            ),
+            (
+                "operation_timeout",
+                &mut settings.operation_timeout,
+                Duration::from_secs(3600),
+            ),
+        ] {
+            if let Some(n) = fields.get(key)
+                && let Some(d) = self.bounded_duration(n, &format!("target.aws.{key}"), max)
+            {
+                *slot = d;
+            }
+        }
+        if settings.operation_timeout < settings.attempt_timeout
+            && let Some(n) = fields.get("operation_timeout")
+        {
+            self.error(
+                n,
+                "target.aws.operation_timeout must be at least target.aws.attempt_timeout",
+            );
         }
         if let Some(types) = fields.get("types") {
             for t in self.string_list(types, "target.aws.types") {

@@ -4,8 +4,8 @@
 //! reach a scan.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
@@ -307,22 +307,199 @@ fn sync_remote(
             message: err.to_string(),
         })?;
 
-    // The fetch runs on its own thread, which holds the cache lock for as long as it touches the
-    // clone, even past a timeout here: one fetch per cached clone at a time.
+    let credentials = token.map(|t| {
+        let username = auth
+            .username
+            .clone()
+            .unwrap_or_else(|| "x-access-token".to_string());
+        (username, t)
+    });
+    let outcome = match FETCH_HELPER.get() {
+        Some(helper) => {
+            drop(lock);
+            let request = FetchRequest {
+                url: url.to_string(),
+                path: path.clone(),
+                lock: lock_path,
+                git_ref: git_ref.map(str::to_string),
+                credentials,
+                overrides: overrides.clone(),
+            };
+            fetch_in_child(helper, &request, timeout).map_err(|()| GitError::Timeout {
+                repo: display.clone(),
+                timeout,
+            })?
+        }
+        None => fetch_on_thread(url, &path, git_ref, credentials, &overrides, lock, timeout)
+            .map_err(|()| GitError::Timeout {
+                repo: display.clone(),
+                timeout,
+            })?,
+    };
+    let advertised = outcome.map_err(|message| GitError::Fetch {
+        repo: display.clone(),
+        message: redact::scrub(&message),
+    })?;
+    let repo = open_cached(&path, &overrides).map_err(|message| GitError::Open {
+        repo: display,
+        message,
+    })?;
+    Ok((repo, advertised))
+}
+
+/// The program that runs fetches in a child process: the gitdrift binary itself, named by the
+/// command line at start-up. A hung remote then costs a killed process, and the clone's lock
+/// dies with it. Without it (gitdrift used as a library) a fetch runs on a thread.
+static FETCH_HELPER: OnceLock<PathBuf> = OnceLock::new();
+
+/// Runs every later fetch in a child process of `program` (`program __fetch`).
+pub fn use_fetch_helper(program: PathBuf) {
+    let _ = FETCH_HELPER.set(program);
+}
+
+/// What a fetch child is asked to do, on its standard input (the token never appears in its
+/// arguments or environment).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct FetchRequest {
+    url: String,
+    path: PathBuf,
+    lock: PathBuf,
+    git_ref: Option<String>,
+    credentials: Option<(String, String)>,
+    overrides: Vec<String>,
+}
+
+/// A fetch child's answer on its standard output: the advertised refs, or why it failed.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum FetchAnswer {
+    Fetched(Vec<String>),
+    Failed(String),
+}
+
+/// The fetch child (`gitdrift __fetch`): reads a [`FetchRequest`], waits for the clone's lock,
+/// fetches, and prints a [`FetchAnswer`]. The parent kills it (and its process group, an `ssh`
+/// included) when the fetch timeout passes.
+pub fn fetch_child_main() -> u8 {
+    use std::io::Read;
+    let mut input = String::new();
+    let answer = match std::io::stdin()
+        .take(1 << 20)
+        .read_to_string(&mut input)
+        .map_err(|e| e.to_string())
+        .and_then(|_| serde_json::from_str::<FetchRequest>(&input).map_err(|e| e.to_string()))
+    {
+        Err(err) => FetchAnswer::Failed(format!("bad fetch request: {err}")),
+        Ok(request) => {
+            let locked = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&request.lock)
+                .and_then(|lock| lock.lock().map(|()| lock));
+            match locked {
+                Err(err) => {
+                    FetchAnswer::Failed(format!("cannot lock {}: {err}", request.lock.display()))
+                }
+                Ok(_lock) => match fetch_into(
+                    &request.url,
+                    &request.path,
+                    request.git_ref.as_deref(),
+                    request.credentials,
+                    &request.overrides,
+                    &AtomicBool::new(false),
+                ) {
+                    Ok(refs) => FetchAnswer::Fetched(refs),
+                    Err(message) => FetchAnswer::Failed(message),
+                },
+            }
+        }
+    };
+    println!("{}", serde_json::to_string(&answer).unwrap_or_default());
+    0
+}
+
+/// Runs a fetch in a child process; `Err(())` when it did not finish in time (it is killed).
+fn fetch_in_child(
+    helper: &Path,
+    request: &FetchRequest,
+    timeout: Duration,
+) -> Result<Result<Vec<String>, String>, ()> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(helper);
+    command
+        .arg("__fetch")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: a timeout kills an `ssh` it started too.
+        command.process_group(0);
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => return Ok(Err(format!("cannot start {}: {err}", helper.display()))),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(&serde_json::to_vec(request).unwrap_or_default());
+    }
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| super::child::reader(s, 64 << 20));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| super::child::reader(s, 16 << 10));
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Ok(None) | Err(_) => {
+                super::child::kill_group(&mut child);
+                return Err(());
+            }
+        }
+    };
+    let (stdout, _) = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
+    let (stderr, _) = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    match serde_json::from_slice::<FetchAnswer>(stdout.trim_ascii()) {
+        Ok(FetchAnswer::Fetched(refs)) => Ok(Ok(refs)),
+        Ok(FetchAnswer::Failed(message)) => Ok(Err(message)),
+        Err(_) => Ok(Err(format!(
+            "the fetch process exited with {status}: {}",
+            redact::scrub(String::from_utf8_lossy(&stderr).trim())
+        ))),
+    }
+}
+
+/// Runs a fetch on a thread, which holds the cache lock for as long as it touches the clone,
+/// even past the timeout: one fetch per cached clone at a time. `Err(())` when it did not
+/// finish in time.
+fn fetch_on_thread(
+    url: &str,
+    path: &Path,
+    git_ref: Option<&str>,
+    credentials: Option<(String, String)>,
+    overrides: &[String],
+    lock: std::fs::File,
+    timeout: Duration,
+) -> Result<Result<Vec<String>, String>, ()> {
     let started = Instant::now();
     let interrupt = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel();
     {
         let url = url.to_string();
-        let path = path.clone();
+        let path = path.to_path_buf();
         let interrupt = Arc::clone(&interrupt);
         let git_ref = git_ref.map(str::to_string);
-        let overrides = overrides.clone();
-        let username = auth
-            .username
-            .clone()
-            .unwrap_or_else(|| "x-access-token".to_string());
-        std::thread::Builder::new()
+        let overrides = overrides.to_vec();
+        let spawned = std::thread::Builder::new()
             .name("gitdrift-fetch".into())
             .spawn(move || {
                 while let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
@@ -335,37 +512,24 @@ fn sync_remote(
                     &url,
                     &path,
                     git_ref.as_deref(),
-                    token.map(|t| (username, t)),
+                    credentials,
                     &overrides,
                     &interrupt,
                 );
                 let _ = tx.send(result);
                 drop(lock);
-            })
-            .map_err(|err| GitError::Fetch {
-                repo: display.clone(),
-                message: err.to_string(),
-            })?;
+            });
+        if let Err(err) = spawned {
+            return Ok(Err(err.to_string()));
+        }
     }
-    let outcome = match rx.recv_timeout(timeout.saturating_sub(started.elapsed())) {
-        Ok(outcome) => outcome,
+    match rx.recv_timeout(timeout.saturating_sub(started.elapsed())) {
+        Ok(outcome) => Ok(outcome),
         Err(_) => {
             interrupt.store(true, Ordering::SeqCst);
-            return Err(GitError::Timeout {
-                repo: display,
-                timeout,
-            });
+            Err(())
         }
-    };
-    let advertised = outcome.map_err(|message| GitError::Fetch {
-        repo: display.clone(),
-        message: redact::scrub(&message),
-    })?;
-    let repo = open_cached(&path, &overrides).map_err(|message| GitError::Open {
-        repo: display,
-        message,
-    })?;
-    Ok((repo, advertised))
+    }
 }
 
 /// Whether a configured ref is among the refs a remote advertised (a commit id always passes: it

@@ -2,6 +2,7 @@
 //! selected manifests in parallel and returns the declared objects with their file and line.
 
 pub mod aws;
+mod child;
 pub mod git;
 pub mod render;
 pub mod terraform;

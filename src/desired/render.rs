@@ -6,7 +6,6 @@
 //! Successful renders are cached per source, commit and settings.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::child::{kill_group, reader};
 use super::git::TreeFile;
 use crate::config::Limits;
 use crate::config::{HelmSettings, KustomizeSettings, Render, Source};
@@ -317,42 +317,6 @@ impl Workspace {
             message: "output is not UTF-8".to_string(),
         })
     }
-}
-
-/// Reads a pipe on a thread, keeping at most `cap` bytes (and draining the rest).
-fn reader(
-    mut stream: impl Read + Send + 'static,
-    cap: usize,
-) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut buf = [0u8; 64 * 1024];
-        let mut truncated = false;
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let room = cap.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                    truncated |= n > room;
-                }
-            }
-        }
-        (kept, truncated)
-    })
-}
-
-fn kill_group(child: &mut std::process::Child) {
-    #[cfg(unix)]
-    {
-        let pid = child.id() as libc::pid_t;
-        // SAFETY: signals the process group this child leads (created with process_group(0)).
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// The last `max` characters of a message (tools put the cause last).

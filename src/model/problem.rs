@@ -98,6 +98,7 @@ codes! {
     StoreWrite => "store.write", "A scan could not be stored in (or read from) the history database.";
     StoreCorrupt => "store.corrupt", "A stored report does not read back.";
     ReportWrite => "report.write", "A scheduled report could not be written.";
+    ScanTimeout => "scan.timeout", "A target's live read ran past its deadline (`targets[].scan_timeout`) and was abandoned; nothing is judged missing.";
     ScanInternal => "scan.internal", "A task of the scan stopped unexpectedly; the message says which (please report it).";
     Unclassified => "unclassified", "A problem from a report stored before problems had codes.";
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use super::Service;
-use super::remediation::remediate_target;
+use super::remediation::enqueue_plan;
 use crate::config::{Config, LiveSettings, Source, Target};
 use crate::desired::{self, SourceRead};
 use crate::live::LiveRead;
@@ -257,7 +257,7 @@ pub(super) async fn target_loop(
         {
             return;
         }
-        scan_target(&service, &context, &target, sources, prepared).await;
+        scan_target(&service, &context, &target, sources, prepared, generation).await;
         let current = || {
             service.generation.load(Ordering::SeqCst) == generation
                 && !service.shutting_down.load(Ordering::SeqCst)
@@ -344,12 +344,22 @@ pub(super) async fn scan_target(
     target: &Target,
     sources: Vec<SourceRead>,
     prepared: HashMap<String, LiveRead>,
+    generation: u64,
 ) {
     let config = &context.config;
+    // One scan of a target at a time: waited for before a permit is taken, so a target
+    // waiting on itself holds no permit another target could use.
+    let _target = service
+        .lock_targets(std::slice::from_ref(&target.name))
+        .await;
     let permits = Arc::clone(&service.permits.read().unwrap_or_else(|e| e.into_inner()));
     let Ok(_permit) = permits.acquire_owned().await else {
         return;
     };
+    // Reloaded while waiting: the new configuration's loop scans instead.
+    if service.generation.load(Ordering::SeqCst) != generation {
+        return;
+    }
     let Ok(_running) = service.running.clone().try_read_owned() else {
         // Shutting down: the writer waits for running scans; no new one starts.
         return;
@@ -404,6 +414,18 @@ pub(super) async fn scan_target(
             return;
         }
     };
+    if !is_newer(service, &target.name, report.scan.started_at) {
+        tracing::warn!(message = "an older scan finished after a newer one; not published", target = %target.name);
+        if let Some(status) = service
+            .targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&target.name)
+        {
+            status.scanning = false;
+        }
+        return;
+    }
     let stored = {
         let store = Arc::clone(&service.store);
         let report = Arc::clone(&report);
@@ -460,10 +482,20 @@ pub(super) async fn scan_target(
     let clean = errors.is_empty();
     finish_status(service, &target.name, id, Some(&report), &stale, errors);
     if clean && config.remediation.in_service && config.remediation.provider.is_some() {
-        let (service, config, target) =
-            (Arc::clone(service), Arc::clone(config), target.name.clone());
-        tokio::spawn(async move { remediate_target(&service, &config, &target, report, id).await });
+        enqueue_plan(service, Arc::clone(config), &target.name, report, id);
     }
+}
+
+/// Whether a scan that started at `started` is newer than the one the target shows: an older
+/// result never replaces a newer one.
+pub(super) fn is_newer(service: &Service, target: &str, started: DateTime<Utc>) -> bool {
+    service
+        .targets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(target)
+        .and_then(|s| s.last_scan_at)
+        .is_none_or(|shown| started > shown)
 }
 
 pub(super) fn finish_status(

@@ -148,6 +148,11 @@ pub struct Service {
     remediation_writes: Mutex<Vec<std::time::Instant>>,
     /// One remediation at a time.
     remediating: tokio::sync::Mutex<()>,
+    /// One scan of a target at a time (its loop, an older loop ending after a reload, a
+    /// scheduled report): by target name, kept across reloads.
+    scan_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Plans waiting to be proposed: the latest per target only.
+    pending_plans: Mutex<remediation::Queue<remediation::Pending>>,
 }
 
 struct SourceEntry {
@@ -259,6 +264,29 @@ impl Service {
             .values()
             .map(|s| s.status.clone())
             .collect()
+    }
+
+    /// Waits until no other scan of these targets runs, and holds them (in name order, so two
+    /// callers never wait on each other).
+    pub(crate) async fn lock_targets(
+        &self,
+        targets: &[String],
+    ) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        let mut names: Vec<&String> = targets.iter().collect();
+        names.sort();
+        names.dedup();
+        let locks: Vec<Arc<tokio::sync::Mutex<()>>> = {
+            let mut map = self.scan_locks.lock().unwrap_or_else(|e| e.into_inner());
+            names
+                .iter()
+                .map(|n| Arc::clone(map.entry((*n).clone()).or_default()))
+                .collect()
+        };
+        let mut guards = Vec::with_capacity(locks.len());
+        for lock in locks {
+            guards.push(lock.lock_owned().await);
+        }
+        guards
     }
 
     /// Ready once every target has finished (or failed) a first scan; stays ready.
@@ -380,6 +408,8 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         remediations: Mutex::new(BTreeMap::new()),
         remediation_writes: Mutex::new(Vec::new()),
         remediating: tokio::sync::Mutex::new(()),
+        scan_locks: Mutex::new(HashMap::new()),
+        pending_plans: Mutex::new(remediation::Queue::default()),
     });
     if config.remediation.in_service {
         service.metrics.remediation_states(&[]);

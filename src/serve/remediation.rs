@@ -31,6 +31,83 @@ pub struct RemediationStatus {
     pub at: DateTime<Utc>,
 }
 
+/// A target's clean scan waiting for its plan to be proposed.
+pub(super) type Pending = (Arc<Config>, Arc<ScanReport>, Option<i64>);
+
+/// Work waiting for one worker, the latest item per key only: a target scanned ten times
+/// while a slow hosting API answers waits with one report, not ten.
+#[derive(Debug)]
+pub struct Queue<T> {
+    items: std::collections::BTreeMap<String, T>,
+    draining: bool,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue {
+            items: std::collections::BTreeMap::new(),
+            draining: false,
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    /// Keeps `item` as the key's latest (dropping an older one); true when no worker is
+    /// draining the queue, so the caller starts one.
+    pub fn push(&mut self, key: &str, item: T) -> bool {
+        self.items.insert(key.to_string(), item);
+        !std::mem::replace(&mut self.draining, true)
+    }
+
+    /// The next item; `None` ends the worker (the next push starts another).
+    pub fn pop(&mut self) -> Option<(String, T)> {
+        let next = self.items.pop_first();
+        if next.is_none() {
+            self.draining = false;
+        }
+        next
+    }
+
+    /// Items waiting.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// Queues a target's plan after a clean scan (replacing one still waiting) and makes sure a
+/// worker proposes the queued plans, one at a time.
+pub(super) fn enqueue_plan(
+    service: &Arc<Service>,
+    config: Arc<Config>,
+    target: &str,
+    report: Arc<ScanReport>,
+    id: Option<i64>,
+) {
+    let start = service
+        .pending_plans
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(target, (config, report, id));
+    if !start {
+        return;
+    }
+    let service = Arc::clone(service);
+    tokio::spawn(async move {
+        loop {
+            let next = service
+                .pending_plans
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let Some((target, (config, report, id))) = next else {
+                return;
+            };
+            remediate_target(&service, &config, &target, report, id).await;
+        }
+    });
+}
+
 /// After a clean scan of a target: its plan proposed through the provider, at most
 /// `remediation.max_per_hour` writing proposals an hour, one at a time.
 pub(super) async fn remediate_target(
@@ -186,4 +263,32 @@ pub(super) fn publish_remediation(service: &Service) {
         .collect();
     let states: Vec<&str> = states.iter().map(String::as_str).collect();
     service.metrics.remediation_states(&states);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Queue;
+
+    #[test]
+    fn the_queue_keeps_the_latest_item_per_key_and_one_worker() {
+        let mut queue = Queue::default();
+        assert!(queue.push("lab", 1), "the first push starts a worker");
+        for n in 2..=1000 {
+            assert!(!queue.push("lab", n), "a worker is already draining");
+        }
+        assert!(!queue.push("prod", 7));
+        assert_eq!(
+            queue.len(),
+            2,
+            "one waiting item per target, however many scans"
+        );
+        assert_eq!(queue.pop(), Some(("lab".to_string(), 1000)));
+        assert_eq!(queue.pop(), Some(("prod".to_string(), 7)));
+        assert_eq!(queue.pop(), None);
+        assert_eq!(queue.len(), 0);
+        assert!(
+            queue.push("lab", 1001),
+            "once drained, the next push starts a worker"
+        );
+    }
 }

@@ -162,9 +162,18 @@ pub async fn run_report(service: &Arc<Service>, context: &Context, report: &Sche
             }
         }
     }
+    // The report's scan takes every target's turn: no target is scanned twice at once.
+    let targets: Vec<String> = context
+        .config
+        .targets
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let held = service.lock_targets(&targets).await;
     let scanned =
         super::loops::scan_off_workers(service, context, Vec::new(), sources, Default::default())
             .await;
+    drop(held);
     let result = match scanned {
         Ok(scan) => finish(service, report, scan).await,
         Err(err) => Err(format!("the scan failed: {err}")),

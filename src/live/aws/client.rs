@@ -64,7 +64,16 @@ pub async fn ec2(
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .http_client(http)
-        .retry_config(RetryConfig::adaptive().with_max_attempts(settings.max_attempts));
+        .retry_config(RetryConfig::adaptive().with_max_attempts(settings.max_attempts))
+        // Without these, an endpoint that accepts connections and never answers holds the
+        // scan forever: only connecting has a default timeout.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_millis(3100))
+                .operation_attempt_timeout(settings.attempt_timeout)
+                .operation_timeout(settings.operation_timeout)
+                .build(),
+        );
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }
