@@ -87,6 +87,11 @@ struct State {
     watches_paused: bool,
     /// Watches answered with 410 Gone.
     expired: usize,
+    /// Requests whose path and query contain one of these are held without an answer.
+    stalls: Vec<String>,
+    /// Reads (not watches) being answered now, by path; and the most ever seen at once.
+    in_flight: HashMap<String, usize>,
+    max_in_flight: usize,
 }
 
 /// The server. Stops when dropped.
@@ -288,6 +293,23 @@ impl KubeApi {
     /// Delays every answer.
     pub fn set_delay(&self, delay: Option<Duration>) {
         self.state.lock().unwrap().delay = delay;
+    }
+
+    /// Holds every later request whose path and query contain `fragment` without ever
+    /// answering it (an API server that stalls), until [`KubeApi::unstall`].
+    pub fn stall(&self, fragment: &str) {
+        self.state.lock().unwrap().stalls.push(fragment.to_string());
+    }
+
+    /// Answers stalled kinds of request again (those already held stay held).
+    pub fn unstall(&self) {
+        self.state.lock().unwrap().stalls.clear();
+    }
+
+    /// The most reads of one path ever answered at the same time (two overlapping scans of a
+    /// target show as 2).
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
     }
 
     /// Creates or replaces an object (a new resourceVersion; an ADDED or MODIFIED event).
@@ -584,13 +606,28 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let target = format!("{path}?{query}");
+    let is_watch = query.contains("watch=true") || query.contains("watch=1");
+    let stalled = {
+        let mut guard = state.lock().unwrap();
+        if !is_watch {
+            let count = guard.in_flight.entry(path.clone()).or_insert(0);
+            *count += 1;
+            let count = *count;
+            guard.max_in_flight = guard.max_in_flight.max(count);
+        }
+        guard.stalls.iter().any(|s| target.contains(s.as_str()))
+    };
+    if stalled {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
     let response = respond(&method, &path, &query, authorization, &state, notify);
     let code = response.status().as_u16();
     let delay = {
         let mut guard = state.lock().unwrap();
         guard.journal.push(Journaled {
             method: method.to_string(),
-            path,
+            path: path.clone(),
             query,
             status: code,
         });
@@ -599,6 +636,9 @@ async fn handle(
     // A slow server: the answer is ready, and held back.
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
+    }
+    if !is_watch && let Some(count) = state.lock().unwrap().in_flight.get_mut(&path) {
+        *count -= 1;
     }
     Ok(response)
 }
