@@ -807,3 +807,72 @@ fn a_kubeconfig_that_does_not_parse_is_reported_without_any_of_its_credentials()
         }
     }
 }
+
+#[test]
+fn an_object_nested_past_the_parser_limit_is_skipped_alone_and_named() {
+    let api = KubeApi::start();
+    api.require_token(TOKEN_A);
+    api.serve("example.com", "v1", "Widget", "widgets", true);
+    let mut deep = json!("bottom");
+    for _ in 0..130 {
+        deep = json!({ "a": deep });
+    }
+    api.load([
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+               "metadata": {"name": "deep", "namespace": "shop"}, "spec": {"size": 1}, "status": deep}),
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+               "metadata": {"name": "plain", "namespace": "shop"}, "spec": {"size": 1}}),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "lab", TOKEN_A);
+    let repo = Repo::new();
+    for name in ["deep", "plain"] {
+        repo.write(
+            &format!("{name}.yaml"),
+            &format!("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  size: 1\n"),
+        );
+    }
+    repo.commit("widgets");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
+            kube_target("lab", "lab", &kubeconfig, "      page_size: 1\n")
+        ),
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    let report = run.json();
+    assert_eq!(
+        resource(&report, "lab", "Widget", "plain")["status"],
+        "in_sync",
+        "the rest of the kind is judged: {report}"
+    );
+    assert!(
+        report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != "deep"),
+        "the skipped object is neither judged nor called missing: {report}"
+    );
+    assert!(
+        report["unreadable"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let warning = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "kube.object_skipped")
+        .unwrap_or_else(|| panic!("a warning: {report}"));
+    assert_eq!(warning["severity"], "warning");
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Widget shop/deep: skipped"),
+        "{warning}"
+    );
+}

@@ -28,6 +28,8 @@ pub struct Judge {
     declared_cluster_kinds: HashSet<GroupKind>,
     unserved: BTreeSet<GroupKind>,
     unreadable: BTreeSet<GroupKind>,
+    /// Live objects that could not be parsed: their declarations are not judged.
+    skipped: BTreeSet<ResourceKey>,
     find_unmanaged: bool,
     /// Problems found while indexing (objects declared twice).
     pub problems: Vec<Problem>,
@@ -93,6 +95,7 @@ impl Judge {
             declared_cluster_kinds,
             unserved: live.unserved.clone(),
             unreadable: live.unreadable.iter().map(|u| u.gk.clone()).collect(),
+            skipped: live.skipped.clone(),
             find_unmanaged,
             problems,
         }
@@ -131,7 +134,7 @@ impl Judge {
     ) -> Option<ResourceReport> {
         let item = &self.declared[*self.index.get(key)?];
         let gk = key.group_kind();
-        if self.unreadable.contains(&gk) {
+        if self.unreadable.contains(&gk) || self.skipped.contains(key) {
             return None;
         }
         let object = &item.object;

@@ -134,6 +134,9 @@ pub struct LiveRead {
     pub unreadable: Vec<Unreadable>,
     /// The AWS (region, resource type) pairs read in full: only declarations there are judged.
     pub aws_read: BTreeSet<(String, String)>,
+    /// Live objects that exist but could not be parsed (each with a warning): a declaration of
+    /// one is not judged, rather than called missing.
+    pub skipped: BTreeSet<crate::model::ResourceKey>,
 }
 
 impl LiveRead {
@@ -148,6 +151,7 @@ impl LiveRead {
             unserved: BTreeSet::new(),
             unreadable: Vec::new(),
             aws_read: BTreeSet::new(),
+            skipped: BTreeSet::new(),
         }
     }
 }

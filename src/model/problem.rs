@@ -71,6 +71,7 @@ codes! {
     KubeUnreachable => "kube.unreachable", "The API server cannot be reached, or its discovery fails.";
     KubeForbidden => "kube.forbidden", "The API server refuses to list a kind (RBAC).";
     KubeError => "kube.error", "Listing or watching a kind failed.";
+    KubeObjectSkipped => "kube.object_skipped", "One live object could not be parsed (nested deeper than the parser's limit, say) and was skipped; its declaration is not judged, the rest of its kind is.";
     AwsUnreachable => "aws.unreachable", "The EC2 endpoint cannot be reached (connection, timeout, credentials).";
     AwsForbidden => "aws.forbidden", "AWS refuses a read (`UnauthorizedOperation`, `AccessDenied`).";
     AwsThrottled => "aws.throttled", "AWS kept throttling a read after every retry.";

@@ -20,7 +20,7 @@ use super::{LiveRead, LiveRequest, Recorder, Unreadable};
 use crate::config::KubeSettings;
 use crate::config::Limits;
 use crate::manifest;
-use crate::model::{Code, GroupKind, Problem, Scope, Severity};
+use crate::model::{Code, GroupKind, Problem, ResourceKey, Scope, Severity};
 
 /// Why a cluster could not be used at all.
 #[derive(Debug, thiserror::Error)]
@@ -312,7 +312,29 @@ impl KubeProvider {
         out.unserved = unserved;
         for kind in &served {
             out.scopes.insert(kind.gk.clone(), kind.scope);
-            match self.list_kind(&client, kind, &namespaces).await {
+            let mut skipped = Vec::new();
+            let listed = self
+                .list_kind(&client, kind, &namespaces, &mut skipped)
+                .await;
+            for (key, why) in skipped {
+                out.problems.push(
+                    Problem::new(
+                        Severity::Warning,
+                        Code::KubeObjectSkipped,
+                        format!(
+                            "{} {}: skipped, it cannot be parsed ({why}); the rest of its kind is judged",
+                            kind.gk.kind,
+                            match &key.namespace {
+                                Some(ns) => format!("{ns}/{}", key.name),
+                                None => key.name.clone(),
+                            }
+                        ),
+                    )
+                    .target(target),
+                );
+                out.skipped.insert(key);
+            }
+            match listed {
                 Ok(objects) => out.objects.extend(objects),
                 Err(ListError::Forbidden(message)) => out.unreadable.push(Unreadable {
                     gk: kind.gk.clone(),
@@ -338,22 +360,29 @@ impl KubeProvider {
         client: &Client,
         kind: &Served,
         namespaces: &BTreeSet<String>,
+        skipped: &mut Vec<(ResourceKey, String)>,
     ) -> Result<Vec<crate::model::Object>, ListError> {
         match kind.scope {
-            Scope::Cluster => self.list_all(client, &kind.resource, None, None).await,
+            Scope::Cluster => {
+                self.list_all(client, &kind.resource, None, None, skipped)
+                    .await
+            }
             Scope::Namespaced => {
                 if namespaces.is_empty() {
                     return Ok(Vec::new());
                 }
                 match self
-                    .list_all(client, &kind.resource, None, Some(namespaces))
+                    .list_all(client, &kind.resource, None, Some(namespaces), skipped)
                     .await
                 {
                     Ok(objects) => Ok(objects),
                     Err(ListError::Forbidden(cluster_wide)) => {
                         let mut items = Vec::new();
                         for ns in namespaces {
-                            match self.list_all(client, &kind.resource, Some(ns), None).await {
+                            match self
+                                .list_all(client, &kind.resource, Some(ns), None, skipped)
+                                .await
+                            {
                                 Ok(found) => items.extend(found),
                                 Err(ListError::Forbidden(message)) => {
                                     return Err(ListError::Forbidden(format!(
@@ -379,6 +408,7 @@ impl KubeProvider {
         resource: &ApiResource,
         namespace: Option<&str>,
         keep: Option<&BTreeSet<String>>,
+        skipped: &mut Vec<(ResourceKey, String)>,
     ) -> Result<Vec<crate::model::Object>, ListError> {
         let label = kind_label(&GroupKind {
             group: resource.group.clone(),
@@ -397,14 +427,30 @@ impl KubeProvider {
                 .list(&params)
                 .map_err(|e| ListError::Other(e.to_string()))?;
             let text = self.send(client, request).await?;
-            let mut page: Value = serde_json::from_str(&text)
+            // The page's items are split out unparsed, then parsed one by one: an item the
+            // parser refuses (nested past its depth limit) is skipped alone, not its kind.
+            let page: Page<'_> = serde_json::from_str(&text)
                 .map_err(|e| ListError::Other(format!("{url}: not a list: {e}")))?;
-            let next = page
-                .pointer("/metadata/continue")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if let Some(Value::Array(page_items)) = page.get_mut("items").map(Value::take) {
+            let next = page.metadata.next.filter(|t| !t.is_empty());
+            {
+                let mut page_items = Vec::with_capacity(page.items.len());
+                for raw in page.items {
+                    match serde_json::from_str::<Value>(raw.get()) {
+                        Ok(item) => page_items.push(item),
+                        Err(err) => {
+                            let named: Named = serde_json::from_str(raw.get()).unwrap_or_default();
+                            skipped.push((
+                                ResourceKey {
+                                    group: resource.group.clone(),
+                                    kind: resource.kind.clone(),
+                                    namespace: named.metadata.namespace,
+                                    name: named.metadata.name.unwrap_or_else(|| "?".to_string()),
+                                },
+                                err.to_string(),
+                            ));
+                        }
+                    }
+                }
                 for mut item in page_items {
                     if let Some(keep) = keep {
                         let in_scope = item
@@ -457,6 +503,35 @@ impl KubeProvider {
             }
         }
     }
+}
+
+/// A list page as the API server sends it: the continue token, and the items left unparsed.
+#[derive(serde::Deserialize)]
+struct Page<'a> {
+    #[serde(default)]
+    metadata: PageMeta,
+    #[serde(borrow, default)]
+    items: Vec<&'a serde_json::value::RawValue>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct PageMeta {
+    #[serde(rename = "continue")]
+    next: Option<String>,
+}
+
+/// Only the name of an object that cannot be parsed whole (every other field is skipped
+/// without building it).
+#[derive(Default, serde::Deserialize)]
+struct Named {
+    #[serde(default)]
+    metadata: NamedMeta,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct NamedMeta {
+    name: Option<String>,
+    namespace: Option<String>,
 }
 
 /// Why one kind could not be listed.

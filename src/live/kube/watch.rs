@@ -271,6 +271,7 @@ impl TargetWatch {
             unserved: cache.discovery.unserved.clone(),
             unreadable,
             aws_read: BTreeSet::new(),
+            skipped: BTreeSet::new(),
         }
     }
 
