@@ -82,7 +82,9 @@ pub fn to_json(node: &Node) -> serde_json::Value {
 pub fn parse(text: &str) -> Result<Node, (u64, String)> {
     let options = serde_saphyr::options! {
         with_snippet: false,
-        budget: serde_saphyr::budget! { max_nodes: 100_000, max_depth: 64 },
+        // Configurations are shallow; a deeper one is refused before its nesting can exhaust a
+        // thread's stack (a reload runs on a 2 MiB worker thread).
+        budget: serde_saphyr::budget! { max_nodes: 100_000, max_depth: 32 },
     };
     let docs: Vec<Spanned<Kind>> = serde_saphyr::from_multiple_with_options(text, options)
         .map_err(|err| {
@@ -221,5 +223,37 @@ mod tests {
         let (line, message) = parse("a: 1\na: 2\n").unwrap_err();
         assert_eq!(line, 2);
         assert!(message.contains("duplicate"), "{message}");
+    }
+}
+#[cfg(test)]
+mod depth {
+    #[test]
+    fn a_configuration_nested_past_the_limit_is_an_error_on_a_small_stack() {
+        for n in [33usize, 64, 130, 400] {
+            for flow in [true, false] {
+                let text = if flow {
+                    format!("{}{}", "[".repeat(n), "]".repeat(n))
+                } else {
+                    (0..n)
+                        .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+                        .collect()
+                };
+                // The stack of a Tokio worker, where a reload parses the file.
+                let parsed = std::thread::Builder::new()
+                    .stack_size(2 << 20)
+                    .spawn(move || super::parse(&text).map(|_| ()))
+                    .unwrap()
+                    .join()
+                    .expect("no stack overflow");
+                let (_, message) = parsed.expect_err("too deep");
+                assert!(
+                    message.contains("invalid YAML")
+                        || message.contains("epth")
+                        || message.contains("recursion"),
+                    "{message}"
+                );
+            }
+        }
+        assert!(super::parse(&format!("{}{}", "[".repeat(20), "]".repeat(20))).is_ok());
     }
 }

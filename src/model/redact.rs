@@ -86,7 +86,10 @@ fn strip_url_passwords(text: &str) -> String {
         out.push_str(head);
         let scheme_start = head[..pos]
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
-            .map_or(0, |i| i + 1);
+            // Past that character, which may be several bytes long.
+            .map_or(0, |i| {
+                i + head[i..].chars().next().map_or(1, char::len_utf8)
+            });
         let http = is_http(&head[scheme_start..pos]);
         let authority_end = tail
             .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
@@ -117,6 +120,14 @@ fn strip_url_passwords(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multibyte_character_before_a_scheme_is_not_cut() {
+        assert_eq!(
+            scrub("é://u:p4ss@h/x �https://u:p4ss@h/y"),
+            "é://u:***@h/x �https://u:***@h/y"
+        );
+    }
 
     #[test]
     fn url_passwords_are_masked() {

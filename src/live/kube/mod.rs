@@ -141,26 +141,40 @@ fn default_kubeconfigs() -> Vec<std::path::PathBuf> {
 /// lines, not YAML, so that a file which does not parse is covered too.
 fn register_kubeconfig_credentials(paths: &[std::path::PathBuf]) {
     for path in paths {
-        let Ok(text) = std::fs::read_to_string(path) else {
-            continue;
-        };
-        for line in text.lines() {
-            let line = line.trim().trim_start_matches("- ").trim_start();
-            let Some((key, value)) = line.split_once(':') else {
-                continue;
-            };
-            let key = key.trim().trim_matches(['"', '\'']);
-            if !KUBECONFIG_CREDENTIALS.contains(&key) {
-                continue;
-            }
-            let value = value.trim().trim_matches(['"', '\'']);
-            crate::model::redact::register(value);
-            // A value cut by a malformed line still masks its pieces.
-            for piece in value.split_whitespace().filter(|p| p.len() >= 8) {
-                crate::model::redact::register(piece);
-            }
+        if let Ok(text) = std::fs::read_to_string(path) {
+            register_credentials_in(&text);
         }
     }
+}
+
+/// Registers the credential values of one kubeconfig's text.
+fn register_credentials_in(text: &str) {
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches("- ").trim_start();
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let key = key.trim().trim_matches(['"', '\'']);
+        if !KUBECONFIG_CREDENTIALS.contains(&key) {
+            continue;
+        }
+        let value = value.trim().trim_matches(['"', '\'']);
+        crate::model::redact::register(value);
+        // A value cut by a malformed line still masks its pieces.
+        for piece in value.split_whitespace().filter(|p| p.len() >= 8) {
+            crate::model::redact::register(piece);
+        }
+    }
+}
+
+/// Parses kubeconfig text the way a target's file is read, every credential in it registered
+/// with the redactor first; the error (if any) is fit to print, naming `shown`.
+pub fn kubeconfig_from_yaml(
+    text: &str,
+    shown: &std::path::Path,
+) -> Result<kube::config::Kubeconfig, String> {
+    register_credentials_in(text);
+    kube::config::Kubeconfig::from_yaml(text).map_err(|e| kubeconfig_error(Some(shown), &e))
 }
 
 /// A kubeconfig error fit to print: its first line only (parsers quote the lines around a
