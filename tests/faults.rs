@@ -606,3 +606,115 @@ fn a_full_disk_fails_the_writes_not_the_service_and_nothing_stored_is_lost() {
     assert_eq!(code, Some(0));
     verify(repo.path(), &data);
 }
+
+#[test]
+fn idle_trickling_and_greedy_clients_cannot_hold_the_service() {
+    let repo = with_steady(
+        "",
+        "",
+        "  webhook_secret_env: GITDRIFT_TEST_WEBHOOK_SECRET\n  http:\n    max_renders: 2\n    render_wait: 1s\n",
+    );
+    let secret = "fault-webhook-secret";
+    let served = start(&repo, &[("GITDRIFT_TEST_WEBHOOK_SECRET", secret)]);
+    scanned_again(&served, "steady", 1.0, Duration::from_secs(60));
+    let auth = format!("Bearer {TOKEN}");
+    let list = served.request(
+        "GET",
+        "/api/v1/scans?target=steady&limit=1",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    let id = list.json()["scans"][0]["id"].as_i64().unwrap();
+
+    // 50 idle connections, 10 that trickle their headers, 4 slow webhook uploads.
+    let port = served.port;
+    let idle: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tricklers = Vec::new();
+    for n in 0..14 {
+        let stop = Arc::clone(&stop);
+        tricklers.push(std::thread::spawn(move || {
+            let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+                return;
+            };
+            let head = if n < 10 {
+                "GET /api/v1/targets HTTP/1.1\r\nHost: x\r\nX-Slow: ".to_string()
+            } else {
+                "POST /api/v1/webhooks/git HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: push\r\nContent-Length: 100000\r\n\r\n".to_string()
+            };
+            if stream.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            while !stop.load(Ordering::SeqCst) {
+                if stream.write_all(b"a").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    healthy_within_a_second(&served);
+    // A signed webhook is taken at once, however many slow uploads are in flight.
+    let body = json!({"ref": "refs/heads/main", "repository": {"clone_url": "https://example.com/other.git"}}).to_string();
+    let signature = support::serve::github_signature(secret, body.as_bytes());
+    let started = Instant::now();
+    let answer = served.request(
+        "POST",
+        "/api/v1/webhooks/git",
+        &[
+            ("X-GitHub-Event", "push"),
+            ("X-GitHub-Delivery", "fault-suite-1"),
+            ("X-Hub-Signature-256", &signature),
+        ],
+        body.as_bytes(),
+    );
+    assert!(answer.status < 300, "{} {}", answer.status, answer.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // 200 renders of a whole report at once: each is served or told to come back (503 with
+    // Retry-After), none waits past render_wait, and the probes answer throughout.
+    let path = format!("/api/v1/scans/{id}/report?format=html");
+    let renders: Vec<_> = (0..200)
+        .map(|_| {
+            let (auth, path) = (auth.clone(), path.clone());
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let answer =
+                    support::serve::request(port, "GET", &path, &[("Authorization", &auth)], b"");
+                (answer.map(|a| a.status), started.elapsed())
+            })
+        })
+        .collect();
+    healthy_within_a_second(&served);
+    let mut served_whole = 0;
+    let mut busy = 0;
+    for render in renders {
+        let (status, took) = render.join().unwrap();
+        match status {
+            Ok(200) => served_whole += 1,
+            Ok(503) => busy += 1,
+            // The connection cap may close some of the 200 at once: that is a refusal too.
+            Ok(other) => panic!("a render answered {other}"),
+            Err(_) => busy += 1,
+        }
+        assert!(took < Duration::from_secs(30), "a render waited {took:?}");
+    }
+    assert!(served_whole >= 2, "{served_whole} served, {busy} refused");
+    healthy_within_a_second(&served);
+    stop.store(true, Ordering::SeqCst);
+    for t in tricklers {
+        let _ = t.join();
+    }
+    drop(idle);
+    scanned_again(&served, "steady", 1.0, Duration::from_secs(30));
+    let (code, _) = served.stop();
+    assert_eq!(code, Some(0));
+    verify(repo.path(), &repo.path().join("data"));
+}

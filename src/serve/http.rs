@@ -22,8 +22,12 @@ use crate::report::{self, TextOptions};
 
 /// Largest webhook body accepted (GitHub caps its payloads at 25 MB).
 const WEBHOOK_BODY_LIMIT: usize = 25 * 1024 * 1024;
-/// How long a webhook delivery may take, from its headers to its answer.
-const WEBHOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a webhook delivery may take, from its headers to its answer (the hosts themselves
+/// give up after 10 s).
+const WEBHOOK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+/// Webhook deliveries read at once; one more is refused at once (503), never queued behind
+/// slow uploads.
+const WEBHOOK_SLOTS: usize = 16;
 
 /// The routes.
 pub fn router(service: Arc<Service>) -> Router {
@@ -43,18 +47,32 @@ pub fn router(service: Arc<Service>) -> Router {
             "/api/v1/webhooks/git",
             post(git_webhook)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
-                // Bodies are read before they can be verified: a few at a time, each within a
-                // deadline, so that slow uploads cannot hold every slot.
+                // Bodies are read before they can be verified: a bounded number at a time, each
+                // within a deadline; past the bound a delivery is refused at once rather than
+                // queued, so slow uploads can neither hold the others nor grow memory.
                 .layer::<_, std::convert::Infallible>(
                     tower::ServiceBuilder::new()
-                        .layer(axum::error_handling::HandleErrorLayer::new(|_| async {
-                            (
-                                StatusCode::REQUEST_TIMEOUT,
-                                "the webhook took too long to send\n",
-                            )
-                        }))
-                        .layer(tower::timeout::TimeoutLayer::new(WEBHOOK_DEADLINE))
-                        .layer(tower::limit::ConcurrencyLimitLayer::new(4)),
+                        .layer(axum::error_handling::HandleErrorLayer::new(
+                            |err: tower::BoxError| async move {
+                                if err.is::<tower::load_shed::error::Overloaded>() {
+                                    (
+                                        StatusCode::SERVICE_UNAVAILABLE,
+                                        [(header::RETRY_AFTER, "5")],
+                                        "too many webhook deliveries at once; try again\n",
+                                    )
+                                        .into_response()
+                                } else {
+                                    (
+                                        StatusCode::REQUEST_TIMEOUT,
+                                        "the webhook took too long to send\n",
+                                    )
+                                        .into_response()
+                                }
+                            },
+                        ))
+                        .layer(tower::load_shed::LoadShedLayer::new())
+                        .layer(tower::limit::ConcurrencyLimitLayer::new(WEBHOOK_SLOTS))
+                        .layer(tower::timeout::TimeoutLayer::new(WEBHOOK_DEADLINE)),
                 ),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
