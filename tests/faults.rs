@@ -718,3 +718,70 @@ fn idle_trickling_and_greedy_clients_cannot_hold_the_service() {
     assert_eq!(code, Some(0));
     verify(repo.path(), &repo.path().join("data"));
 }
+
+#[test]
+fn a_watched_kind_that_gets_an_unparsable_object_is_listed_and_the_object_skipped() {
+    let (api, dir) = cluster(1);
+    api.serve("example.com", "v1", "Widget", "widgets", true);
+    api.load([json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "plain", "namespace": "shop"}, "spec": {"size": 1}})]);
+    let repo = with_steady(
+        "  - name: widgets\n    repo: .\n    paths: [\"widgets/**\"]\n    target: lab\n    namespace: shop\n",
+        &kube_target(&dir.path().join("kubeconfig"), "    watch: true\n"),
+        "",
+    );
+    for name in ["plain", "deep"] {
+        repo.write(
+            &format!("widgets/{name}.yaml"),
+            &format!("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  size: 1\n"),
+        );
+    }
+    repo.commit("widgets");
+    let served = start(&repo, &[]);
+    served.wait_until("ready", Duration::from_secs(60), |s| {
+        s.get("/readyz").status == 200
+    });
+    // A controller writes a status nested past the parser's limit into one object.
+    let mut deep = json!("bottom");
+    for _ in 0..130 {
+        deep = json!({ "a": deep });
+    }
+    api.apply(json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "deep", "namespace": "shop"}, "spec": {"size": 1}, "status": deep}));
+    served.wait_until(
+        "the object is skipped and the rest judged",
+        Duration::from_secs(60),
+        |s| {
+            healthy_within_a_second(s);
+            stored_codes(s, "lab").contains(&"kube.object_skipped".to_string())
+        },
+    );
+    let auth = format!("Bearer {TOKEN}");
+    let list = served.request(
+        "GET",
+        "/api/v1/scans?target=lab&limit=1",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    let id = list.json()["scans"][0]["id"].as_i64().unwrap();
+    let report = served
+        .request(
+            "GET",
+            &format!("/api/v1/scans/{id}/report?format=json"),
+            &[("Authorization", &auth)],
+            b"",
+        )
+        .json();
+    let widgets: Vec<(&str, &str)> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "Widget")
+        .map(|r| (r["name"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(widgets, vec![("plain", "in_sync")], "{report}");
+    let (code, _) = served.stop();
+    assert_eq!(code, Some(0));
+    verify(repo.path(), &repo.path().join("data"));
+    api.assert_read_only();
+}

@@ -979,6 +979,64 @@ fn adjacent_ports() -> u16 {
 }
 
 #[test]
+fn a_webhook_passed_to_a_shard_never_follows_a_redirect() {
+    use std::io::{Read, Write};
+    let names = ["a", "b", "c", "d", "e", "f"];
+    let repo = demo("");
+    write_config(
+        &repo,
+        &names,
+        "serve:\n  interval: 1h\n  fetch_interval: 1h\n  webhook_secret_env: GITDRIFT_TEST_WEBHOOK_SECRET\n",
+    );
+    let base = adjacent_ports();
+    // Shard 1's address answers with a redirect to a server that must never be reached.
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+    elsewhere.set_nonblocking(true).unwrap();
+    let peer = std::net::TcpListener::bind(("127.0.0.1", base + 1)).unwrap();
+    std::thread::spawn(move || {
+        for mut stream in peer.incoming().flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{elsewhere_port}/steal\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let served = Served::start_at(
+        base,
+        repo.path(),
+        &repo.path().join("gitdrift.yaml"),
+        &repo.path().join("data"),
+        &[("GITDRIFT_TEST_WEBHOOK_SECRET", SECRET)],
+        &[
+            "--shard-count",
+            "2",
+            "--shard-index",
+            "0",
+            "--shard-peer-url",
+            &format!("http://127.0.0.1:{}{{index}}", base / 10),
+        ],
+    );
+    ready(&served);
+    let push = push_payload(&repo.path().display().to_string(), "refs/heads/main");
+    let answer = signed_push(&served, &push);
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let body = answer.json();
+    assert_eq!(body["forwarded"][0]["shard"], 1, "{body:#}");
+    assert_eq!(body["forwarded"][0]["status"], 307, "{body:#}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        elsewhere.accept().is_err(),
+        "the redirect was followed, the signed delivery sent elsewhere"
+    );
+}
+
+#[test]
 fn shards_split_the_targets_between_replicas_and_pass_webhooks_on() {
     let names = ["a", "b", "c", "d", "e", "f"];
     let repo = demo("");

@@ -249,7 +249,15 @@ pub(super) async fn target_loop(
                 }
             }
             if let Some(w) = &watch {
-                prepared.insert(target.name.clone(), w.watch.live_read());
+                let read = w.watch.live_read();
+                // A kind whose watch is failing (an object the watch cannot parse, a stream
+                // the server keeps ending) is read by listing this scan instead: a list skips
+                // one bad object, a watch cannot.
+                if read.unreadable.is_empty() {
+                    prepared.insert(target.name.clone(), read);
+                } else {
+                    tracing::info!(message = "a watched kind is failing; listing for this scan", target = %target.name, kinds = read.unreadable.len());
+                }
             }
         }
         if service.generation.load(Ordering::SeqCst) != generation
