@@ -485,6 +485,7 @@ fn sighup_in_the_middle_of_a_long_scan_never_runs_two_scans_of_a_target() {
     let (api, dir) = cluster(4);
     // Every answer takes 1.5 s: a scan of `lab` lasts several seconds.
     api.set_delay(Some(Duration::from_millis(1500)));
+    // A scheduled report every 3 s scans every target too: it takes its turn.
     let repo = with_steady(
         KUBE_SOURCE,
         &kube_target(
@@ -492,7 +493,7 @@ fn sighup_in_the_middle_of_a_long_scan_never_runs_two_scans_of_a_target() {
             "      timeout: 10s\n    watch: false\n",
         )
         .replace("      timeout: 2s\n", ""),
-        "",
+        "  reports:\n    - name: often\n      schedule: \"*/3 * * * * *\"\n      formats: [json]\n      output: ./reports\n",
     );
     let served = start(&repo, &[]);
     served.wait_until("lab is being scanned", Duration::from_secs(30), |_| {
@@ -509,7 +510,11 @@ fn sighup_in_the_middle_of_a_long_scan_never_runs_two_scans_of_a_target() {
     assert_eq!(
         api.max_in_flight(),
         1,
-        "two scans of one target overlapped after a reload"
+        "two scans of one target overlapped (a reload's loops, or a scheduled report)"
+    );
+    assert!(
+        repo.path().join("reports/often-latest.json").exists(),
+        "the scheduled report ran meanwhile"
     );
     let log = served.log();
     assert!(

@@ -503,7 +503,12 @@ pub(super) fn is_newer(service: &Service, target: &str, started: DateTime<Utc>) 
         .unwrap_or_else(|e| e.into_inner())
         .get(target)
         .and_then(|s| s.last_scan_at)
-        .is_none_or(|shown| started > shown)
+        .is_none_or(|shown| newer(shown, started))
+}
+
+/// Whether a scan that started at `started` may replace the one shown, started at `shown`.
+fn newer(shown: DateTime<Utc>, started: DateTime<Utc>) -> bool {
+    started > shown
 }
 
 pub(super) fn finish_status(
@@ -562,5 +567,18 @@ pub(super) async fn retention_loop(service: Arc<Service>, config: Arc<Config>) {
             Err(err) => tracing::error!(message = "retention failed", error = %err),
         }
         tokio::time::sleep(config.serve.interval.min(Duration::from_secs(600))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_result_never_replaces_a_newer_one() {
+        let shown = Utc::now();
+        assert!(newer(shown, shown + chrono::Duration::seconds(1)));
+        assert!(!newer(shown, shown - chrono::Duration::seconds(1)));
+        assert!(!newer(shown, shown), "the same scan is not published twice");
     }
 }
