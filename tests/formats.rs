@@ -305,3 +305,112 @@ fn html_holds_every_drifted_resource_escaped_and_chromium_renders_it() {
         bytes.len()
     );
 }
+
+#[test]
+fn openreports_validate_against_the_crd_schemas_and_carry_drift_and_findings() {
+    // The bundled demo, as the README runs it: Kubernetes and AWS targets.
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("report.yaml");
+    let run = gitdrift(
+        &project_root(),
+        &[
+            "scan",
+            "--config",
+            "examples/demo/gitdrift.yaml",
+            "--format",
+            "openreports",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(run.code <= 1, "{}", run.stderr);
+    let crds = project_root().join("tests/schemas/openreports-v1alpha1-crds.yaml");
+    let python = project_root().join(".venv-test/bin/python");
+    assert!(
+        python.exists(),
+        "run scripts/test, which installs jsonschema into .venv-test"
+    );
+    // Each document against its CRD's openAPIV3Schema; names and labels as the API server
+    // would check them; the summary counts the results.
+    let script = r#"
+import json, re, sys, yaml, jsonschema
+crds = {c["spec"]["names"]["kind"]: c for c in yaml.safe_load_all(open(sys.argv[1])) if c}
+docs = [d for d in yaml.safe_load_all(open(sys.argv[2])) if d]
+errors = []
+for d in docs:
+    crd = crds[d["kind"]]
+    version = crd["spec"]["versions"][0]
+    assert d["apiVersion"] == crd["spec"]["group"] + "/" + version["name"], d["apiVersion"]
+    schema = version["schema"]["openAPIV3Schema"]
+    for e in jsonschema.Draft7Validator(schema).iter_errors(d):
+        errors.append(f'{d["kind"]} {d["metadata"]["name"]}: {list(e.path)} {e.message}')
+    name = d["metadata"]["name"]
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", name) or len(name) > 253:
+        errors.append(f"bad name {name}")
+    if (crd["spec"]["scope"] == "Namespaced") != ("namespace" in d["metadata"]):
+        errors.append(f"{d['kind']} {name}: namespace does not match the CRD's scope")
+    counts = {}
+    for r in d["results"]:
+        counts[r["result"]] = counts.get(r["result"], 0) + 1
+    for k, v in d["summary"].items():
+        if counts.get(k, 0) != v:
+            errors.append(f"{name}: summary {k}={v}, results {counts.get(k, 0)}")
+for e in errors[:10]: print(e)
+print(json.dumps(docs))
+sys.exit(1 if errors else 0)
+"#;
+    let check = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(&crds)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "OpenReports output does not validate:\n{stdout}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let docs: Vec<Value> = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["namespace"].as_str(),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&("Report", Some("shop"))), "{kinds:?}");
+    assert!(kinds.contains(&("ClusterReport", None)), "{kinds:?}");
+    let results: Vec<&Value> = docs
+        .iter()
+        .flat_map(|d| d["results"].as_array().unwrap())
+        .collect();
+    let scaled = results
+        .iter()
+        .find(|r| {
+            r["policy"] == "gitdrift-drift"
+                && r["resources"][0]["kind"] == "Deployment"
+                && r["resources"][0]["name"] == "web"
+        })
+        .expect("the scaled Deployment");
+    assert_eq!(scaled["result"], "fail");
+    assert_eq!(scaled["properties"]["paths"], "/spec/replicas");
+    assert_eq!(scaled["properties"]["changedBy"], "kubectl-scale");
+    let imds = results
+        .iter()
+        .find(|r| r["policy"] == "aws-ec2-imdsv2-required")
+        .expect("an AWS finding");
+    assert_eq!(imds["result"], "fail");
+    assert_eq!(imds["severity"], "high");
+    assert_eq!(imds["properties"]["controls.aws-fsbp"], "EC2.8");
+    assert!(
+        results
+            .iter()
+            .any(|r| r["policy"] == "gitdrift-drift" && r["result"] == "pass"),
+        "in-sync resources pass"
+    );
+}

@@ -54,6 +54,8 @@ formats! {
     Junit => "junit", "application/xml", "xml";
     /// CSV, one row per drift or finding.
     Csv => "csv", "text/csv; charset=utf-8", "csv";
+    /// OpenReports `Report`/`ClusterReport` documents (YAML), for Policy Reporter and Kyverno.
+    Openreports => "openreports", "application/yaml", "yaml";
 }
 
 impl Format {

@@ -6,6 +6,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod openreports;
 pub mod sarif;
 pub mod text;
 
@@ -391,6 +392,7 @@ pub fn render(report: &ScanReport, format: Format, options: TextOptions) -> Stri
         Format::Sarif => sarif::render(report),
         Format::Junit => junit::render(report),
         Format::Csv => csv::render(report),
+        Format::Openreports => openreports::render(report),
     }
 }
 
