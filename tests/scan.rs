@@ -700,3 +700,55 @@ fn an_unreadable_source_suppresses_unmanaged_for_its_target() {
             .contains("source broken could not be read")
     );
 }
+
+#[test]
+fn version_verbose_names_the_commit_and_the_render_tools_found() {
+    let bin = tempfile::tempdir().unwrap();
+    support::executable(
+        bin.path(),
+        "helm",
+        "#!/bin/sh\n[ \"$1 $2\" = \"version --short\" ] && echo v3.16.2+g1a2b3c4\n",
+    );
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        project_root().join(".venv-test/bin").display()
+    );
+    let run = gitdrift(
+        &project_root(),
+        &["version", "--verbose"],
+        &[("PATH", &path)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(project_root())
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[0], format!("gitdrift {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(lines[1], format!("commit: {head}"), "{}", run.stdout);
+    assert!(lines[2].starts_with("built: 20"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  kustomize: not found"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("  kubectl: ") && l.contains("(Client Version: v1.")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("  helm: ") && l.ends_with("(v3.16.2+g1a2b3c4)")),
+        "{}",
+        run.stdout
+    );
+    let plain = gitdrift(&project_root(), &["version"], &[]);
+    assert_eq!(plain.stdout.trim(), lines[0], "one line without --verbose");
+}

@@ -55,7 +55,8 @@ enum Command {
     Report(ReportArgs),
     /// Check the history's hash chain; name the first broken link.
     Verify(VerifyArgs),
-    /// Print the version.
+    /// Print the version; with `--verbose`, also the commit, its date and the render tools
+    /// found with their versions.
     Version,
     /// Internal: one git fetch, run in a child process so that a hung remote can be killed.
     #[command(name = "__fetch", hide = true)]
@@ -276,6 +277,19 @@ pub fn main() -> ExitCode {
         Command::Fetch => ExitCode::from(crate::desired::git::fetch_child_main()),
         Command::Version => {
             println!("gitdrift {}", env!("CARGO_PKG_VERSION"));
+            if cli.verbose > 0 {
+                println!("commit: {}", env!("GITDRIFT_COMMIT"));
+                println!("built: {} (the commit's date)", env!("GITDRIFT_BUILD_DATE"));
+                println!("render tools:");
+                for tool in crate::desired::render::tools() {
+                    match tool.found {
+                        Some((path, version)) => {
+                            println!("  {}: {} ({version})", tool.name, path.display())
+                        }
+                        None => println!("  {}: not found ({})", tool.name, tool.without),
+                    }
+                }
+            }
             ExitCode::SUCCESS
         }
         Command::Scan(args) => run(scan(args)),

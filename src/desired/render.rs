@@ -335,6 +335,86 @@ fn safe_path() -> String {
 }
 
 /// Finds a program on PATH (or takes a path as given).
+/// A render tool as `gitdrift version --verbose` reports it.
+pub struct Tool {
+    /// Its program name.
+    pub name: &'static str,
+    /// Where it is on PATH, and what it says its version is.
+    pub found: Option<(PathBuf, String)>,
+    /// What does not work without it.
+    pub without: &'static str,
+}
+
+/// The render tools on PATH (kustomize, kubectl with its built-in kustomize, helm), each with
+/// the version it reports (asked with a 5 s limit).
+pub fn tools() -> Vec<Tool> {
+    [
+        (
+            "kustomize",
+            &["version"][..],
+            "Kustomize sources use kubectl's built-in kustomize",
+        ),
+        (
+            "kubectl",
+            &["version", "--client"][..],
+            "Kustomize sources need kustomize or kubectl",
+        ),
+        (
+            "helm",
+            &["version", "--short"][..],
+            "Helm sources fail with an error naming it",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, args, without)| Tool {
+        name,
+        found: find_program(name).map(|path| {
+            let version = tool_version(&path, args);
+            (path, version)
+        }),
+        without,
+    })
+    .collect()
+}
+
+/// The first line a tool prints for its version, or why there is none.
+fn tool_version(path: &Path, args: &[&str]) -> String {
+    let mut command = Command::new(path);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    let Ok(mut child) = command.spawn() else {
+        return "does not start".to_string();
+    };
+    let stdout = child.stdout.take().map(|s| reader(s, 16 * 1024));
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            _ => {
+                kill_group(&mut child);
+                return "no answer within 5 s".to_string();
+            }
+        }
+    }
+    let (out, _) = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
+    String::from_utf8_lossy(&out)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map_or_else(|| "version unknown".to_string(), str::to_string)
+}
+
 fn find_program(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         let path = PathBuf::from(name);
