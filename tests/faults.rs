@@ -203,17 +203,11 @@ fn silent_aws_target(port: u16, extra: &str) -> String {
     )
 }
 
-#[test]
-fn a_silent_aws_endpoint_is_abandoned_and_the_scan_ends() {
+/// `gitdrift scan` of the steady target and a silent AWS one (`extra` under it): it ends
+/// within 30 s with exit 2; the report and the silent target's problem.
+fn scan_around_silence(extra: &str) -> (Value, Value) {
     let silent = Silent::start();
-    let repo = with_steady(
-        AWS_SOURCE,
-        &silent_aws_target(
-            silent.port,
-            "      attempt_timeout: 1s\n      operation_timeout: 2s\n",
-        ),
-        "",
-    );
+    let repo = with_steady(AWS_SOURCE, &silent_aws_target(silent.port, extra), "");
     let started = Instant::now();
     let run = gitdrift(repo.path(), &["scan", "--format", "json"], &aws_env());
     assert!(
@@ -228,12 +222,8 @@ fn a_silent_aws_endpoint_is_abandoned_and_the_scan_ends() {
         .unwrap()
         .iter()
         .find(|p| p["target"] == "silent")
+        .cloned()
         .unwrap_or_else(|| panic!("the silent target's problem: {report}"));
-    assert_eq!(problem["code"], "aws.unreachable", "{problem}");
-    assert!(
-        problem["message"].as_str().unwrap().contains("timeout"),
-        "{problem}"
-    );
     assert!(
         report["resources"]
             .as_array()
@@ -247,30 +237,26 @@ fn a_silent_aws_endpoint_is_abandoned_and_the_scan_ends() {
         report["summary"]["in_sync"].as_u64().unwrap() > 0,
         "the steady target is judged"
     );
+    (report, problem)
+}
+
+#[test]
+fn a_silent_aws_endpoint_is_abandoned_and_the_scan_ends() {
+    let (_, problem) =
+        scan_around_silence("      attempt_timeout: 1s\n      operation_timeout: 2s\n");
+    assert_eq!(problem["code"], "aws.unreachable", "{problem}");
+    assert!(
+        problem["message"].as_str().unwrap().contains("timeout"),
+        "{problem}"
+    );
 }
 
 #[test]
 fn a_live_read_past_its_scan_timeout_is_abandoned_with_its_code() {
-    let silent = Silent::start();
     // The SDK would wait ten minutes; the target's deadline is two seconds.
-    let repo = with_steady(
-        AWS_SOURCE,
-        &silent_aws_target(
-            silent.port,
-            "      attempt_timeout: 10m\n      operation_timeout: 20m\n    scan_timeout: 2s\n",
-        ),
-        "",
+    let (_, problem) = scan_around_silence(
+        "      attempt_timeout: 10m\n      operation_timeout: 20m\n    scan_timeout: 2s\n",
     );
-    let started = Instant::now();
-    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &aws_env());
-    assert!(started.elapsed() < Duration::from_secs(30));
-    let report = run.json();
-    let problem = report["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["target"] == "silent")
-        .unwrap_or_else(|| panic!("{report}"));
     assert_eq!(problem["code"], "scan.timeout", "{problem}");
     assert!(
         problem["message"]
