@@ -323,21 +323,17 @@ async fn read_lives(
                 .await
                 {
                     Ok(read) => read,
-                    Err(_) => LiveRead {
-                        problems: vec![
-                            Problem::new(
-                                Severity::Error,
-                                Code::ScanTimeout,
-                                format!(
-                                    "live read abandoned after {} (targets[].scan_timeout); nothing is judged missing",
-                                    crate::config::humanize(deadline)
-                                ),
-                            )
-                            .target(&name),
-                        ],
-                        complete: false,
-                        ..LiveRead::empty()
-                    },
+                    Err(_) => LiveRead::failed(
+                        Problem::new(
+                            Severity::Error,
+                            Code::ScanTimeout,
+                            format!(
+                                "live read abandoned after {} (targets[].scan_timeout); nothing is judged missing",
+                                crate::config::humanize(deadline)
+                            ),
+                        )
+                        .target(&name),
+                    ),
                 };
                 tracing::info!(
                     message = "live state read",
@@ -351,17 +347,15 @@ async fn read_lives(
     }
     let mut lives = Vec::new();
     for ((provider, task), target) in tasks.into_iter().zip(targets) {
-        let read = task.await.unwrap_or_else(|err| LiveRead {
-            problems: vec![
+        let read = task.await.unwrap_or_else(|err| {
+            LiveRead::failed(
                 Problem::new(
                     Severity::Error,
                     Code::ScanInternal,
                     format!("reading live state failed: {err}"),
                 )
                 .target(&target.name),
-            ],
-            complete: false,
-            ..LiveRead::empty()
+            )
         });
         lives.push((provider, read));
     }

@@ -224,10 +224,10 @@ impl Auditor {
                                         "rule {} could not judge {} {} ({}): {err}",
                                         rule.id,
                                         object.kind,
-                                        match &object.namespace {
-                                            Some(ns) => format!("{ns}/{}", object.name),
-                                            None => object.name.clone(),
-                                        },
+                                        crate::model::resource_name(
+                                            &object.namespace,
+                                            &object.name
+                                        ),
                                         subject.side.as_str()
                                     ),
                                 )

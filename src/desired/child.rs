@@ -27,7 +27,7 @@ pub(super) fn reader(
     })
 }
 
-pub(super) fn kill_group(child: &mut std::process::Child) {
+fn kill_group(child: &mut std::process::Child) {
     #[cfg(unix)]
     {
         let pid = child.id() as libc::pid_t;
@@ -38,4 +38,25 @@ pub(super) fn kill_group(child: &mut std::process::Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Waits for a child for at most `timeout`; past it (or if waiting fails) kills its whole
+/// process group and returns `None`.
+pub(super) fn wait_or_kill(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if started.elapsed() < timeout => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Ok(None) | Err(_) => {
+                kill_group(child);
+                return None;
+            }
+        }
+    }
 }

@@ -453,19 +453,7 @@ fn fetch_in_child(
         .stderr
         .take()
         .map(|s| super::child::reader(s, 16 << 10));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < timeout => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Ok(None) | Err(_) => {
-                super::child::kill_group(&mut child);
-                return Err(());
-            }
-        }
-    };
+    let status = super::child::wait_or_kill(&mut child, timeout).ok_or(())?;
     let (stdout, _) = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
     let (stderr, _) = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
     match serde_json::from_slice::<FetchAnswer>(stdout.trim_ascii()) {

@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::child::{kill_group, reader};
+use super::child::{reader, wait_or_kill};
 use super::git::TreeFile;
 use crate::config::Limits;
 use crate::config::{HelmSettings, KustomizeSettings, Render, Source};
@@ -272,22 +272,12 @@ impl Workspace {
         })?;
         let stdout = child.stdout.take().map(|s| reader(s, MAX_OUTPUT));
         let stderr = child.stderr.take().map(|s| reader(s, 64 * 1024));
-        let started = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() < timeout => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                Ok(None) | Err(_) => {
-                    kill_group(&mut child);
-                    return Err(RenderError::Timeout {
-                        tool,
-                        path: path.to_string(),
-                        timeout,
-                    });
-                }
-            }
+        let Some(status) = wait_or_kill(&mut child, timeout) else {
+            return Err(RenderError::Timeout {
+                tool,
+                path: path.to_string(),
+                timeout,
+            });
         };
         let (stdout, truncated) = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
         let (stderr, _) = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
@@ -394,18 +384,8 @@ fn tool_version(path: &Path, args: &[&str]) -> String {
         return "does not start".to_string();
     };
     let stdout = child.stdout.take().map(|s| reader(s, 16 * 1024));
-    let started = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() < Duration::from_secs(5) => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            _ => {
-                kill_group(&mut child);
-                return "no answer within 5 s".to_string();
-            }
-        }
+    if wait_or_kill(&mut child, Duration::from_secs(5)).is_none() {
+        return "no answer within 5 s".to_string();
     }
     let (out, _) = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
     String::from_utf8_lossy(&out)

@@ -140,6 +140,15 @@ pub struct LiveRead {
 }
 
 impl LiveRead {
+    /// A read that failed as a whole, for this reason: nothing can be called missing.
+    pub fn failed(problem: Problem) -> LiveRead {
+        LiveRead {
+            problems: vec![problem],
+            complete: false,
+            ..LiveRead::empty()
+        }
+    }
+
     /// An empty read, observed now.
     pub fn empty() -> LiveRead {
         LiveRead {
@@ -223,14 +232,12 @@ impl LiveProvider {
                 let limits = limits.clone();
                 let join =
                     tokio::task::spawn_blocking(move || provider.read(&target, &limits)).await;
-                join.unwrap_or_else(|err| LiveRead {
-                    problems: vec![Problem::new(
+                join.unwrap_or_else(|err| {
+                    LiveRead::failed(Problem::new(
                         crate::model::Severity::Error,
                         Code::ScanInternal,
                         format!("snapshot reader failed: {err}"),
-                    )],
-                    complete: false,
-                    ..LiveRead::empty()
+                    ))
                 })
             }
         }

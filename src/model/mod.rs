@@ -300,6 +300,14 @@ impl SourceRef {
     }
 }
 
+/// `namespace/name`, or the name alone for cluster-scoped resources.
+pub fn resource_name(namespace: &Option<String>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    }
+}
+
 /// Where an optional declaration is, as `file:line` (empty when there is none).
 pub fn place(source: &Option<SourceRef>) -> String {
     source.as_ref().map(SourceRef::place).unwrap_or_default()

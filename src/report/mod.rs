@@ -406,13 +406,7 @@ pub fn render_plain(report: &ScanReport, format: Format, options: TextOptions) -
     }
 }
 
-/// `namespace/name`, or the name alone for cluster-scoped resources.
-pub fn resource_name(namespace: &Option<String>, name: &str) -> String {
-    match namespace {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
-    }
-}
+pub use crate::model::resource_name;
 
 /// A drift value as reports show it: compact JSON, `(absent)` for null.
 pub fn display_value(value: &serde_json::Value) -> String {

@@ -338,10 +338,7 @@ impl KubeProvider {
                         format!(
                             "{} {}: skipped, it cannot be parsed ({why}); the rest of its kind is judged",
                             kind.gk.kind,
-                            match &key.namespace {
-                                Some(ns) => format!("{ns}/{}", key.name),
-                                None => key.name.clone(),
-                            }
+                            crate::model::resource_name(&key.namespace, &key.name)
                         ),
                     )
                     .target(target),
