@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Code;
 use crate::report::{ScanReport, Summary};
@@ -54,7 +54,7 @@ impl StoreError {
 }
 
 /// One stored scan, without its report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoredScan {
     /// Sequence number, from 1.
     pub id: i64,

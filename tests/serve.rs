@@ -964,18 +964,18 @@ fn a_scheduled_report_missed_while_down_is_made_up_at_start_and_its_trend_outliv
     assert!(repo.path().join("reports/nightly-latest.json").exists());
 }
 
-/// Two free ports `base` and `base + 1`, `base` a multiple of ten (so that a URL template can
-/// name either by its last digit).
-fn adjacent_ports() -> u16 {
+/// `count` free ports from `base` on, `base` a multiple of ten (so that a URL template can
+/// name each by its last digit).
+fn adjacent_ports(count: u16) -> u16 {
     for _ in 0..200 {
         let base = support::free_port() / 10 * 10;
         if base > 1024
-            && (0..2).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+            && (0..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
         {
             return base;
         }
     }
-    panic!("no two adjacent free ports");
+    panic!("no {count} adjacent free ports");
 }
 
 #[test]
@@ -988,7 +988,7 @@ fn a_webhook_passed_to_a_shard_never_follows_a_redirect() {
         &names,
         "serve:\n  interval: 1h\n  fetch_interval: 1h\n  webhook_secret_env: GITDRIFT_TEST_WEBHOOK_SECRET\n",
     );
-    let base = adjacent_ports();
+    let base = adjacent_ports(2);
     // Shard 1's address answers with a redirect to a server that must never be reached.
     let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let elsewhere_port = elsewhere.local_addr().unwrap().port();
@@ -1046,7 +1046,7 @@ fn shards_split_the_targets_between_replicas_and_pass_webhooks_on() {
         "serve:\n  interval: 1h\n  fetch_interval: 1h\n  webhook_secret_env: GITDRIFT_TEST_WEBHOOK_SECRET\n",
     );
     let config = repo.path().join("gitdrift.yaml");
-    let base = adjacent_ports();
+    let base = adjacent_ports(2);
     let peers = format!("http://127.0.0.1:{}{{index}}", base / 10);
     let mut seen: Vec<String> = Vec::new();
     let mut servers = Vec::new();
@@ -1083,7 +1083,7 @@ fn shards_split_the_targets_between_replicas_and_pass_webhooks_on() {
             )
         };
         ready(&served);
-        let targets = served.get("/api/v1/targets").json();
+        let targets = served.get("/api/v1/targets?scope=local").json();
         let mine: Vec<String> = targets["targets"]
             .as_array()
             .unwrap()
@@ -1157,6 +1157,223 @@ fn shards_split_the_targets_between_replicas_and_pass_webhooks_on() {
         let run = gitdrift(repo.path(), &full, &env);
         assert_eq!(run.code, 2, "{}", run.all());
         assert!(run.stderr.contains(message), "{}", run.stderr);
+    }
+}
+
+const SHARD_TOKEN: &str = "shard-admin-token-7d3e9b21c0";
+
+/// Answers from one replica with the API token.
+fn with_token(served: &Served, path: &str) -> support::serve::Answer {
+    served.request(
+        "GET",
+        path,
+        &[("Authorization", &format!("Bearer {SHARD_TOKEN}"))],
+        b"",
+    )
+}
+
+#[test]
+fn three_shards_answer_as_one_and_a_silent_or_dead_shard_is_named_within_two_seconds() {
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let repo = demo("");
+    std::fs::write(
+        repo.path().join("api-tokens"),
+        format!("admin: {SHARD_TOKEN}\n"),
+    )
+    .unwrap();
+    write_config(
+        &repo,
+        &names,
+        "serve:\n  interval: 1h\n  fetch_interval: 1h\n  auth:\n    tokens_file: api-tokens\n  reports:\n    - name: nightly\n      schedule: \"*/2 * * * * *\"\n      formats: [json]\n      output: ./reports\n",
+    );
+    let config = repo.path().join("gitdrift.yaml");
+    let base = adjacent_ports(3);
+    let peers = format!("http://127.0.0.1:{}{{index}}", base / 10);
+    let mut servers: Vec<Served> = (0..3u16)
+        .map(|index| {
+            let served = Served::start_at(
+                base + index,
+                repo.path(),
+                &config,
+                &repo.path().join(format!("data-{index}")),
+                &[],
+                &[
+                    "--shard-count",
+                    "3",
+                    "--shard-index",
+                    &index.to_string(),
+                    "--shard-peer-url",
+                    &peers,
+                ],
+            );
+            ready(&served);
+            served
+        })
+        .collect();
+    let owner = |name: &str| {
+        servers
+            .iter()
+            .position(|s| {
+                with_token(s, "/api/v1/targets?scope=local").json()["targets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["name"] == name)
+            })
+            .unwrap_or_else(|| panic!("no shard scans {name}"))
+    };
+    let owners: Vec<usize> = names.iter().map(|n| owner(n)).collect();
+    assert!(
+        (0..3).all(|i| owners.contains(&i)),
+        "every shard has a target: {owners:?}"
+    );
+
+    // Any replica answers for every target, each naming its shard; the token still applies.
+    for served in &servers {
+        assert_eq!(served.get("/api/v1/targets").status, 401);
+        let merged = with_token(served, "/api/v1/targets").json();
+        let listed: Vec<(String, u64)> = merged["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                assert!(t["last_scan_id"].is_i64(), "{t:#}");
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    t["shard"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, u64)> = names
+            .iter()
+            .zip(&owners)
+            .map(|(n, o)| (n.to_string(), *o as u64))
+            .collect();
+        assert_eq!(listed, expected, "{merged:#}");
+        let states: Vec<&str> = merged["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(states, ["ok", "ok", "ok"], "{merged:#}");
+        let sources = with_token(served, "/api/v1/sources").json();
+        assert_eq!(
+            sources["sources"].as_array().unwrap().len(),
+            names.len(),
+            "{sources:#}"
+        );
+    }
+
+    // Scans of every shard, newest first, each naming its shard; a scan another shard stored
+    // is read through any replica.
+    let scans = with_token(&servers[1], "/api/v1/scans?limit=1000").json();
+    let scans = scans["scans"].as_array().unwrap();
+    let mut shards: Vec<u64> = scans.iter().map(|s| s["shard"].as_u64().unwrap()).collect();
+    shards.sort();
+    shards.dedup();
+    assert_eq!(shards, [0, 1, 2], "{scans:#?}");
+    let times: Vec<&str> = scans
+        .iter()
+        .map(|s| s["started_at"].as_str().unwrap())
+        .collect();
+    let parsed: Vec<chrono::DateTime<chrono::FixedOffset>> = times
+        .iter()
+        .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap())
+        .collect();
+    assert!(parsed.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    let theirs = scans
+        .iter()
+        .find(|s| s["shard"] == 2 && s["targets"].as_array().unwrap().len() == 1)
+        .expect("a scan of one of shard 2's targets");
+    let report = with_token(
+        &servers[0],
+        &format!("/api/v1/scans/{}/report?format=json&shard=2", theirs["id"]),
+    );
+    assert_eq!(report.status, 200, "{}", report.body);
+    assert_eq!(
+        report.json()["scan"]["targets"][0]["name"],
+        theirs["targets"][0],
+        "{}",
+        report.body
+    );
+
+    // Scheduled reports are written by the first shard, over every shard's targets, and shown
+    // by every replica.
+    servers[2].wait_until("a scheduled report", Duration::from_secs(60), |s| {
+        with_token(s, "/api/v1/reports").json()["reports"][0]["scan_id"].is_i64()
+    });
+    let runs = with_token(&servers[2], "/api/v1/reports").json();
+    assert_eq!(runs["reports"].as_array().unwrap().len(), 1, "{runs:#}");
+    assert_eq!(runs["reports"][0]["shard"], 0, "{runs:#}");
+    let written: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.path().join("reports/nightly-latest.json")).unwrap(),
+    )
+    .unwrap();
+    let mut covered: Vec<&str> = written["scan"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    covered.sort();
+    assert_eq!(covered, names);
+
+    // The overview page of any replica shows every target and how each shard answered.
+    let page = with_token(&servers[1], "/").body;
+    for name in names {
+        assert!(page.contains(&format!("<td>{name}")), "{name}: {page}");
+    }
+    assert!(page.contains("3 shards"), "{page}");
+    assert!(
+        page.contains("shard=2"),
+        "links to shard 2's reports: {page}"
+    );
+
+    // A shard that stops answering (accepts, never replies), then one that is gone: the merged
+    // answer still comes within two seconds and names it.
+    let dead = servers.pop().unwrap();
+    dead.kill9();
+    let silent = std::net::TcpListener::bind(("127.0.0.1", base + 2)).unwrap();
+    let check = |what: &str| {
+        let started = std::time::Instant::now();
+        let merged = with_token(&servers[0], "/api/v1/targets");
+        let took = started.elapsed();
+        assert_eq!(merged.status, 200, "{what}: {}", merged.body);
+        let merged = merged.json();
+        assert!(took < Duration::from_secs(2), "{what}: took {took:?}");
+        assert_eq!(
+            merged["shards"][2]["state"], "unreachable",
+            "{what}: {merged:#}"
+        );
+        assert!(
+            merged["shards"][2]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("shard 2 unreachable"),
+            "{what}: {merged:#}"
+        );
+        assert!(!merged.to_string().contains(SHARD_TOKEN));
+        let listed = merged["targets"].as_array().unwrap().len();
+        let alive = owners.iter().filter(|o| **o != 2).count();
+        assert_eq!(
+            listed, alive,
+            "{what}: the live shards' targets: {merged:#}"
+        );
+        let started = std::time::Instant::now();
+        let page = with_token(&servers[1], "/").body;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{what}: the overview"
+        );
+        assert!(page.contains("shard 2 unreachable"), "{what}: {page}");
+    };
+    check("silent");
+    drop(silent);
+    check("gone");
+    for served in servers {
+        let (code, _) = served.stop();
+        assert_eq!(code, Some(0));
     }
 }
 

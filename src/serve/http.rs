@@ -8,14 +8,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Service;
+use super::peers::{self, Scope};
 use super::webhook::{self, Verdict};
 use crate::model::Format;
 use crate::report::{self, TextOptions};
@@ -142,12 +143,74 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-async fn targets(State(service): State<Arc<Service>>) -> Response {
-    json_response(&json!({ "targets": service.target_statuses() }))
+/// A list answered for every shard when sharded (each entry naming its shard, and how each
+/// shard answered under `shards`), else this replica's own.
+async fn listed(
+    service: &Service,
+    scope: &Scope,
+    headers: &HeaderMap,
+    path_and_query: &str,
+    key: &str,
+    local: Vec<Value>,
+    order: impl FnOnce(&mut Vec<Value>),
+) -> Response {
+    match peers::merge(service, scope, headers, path_and_query, key, local.clone()).await {
+        Some(mut merged) => {
+            order(&mut merged.items);
+            json_response(&json!({ key: merged.items, "shards": merged.shards }))
+        }
+        None => json_response(&json!({ key: local })),
+    }
 }
 
-async fn sources(State(service): State<Arc<Service>>) -> Response {
-    json_response(&json!({ "sources": service.source_statuses() }))
+fn values<T: serde::Serialize>(items: &[T]) -> Vec<Value> {
+    items
+        .iter()
+        .filter_map(|i| serde_json::to_value(i).ok())
+        .collect()
+}
+
+/// Entries in name order (then shard).
+fn by_name(items: &mut [Value]) {
+    items.sort_by(|a, b| {
+        (a["name"].as_str(), a["shard"].as_u64()).cmp(&(b["name"].as_str(), b["shard"].as_u64()))
+    });
+}
+
+async fn targets(
+    State(service): State<Arc<Service>>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    let local = values(&service.target_statuses());
+    listed(
+        &service,
+        &scope,
+        &headers,
+        "/api/v1/targets",
+        "targets",
+        local,
+        |i| by_name(i),
+    )
+    .await
+}
+
+async fn sources(
+    State(service): State<Arc<Service>>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    let local = values(&service.source_statuses());
+    listed(
+        &service,
+        &scope,
+        &headers,
+        "/api/v1/sources",
+        "sources",
+        local,
+        |i| by_name(i),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,18 +229,55 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-async fn scans(State(service): State<Arc<Service>>, Query(query): Query<ScansQuery>) -> Response {
+async fn scans(
+    State(service): State<Arc<Service>>,
+    Query(query): Query<ScansQuery>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+) -> Response {
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    let mut path = format!("/api/v1/scans?limit={limit}");
+    if let Some(target) = &query.target {
+        path.push_str("&target=");
+        path.push_str(&url_encode(target));
+    }
+    let local = match stored_scans(&service, query.target, limit).await {
+        Ok(scans) => values(&scans),
+        Err(response) => return response,
+    };
+    listed(&service, &scope, &headers, &path, "scans", local, |items| {
+        newest_first(items);
+        items.truncate(limit);
+    })
+    .await
+}
+
+async fn stored_scans(
+    service: &Service,
+    target: Option<String>,
+    limit: usize,
+) -> Result<Vec<crate::store::StoredScan>, Response> {
     let store = Arc::clone(&service.store);
-    let listed = blocking(move || match &query.target {
+    blocking(move || match &target {
         Some(target) => store.list_target(target, limit),
         None => store.list(limit),
     })
-    .await;
-    match listed {
-        Ok(scans) => json_response(&json!({ "scans": scans })),
-        Err(response) => response,
-    }
+    .await
+}
+
+/// Scans of every shard, the newest first.
+fn newest_first(items: &mut [Value]) {
+    let at = |v: &Value| {
+        v["started_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    items.sort_by_key(|v| std::cmp::Reverse(at(v)));
+}
+
+/// A query value, percent-encoded.
+fn url_encode(raw: &str) -> String {
+    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
 
 fn parse_id(raw: &str) -> Result<i64, Box<Response>> {
@@ -207,7 +307,42 @@ async fn render_turn(service: &Service) -> Result<tokio::sync::SemaphorePermit<'
     }
 }
 
-async fn scan(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Response {
+/// Another shard's stored scan or report, asked through this replica: passed on whole.
+async fn elsewhere(
+    service: &Service,
+    scope: &Scope,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Option<Response> {
+    let shard = scope.shard?;
+    if service.shard().is_none_or(|own| own.index == shard) {
+        return None;
+    }
+    let asked = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or(uri.path());
+    Some(match peers::pass_on(service, shard, headers, asked).await {
+        Ok((status, kind, body)) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            [(header::CONTENT_TYPE, kind)],
+            body,
+        )
+            .into_response(),
+        Err(why) => error(StatusCode::BAD_GATEWAY, &why),
+    })
+}
+
+async fn scan(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Some(answer) = elsewhere(&service, &scope, &headers, &uri).await {
+        return answer;
+    }
     let id = match parse_id(&id) {
         Ok(id) => id,
         Err(response) => return *response,
@@ -245,7 +380,13 @@ async fn scan_report(
     State(service): State<Arc<Service>>,
     Path(id): Path<String>,
     Query(query): Query<ReportQuery>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
+    if let Some(answer) = elsewhere(&service, &scope, &headers, &uri).await {
+        return answer;
+    }
     let id = match parse_id(&id) {
         Ok(id) => id,
         Err(response) => return *response,
@@ -301,13 +442,32 @@ async fn remediation(State(service): State<Arc<Service>>) -> Response {
     json_response(&json!({ "remediation": service.remediation_statuses() }))
 }
 
-async fn scheduled_reports(State(service): State<Arc<Service>>) -> Response {
-    let runs = service
+fn report_runs(service: &Service) -> Vec<super::reports::ReportRun> {
+    service
         .report_runs
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    json_response(&json!({ "reports": runs.values().collect::<Vec<_>>() }))
+        .values()
+        .cloned()
+        .collect()
+}
+
+async fn scheduled_reports(
+    State(service): State<Arc<Service>>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    let local = values(&report_runs(&service));
+    listed(
+        &service,
+        &scope,
+        &headers,
+        "/api/v1/reports",
+        "reports",
+        local,
+        |i| by_name(i),
+    )
+    .await
 }
 
 async fn git_webhook(
@@ -467,32 +627,106 @@ async fn forward(base: &str, headers: &HeaderMap, body: Bytes) -> u16 {
     }
 }
 
-async fn overview(State(service): State<Arc<Service>>) -> Response {
-    let targets = service.target_statuses();
-    let sources = service.source_statuses();
-    let store = Arc::clone(&service.store);
-    let recent = blocking(move || store.list(20)).await.unwrap_or_default();
-    let reports: Vec<super::reports::ReportRun> = service
-        .report_runs
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .cloned()
-        .collect();
-    let page = overview_page(&service, &targets, &sources, &recent, &reports);
+/// Entries of every shard (each with the shard it came from; `None` when not sharded), and how
+/// each shard answered.
+async fn everywhere<T: serde::Serialize + serde::de::DeserializeOwned>(
+    service: &Service,
+    scope: &Scope,
+    headers: &HeaderMap,
+    path: &str,
+    key: &str,
+    local: Vec<T>,
+) -> (Vec<(Option<usize>, T)>, Option<Vec<peers::ShardState>>) {
+    match peers::merge(service, scope, headers, path, key, values(&local)).await {
+        None => (local.into_iter().map(|t| (None, t)).collect(), None),
+        Some(merged) => {
+            let items = merged
+                .items
+                .into_iter()
+                .filter_map(|v| {
+                    let shard = v["shard"].as_u64().map(|s| s as usize);
+                    serde_json::from_value(v).ok().map(|t| (shard, t))
+                })
+                .collect();
+            (items, Some(merged.shards))
+        }
+    }
+}
+
+/// What the overview page shows, gathered from every shard.
+struct Overview {
+    targets: Vec<(Option<usize>, super::TargetStatus)>,
+    sources: Vec<(Option<usize>, super::SourceStatus)>,
+    recent: Vec<(Option<usize>, crate::store::StoredScan)>,
+    reports: Vec<(Option<usize>, super::reports::ReportRun)>,
+    shards: Option<Vec<peers::ShardState>>,
+}
+
+async fn overview(
+    State(service): State<Arc<Service>>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    const RECENT: usize = 20;
+    let recent = stored_scans(&service, None, RECENT)
+        .await
+        .unwrap_or_default();
+    let recent_path = format!("/api/v1/scans?limit={RECENT}");
+    let ((mut targets, shards), (mut sources, _), (mut recent, _), (mut reports, _)) = tokio::join!(
+        everywhere(
+            &service,
+            &scope,
+            &headers,
+            "/api/v1/targets",
+            "targets",
+            service.target_statuses()
+        ),
+        everywhere(
+            &service,
+            &scope,
+            &headers,
+            "/api/v1/sources",
+            "sources",
+            service.source_statuses()
+        ),
+        everywhere(&service, &scope, &headers, &recent_path, "scans", recent),
+        everywhere(
+            &service,
+            &scope,
+            &headers,
+            "/api/v1/reports",
+            "reports",
+            report_runs(&service)
+        ),
+    );
+    targets.sort_by(|a, b| (&a.1.name, a.0).cmp(&(&b.1.name, b.0)));
+    sources.sort_by(|a, b| (&a.1.name, a.0).cmp(&(&b.1.name, b.0)));
+    reports.sort_by(|a, b| (&a.1.name, a.0).cmp(&(&b.1.name, b.0)));
+    recent.sort_by_key(|s| std::cmp::Reverse(s.1.started_at));
+    recent.truncate(RECENT);
+    let view = Overview {
+        targets,
+        sources,
+        recent,
+        reports,
+        shards,
+    };
+    let page = overview_page(&service, &view);
     Response::builder()
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .body(Body::from(page.into_string()))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn overview_page(
-    service: &Service,
-    targets: &[super::TargetStatus],
-    sources: &[super::SourceStatus],
-    recent: &[crate::store::StoredScan],
-    reports: &[super::reports::ReportRun],
-) -> Markup {
+/// A stored scan's report, on the shard that stored it.
+fn report_link(id: i64, format: &str, shard: Option<usize>) -> String {
+    match shard {
+        Some(shard) => format!("/api/v1/scans/{id}/report?format={format}&shard={shard}"),
+        None => format!("/api/v1/scans/{id}/report?format={format}"),
+    }
+}
+
+fn overview_page(service: &Service, view: &Overview) -> Markup {
     let time = |t: &Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_else(|| "—".to_string())
@@ -513,18 +747,32 @@ fn overview_page(
                     @if service.is_ready() { "ready" } @else { "waiting for first scans" }
                     " · " a href="/metrics" { "metrics" } " · " a href="/api/v1/targets" { "API" }
                 }
+                @if let Some(shards) = &view.shards {
+                    p {
+                        (shards.len()) " shards: "
+                        @for (i, s) in shards.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            @if let Some(why) = &s.error {
+                                span.bad { (why) }
+                            } @else {
+                                "shard " (s.shard) " ok" @if s.this { " (this one)" }
+                            }
+                        }
+                    }
+                }
                 h2 { "Targets" }
                 table {
                     thead { tr {
-                        th { "Target" } th { "Provider" } th { "Mode" } th { "Resources" }
+                        th { "Target" } @if view.shards.is_some() { th { "Shard" } } th { "Provider" } th { "Mode" } th { "Resources" }
                         th { "Drifted" } th { "Missing" } th { "Unmanaged" } th { "Failing findings" }
                         th { "Errors" } th { "Last scan" } th { "Report" }
                     } }
                     tbody {
-                        @for t in targets {
+                        @for (shard, t) in &view.targets {
                             @let s = t.summary.clone().unwrap_or_default();
                             tr {
                                 td { (t.name) @if !t.stale_sources.is_empty() { " " span.bad { "stale source: " (t.stale_sources.join(", ")) } } }
+                                @if let Some(shard) = shard { td.num { (shard) } }
                                 td { (t.provider) }
                                 td { (t.mode) }
                                 td.num { (s.resources) }
@@ -536,8 +784,8 @@ fn overview_page(
                                 td { (time(&t.last_scan_at)) @if t.scanning { " (scanning)" } }
                                 td {
                                     @if let Some(id) = t.last_scan_id {
-                                        a href=(format!("/api/v1/scans/{id}/report?format=html")) { "HTML" } " · "
-                                        a href=(format!("/api/v1/scans/{id}/report?format=json")) { "JSON" }
+                                        a href=(report_link(id, "html", *shard)) { "HTML" } " · "
+                                        a href=(report_link(id, "json", *shard)) { "JSON" }
                                     } @else { "—" }
                                 }
                             }
@@ -548,7 +796,7 @@ fn overview_page(
                 table {
                     thead { tr { th { "Source" } th { "Target" } th { "Revision" } th { "Last fetch" } th { "State" } } }
                     tbody {
-                        @for s in sources {
+                        @for (_, s) in &view.sources {
                             tr {
                                 td { (s.name) } td { (s.target) }
                                 td { code { (s.revision.as_deref().map(|r| r.chars().take(12).collect::<String>()).unwrap_or_else(|| "—".to_string())) } }
@@ -558,12 +806,12 @@ fn overview_page(
                         }
                     }
                 }
-                @if !reports.is_empty() {
+                @if !view.reports.is_empty() {
                     h2 { "Scheduled reports" }
                     table {
                         thead { tr { th { "Report" } th { "Schedule" } th { "Last run" } th { "Next run" } th { "Trend" } th { "Files" } } }
                         tbody {
-                            @for r in reports {
+                            @for (shard, r) in &view.reports {
                                 tr {
                                     td { (r.name) } td { code { (r.schedule) } }
                                     td { (time(&r.last_run_at)) }
@@ -571,7 +819,7 @@ fn overview_page(
                                     td { @if let Some(t) = &r.trend { (t.new) " new, " (t.resolved) " resolved, " (t.open) " open" } @else { "—" } }
                                     td { @if let Some(id) = r.scan_id {
                                         @for f in &r.formats {
-                                            a href=(format!("/api/v1/scans/{id}/report?format={f}")) { (f) } " "
+                                            a href=(report_link(id, f, *shard)) { (f) } " "
                                         }
                                     } @else { "—" } }
                                 }
@@ -583,9 +831,9 @@ fn overview_page(
                 table {
                     thead { tr { th { "Id" } th { "Started" } th { "Targets" } th { "Drifted" } th { "Missing" } th { "Unmanaged" } th { "Failing findings" } th { "SHA-256" } } }
                     tbody {
-                        @for s in recent {
+                        @for (shard, s) in &view.recent {
                             tr {
-                                td { a href=(format!("/api/v1/scans/{}/report?format=html", s.id)) { (s.id) } }
+                                td { a href=(report_link(s.id, "html", *shard)) { (s.id) @if let Some(shard) = shard { " (shard " (shard) ")" } } }
                                 td { (s.started_at.format("%Y-%m-%d %H:%M:%S UTC")) }
                                 td { (s.targets.join(", ")) }
                                 td.num { (s.summary.drifted) } td.num { (s.summary.missing) } td.num { (s.summary.unmanaged) }

@@ -8,6 +8,7 @@ mod auth;
 pub mod http;
 mod listener;
 mod loops;
+pub mod peers;
 mod remediation;
 pub mod reports;
 pub mod shard;
@@ -23,7 +24,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -57,7 +58,7 @@ pub struct ServeOptions {
 }
 
 /// How a target stands, for the API and the overview page.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TargetStatus {
     /// Target name.
     pub name: String,
@@ -88,7 +89,7 @@ pub struct TargetStatus {
 }
 
 /// How a source stands.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SourceStatus {
     /// Source name.
     pub name: String,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Service;
 use crate::config::service::ScheduledReport;
@@ -18,7 +18,7 @@ use crate::report::{self, ScanReport, TextOptions, Trend, TrendBase};
 use crate::scan::Context;
 
 /// A scheduled report's last run, for the API and the overview page.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ReportRun {
     /// Report name.
     pub name: String,
