@@ -1,8 +1,9 @@
 //! The Helm chart (`helm/gitdrift`), proven with Helm's own engine (PyPI's helm-python-sdk): it
 //! lints, renders with every values set below, validates with `kubernetes-validate --strict`,
 //! grants nothing but get, list and watch whatever the values, refuses values that try to add a
-//! verb, carries the alerting rules and dashboards unchanged, and passes gitdrift's own
-//! Pod Security Standards packs.
+//! verb or carry a typo, admits only the listed peers when its NetworkPolicy is on, carries the
+//! alerting rules and dashboards unchanged, and passes gitdrift's own Pod Security Standards
+//! packs.
 
 mod support;
 
@@ -88,6 +89,10 @@ const VALUES: &[(&str, &str)] = &[
     (
         "API tokens from an existing Secret, metrics protected",
         "auth: {existingSecret: my-gitdrift-tokens, protectMetrics: true}\nserviceMonitor: {enabled: true}\n",
+    ),
+    (
+        "a Kustomize source, sharded, behind a NetworkPolicy, extra volumes",
+        "shards: 3\nnetworkPolicy: {enabled: true}\nextraVolumes: [{name: git-token, secret: {secretName: platform-git}}]\nextraVolumeMounts: [{name: git-token, mountPath: /etc/gitdrift-git, readOnly: true}]\nconfig:\n  sources:\n    - {name: platform, repo: \"https://git.example.test/org/platform.git\", render: kustomize, paths: [overlays/prod, overlays/prod-eu], target: prod, auth: {token_file: /etc/gitdrift-git/token}}\n  targets:\n    - {name: prod, kubernetes: {}}\n",
     ),
     (
         "custom resources to read",
@@ -297,6 +302,79 @@ fn the_chart_lints_renders_validates_and_grants_only_reads() {
     )
     .unwrap_err();
     assert!(refused.contains("verbs"), "{refused}");
+}
+
+#[test]
+fn a_network_policy_admits_only_prometheus_the_api_peers_and_the_other_shards() {
+    let policies = |values: &str| -> Vec<Value> {
+        documents(&render(values).unwrap())
+            .into_iter()
+            .filter(|d| d["kind"] == "NetworkPolicy")
+            .collect()
+    };
+    assert!(policies("").is_empty(), "off by default");
+
+    let on = policies("networkPolicy: {enabled: true}\n");
+    assert_eq!(on.len(), 1);
+    let spec = &on[0]["spec"];
+    assert_eq!(
+        spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "gitdrift"
+    );
+    assert_eq!(spec["policyTypes"], serde_json::json!(["Ingress"]));
+    let rules = spec["ingress"].as_array().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0]["ports"],
+        serde_json::json!([{"port": "http", "protocol": "TCP"}]),
+        "only the one port"
+    );
+    assert_eq!(
+        rules[0]["from"],
+        serde_json::json!([{
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+        }]),
+        "Prometheus, by default"
+    );
+
+    // Sharded: the shards reach each other too.
+    let sharded = policies(
+        "shards: 3\nnetworkPolicy:\n  enabled: true\n  from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]\n",
+    );
+    let from = &sharded[0]["spec"]["ingress"][0]["from"];
+    assert_eq!(from.as_array().unwrap().len(), 2, "{from:#}");
+    assert_eq!(
+        from[0]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"],
+        "rel"
+    );
+    assert_eq!(
+        from[1]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "ingress-nginx"
+    );
+
+    // No peers and one replica: nothing gets in (an empty `from` would admit everyone).
+    let closed = policies("networkPolicy: {enabled: true, from: []}\n");
+    assert_eq!(closed[0]["spec"]["ingress"], serde_json::json!([]));
+}
+
+#[test]
+fn values_with_a_typo_are_refused_naming_the_key() {
+    for (values, key) in [
+        ("persistance: {enabled: false}\n", "persistance"),
+        ("serviceMonitor: {enabeld: true}\n", "enabeld"),
+        ("networkPolicy: {enabled: true, form: []}\n", "form"),
+        ("image: {repo: example.test/gitdrift}\n", "repo"),
+    ] {
+        let refused = render(values).expect_err(values);
+        assert!(
+            refused.contains(key) && refused.contains("additional properties"),
+            "{values}: {refused}"
+        );
+    }
+    // And a wrong type names the field.
+    let refused = render("shards: three\n").unwrap_err();
+    assert!(refused.contains("shards"), "{refused}");
 }
 
 #[test]
