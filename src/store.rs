@@ -54,7 +54,9 @@ impl StoreError {
 }
 
 /// One stored scan, without its report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+// Read back from other shards, which may run another version: missing fields default.
+#[serde(default)]
 pub struct StoredScan {
     /// Sequence number, from 1.
     pub id: i64,

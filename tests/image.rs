@@ -309,6 +309,7 @@ fn the_image_runs_read_only_as_65532_and_scans_as_the_binary_does() {
             .starts_with("kubectl: /usr/local/bin/kubectl (")),
         "{said}"
     );
+    assert!(said.contains("git over SSH: no ssh here"), "{said}");
     let helm_here = which("helm");
     if !helm_here {
         assert!(

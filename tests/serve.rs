@@ -1297,6 +1297,22 @@ fn three_shards_answer_as_one_and_a_silent_or_dead_shard_is_named_within_two_sec
         "{}",
         report.body
     );
+    // Its links name the shard that stored it (ids are each shard's own); no shard 7.
+    let stored = with_token(
+        &servers[1],
+        &format!("/api/v1/scans/{}?shard=2", theirs["id"]),
+    )
+    .json();
+    assert!(
+        stored["links"]["html"]
+            .as_str()
+            .is_some_and(|l| l.ends_with("&shard=2")),
+        "{stored:#}"
+    );
+    assert_eq!(
+        with_token(&servers[0], "/api/v1/scans/1?shard=7").status,
+        400
+    );
 
     // Scheduled reports are written by the first shard, over every shard's targets, and shown
     // by every replica.

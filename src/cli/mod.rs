@@ -289,6 +289,12 @@ pub fn main() -> ExitCode {
                         None => println!("  {}: not found ({})", tool.name, tool.without),
                     }
                 }
+                match crate::desired::render::ssh_program() {
+                    Some(path) => println!("git over SSH: {}", path.display()),
+                    None => println!(
+                        "git over SSH: no ssh here (SSH git sources cannot be fetched; use HTTPS)"
+                    ),
+                }
             }
             ExitCode::SUCCESS
         }

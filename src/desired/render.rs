@@ -395,6 +395,12 @@ fn tool_version(path: &Path, args: &[&str]) -> String {
         .map_or_else(|| "version unknown".to_string(), str::to_string)
 }
 
+/// Where `ssh` is, which git sources over SSH run (`None`: such sources cannot be fetched here,
+/// as in the container image).
+pub fn ssh_program() -> Option<PathBuf> {
+    find_program("ssh")
+}
+
 fn find_program(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         let path = PathBuf::from(name);

@@ -329,7 +329,10 @@ async fn elsewhere(
             body,
         )
             .into_response(),
-        Err(why) => error(StatusCode::BAD_GATEWAY, &why),
+        Err((status, why)) => error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            &why,
+        ),
     })
 }
 
@@ -361,9 +364,13 @@ async fn scan(
                 "failing": report.compliance.failing,
                 "waived": report.compliance.waived,
             },
+            // Scan ids are each shard's own: a link names the shard that stored the scan.
             "links": Format::ALL
                 .iter()
-                .map(|f| (f.name(), format!("/api/v1/scans/{id}/report?format={}", f.name())))
+                .map(|f| {
+                    let shard = service.shard().filter(|s| s.count > 1).map(|s| s.index);
+                    (f.name(), report_link(id, f.name(), shard))
+                })
                 .collect::<std::collections::BTreeMap<_, _>>(),
         })),
         Ok(None) => error(StatusCode::NOT_FOUND, &format!("no scan {id}")),
@@ -594,8 +601,10 @@ async fn forward(base: &str, headers: &HeaderMap, body: Bytes) -> u16 {
     let url = format!("{}/api/v1/webhooks/git", base.trim_end_matches('/'));
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
-        // The signature (GitLab's token itself) must not follow a redirect elsewhere.
+        // The signature (GitLab's token itself) must not follow a redirect elsewhere, nor go
+        // through a proxy set for git and AWS.
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
     {
         Ok(client) => client,

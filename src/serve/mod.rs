@@ -59,6 +59,8 @@ pub struct ServeOptions {
 
 /// How a target stands, for the API and the overview page.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+// Read back from other shards, which may run another version: missing fields default.
+#[serde(default)]
 pub struct TargetStatus {
     /// Target name.
     pub name: String,
@@ -90,6 +92,8 @@ pub struct TargetStatus {
 
 /// How a source stands.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+// Read back from other shards, which may run another version: missing fields default.
+#[serde(default)]
 pub struct SourceStatus {
     /// Source name.
     pub name: String,

@@ -144,8 +144,10 @@ fn client(deadline: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .connect_timeout(PEER_CONNECT)
         .timeout(deadline)
-        // The caller's token goes to the peer URL only, never on to wherever it redirects.
+        // The caller's token goes to the peer URL only: never on to wherever it redirects, nor
+        // through a proxy set for git and AWS (HTTPS_PROXY, ALL_PROXY).
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
         .map_err(|e| crate::model::redact::error_chain(&e))
 }
@@ -203,24 +205,30 @@ pub async fn pass_on(
     shard: usize,
     headers: &HeaderMap,
     path_and_query: &str,
-) -> Result<(u16, String, Vec<u8>), String> {
+) -> Result<(u16, String, Vec<u8>), (u16, String)> {
     let count = service.shard().map(|s| s.count).unwrap_or(1);
     if shard >= count {
-        return Err(format!("there is no shard {shard} (shards: {count})"));
+        return Err((400, format!("there is no shard {shard} (shards: {count})")));
     }
-    let base = service
-        .peer_url(shard)
-        .ok_or_else(|| format!("shard {shard}: no --shard-peer-url says how to reach it"))?;
+    let base = service.peer_url(shard).ok_or_else(|| {
+        (
+            502,
+            format!("shard {shard}: no --shard-peer-url says how to reach it"),
+        )
+    })?;
     let url = format!("{}{path_and_query}", base.trim_end_matches('/'));
-    let client = client(PEER_REPORT_DEADLINE)?;
+    let client = client(PEER_REPORT_DEADLINE).map_err(|e| (502, e))?;
     let mut request = client.get(&url);
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         request = request.header(header::AUTHORIZATION, value.clone());
     }
     let unreachable = |e: reqwest::Error| {
-        format!(
-            "shard {shard} unreachable: {url}: {}",
-            crate::model::redact::error_chain(&e)
+        (
+            502,
+            format!(
+                "shard {shard} unreachable: {url}: {}",
+                crate::model::redact::error_chain(&e)
+            ),
         )
     };
     let answer = request.send().await.map_err(unreachable)?;

@@ -19,6 +19,8 @@ use crate::scan::Context;
 
 /// A scheduled report's last run, for the API and the overview page.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+// Read back from other shards, which may run another version: missing fields default.
+#[serde(default)]
 pub struct ReportRun {
     /// Report name.
     pub name: String,
