@@ -212,6 +212,15 @@ impl Scanned {
             location: provider.location(),
             observed_at: live.observed_at,
             objects: live.objects.len(),
+            without_managed_fields: {
+                let kube = live.objects.iter().filter(|o| !o.kind.starts_with("AWS::"));
+                let (mut objects, mut without) = (0, 0);
+                for object in kube {
+                    objects += 1;
+                    without += usize::from(!object.has_managed_fields());
+                }
+                (objects > 0).then_some(without)
+            },
         });
         let auditor = &context.auditor;
         let rules = auditor.rules_for(&context.config, target);

@@ -698,7 +698,7 @@ fn snapshots_of_a_cluster_scan_like_the_cluster_and_never_hold_a_secret() {
     assert_eq!(
         secret["drifts"],
         json!([{"path": "/data/password", "desired": "<redacted>", "live": "<redacted>",
-                "changed_by": "argocd-controller", "changed_at": "2026-11-02T10:20:31Z"}])
+                "reason": "changed", "changed_by": "argocd-controller", "changed_at": "2026-11-02T10:20:31Z"}])
     );
     assert!(!run.all().contains("cm90YXRlZC1wYXNzd29yZC00MzIx"));
     api.assert_read_only();

@@ -160,7 +160,7 @@ fn kustomize_overlays_scan_like_their_rendered_manifests() {
     assert_eq!(
         web["drifts"],
         json!([{"path": "/spec/replicas", "desired": 4, "live": 6,
-                "changed_by": "kubectl-scale", "changed_at": "2026-11-26T09:00:00Z"}])
+                "reason": "changed", "changed_by": "kubectl-scale", "changed_at": "2026-11-26T09:00:00Z"}])
     );
     // Positions through rendering: the resource file (and line) Kustomize names, and the overlay.
     assert_eq!(web["source"]["file"], "base/web.yaml");
@@ -406,7 +406,7 @@ fn a_helm_chart_with_values_and_a_subchart_scans_like_its_rendered_manifests() {
     assert_eq!(
         cache["drifts"],
         json!([{"path": "/spec/template/spec/containers/0/image",
-                "desired": "docker.io/library/redis:7.2", "live": "docker.io/library/redis:7.4"}])
+                "desired": "docker.io/library/redis:7.2", "live": "docker.io/library/redis:7.4", "reason": "changed"}])
     );
     let problems = report["problems"].as_array().unwrap();
     let broken = problems

@@ -48,7 +48,7 @@ fn demo_scan_finds_the_planted_drift_and_nothing_else() {
     assert_eq!(
         web["drifts"],
         serde_json::json!([{
-            "path": "/spec/replicas", "desired": 2, "live": 5,
+            "path": "/spec/replicas", "desired": 2, "live": 5, "reason": "changed",
             "changed_by": "kubectl-scale", "changed_at": "2026-11-24T22:05:10Z"
         }])
     );
@@ -308,6 +308,54 @@ fn everything_in_sync_exits_zero() {
         run.stdout.contains("2 resources: 2 in sync, 0 drifted"),
         "{}",
         run.stdout
+    );
+}
+
+#[test]
+fn a_label_removed_from_git_is_drift_through_a_snapshot_and_missing_attribution_is_told() {
+    let repo = Repo::new();
+    repo.write(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n    team: shop\n",
+    );
+    repo.commit("tier label dropped");
+    let live = repo.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    // As `kubectl get -o yaml` writes it: the last-applied annotation, no managedFields.
+    std::fs::write(
+        live.join("ns.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n      {\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"annotations\":{},\"labels\":{\"team\":\"shop\",\"tier\":\"frontend\"},\"name\":\"shop\"}}\n  labels:\n    kubernetes.io/metadata.name: shop\n    team: shop\n    tier: frontend\nspec:\n  finalizers: [kubernetes]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        "sources:\n  - name: s\n    repo: .\n    paths: [\"*.yaml\"]\n    target: t\ntargets:\n  - name: t\n    snapshot: live\n",
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    let drifts = &report["resources"][0]["drifts"];
+    assert_eq!(
+        drifts,
+        &serde_json::json!([{"path": "/metadata/labels/tier", "desired": null, "live": "frontend", "reason": "removed_from_git"}]),
+        "{report:#}"
+    );
+    assert_eq!(report["scan"]["targets"][0]["without_managed_fields"], 1);
+    // The annotation itself never reaches a report.
+    assert!(!run.stdout.contains("last-applied"), "{}", run.stdout);
+    let text = gitdrift(repo.path(), &["scan"], &[]);
+    assert!(
+        text.stdout
+            .contains("removed from git; the last apply set it"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("1 of them carry no managedFields: who changed what cannot be said"),
+        "{}",
+        text.stdout
     );
 }
 

@@ -118,6 +118,7 @@ pub fn from_declaration(
         body: Body::Tree(declaration.to_value()),
         origin: object.origin.clone(),
         owned: false,
+        applied: None,
     })
 }
 

@@ -149,6 +149,7 @@ pub fn parse(file: &str, bytes: &[u8], default_region: Option<&str>) -> StateRea
                     rendered: None,
                 },
                 owned: false,
+                applied: None,
             });
         }
     }

@@ -217,6 +217,7 @@ fn drift(path: &[Seg], desired: &Value, live: &Value) -> Drift {
         path: pointer(path),
         desired: desired.clone(),
         live: live.clone(),
+        reason: super::Reason::between(desired, live),
         changed_by: None,
         changed_at: None,
         owners: Vec::new(),

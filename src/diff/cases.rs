@@ -63,7 +63,16 @@ fn run_case(name: &str) {
             .unwrap_or("")
             .to_string(),
     };
-    let drifts = compare(group, kind, desired, live, &config.drift);
+    // As a live reader keeps it: the annotation's shape only.
+    let applied = compare::applied_shape(live);
+    let drifts = compare(
+        group,
+        kind,
+        desired,
+        live,
+        applied.as_deref(),
+        &config.drift,
+    );
     let registry = ignore::Registry::new(&config.drift.ignore);
     let drifts = registry.apply("t", &key, desired, live, drifts);
 
@@ -102,6 +111,14 @@ fn run_case(name: &str) {
                     got.path
                 );
             }
+        }
+        if let Some(value) = want.get("reason") {
+            assert_eq!(
+                got.reason.as_str(),
+                value.as_str().unwrap_or_default(),
+                "{name}: reason at {} differs; got {shown}",
+                got.path
+            );
         }
         for field in ["changed_by", "changed_at"] {
             if let Some(value) = want.get(field) {
@@ -175,21 +192,29 @@ cases! {
     clusterrole_aggregated_rules_filled_by_controller_in_sync,
     configmap_aws_auth_map_roles_ignored_by_path,
     configmap_empty_data_and_wrapped_binary_data_in_sync,
+    configmap_empty_values_in_sync_with_absent_keys,
     configmap_key_added_by_patch,
     configmap_key_edited_by_hand,
     configmap_keys_removed_live,
+    configmap_reasons_changed_added_removed_and_missing,
     cronjob_schedule_changed_by_kubectl_edit,
     cronjob_suspended_by_kubectl_patch,
     daemonset_image_changed_by_kubectl_set_image_and_labelled_by_hand,
     daemonset_in_sync_with_update_strategy_defaults,
     daemonset_node_selector_added_by_kubectl_edit,
+    deployment_annotation_removed_from_git_owned_by_server_side_apply,
     deployment_container_port_changed_by_kubectl_edit,
+    deployment_env_entry_removed_from_git_listed_in_last_applied,
+    deployment_env_entry_removed_from_git_owned_by_server_side_apply,
     deployment_env_vars_changed_by_kubectl_set_env,
     deployment_hpa_replicas_ignored_by_manager_rule,
     deployment_in_sync_despite_controller_labels_and_restart_annotation,
     deployment_in_sync_despite_server_defaults,
+    deployment_in_sync_with_controller_label_never_applied,
     deployment_in_sync_with_probe_port_as_string,
     deployment_in_sync_with_resources_in_other_units,
+    deployment_node_selector_and_replicas_removed_from_git_listed_in_last_applied,
+    deployment_port_removed_from_git_listed_in_last_applied,
     deployment_resources_changed_by_kubectl_set_resources,
     deployment_scaled_and_image_changed_by_hand,
     deployment_sidecar_container_added_by_kubectl_patch,
@@ -198,6 +223,7 @@ cases! {
     job_in_sync_with_generated_selector_and_labels,
     namespace_in_sync_with_server_finalizer_and_name_label,
     namespace_label_added_by_kubectl_label,
+    namespace_label_removed_from_git_listed_in_last_applied,
     networkpolicy_in_sync_with_protocol_and_policy_types_defaulted,
     networkpolicy_ingress_rule_removed_by_kubectl_edit,
     persistentvolumeclaim_in_sync_after_binding,
@@ -206,6 +232,7 @@ cases! {
     role_rule_added_live,
     role_verbs_changed_by_hand,
     rolebinding_subject_changed,
+    secret_empty_value_in_git_in_sync_with_null_live,
     secret_string_data_in_sync_with_base64_live,
     secret_tls_data_ignored_by_cert_manager_owner,
     secret_value_changed_and_key_added_by_hand,

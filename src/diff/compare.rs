@@ -1,14 +1,21 @@
 //! The field-by-field comparison of one declared object with its live counterpart. Declared
 //! fields must match after normalization; live-only fields are drift only in content maps, as
-//! list elements, or where an imperative manager set them.
+//! list elements, where an imperative manager set them, or where the last apply from git set
+//! them (three-way evidence: the `last-applied-configuration` annotation, or an `Apply`
+//! manager of git's fields) — git dropped those, and the next sync would prune them.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
 use super::owners::{Ownership, Reach};
 use super::path::Seg;
-use super::{quantity, rules};
+use super::{Reason, quantity, rules};
+
+/// The annotation `kubectl apply` (client-side, and tools that apply like it) leaves on what it
+/// applied: the configuration as last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// A difference before attribution, redaction and ignore rules.
 #[derive(Clone, Debug)]
@@ -24,6 +31,8 @@ pub struct RawDrift {
     /// Where, in the declared object, when that differs from `path` (list elements matched by
     /// key at other positions; `-` for an element only the live list has).
     pub git_path: Option<Vec<Seg>>,
+    /// What happened to the field.
+    pub reason: Reason,
 }
 
 /// Walks a declared object and its live counterpart together.
@@ -35,6 +44,12 @@ pub struct Comparer<'a> {
     owners: &'a Ownership<'a>,
     imperative: &'a BTreeSet<String>,
     check_imperative: bool,
+    /// `Apply` managers of git's fields (server-side apply's evidence of the last sync).
+    appliers: BTreeSet<String>,
+    /// The shape of the last applied configuration (see [`applied_shape`]), as text.
+    applied_text: Option<&'a str>,
+    /// ... parsed on first need (`None`: the object has none).
+    applied: OnceCell<Option<Value>>,
     out: Vec<RawDrift>,
     /// Along the current path: at which depths the declared list position differs from the
     /// live one (`None`: the element is only live).
@@ -42,12 +57,14 @@ pub struct Comparer<'a> {
 }
 
 impl<'a> Comparer<'a> {
-    /// A comparer for one object pair.
+    /// A comparer for one object pair; `applied` is the live object's
+    /// [`crate::model::Object::applied`].
     pub fn new(
         kind: &'a str,
         group: &'a str,
         desired_root: &'a Value,
         live_root: &'a Value,
+        applied: Option<&'a str>,
         owners: &'a Ownership<'a>,
         imperative: &'a BTreeSet<String>,
     ) -> Comparer<'a> {
@@ -59,6 +76,9 @@ impl<'a> Comparer<'a> {
             owners,
             imperative,
             check_imperative: owners.has_any(imperative),
+            appliers: owners.git_appliers(desired_root),
+            applied_text: applied,
+            applied: OnceCell::new(),
             out: Vec::new(),
             git_index: Vec::new(),
         }
@@ -72,13 +92,108 @@ impl<'a> Comparer<'a> {
     }
 
     fn drift(&mut self, path: &[Seg], desired: &Value, live: &Value) {
+        let reason = match Reason::between(desired, live) {
+            Reason::AddedLive if self.applied_evidence(path) => Reason::RemovedFromGit,
+            reason => reason,
+        };
         self.out.push(RawDrift {
             path: path.to_vec(),
             desired: desired.clone(),
             live: live.clone(),
             set_by: None,
             git_path: self.git_path(path),
+            reason,
         });
+    }
+
+    /// Whether the last apply from git set the live field at `path`, by either evidence (the
+    /// GitOps tools' own marks aside).
+    fn applied_evidence(&self, path: &[Seg]) -> bool {
+        !rules::is_applier_mark(path) && (self.applied_at(path).is_some() || self.applier_set(path))
+    }
+
+    /// Whether git's server-side applier still owns the live field at `path`.
+    fn applier_set(&self, path: &[Seg]) -> bool {
+        !self.appliers.is_empty()
+            && self
+                .owners
+                .set_by(self.live_root, path, &self.appliers)
+                .is_some()
+    }
+
+    /// The last applied configuration's value at a live path, if it has one there. List
+    /// elements are found by their merge key (by position in lists without one).
+    fn applied_at(&self, path: &[Seg]) -> Option<&Value> {
+        let mut node = self
+            .applied
+            .get_or_init(|| {
+                self.applied_text
+                    .and_then(|text| serde_json::from_str(text).ok())
+            })
+            .as_ref()?;
+        let mut live = self.live_root;
+        for (depth, seg) in path.iter().enumerate() {
+            match seg {
+                Seg::Key(key) => {
+                    node = node.get(key)?;
+                    live = live.get(key)?;
+                }
+                Seg::Index(i) => {
+                    let (items, live_items) = (node.as_array()?, live.as_array()?);
+                    let element = live_items.get(*i)?;
+                    node = match rules::list_kind(&path[..depth], &[], live_items) {
+                        rules::ListKind::Keyed(fields) => {
+                            let key = element_key(element, fields);
+                            items.iter().find(|a| element_key(a, fields) == key)?
+                        }
+                        rules::ListKind::Positional => items.get(*i)?,
+                    };
+                    live = element;
+                }
+                Seg::Missing => return None,
+            }
+        }
+        // An empty mapping or list applied (`kubectl apply` writes `annotations: {}`) set
+        // nothing of what is in it now.
+        let empty = match node {
+            Value::Null => true,
+            Value::Object(map) => map.is_empty(),
+            Value::Array(items) => items.is_empty(),
+            _ => false,
+        };
+        (!empty).then_some(node)
+    }
+
+    /// A live-only field the last applied configuration sets: drift where it sets a value,
+    /// searched downwards through mappings it sets only in part.
+    fn removed(&mut self, path: &mut Vec<Seg>, live: &Value) {
+        let Some(applied) = self.applied_at(path) else {
+            return;
+        };
+        match (applied, live) {
+            (Value::Object(applied), Value::Object(map)) => {
+                let keys: Vec<String> = applied
+                    .keys()
+                    .filter(|k| map.get(*k).is_some_and(|v| !v.is_null()))
+                    .cloned()
+                    .collect();
+                for key in keys {
+                    path.push(Seg::Key(key.clone()));
+                    if !rules::is_bookkeeping(path) && !rules::is_applier_mark(path) {
+                        self.removed(path, &map[&key]);
+                    }
+                    path.pop();
+                }
+            }
+            _ => self.out.push(RawDrift {
+                path: path.clone(),
+                desired: Value::Null,
+                live: live.clone(),
+                set_by: None,
+                git_path: self.git_path(path),
+                reason: Reason::RemovedFromGit,
+            }),
+        }
     }
 
     /// The declared object's path for a live path, where it differs.
@@ -128,7 +243,11 @@ impl<'a> Comparer<'a> {
             {
                 match live.get(key) {
                     None | Some(Value::Null) => {
-                        if content || !rules::is_dropped_at(path, d) {
+                        // In content maps an empty value, `null` and no key are one: the API
+                        // server returns empty Secret bytes as `null`.
+                        if (content && !is_empty_value(d))
+                            || (!content && !rules::is_dropped_at(path, d))
+                        {
                             self.drift(path, d, &Value::Null);
                         }
                     }
@@ -144,27 +263,42 @@ impl<'a> Comparer<'a> {
             path.push(Seg::Key(key.clone()));
             if !rules::is_bookkeeping(path) {
                 if content {
-                    self.drift(path, &Value::Null, l);
+                    if !is_empty_value(l) || self.applied_at(path).is_some() {
+                        self.drift(path, &Value::Null, l);
+                    }
+                } else if self.applied_evidence(path) && self.applied_at(path).is_some() {
+                    self.removed(path, l);
+                } else if self.applied_evidence(path) {
+                    let appliers = std::mem::take(&mut self.appliers);
+                    self.live_only(path, l, &appliers, Reason::RemovedFromGit);
+                    self.appliers = appliers;
                 } else if self.check_imperative {
-                    self.live_only(path, l);
+                    self.live_only(path, l, self.imperative, Reason::AddedLive);
                 }
             }
             path.pop();
         }
     }
 
-    /// A live-only field: drift where an imperative manager set it, searched downwards to the
-    /// level the manager set whole.
-    fn live_only(&mut self, path: &mut Vec<Seg>, live: &Value) {
-        let Some((entry, reach)) = self.owners.set_by(self.live_root, path, self.imperative) else {
+    /// A live-only field: drift where one of `managers` set it, searched downwards to the level
+    /// the manager set whole.
+    fn live_only(
+        &mut self,
+        path: &mut Vec<Seg>,
+        live: &Value,
+        managers: &BTreeSet<String>,
+        reason: Reason,
+    ) {
+        let Some((entry, reach)) = self.owners.set_by(self.live_root, path, managers) else {
             return;
         };
         match (live, reach) {
             (Value::Object(map), Reach::Below) => {
                 for (key, child) in map {
                     path.push(Seg::Key(key.clone()));
-                    if !rules::is_bookkeeping(path) {
-                        self.live_only(path, child);
+                    let mark = reason == Reason::RemovedFromGit && rules::is_applier_mark(path);
+                    if !rules::is_bookkeeping(path) && !mark {
+                        self.live_only(path, child, managers, reason);
                     }
                     path.pop();
                 }
@@ -172,7 +306,7 @@ impl<'a> Comparer<'a> {
             (Value::Array(items), Reach::Below) => {
                 for (i, child) in items.iter().enumerate() {
                     path.push(Seg::Index(i));
-                    self.live_only(path, child);
+                    self.live_only(path, child, managers, reason);
                     path.pop();
                 }
             }
@@ -182,6 +316,7 @@ impl<'a> Comparer<'a> {
                 desired: Value::Null,
                 live: live.clone(),
                 set_by: Some((entry.manager.to_string(), entry.time.map(str::to_string))),
+                reason,
             }),
         }
     }
@@ -311,6 +446,73 @@ impl<'a> Comparer<'a> {
     }
 }
 
+/// Fields that identify list elements (the merge keys of [`rules::list_kind`]): kept in the
+/// shape of the last applied configuration, so that its elements can be matched.
+const MERGE_KEY_FIELDS: &[&str] = &[
+    "name",
+    "containerPort",
+    "port",
+    "protocol",
+    "mountPath",
+    "devicePath",
+    "conditionType",
+    "ip",
+    "topologyKey",
+    "whenUnsatisfiable",
+    "type",
+    "uid",
+];
+
+/// The shape of a live object's `last-applied-configuration` annotation: which fields the last
+/// apply set, every value replaced by `true` but the merge keys of list elements — no secret
+/// value survives it. Compact JSON; `None` without the annotation, when it does not parse, or
+/// when it holds a whole live object (`uid`, `resourceVersion`, `status`: written by `kubectl
+/// edit`, not by an apply from git).
+pub fn applied_shape(live: &Value) -> Option<Box<str>> {
+    let text = live
+        .pointer("/metadata/annotations")?
+        .get(LAST_APPLIED)?
+        .as_str()?;
+    let applied: Value = serde_json::from_str(text).ok()?;
+    // `kubectl edit` and `kubectl create --save-config` write the whole live object there, the
+    // server's defaults and bookkeeping included: not what git applied, so no evidence at all.
+    let metadata = applied.get("metadata");
+    if ["uid", "resourceVersion", "managedFields"].iter().any(|k| {
+        metadata
+            .and_then(|m| m.get(*k))
+            .is_some_and(|v| !v.is_null())
+    }) || applied.get("status").is_some_and(|v| !v.is_null())
+    {
+        return None;
+    }
+    fn shape(value: &Value, keep_keys: bool) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let kept = keep_keys
+                            && MERGE_KEY_FIELDS.contains(&k.as_str())
+                            && !v.is_object()
+                            && !v.is_array();
+                        (k.clone(), if kept { v.clone() } else { shape(v, false) })
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(|i| shape(i, true)).collect()),
+            Value::Null => Value::Null,
+            _ => Value::Bool(true),
+        }
+    }
+    serde_json::to_string(&shape(&applied, false))
+        .ok()
+        .map(String::into_boxed_str)
+}
+
+/// A content map's empty value (`""`), which equals `null` and an absent key.
+fn is_empty_value(value: &Value) -> bool {
+    value.as_str().is_some_and(str::is_empty)
+}
+
 /// The merge key of a list element, with defaults for absent key fields.
 fn element_key(element: &Value, fields: &[(&str, Option<&str>)]) -> Option<Vec<String>> {
     let map = element.as_object()?;
@@ -332,5 +534,55 @@ fn int_or_string(value: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn with_applied(applied: Value) -> Value {
+        json!({"metadata": {"annotations": {LAST_APPLIED: applied.to_string()}}})
+    }
+
+    #[test]
+    fn the_applied_shape_keeps_which_fields_and_list_keys_never_values() {
+        let live = with_applied(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "annotations": {}},
+            "stringData": {"password": "hunter2-very-secret"},
+            "spec": {"containers": [{"name": "web", "env": [{"name": "TOKEN", "value": "s3cr3t-value"}],
+                     "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]}
+        }));
+        let shape = applied_shape(&live).unwrap();
+        assert!(
+            !shape.contains("hunter2") && !shape.contains("s3cr3t"),
+            "{shape}"
+        );
+        let shape: Value = serde_json::from_str(&shape).unwrap();
+        assert_eq!(shape["stringData"]["password"], true);
+        assert_eq!(shape["metadata"]["name"], true);
+        let container = &shape["spec"]["containers"][0];
+        assert_eq!(container["name"], "web");
+        assert_eq!(container["env"][0], json!({"name": "TOKEN", "value": true}));
+        assert_eq!(
+            container["ports"][0],
+            json!({"containerPort": 8080, "protocol": "TCP"})
+        );
+    }
+
+    #[test]
+    fn a_live_object_dumped_into_the_annotation_is_no_evidence() {
+        for dump in [
+            json!({"metadata": {"name": "x", "uid": "1f0e"}, "spec": {}}),
+            json!({"metadata": {"name": "x", "resourceVersion": "42"}}),
+            json!({"metadata": {"name": "x"}, "status": {"phase": "Active"}}),
+        ] {
+            assert_eq!(applied_shape(&with_applied(dump.clone())), None, "{dump}");
+        }
+        assert_eq!(applied_shape(&json!({"metadata": {}})), None);
+        let broken = json!({"metadata": {"annotations": {LAST_APPLIED: "{not json"}}});
+        assert_eq!(applied_shape(&broken), None);
     }
 }

@@ -141,6 +141,7 @@ mod tests {
             path: path.into(),
             desired: json!(1),
             live: json!(2),
+            reason: Default::default(),
             changed_by: owners.first().map(|s| s.to_string()),
             changed_at: None,
             owners: owners.iter().map(|s| s.to_string()).collect(),

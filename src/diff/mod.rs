@@ -50,6 +50,46 @@ impl Status {
     }
 }
 
+/// Why a field is drift: what the evidence says happened to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Git and live both have it, with different values.
+    #[default]
+    Changed,
+    /// Only live has it, and nothing says git ever had it: set by hand, or a content key or
+    /// list element added live.
+    AddedLive,
+    /// Only live has it, and the last apply from git set it (the `last-applied-configuration`
+    /// annotation lists it, or an `Apply` manager of git's fields owns it): git dropped it
+    /// since, and the next sync would prune it.
+    RemovedFromGit,
+    /// Git declares it; live lacks it.
+    MissingLive,
+}
+
+impl Reason {
+    /// The reason as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Changed => "changed",
+            Reason::AddedLive => "added_live",
+            Reason::RemovedFromGit => "removed_from_git",
+            Reason::MissingLive => "missing_live",
+        }
+    }
+
+    /// The reason a drift between these two values has when the evidence says no more: both
+    /// present is a change, one side absent an addition or a loss.
+    pub fn between(desired: &Value, live: &Value) -> Reason {
+        match (desired.is_null(), live.is_null()) {
+            (true, _) => Reason::AddedLive,
+            (false, true) => Reason::MissingLive,
+            (false, false) => Reason::Changed,
+        }
+    }
+}
+
 /// One field that differs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
@@ -60,6 +100,9 @@ pub struct Drift {
     pub desired: Value,
     /// The live value; `null` when the field is absent live.
     pub live: Value,
+    /// What happened to the field, as far as the evidence tells.
+    #[serde(default)]
+    pub reason: Reason,
     /// The managedFields manager that last set the live value, where the evidence exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_by: Option<String>,
@@ -77,11 +120,14 @@ pub struct Drift {
 
 /// Compares a declared object with its live counterpart. Returns every drift, attributed and
 /// with secret values redacted; ignore rules are applied afterwards by [`ignore::Registry`].
+/// `applied` is the live object's [`crate::model::Object::applied`]: the evidence for fields
+/// removed from git.
 pub fn compare(
     group: &str,
     kind: &str,
     desired: &Value,
     live: &Value,
+    applied: Option<&str>,
     settings: &DriftSettings,
 ) -> Vec<Drift> {
     let is_secret = group.is_empty() && kind == "Secret";
@@ -98,6 +144,7 @@ pub fn compare(
         group,
         desired,
         live,
+        applied,
         &ownership,
         &settings.imperative_managers,
     )
@@ -114,6 +161,7 @@ fn finish(raw: RawDrift, live: &Value, ownership: &Ownership<'_>, is_secret: boo
         live: mut live_value,
         set_by,
         git_path,
+        reason,
     } = raw;
     let (changed_by, changed_at, owners) = match set_by {
         Some((manager, time)) => (Some(manager.clone()), time, vec![manager]),
@@ -136,6 +184,7 @@ fn finish(raw: RawDrift, live: &Value, ownership: &Ownership<'_>, is_secret: boo
         path: path::pointer(&path),
         desired,
         live: live_value,
+        reason,
         changed_by,
         changed_at,
         owners,

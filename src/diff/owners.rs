@@ -117,10 +117,42 @@ impl<'a> Ownership<'a> {
             .max_by(|a, b| a.0.time.unwrap_or("").cmp(b.0.time.unwrap_or("")))
     }
 
+    /// The managers that applied git's declaration with server-side apply: `Apply` entries that
+    /// own at least one field the declared object sets. A live-only field such a manager still
+    /// owns was in the configuration it last applied, and has left git since.
+    pub fn git_appliers(&self, desired: &Value) -> BTreeSet<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.operation == "Apply" && shares_a_field(e.fields(), desired))
+            .map(|e| e.manager.to_string())
+            .collect()
+    }
+
     /// Every manager named in the object's managedFields.
     pub fn managers(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|e| e.manager)
     }
+}
+
+/// Whether a fieldsV1 tree owns a field the declared object sets (mapping keys only: enough to
+/// tell git's applier from others).
+fn shares_a_field(fields: &Value, desired: &Value) -> bool {
+    let (Some(children), Some(map)) = (fields.as_object(), desired.as_object()) else {
+        return false;
+    };
+    children.iter().any(|(key, child)| {
+        let Some(value) = key
+            .strip_prefix("f:")
+            .and_then(|name| map.get(name))
+            .filter(|v| !v.is_null())
+        else {
+            return false;
+        };
+        match child.as_object() {
+            Some(c) if c.is_empty() || c.contains_key(".") => true,
+            _ => shares_a_field(child, value),
+        }
+    })
 }
 
 /// Follows `path` through a fieldsV1 tree alongside the live object.

@@ -48,6 +48,32 @@ const BOOKKEEPING_LABELS: &[&str] = &[
     "kubernetes.io/metadata.name",
 ];
 
+/// Marks GitOps tools add to what they apply (Argo CD's resource tracking, Flux's and Helm's
+/// ownership labels and annotations): the last apply set them, yet git never had them, so they
+/// are no evidence of a field removed from git.
+const APPLIER_MARKS: &[&str] = &[
+    "argocd.argoproj.io/tracking-id",
+    "argocd.argoproj.io/installation-id",
+    "app.kubernetes.io/instance",
+    "kustomize.toolkit.fluxcd.io/name",
+    "kustomize.toolkit.fluxcd.io/namespace",
+    "kustomize.toolkit.fluxcd.io/checksum",
+    "helm.toolkit.fluxcd.io/name",
+    "helm.toolkit.fluxcd.io/namespace",
+    "meta.helm.sh/release-name",
+    "meta.helm.sh/release-namespace",
+];
+
+/// Whether a metadata label or annotation at `path` is a GitOps tool's own mark (see
+/// [`APPLIER_MARKS`]).
+pub fn is_applier_mark(path: &[Seg]) -> bool {
+    let n = path.len();
+    n >= 3
+        && path[n - 3].key() == Some("metadata")
+        && matches!(parent_key(path), Some("labels" | "annotations"))
+        && last_key(path).is_some_and(|k| APPLIER_MARKS.contains(&k))
+}
+
 /// Whether a field at `path` is server bookkeeping, never drift whatever its value.
 pub fn is_bookkeeping(path: &[Seg]) -> bool {
     match path {

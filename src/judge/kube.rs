@@ -148,6 +148,7 @@ impl Judge {
                     &key.kind,
                     &desired_value,
                     &live_value,
+                    live_object.applied.as_deref(),
                     &self.config.drift,
                 );
                 let drifts = registry.apply(&self.target, key, &desired_value, &live_value, drifts);

@@ -92,11 +92,13 @@ impl Unreadable {
 }
 
 /// Trims a live object to what judging needs, as soon as it is read: the
-/// last-applied-configuration annotation goes (see [`crate::model::drop_last_applied`]), and each
+/// last-applied-configuration annotation goes (see [`crate::model::drop_last_applied`]; its shape,
+/// without values, stays as [`Object::applied`]), and each
 /// managedFields entry's fieldsV1 tree is kept as compact JSON text, parsed again only for objects
 /// that drift. Then the object is frozen into text (see [`crate::model::Body`]).
 pub fn compact(object: &mut Object) {
     if let Some(value) = object.body.tree_mut() {
+        object.applied = crate::diff::compare::applied_shape(value);
         crate::model::drop_last_applied(value);
         if let Some(entries) = value
             .pointer_mut("/metadata/managedFields")

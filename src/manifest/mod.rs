@@ -307,6 +307,7 @@ fn to_object(
         namespace,
         name,
         owned: crate::model::has_owner(&value),
+        applied: None,
         body: Body::Tree(value),
         origin: Origin {
             file: file.to_string(),

@@ -129,6 +129,11 @@ pub struct Object {
     pub origin: Origin,
     /// `metadata.ownerReferences` is present and not empty.
     pub owned: bool,
+    /// Live objects: which fields the last `kubectl apply` set, as compact JSON — the shape of
+    /// the `last-applied-configuration` annotation (which itself is dropped on reading: on a
+    /// Secret it holds the values in plain text), values replaced by `true` but for list
+    /// elements' merge keys. The evidence for fields removed from git.
+    pub applied: Option<Box<str>>,
 }
 
 /// An object's content: a tree while it is being read and trimmed, then frozen into compact
@@ -184,6 +189,18 @@ impl Object {
     /// The content as a tree.
     pub fn value(&self) -> Cow<'_, Value> {
         self.body.value()
+    }
+
+    /// Whether the object carries `metadata.managedFields` entries, the evidence of who changed
+    /// what: looked up without parsing a frozen body.
+    pub fn has_managed_fields(&self) -> bool {
+        match &self.body {
+            Body::Tree(value) => value
+                .pointer("/metadata/managedFields")
+                .and_then(Value::as_array)
+                .is_some_and(|entries| !entries.is_empty()),
+            Body::Text(text) => text.contains("\"managedFields\":[{"),
+        }
     }
 }
 

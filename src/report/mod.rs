@@ -286,6 +286,10 @@ pub struct TargetMeta {
     pub observed_at: DateTime<Utc>,
     /// Live objects read.
     pub objects: usize,
+    /// Live Kubernetes objects without `metadata.managedFields`, for which no drift can be
+    /// attributed (snapshots from `kubectl get`, which hides them); absent for AWS targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub without_managed_fields: Option<usize>,
 }
 
 /// Counts of resources per status, and of problems.

@@ -61,6 +61,13 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
             "  target {}: {} {} · {} objects",
             target.name, target.provider, target.location, target.objects
         );
+        if let Some(without) = target.without_managed_fields.filter(|n| *n > 0) {
+            let _ = writeln!(
+                out,
+                "    {} {without} of them carry no managedFields: who changed what cannot be said for them (`kubectl get` hides them: snapshot with `--show-managed-fields` or `gitdrift snapshot`)",
+                paint(DIM, "note:")
+            );
+        }
     }
     let mut current_target: Option<&str> = None;
     for resource in &report.resources {
@@ -188,11 +195,21 @@ fn resource_block(out: &mut String, resource: &ResourceReport) {
     let _ = writeln!(out, "{}", line.trim_end());
     for drift in &resource.drifts {
         let _ = writeln!(out, "      {}", paint(BOLD, &drift.path));
+        let why = match drift.reason {
+            crate::diff::Reason::RemovedFromGit => {
+                format!(
+                    "  {}",
+                    paint(DIM, "← removed from git; the last apply set it")
+                )
+            }
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "        {} {}",
+            "        {} {}{}",
             paint(RED, "git: "),
-            value(&drift.desired)
+            value(&drift.desired),
+            why
         );
         let by = match (&drift.changed_by, &drift.changed_at) {
             (Some(who), Some(when)) => {

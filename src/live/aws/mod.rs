@@ -216,5 +216,6 @@ pub fn object(region: &str, resource_type: &str, item: types::Item) -> Object {
             rendered: None,
         },
         owned: false,
+        applied: None,
     }
 }
