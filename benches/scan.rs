@@ -5,7 +5,8 @@
 //! objects per second and peak RSS. Not a timed test: figures go to BENCHMARKS.md.
 //!
 //! `cargo bench --bench scan` (N = 100000); `GITDRIFT_BENCH_OBJECTS=20000 cargo bench --bench scan`;
-//! `GITDRIFT_BENCH_AUDIT=off` scans with the compliance audit turned off (drift only).
+//! `GITDRIFT_BENCH_AUDIT=off` scans with the compliance audit turned off (drift only);
+//! `GITDRIFT_BENCH_BINARY=PATH` measures another build (a baseline) on the same data.
 
 mod common;
 
@@ -68,11 +69,14 @@ fn scan(root: &Path) -> (f64, i64, i32) {
         std::fs::write(&config, format!("{text}audit:\n  enabled: false\n")).unwrap();
     }
     measure(
-        Command::new(env!("CARGO_BIN_EXE_gitdrift"))
-            .args(["scan", "--format", "json", "--output"])
-            .arg(root.join("report.json"))
-            .arg("--config")
-            .arg(&config)
-            .env("GITDRIFT_CACHE_DIR", root.join("cache")),
+        Command::new(
+            std::env::var_os("GITDRIFT_BENCH_BINARY")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_gitdrift").into()),
+        )
+        .args(["scan", "--format", "json", "--output"])
+        .arg(root.join("report.json"))
+        .arg("--config")
+        .arg(&config)
+        .env("GITDRIFT_CACHE_DIR", root.join("cache")),
     )
 }

@@ -44,8 +44,9 @@ pub struct Comparer<'a> {
     owners: &'a Ownership<'a>,
     imperative: &'a BTreeSet<String>,
     check_imperative: bool,
-    /// `Apply` managers of git's fields (server-side apply's evidence of the last sync).
-    appliers: BTreeSet<String>,
+    /// `Apply` managers of git's fields (server-side apply's evidence of the last sync),
+    /// found on first need.
+    appliers: OnceCell<BTreeSet<String>>,
     /// The shape of the last applied configuration (see [`applied_shape`]), as text.
     applied_text: Option<&'a str>,
     /// ... parsed on first need (`None`: the object has none).
@@ -76,7 +77,7 @@ impl<'a> Comparer<'a> {
             owners,
             imperative,
             check_imperative: owners.has_any(imperative),
-            appliers: owners.git_appliers(desired_root),
+            appliers: OnceCell::new(),
             applied_text: applied,
             applied: OnceCell::new(),
             out: Vec::new(),
@@ -114,11 +115,20 @@ impl<'a> Comparer<'a> {
 
     /// Whether git's server-side applier still owns the live field at `path`.
     fn applier_set(&self, path: &[Seg]) -> bool {
-        !self.appliers.is_empty()
-            && self
-                .owners
-                .set_by(self.live_root, path, &self.appliers)
-                .is_some()
+        // First the cheap look: does any `Apply` entry name the field at all?
+        let Some(key) = path.iter().rev().find_map(Seg::key) else {
+            return false;
+        };
+        if !self.owners.apply_mentions(key) {
+            return false;
+        }
+        let appliers = self.appliers();
+        !appliers.is_empty() && self.owners.set_by(self.live_root, path, appliers).is_some()
+    }
+
+    fn appliers(&self) -> &BTreeSet<String> {
+        self.appliers
+            .get_or_init(|| self.owners.git_appliers(self.desired_root))
     }
 
     /// The last applied configuration's value at a live path, if it has one there. List
@@ -266,12 +276,11 @@ impl<'a> Comparer<'a> {
                     if !is_empty_value(l) || self.applied_at(path).is_some() {
                         self.drift(path, &Value::Null, l);
                     }
-                } else if self.applied_evidence(path) && self.applied_at(path).is_some() {
+                } else if !rules::is_applier_mark(path) && self.applied_at(path).is_some() {
                     self.removed(path, l);
-                } else if self.applied_evidence(path) {
-                    let appliers = std::mem::take(&mut self.appliers);
+                } else if !rules::is_applier_mark(path) && self.applier_set(path) {
+                    let appliers = self.appliers().clone();
                     self.live_only(path, l, &appliers, Reason::RemovedFromGit);
-                    self.appliers = appliers;
                 } else if self.check_imperative {
                     self.live_only(path, l, self.imperative, Reason::AddedLive);
                 }

@@ -117,6 +117,20 @@ impl<'a> Ownership<'a> {
             .max_by(|a, b| a.0.time.unwrap_or("").cmp(b.0.time.unwrap_or("")))
     }
 
+    /// Whether some `Apply` entry may own a field named `key`: a look at the raw fieldsV1 text,
+    /// without parsing it (most objects never need their fieldsV1 parsed).
+    pub fn apply_mentions(&self, key: &str) -> bool {
+        self.entries.iter().any(|e| {
+            e.operation == "Apply"
+                && match e.raw {
+                    Value::String(text) => {
+                        text.contains(key) && text.contains(&format!("\"f:{key}\""))
+                    }
+                    _ => true,
+                }
+        })
+    }
+
     /// The managers that applied git's declaration with server-side apply: `Apply` entries that
     /// own at least one field the declared object sets. A live-only field such a manager still
     /// owns was in the configuration it last applied, and has left git since.
