@@ -482,7 +482,19 @@ pub fn applied_shape(live: &Value) -> Option<Box<str>> {
         .pointer("/metadata/annotations")?
         .get(LAST_APPLIED)?
         .as_str()?;
-    let applied: Value = serde_json::from_str(text).ok()?;
+    let mut applied: Value = serde_json::from_str(text).ok()?;
+    // A Secret applied with `stringData` is stored, and compared, as `data`.
+    if applied.get("kind").and_then(Value::as_str) == Some("Secret")
+        && let Some(map) = applied.as_object_mut()
+        && let Some(Value::Object(string_data)) = map.remove("stringData")
+    {
+        let data = map
+            .entry("data")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(data) = data.as_object_mut() {
+            data.extend(string_data);
+        }
+    }
     // `kubectl edit` and `kubectl create --save-config` write the whole live object there, the
     // server's defaults and bookkeeping included: not what git applied, so no evidence at all.
     let metadata = applied.get("metadata");
@@ -570,7 +582,10 @@ mod tests {
             "{shape}"
         );
         let shape: Value = serde_json::from_str(&shape).unwrap();
-        assert_eq!(shape["stringData"]["password"], true);
+        assert_eq!(
+            shape["data"]["password"], true,
+            "a Secret's stringData as data"
+        );
         assert_eq!(shape["metadata"]["name"], true);
         let container = &shape["spec"]["containers"][0];
         assert_eq!(container["name"], "web");

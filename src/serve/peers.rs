@@ -15,9 +15,9 @@ use super::Service;
 
 /// How long a peer has to answer a listing, connection included: the merged answer comes
 /// within this, whatever the peers do.
-pub const PEER_DEADLINE: Duration = Duration::from_millis(1400);
+pub const PEER_DEADLINE: Duration = Duration::from_millis(1000);
 /// How long a peer has to connect.
-const PEER_CONNECT: Duration = Duration::from_millis(800);
+const PEER_CONNECT: Duration = Duration::from_millis(500);
 /// How long a peer has to send a whole report asked through this replica.
 const PEER_REPORT_DEADLINE: Duration = Duration::from_secs(60);
 /// Largest listing read from a peer.
