@@ -186,26 +186,9 @@ fn an_unreachable_remote_is_an_error_and_a_silent_one_times_out() {
     drop(silent);
 }
 
-/// A bare copy of a one-commit repository under a fresh root; returns (root, commit).
-fn served_repo() -> (tempfile::TempDir, String) {
-    let (repo, commit) = support::settings_repo("blue");
-    let root = tempfile::tempdir().unwrap();
-    support::git(
-        root.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            &repo.path().display().to_string(),
-            "shop.git",
-        ],
-    );
-    (root, commit)
-}
-
 #[test]
 fn https_token_auth_works_and_the_token_never_shows() {
-    let (root, commit) = served_repo();
+    let (root, commit) = support::served_repo();
     let token = "tok-9f8e7d6c5b4a-http-secret";
     let server = support::http_git::HttpGit::start_tls(root.path(), "x-access-token", token);
     let ca = server.ca_file(root.path());
@@ -304,7 +287,7 @@ fn https_token_auth_works_and_the_token_never_shows() {
 
 #[test]
 fn credentials_in_a_url_are_masked_everywhere() {
-    let (root, _) = served_repo();
+    let (root, _) = support::served_repo();
     let password = "url-embedded-pass-4455";
     let server = support::http_git::HttpGit::start_tls(root.path(), "bot", password);
     let ca = server.ca_file(root.path());
@@ -327,7 +310,7 @@ fn credentials_in_a_url_are_masked_everywhere() {
 
 #[test]
 fn credentials_are_never_sent_over_plain_http() {
-    let (root, _) = served_repo();
+    let (root, _) = support::served_repo();
     let token = "tok-plain-http-never-sent";
     let server = support::http_git::HttpGit::start(root.path(), "x-access-token", token);
     let live = live_with("blue");

@@ -435,7 +435,7 @@ fn the_image_runs_read_only_as_65532_and_scans_as_the_binary_does() {
     }
 
     // HTTPS git: trusted through the image's CA bundle, refused when the bundle lacks the CA.
-    let (served, commit) = served_repo();
+    let (served, commit) = support::served_repo();
     let token = "tok-image-3c1d9e7f5a2b-secret";
     let server = support::http_git::HttpGit::start_tls(served.path(), "x-access-token", token);
     let config = tempfile::tempdir().unwrap();
@@ -487,23 +487,6 @@ fn the_image_runs_read_only_as_65532_and_scans_as_the_binary_does() {
     let report: Value = serde_json::from_slice(&fetched.stdout).unwrap();
     assert_eq!(report["scan"]["sources"][0]["commit"], commit);
     assert!(!text(&fetched).contains(token));
-}
-
-/// A bare one-commit repository under a fresh root; (root, commit).
-fn served_repo() -> (tempfile::TempDir, String) {
-    let (repo, commit) = support::settings_repo("blue");
-    let root = tempfile::tempdir().unwrap();
-    support::git(
-        root.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            &repo.path().display().to_string(),
-            "shop.git",
-        ],
-    );
-    (root, commit)
 }
 
 fn which(program: &str) -> bool {

@@ -170,6 +170,18 @@ fn values<T: serde::Serialize>(items: &[T]) -> Vec<Value> {
         .collect()
 }
 
+/// A list of named entries (targets, sources, reports), in name order, for every shard.
+async fn named(
+    service: &Service,
+    scope: &Scope,
+    headers: &HeaderMap,
+    path: &str,
+    key: &str,
+    local: Vec<Value>,
+) -> Response {
+    listed(service, scope, headers, path, key, local, |i| by_name(i)).await
+}
+
 /// Entries in name order (then shard).
 fn by_name(items: &mut [Value]) {
     items.sort_by(|a, b| {
@@ -183,14 +195,13 @@ async fn targets(
     headers: HeaderMap,
 ) -> Response {
     let local = values(&service.target_statuses());
-    listed(
+    named(
         &service,
         &scope,
         &headers,
         "/api/v1/targets",
         "targets",
         local,
-        |i| by_name(i),
     )
     .await
 }
@@ -201,14 +212,13 @@ async fn sources(
     headers: HeaderMap,
 ) -> Response {
     let local = values(&service.source_statuses());
-    listed(
+    named(
         &service,
         &scope,
         &headers,
         "/api/v1/sources",
         "sources",
         local,
-        |i| by_name(i),
     )
     .await
 }
@@ -465,14 +475,13 @@ async fn scheduled_reports(
     headers: HeaderMap,
 ) -> Response {
     let local = values(&report_runs(&service));
-    listed(
+    named(
         &service,
         &scope,
         &headers,
         "/api/v1/reports",
         "reports",
         local,
-        |i| by_name(i),
     )
     .await
 }

@@ -260,6 +260,24 @@ impl Drop for GitDaemon {
     }
 }
 
+/// A bare copy of a one-commit repository ([`settings_repo`]) under a fresh root, as a git
+/// server serves it; returns (root, commit).
+pub fn served_repo() -> (tempfile::TempDir, String) {
+    let (repo, commit) = settings_repo("blue");
+    let root = tempfile::tempdir().unwrap();
+    git(
+        root.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &repo.path().display().to_string(),
+            "shop.git",
+        ],
+    );
+    (root, commit)
+}
+
 /// A repository whose one commit declares the `settings` ConfigMap in `shop` with `mode`;
 /// returns it and the commit id.
 pub fn settings_repo(mode: &str) -> (Repo, String) {
