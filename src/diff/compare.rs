@@ -273,7 +273,7 @@ impl<'a> Comparer<'a> {
             path.push(Seg::Key(key.clone()));
             if !rules::is_bookkeeping(path) {
                 if content {
-                    if !is_empty_value(l) || self.applied_at(path).is_some() {
+                    if !is_empty_value(l) {
                         self.drift(path, &Value::Null, l);
                     }
                 } else if !rules::is_applier_mark(path) && self.applied_at(path).is_some() {

@@ -154,12 +154,12 @@ async fn listed(
     local: Vec<Value>,
     order: impl FnOnce(&mut Vec<Value>),
 ) -> Response {
-    match peers::merge(service, scope, headers, path_and_query, key, local.clone()).await {
-        Some(mut merged) => {
+    match peers::merge(service, scope, headers, path_and_query, key, local).await {
+        Ok(mut merged) => {
             order(&mut merged.items);
             json_response(&json!({ key: merged.items, "shards": merged.shards }))
         }
-        None => json_response(&json!({ key: local })),
+        Err(local) => json_response(&json!({ key: local })),
     }
 }
 
@@ -655,9 +655,12 @@ async fn everywhere<T: serde::Serialize + serde::de::DeserializeOwned>(
     key: &str,
     local: Vec<T>,
 ) -> (Vec<(Option<usize>, T)>, Option<Vec<peers::ShardState>>) {
+    if !peers::asks_peers(service, scope) {
+        return (local.into_iter().map(|t| (None, t)).collect(), None);
+    }
     match peers::merge(service, scope, headers, path, key, values(&local)).await {
-        None => (local.into_iter().map(|t| (None, t)).collect(), None),
-        Some(merged) => {
+        Err(_) => (local.into_iter().map(|t| (None, t)).collect(), None),
+        Ok(merged) => {
             let items = merged
                 .items
                 .into_iter()

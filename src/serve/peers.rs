@@ -63,9 +63,16 @@ pub struct Merged {
     pub shards: Vec<ShardState>,
 }
 
+/// Whether a request is answered for every shard: the replica is one of several and the
+/// caller did not ask for its own part only.
+pub fn asks_peers(service: &Service, scope: &Scope) -> bool {
+    !scope.local() && service.shard().is_some_and(|s| s.count > 1)
+}
+
 /// The list under `key` from every shard: this replica's own `local` entries and each peer's
 /// answer to `path?scope=local` (with the caller's token), each entry tagged with its shard.
-/// `None` when the replica is not sharded or only its own part was asked for.
+/// `Err(local)`, untouched, when the replica is not sharded or only its own part was asked
+/// for (see [`asks_peers`]).
 pub async fn merge(
     service: &Service,
     scope: &Scope,
@@ -73,11 +80,10 @@ pub async fn merge(
     path_and_query: &str,
     key: &str,
     local: Vec<Value>,
-) -> Option<Merged> {
-    let own = service.shard()?;
-    if scope.local() || own.count < 2 {
-        return None;
-    }
+) -> Result<Merged, Vec<Value>> {
+    let Some(own) = service.shard().filter(|_| asks_peers(service, scope)) else {
+        return Err(local);
+    };
     let separator = if path_and_query.contains('?') {
         '&'
     } else {
@@ -130,7 +136,7 @@ pub async fn merge(
         }
     }
     shards.sort_by_key(|s| s.shard);
-    Some(Merged { items, shards })
+    Ok(Merged { items, shards })
 }
 
 fn tag(mut value: Value, shard: usize) -> Value {
