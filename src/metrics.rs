@@ -63,6 +63,11 @@ pub struct Metrics {
     /// Each target's waivers, combined into `gitdrift_waivers`.
     waiver_states: Mutex<BTreeMap<String, Vec<WaiverState>>>,
     revisions: Mutex<HashMap<String, String>>,
+    drift_oldest_age: GaugeVec,
+    drift_age_limit: GaugeVec,
+    /// When each target's oldest drift was first seen, as of its latest scan (`None`: no drift
+    /// or no history); its age is computed when the metrics are read.
+    oldest_drift: Mutex<HashMap<String, Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
 /// The gauge series a target's scan set: family and label values.
@@ -215,6 +220,19 @@ impl Metrics {
                 "When the last scan of a target finished, with or without errors (Unix time).",
                 &["target"],
             ),
+            drift_oldest_age: float_gauge(
+                &r,
+                "gitdrift_drift_oldest_age_seconds",
+                "How long the oldest drift of a target has lasted: since the first scan in the history where that field drifted and it has drifted in every scan since (0 without drift).",
+                &["target"],
+            ),
+            drift_age_limit: float_gauge(
+                &r,
+                "gitdrift_drift_age_limit_seconds",
+                "serve.drift_age_limit: drift older than this fires GitdriftDriftTooOld.",
+                &[],
+            ),
+            oldest_drift: Mutex::new(HashMap::new()),
             scan_interval: float_gauge(
                 &r,
                 "gitdrift_scan_interval_seconds",
@@ -323,6 +341,16 @@ impl Metrics {
 
     /// The metrics in the Prometheus text format.
     pub fn encode(&self) -> String {
+        let now = chrono::Utc::now();
+        for (target, seen) in self
+            .oldest_drift
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let age = seen.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+            self.drift_oldest_age.with_label_values(&[target]).set(age);
+        }
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
@@ -483,6 +511,13 @@ impl Metrics {
         }
         series.insert(target.to_string(), new);
         drop(series);
+        self.oldest_drift
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                target.to_string(),
+                crate::report::age::oldest(report).get(target).copied(),
+            );
 
         let waivers = report
             .compliance
@@ -563,9 +598,18 @@ impl Metrics {
         for (family, labels) in old {
             self.remove(family, &labels);
         }
-        for vec in [&self.last_success, &self.last_scan, &self.scan_interval] {
+        for vec in [
+            &self.last_success,
+            &self.last_scan,
+            &self.scan_interval,
+            &self.drift_oldest_age,
+        ] {
             let _ = vec.remove_label_values(&[target]);
         }
+        self.oldest_drift
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(target);
         let _ = self.scan_duration.remove_label_values(&[target]);
         for provider in ["snapshot", "kubernetes", "aws"] {
             let _ = self.refused.remove_label_values(&[target, provider]);
@@ -602,6 +646,13 @@ impl Metrics {
         self.scans
             .with_label_values(&[target, if failed == 0 { "ok" } else { "error" }])
             .inc();
+    }
+
+    /// Records `serve.drift_age_limit`, which the drift-age alert compares with.
+    pub fn drift_age_limit(&self, limit: std::time::Duration) {
+        self.drift_age_limit
+            .with_label_values::<&str>(&[])
+            .set(limit.as_secs_f64());
     }
 
     /// Records a target's configured scan interval, and shows its refused writes as 0 (a

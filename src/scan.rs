@@ -134,7 +134,12 @@ pub async fn run_with(
         (a.severity, &a.source, &a.target, &a.file, a.line)
             .cmp(&(b.severity, &b.source, &b.target, &b.file, b.line))
     });
-    let resources = scanned.resources;
+    let mut resources = scanned.resources;
+    let commits: std::collections::BTreeMap<&str, &str> = source_meta
+        .iter()
+        .filter_map(|s| Some((s.name.as_str(), s.commit.as_deref()?)))
+        .collect();
+    crate::remediate::lines::locate(config, &options.cache_dir, &commits, &mut resources);
     let coverage = crate::report::Coverage::of(&resources);
     let mut summary = Summary::of(&resources, &problems);
     summary.unreadable = scanned.unreadable.len();

@@ -219,6 +219,27 @@ impl Store {
         Ok(id)
     }
 
+    /// When each drift of the previous scan of each of `report`'s targets was first seen (see
+    /// [`crate::report::age`]); empty without history.
+    pub fn previous_ages(&self, report: &ScanReport) -> crate::report::age::Ages {
+        let mut ages = crate::report::age::Ages::default();
+        let mut loaded: std::collections::HashMap<i64, Option<ScanReport>> =
+            std::collections::HashMap::new();
+        for target in &report.scan.targets {
+            let Ok(list) = self.list_target(&target.name, 1) else {
+                continue;
+            };
+            let Some(scan) = list.first() else { continue };
+            let stored = loaded
+                .entry(scan.id)
+                .or_insert_with(|| self.get(scan.id).ok().flatten().map(|(_, r)| r));
+            if let Some(stored) = stored {
+                ages.extend(crate::report::age::Ages::of(stored, Some(&target.name)));
+            }
+        }
+        ages
+    }
+
     /// The most recent scans, newest first.
     pub fn list(&self, limit: usize) -> Result<Vec<StoredScan>, StoreError> {
         let conn = self.conn();

@@ -200,7 +200,10 @@ fn sarif_validates_against_the_sarif_schema_and_points_at_git() {
         location["artifactLocation"]["uri"],
         "gitops/apps/web/deployment.yaml"
     );
-    assert_eq!(location["region"]["startLine"], 1);
+    assert_eq!(
+        location["region"]["startLine"], 10,
+        "the drifted field's line (`replicas:`), not the document's first"
+    );
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     for r in results {
         let index = r["ruleIndex"].as_u64().unwrap() as usize;
@@ -229,7 +232,7 @@ fn sarif_validates_against_the_sarif_schema_and_points_at_git() {
 fn markdown_escapes_table_cells() {
     let repo = repo();
     let text = render(&repo, "markdown");
-    assert!(text.contains("| drifted | demo | Deployment shop/web | `gitops/apps/web/deployment.yaml:1` | `/spec/replicas` | `2` | `5` | kubectl-scale |"), "{text}");
+    assert!(text.contains("| drifted | demo | Deployment shop/web | `gitops/apps/web/deployment.yaml:10` | `/spec/replicas` | `2` | `5` | kubectl-scale |"), "{text}");
     let hostile = text
         .lines()
         .find(|l| l.contains("ConfigMap shop/hostile"))

@@ -697,8 +697,10 @@ fn snapshots_of_a_cluster_scan_like_the_cluster_and_never_hold_a_secret() {
     assert_eq!(secret["status"], "drifted");
     assert_eq!(
         secret["drifts"],
+        // Line 9: `password:` under git's stringData.
         json!([{"path": "/data/password", "desired": "<redacted>", "live": "<redacted>",
-                "reason": "changed", "changed_by": "argocd-controller", "changed_at": "2026-11-02T10:20:31Z"}])
+                "reason": "changed", "changed_by": "argocd-controller", "changed_at": "2026-11-02T10:20:31Z",
+                "line": 9}])
     );
     assert!(!run.all().contains("cm90YXRlZC1wYXNzd29yZC00MzIx"));
     api.assert_read_only();
@@ -875,4 +877,83 @@ fn an_object_nested_past_the_parser_limit_is_skipped_alone_and_named() {
             .starts_with("Widget shop/deep: skipped"),
         "{warning}"
     );
+}
+
+#[test]
+fn a_clusters_own_openapi_schemas_give_the_defaults_of_its_custom_resources() {
+    let api = KubeApi::start();
+    api.serve("example.com", "v1", "Widget", "widgets", true);
+    let applied = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "shop"},
+        "spec": {"replicas": 3, "size": "small", "tier": "gold"}});
+    api.load([json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "shop", "uid": "7d0e", "resourceVersion": "12",
+                     "annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied.to_string()}},
+        "spec": {"replicas": 3, "size": "small", "tier": "gold"}})]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "lab", TOKEN_A);
+    let repo = Repo::new();
+    // Git dropped size and tier since the last apply.
+    repo.write(
+        "widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: shop\nspec:\n  replicas: 3\n",
+    );
+    repo.commit("widget");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
+            kube_target("lab", "lab", &kubeconfig, "")
+        ),
+    )
+    .unwrap();
+    let paths = |report: &Value| -> Vec<String> {
+        resource(report, "lab", "Widget", "w")["drifts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Without a published schema nothing says `small` is the default: both removals are drift.
+    let before = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    assert_eq!(paths(&before), ["/spec/size", "/spec/tier"]);
+
+    // The cluster publishes the CRD's schema in /openapi/v3, as API servers do.
+    api.openapi(
+        "apis/example.com/v1",
+        json!({"openapi": "3.0.0", "components": {"schemas": {"com.example.v1.Widget": {
+            "type": "object",
+            "description": "A widget.",
+            "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Widget"}],
+            "properties": {
+                "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema."},
+                "spec": {"type": "object", "properties": {
+                    "replicas": {"type": "integer", "minimum": 0},
+                    "size": {"type": "string", "default": "small", "enum": ["small", "large"]},
+                    "tier": {"type": "string"}}}}}}}}),
+    );
+    let after = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    assert_eq!(
+        paths(&after),
+        ["/spec/tier"],
+        "size is the schema's default: a sync leaves it"
+    );
+    let widget = resource(&after, "lab", "Widget", "w");
+    assert_eq!(widget["drifts"][0]["reason"], "removed_from_git");
+    assert_eq!(
+        widget["discounted"],
+        json!([{"path": "/spec/size", "reason": "schema_default", "detail": "\"small\" is the default"}])
+    );
+    let journal = api.journal();
+    assert!(journal.iter().any(|j| j.path == "/openapi/v3"));
+    assert!(
+        journal
+            .iter()
+            .any(|j| j.path == "/openapi/v3/apis/example.com/v1" && j.status == 200),
+        "the group version read, and only its document"
+    );
+    assert!(!journal.iter().any(|j| j.path == "/openapi/v3/api/v1"));
+    api.assert_read_only();
 }

@@ -49,7 +49,7 @@ fn demo_scan_finds_the_planted_drift_and_nothing_else() {
         web["drifts"],
         serde_json::json!([{
             "path": "/spec/replicas", "desired": 2, "live": 5, "reason": "changed",
-            "changed_by": "kubectl-scale", "changed_at": "2026-11-24T22:05:10Z"
+            "changed_by": "kubectl-scale", "changed_at": "2026-11-24T22:05:10Z", "line": 10
         }])
     );
     let cart = resource(&report, "Deployment", "cart");
@@ -338,7 +338,8 @@ fn a_label_removed_from_git_is_drift_through_a_snapshot_and_missing_attribution_
     let drifts = &report["resources"][0]["drifts"];
     assert_eq!(
         drifts,
-        &serde_json::json!([{"path": "/metadata/labels/tier", "desired": null, "live": "frontend", "reason": "removed_from_git"}]),
+        // Line 5: `labels:`, the nearest ancestor git still has.
+        &serde_json::json!([{"path": "/metadata/labels/tier", "desired": null, "live": "frontend", "reason": "removed_from_git", "line": 5}]),
         "{report:#}"
     );
     assert_eq!(report["scan"]["targets"][0]["without_managed_fields"], 1);
@@ -799,4 +800,202 @@ fn version_verbose_names_the_commit_and_the_render_tools_found() {
     );
     let plain = gitdrift(&project_root(), &["version"], &[]);
     assert_eq!(plain.stdout.trim(), lines[0], "one line without --verbose");
+}
+
+#[test]
+fn explain_says_why_each_verdict_and_one_resource_in_full() {
+    let (repo, _) = demo_repo();
+    // Without --explain the JSON lists only the discounts of git's own fields.
+    let plain = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    let web = |report: &Value| -> Value {
+        report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "Deployment" && r["name"] == "web")
+            .cloned()
+            .unwrap()
+    };
+    let reasons = |resource: &Value| -> Vec<(String, String)> {
+        resource["discounted"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .map(|d| {
+                        (
+                            d["path"].as_str().unwrap().to_string(),
+                            d["reason"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let quiet = reasons(&web(&plain));
+    assert!(
+        quiet.contains(&(
+            "/spec/template/spec/containers/0/resources/requests/cpu".into(),
+            "normalised".into()
+        )),
+        "{quiet:?}"
+    );
+    assert!(
+        !quiet.iter().any(|(_, r)| r == "server_default"),
+        "live-only defaults are listed only when explaining: {quiet:?}"
+    );
+
+    let explained = gitdrift(repo.path(), &["scan", "--format", "json", "--explain"], &[]).json();
+    let all = reasons(&web(&explained));
+    for (path, reason) in [
+        ("/spec/strategy/type", "server_default"),
+        ("/spec/template/spec/dnsPolicy", "server_default"),
+        (
+            "/spec/template/spec/containers/0/ports/0/protocol",
+            "schema_default",
+        ),
+    ] {
+        assert!(
+            all.contains(&(path.to_string(), reason.to_string())),
+            "{path} {reason} in {all:?}"
+        );
+    }
+    let cart = explained["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "Deployment" && r["name"] == "cart")
+        .unwrap();
+    let ignored = cart["discounted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"] == "/spec/replicas")
+        .expect("the ignored replicas are explained");
+    assert_eq!(ignored["reason"], "ignored_by_rule");
+    assert!(
+        ignored["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("drift.ignore rule at line "),
+        "{ignored}"
+    );
+
+    // Text: one resource's full reasoning.
+    let one = gitdrift(
+        repo.path(),
+        &["scan", "--explain", "deployment/shop/web"],
+        &[],
+    );
+    assert_eq!(
+        one.code, 1,
+        "the exit code still says drift: {}",
+        one.stderr
+    );
+    assert!(one.stdout.starts_with("target demo\n"), "{}", one.stdout);
+    assert!(one.stdout.contains("/spec/replicas"), "{}", one.stdout);
+    assert!(
+        one.stdout.contains(
+            "/spec/template/spec/containers/0/ports/0/protocol schema_default (\"TCP\" is the default)"
+        ),
+        "{}",
+        one.stdout
+    );
+    assert!(one.stdout.contains("compliance:"), "{}", one.stdout);
+    assert!(
+        !one.stdout.contains("Deployment shop/cart"),
+        "only the named resource"
+    );
+    let unknown = gitdrift(repo.path(), &["scan", "--explain", "Deployment/nope"], &[]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown
+            .stderr
+            .contains("no resource of the scan is Deployment/nope"),
+        "{}",
+        unknown.stderr
+    );
+    // Text: every resource, in-sync ones with discounts too.
+    let text = gitdrift(repo.path(), &["scan", "--explain"], &[]);
+    assert!(text.stdout.contains("= in sync"), "{}", text.stdout);
+    assert!(text.stdout.contains("not drift:"), "{}", text.stdout);
+}
+
+#[test]
+fn each_drift_names_its_line_in_git_and_with_a_history_how_long_it_has_lasted() {
+    let (repo, _) = demo_repo();
+    let data = repo.path().join("data");
+    let data = data.to_str().unwrap();
+    let first = gitdrift(
+        repo.path(),
+        &["scan", "--format", "json", "--data-dir", data],
+        &[],
+    );
+    let first = first.json();
+    let drift_of = |report: &Value, kind: &str, name: &str| -> Value {
+        report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == kind && r["name"] == name)
+            .unwrap()["drifts"][0]
+            .clone()
+    };
+    // Lines: the field's key in git's file (`replicas:` is line 10 of the demo's Deployment;
+    // the cart's image line 21 of a multi-document file; the ConfigMap's key line 7).
+    assert_eq!(drift_of(&first, "Deployment", "web")["line"], 10);
+    assert_eq!(drift_of(&first, "Deployment", "cart")["line"], 21);
+    assert_eq!(drift_of(&first, "ConfigMap", "web-config")["line"], 7);
+    let started = first["scan"]["started_at"].as_str().unwrap().to_string();
+    assert_eq!(drift_of(&first, "Deployment", "web")["first_seen"], started);
+    // SARIF points at the field's line.
+    let sarif = gitdrift(repo.path(), &["scan", "--format", "sarif"], &[]).json();
+    let result = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["ruleId"] == "gitdrift/drifted"
+                && r["message"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("/spec/replicas")
+        })
+        .expect("the replicas drift");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        10
+    );
+    // Without a history nothing is dated.
+    assert!(
+        drift_of(&sarif_free_json(&repo), "Deployment", "web")
+            .get("first_seen")
+            .is_none()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = gitdrift(repo.path(), &["scan", "--data-dir", data], &[]);
+    let line = second
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("/spec/replicas"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("gitops/apps/web/deployment.yaml:10  drifting for ")
+            && line.contains(&format!("(since {}Z)", &started[..19])),
+        "{}",
+        second.stdout
+    );
+    let third = gitdrift(
+        repo.path(),
+        &["scan", "--format", "json", "--data-dir", data],
+        &[],
+    );
+    assert_eq!(
+        drift_of(&third.json(), "Deployment", "web")["first_seen"],
+        started,
+        "dated from the first scan while it lasts"
+    );
+}
+
+fn sarif_free_json(repo: &Repo) -> Value {
+    gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json()
 }

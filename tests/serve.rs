@@ -1438,3 +1438,73 @@ fn serve_proposes_remediation_after_scans_within_its_hourly_budget() {
     let (code, _) = served.stop();
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn drift_is_dated_from_the_first_scan_that_saw_it_across_restarts_and_its_age_is_a_metric() {
+    let repo = demo(&format!("{SERVE_QUIET}  drift_age_limit: 2h\n"));
+    let first_started = {
+        let served = start(&repo);
+        ready(&served);
+        let demo = target(&served.get("/api/v1/targets").json(), "demo").clone();
+        let id = demo["last_scan_id"].as_i64().expect("a stored scan");
+        let scan = served
+            .get(&format!("/api/v1/scans/{id}/report?format=json"))
+            .json();
+        let started = scan["scan"]["started_at"].as_str().unwrap().to_string();
+        let web = scan["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "Deployment" && r["name"] == "web")
+            .unwrap()
+            .clone();
+        let replicas = &web["drifts"][0];
+        assert_eq!(replicas["path"], "/spec/replicas");
+        assert_eq!(
+            replicas["first_seen"], started,
+            "a new drift dates from its own scan"
+        );
+        assert_eq!(
+            replicas["line"], 10,
+            "the line of `replicas:` in git's file"
+        );
+        let metrics = served.get("/metrics").body;
+        assert_eq!(
+            metric(&metrics, "gitdrift_drift_age_limit_seconds"),
+            Some(7200.0)
+        );
+        assert!(
+            metric(
+                &metrics,
+                r#"gitdrift_drift_oldest_age_seconds{target="demo"}"#
+            )
+            .is_some_and(|age| (0.0..60.0).contains(&age)),
+            "{metrics}"
+        );
+        started
+    };
+    std::thread::sleep(Duration::from_millis(1100));
+    // A restart reads the dates from the history: the same drift keeps its first scan.
+    let served = start(&repo);
+    ready(&served);
+    let demo = target(&served.get("/api/v1/targets").json(), "demo").clone();
+    let id = demo["last_scan_id"].as_i64().expect("a stored scan");
+    let scan = served
+        .get(&format!("/api/v1/scans/{id}/report?format=json"))
+        .json();
+    assert_ne!(scan["scan"]["started_at"], first_started.as_str());
+    let web = scan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "Deployment" && r["name"] == "web")
+        .unwrap();
+    assert_eq!(web["drifts"][0]["first_seen"], first_started.as_str());
+    let metrics = served.get("/metrics").body;
+    let age = metric(
+        &metrics,
+        r#"gitdrift_drift_oldest_age_seconds{target="demo"}"#,
+    )
+    .expect("the age of the oldest drift");
+    assert!(age >= 1.0, "at least the time between the scans: {age}");
+}

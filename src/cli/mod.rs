@@ -89,6 +89,12 @@ struct ScanArgs {
     /// List in-sync resources too (text format).
     #[arg(long)]
     show_in_sync: bool,
+    /// Say why each verdict is what it is: every difference between git and live that was not
+    /// counted as drift, with the reason (server or schema default, owner, ignore rule,
+    /// normalisation). With RESOURCE (`KIND/NAME`, `KIND/NAMESPACE/NAME`, optionally after
+    /// `TARGET:`), print only that resource's full reasoning.
+    #[arg(long, value_name = "RESOURCE", num_args = 0..=1, default_missing_value = "")]
+    explain: Option<String>,
     /// Exit 1 when compliance findings at or above this severity fail (critical, high, medium,
     /// low, info, or none) [default: audit.fail_on_severity, high].
     #[arg(long, value_name = "SEVERITY", value_parser = parse_threshold)]

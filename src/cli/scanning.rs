@@ -6,14 +6,27 @@ use std::sync::Arc;
 use super::*;
 
 pub(super) async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
-    let config = Arc::new(Config::load(&args.config.config, &crate::live::known())?);
+    let mut config = Config::load(&args.config.config, &crate::live::known())?;
+    if args.explain.is_some() {
+        config.drift.explain = true;
+    }
+    let config = Arc::new(config);
     let options = ScanOptions {
         cache_dir: cache_dir(&args.config),
         targets: args.targets.clone(),
     };
     let config_threshold = config.audit.fail_on_severity;
     let context = scan::Context::new(config, Arc::new(Metrics::new()));
-    let report = scan::run(&context, &options).await;
+    let mut report = scan::run(&context, &options).await;
+    // With a history, each drift is dated from the scan that first saw it.
+    let store = match &args.data_dir {
+        Some(dir) => {
+            let store = crate::store::Store::open(dir)?;
+            store.previous_ages(&report).apply(&mut report);
+            Some((dir, store))
+        }
+        None => None,
+    };
     for problem in &report.problems {
         match problem.severity {
             Severity::Error => tracing::info!(message = "scan problem", %problem),
@@ -22,8 +35,31 @@ pub(super) async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     }
     let text_options = TextOptions {
         show_in_sync: args.show_in_sync,
+        explain: args.explain.is_some(),
     };
+    let one = args.explain.as_deref().filter(|r| !r.is_empty());
     let written = match (&args.output, args.format) {
+        // One resource's reasoning, as text wherever it goes.
+        _ if one.is_some() => {
+            let wanted = one.unwrap_or_default();
+            let Some(text) = report::text::explain(&report, wanted) else {
+                anyhow::bail!(
+                    "--explain {wanted}: no resource of the scan is {wanted} (write KIND/NAME or KIND/NAMESPACE/NAME, optionally after TARGET:)"
+                );
+            };
+            match &args.output {
+                Some(path) => {
+                    let plain = anstream::adapter::strip_str(&text).to_string();
+                    crate::files::write_atomically(path, &plain, crate::files::Access::Umask)
+                        .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+                    Ok(())
+                }
+                None => {
+                    let mut out = anstream::stdout().lock();
+                    out.write_all(text.as_bytes()).and_then(|()| out.flush())
+                }
+            }
+        }
         // JSON goes straight to its destination: a large report is never held whole.
         (Some(path), Format::Json) => {
             crate::files::write_atomically_with(path, crate::files::Access::Umask, |out| {
@@ -60,8 +96,7 @@ pub(super) async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
         other => other?,
     }
-    if let Some(dir) = &args.data_dir {
-        let store = crate::store::Store::open(dir)?;
+    if let Some((dir, store)) = &store {
         let id = store.save(&report)?;
         tracing::info!(message = "scan stored", id, data_dir = %dir.display());
     }

@@ -30,6 +30,10 @@ pub struct DriftSettings {
     pub ignore: Vec<IgnoreRule>,
     /// Live objects never reported as unmanaged, beyond the built-in system objects.
     pub unmanaged_exclude: Vec<Selector>,
+    /// List, per resource, every live-only field git does not declare and why it is not drift
+    /// (`drift.explain`, or `scan --explain`); the discounted differences in git's own fields
+    /// are listed always.
+    pub explain: bool,
 }
 
 impl Default for DriftSettings {
@@ -41,6 +45,7 @@ impl Default for DriftSettings {
                 .collect(),
             ignore: Vec::new(),
             unmanaged_exclude: Vec::new(),
+            explain: false,
         }
     }
 }
@@ -89,6 +94,9 @@ impl Checker {
                 .string_list(managers, "drift.imperative_managers")
                 .into_iter()
                 .collect();
+        }
+        if let Some(explain) = fields.get("explain") {
+            drift.explain = self.boolean(explain, "drift.explain").unwrap_or(false);
         }
         if let Some(ignore) = fields.get("ignore") {
             for item in self.seq(ignore, "drift.ignore") {

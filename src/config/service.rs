@@ -17,6 +17,7 @@
 //!   watch_debounce: 2s              # watch mode: quiet time after a change before judging
 //!   shutdown_timeout: 30s           # SIGTERM: how long running scans may take to finish
 //!   resource_metrics: false         # per-resource gauge (one series per drifted resource!)
+//!   drift_age_limit: 1d             # GitdriftDriftTooOld fires on drift older than this
 //!   external_url: https://gitdrift.example.com   # links in remediation pull requests
 //!   webhook_secret_env: GITDRIFT_WEBHOOK_SECRET   # or webhook_secret_file
 //!   retention:
@@ -62,6 +63,9 @@ pub struct ServeSettings {
     pub shutdown_timeout: Duration,
     /// Whether the per-resource gauge is exported.
     pub resource_metrics: bool,
+    /// Drift older than this is an alert (exported as `gitdrift_drift_age_limit_seconds`, which
+    /// the `GitdriftDriftTooOld` rule compares with).
+    pub drift_age_limit: Duration,
     /// The secret webhooks are signed with; without one, webhooks are refused.
     pub webhook_secret: Option<SecretRef>,
     /// How long and how many scans the history keeps.
@@ -157,6 +161,7 @@ impl Default for ServeSettings {
             fetch_interval: Duration::from_secs(60),
             watch_debounce: Duration::from_secs(2),
             shutdown_timeout: Duration::from_secs(30),
+            drift_age_limit: Duration::from_secs(86_400),
             resource_metrics: false,
             webhook_secret: None,
             retention: Retention::default(),
@@ -269,6 +274,11 @@ impl Checker {
                 "shutdown_timeout",
                 &mut serve.shutdown_timeout,
                 Duration::from_secs(3600),
+            ),
+            (
+                "drift_age_limit",
+                &mut serve.drift_age_limit,
+                Duration::from_secs(366 * 86_400),
             ),
         ] {
             if let Some(n) = fields.get(key)

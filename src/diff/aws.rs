@@ -222,6 +222,8 @@ fn drift(path: &[Seg], desired: &Value, live: &Value) -> Drift {
         changed_at: None,
         owners: Vec::new(),
         git_path,
+        line: None,
+        first_seen: None,
     }
 }
 

@@ -65,16 +65,22 @@ fn run_case(name: &str) {
     };
     // As a live reader keeps it: the annotation's shape only.
     let applied = compare::applied_shape(live);
-    let drifts = compare(
+    let mut schemas = super::defaults::Schemas::builtin();
+    for crd in case["crds"].as_array().into_iter().flatten() {
+        schemas.add_crd(crd);
+    }
+    let verdict = compare(
         group,
         kind,
         desired,
         live,
         applied.as_deref(),
         &config.drift,
+        &schemas,
     );
     let registry = ignore::Registry::new(&config.drift.ignore);
-    let drifts = registry.apply("t", &key, desired, live, drifts);
+    let verdict = registry.apply("t", &key, desired, live, verdict);
+    let drifts = verdict.drifts.clone();
 
     let expected = case["expect"]
         .as_array()
@@ -143,9 +149,49 @@ fn run_case(name: &str) {
             "{name}: stale ignore rules"
         );
     }
-    // No secret value may survive into a drift of a Secret.
+    // `discounted`, where the case states it: exactly these paths, with these reasons (and
+    // details, where given).
+    if let Some(expected) = case.get("discounted").and_then(Value::as_array) {
+        let shown = serde_json::to_string_pretty(&verdict.discounted).unwrap_or_default();
+        let mut got: Vec<(&str, &str)> = verdict
+            .discounted
+            .iter()
+            .map(|d| (d.path.as_str(), d.reason.as_str()))
+            .collect();
+        got.sort();
+        let mut want: Vec<(&str, &str)> = expected
+            .iter()
+            .map(|e| {
+                (
+                    e["path"].as_str().unwrap_or(""),
+                    e["reason"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{name}: discounted differs; got {shown}");
+        for e in expected {
+            if let Some(detail) = e.get("detail").and_then(Value::as_str) {
+                let found = verdict
+                    .discounted
+                    .iter()
+                    .find(|d| Some(d.path.as_str()) == e["path"].as_str());
+                assert_eq!(
+                    found.map(|d| d.detail.as_str()),
+                    Some(detail),
+                    "{name}: discount detail at {} differs; got {shown}",
+                    e["path"]
+                );
+            }
+        }
+    }
+    // No secret value may survive into a drift, or a discount, of a Secret.
     if kind == "Secret" {
-        let text = serde_json::to_string(&drifts).unwrap_or_default();
+        let text = format!(
+            "{}{}",
+            serde_json::to_string(&drifts).unwrap_or_default(),
+            serde_json::to_string(&verdict.discounted).unwrap_or_default()
+        );
         for source in [desired, live] {
             for section in ["data", "stringData"] {
                 if let Some(map) = source.get(section).and_then(Value::as_object) {
@@ -208,8 +254,10 @@ cases! {
     deployment_env_entry_removed_from_git_listed_in_last_applied,
     deployment_env_entry_removed_from_git_owned_by_server_side_apply,
     deployment_env_vars_changed_by_kubectl_set_env,
+    deployment_fields_removed_from_git_at_the_server_default_are_not_drift,
     deployment_hpa_replicas_ignored_by_manager_rule,
     deployment_in_sync_despite_controller_labels_and_restart_annotation,
+    deployment_in_sync_all_differences_explained,
     deployment_in_sync_despite_server_defaults,
     deployment_in_sync_with_controller_label_never_applied,
     deployment_in_sync_with_probe_port_as_string,
@@ -228,6 +276,7 @@ cases! {
     namespace_label_added_by_kubectl_label,
     namespace_label_removed_from_git_listed_in_last_applied,
     networkpolicy_in_sync_with_protocol_and_policy_types_defaulted,
+    nodepool_fields_removed_from_git_at_their_crd_default_are_not_drift,
     networkpolicy_ingress_rule_removed_by_kubectl_edit,
     persistentvolumeclaim_in_sync_after_binding,
     persistentvolumeclaim_storage_class_name_declared_differently,
@@ -236,6 +285,7 @@ cases! {
     role_verbs_changed_by_hand,
     rolebinding_subject_changed,
     secret_empty_value_in_git_in_sync_with_null_live,
+    secret_in_sync_explained_without_a_value_in_sight,
     secret_key_removed_from_git_listed_in_last_applied_stays_redacted,
     secret_string_data_in_sync_with_base64_live,
     secret_tls_data_ignored_by_cert_manager_owner,

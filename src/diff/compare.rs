@@ -9,9 +9,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::defaults::{Origin, Schemas};
 use super::owners::{Ownership, Reach};
 use super::path::Seg;
-use super::{Reason, quantity, rules};
+use super::{Discount, DiscountReason, MAX_DISCOUNTS, Reason, quantity, rules};
 
 /// The annotation `kubectl apply` (client-side, and tools that apply like it) leaves on what it
 /// applied: the configuration as last applied.
@@ -39,6 +40,9 @@ pub struct RawDrift {
 pub struct Comparer<'a> {
     kind: &'a str,
     group: &'a str,
+    /// The declared object's API version (`v1` of `apps/v1`), for its schema.
+    version: &'a str,
+    schemas: &'a Schemas,
     desired_root: &'a Value,
     live_root: &'a Value,
     owners: &'a Ownership<'a>,
@@ -55,6 +59,12 @@ pub struct Comparer<'a> {
     /// Along the current path: at which depths the declared list position differs from the
     /// live one (`None`: the element is only live).
     git_index: Vec<(usize, Option<usize>)>,
+    /// Also explain every live-only field git does not declare.
+    explain: bool,
+    /// Differences not counted as drift, with the reason (at most [`MAX_DISCOUNTS`]).
+    discounts: Vec<Discount>,
+    /// Discounts past the bound, counted.
+    more: usize,
 }
 
 impl<'a> Comparer<'a> {
@@ -69,9 +79,17 @@ impl<'a> Comparer<'a> {
         owners: &'a Ownership<'a>,
         imperative: &'a BTreeSet<String>,
     ) -> Comparer<'a> {
+        static BUILTIN: std::sync::LazyLock<Schemas> = std::sync::LazyLock::new(Schemas::builtin);
         Comparer {
             kind,
             group,
+            version: super::defaults::version_of(
+                desired_root
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            ),
+            schemas: &BUILTIN,
             desired_root,
             live_root,
             owners,
@@ -82,14 +100,90 @@ impl<'a> Comparer<'a> {
             applied: OnceCell::new(),
             out: Vec::new(),
             git_index: Vec::new(),
+            explain: false,
+            discounts: Vec::new(),
+            more: 0,
         }
     }
 
-    /// Compares the whole objects and returns the differences in document order.
-    pub fn run(mut self) -> Vec<RawDrift> {
+    /// The same comparer, explaining every live-only field too (or not).
+    pub fn explain(mut self, explain: bool) -> Comparer<'a> {
+        self.explain = explain;
+        self
+    }
+
+    /// The same comparer, with the defaults of these schemas (custom resources' CRDs).
+    pub fn schemas(mut self, schemas: &'a Schemas) -> Comparer<'a> {
+        self.schemas = schemas;
+        self
+    }
+
+    /// Compares the whole objects and returns the differences in document order, and what was
+    /// discounted (with the count past the bound).
+    pub fn run(mut self) -> (Vec<RawDrift>, Vec<Discount>, usize) {
         let mut path = Vec::new();
         self.value(&mut path, self.desired_root, self.live_root);
-        self.out
+        (self.out, self.discounts, self.more)
+    }
+
+    /// Records a difference that is not drift.
+    fn discount(&mut self, path: &[Seg], reason: DiscountReason, detail: String) {
+        if self.discounts.len() < MAX_DISCOUNTS {
+            self.discounts.push(Discount {
+                path: super::path::pointer(path),
+                reason,
+                detail,
+            });
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// The schema's default at a live path, if it has one.
+    fn default_at(&self, path: &[Seg]) -> Option<(Origin, super::defaults::Default<'a>)> {
+        self.schemas
+            .default_at(self.group, self.kind, self.version, path)
+    }
+
+    /// A live-only value the evidence would call drift, that is just what the server gives the
+    /// field when git leaves it out: a sync would leave it as it is. Discounted, and `true`.
+    fn is_default(&mut self, path: &[Seg], live: &Value) -> bool {
+        match self.default_at(path) {
+            Some((origin, default)) if default.matches(live) => {
+                let reason = match origin {
+                    Origin::Schema => DiscountReason::SchemaDefault,
+                    Origin::Server => DiscountReason::ServerDefault,
+                };
+                let detail = format!("{} is the default", default.describe());
+                self.discount(path, reason, detail);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Explains a live-only field nothing counts as drift: a default, or set by whoever owns it.
+    /// Mappings are explained field by field.
+    fn explain_live_only(&mut self, path: &mut Vec<Seg>, live: &Value) {
+        if rules::is_bookkeeping(path) || self.is_default(path, live) {
+            return;
+        }
+        if let Value::Object(map) = live
+            && !map.is_empty()
+        {
+            for (key, child) in map {
+                path.push(Seg::Key(key.clone()));
+                self.explain_live_only(path, child);
+                path.pop();
+            }
+            return;
+        }
+        let owners = self.owners.owners(self.live_root, path);
+        let detail = match owners.first() {
+            Some(entry) => entry.manager.to_string(),
+            None => "not declared in git; no managedFields tell who set it".to_string(),
+        };
+        self.discount(path, DiscountReason::OwnedBy, detail);
     }
 
     fn drift(&mut self, path: &[Seg], desired: &Value, live: &Value) {
@@ -97,6 +191,9 @@ impl<'a> Comparer<'a> {
             Reason::AddedLive if self.applied_evidence(path) => Reason::RemovedFromGit,
             reason => reason,
         };
+        if reason == Reason::RemovedFromGit && self.is_default(path, live) {
+            return;
+        }
         self.out.push(RawDrift {
             path: path.to_vec(),
             desired: desired.clone(),
@@ -195,14 +292,18 @@ impl<'a> Comparer<'a> {
                     path.pop();
                 }
             }
-            _ => self.out.push(RawDrift {
-                path: path.clone(),
-                desired: Value::Null,
-                live: live.clone(),
-                set_by: None,
-                git_path: self.git_path(path),
-                reason: Reason::RemovedFromGit,
-            }),
+            _ => {
+                if !self.is_default(path, live) {
+                    self.out.push(RawDrift {
+                        path: path.clone(),
+                        desired: Value::Null,
+                        live: live.clone(),
+                        set_by: None,
+                        git_path: self.git_path(path),
+                        reason: Reason::RemovedFromGit,
+                    });
+                }
+            }
         }
     }
 
@@ -227,11 +328,11 @@ impl<'a> Comparer<'a> {
         match (desired, live) {
             (Value::Object(d), Value::Object(l)) => self.map(path, d, l),
             (Value::Array(d), Value::Array(l)) => self.list(path, d, l),
-            _ => {
-                if !self.scalar_equal(path, desired, live) {
-                    self.drift(path, desired, live);
-                }
-            }
+            _ => match self.equal_how(path, desired, live) {
+                None => self.drift(path, desired, live),
+                Some("") => {}
+                Some(how) => self.discount(path, DiscountReason::Normalised, how.to_string()),
+            },
         }
     }
 
@@ -247,20 +348,38 @@ impl<'a> Comparer<'a> {
                 continue;
             }
             path.push(Seg::Key(key.clone()));
-            if !rules::is_bookkeeping(path)
-                && !rules::is_controller_owned(self.kind, self.desired_root, path)
-                && !rules::is_server_allocated(path, d)
-            {
-                match live.get(key) {
-                    None | Some(Value::Null) => {
-                        // In content maps an empty value, `null` and no key are one: the API
-                        // server returns empty Secret bytes as `null`.
-                        if (content && !is_empty_value(d))
-                            || (!content && !rules::is_dropped_at(path, d))
-                        {
-                            self.drift(path, d, &Value::Null);
-                        }
-                    }
+            let live_value = live.get(key).filter(|l| !l.is_null());
+            if rules::is_bookkeeping(path) {
+            } else if rules::is_controller_owned(self.kind, self.desired_root, path) {
+                self.discount(
+                    path,
+                    DiscountReason::OwnedBy,
+                    "the aggregation controller (aggregationRule)".to_string(),
+                );
+            } else if rules::is_server_allocated(path, d) {
+                if live_value.is_some() {
+                    self.discount(
+                        path,
+                        DiscountReason::ServerDefault,
+                        format!("allocated by the server: git asks for it with {d}"),
+                    );
+                }
+            } else {
+                match live_value {
+                    // In content maps an empty value, `null` and no key are one: the API server
+                    // returns empty Secret bytes as `null`.
+                    None if content && is_empty_value(d) => self.discount(
+                        path,
+                        DiscountReason::Normalised,
+                        "empty-equals-absent: an empty value is stored as null".to_string(),
+                    ),
+                    None if !content && rules::is_dropped_at(path, d) => self.discount(
+                        path,
+                        DiscountReason::Normalised,
+                        "empty-equals-absent: the server drops this empty or zero value"
+                            .to_string(),
+                    ),
+                    None => self.drift(path, d, &Value::Null),
                     Some(l) => self.value(path, d, l),
                 }
             }
@@ -271,6 +390,7 @@ impl<'a> Comparer<'a> {
                 continue;
             }
             path.push(Seg::Key(key.clone()));
+            let before = (self.out.len(), self.discounts.len() + self.more);
             if !rules::is_bookkeeping(path) {
                 if content {
                     if !is_empty_value(l) {
@@ -283,6 +403,10 @@ impl<'a> Comparer<'a> {
                     self.live_only(path, l, &appliers, Reason::RemovedFromGit);
                 } else if self.check_imperative {
                     self.live_only(path, l, self.imperative, Reason::AddedLive);
+                }
+                let untold = before == (self.out.len(), self.discounts.len() + self.more);
+                if self.explain && untold && !(path.len() == 1 && path[0].key() == Some("status")) {
+                    self.explain_live_only(path, l);
                 }
             }
             path.pop();
@@ -319,6 +443,7 @@ impl<'a> Comparer<'a> {
                     path.pop();
                 }
             }
+            _ if self.is_default(path, live) => {}
             _ => self.out.push(RawDrift {
                 git_path: self.git_path(path),
                 path: path.clone(),
@@ -350,6 +475,13 @@ impl<'a> Comparer<'a> {
                     &Value::Array(desired.to_vec()),
                     &Value::Array(live.to_vec()),
                 );
+            } else if desired != live {
+                let how = if rules::is_set(path) {
+                    "set: order, and elements the server adds"
+                } else {
+                    "element values (number, quantity or int-or-string)"
+                };
+                self.discount(path, DiscountReason::Normalised, how.to_string());
             }
             return;
         }
@@ -421,21 +553,28 @@ impl<'a> Comparer<'a> {
     }
 
     fn scalar_equal(&self, path: &[Seg], desired: &Value, live: &Value) -> bool {
+        self.equal_how(path, desired, live).is_some()
+    }
+
+    /// Whether two scalars are equal, and how: `""` when they are the same value, else the
+    /// normalisation that made them equal; `None` when they differ.
+    fn equal_how(&self, path: &[Seg], desired: &Value, live: &Value) -> Option<&'static str> {
         if desired == live {
-            return true;
+            return Some("");
         }
         if let (Value::Number(d), Value::Number(l)) = (desired, live)
             && d.as_f64() == l.as_f64()
         {
-            return true;
+            return Some("number: the same value written another way");
         }
         if rules::is_base64_data(self.kind, self.group, path) {
-            return match (desired, live) {
+            let equal = match (desired, live) {
                 // A snapshot's stand-in for a secret value (see `live::digest`).
                 (Value::String(d), Value::String(l)) if crate::digest::is_marker(l) => {
-                    crate::digest::decode_base64(d)
+                    return crate::digest::decode_base64(d)
                         .and_then(|bytes| crate::digest::matches(l, &bytes))
                         .unwrap_or(false)
+                        .then_some("base64: the same bytes as the snapshot's digest");
                 }
                 (Value::String(d), Value::String(l)) => {
                     crate::digest::decode_base64(d).is_some()
@@ -443,15 +582,18 @@ impl<'a> Comparer<'a> {
                 }
                 _ => false,
             };
+            return equal.then_some("base64: the same bytes, encoded another way");
         }
         if rules::is_quantity(path) && quantity::equal(desired, live) {
-            return true;
+            return Some("quantity: the same amount in other units");
         }
-        if rules::is_int_or_string(path) {
-            return int_or_string(desired).is_some()
-                && int_or_string(desired) == int_or_string(live);
+        if rules::is_int_or_string(path)
+            && int_or_string(desired).is_some()
+            && int_or_string(desired) == int_or_string(live)
+        {
+            return Some("int-or-string: the same port or count as text and as a number");
         }
-        false
+        None
     }
 }
 

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use super::Drift;
 use super::owners::Ownership;
+use super::{Discount, DiscountReason, MAX_DISCOUNTS, Verdict};
 use crate::config::IgnoreRule;
 use crate::model::ResourceKey;
 
@@ -31,15 +31,16 @@ impl<'a> Registry<'a> {
         }
     }
 
-    /// Drops the drifts that a rule ignores, for one object pair.
+    /// Drops the drifts that a rule ignores, for one object pair; each is kept as discounted,
+    /// naming the rule.
     pub fn apply(
         &self,
         target: &str,
         key: &ResourceKey,
         desired: &Value,
         live: &Value,
-        drifts: Vec<Drift>,
-    ) -> Vec<Drift> {
+        mut verdict: Verdict,
+    ) -> Verdict {
         let selected: Vec<usize> = self
             .rules
             .iter()
@@ -48,7 +49,7 @@ impl<'a> Registry<'a> {
             .map(|(i, _)| i)
             .collect();
         if selected.is_empty() {
-            return drifts;
+            return verdict;
         }
         let ownership = Ownership::of(live);
         for &i in &selected {
@@ -64,20 +65,33 @@ impl<'a> Registry<'a> {
                 self.used[i].store(true, Ordering::Relaxed);
             }
         }
-        drifts
-            .into_iter()
-            .filter(|drift| {
-                let segments = split(&drift.path);
-                !selected.iter().any(|&i| {
-                    let rule = &self.rules[i];
-                    rule.paths.iter().any(|p| is_prefix(p, &segments))
-                        || drift
-                            .owners
-                            .iter()
-                            .any(|o| rule.managers.iter().any(|m| m == o))
-                })
-            })
-            .collect()
+        let drifts = std::mem::take(&mut verdict.drifts);
+        for drift in drifts {
+            let segments = split(&drift.path);
+            let ignored_by = selected.iter().map(|&i| &self.rules[i]).find(|rule| {
+                rule.paths.iter().any(|p| is_prefix(p, &segments))
+                    || drift
+                        .owners
+                        .iter()
+                        .any(|o| rule.managers.iter().any(|m| m == o))
+            });
+            match ignored_by {
+                None => verdict.drifts.push(drift),
+                Some(_) if verdict.discounted.len() >= MAX_DISCOUNTS => {
+                    verdict.discounted_more += 1
+                }
+                Some(rule) => verdict.discounted.push(Discount {
+                    path: drift.path,
+                    reason: DiscountReason::IgnoredByRule,
+                    detail: format!(
+                        "drift.ignore rule at line {}: {}",
+                        rule.line,
+                        rule.describe()
+                    ),
+                }),
+            }
+        }
+        verdict
     }
 
     /// The rules that matched nothing in this scan.
@@ -124,6 +138,7 @@ fn resolves(value: &Value, pattern: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diff::Drift;
     use crate::model::Selector;
     use serde_json::json;
 
@@ -146,6 +161,8 @@ mod tests {
             changed_at: None,
             owners: owners.iter().map(|s| s.to_string()).collect(),
             git_path: None,
+            line: None,
+            first_seen: None,
         }
     }
 
@@ -189,22 +206,50 @@ mod tests {
             "spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}
         });
         let registry = Registry::new(&rules);
-        let kept = registry.apply(
+        let verdict = registry.apply(
             "lab",
             &key(),
             &json!({}),
             &live,
-            vec![
-                drift("/spec/template/spec/containers/0/image", &[]),
-                drift(
-                    "/spec/template/spec/containers/0/resources/requests/cpu",
-                    &["vpa-recommender"],
-                ),
-                drift("/spec/replicas", &["kubectl-scale"]),
-            ],
+            Verdict {
+                drifts: vec![
+                    drift("/spec/template/spec/containers/0/image", &[]),
+                    drift(
+                        "/spec/template/spec/containers/0/resources/requests/cpu",
+                        &["vpa-recommender"],
+                    ),
+                    drift("/spec/replicas", &["kubectl-scale"]),
+                ],
+                ..Verdict::default()
+            },
         );
+        let kept = &verdict.drifts;
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].path, "/spec/replicas");
+        let discounted: Vec<(&str, &str)> = verdict
+            .discounted
+            .iter()
+            .map(|d| (d.path.as_str(), d.detail.as_str()))
+            .collect();
+        assert_eq!(
+            discounted,
+            vec![
+                (
+                    "/spec/template/spec/containers/0/image",
+                    "drift.ignore rule at line 1: paths /spec/template/spec/containers/*/image in kind=Deployment"
+                ),
+                (
+                    "/spec/template/spec/containers/0/resources/requests/cpu",
+                    "drift.ignore rule at line 2: managers vpa-recommender in every object"
+                ),
+            ]
+        );
+        assert!(
+            verdict
+                .discounted
+                .iter()
+                .all(|d| d.reason == DiscountReason::IgnoredByRule)
+        );
         let stale: Vec<u64> = registry.stale().map(|r| r.line).collect();
         assert_eq!(stale, vec![3]);
     }
@@ -223,9 +268,9 @@ mod tests {
             &key(),
             &json!({}),
             &json!({"spec": {"replicas": 3}}),
-            vec![],
+            Verdict::default(),
         );
-        assert!(kept.is_empty());
+        assert!(kept.drifts.is_empty() && kept.discounted.is_empty());
         assert_eq!(registry.stale().count(), 0);
     }
 }

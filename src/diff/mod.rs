@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod compare;
+pub mod defaults;
 pub mod ignore;
 pub mod owners;
 pub mod path;
@@ -116,12 +117,82 @@ pub struct Drift {
     /// matched by key at another position, or `-` for an element only the live list has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_path: Option<String>,
+    /// The line of the field's key in the git file that declares the resource (the nearest
+    /// existing ancestor's where git lacks the field); set after the judgement, for plain
+    /// manifests only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The start of the first scan in the history since which this field has drifted in every
+    /// scan of its target (`serve`, and `scan --data-dir`); the report module dates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Why a difference between git and live was not counted as drift.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountReason {
+    /// The server fills or allocates it on its own (its defaulting code, or an allocation git
+    /// asked for with an empty value).
+    ServerDefault,
+    /// The API's schema (a built-in kind's OpenAPI `default`, or a CRD's structural schema)
+    /// gives it this value.
+    SchemaDefault,
+    /// Another party owns it: a controller or manager, named in the detail.
+    OwnedBy,
+    /// An ignore rule of the configuration drops it (the detail names the rule's line).
+    IgnoredByRule,
+    /// Equal once both sides are brought to one form (the detail says which: quantity,
+    /// int-or-string, empty-equals-absent, set order, number, base64).
+    Normalised,
+}
+
+impl DiscountReason {
+    /// The reason as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscountReason::ServerDefault => "server_default",
+            DiscountReason::SchemaDefault => "schema_default",
+            DiscountReason::OwnedBy => "owned_by",
+            DiscountReason::IgnoredByRule => "ignored_by_rule",
+            DiscountReason::Normalised => "normalised",
+        }
+    }
+}
+
+/// A difference between git and live that the judgement discounted, and why: the evidence
+/// behind an "in sync" that a textual diff would dispute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Discount {
+    /// JSON Pointer into the live object (into the declared one for a declared field absent
+    /// live).
+    pub path: String,
+    /// Why it is not drift.
+    pub reason: DiscountReason,
+    /// The particulars: the manager, the rule, the default value, the normalisation.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// At most this many discounts are kept per resource; the rest are counted.
+pub const MAX_DISCOUNTS: usize = 50;
+
+/// The judgement of one object pair: its drifts and what was discounted on the way.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict {
+    /// Fields that differ.
+    pub drifts: Vec<Drift>,
+    /// Differences not counted, with the reason (live-only fields only when explaining).
+    pub discounted: Vec<Discount>,
+    /// Discounts past [`MAX_DISCOUNTS`], counted only.
+    pub discounted_more: usize,
 }
 
 /// Compares a declared object with its live counterpart. Returns every drift, attributed and
 /// with secret values redacted; ignore rules are applied afterwards by [`ignore::Registry`].
 /// `applied` is the live object's [`crate::model::Object::applied`]: the evidence for fields
-/// removed from git.
+/// removed from git. Differences judged not to be drift are in the verdict's `discounted`; with
+/// `settings.explain`, so is every live-only field git does not declare.
 pub fn compare(
     group: &str,
     kind: &str,
@@ -129,7 +200,8 @@ pub fn compare(
     live: &Value,
     applied: Option<&str>,
     settings: &DriftSettings,
-) -> Vec<Drift> {
+    schemas: &defaults::Schemas,
+) -> Verdict {
     let is_secret = group.is_empty() && kind == "Secret";
     let normalized;
     let desired = if is_secret {
@@ -139,7 +211,7 @@ pub fn compare(
         desired
     };
     let ownership = Ownership::of(live);
-    let raw = Comparer::new(
+    let (raw, discounted, discounted_more) = Comparer::new(
         kind,
         group,
         desired,
@@ -148,10 +220,17 @@ pub fn compare(
         &ownership,
         &settings.imperative_managers,
     )
+    .explain(settings.explain)
+    .schemas(schemas)
     .run();
-    raw.into_iter()
-        .map(|drift| finish(drift, live, &ownership, is_secret))
-        .collect()
+    Verdict {
+        drifts: raw
+            .into_iter()
+            .map(|drift| finish(drift, live, &ownership, is_secret))
+            .collect(),
+        discounted,
+        discounted_more,
+    }
 }
 
 fn finish(raw: RawDrift, live: &Value, ownership: &Ownership<'_>, is_secret: bool) -> Drift {
@@ -189,6 +268,8 @@ fn finish(raw: RawDrift, live: &Value, ownership: &Ownership<'_>, is_secret: boo
         changed_at,
         owners,
         git_path: git_path.map(|p| path::pointer(&p)),
+        line: None,
+        first_seen: None,
     }
 }
 

@@ -169,7 +169,10 @@ pub fn judge_aws(
             &resource_key,
             &crate::diff::aws::normalize(&declaration.properties),
             &live_value,
-            drifts,
+            crate::diff::Verdict {
+                drifts,
+                ..Default::default()
+            },
         );
         out.resources.push(ResourceReport {
             source,

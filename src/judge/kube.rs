@@ -31,6 +31,8 @@ pub struct Judge {
     /// Live objects that could not be parsed: their declarations are not judged.
     skipped: BTreeSet<ResourceKey>,
     find_unmanaged: bool,
+    /// Defaults: the built-in kinds', and those of the CRDs git declares or the cluster serves.
+    schemas: diff::defaults::Schemas,
     /// Problems found while indexing (objects declared twice).
     pub problems: Vec<Problem>,
 }
@@ -84,6 +86,20 @@ impl Judge {
             .filter(|k| k.namespace.is_none())
             .map(ResourceKey::group_kind)
             .collect();
+        let mut schemas = diff::defaults::Schemas::builtin();
+        let is_crd =
+            |o: &Object| o.kind == "CustomResourceDefinition" && o.group == "apiextensions.k8s.io";
+        for object in declared
+            .iter()
+            .map(|d| &d.object)
+            .chain(live.objects.iter())
+            .filter(|o| is_crd(o))
+        {
+            schemas.add_crd(&object.value());
+        }
+        for document in &live.openapi {
+            schemas.add_openapi(document);
+        }
         Judge {
             config,
             target: target.to_string(),
@@ -97,6 +113,7 @@ impl Judge {
             unreadable: live.unreadable.iter().map(|u| u.gk.clone()).collect(),
             skipped: live.skipped.clone(),
             find_unmanaged,
+            schemas,
             problems,
         }
     }
@@ -143,16 +160,18 @@ impl Judge {
             Some(live_object) => {
                 let desired_value = object.value();
                 let live_value = live_object.value();
-                let drifts = diff::compare(
+                let verdict = diff::compare(
                     &key.group,
                     &key.kind,
                     &desired_value,
                     &live_value,
                     live_object.applied.as_deref(),
                     &self.config.drift,
+                    &self.schemas,
                 );
-                let drifts = registry.apply(&self.target, key, &desired_value, &live_value, drifts);
-                report.judged(drifts)
+                let verdict =
+                    registry.apply(&self.target, key, &desired_value, &live_value, verdict);
+                report.judged(verdict)
             }
             None => ResourceReport {
                 reason: self

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::diff::{Drift, Status, ignore};
+use crate::diff::{Discount, Drift, Status, Verdict, ignore};
 use crate::live::LiveRead;
 use crate::model::aws::{GROUP as AWS_GROUP, is_aws};
 use crate::model::{Declared, Object, Problem, ResourceKey, Severity, SourceRef};
@@ -52,6 +52,17 @@ pub struct ResourceReport {
     /// When that manager wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_changed_at: Option<String>,
+    /// Differences between git and live that were not counted as drift, and why (at most
+    /// [`crate::diff::MAX_DISCOUNTS`]); every live-only field too when explaining.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discounted: Vec<Discount>,
+    /// How many more were discounted than listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub discounted_more: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ResourceReport {
@@ -69,12 +80,21 @@ impl ResourceReport {
             drifts: Vec::new(),
             last_changed_by: None,
             last_changed_at: None,
+            discounted: Vec::new(),
+            discounted_more: 0,
         }
     }
 
-    /// The same resource with its drifts (drifted when there are any), and the manager behind
-    /// the most recent of them where managedFields tell.
-    pub fn judged(mut self, drifts: Vec<Drift>) -> Self {
+    /// The same resource with its verdict's drifts (drifted when there are any) and discounts,
+    /// and the manager behind the most recent drift where managedFields tell.
+    pub fn judged(mut self, verdict: Verdict) -> Self {
+        let Verdict {
+            drifts,
+            discounted,
+            discounted_more,
+        } = verdict;
+        self.discounted = discounted;
+        self.discounted_more = discounted_more;
         self.status = if drifts.is_empty() {
             Status::InSync
         } else {

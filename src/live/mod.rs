@@ -139,6 +139,10 @@ pub struct LiveRead {
     /// Live objects that exist but could not be parsed (each with a warning): a declaration of
     /// one is not judged, rather than called missing.
     pub skipped: BTreeSet<crate::model::ResourceKey>,
+    /// A cluster's OpenAPI v3 documents of the group versions read, pruned to what defaults
+    /// need (`diff::defaults::prune`): the built-in kinds' and the custom resources' defaults as
+    /// this cluster declares them.
+    pub openapi: Vec<std::sync::Arc<serde_json::Value>>,
 }
 
 impl LiveRead {
@@ -163,6 +167,7 @@ impl LiveRead {
             unreadable: Vec::new(),
             aws_read: BTreeSet::new(),
             skipped: BTreeSet::new(),
+            openapi: Vec::new(),
         }
     }
 }

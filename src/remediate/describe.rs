@@ -52,14 +52,20 @@ pub fn render_plan(plan: &Plan) -> String {
         for f in &s.fields {
             let _ = writeln!(
                 out,
-                "  {}: {} -> {}",
+                "  {}{}: {} -> {}",
                 f.path,
+                at_line(f.line),
                 display_value(&f.git),
                 display_value(&f.live)
             );
         }
     }
     out
+}
+
+/// ` (line N)` where the scan located the field in git's file.
+fn at_line(line: Option<u64>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
 }
 
 /// The plan's edits as a unified diff (`a/` and `b/` paths from the repository root).
@@ -206,8 +212,9 @@ pub fn pr_body(
             for f in &s.fields {
                 let _ = writeln!(
                     out,
-                    "  - `{}`: `{}` → `{}`",
+                    "  - `{}`{}: `{}` → `{}`",
                     f.path,
+                    at_line(f.line),
                     display_value(&f.git),
                     display_value(&f.live)
                 );

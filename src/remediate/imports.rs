@@ -224,6 +224,7 @@ pub fn add_imports(
                 live: Value::String("(the whole resource, imported)".into()),
                 changed_by: None,
                 changed_at: None,
+                line: None,
             }],
             new_file: true,
         });

@@ -11,6 +11,7 @@ pub mod gitea;
 pub mod github;
 pub mod gitlab;
 mod imports;
+pub mod lines;
 pub mod local;
 mod planning;
 pub mod propose;
@@ -125,6 +126,9 @@ pub struct FieldChange {
     /// When.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<String>,
+    /// The line of the field in git's file, where the scan located it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 /// A change gitdrift describes but does not make.

@@ -85,6 +85,7 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
                     live: d.live.clone(),
                     changed_by: d.changed_by.clone(),
                     changed_at: d.changed_at.clone(),
+                    line: d.line,
                 })
                 .collect(),
             Status::Missing
@@ -101,6 +102,7 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
                     live: Value::Null,
                     changed_by: None,
                     changed_at: None,
+                    line: None,
                 }]
             }
             _ => Vec::new(),

@@ -229,6 +229,35 @@ fn walk<'a>(root: &'a Node, path: &[String]) -> Result<Found<'a>, String> {
     Ok(Found::Node(node, entry))
 }
 
+/// The line of the field at `path` (JSON Pointer segments) inside `object`: its key's line (an
+/// element's own line in a list), or the nearest existing ancestor's where git lacks the field.
+pub fn line_of(object: &Node, path: &[String]) -> usize {
+    let mut node = object;
+    let mut line = object.line;
+    for seg in path {
+        let next = match &node.kind {
+            Kind::Map(entries, _) => entries
+                .iter()
+                .find(|(k, _)| k.key() == Some(seg.as_str()))
+                .map(|(k, v)| (k.line, v)),
+            Kind::Seq(items, _) => seg
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| items.get(n))
+                .map(|v| (v.line, v)),
+            _ => None,
+        };
+        match next {
+            Some((at, value)) => {
+                line = at;
+                node = value;
+            }
+            None => break,
+        }
+    }
+    line
+}
+
 /// The splices that make the value at `path` (JSON Pointer segments) inside `object` equal to
 /// `value` (`None`: remove it), in `text`.
 pub fn set(

@@ -118,11 +118,11 @@ fn page(report: &ScanReport) -> Markup {
                                 tr {
                                     td.status.(r.status.as_str()) { (r.status.as_str()) }
                                     td { (r.target) } td { (r.kind) " " (resource_name(&r.namespace, &r.name)) }
-                                    td { code { (place(r)) } }
+                                    td { code { (super::drift_place(r, d).unwrap_or_else(|| place(r))) } }
                                     td { code { (d.path) } }
                                     td.git { code { (display_value(&d.desired)) } }
                                     td.live { code { (display_value(&d.live)) } }
-                                    td { (d.changed_by.as_deref().unwrap_or("")) (d.changed_at.as_deref().map(|a| format!(" at {a}")).unwrap_or_default()) }
+                                    td { (d.changed_by.as_deref().unwrap_or("")) (d.changed_at.as_deref().map(|a| format!(" at {a}")).unwrap_or_default()) (super::drifting_since(d, report.scan.started_at)) }
                                 }
                             }
                         }

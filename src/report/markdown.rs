@@ -151,9 +151,10 @@ pub fn render(report: &ScanReport) -> String {
                 );
             }
             for d in &r.drifts {
+                let at = super::drift_place(r, d).unwrap_or_else(|| at.clone());
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {}{} |",
                     r.status.as_str(),
                     cell(&r.target),
                     cell(&resource),
@@ -161,7 +162,8 @@ pub fn render(report: &ScanReport) -> String {
                     code(&d.path),
                     code(&display_value(&d.desired)),
                     code(&display_value(&d.live)),
-                    cell(d.changed_by.as_deref().unwrap_or(""))
+                    cell(d.changed_by.as_deref().unwrap_or("")),
+                    cell(&super::drifting_since(d, report.scan.started_at))
                 );
             }
         }

@@ -1,6 +1,7 @@
 //! The scan report: an immutable, versioned record of one scan (`gitdrift.report/v1`), and the
 //! formats it is written in. Formats render; they decide nothing.
 
+pub mod age;
 pub mod csv;
 pub mod html;
 pub mod json;
@@ -384,6 +385,9 @@ impl ScanReport {
 pub struct TextOptions {
     /// Also list resources that are in sync.
     pub show_in_sync: bool,
+    /// Under each resource, list what was discounted and why (`scan --explain`); in-sync
+    /// resources with discounts are listed too.
+    pub explain: bool,
 }
 
 /// Renders a report in a format (text with ANSI styles; strip them where colour is unwanted).
@@ -411,6 +415,23 @@ pub fn render_plain(report: &ScanReport, format: Format, options: TextOptions) -
 }
 
 pub use crate::model::resource_name;
+
+/// `file:line` of a drifted field in git, where the scan located it.
+pub fn drift_place(r: &crate::judge::ResourceReport, d: &crate::diff::Drift) -> Option<String> {
+    Some(format!("{}:{}", r.source.as_ref()?.file, d.line?))
+}
+
+/// ` · drifting since …` for a drift the history dates before this scan (empty otherwise).
+pub fn drifting_since(d: &crate::diff::Drift, started: DateTime<Utc>) -> String {
+    match d.first_seen {
+        Some(seen) if seen < started => format!(
+            " · drifting since {} ({})",
+            seen.format("%Y-%m-%dT%H:%M:%SZ"),
+            age::human((started - seen).num_seconds())
+        ),
+        _ => String::new(),
+    }
+}
 
 /// A drift value as reports show it: compact JSON, `(absent)` for null.
 pub fn display_value(value: &serde_json::Value) -> String {

@@ -35,8 +35,13 @@ fn security_severity(severity: RuleSeverity) -> &'static str {
 }
 
 fn location(source: &SourceRef) -> Value {
+    location_at(source, source.line)
+}
+
+/// The location of a line in the source's file (a drifted field's, where the scan located it).
+fn location_at(source: &SourceRef, line: Option<u64>) -> Value {
     let mut physical = json!({"artifactLocation": {"uri": source.file}});
-    if let Some(line) = source.line.filter(|l| *l > 0) {
+    if let Some(line) = line.filter(|l| *l > 0) {
         physical["region"] = json!({"startLine": line});
     }
     json!([{"physicalLocation": physical}])
@@ -114,7 +119,7 @@ pub fn log(report: &ScanReport) -> Value {
                             display_value(&d.live),
                             display_value(&d.desired)
                         )},
-                        "locations": location(source),
+                        "locations": location_at(source, d.line.or(source.line)),
                         "partialFingerprints": {"gitdrift/v1": hash(&[DRIFTED, &r.target, &r.kind, r.namespace.as_deref().unwrap_or(""), &r.name, &d.path])}
                     }));
                 }

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{ScanReport, TextOptions};
@@ -71,7 +72,9 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
     }
     let mut current_target: Option<&str> = None;
     for resource in &report.resources {
-        if resource.status == Status::InSync && !options.show_in_sync {
+        let explained =
+            options.explain && (!resource.discounted.is_empty() || resource.discounted_more > 0);
+        if resource.status == Status::InSync && !options.show_in_sync && !explained {
             continue;
         }
         if current_target != Some(resource.target.as_str()) {
@@ -82,7 +85,10 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
                 paint(BOLD, &format!("target {}", resource.target))
             );
         }
-        resource_block(&mut out, resource);
+        resource_block(&mut out, resource, report.scan.started_at);
+        if options.explain {
+            discounted_block(&mut out, resource);
+        }
     }
     findings_block(&mut out, report);
     if !report.problems.is_empty() {
@@ -159,7 +165,7 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
     out
 }
 
-fn resource_block(out: &mut String, resource: &ResourceReport) {
+fn resource_block(out: &mut String, resource: &ResourceReport, started: DateTime<Utc>) {
     let (mark, word, style) = match resource.status {
         Status::InSync => ("=", "in sync", GREEN),
         Status::Drifted => ("~", "drifted", YELLOW),
@@ -194,7 +200,27 @@ fn resource_block(out: &mut String, resource: &ResourceReport) {
     );
     let _ = writeln!(out, "{}", line.trim_end());
     for drift in &resource.drifts {
-        let _ = writeln!(out, "      {}", paint(BOLD, &drift.path));
+        let at = match (&resource.source, drift.line) {
+            (Some(source), Some(line)) => {
+                format!("  {}", paint(DIM, &format!("{}:{line}", source.file)))
+            }
+            _ => String::new(),
+        };
+        let since = match drift.first_seen {
+            Some(seen) if seen < started => format!(
+                "  {}",
+                paint(
+                    YELLOW,
+                    &format!(
+                        "drifting for {} (since {})",
+                        super::age::human((started - seen).num_seconds()),
+                        seen.format("%Y-%m-%dT%H:%M:%SZ")
+                    )
+                )
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "      {}{at}{since}", paint(BOLD, &drift.path));
         let why = match drift.reason {
             crate::diff::Reason::RemovedFromGit => {
                 format!(
@@ -226,6 +252,107 @@ fn resource_block(out: &mut String, resource: &ResourceReport) {
             by
         );
     }
+}
+
+/// What the judgement discounted on one resource, and why.
+fn discounted_block(out: &mut String, resource: &ResourceReport) {
+    if resource.discounted.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "      {}", paint(DIM, "not drift:"));
+    for d in &resource.discounted {
+        let detail = if d.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", d.detail)
+        };
+        let _ = writeln!(
+            out,
+            "        {} {}{}",
+            d.path,
+            paint(CYAN, d.reason.as_str()),
+            paint(DIM, &detail)
+        );
+    }
+    if resource.discounted_more > 0 {
+        let _ = writeln!(
+            out,
+            "        {}",
+            paint(DIM, &format!("… and {} more", resource.discounted_more))
+        );
+    }
+}
+
+/// Whether a resource is the one `--explain RESOURCE` names: `KIND/NAME` or
+/// `KIND/NAMESPACE/NAME` (the kind in any case), optionally after `TARGET:`.
+pub fn names(resource: &ResourceReport, wanted: &str) -> bool {
+    let (target, rest) = match wanted.split_once(':') {
+        Some((t, rest)) => (Some(t), rest),
+        None => (None, wanted),
+    };
+    if target.is_some_and(|t| t != resource.target) {
+        return false;
+    }
+    let parts: Vec<&str> = rest.split('/').collect();
+    let (kind, namespace, name) = match parts.as_slice() {
+        [kind, name] => (*kind, None, *name),
+        [kind, namespace, name] => (*kind, Some(*namespace), *name),
+        _ => return false,
+    };
+    resource.kind.eq_ignore_ascii_case(kind)
+        && resource.name == name
+        && namespace.is_none_or(|ns| resource.namespace.as_deref() == Some(ns))
+}
+
+/// One resource's full reasoning (`scan --explain RESOURCE`): its verdict, each drift with its
+/// reason and author, everything discounted and why, and its compliance findings. `None` when
+/// nothing matches.
+pub fn explain(report: &ScanReport, wanted: &str) -> Option<String> {
+    let mut out = String::new();
+    for resource in report.resources.iter().filter(|r| names(r, wanted)) {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(BOLD, &format!("target {}", resource.target))
+        );
+        resource_block(&mut out, resource, report.scan.started_at);
+        if let Some(reason) = &resource.reason {
+            let _ = writeln!(out, "      {}", paint(DIM, reason));
+        }
+        if resource.discounted.is_empty() && resource.drifts.is_empty() {
+            let _ = writeln!(
+                out,
+                "      {}",
+                paint(DIM, "git and live are the same, field for field")
+            );
+        }
+        discounted_block(&mut out, resource);
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| {
+                f.resource.target == resource.target
+                    && f.resource.kind == resource.kind
+                    && f.resource.namespace == resource.namespace
+                    && f.resource.name == resource.name
+            })
+            .collect();
+        if !findings.is_empty() {
+            let _ = writeln!(out, "      {}", paint(DIM, "compliance:"));
+            for f in findings {
+                let _ = writeln!(
+                    out,
+                    "        {} {} [{}] {}",
+                    paint(RED, f.severity.as_str()),
+                    f.rule,
+                    f.side.as_str(),
+                    f.message
+                );
+            }
+        }
+        out.push('\n');
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn value(value: &Value) -> String {

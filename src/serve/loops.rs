@@ -402,8 +402,8 @@ pub(super) async fn scan_target(
         return;
     }
     // Shared, not copied: the store, the metrics and remediation all read the one report.
-    let report = match report {
-        Ok(report) => Arc::new(report),
+    let mut report = match report {
+        Ok(report) => report,
         Err(err) => {
             tracing::error!(message = "scan failed", target = %target.name, error = %err);
             service.metrics.scan_finished(
@@ -434,6 +434,8 @@ pub(super) async fn scan_target(
         }
         return;
     }
+    date_drifts(service, &target.name, &mut report).await;
+    let report = Arc::new(report);
     let stored = {
         let store = Arc::clone(&service.store);
         let report = Arc::clone(&report);
@@ -568,6 +570,38 @@ pub(super) async fn retention_loop(service: Arc<Service>, config: Arc<Config>) {
         }
         tokio::time::sleep(config.serve.interval.min(Duration::from_secs(600))).await;
     }
+}
+
+/// Dates each drift of a target's new scan from the scans before it (see
+/// [`crate::report::age`]), and keeps the new dates for the next scan.
+async fn date_drifts(service: &Arc<Service>, target: &str, report: &mut ScanReport) {
+    use crate::report::age::Ages;
+    let known = service
+        .ages
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(target)
+        .cloned();
+    let ages = match known {
+        Some(ages) => ages,
+        None => {
+            let store = Arc::clone(&service.store);
+            let name = target.to_string();
+            let loaded = tokio::task::spawn_blocking(move || {
+                let id = store.list_target(&name, 1).ok()?.first()?.id;
+                let (_, stored) = store.get(id).ok()??;
+                Some(Ages::of(&stored, Some(&name)))
+            })
+            .await;
+            Arc::new(loaded.ok().flatten().unwrap_or_default())
+        }
+    };
+    ages.apply(report);
+    service
+        .ages
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(target.to_string(), Arc::new(Ages::of(report, Some(target))));
 }
 
 #[cfg(test)]

@@ -158,6 +158,9 @@ pub struct Service {
     scan_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Plans waiting to be proposed: the latest per target only.
     pending_plans: Mutex<remediation::Queue<remediation::Pending>>,
+    /// When each drift of a target was first seen, as its last published scan dated them
+    /// (read from the history on a target's first scan after start).
+    pub(crate) ages: Mutex<HashMap<String, Arc<crate::report::age::Ages>>>,
 }
 
 struct SourceEntry {
@@ -415,6 +418,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         remediating: tokio::sync::Mutex::new(()),
         scan_locks: Mutex::new(HashMap::new()),
         pending_plans: Mutex::new(remediation::Queue::default()),
+        ages: Mutex::new(HashMap::new()),
     });
     if config.remediation.in_service {
         service.metrics.remediation_states(&[]);
@@ -654,6 +658,9 @@ fn start_loops(service: &Arc<Service>, context: &scan::Context) {
         let mut statuses = service.targets.lock().unwrap_or_else(|e| e.into_inner());
         let mut scan_now = service.scan_now.lock().unwrap_or_else(|e| e.into_inner());
         scan_now.clear();
+        service
+            .metrics
+            .drift_age_limit(config.serve.drift_age_limit);
         for target in config.targets.iter().filter(|t| service.owns(&t.name)) {
             service.metrics.scan_interval(
                 &target.name,

@@ -221,6 +221,7 @@ async fn finish(
             .and_then(|text| serde_json::from_str(&text).ok());
         let trend = Trend::since(previous.as_ref(), &scan);
         scan.trend = Some(trend.clone());
+        store.previous_ages(&scan).apply(&mut scan);
         let id = store.save(&scan).map_err(|e| e.to_string())?;
         let base = TrendBase {
             scan: id,

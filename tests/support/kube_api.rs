@@ -1,7 +1,9 @@
 //! A Kubernetes API server for tests, on 127.0.0.1, speaking the wire protocol closely enough
 //! that kube-rs cannot tell the difference for what gitdrift does: `/version`, discovery (`/api`,
 //! `/apis`, `/api/v1`, `/apis/{group}/{version}`), list (`kind: XList`,
-//! `metadata.resourceVersion`, `limit`/`continue`), get, and watch (`?watch=1` streams of
+//! `metadata.resourceVersion`, `limit`/`continue`), get, the OpenAPI v3 index and group-version
+//! documents a test gives it (`/openapi/v3`, `/openapi/v3/apis/{group}/{version}?hash=…`), and
+//! watch (`?watch=1` streams of
 //! ADDED/MODIFIED/DELETED/BOOKMARK events from a `resourceVersion`, `410 Gone` once it is
 //! compacted away). Errors are `kind: Status` objects. Tests configure forbidden resources,
 //! injected 5xx answers, slow answers and a bearer token; every request is journaled, and any
@@ -92,6 +94,8 @@ struct State {
     /// Reads (not watches) being answered now, by path; and the most ever seen at once.
     in_flight: HashMap<String, usize>,
     max_in_flight: usize,
+    /// OpenAPI v3 documents by group-version path (`api/v1`, `apis/apps/v1`).
+    openapi: BTreeMap<String, Value>,
 }
 
 /// The server. Stops when dropped.
@@ -174,6 +178,15 @@ fn builtin_resources() -> Vec<ResourceDef> {
 }
 
 impl KubeApi {
+    /// Publishes an OpenAPI v3 document for a group version (`apis/example.com/v1`).
+    pub fn openapi(&self, group_version: &str, document: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .openapi
+            .insert(group_version.to_string(), document);
+    }
+
     /// A plain-HTTP server.
     pub fn start() -> KubeApi {
         Self::start_with(false)
@@ -529,6 +542,8 @@ struct Target {
 }
 
 enum Route {
+    OpenApiIndex,
+    OpenApi(String),
     Version,
     CoreVersions,
     Groups,
@@ -540,6 +555,8 @@ enum Route {
 fn route(state: &State, path: &str) -> Route {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match parts.as_slice() {
+        ["openapi", "v3"] => return Route::OpenApiIndex,
+        ["openapi", "v3", rest @ ..] => return Route::OpenApi(rest.join("/")),
         ["version"] => return Route::Version,
         ["api"] => return Route::CoreVersions,
         ["apis"] => return Route::Groups,
@@ -673,6 +690,24 @@ fn respond(
         return status(500, "InternalError", "injected failure");
     }
     match route(&guard, path) {
+        Route::OpenApiIndex => {
+            let paths: serde_json::Map<String, Value> = guard
+                .openapi
+                .iter()
+                .map(|(gv, doc)| {
+                    let hash = doc.to_string().len();
+                    (
+                        gv.clone(),
+                        json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={hash:016X}")}),
+                    )
+                })
+                .collect();
+            ok(json!({"paths": paths}))
+        }
+        Route::OpenApi(gv) => match guard.openapi.get(&gv) {
+            Some(doc) => ok(doc.clone()),
+            None => status(404, "NotFound", "the page could not be found"),
+        },
         Route::Version => ok(json!({
             "major": "1", "minor": "35", "gitVersion": "v1.35.0", "gitCommit": "0000000",
             "gitTreeState": "clean", "buildDate": "2026-10-01T00:00:00Z", "goVersion": "go1.25.1",

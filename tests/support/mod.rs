@@ -564,13 +564,14 @@ pub fn judged(report: &serde_json::Value, target: &str) -> Vec<serde_json::Value
         .iter()
         .filter(|r| r["target"] == target)
         .map(|r| {
-            serde_json::json!([
-                r["kind"],
-                r["namespace"],
-                r["name"],
-                r["status"],
-                r["drifts"]
-            ])
+            // Where git declares a field is the source's, not the judgement's.
+            let mut drifts = r["drifts"].clone();
+            for d in drifts.as_array_mut().into_iter().flatten() {
+                if let Some(d) = d.as_object_mut() {
+                    d.remove("line");
+                }
+            }
+            serde_json::json!([r["kind"], r["namespace"], r["name"], r["status"], drifts])
         })
         .collect()
 }

@@ -26,8 +26,9 @@ pub struct PathRefused {
 }
 
 /// Whether a GET path is one gitdrift builds: the version, discovery (`/api`, `/apis`,
-/// `/api/v1`, `/apis/GROUP[/VERSION]`), a resource's list (cluster-wide or in a namespace) or
-/// one object. Never a subresource (`…/NAME/proxy`, `…/NAME/log`), never a path segment that is
+/// `/api/v1`, `/apis/GROUP[/VERSION]`), the OpenAPI v3 schemas of a group version (for the
+/// defaults: `/openapi/v3`, `/openapi/v3/api/v1`, `/openapi/v3/apis/GROUP/VERSION`), a
+/// resource's list (cluster-wide or in a namespace) or one object. Never a subresource (`…/NAME/proxy`, `…/NAME/log`), never a path segment that is
 /// empty, `.` or `..`, or holds an escape.
 pub fn allowed_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
@@ -42,6 +43,9 @@ pub fn allowed_path(path: &str) -> bool {
     }
     let resources = match segments.as_slice() {
         ["version"] | ["api"] | ["apis"] | ["api", _] | ["apis", _] | ["apis", _, _] => {
+            return true;
+        }
+        ["openapi", "v3"] | ["openapi", "v3", "api", "v1"] | ["openapi", "v3", "apis", _, _] => {
             return true;
         }
         ["api", _version, rest @ ..] => rest,
@@ -265,6 +269,9 @@ mod tests {
             "/api/v1/namespaces/shop/configmaps/web-config",
             "/apis/apps/v1/namespaces/shop/deployments/web",
             "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:controller:job",
+            "/openapi/v3",
+            "/openapi/v3/api/v1",
+            "/openapi/v3/apis/apps/v1",
         ] {
             assert!(allowed_path(path), "{path}");
         }
@@ -280,6 +287,9 @@ mod tests {
             "/apis/apps/v1/namespaces/shop/deployments/web/scale",
             "/metrics",
             "/logs/kube-apiserver.log",
+            "/openapi/v2",
+            "/openapi/v3/apis/apps",
+            "/openapi/v3/apis/apps/v1/extra",
         ] {
             assert!(!allowed_path(path), "{path}");
         }

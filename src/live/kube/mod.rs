@@ -6,7 +6,7 @@
 pub mod guard;
 pub mod watch;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -193,6 +193,9 @@ fn kubeconfig_error(path: Option<&std::path::Path>, err: &dyn std::error::Error)
 pub struct KubeProvider {
     settings: KubeSettings,
     recorder: Arc<dyn Recorder>,
+    /// The cluster's OpenAPI v3 documents, pruned, by their URL (which carries the schema's
+    /// hash: a new schema is a new URL).
+    openapi: Arc<std::sync::Mutex<HashMap<String, Arc<serde_json::Value>>>>,
 }
 
 /// A kind the scan needs, as the cluster serves it.
@@ -209,7 +212,11 @@ pub struct Served {
 impl KubeProvider {
     /// A provider for a target's settings; its guard counts requests in `recorder`.
     pub fn new(settings: KubeSettings, recorder: Arc<dyn Recorder>) -> KubeProvider {
-        KubeProvider { settings, recorder }
+        KubeProvider {
+            settings,
+            recorder,
+            openapi: Arc::default(),
+        }
     }
 
     /// A read-only client for this cluster, for a use (see [`Use`]).
@@ -360,7 +367,68 @@ impl KubeProvider {
             }
         }
         let _ = limits;
+        out.openapi = self.openapi(&client, &served).await;
         out.observed_at = Utc::now();
+        out
+    }
+
+    /// The OpenAPI v3 documents of the group versions read, pruned to what defaults need, each
+    /// fetched once per schema hash. A document that cannot be read is left out: the vendored
+    /// defaults stand in for it.
+    async fn openapi(&self, client: &Client, served: &[Served]) -> Vec<Arc<serde_json::Value>> {
+        let get = |uri: &str| -> Option<http::Request<Vec<u8>>> {
+            http::Request::get(uri).body(Vec::new()).ok()
+        };
+        let index: serde_json::Value = match get("/openapi/v3") {
+            Some(request) => match self.send(client, request).await {
+                Ok(text) => serde_json::from_str(&text).unwrap_or_default(),
+                Err(err) => {
+                    tracing::debug!(message = "no OpenAPI v3 index; vendored defaults used", error = ?err);
+                    return Vec::new();
+                }
+            },
+            None => return Vec::new(),
+        };
+        let group_versions: BTreeSet<String> = served
+            .iter()
+            .map(|s| match s.resource.group.as_str() {
+                "" => format!("api/{}", s.resource.version),
+                group => format!("apis/{group}/{}", s.resource.version),
+            })
+            .collect();
+        let mut out = Vec::new();
+        for gv in group_versions {
+            let Some(url) = index["paths"][gv.as_str()]["serverRelativeURL"].as_str() else {
+                continue;
+            };
+            let cached = self
+                .openapi
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(url)
+                .cloned();
+            if let Some(document) = cached {
+                out.push(document);
+                continue;
+            }
+            let Some(request) = get(url) else { continue };
+            match self.send(client, request).await {
+                Ok(text) => {
+                    let Ok(document) = serde_json::from_str::<serde_json::Value>(&text) else {
+                        continue;
+                    };
+                    let pruned = Arc::new(crate::diff::defaults::prune(&document));
+                    self.openapi
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(url.to_string(), Arc::clone(&pruned));
+                    out.push(pruned);
+                }
+                Err(err) => {
+                    tracing::debug!(message = "an OpenAPI v3 document could not be read", group_version = %gv, error = ?err);
+                }
+            }
+        }
         out
     }
 

@@ -272,6 +272,8 @@ impl TargetWatch {
             unreadable,
             aws_read: BTreeSet::new(),
             skipped: BTreeSet::new(),
+            // Watched targets judge with the vendored defaults and the CRDs git declares.
+            openapi: Vec::new(),
         }
     }
 

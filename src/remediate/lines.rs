@@ -1,0 +1,106 @@
+//! Where in git a drifted field is declared. After the judgement, each file that holds a drifted
+//! resource is read once more at the scanned commit (a handful of files, not the tree), and each
+//! drift gets the line of its field's key — the nearest existing ancestor's for a field git does
+//! not have. Rendered objects keep their rendered origin: their lines are the renderer's output,
+//! not a file in git. It lives beside the YAML reader and the commit reader the edits use.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{planning, yaml_edit};
+use crate::config::Config;
+use crate::diff::Status;
+use crate::judge::ResourceReport;
+
+/// Sets `line` on the drifts of plain-manifest resources; `commits` maps each source to the
+/// commit the scan read. A file that cannot be read again leaves its drifts without a line.
+pub fn locate(
+    config: &Config,
+    cache_dir: &Path,
+    commits: &BTreeMap<&str, &str>,
+    resources: &mut [ResourceReport],
+) {
+    // (source, file) → indices of the resources declared there.
+    let mut files: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        if r.status != Status::Drifted || r.api_version == crate::model::aws::API_VERSION {
+            continue;
+        }
+        if let Some(source) = &r.source
+            && source.rendered.is_none()
+            && source.line.is_some()
+        {
+            files
+                .entry((source.name.clone(), source.file.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    // One repository opened, and one tree found, per source: not per file.
+    let mut repos: BTreeMap<String, Option<gix::Repository>> = BTreeMap::new();
+    for (source_name, _) in files.keys() {
+        if repos.contains_key(source_name) {
+            continue;
+        }
+        let repo = config
+            .sources
+            .iter()
+            .find(|s| &s.name == source_name)
+            .and_then(|s| planning::repo_path(&s.repo, cache_dir).ok())
+            .and_then(|path| gix::open(path).ok());
+        repos.insert(source_name.clone(), repo);
+    }
+    let mut opened: Option<(String, Option<gix::Tree<'_>>)> = None;
+    for ((source_name, file), indices) in files {
+        if opened.as_ref().is_none_or(|(name, _)| *name != source_name) {
+            let tree = repos
+                .get(&source_name)
+                .and_then(Option::as_ref)
+                .zip(commits.get(source_name.as_str()))
+                .and_then(|(repo, commit)| {
+                    let id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+                    repo.find_commit(id).ok()?.tree().ok()
+                });
+            opened = Some((source_name.clone(), tree));
+        }
+        let Some((_, Some(tree))) = &opened else {
+            continue;
+        };
+        let Some(text) = tree
+            .lookup_entry_by_path(&file)
+            .ok()
+            .flatten()
+            .and_then(|entry| entry.object().ok())
+            .and_then(|object| String::from_utf8(object.data.clone()).ok())
+        else {
+            continue;
+        };
+        let Ok(docs) = yaml_edit::parse(&text) else {
+            continue;
+        };
+        for i in indices {
+            let resource = &mut resources[i];
+            let Some(start) = resource.source.as_ref().and_then(|s| s.line) else {
+                continue;
+            };
+            let Some(object) = yaml_edit::object_at(&docs, start as usize) else {
+                continue;
+            };
+            let is_secret = resource.kind == "Secret" && resource.api_version == "v1";
+            for drift in &mut resource.drifts {
+                let pointer = drift.git_path.as_deref().unwrap_or(&drift.path);
+                let mut path = crate::model::pointer::parse(pointer).unwrap_or_default();
+                while path.last().is_some_and(|s| s == "-") {
+                    path.pop();
+                }
+                let mut line = yaml_edit::line_of(object, &path);
+                // A Secret's value may be declared under `stringData`, compared as `data`.
+                if is_secret && path.first().is_some_and(|s| s == "data") {
+                    path[0] = "stringData".to_string();
+                    line = line.max(yaml_edit::line_of(object, &path));
+                }
+                drift.line = Some(line as u64);
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! How long each drift has lasted. A drifted field's `first_seen` is the start of the first scan
+//! in the history where the same field of the same resource drifted and has drifted in every scan
+//! of its target since. It is carried forward scan by scan: a drift the previous scan of its
+//! target also had keeps that scan's `first_seen`; any other starts now. A scan in which the
+//! field did not drift breaks the chain, so a drift that comes back starts again.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::ScanReport;
+use crate::diff::Drift;
+use crate::judge::ResourceReport;
+
+/// When each drift of some targets was first seen: (target, kind, namespace, name, path) → time.
+#[derive(Clone, Debug, Default)]
+pub struct Ages {
+    first_seen: HashMap<String, DateTime<Utc>>,
+}
+
+fn key(r: &ResourceReport, d: &Drift) -> String {
+    format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        r.target,
+        crate::model::split_api_version(&r.api_version).0,
+        r.kind,
+        r.namespace.as_deref().unwrap_or(""),
+        r.name,
+        d.path
+    )
+}
+
+impl Ages {
+    /// The ages in a stored report, for its resources of `target` (every target: `None`). A
+    /// drift stored without `first_seen` (history from before drift ages) dates from that scan.
+    pub fn of(report: &ScanReport, target: Option<&str>) -> Ages {
+        let mut first_seen = HashMap::new();
+        for r in report
+            .resources
+            .iter()
+            .filter(|r| target.is_none_or(|t| r.target == t))
+        {
+            for d in &r.drifts {
+                first_seen.insert(key(r, d), d.first_seen.unwrap_or(report.scan.started_at));
+            }
+        }
+        Ages { first_seen }
+    }
+
+    /// Adds another report's ages (for targets this one does not hold).
+    pub fn extend(&mut self, other: Ages) {
+        self.first_seen.extend(other.first_seen);
+    }
+
+    /// Dates every drift of the report: from these ages where the previous scan of its target
+    /// had the same drift, from this scan's start otherwise.
+    pub fn apply(&self, report: &mut ScanReport) {
+        let now = report.scan.started_at;
+        for r in &mut report.resources {
+            let keys: Vec<String> = r.drifts.iter().map(|d| key(r, d)).collect();
+            for (d, k) in r.drifts.iter_mut().zip(keys) {
+                d.first_seen = Some(self.first_seen.get(&k).copied().unwrap_or(now).min(now));
+            }
+        }
+    }
+}
+
+/// The first_seen of each target's oldest drift (targets without drift are absent).
+pub fn oldest(report: &ScanReport) -> HashMap<&str, DateTime<Utc>> {
+    let mut out: HashMap<&str, DateTime<Utc>> = HashMap::new();
+    for r in &report.resources {
+        for d in &r.drifts {
+            if let Some(seen) = d.first_seen {
+                out.entry(r.target.as_str())
+                    .and_modify(|t| *t = (*t).min(seen))
+                    .or_insert(seen);
+            }
+        }
+    }
+    out
+}
+
+/// `3d 4h`, `5h 12m`, `42m`, `18s`: an age as people read it.
+pub fn human(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::Status;
+    use crate::model::ResourceKey;
+    use serde_json::json;
+
+    fn report(at: &str, drifted: &[(&str, &str)]) -> ScanReport {
+        let mut report: ScanReport = serde_json::from_value(json!({
+            "schema": "gitdrift.report/v1",
+            "scan": {"started_at": at, "finished_at": at, "gitdrift_version": "0.1.0",
+                     "config": "gitdrift.yaml", "sources": [],
+                     "targets": [{"name": "lab", "provider": "snapshot", "location": "x",
+                                  "observed_at": at, "objects": 1}]},
+            "summary": {"resources": 0, "in_sync": 0, "drifted": 0, "missing": 0, "unmanaged": 0,
+                        "drifts": 0, "unreadable": 0, "errors": 0, "warnings": 0},
+            "resources": [], "problems": [], "stale_ignore_rules": [], "unreadable": [],
+            "coverage": [], "findings": [],
+            "compliance": {"rules": [], "failing": {}, "waived": 0, "frameworks": [], "waivers": []}
+        }))
+        .unwrap();
+        for (name, path) in drifted {
+            let key = ResourceKey {
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                namespace: Some("shop".into()),
+                name: name.to_string(),
+            };
+            let r = ResourceReport::new("lab", "apps/v1", &key, Status::Drifted);
+            let mut r = r.judged(crate::diff::Verdict {
+                drifts: vec![Drift {
+                    path: path.to_string(),
+                    desired: json!(1),
+                    live: json!(2),
+                    reason: Default::default(),
+                    changed_by: None,
+                    changed_at: None,
+                    owners: vec![],
+                    git_path: None,
+                    line: None,
+                    first_seen: None,
+                }],
+                ..Default::default()
+            });
+            r.status = Status::Drifted;
+            report.resources.push(r);
+        }
+        report
+    }
+
+    fn seen(report: &ScanReport, name: &str) -> String {
+        let r = report.resources.iter().find(|r| r.name == name).unwrap();
+        r.drifts[0].first_seen.unwrap().to_rfc3339()
+    }
+
+    #[test]
+    fn a_drift_keeps_its_first_scan_while_it_lasts_and_starts_again_when_it_returns() {
+        let t1 = "2026-12-01T10:00:00Z";
+        let t2 = "2026-12-01T11:00:00Z";
+        let t3 = "2026-12-01T12:00:00Z";
+        let t4 = "2026-12-01T13:00:00Z";
+        let mut first = report(t1, &[("web", "/spec/replicas"), ("api", "/spec/replicas")]);
+        Ages::default().apply(&mut first);
+        assert_eq!(seen(&first, "web"), "2026-12-01T10:00:00+00:00");
+        // Scan 2: web still drifts, api is back in line.
+        let mut second = report(t2, &[("web", "/spec/replicas")]);
+        Ages::of(&first, None).apply(&mut second);
+        assert_eq!(seen(&second, "web"), "2026-12-01T10:00:00+00:00");
+        // Scan 3: api drifts again, web now drifts in another field.
+        let mut third = report(t3, &[("web", "/spec/paused"), ("api", "/spec/replicas")]);
+        Ages::of(&second, None).apply(&mut third);
+        assert_eq!(
+            seen(&third, "api"),
+            "2026-12-01T12:00:00+00:00",
+            "the chain broke"
+        );
+        assert_eq!(
+            seen(&third, "web"),
+            "2026-12-01T12:00:00+00:00",
+            "another field"
+        );
+        let oldest = oldest(&third);
+        assert_eq!(oldest["lab"].to_rfc3339(), "2026-12-01T12:00:00+00:00");
+        // A stored drift without first_seen dates from its own scan.
+        let mut fourth = report(t4, &[("api", "/spec/replicas")]);
+        let mut stored = third.clone();
+        stored.resources.iter_mut().for_each(|r| {
+            r.drifts.iter_mut().for_each(|d| d.first_seen = None);
+        });
+        Ages::of(&stored, Some("lab")).apply(&mut fourth);
+        assert_eq!(seen(&fourth, "api"), "2026-12-01T12:00:00+00:00");
+        assert!(Ages::of(&stored, Some("other")).first_seen.is_empty());
+    }
+
+    #[test]
+    fn ages_read_as_people_write_them() {
+        assert_eq!(human(18), "18s");
+        assert_eq!(human(42 * 60 + 5), "42m");
+        assert_eq!(human(5 * 3600 + 12 * 60), "5h 12m");
+        assert_eq!(human(3 * 86_400 + 4 * 3600 + 59), "3d 4h");
+        assert_eq!(human(-3), "0s");
+    }
+}
