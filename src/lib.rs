@@ -14,6 +14,7 @@ pub mod desired;
 pub mod diff;
 pub mod digest;
 pub mod files;
+pub mod health;
 pub mod judge;
 pub mod live;
 pub mod manifest;

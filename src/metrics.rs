@@ -598,18 +598,15 @@ impl Metrics {
         for (family, labels) in old {
             self.remove(family, &labels);
         }
-        for vec in [
-            &self.last_success,
-            &self.last_scan,
-            &self.scan_interval,
-            &self.drift_oldest_age,
-        ] {
+        for vec in [&self.last_success, &self.last_scan, &self.scan_interval] {
             let _ = vec.remove_label_values(&[target]);
         }
-        self.oldest_drift
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(target);
+        {
+            // Under the lock `encode` sets the age series from: it cannot bring it back.
+            let mut oldest = self.oldest_drift.lock().unwrap_or_else(|e| e.into_inner());
+            oldest.remove(target);
+            let _ = self.drift_oldest_age.remove_label_values(&[target]);
+        }
         let _ = self.scan_duration.remove_label_values(&[target]);
         for provider in ["snapshot", "kubernetes", "aws"] {
             let _ = self.refused.remove_label_values(&[target, provider]);

@@ -219,25 +219,31 @@ impl Store {
         Ok(id)
     }
 
-    /// When each drift of the previous scan of each of `report`'s targets was first seen (see
+    /// When each drift of the previous scans of `report`'s targets was first seen (see
     /// [`crate::report::age`]); empty without history.
     pub fn previous_ages(&self, report: &ScanReport) -> crate::report::age::Ages {
         let mut ages = crate::report::age::Ages::default();
-        let mut loaded: std::collections::HashMap<i64, Option<ScanReport>> =
-            std::collections::HashMap::new();
         for target in &report.scan.targets {
-            let Ok(list) = self.list_target(&target.name, 1) else {
-                continue;
-            };
-            let Some(scan) = list.first() else { continue };
-            let stored = loaded
-                .entry(scan.id)
-                .or_insert_with(|| self.get(scan.id).ok().flatten().map(|(_, r)| r));
-            if let Some(stored) = stored {
-                ages.extend(crate::report::age::Ages::of(stored, Some(&target.name)));
-            }
+            ages.extend(self.target_ages(&target.name));
         }
         ages
+    }
+
+    /// The drift ages of a target as its newest stored scan that judged it dated them (a scan
+    /// whose read of the target failed says nothing; up to ten scans back are looked at).
+    pub fn target_ages(&self, target: &str) -> crate::report::age::Ages {
+        let Ok(scans) = self.list_target(target, 10) else {
+            return Default::default();
+        };
+        for scan in scans {
+            let Ok(Some((_, stored))) = self.get(scan.id) else {
+                continue;
+            };
+            if stored.resources.iter().any(|r| r.target == target) {
+                return crate::report::age::Ages::of(&stored, Some(target));
+            }
+        }
+        Default::default()
     }
 
     /// The most recent scans, newest first.

@@ -34,7 +34,8 @@ fn demo_scan_finds_the_planted_drift_and_nothing_else() {
         report["summary"],
         serde_json::json!({
             "resources": 17, "in_sync": 12, "drifted": 3, "missing": 1, "unmanaged": 1,
-            "drifts": 3, "unreadable": 0, "errors": 0, "warnings": 0
+            "drifts": 3, "unreadable": 0, "errors": 0, "warnings": 0,
+            "health": {"healthy": 15, "degraded": 1, "missing": 1}
         }),
         "{}",
         run.stdout
@@ -998,4 +999,75 @@ fn each_drift_names_its_line_in_git_and_with_a_history_how_long_it_has_lasted() 
 
 fn sarif_free_json(repo: &Repo) -> Value {
     gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json()
+}
+
+#[test]
+fn deployment_status_is_reported_and_fails_the_scan_only_when_asked() {
+    let repo = Repo::new();
+    repo.write(
+        "web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: web:1.5.0\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: shop\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: migrate:1.5.0\n",
+    );
+    repo.commit("web 1.5.0");
+    let live = repo.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    // In sync with git, and not working: the new image never became available.
+    std::fs::write(
+        live.join("objects.yaml"),
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: web, namespace: shop, generation: 3}\n  spec:\n    replicas: 2\n    selector:\n      matchLabels: {app: web}\n    template:\n      metadata:\n        labels: {app: web}\n      spec:\n        containers:\n        - {name: web, image: 'web:1.5.0'}\n  status:\n    observedGeneration: 3\n    replicas: 3\n    updatedReplicas: 1\n    availableReplicas: 2\n    conditions:\n    - {type: Progressing, status: 'False', reason: ProgressDeadlineExceeded, message: 'ReplicaSet \"web-84c\" has timed out progressing.'}\n- apiVersion: batch/v1\n  kind: Job\n  metadata: {name: migrate, namespace: shop}\n  spec:\n    template:\n      spec:\n        restartPolicy: Never\n        containers:\n        - {name: migrate, image: 'migrate:1.5.0'}\n  status:\n    active: 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        "sources:\n  - name: s\n    repo: .\n    paths: [\"*.yaml\"]\n    target: t\ntargets:\n  - name: t\n    snapshot: live\naudit:\n  enabled: false\n",
+    )
+    .unwrap();
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(
+        run.code, 0,
+        "in sync: the exit code is about drift; {}",
+        run.stderr
+    );
+    let report = run.json();
+    assert_eq!(
+        report["summary"]["health"],
+        serde_json::json!({"degraded": 1, "progressing": 1})
+    );
+    let web = resource(&report, "Deployment", "web");
+    assert_eq!(web["status"], "in_sync");
+    assert_eq!(
+        web["health"],
+        serde_json::json!({"status": "degraded", "reason": "the rollout exceeded its progress deadline (ProgressDeadlineExceeded: ReplicaSet \"web-84c\" has timed out progressing.)"})
+    );
+    assert_eq!(
+        resource(&report, "Job", "migrate")["health"]["status"],
+        "progressing"
+    );
+    let failing = gitdrift(repo.path(), &["scan", "--fail-on-health", "degraded"], &[]);
+    assert_eq!(failing.code, 1, "{}", failing.stderr);
+    // The text report lists the in-sync but unhealthy resources, degraded first.
+    let lines: Vec<&str> = failing.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("health: 1 degraded, 1 progressing"))
+        .unwrap_or_else(|| panic!("{}", failing.stdout));
+    assert!(
+        lines[at + 1]
+            .trim_start()
+            .starts_with("degraded    Deployment shop/web")
+    );
+    assert!(
+        lines[at + 2]
+            .trim_start()
+            .starts_with("progressing Job shop/migrate")
+    );
+    assert!(
+        failing
+            .stdout
+            .contains("  = in sync    Deployment shop/web"),
+        "{}",
+        failing.stdout
+    );
+    let typo = gitdrift(repo.path(), &["scan", "--fail-on-health", "sick"], &[]);
+    assert_eq!(typo.code, 2, "{}", typo.stderr);
 }

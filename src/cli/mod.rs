@@ -99,6 +99,10 @@ struct ScanArgs {
     /// low, info, or none) [default: audit.fail_on_severity, high].
     #[arg(long, value_name = "SEVERITY", value_parser = parse_threshold)]
     fail_on_severity: Option<Threshold>,
+    /// Exit 1 when a resource's health is this (`degraded`): deployment status counts, not
+    /// only drift and findings.
+    #[arg(long, value_name = "HEALTH", value_parser = ["degraded"])]
+    fail_on_health: Option<String>,
     /// Also keep the report in the scan history in this folder (see `gitdrift history`).
     #[arg(long, value_name = "DIR", env = "GITDRIFT_DATA_DIR")]
     data_dir: Option<PathBuf>,

@@ -101,7 +101,7 @@ pub(super) async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         tracing::info!(message = "scan stored", id, data_dir = %dir.display());
     }
     let threshold = args.fail_on_severity.map_or(config_threshold, |t| t.0);
-    Ok(report.exit_code(threshold))
+    Ok(report.exit_code(threshold, args.fail_on_health.is_some()))
 }
 
 /// `gitdrift remediate`: the plan, printed and optionally written as a patch.

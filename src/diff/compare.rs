@@ -140,7 +140,7 @@ impl<'a> Comparer<'a> {
     }
 
     /// The schema's default at a live path, if it has one.
-    fn default_at(&self, path: &[Seg]) -> Option<(Origin, super::defaults::Default<'a>)> {
+    fn default_at(&self, path: &[Seg]) -> Option<(Origin, super::defaults::DefaultValue<'a>)> {
         self.schemas
             .default_at(self.group, self.kind, self.version, path)
     }
@@ -148,8 +148,18 @@ impl<'a> Comparer<'a> {
     /// A live-only value the evidence would call drift, that is just what the server gives the
     /// field when git leaves it out: a sync would leave it as it is. Discounted, and `true`.
     fn is_default(&mut self, path: &[Seg], live: &Value) -> bool {
+        self.default_discount(path, live, false)
+    }
+
+    /// Discounts a live value that is the schema's default at `path`. `any_of` admits defaults
+    /// the server picks by another field (`imagePullPolicy`): they explain a live-only field,
+    /// but never outweigh evidence, since git's other fields decide what the next sync sets.
+    fn default_discount(&mut self, path: &[Seg], live: &Value, any_of: bool) -> bool {
         match self.default_at(path) {
-            Some((origin, default)) if default.matches(live) => {
+            Some((origin, default))
+                if default.matches(live)
+                    && (any_of || matches!(default, super::defaults::DefaultValue::One(_))) =>
+            {
                 let reason = match origin {
                     Origin::Schema => DiscountReason::SchemaDefault,
                     Origin::Server => DiscountReason::ServerDefault,
@@ -165,7 +175,12 @@ impl<'a> Comparer<'a> {
     /// Explains a live-only field nothing counts as drift: a default, or set by whoever owns it.
     /// Mappings are explained field by field.
     fn explain_live_only(&mut self, path: &mut Vec<Seg>, live: &Value) {
-        if rules::is_bookkeeping(path) || self.is_default(path, live) {
+        if self.discounts.len() >= MAX_DISCOUNTS {
+            // Past the bound only the count is kept: no lookups for what is not listed.
+            self.more += leaves(live);
+            return;
+        }
+        if rules::is_bookkeeping(path) || self.default_discount(path, live, true) {
             return;
         }
         if let Value::Object(map) = live
@@ -669,6 +684,14 @@ pub fn applied_shape(live: &Value) -> Option<Box<str>> {
     serde_json::to_string(&shape(&applied, false))
         .ok()
         .map(String::into_boxed_str)
+}
+
+/// How many scalar leaves a value has (an empty mapping or list counts as one).
+fn leaves(value: &Value) -> usize {
+    match value {
+        Value::Object(map) if !map.is_empty() => map.values().map(leaves).sum(),
+        _ => 1,
+    }
 }
 
 /// A content map's empty value (`""`), which equals `null` and an absent key.

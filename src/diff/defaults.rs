@@ -24,14 +24,14 @@ pub enum Origin {
 
 /// A default: one value, or any of several where the server picks by another field.
 #[derive(Clone, Copy, Debug)]
-pub enum Default<'a> {
+pub enum DefaultValue<'a> {
     /// This value.
     One(&'a Value),
     /// Any of these values.
     Any(&'a [Value]),
 }
 
-impl Default<'_> {
+impl DefaultValue<'_> {
     /// Whether a live value is this default (numbers compared by value).
     pub fn matches(&self, live: &Value) -> bool {
         let same = |d: &Value| {
@@ -39,16 +39,16 @@ impl Default<'_> {
                 || matches!((d, live), (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64())
         };
         match self {
-            Default::One(value) => same(value),
-            Default::Any(values) => values.iter().any(same),
+            DefaultValue::One(value) => same(value),
+            DefaultValue::Any(values) => values.iter().any(same),
         }
     }
 
     /// The default as written in an explanation.
     pub fn describe(&self) -> String {
         match self {
-            Default::One(value) => value.to_string(),
-            Default::Any(values) => values
+            DefaultValue::One(value) => value.to_string(),
+            DefaultValue::Any(values) => values
                 .iter()
                 .map(Value::to_string)
                 .collect::<Vec<_>>()
@@ -115,15 +115,13 @@ impl Document {
 }
 
 /// The vendored defaults of the built-in kinds.
-static BUILTIN: LazyLock<Document> = LazyLock::new(|| {
-    let text = include_str!("kubernetes-defaults.yaml");
-    let value: Value = serde_saphyr::from_str(text).unwrap_or_default();
-    Document::parse(&value)
-});
+static BUILTIN: LazyLock<Document> = LazyLock::new(|| Document::parse(&builtin_document()));
 
-/// The vendored built-in schemas as written (for the tests that check them against the rules).
+/// The vendored built-in schemas as written. The file is part of the build and a test reads it,
+/// so a file that does not parse never ships.
 pub fn builtin_document() -> Value {
-    serde_saphyr::from_str(include_str!("kubernetes-defaults.yaml")).unwrap_or_default()
+    serde_saphyr::from_str(include_str!("kubernetes-defaults.yaml"))
+        .expect("src/diff/kubernetes-defaults.yaml parses")
 }
 
 /// The defaults known for one target: the built-in kinds' (from the cluster's own OpenAPI v3
@@ -192,7 +190,7 @@ impl Schemas {
         kind: &str,
         version: &str,
         path: &[Seg],
-    ) -> Option<(Origin, Default<'a>)> {
+    ) -> Option<(Origin, DefaultValue<'a>)> {
         let key = (group.to_string(), kind.to_string());
         if let Some(versions) = self.crds.get(&key) {
             let schema = versions
@@ -205,36 +203,40 @@ impl Schemas {
         }
         // The cluster's own schema first (its `default`s); the defaulting code's values, which
         // no schema carries, from the vendored file.
-        let cluster = self
+        let cluster_root = self
             .cluster
             .roots
             .get(&key)
-            .and_then(|name| self.cluster.components.get(name))
-            .and_then(|root| walk(&self.cluster, root, path));
-        if cluster.is_some() {
-            return cluster;
+            .and_then(|name| self.cluster.components.get(name));
+        if let Some(found) = cluster_root.and_then(|root| walk(&self.cluster, root, path)) {
+            return Some(found);
         }
         let doc = &*BUILTIN;
         let root = doc.components.get(doc.roots.get(&key)?)?;
         walk(doc, root, path)
+            .filter(|(origin, _)| cluster_root.is_none() || *origin == Origin::Server)
     }
 }
 
 /// Follows a path through a schema: `properties` for keys (then `additionalProperties`),
 /// `items` for list elements, `allOf` members and `$ref`s on the way.
-fn walk<'a>(doc: &'a Document, root: &'a Value, path: &[Seg]) -> Option<(Origin, Default<'a>)> {
+fn walk<'a>(
+    doc: &'a Document,
+    root: &'a Value,
+    path: &[Seg],
+) -> Option<(Origin, DefaultValue<'a>)> {
     let mut node = doc.resolve(root);
     for seg in path {
         node = child(doc, node, seg)?;
     }
     if let Some(value) = node.get("default") {
-        return Some((Origin::Schema, Default::One(value)));
+        return Some((Origin::Schema, DefaultValue::One(value)));
     }
     if let Some(value) = node.get("x-gitdrift-server-default") {
-        return Some((Origin::Server, Default::One(value)));
+        return Some((Origin::Server, DefaultValue::One(value)));
     }
     if let Some(Value::Array(values)) = node.get("x-gitdrift-server-default-any") {
-        return Some((Origin::Server, Default::Any(values)));
+        return Some((Origin::Server, DefaultValue::Any(values)));
     }
     None
 }

@@ -171,13 +171,18 @@ impl Judge {
                 );
                 let verdict =
                     registry.apply(&self.target, key, &desired_value, &live_value, verdict);
-                report.judged(verdict)
+                let health = crate::health::of(&key.group, &key.kind, &live_value);
+                ResourceReport {
+                    health: Some(health),
+                    ..report.judged(verdict)
+                }
             }
             None => ResourceReport {
                 reason: self
                     .unserved
                     .contains(&gk)
                     .then(|| "kind not served by the cluster".to_string()),
+                health: Some(crate::health::Health::missing()),
                 ..report
             },
         };
@@ -211,12 +216,10 @@ impl Judge {
         {
             return None;
         }
-        Some(ResourceReport::new(
-            &self.target,
-            &object.api_version,
-            key,
-            Status::Unmanaged,
-        ))
+        Some(ResourceReport {
+            health: Some(crate::health::of(&key.group, &key.kind, &object.value())),
+            ..ResourceReport::new(&self.target, &object.api_version, key, Status::Unmanaged)
+        })
     }
 }
 

@@ -59,6 +59,10 @@ pub struct ResourceReport {
     /// How many more were discounted than listed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub discounted_more: usize,
+    /// Whether it works: read from the live object's status (`missing` when git declares it and
+    /// nothing is live); absent for resources whose health is not judged (AWS, for now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -82,6 +86,7 @@ impl ResourceReport {
             last_changed_at: None,
             discounted: Vec::new(),
             discounted_more: 0,
+            health: None,
         }
     }
 

@@ -93,11 +93,14 @@ pub fn locate(
                 while path.last().is_some_and(|s| s == "-") {
                     path.pop();
                 }
-                let mut line = yaml_edit::line_of(object, &path);
+                let (mut line, found) = yaml_edit::line_of(object, &path);
                 // A Secret's value may be declared under `stringData`, compared as `data`.
-                if is_secret && path.first().is_some_and(|s| s == "data") {
+                if is_secret && !found && path.first().is_some_and(|s| s == "data") {
                     path[0] = "stringData".to_string();
-                    line = line.max(yaml_edit::line_of(object, &path));
+                    let (string_line, string_found) = yaml_edit::line_of(object, &path);
+                    if string_found {
+                        line = string_line;
+                    }
                 }
                 drift.line = Some(line as u64);
             }

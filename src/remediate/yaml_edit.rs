@@ -230,8 +230,9 @@ fn walk<'a>(root: &'a Node, path: &[String]) -> Result<Found<'a>, String> {
 }
 
 /// The line of the field at `path` (JSON Pointer segments) inside `object`: its key's line (an
-/// element's own line in a list), or the nearest existing ancestor's where git lacks the field.
-pub fn line_of(object: &Node, path: &[String]) -> usize {
+/// element's own line in a list), or the nearest existing ancestor's where git lacks the field;
+/// and whether the whole path was found.
+pub fn line_of(object: &Node, path: &[String]) -> (usize, bool) {
     let mut node = object;
     let mut line = object.line;
     for seg in path {
@@ -252,10 +253,10 @@ pub fn line_of(object: &Node, path: &[String]) -> usize {
                 line = at;
                 node = value;
             }
-            None => break,
+            None => return (line, false),
         }
     }
-    line
+    (line, true)
 }
 
 /// The splices that make the value at `path` (JSON Pointer segments) inside `object` equal to

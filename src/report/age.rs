@@ -9,24 +9,23 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::ScanReport;
-use crate::diff::Drift;
 use crate::judge::ResourceReport;
 
-/// When each drift of some targets was first seen: (target, kind, namespace, name, path) → time.
+/// When each drift of some targets was first seen: resource (target, group, kind, namespace,
+/// name) → field path → time.
 #[derive(Clone, Debug, Default)]
 pub struct Ages {
-    first_seen: HashMap<String, DateTime<Utc>>,
+    first_seen: HashMap<String, HashMap<String, DateTime<Utc>>>,
 }
 
-fn key(r: &ResourceReport, d: &Drift) -> String {
+fn resource_key(r: &ResourceReport) -> String {
     format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
         r.target,
         crate::model::split_api_version(&r.api_version).0,
         r.kind,
         r.namespace.as_deref().unwrap_or(""),
-        r.name,
-        d.path
+        r.name
     )
 }
 
@@ -34,17 +33,44 @@ impl Ages {
     /// The ages in a stored report, for its resources of `target` (every target: `None`). A
     /// drift stored without `first_seen` (history from before drift ages) dates from that scan.
     pub fn of(report: &ScanReport, target: Option<&str>) -> Ages {
-        let mut first_seen = HashMap::new();
+        let mut first_seen: HashMap<String, HashMap<String, DateTime<Utc>>> = HashMap::new();
         for r in report
             .resources
             .iter()
             .filter(|r| target.is_none_or(|t| r.target == t))
+            .filter(|r| !r.drifts.is_empty())
         {
+            let paths = first_seen.entry(resource_key(r)).or_default();
             for d in &r.drifts {
-                first_seen.insert(key(r, d), d.first_seen.unwrap_or(report.scan.started_at));
+                paths.insert(
+                    d.path.clone(),
+                    d.first_seen.unwrap_or(report.scan.started_at),
+                );
             }
         }
         Ages { first_seen }
+    }
+
+    /// The ages after `report` (dated with [`Ages::apply`]) for `target`: its drifts, and these
+    /// ages of resources it did not judge at all (a kind that could not be read, a read that
+    /// failed): a scan that says nothing about a resource does not end its drifts' chains.
+    pub fn after(&self, report: &ScanReport, target: &str) -> Ages {
+        let mut next = Ages::of(report, Some(target));
+        let judged: std::collections::HashSet<String> = report
+            .resources
+            .iter()
+            .filter(|r| r.target == target)
+            .map(resource_key)
+            .collect();
+        let prefix = format!("{target}\u{0}");
+        for (resource, paths) in &self.first_seen {
+            if resource.starts_with(&prefix) && !judged.contains(resource) {
+                next.first_seen
+                    .entry(resource.clone())
+                    .or_insert_with(|| paths.clone());
+            }
+        }
+        next
     }
 
     /// Adds another report's ages (for targets this one does not hold).
@@ -57,9 +83,10 @@ impl Ages {
     pub fn apply(&self, report: &mut ScanReport) {
         let now = report.scan.started_at;
         for r in &mut report.resources {
-            let keys: Vec<String> = r.drifts.iter().map(|d| key(r, d)).collect();
-            for (d, k) in r.drifts.iter_mut().zip(keys) {
-                d.first_seen = Some(self.first_seen.get(&k).copied().unwrap_or(now).min(now));
+            let known = self.first_seen.get(&resource_key(r));
+            for d in &mut r.drifts {
+                let seen = known.and_then(|paths| paths.get(&d.path)).copied();
+                d.first_seen = Some(seen.unwrap_or(now).min(now));
             }
         }
     }
@@ -95,7 +122,7 @@ pub fn human(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::Status;
+    use crate::diff::{Drift, Status};
     use crate::model::ResourceKey;
     use serde_json::json;
 
@@ -184,6 +211,20 @@ mod tests {
         Ages::of(&stored, Some("lab")).apply(&mut fourth);
         assert_eq!(seen(&fourth, "api"), "2026-12-01T12:00:00+00:00");
         assert!(Ages::of(&stored, Some("other")).first_seen.is_empty());
+        // A scan that could not judge api (its kind unreadable) keeps api's chain.
+        let blind = report("2026-12-01T14:00:00Z", &[("web", "/spec/paused")]);
+        let carried = Ages::of(&third, None).after(&blind, "lab");
+        let mut fifth = report("2026-12-01T15:00:00Z", &[("api", "/spec/replicas")]);
+        carried.apply(&mut fifth);
+        assert_eq!(seen(&fifth, "api"), "2026-12-01T12:00:00+00:00");
+        // One that judged api in sync ends it.
+        let mut judged_in_sync = report("2026-12-01T14:00:00Z", &[("api", "/spec/replicas")]);
+        judged_in_sync.resources[0].drifts.clear();
+        let mut sixth = report("2026-12-01T15:00:00Z", &[("api", "/spec/replicas")]);
+        Ages::of(&third, None)
+            .after(&judged_in_sync, "lab")
+            .apply(&mut sixth);
+        assert_eq!(seen(&sixth, "api"), "2026-12-01T15:00:00+00:00");
     }
 
     #[test]

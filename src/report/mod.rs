@@ -11,6 +11,8 @@ pub mod openreports;
 pub mod sarif;
 pub mod text;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -314,6 +316,10 @@ pub struct Summary {
     pub errors: usize,
     /// Warning problems.
     pub warnings: usize,
+    /// Resources per health (`healthy`, `progressing`, `degraded`, `suspended`, `unknown`,
+    /// `missing`), for those whose health is judged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub health: BTreeMap<String, usize>,
 }
 
 /// An ignore rule that matched nothing.
@@ -342,6 +348,12 @@ impl Summary {
                 Status::Unmanaged => summary.unmanaged += 1,
             }
             summary.drifts += resource.drifts.len();
+            if let Some(health) = &resource.health {
+                *summary
+                    .health
+                    .entry(health.status.as_str().to_string())
+                    .or_default() += 1;
+            }
         }
         summary.errors = problems
             .iter()
@@ -366,12 +378,18 @@ impl ScanReport {
     }
 
     /// The process exit code this report calls for: 2 when the scan had errors, 1 when anything
-    /// is drifted, missing or unmanaged, 0 when all is in sync.
-    pub fn exit_code(&self, fail_on: Option<crate::model::RuleSeverity>) -> u8 {
+    /// is drifted, missing or unmanaged (or, with `fail_on_degraded`, a resource is degraded),
+    /// 0 when all is in sync.
+    pub fn exit_code(
+        &self,
+        fail_on: Option<crate::model::RuleSeverity>,
+        fail_on_degraded: bool,
+    ) -> u8 {
         if self.summary.errors > 0 {
             2
         } else if self.summary.drifted + self.summary.missing + self.summary.unmanaged > 0
             || self.compliance.fails_at(&self.findings, fail_on)
+            || (fail_on_degraded && self.summary.health.get("degraded").is_some_and(|n| *n > 0))
         {
             1
         } else {

@@ -74,7 +74,11 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
     for resource in &report.resources {
         let explained =
             options.explain && (!resource.discounted.is_empty() || resource.discounted_more > 0);
-        if resource.status == Status::InSync && !options.show_in_sync && !explained {
+        if resource.status == Status::InSync
+            && !options.show_in_sync
+            && !explained
+            && !unwell(resource)
+        {
             continue;
         }
         if current_target != Some(resource.target.as_str()) {
@@ -90,6 +94,7 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
             discounted_block(&mut out, resource);
         }
     }
+    health_block(&mut out, report);
     findings_block(&mut out, report);
     if !report.problems.is_empty() {
         let _ = writeln!(out, "\n{}", paint(BOLD, "problems"));
@@ -199,6 +204,17 @@ fn resource_block(out: &mut String, resource: &ResourceReport, started: DateTime
         location
     );
     let _ = writeln!(out, "{}", line.trim_end());
+    if let Some(health) = resource.health.as_ref().filter(|_| unwell(resource)) {
+        let _ = writeln!(
+            out,
+            "      {} {}",
+            paint(
+                health_style(health.status),
+                &format!("{}:", health.status.as_str())
+            ),
+            health.reason
+        );
+    }
     for drift in &resource.drifts {
         let at = match (&resource.source, drift.line) {
             (Some(source), Some(line)) => {
@@ -254,6 +270,75 @@ fn resource_block(out: &mut String, resource: &ResourceReport, started: DateTime
     }
 }
 
+/// Whether a resource's health needs a look: degraded, progressing or suspended (missing is
+/// already its drift status).
+fn unwell(resource: &ResourceReport) -> bool {
+    use crate::health::HealthStatus;
+    resource.health.as_ref().is_some_and(|h| {
+        matches!(
+            h.status,
+            HealthStatus::Degraded | HealthStatus::Progressing | HealthStatus::Suspended
+        )
+    })
+}
+
+fn health_style(status: crate::health::HealthStatus) -> Style {
+    use crate::health::HealthStatus;
+    match status {
+        HealthStatus::Degraded | HealthStatus::Missing => RED,
+        HealthStatus::Progressing | HealthStatus::Suspended => YELLOW,
+        HealthStatus::Unknown => DIM,
+        HealthStatus::Healthy => GREEN,
+    }
+}
+
+/// Deployment status over every target: counts, then each resource that is not healthy,
+/// degraded first.
+fn health_block(out: &mut String, report: &ScanReport) {
+    let counts = &report.summary.health;
+    if counts.is_empty() {
+        return;
+    }
+    let order = [
+        "degraded",
+        "progressing",
+        "suspended",
+        "unknown",
+        "missing",
+        "healthy",
+    ];
+    let said: Vec<String> = order
+        .iter()
+        .filter_map(|h| counts.get(*h).map(|n| format!("{n} {h}")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n{}",
+        paint(BOLD, &format!("health: {}", said.join(", ")))
+    );
+    let mut unwell: Vec<&ResourceReport> = report.resources.iter().filter(|r| unwell(r)).collect();
+    unwell.sort_by_key(|r| r.health.as_ref().map(|h| h.status));
+    for r in unwell {
+        let Some(health) = &r.health else { continue };
+        let identity = format!(
+            "{} {}",
+            r.kind,
+            crate::model::resource_name(&r.namespace, &r.name)
+        );
+        let _ = writeln!(
+            out,
+            "  {} {:<40} {}  {}",
+            paint(
+                health_style(health.status),
+                &format!("{:<11}", health.status.as_str())
+            ),
+            identity,
+            paint(DIM, &r.target),
+            health.reason
+        );
+    }
+}
+
 /// What the judgement discounted on one resource, and why.
 fn discounted_block(out: &mut String, resource: &ResourceReport) {
     if resource.discounted.is_empty() {
@@ -286,9 +371,10 @@ fn discounted_block(out: &mut String, resource: &ResourceReport) {
 /// Whether a resource is the one `--explain RESOURCE` names: `KIND/NAME` or
 /// `KIND/NAMESPACE/NAME` (the kind in any case), optionally after `TARGET:`.
 pub fn names(resource: &ResourceReport, wanted: &str) -> bool {
+    // `TARGET:` only before the first `/`: names may hold colons (`system:controller:job`).
     let (target, rest) = match wanted.split_once(':') {
-        Some((t, rest)) => (Some(t), rest),
-        None => (None, wanted),
+        Some((t, rest)) if !t.contains('/') => (Some(t), rest),
+        _ => (None, wanted),
     };
     if target.is_some_and(|t| t != resource.target) {
         return false;

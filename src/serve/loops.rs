@@ -434,7 +434,7 @@ pub(super) async fn scan_target(
         }
         return;
     }
-    date_drifts(service, &target.name, &mut report).await;
+    date_drifts(service, &mut report).await;
     let report = Arc::new(report);
     let stored = {
         let store = Arc::clone(&service.store);
@@ -572,36 +572,40 @@ pub(super) async fn retention_loop(service: Arc<Service>, config: Arc<Config>) {
     }
 }
 
-/// Dates each drift of a target's new scan from the scans before it (see
-/// [`crate::report::age`]), and keeps the new dates for the next scan.
-async fn date_drifts(service: &Arc<Service>, target: &str, report: &mut ScanReport) {
+/// Dates each drift of a new scan from the scans before it (see [`crate::report::age`]), and
+/// keeps the new dates for the next scan of each of its targets. Scheduled reports and target
+/// loops share the one record; a target's first scan after a start reads it from the history.
+pub(super) async fn date_drifts(service: &Arc<Service>, report: &mut ScanReport) {
     use crate::report::age::Ages;
-    let known = service
-        .ages
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(target)
-        .cloned();
-    let ages = match known {
-        Some(ages) => ages,
-        None => {
-            let store = Arc::clone(&service.store);
-            let name = target.to_string();
-            let loaded = tokio::task::spawn_blocking(move || {
-                let id = store.list_target(&name, 1).ok()?.first()?.id;
-                let (_, stored) = store.get(id).ok()??;
-                Some(Ages::of(&stored, Some(&name)))
-            })
-            .await;
-            Arc::new(loaded.ok().flatten().unwrap_or_default())
-        }
-    };
+    let mut priors: Vec<(String, Arc<Ages>)> = Vec::new();
+    for target in report.scan.targets.iter().map(|t| t.name.clone()) {
+        let known = service
+            .ages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&target)
+            .cloned();
+        let prior = match known {
+            Some(ages) => ages,
+            None => {
+                let store = Arc::clone(&service.store);
+                let name = target.clone();
+                let loaded = tokio::task::spawn_blocking(move || store.target_ages(&name)).await;
+                Arc::new(loaded.unwrap_or_default())
+            }
+        };
+        priors.push((target, prior));
+    }
+    let mut ages = Ages::default();
+    for (_, prior) in &priors {
+        ages.extend(Ages::clone(prior));
+    }
     ages.apply(report);
-    service
-        .ages
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(target.to_string(), Arc::new(Ages::of(report, Some(target))));
+    let mut cache = service.ages.lock().unwrap_or_else(|e| e.into_inner());
+    for (target, prior) in priors {
+        let next = prior.after(report, &target);
+        cache.insert(target, Arc::new(next));
+    }
 }
 
 #[cfg(test)]

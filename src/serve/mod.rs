@@ -542,6 +542,11 @@ fn reload(service: &Arc<Service>) {
         if config.target(&target.name).is_none() {
             service.metrics.forget_target(&target.name);
             service
+                .ages
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&target.name);
+            service
                 .targets
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -175,11 +175,15 @@ pub async fn run_report(service: &Arc<Service>, context: &Context, report: &Sche
     let scanned =
         super::loops::scan_off_workers(service, context, Vec::new(), sources, Default::default())
             .await;
-    drop(held);
+    // Dated and stored while every target's turn is held: no loop scan slips in between.
     let result = match scanned {
-        Ok(scan) => finish(service, report, scan).await,
+        Ok(mut scan) => {
+            super::loops::date_drifts(service, &mut scan).await;
+            finish(service, report, scan).await
+        }
         Err(err) => Err(format!("the scan failed: {err}")),
     };
+    drop(held);
     match result {
         Ok((id, trend, files)) => {
             service.publish_head().await;
@@ -221,7 +225,6 @@ async fn finish(
             .and_then(|text| serde_json::from_str(&text).ok());
         let trend = Trend::since(previous.as_ref(), &scan);
         scan.trend = Some(trend.clone());
-        store.previous_ages(&scan).apply(&mut scan);
         let id = store.save(&scan).map_err(|e| e.to_string())?;
         let base = TrendBase {
             scan: id,

@@ -2,9 +2,9 @@
 //! passes through [`ReadOnlyLayer`], which refuses anything but `GET` before it is sent. List,
 //! get, watch and discovery are GETs; create, update, patch, delete and every subresource write
 //! are not, whatever code asks for them. A GET is sent only to the paths gitdrift builds
-//! (discovery, a resource's list, one object): never a subresource, never a proxy, so a name or
-//! namespace that slipped past validation still cannot point it elsewhere. Every request sent is counted in
-//! `gitdrift_api_requests_total` with its read verb (get, list, watch, discovery) and response
+//! (discovery, the OpenAPI v3 schemas of a group version, a resource's list, one object): never
+//! a subresource, never a proxy, so a name or namespace that slipped past validation still
+//! cannot point it elsewhere. Every request sent is counted in `gitdrift_api_requests_total` with its read verb (get, list, watch, discovery) and response
 //! code; every refusal in `gitdrift_write_refusals_total`.
 
 use std::future::Future;
@@ -19,7 +19,7 @@ use crate::live::Recorder;
 
 /// A GET to a path gitdrift never builds.
 #[derive(Debug, thiserror::Error)]
-#[error("gitdrift reads only discovery, lists and objects: refused GET {path}")]
+#[error("gitdrift reads only discovery, OpenAPI schemas, lists and objects: refused GET {path}")]
 pub struct PathRefused {
     /// The request path.
     pub path: String,
@@ -307,7 +307,7 @@ mod tests {
         let err = service.oneshot(proxy).await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "gitdrift reads only discovery, lists and objects: refused GET /api/v1/namespaces/shop/services/web/proxy/admin"
+            "gitdrift reads only discovery, OpenAPI schemas, lists and objects: refused GET /api/v1/namespaces/shop/services/web/proxy/admin"
         );
         assert!(wire.0.lock().unwrap().is_empty());
         assert!(metrics.encode().contains(

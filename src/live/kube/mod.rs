@@ -367,8 +367,8 @@ impl KubeProvider {
             }
         }
         let _ = limits;
-        out.openapi = self.openapi(&client, &served).await;
         out.observed_at = Utc::now();
+        out.openapi = self.openapi(&client, &served).await;
         out
     }
 
@@ -396,6 +396,17 @@ impl KubeProvider {
                 group => format!("apis/{group}/{}", s.resource.version),
             })
             .collect();
+        // Only the documents of the current schemas are kept: a new hash replaces the old.
+        let current: BTreeSet<&str> = index["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, p)| p["serverRelativeURL"].as_str())
+            .collect();
+        self.openapi
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|url, _| current.contains(url.as_str()));
         let mut out = Vec::new();
         for gv in group_versions {
             let Some(url) = index["paths"][gv.as_str()]["serverRelativeURL"].as_str() else {
