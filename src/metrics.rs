@@ -28,6 +28,16 @@ const STATUSES: [Status; 4] = [
     Status::Unmanaged,
 ];
 
+/// The healths `gitdrift_resources_health` always has a series for, per kind.
+const HEALTHS: [&str; 6] = [
+    "healthy",
+    "progressing",
+    "degraded",
+    "suspended",
+    "unknown",
+    "missing",
+];
+
 /// Every metric gitdrift exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -65,6 +75,7 @@ pub struct Metrics {
     revisions: Mutex<HashMap<String, String>>,
     drift_oldest_age: GaugeVec,
     drift_age_limit: GaugeVec,
+    resources_health: IntGaugeVec,
     /// When each target's oldest drift was first seen, as of its latest scan (`None`: no drift
     /// or no history); its age is computed when the metrics are read.
     oldest_drift: Mutex<HashMap<String, Option<chrono::DateTime<chrono::Utc>>>>,
@@ -76,6 +87,7 @@ type Series = Vec<(Family, Vec<String>)>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Family {
     Resources,
+    Health,
     DriftedFields,
     Coverage,
     Findings,
@@ -220,6 +232,12 @@ impl Metrics {
                 "When the last scan of a target finished, with or without errors (Unix time).",
                 &["target"],
             ),
+            resources_health: gauge(
+                &r,
+                "gitdrift_resources_health",
+                "Resources of a target by kind and health (healthy, progressing, degraded, suspended, unknown, missing), read from their live status, as of its latest scan.",
+                &["target", "kind", "health"],
+            ),
             drift_oldest_age: float_gauge(
                 &r,
                 "gitdrift_drift_oldest_age_seconds",
@@ -359,6 +377,7 @@ impl Metrics {
     fn family(&self, family: Family) -> Option<&IntGaugeVec> {
         match family {
             Family::Resources => Some(&self.resources),
+            Family::Health => Some(&self.resources_health),
             Family::DriftedFields => Some(&self.drifted_fields),
             Family::Findings => Some(&self.findings),
             Family::FindingsLiveOnly => Some(&self.findings_live_only),
@@ -394,6 +413,7 @@ impl Metrics {
         }
         let mut set: Vec<(Family, Vec<String>, i64)> = Vec::new();
         let mut by_kind: BTreeMap<(String, Status), i64> = BTreeMap::new();
+        let mut by_health: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
         let mut fields: BTreeMap<String, i64> = BTreeMap::new();
         let (mut managed, mut unmanaged, mut missing) = (0usize, 0usize, 0usize);
         for r in report.resources.iter().filter(|r| r.target == target) {
@@ -402,6 +422,15 @@ impl Metrics {
             }
             *by_kind.entry((r.kind.clone(), r.status)).or_insert(0) += 1;
             *fields.entry(r.kind.clone()).or_insert(0) += r.drifts.len() as i64;
+            if let Some(health) = &r.health {
+                // Every health of a kind is a series (0 included), as for drift statuses.
+                for h in HEALTHS {
+                    by_health.entry((r.kind.clone(), h)).or_insert(0);
+                }
+                *by_health
+                    .entry((r.kind.clone(), health.status.as_str()))
+                    .or_insert(0) += 1;
+            }
             match r.status {
                 Status::InSync | Status::Drifted => managed += 1,
                 Status::Unmanaged => unmanaged += 1,
@@ -430,6 +459,13 @@ impl Metrics {
                     kind,
                     status.as_str().to_string(),
                 ],
+                n,
+            ));
+        }
+        for ((kind, health), n) in by_health {
+            set.push((
+                Family::Health,
+                vec![target.to_string(), kind, health.to_string()],
                 n,
             ));
         }

@@ -1068,6 +1068,37 @@ fn deployment_status_is_reported_and_fails_the_scan_only_when_asked() {
         "{}",
         failing.stdout
     );
+    // SARIF and JUnit: a degraded declared resource is a failure, though in sync.
+    let sarif = gitdrift(repo.path(), &["scan", "--format", "sarif"], &[]).json();
+    let degraded: Vec<&Value> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "gitdrift/degraded")
+        .collect();
+    assert_eq!(degraded.len(), 1, "{sarif:#}");
+    assert_eq!(degraded[0]["level"], "error");
+    assert_eq!(
+        degraded[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "web.yaml"
+    );
+    let junit = gitdrift(repo.path(), &["scan", "--format", "junit"], &[]);
+    assert!(
+        junit.stdout.contains("failures=\"1\"")
+            && junit
+                .stdout
+                .contains("message=\"degraded: the rollout exceeded"),
+        "{}",
+        junit.stdout
+    );
+    let markdown = gitdrift(repo.path(), &["scan", "--format", "markdown"], &[]);
+    assert!(
+        markdown
+            .stdout
+            .contains("| degraded | t | Deployment shop/web |"),
+        "{}",
+        markdown.stdout
+    );
     let typo = gitdrift(repo.path(), &["scan", "--fail-on-health", "sick"], &[]);
     assert_eq!(typo.code, 2, "{}", typo.stderr);
 }

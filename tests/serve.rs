@@ -93,6 +93,7 @@ fn serve_publishes_metrics_promtool_accepts_an_api_an_overview_and_every_report_
     assert_eq!(demo["summary"]["drifted"], 3, "{demo:#}");
     assert_eq!(demo["summary"]["missing"], 1);
     assert_eq!(demo["summary"]["unmanaged"], 1);
+    assert_eq!(demo["summary"]["health"]["degraded"], 1, "{demo:#}");
     let id = demo["last_scan_id"].as_i64().expect("a stored scan");
 
     let metrics = served.get("/metrics");
@@ -117,6 +118,14 @@ fn serve_publishes_metrics_promtool_accepts_an_api_an_overview_and_every_report_
         (
             r#"gitdrift_drifted_fields{kind="Deployment",target="demo"}"#,
             3.0,
+        ),
+        (
+            r#"gitdrift_resources_health{health="degraded",kind="Deployment",target="demo"}"#,
+            1.0,
+        ),
+        (
+            r#"gitdrift_resources_health{health="healthy",kind="Deployment",target="demo"}"#,
+            2.0,
         ),
         (
             &format!(r#"gitdrift_source_revision_info{{revision="{head}",source="shop-demo"}}"#),

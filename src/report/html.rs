@@ -128,6 +128,23 @@ fn page(report: &ScanReport) -> Markup {
                         }
                     }
                 }
+                @let unwell = super::unwell(report);
+                @if !unwell.is_empty() {
+                    h2 { "Health (" (unwell.len()) " not healthy)" }
+                    table {
+                        tr { th { "health" } th { "target" } th { "resource" } th { "why" } }
+                        @for r in &unwell {
+                            @if let Some(h) = &r.health {
+                                tr {
+                                    td.status.(h.status.as_str()) { (h.status.as_str()) }
+                                    td { (r.target) }
+                                    td { (r.kind) " " (resource_name(&r.namespace, &r.name)) }
+                                    td { (h.reason) }
+                                }
+                            }
+                        }
+                    }
+                }
                 h2 { "Compliance findings (" (report.findings.len()) ")" }
                 @for severity in crate::model::RuleSeverity::ALL {
                     @let rows: Vec<_> = report.findings.iter().filter(|f| f.severity == severity).collect();

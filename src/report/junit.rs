@@ -46,9 +46,17 @@ pub fn render(report: &ScanReport) -> String {
                 s.line.map(|l| format!(":{l}")).unwrap_or_default()
             );
         }
-        let failure = (r.status != Status::InSync).then(|| {
+        let degraded = r.source.is_some()
+            && r.health
+                .as_ref()
+                .is_some_and(|h| h.status == crate::health::HealthStatus::Degraded);
+        let failure = (r.status != Status::InSync || degraded).then(|| {
             (
                 match r.status {
+                    Status::InSync => format!(
+                        "degraded: {}",
+                        r.health.as_ref().map(|h| h.reason.as_str()).unwrap_or("")
+                    ),
                     Status::Drifted => format!("{} drifted field(s)", r.drifts.len()),
                     Status::Missing => {
                         format!(

@@ -169,6 +169,29 @@ pub fn render(report: &ScanReport) -> String {
         }
     }
 
+    let unwell = super::unwell(report);
+    if !unwell.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Health\n\n| health | target | resource | why |\n|---|---|---|---|"
+        );
+        for r in unwell {
+            let Some(h) = &r.health else { continue };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                h.status.as_str(),
+                cell(&r.target),
+                cell(&format!(
+                    "{} {}",
+                    r.kind,
+                    resource_name(&r.namespace, &r.name)
+                )),
+                cell(&h.reason)
+            );
+        }
+    }
+
     if !report.findings.is_empty() {
         let _ = writeln!(out, "\n### Findings");
         for severity in crate::model::RuleSeverity::ALL {

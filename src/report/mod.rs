@@ -434,6 +434,25 @@ pub fn render_plain(report: &ScanReport, format: Format, options: TextOptions) -
 
 pub use crate::model::resource_name;
 
+/// The resources whose health needs a look (degraded, progressing, suspended), degraded first.
+pub fn unwell(report: &ScanReport) -> Vec<&ResourceReport> {
+    use crate::health::HealthStatus;
+    let mut out: Vec<&ResourceReport> = report
+        .resources
+        .iter()
+        .filter(|r| {
+            r.health.as_ref().is_some_and(|h| {
+                matches!(
+                    h.status,
+                    HealthStatus::Degraded | HealthStatus::Progressing | HealthStatus::Suspended
+                )
+            })
+        })
+        .collect();
+    out.sort_by_key(|r| r.health.as_ref().map(|h| h.status));
+    out
+}
+
 /// `file:line` of a drifted field in git, where the scan located it.
 pub fn drift_place(r: &crate::judge::ResourceReport, d: &crate::diff::Drift) -> Option<String> {
     Some(format!("{}:{}", r.source.as_ref()?.file, d.line?))

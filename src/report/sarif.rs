@@ -14,6 +14,7 @@ use crate::model::SourceRef;
 
 const DRIFTED: &str = "gitdrift/drifted";
 const MISSING: &str = "gitdrift/missing";
+const DEGRADED: &str = "gitdrift/degraded";
 
 fn level(severity: RuleSeverity) -> &'static str {
     match severity {
@@ -64,6 +65,15 @@ pub fn log(report: &ScanReport) -> Value {
             "properties": {"tags": ["drift"]}
         }),
         json!({
+            "id": DEGRADED,
+            "name": "Degraded",
+            "shortDescription": {"text": "A resource git declares is failing live."},
+            "fullDescription": {"text": "The live resource's status says it does not work: a rollout past its progress deadline, a crash-looping container, a failed Job, a lost volume claim."},
+            "help": {"text": "Read the reason and the resource's events; fix the change that broke it in git, or roll back."},
+            "defaultConfiguration": {"level": "error"},
+            "properties": {"tags": ["health"]}
+        }),
+        json!({
             "id": MISSING,
             "name": "Missing",
             "shortDescription": {"text": "Git declares a resource that does not exist live."},
@@ -101,6 +111,20 @@ pub fn log(report: &ScanReport) -> Value {
             resource_name(&r.namespace, &r.name),
             r.target
         );
+        if let Some(health) = r
+            .health
+            .as_ref()
+            .filter(|h| h.status == crate::health::HealthStatus::Degraded)
+        {
+            results.push(json!({
+                "ruleId": DEGRADED,
+                "ruleIndex": index(DEGRADED),
+                "level": "error",
+                "message": {"text": format!("{what} is degraded: {}", health.reason)},
+                "locations": location(source),
+                "partialFingerprints": {"gitdrift/v1": hash(&[DEGRADED, &r.target, &r.kind, r.namespace.as_deref().unwrap_or(""), &r.name])}
+            }));
+        }
         match r.status {
             Status::Drifted => {
                 for d in &r.drifts {
