@@ -100,6 +100,23 @@ pub fn write_atomically_with(
     Ok(())
 }
 
+/// The stems of the `.yaml` files in a folder of the crate: test corpora check that each file is
+/// registered as a test.
+#[cfg(test)]
+pub(crate) fn yaml_stems(dir: &str) -> std::collections::BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".yaml")
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

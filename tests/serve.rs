@@ -1448,26 +1448,31 @@ fn serve_proposes_remediation_after_scans_within_its_hourly_budget() {
     assert_eq!(code, Some(0));
 }
 
+/// The JSON report of the demo target's latest stored scan, and its web Deployment's first drift.
+fn latest_demo_scan(served: &Served) -> (Value, Value) {
+    let demo = target(&served.get("/api/v1/targets").json(), "demo").clone();
+    let id = demo["last_scan_id"].as_i64().expect("a stored scan");
+    let scan = served
+        .get(&format!("/api/v1/scans/{id}/report?format=json"))
+        .json();
+    let web = scan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "Deployment" && r["name"] == "web")
+        .expect("the web Deployment")["drifts"][0]
+        .clone();
+    (scan, web)
+}
+
 #[test]
 fn drift_is_dated_from_the_first_scan_that_saw_it_across_restarts_and_its_age_is_a_metric() {
     let repo = demo(&format!("{SERVE_QUIET}  drift_age_limit: 2h\n"));
     let first_started = {
         let served = start(&repo);
         ready(&served);
-        let demo = target(&served.get("/api/v1/targets").json(), "demo").clone();
-        let id = demo["last_scan_id"].as_i64().expect("a stored scan");
-        let scan = served
-            .get(&format!("/api/v1/scans/{id}/report?format=json"))
-            .json();
+        let (scan, replicas) = latest_demo_scan(&served);
         let started = scan["scan"]["started_at"].as_str().unwrap().to_string();
-        let web = scan["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["kind"] == "Deployment" && r["name"] == "web")
-            .unwrap()
-            .clone();
-        let replicas = &web["drifts"][0];
         assert_eq!(replicas["path"], "/spec/replicas");
         assert_eq!(
             replicas["first_seen"], started,
@@ -1496,19 +1501,9 @@ fn drift_is_dated_from_the_first_scan_that_saw_it_across_restarts_and_its_age_is
     // A restart reads the dates from the history: the same drift keeps its first scan.
     let served = start(&repo);
     ready(&served);
-    let demo = target(&served.get("/api/v1/targets").json(), "demo").clone();
-    let id = demo["last_scan_id"].as_i64().expect("a stored scan");
-    let scan = served
-        .get(&format!("/api/v1/scans/{id}/report?format=json"))
-        .json();
+    let (scan, replicas) = latest_demo_scan(&served);
     assert_ne!(scan["scan"]["started_at"], first_started.as_str());
-    let web = scan["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == "Deployment" && r["name"] == "web")
-        .unwrap();
-    assert_eq!(web["drifts"][0]["first_seen"], first_started.as_str());
+    assert_eq!(replicas["first_seen"], first_started.as_str());
     let metrics = served.get("/metrics").body;
     let age = metric(
         &metrics,

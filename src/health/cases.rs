@@ -46,14 +46,9 @@ macro_rules! families {
 
         #[test]
         fn every_family_file_is_registered_and_the_corpus_is_large_enough() {
-            let registered: std::collections::BTreeSet<&str> = [$(stringify!($name)),*].into();
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/health-cases");
-            let on_disk: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
-                .unwrap()
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str()?.strip_suffix(".yaml").map(str::to_string))
-                .collect();
-            let on_disk: std::collections::BTreeSet<&str> = on_disk.iter().map(String::as_str).collect();
+            let registered: std::collections::BTreeSet<String> =
+                [$(stringify!($name).to_string()),*].into();
+            let on_disk = crate::files::yaml_stems("tests/health-cases");
             assert_eq!(registered, on_disk, "register every file in src/health/cases.rs");
             let total: usize = [$(stringify!($name)),*].iter().map(|n| run_file(n)).sum();
             assert!(total >= 45, "the issue asks for at least 45 health cases; {total}");
