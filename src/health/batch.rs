@@ -14,6 +14,13 @@ pub(super) fn job(j: &Value) -> Health {
             int(j, "/status/succeeded")
         ));
     }
+    // 1.31+: decided, its pods still terminating.
+    if let Some(c) = condition(j, "FailureTarget").filter(|c| is(Some(c), "True")) {
+        return Health::degraded(format!("failing, pods terminating ({})", said(c)));
+    }
+    if condition(j, "SuccessCriteriaMet").is_some_and(|c| is(Some(c), "True")) {
+        return Health::progressing("succeeded; pods terminating");
+    }
     if j.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
         return Health::suspended("the job is suspended");
     }

@@ -12,18 +12,32 @@ pub(super) fn conditions(o: &Value) -> Health {
     {
         return Health::healthy("exists");
     }
-    if let Some(c) = condition(o, "Stalled").filter(|c| is(Some(c), "True")) {
-        return Health::degraded(format!("stalled ({})", said(c)));
-    }
+    // As kstatus: a controller that has not seen the latest spec says nothing about it yet, not
+    // even Stalled.
     if let Some(health) = unobserved(o) {
         return health;
+    }
+    if let Some(c) = condition(o, "Stalled").filter(|c| is(Some(c), "True")) {
+        return Health::degraded(format!("stalled ({})", said(c)));
     }
     if let Some(c) = condition(o, "Reconciling").filter(|c| is(Some(c), "True")) {
         return Health::progressing(format!("reconciling ({})", said(c)));
     }
+    let generation = o.pointer("/metadata/generation").and_then(Value::as_i64);
     match condition(o, "Ready") {
+        // A condition written for an older generation (metav1.Condition's own field).
+        Some(c)
+            if generation.is_some_and(|g| {
+                c.get("observedGeneration")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|seen| seen < g)
+            }) =>
+        {
+            Health::progressing(format!("Ready describes an older generation ({})", said(c)))
+        }
         Some(c) if is(Some(c), "True") => Health::healthy(format!("ready ({})", said(c))),
-        Some(c) if is(Some(c), "False") => Health::degraded(format!("not ready ({})", said(c))),
+        // Not ready is not failed: new resources are not ready for a while. Stalled is failed.
+        Some(c) if is(Some(c), "False") => Health::progressing(format!("not ready ({})", said(c))),
         Some(c) => Health::progressing(format!("readiness unknown ({})", said(c))),
         None => Health::healthy("exists; no Ready condition to judge"),
     }
@@ -68,6 +82,9 @@ pub(super) fn autoscaler(h: &Value) -> Health {
             }
             return Health::degraded(format!("{kind} is False ({})", said(&c)));
         }
+    }
+    if find("AbleToScale").is_none() && find("ScalingActive").is_none() {
+        return Health::progressing("waiting to autoscale: no conditions reported yet");
     }
     if let Some(c) = find("ScalingLimited").filter(|c| is(Some(c), "True")) {
         return Health::healthy(format!("scaling, at a limit ({})", said(&c)));

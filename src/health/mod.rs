@@ -57,10 +57,17 @@ pub struct Health {
 }
 
 impl Health {
+    /// A verdict with its reason on one line (condition messages may span several), at most
+    /// 300 characters.
     fn new(status: HealthStatus, reason: impl Into<String>) -> Health {
+        let reason: String = reason.into();
+        let mut line = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.chars().count() > 300 {
+            line = line.chars().take(299).collect::<String>() + "…";
+        }
         Health {
             status,
-            reason: reason.into(),
+            reason: line,
         }
     }
 
@@ -92,6 +99,12 @@ impl Health {
 
 /// The health of a live Kubernetes object of `group`/`kind`.
 pub fn of(group: &str, kind: &str, object: &Value) -> Health {
+    if let Some(at) = object
+        .pointer("/metadata/deletionTimestamp")
+        .and_then(Value::as_str)
+    {
+        return Health::progressing(format!("being deleted since {at}"));
+    }
     match (group, kind) {
         ("apps", "Deployment") => workloads::deployment(object),
         ("apps", "StatefulSet") => workloads::stateful_set(object),
@@ -144,12 +157,26 @@ pub(crate) fn said(condition: &Value) -> String {
 }
 
 /// Progressing while the controller has not seen the latest spec (`observedGeneration` behind
-/// `metadata.generation`).
+/// `metadata.generation`). A custom resource without `observedGeneration` is taken as seen
+/// (many controllers never set it).
 pub(crate) fn unobserved(object: &Value) -> Option<Health> {
     let generation = object.pointer("/metadata/generation")?.as_i64()?;
     let observed = object
         .pointer("/status/observedGeneration")
         .and_then(Value::as_i64)?;
+    behind(generation, observed)
+}
+
+/// As [`unobserved`], for the built-in workload controllers, which always set
+/// `observedGeneration`: without it, nothing has been observed yet (as `kubectl rollout status`
+/// judges).
+pub(crate) fn unobserved_strict(object: &Value) -> Option<Health> {
+    let generation = object.pointer("/metadata/generation")?.as_i64()?;
+    let observed = int(object, "/status/observedGeneration");
+    behind(generation, observed)
+}
+
+fn behind(generation: i64, observed: i64) -> Option<Health> {
     (observed < generation).then(|| {
         Health::progressing(format!(
             "the controller has not yet observed generation {generation} (it has seen {observed})"

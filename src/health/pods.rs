@@ -5,16 +5,17 @@ use serde_json::Value;
 
 use super::Health;
 
-/// Waiting reasons that mean the container will not start without a change.
-const STUCK: &[&str] = &[
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "RunContainerError",
-];
+/// Whether a waiting reason means the container will not start without a change:
+/// `CrashLoopBackOff`, `ImagePullBackOff`, `ErrImagePull`, `CreateContainerConfigError`,
+/// `InvalidImageName`, … (as Argo CD reads them: `Err…`, `…Error`, `…BackOff`, `Invalid…`).
+fn stuck(reason: &str) -> bool {
+    reason.starts_with("Err")
+        || reason.ends_with("Error")
+        || reason.ends_with("BackOff")
+        || reason.starts_with("Invalid")
+        || reason == "RegistryUnavailable"
+        || reason == "SignatureValidationFailed"
+}
 
 pub(super) fn pod(p: &Value) -> Health {
     let phase = p.pointer("/status/phase").and_then(Value::as_str);
@@ -28,7 +29,7 @@ pub(super) fn pod(p: &Value) -> Health {
         if let Some(reason) = s
             .pointer("/state/waiting/reason")
             .and_then(Value::as_str)
-            .filter(|r| STUCK.contains(r))
+            .filter(|r| stuck(r))
         {
             let message = s
                 .pointer("/state/waiting/message")
@@ -40,14 +41,12 @@ pub(super) fn pod(p: &Value) -> Health {
     }
     match phase {
         Some("Succeeded") => Health::healthy("completed"),
-        Some("Failed") => {
-            let why = p
-                .pointer("/status/reason")
-                .or_else(|| p.pointer("/status/message"))
-                .and_then(Value::as_str)
-                .unwrap_or("a container failed");
-            Health::degraded(format!("failed: {why}"))
-        }
+        Some("Failed") => match p.get("status") {
+            Some(status) if status.get("reason").is_some() || status.get("message").is_some() => {
+                Health::degraded(format!("failed: {}", super::said(status)))
+            }
+            _ => Health::degraded("failed: a container failed"),
+        },
         Some("Pending") => {
             let unscheduled = p
                 .pointer("/status/conditions")
@@ -82,10 +81,19 @@ pub(super) fn pod(p: &Value) -> Health {
                 .iter()
                 .filter(|s| s.get("ready").and_then(Value::as_bool) == Some(true))
                 .count();
-            if ready < containers.len() {
-                Health::progressing(format!("{ready} of {} containers ready", containers.len()))
-            } else {
-                Health::healthy(format!("running, {ready} of {ready} containers ready"))
+            // The Ready condition decides (readiness gates, sidecars); the count says why.
+            let all = containers.len();
+            match super::condition(p, "Ready") {
+                Some(c) if super::is(Some(c), "True") => {
+                    Health::healthy(format!("running, {ready} of {all} containers ready"))
+                }
+                Some(c) if ready == all && all > 0 => {
+                    Health::progressing(format!("not ready ({})", super::said(c)))
+                }
+                None if ready == all && all > 0 => {
+                    Health::healthy(format!("running, {ready} of {all} containers ready"))
+                }
+                _ => Health::progressing(format!("{ready} of {all} containers ready")),
             }
         }
         Some(other) => Health::unknown(format!("phase {other}")),

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Health, condition, int, is, said, unobserved};
+use super::{Health, condition, int, is, said, unobserved_strict as unobserved};
 
 /// `spec.replicas`, 1 when absent (the server's default).
 fn replicas(object: &Value) -> i64 {

@@ -57,6 +57,11 @@ pub fn render(report: &ScanReport) -> String {
                         "degraded: {}",
                         r.health.as_ref().map(|h| h.reason.as_str()).unwrap_or("")
                     ),
+                    Status::Drifted if degraded => format!(
+                        "{} drifted field(s); degraded: {}",
+                        r.drifts.len(),
+                        r.health.as_ref().map(|h| h.reason.as_str()).unwrap_or("")
+                    ),
                     Status::Drifted => format!("{} drifted field(s)", r.drifts.len()),
                     Status::Missing => {
                         format!(
