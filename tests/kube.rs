@@ -40,6 +40,19 @@ fn kube_target(name: &str, context: &str, kubeconfig: &Path, extra: &str) -> Str
     )
 }
 
+/// A configuration with one source `s` (the repository) and one cluster target `lab`, its
+/// settings extended by `extra`.
+fn write_lab_config(repo: &Repo, kubeconfig: &Path, extra: &str) {
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
+            kube_target("lab", "lab", kubeconfig, extra)
+        ),
+    )
+    .unwrap();
+}
+
 fn resource<'a>(report: &'a Value, target: &str, kind: &str, name: &str) -> &'a Value {
     report["resources"]
         .as_array()
@@ -156,14 +169,7 @@ fn lists_are_paged_and_transient_failures_retried() {
     let repo = Repo::new();
     repo.write("cms.yaml", &declared);
     repo.commit("seven");
-    std::fs::write(
-        repo.path().join("gitdrift.yaml"),
-        format!(
-            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
-            kube_target("lab", "lab", &kubeconfig, "      page_size: 2\n")
-        ),
-    )
-    .unwrap();
+    write_lab_config(&repo, &kubeconfig, "      page_size: 2\n");
     let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(run.json()["summary"]["in_sync"], 7);
@@ -223,14 +229,7 @@ fn custom_resources_forbidden_kinds_and_unserved_kinds() {
         &config_map("settings", "shop", &[("mode", "blue")]),
     );
     repo.commit("mixed kinds");
-    std::fs::write(
-        repo.path().join("gitdrift.yaml"),
-        format!(
-            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
-            kube_target("lab", "lab", &kubeconfig, "")
-        ),
-    )
-    .unwrap();
+    write_lab_config(&repo, &kubeconfig, "");
     let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
     assert_eq!(
         run.code, 2,
@@ -778,14 +777,7 @@ fn a_kubeconfig_that_does_not_parse_is_reported_without_any_of_its_credentials()
         &config_map("settings", "shop", &[("mode", "blue")]),
     );
     repo.commit("one");
-    std::fs::write(
-        repo.path().join("gitdrift.yaml"),
-        format!(
-            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
-            kube_target("lab", "lab", &kubeconfig, "")
-        ),
-    )
-    .unwrap();
+    write_lab_config(&repo, &kubeconfig, "");
     let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
     let problem = &run.json()["problems"][0];
     assert_eq!(problem["target"], "lab", "{problem}");
@@ -836,14 +828,7 @@ fn an_object_nested_past_the_parser_limit_is_skipped_alone_and_named() {
         );
     }
     repo.commit("widgets");
-    std::fs::write(
-        repo.path().join("gitdrift.yaml"),
-        format!(
-            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
-            kube_target("lab", "lab", &kubeconfig, "      page_size: 1\n")
-        ),
-    )
-    .unwrap();
+    write_lab_config(&repo, &kubeconfig, "      page_size: 1\n");
     let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
     let report = run.json();
     assert_eq!(
@@ -900,14 +885,7 @@ fn a_clusters_own_openapi_schemas_give_the_defaults_of_its_custom_resources() {
         "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: shop\nspec:\n  replicas: 3\n",
     );
     repo.commit("widget");
-    std::fs::write(
-        repo.path().join("gitdrift.yaml"),
-        format!(
-            "sources:\n  - name: s\n    repo: .\n    target: lab\ntargets:\n{}",
-            kube_target("lab", "lab", &kubeconfig, "")
-        ),
-    )
-    .unwrap();
+    write_lab_config(&repo, &kubeconfig, "");
     let paths = |report: &Value| -> Vec<String> {
         resource(report, "lab", "Widget", "w")["drifts"]
             .as_array()
