@@ -299,7 +299,41 @@ fn every_type_is_in_sync_then_each_drifts_by_hand() {
     );
     assert!(statuses(&report, "drifted").is_empty());
     assert!(statuses(&report, "missing").is_empty());
-    // One paginated Describe per type (two Gets for the account setting, two calls for launch
+    // Health from the state each type has, and the instance's status checks.
+    let health = |kind: &str, name: &str| {
+        let h = &resource(&report, kind, name)["health"];
+        (
+            h["status"].as_str().unwrap_or_default().to_string(),
+            h["reason"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let pair = |s: &str, r: &str| (s.to_string(), r.to_string());
+    assert_eq!(
+        health("AWS::EC2::Instance", &id("inst")),
+        pair("healthy", "running; status checks ok")
+    );
+    assert_eq!(
+        health("AWS::EC2::NatGateway", &id("nat")),
+        pair("healthy", "available")
+    );
+    assert_eq!(
+        health("AWS::EC2::Volume", &id("vol")),
+        pair("healthy", "available, not attached")
+    );
+    assert_eq!(
+        health("AWS::EC2::VPCEndpoint", &id("ep")),
+        pair("healthy", "available")
+    );
+    assert_eq!(
+        health("AWS::EC2::SecurityGroup", &id("sg")),
+        pair("healthy", "exists")
+    );
+    assert_eq!(
+        report["summary"]["health"],
+        json!({"healthy": report["resources"].as_array().unwrap().len()}),
+        "everything moto made is healthy"
+    );
+    // One paginated Describe per type (and the instances' status checks) (two Gets for the account setting, two calls for launch
     // templates and their default versions).
     let mut actions: Vec<&str> = calls.iter().map(|c| c.action.as_str()).collect();
     actions.sort();
@@ -308,6 +342,7 @@ fn every_type_is_in_sync_then_each_drifts_by_hand() {
         [
             "DescribeAddresses",
             "DescribeFlowLogs",
+            "DescribeInstanceStatus",
             "DescribeInstances",
             "DescribeInternetGateways",
             "DescribeKeyPairs",
@@ -471,6 +506,15 @@ c.modify_vpc_endpoint(VpcEndpointId="{ep}", PolicyDocument='{{"Version": "2012-1
     );
     assert_eq!(statuses(&report, "drifted").len(), 15);
     assert_eq!(report["summary"]["drifted"], 15);
+    let stopped = &resource(&report, "AWS::EC2::Instance", &id("inst"))["health"];
+    assert_eq!(
+        (&stopped["status"], &stopped["reason"]),
+        (
+            &json!("suspended"),
+            &json!("stopped (Client.UserInitiatedShutdown: User initiated shutdown)")
+        ),
+        "an instance stopped by hand is suspended, with AWS's reason"
+    );
 }
 
 #[test]
@@ -1125,7 +1169,8 @@ fn the_demo_aws_snapshot_judges_offline() {
     assert_eq!(
         report["summary"],
         json!({"resources": 7, "in_sync": 2, "drifted": 3, "missing": 1, "unmanaged": 1,
-               "drifts": 3, "unreadable": 0, "errors": 0, "warnings": 0})
+               "drifts": 3, "unreadable": 0, "errors": 0, "warnings": 0,
+               "health": {"healthy": 6, "missing": 1}})
     );
     let sg = drift(
         &report,

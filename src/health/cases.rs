@@ -1,4 +1,4 @@
-//! The health verdicts over objects as a 1.3x API server returns them: each file in
+//! The health verdicts over objects as a 1.3x API server (or the EC2 API) returns them: each file in
 //! `tests/health-cases/` holds cases of one kind family, each an object and its exact health
 //! and reason.
 
@@ -57,6 +57,7 @@ macro_rules! families {
 }
 
 families! {
+    aws,
     batch,
     custom_resources,
     network_and_storage,

@@ -3,8 +3,9 @@
 //! `degraded`, `suspended` or `unknown`, with a one-line reason; `missing` for a declaration
 //! with nothing live. Pure: an object in, a verdict out. One file per kind family; kinds without
 //! a notion of status are healthy when they exist, custom resources are read by their
-//! kstatus-style conditions.
+//! kstatus-style conditions, AWS resources by their state and an instance's status checks.
 
+mod aws;
 mod batch;
 mod generic;
 mod network;
@@ -97,8 +98,12 @@ impl Health {
     }
 }
 
-/// The health of a live Kubernetes object of `group`/`kind`.
+/// The health of a live object of `group`/`kind`: a Kubernetes object, or an AWS resource
+/// (group `aws`) as the EC2 API describes it.
 pub fn of(group: &str, kind: &str, object: &Value) -> Health {
+    if crate::model::aws::is_aws(group) {
+        return aws::of(kind, object);
+    }
     if let Some(at) = object
         .pointer("/metadata/deletionTimestamp")
         .and_then(Value::as_str)

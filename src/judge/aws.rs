@@ -145,6 +145,7 @@ pub fn judge_aws(
             out.resources.push(ResourceReport {
                 source,
                 reason,
+                health: Some(crate::health::Health::missing()),
                 ..ResourceReport::new(target, API_VERSION, &declared_key, Status::Missing)
             });
             continue;
@@ -161,6 +162,7 @@ pub fn judge_aws(
             )));
             continue;
         }
+        let health = crate::health::of(&found.group, &found.kind, &found.value());
         let live_value = crate::diff::aws::normalize(&found.value());
         let drifts = compare(&declaration, &live_value);
         let resource_key = found.key_with_namespace(found.namespace.clone());
@@ -176,6 +178,7 @@ pub fn judge_aws(
         );
         out.resources.push(ResourceReport {
             source,
+            health: Some(health),
             ..ResourceReport::new(target, API_VERSION, &resource_key, Status::InSync).judged(drifts)
         });
     }
@@ -196,12 +199,10 @@ pub fn judge_aws(
             {
                 continue;
             }
-            out.resources.push(ResourceReport::new(
-                target,
-                API_VERSION,
-                &resource_key,
-                Status::Unmanaged,
-            ));
+            out.resources.push(ResourceReport {
+                health: Some(crate::health::of(&object.group, &object.kind, value)),
+                ..ResourceReport::new(target, API_VERSION, &resource_key, Status::Unmanaged)
+            });
         }
     }
     sort_resources(&mut out.resources);

@@ -1,5 +1,9 @@
 //! `AWS::EC2::Instance`: DescribeInstances, every reservation's instances except terminated
-//! ones; Terraform `aws_instance`. Rules see an instance's subnet beside it.
+//! ones, with their status checks and scheduled events from DescribeInstanceStatus (under
+//! `StatusChecks`, for health); Terraform `aws_instance`. Rules see an instance's subnet beside
+//! it.
+
+use std::collections::HashMap;
 
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
@@ -11,6 +15,63 @@ use crate::model::Object;
 
 reads! {
     describe_instances: DescribeInstancesFluentBuilder => "DescribeInstances";
+    describe_instance_status: DescribeInstanceStatusFluentBuilder => "DescribeInstanceStatus";
+}
+
+/// Every instance's status checks and scheduled events, by id, as `StatusChecks` holds them;
+/// when they cannot be read, why (health then says so rather than guess).
+async fn status_checks(ec2: &ReadOnlyEc2) -> Result<HashMap<String, Value>, String> {
+    let paginator = ec2
+        .describe_instance_status()
+        .include_all_instances(true)
+        .into_paginator();
+    let statuses = pages(paginator.page_size(ec2.page_size(1000)).items().send())
+        .await
+        .map_err(|e| e.to_string())?;
+    let summary = |s: Option<&aws_sdk_ec2::types::InstanceStatusSummary>| {
+        s.map_or(Value::Null, |s| {
+            J::new()
+                .s("Status", s.status().map(|v| v.as_str()))
+                .list("Details", s.details(), |d| {
+                    J::new()
+                        .s("Name", d.name().map(|v| v.as_str()))
+                        .s("Status", d.status().map(|v| v.as_str()))
+                        .build()
+                })
+                .build()
+        })
+    };
+    Ok(statuses
+        .iter()
+        .filter_map(|s| {
+            let id = s.instance_id()?;
+            let value = J::new()
+                .v("InstanceStatus", summary(s.instance_status()))
+                .v("SystemStatus", summary(s.system_status()))
+                .v(
+                    "AttachedEbsStatus",
+                    s.attached_ebs_status()
+                        .and_then(|e| e.status())
+                        .map_or(Value::Null, |v| json!({"Status": v.as_str()})),
+                )
+                .list("Events", s.events(), |e| {
+                    J::new()
+                        .s("Code", e.code().map(|v| v.as_str()))
+                        .s("Description", e.description())
+                        .s(
+                            "NotBefore",
+                            e.not_before()
+                                .and_then(|t| {
+                                    t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
+                                })
+                                .as_deref(),
+                        )
+                        .build()
+                })
+                .build();
+            Some((id.to_string(), value))
+        })
+        .collect())
 }
 
 pub struct Instances;
@@ -38,6 +99,12 @@ impl AwsType for Instances {
             let paginator = ec2.describe_instances().into_paginator();
             let reservations =
                 pages(paginator.page_size(ec2.page_size(1000)).items().send()).await?;
+            // One more read, only where there is something to check.
+            let checks = if reservations.iter().any(|r| !r.instances().is_empty()) {
+                status_checks(ec2).await
+            } else {
+                Ok(HashMap::new())
+            };
             let mut out = Vec::new();
             for reservation in &reservations {
                 for i in reservation.instances() {
@@ -56,6 +123,22 @@ impl AwsType for Instances {
                         .s("PrivateIpAddress", i.private_ip_address())
                         .s("PublicIpAddress", i.public_ip_address())
                         .v("State", J::new().s("Name", state).build())
+                        .v(
+                            "StateReason",
+                            i.state_reason().map_or(Value::Null, |r| {
+                                J::new()
+                                    .s("Code", r.code())
+                                    .s("Message", r.message())
+                                    .build()
+                            }),
+                        )
+                        .v(
+                            "StatusChecks",
+                            match &checks {
+                                Ok(by_id) => by_id.get(id).cloned().unwrap_or(Value::Null),
+                                Err(why) => json!({"Unreadable": why}),
+                            },
+                        )
                         .v(
                             "Placement",
                             J::new()

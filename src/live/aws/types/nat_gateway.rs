@@ -47,6 +47,8 @@ impl AwsType for NatGateways {
                     .s("SubnetId", g.subnet_id())
                     .s("VpcId", g.vpc_id())
                     .s("State", state)
+                    .s("FailureCode", g.failure_code())
+                    .s("FailureMessage", g.failure_message())
                     .s(
                         "ConnectivityType",
                         g.connectivity_type().map(|s| s.as_str()),

@@ -60,6 +60,15 @@ impl AwsType for VpcEndpoints {
                     .s("VpcId", e.vpc_id())
                     .s("ServiceName", e.service_name())
                     .s("State", state)
+                    .v(
+                        "LastError",
+                        e.last_error().map_or(Value::Null, |l| {
+                            J::new()
+                                .s("Code", l.code())
+                                .s("Message", l.message())
+                                .build()
+                        }),
+                    )
                     .v("PolicyDocument", policy(e.policy_document()))
                     .v("RouteTableIds", texts(e.route_table_ids()))
                     .v("SubnetIds", texts(e.subnet_ids()))
