@@ -79,6 +79,12 @@ pub struct Metrics {
     /// When each target's oldest drift was first seen, as of its latest scan (`None`: no drift
     /// or no history); its age is computed when the metrics are read.
     oldest_drift: Mutex<HashMap<String, Option<chrono::DateTime<chrono::Utc>>>>,
+    convergence: HistogramVec,
+    unconverged_age: GaugeVec,
+    convergence_limit: GaugeVec,
+    /// When each source's current revision was first seen, while it has not converged
+    /// (`None` once it has); its age is computed when the metrics are read.
+    unconverged: Mutex<HashMap<String, Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
 /// The gauge series a target's scan set: family and label values.
@@ -163,6 +169,20 @@ impl Metrics {
         )
         .expect("valid metric");
         r.register(Box::new(scan_duration.clone()))
+            .expect("unique metric");
+        let convergence = HistogramVec::new(
+            HistogramOpts::new(
+                "gitdrift_source_convergence_seconds",
+                "How long a source's new revision took to converge (every resource it declares in sync and healthy): since its commit time (since=\"commit\") and since gitdrift first read it (since=\"first_seen\").",
+            )
+            .buckets(vec![
+                15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0,
+                43200.0, 86400.0,
+            ]),
+            &["source", "since"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(convergence.clone()))
             .expect("unique metric");
         let metrics = Metrics {
             resources: gauge(
@@ -251,6 +271,20 @@ impl Metrics {
                 &[],
             ),
             oldest_drift: Mutex::new(HashMap::new()),
+            convergence,
+            unconverged_age: float_gauge(
+                &r,
+                "gitdrift_source_unconverged_age_seconds",
+                "How long a source's current revision has waited to converge, since gitdrift first read it (0 once it has).",
+                &["source"],
+            ),
+            convergence_limit: float_gauge(
+                &r,
+                "gitdrift_source_convergence_limit_seconds",
+                "serve.convergence_limit: a revision unconverged for longer fires GitdriftSourceNotConverged.",
+                &[],
+            ),
+            unconverged: Mutex::new(HashMap::new()),
             scan_interval: float_gauge(
                 &r,
                 "gitdrift_scan_interval_seconds",
@@ -368,6 +402,15 @@ impl Metrics {
         {
             let age = seen.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
             self.drift_oldest_age.with_label_values(&[target]).set(age);
+        }
+        for (source, since) in self
+            .unconverged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let age = since.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+            self.unconverged_age.with_label_values(&[source]).set(age);
         }
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
@@ -688,6 +731,44 @@ impl Metrics {
             .set(limit.as_secs_f64());
     }
 
+    /// Records `serve.convergence_limit`, which the convergence alert compares with.
+    pub fn convergence_limit(&self, limit: std::time::Duration) {
+        self.convergence_limit
+            .with_label_values::<&str>(&[])
+            .set(limit.as_secs_f64());
+    }
+
+    /// Records where a source's current revision stands: first seen at `first_seen`, and
+    /// whether it has converged (its age is 0 then).
+    pub fn revision_state(
+        &self,
+        source: &str,
+        first_seen: chrono::DateTime<chrono::Utc>,
+        converged: bool,
+    ) {
+        self.unconverged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(source.to_string(), (!converged).then_some(first_seen));
+        // The histogram's series exist (empty) before the first convergence, as counters do.
+        for since in ["commit", "first_seen"] {
+            let _ = self.convergence.with_label_values(&[source, since]);
+        }
+    }
+
+    /// Observes a revision's convergence: seconds since its commit (when git has a commit
+    /// time) and since it was first read.
+    pub fn converged(&self, source: &str, from_commit: Option<f64>, from_first_seen: f64) {
+        if let Some(seconds) = from_commit {
+            self.convergence
+                .with_label_values(&[source, "commit"])
+                .observe(seconds);
+        }
+        self.convergence
+            .with_label_values(&[source, "first_seen"])
+            .observe(from_first_seen);
+    }
+
     /// Records a target's configured scan interval, and shows its refused writes as 0 (a
     /// series that exists, rather than one that is absent until something goes wrong).
     pub fn scan_interval(&self, target: &str, provider: &str, interval: std::time::Duration) {
@@ -758,6 +839,15 @@ impl Metrics {
             let _ = self.source_revision.remove_label_values(&[source, &old]);
         }
         let _ = self.source_stale.remove_label_values(&[source]);
+        {
+            // Under the lock `encode` sets the age series from: it cannot bring it back.
+            let mut unconverged = self.unconverged.lock().unwrap_or_else(|e| e.into_inner());
+            unconverged.remove(source);
+            let _ = self.unconverged_age.remove_label_values(&[source]);
+        }
+        for since in ["commit", "first_seen"] {
+            let _ = self.convergence.remove_label_values(&[source, since]);
+        }
         let _ = self.source_last_fetch.remove_label_values(&[source]);
         let _ = self.source_last_attempt.remove_label_values(&[source]);
     }

@@ -171,6 +171,7 @@ pub async fn run_with(
         findings,
         compliance,
         trend: None,
+        convergence: Vec::new(),
     }
 }
 
@@ -416,6 +417,7 @@ fn source_meta(
             repo: source.repo.to_string(),
             git_ref: source.git_ref.clone(),
             commit: read.commit,
+            committed_at: read.committed_at,
             target: source.target.clone(),
             files: read.files,
             objects: object_counts.get(&read.source).copied().unwrap_or(0),
@@ -539,6 +541,7 @@ pub async fn read_sources(
             Ok(Err(err)) | Err(err) => sources.push(SourceRead {
                 source: name.clone(),
                 commit: None,
+                committed_at: None,
                 files: 0,
                 objects: Vec::new(),
                 waivers: Vec::new(),

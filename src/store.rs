@@ -5,6 +5,10 @@
 //! [`Store::verify`] walks, naming the first broken link. Retention deletes the oldest scans and
 //! keeps the last deleted hash as the chain's anchor.
 
+mod revisions;
+
+pub use revisions::Heads;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -166,6 +170,7 @@ impl Store {
              );
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )?;
+        conn.execute_batch(revisions::SCHEMA)?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
@@ -365,6 +370,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut cutoff_id: i64 = 0;
         if let Some(age) = max_age {
+            Store::retain_revisions(&tx, Utc::now() - age)?;
             let oldest_kept = (Utc::now() - age).to_rfc3339();
             let id: Option<i64> = tx.query_row(
                 "SELECT max(id) FROM scans WHERE started_at < ?1",
@@ -384,6 +390,7 @@ impl Store {
             cutoff_id = cutoff_id.max(id.unwrap_or(0));
         }
         if cutoff_id == 0 {
+            tx.commit()?;
             return Ok(0);
         }
         let anchor: Option<String> = tx

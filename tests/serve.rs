@@ -808,6 +808,18 @@ fn scheduled_reports_appear_in_every_format_with_their_trend() {
     assert!(latest("html").contains("Trend"));
     assert!(latest("md").contains("**Trend**"));
     assert!(latest("txt").contains("web-config"));
+    // The demo's revision, still converging (its live state drifted), with what it waits on.
+    let revision = &json["convergence"][0];
+    assert_eq!(revision["source"], "shop-demo", "{:#}", json["convergence"]);
+    assert!(revision["converged_at"].is_null());
+    assert!(
+        revision["waiting"]["resources"].as_u64() > Some(0),
+        "{revision:#}"
+    );
+    assert!(latest("html").contains("<h2>Convergence</h2>"));
+    assert!(latest("md").contains("**Convergence**"));
+    assert!(latest("txt").contains("convergence (commit to in sync and healthy)"));
+    assert!(latest("txt").contains("not converged:"));
     let stamped: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -1511,4 +1523,274 @@ fn drift_is_dated_from_the_first_scan_that_saw_it_across_restarts_and_its_age_is
     )
     .expect("the age of the oldest drift");
     assert!(age >= 1.0, "at least the time between the scans: {age}");
+}
+
+/// A one-replica Deployment of `image` as git declares it.
+fn web_manifest(image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n        - name: web\n          image: {image}\n"
+    )
+}
+
+/// The Deployment live at `generation`, running `image`, its rollout at `updated` of one
+/// replica (available throughout).
+fn web_live(image: &str, generation: i64, observed: i64, updated: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "generation": generation, "uid": "web-1"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": image}]}}},
+        "status": {"observedGeneration": observed, "replicas": 1 + (1 - updated),
+                   "updatedReplicas": updated, "availableReplicas": 1, "readyReplicas": 1,
+                   "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]}
+    })
+}
+
+fn source_status(served: &Served, name: &str) -> Value {
+    source(&served.get("/api/v1/sources").json(), name).clone()
+}
+
+#[test]
+fn a_commit_converges_step_by_step_and_its_time_from_commit_is_a_metric() {
+    let api = KubeApi::start();
+    api.load([web_live("registry.example.com/web:1.0", 1, 1, 1)]);
+    let repo = Repo::new();
+    repo.write(
+        "deploy/web.yaml",
+        &web_manifest("registry.example.com/web:1.0"),
+    );
+    let first = repo.commit("web 1.0");
+    let kubeconfig = repo.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "lab", "serve-token-7c1d");
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: shop\n    repo: .\n    paths: [\"deploy/**\"]\n    target: lab\ntargets:\n  - name: lab\n    kubernetes:\n      context: lab\n      kubeconfig: {}\nserve:\n  interval: 1h\n  fetch_interval: 1s\n  jitter: 0%\n  watch_debounce: 200ms\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let served = start(&repo);
+    ready(&served);
+    // The first revision ever seen: in sync and healthy, recorded, not measured.
+    served.wait_until(
+        "the first revision converged",
+        Duration::from_secs(30),
+        |s| source_status(s, "shop")["convergence"]["converged_at"].is_string(),
+    );
+    let shop = source_status(&served, "shop");
+    assert_eq!(shop["convergence"]["commit"], first, "{shop:#}");
+    assert_eq!(shop["convergence"]["baseline"], true);
+    let m = served.get("/metrics").body;
+    assert_eq!(
+        metric(
+            &m,
+            r#"gitdrift_source_unconverged_age_seconds{source="shop"}"#
+        ),
+        Some(0.0),
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            r#"gitdrift_source_convergence_seconds_count{since="commit",source="shop"}"#
+        ),
+        Some(0.0),
+        "a baseline is not a measured convergence: {m}"
+    );
+
+    // Step 1: a new commit, fetched within a second; live still runs 1.0: drifted.
+    repo.write(
+        "deploy/web.yaml",
+        &web_manifest("registry.example.com/web:1.1"),
+    );
+    let second = repo.commit("web 1.1");
+    served.wait_until("the new revision judged", Duration::from_secs(30), |s| {
+        let c = &source_status(s, "shop")["convergence"];
+        c["commit"] == second.as_str() && c["waiting"]["on"][0] == "Deployment shop/web: drifted"
+    });
+    let shop = source_status(&served, "shop");
+    assert!(shop["convergence"]["converged_at"].is_null(), "{shop:#}");
+    assert!(shop["convergence"]["committed_at"].is_string(), "{shop:#}");
+    assert_eq!(shop["last_converged"]["commit"], first, "{shop:#}");
+    let age = |s: &Served| {
+        metric(
+            &s.get("/metrics").body,
+            r#"gitdrift_source_unconverged_age_seconds{source="shop"}"#,
+        )
+        .unwrap_or(-1.0)
+    };
+    let before = age(&served);
+    std::thread::sleep(Duration::from_millis(1100));
+    let after = age(&served);
+    assert!(
+        before >= 0.0 && after >= before + 1.0,
+        "the age grows while it waits: {before} then {after}"
+    );
+
+    // Step 2: the deployment tool applies the spec; the rollout has not finished.
+    api.apply(web_live("registry.example.com/web:1.1", 2, 2, 0));
+    served.wait_until("in sync, still rolling out", Duration::from_secs(30), |s| {
+        source_status(s, "shop")["convergence"]["waiting"]["on"][0]
+            == "Deployment shop/web: progressing: 0 of 1 replicas updated"
+    });
+
+    // Step 3: the rollout completes: converged, measured from the commit and from first sight.
+    api.apply(web_live("registry.example.com/web:1.1", 2, 2, 1));
+    served.wait_until("converged", Duration::from_secs(30), |s| {
+        source_status(s, "shop")["convergence"]["converged_at"].is_string()
+    });
+    let shop = source_status(&served, "shop");
+    let converged = &shop["last_converged"];
+    assert_eq!(converged["commit"], second, "{shop:#}");
+    assert!(converged.get("baseline").is_none(), "{shop:#}");
+    let from_commit = converged["seconds_from_commit"].as_f64().unwrap();
+    let from_seen = converged["seconds_from_first_seen"].as_f64().unwrap();
+    assert!(
+        from_seen > 1.0 && from_commit >= from_seen - 1.0 && from_commit < 120.0,
+        "{converged:#}"
+    );
+    let m = served.get("/metrics").body;
+    let (ok, verdict) = promtool_check_metrics(&m);
+    assert!(ok, "{verdict}");
+    for (since, seconds) in [("commit", from_commit), ("first_seen", from_seen)] {
+        let series =
+            format!("gitdrift_source_convergence_seconds_{{since=\"{since}\",source=\"shop\"}}");
+        let count = series.replace("_{", "_count{");
+        let sum = series.replace("_{", "_sum{");
+        assert_eq!(metric(&m, &count), Some(1.0), "{m}");
+        let observed = metric(&m, &sum).unwrap();
+        assert!(
+            (observed - seconds).abs() < 0.01,
+            "{since}: {observed} vs the API's {seconds}"
+        );
+    }
+    assert_eq!(
+        metric(
+            &m,
+            r#"gitdrift_source_unconverged_age_seconds{source="shop"}"#
+        ),
+        Some(0.0)
+    );
+    // The history keeps both revisions, the newest first.
+    let revisions = served.get("/api/v1/revisions?source=shop").json();
+    let commits: Vec<&str> = revisions["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["commit"].as_str().unwrap())
+        .collect();
+    assert_eq!(commits, [second.as_str(), first.as_str()], "{revisions:#}");
+    assert!(revisions["revisions"][0]["converged_at"].is_string());
+    let page = served.get("/").body;
+    assert!(
+        page.contains("converged in "),
+        "the overview says so: {page}"
+    );
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
+    api.assert_read_only();
+}
+
+#[test]
+fn a_revision_that_never_converges_ages_and_fires_the_alert_expression() {
+    // The demo's live state has drift and a degraded rollout: its revision never converges.
+    let repo = demo(&format!("{SERVE_QUIET}  convergence_limit: 2s\n"));
+    let served = start(&repo);
+    ready(&served);
+    let waiting = source_status(&served, "shop-demo")["convergence"].clone();
+    assert!(waiting["converged_at"].is_null(), "{waiting:#}");
+    assert!(
+        waiting["waiting"]["on"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w
+                .as_str()
+                .unwrap()
+                .starts_with("Deployment shop/cart: drifted")),
+        "{waiting:#}"
+    );
+    let sample = |s: &Served| {
+        let m = s.get("/metrics").body;
+        (
+            metric(
+                &m,
+                r#"gitdrift_source_unconverged_age_seconds{source="shop-demo"}"#,
+            )
+            .unwrap(),
+            metric(&m, "gitdrift_source_convergence_limit_seconds").unwrap(),
+        )
+    };
+    let (early, limit) = sample(&served);
+    assert_eq!(limit, 2.0);
+    served.wait_until("past the limit", Duration::from_secs(30), |s| {
+        sample(s).0 > limit + 1.0
+    });
+    let (late, _) = sample(&served);
+    assert!(late > early);
+    // The alert's own expression, on the two samples the service exported.
+    let rules: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(project_root().join("rules/alerts/gitdrift.rules.yaml")).unwrap(),
+    )
+    .unwrap();
+    let expr = rules["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["alert"] == "GitdriftSourceNotConverged")
+        .expect("the alert")["expr"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        serde_json::to_string(&json!({"groups": [{"name": "g", "rules": [
+            {"alert": "NotConverged", "expr": expr}]}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let fired_early = if early > limit {
+        json!([{"exp_labels": {"source": "shop-demo"}}])
+    } else {
+        json!([])
+    };
+    std::fs::write(
+        dir.path().join("test.yaml"),
+        serde_json::to_string(&json!({
+            "rule_files": ["rules.yaml"],
+            "evaluation_interval": "1m",
+            "tests": [{
+                "interval": "1m",
+                "input_series": [
+                    {"series": "gitdrift_source_unconverged_age_seconds{source=\"shop-demo\"}",
+                     "values": format!("{early} {late}")},
+                    {"series": "gitdrift_source_convergence_limit_seconds",
+                     "values": format!("{limit} {limit}")}
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "0m", "alertname": "NotConverged", "exp_alerts": fired_early},
+                    {"eval_time": "1m", "alertname": "NotConverged",
+                     "exp_alerts": [{"exp_labels": {"source": "shop-demo"}}]}
+                ]
+            }]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = std::process::Command::new("promtool")
+        .args(["test", "rules", "test.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .expect("promtool (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
 }

@@ -18,6 +18,7 @@
 //!   shutdown_timeout: 30s           # SIGTERM: how long running scans may take to finish
 //!   resource_metrics: false         # per-resource gauge (one series per drifted resource!)
 //!   drift_age_limit: 1d             # GitdriftDriftTooOld fires on drift older than this
+//!   convergence_limit: 1h           # GitdriftSourceNotConverged: a revision not live by then
 //!   external_url: https://gitdrift.example.com   # links in remediation pull requests
 //!   webhook_secret_env: GITDRIFT_WEBHOOK_SECRET   # or webhook_secret_file
 //!   retention:
@@ -66,6 +67,10 @@ pub struct ServeSettings {
     /// Drift older than this is an alert (exported as `gitdrift_drift_age_limit_seconds`, which
     /// the `GitdriftDriftTooOld` rule compares with).
     pub drift_age_limit: Duration,
+    /// A source's revision not converged this long after gitdrift first read it is an alert
+    /// (exported as `gitdrift_source_convergence_limit_seconds`, which the
+    /// `GitdriftSourceNotConverged` rule compares with).
+    pub convergence_limit: Duration,
     /// The secret webhooks are signed with; without one, webhooks are refused.
     pub webhook_secret: Option<SecretRef>,
     /// How long and how many scans the history keeps.
@@ -162,6 +167,7 @@ impl Default for ServeSettings {
             watch_debounce: Duration::from_secs(2),
             shutdown_timeout: Duration::from_secs(30),
             drift_age_limit: Duration::from_secs(86_400),
+            convergence_limit: Duration::from_secs(3600),
             resource_metrics: false,
             webhook_secret: None,
             retention: Retention::default(),
@@ -278,6 +284,11 @@ impl Checker {
             (
                 "drift_age_limit",
                 &mut serve.drift_age_limit,
+                Duration::from_secs(366 * 86_400),
+            ),
+            (
+                "convergence_limit",
+                &mut serve.convergence_limit,
                 Duration::from_secs(366 * 86_400),
             ),
         ] {

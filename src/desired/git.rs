@@ -103,6 +103,8 @@ pub struct TreeFile {
 pub struct TreeRead {
     /// Full commit id the files were read from.
     pub commit: String,
+    /// The commit's committer time.
+    pub committed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Selected manifest files.
     pub files: Vec<TreeFile>,
     /// Selected files refused before reading (too large), with the reason.
@@ -207,6 +209,10 @@ pub fn read_tree(
     let commit_obj = repo
         .find_commit(commit)
         .map_err(|e| read_err("commit", &e))?;
+    let committed_at = commit_obj
+        .time()
+        .ok()
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0));
     let tree = commit_obj.tree().map_err(|e| read_err("tree", &e))?;
     let entries = tree
         .traverse()
@@ -245,6 +251,7 @@ pub fn read_tree(
     }
     Ok(TreeRead {
         commit: commit.to_string(),
+        committed_at,
         files,
         refused,
     })

@@ -21,6 +21,8 @@ pub struct SourceRead {
     pub source: String,
     /// Commit id the files came from; `None` when the repository could not be read.
     pub commit: Option<String>,
+    /// The commit's committer time (git sources; a state file has none).
+    pub committed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// How many files were parsed.
     pub files: usize,
     /// Declared objects.
@@ -136,6 +138,7 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
     let mut out = SourceRead {
         source: source.name.clone(),
         commit: None,
+        committed_at: None,
         files: 0,
         objects: Vec::new(),
         problems: Vec::new(),
@@ -254,6 +257,7 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         }
     }
     out.commit = Some(tree.commit);
+    out.committed_at = tree.committed_at;
     // Rendered objects come as trees; plain ones were frozen as they were parsed.
     objects.par_iter_mut().for_each(finish);
     out.objects = objects

@@ -18,7 +18,7 @@ h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.15rem;margin:2rem 0 .5rem;b
 .card b{display:block;font-size:1.4rem}.card.bad b{color:#cf222e}.card.warn b{color:#9a6700}.card.ok b{color:#1a7f37}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
-.status{font-weight:600}.drifted{color:#9a6700}.missing{color:#cf222e}.unmanaged{color:#8250df}.in_sync{color:#1a7f37}
+.status{font-weight:600}.drifted{color:#9a6700}.missing{color:#cf222e}.unmanaged{color:#8250df}.in_sync{color:#1a7f37}.healthy{color:#1a7f37}.degraded{color:#cf222e}.progressing{color:#9a6700}.suspended,.unknown{color:#57606a}
 .sev-critical,.sev-high{color:#cf222e;font-weight:600}.sev-medium{color:#9a6700;font-weight:600}.sev-low,.sev-info{color:#57606a}
 .waived{color:#57606a;font-style:italic}.git{background:#fff8c5}.live{background:#ffebe9}
 .muted{color:#57606a}
@@ -80,6 +80,21 @@ fn page(report: &ScanReport) -> Markup {
                     @if !t.resolved_items.is_empty() {
                         h3 { "Resolved" }
                         ul { @for item in &t.resolved_items { li { (item) } } }
+                    }
+                }
+                @if !report.convergence.is_empty() {
+                    h2 { "Convergence" }
+                    p.muted { "From each commit to every resource it declares in sync and healthy." }
+                    table {
+                        tr { th { "revision" } th { "committed" } th { "first seen" } th { "outcome" } }
+                        @for r in &report.convergence {
+                            @let row = super::convergence::Row::of(r);
+                            tr {
+                                td { code { (row.revision) } } td { (row.committed) }
+                                td { (row.first_seen) }
+                                td.status.(if r.converged_at.is_some() { "in_sync" } else { "progressing" }) { (row.outcome) }
+                            }
+                        }
                     }
                 }
                 h2 { "Sources and targets" }

@@ -115,6 +115,23 @@ pub fn render(report: &ScanReport) -> String {
             let _ = writeln!(out, "\n</details>");
         }
     }
+    if !report.convergence.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**Convergence** (commit to in sync and healthy)\n\n| revision | committed | first seen | outcome |\n|---|---|---|---|"
+        );
+        for r in &report.convergence {
+            let row = super::convergence::Row::of(r);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                code(&row.revision),
+                row.committed,
+                row.first_seen,
+                cell(&row.outcome)
+            );
+        }
+    }
     for source in &report.scan.sources {
         let _ = writeln!(
             out,

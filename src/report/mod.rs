@@ -2,6 +2,7 @@
 //! formats it is written in. Formats render; they decide nothing.
 
 pub mod age;
+pub mod convergence;
 pub mod csv;
 pub mod html;
 pub mod json;
@@ -50,6 +51,10 @@ pub struct ScanReport {
     /// Scheduled reports: what changed since the previous report of the same schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<Trend>,
+    /// Scheduled reports: each source's revisions since the previous report of the same
+    /// schedule (and any still converging), with how long each took to converge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub convergence: Vec<convergence::Revision>,
 }
 
 /// What a later trend compares with: a report's scan id, time and items, kept apart from the
@@ -265,6 +270,9 @@ pub struct SourceMeta {
     pub git_ref: Option<String>,
     /// The commit id read; `null` if the repository could not be read.
     pub commit: Option<String>,
+    /// The commit's committer time (git sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<DateTime<Utc>>,
     /// The target it declares.
     pub target: String,
     /// Manifest files read.

@@ -95,6 +95,7 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
         }
     }
     health_block(&mut out, report);
+    convergence_block(&mut out, report);
     findings_block(&mut out, report);
     if !report.problems.is_empty() {
         let _ = writeln!(out, "\n{}", paint(BOLD, "problems"));
@@ -294,6 +295,34 @@ fn health_style(status: crate::health::HealthStatus) -> Style {
 
 /// Deployment status over every target: counts, then each resource that is not healthy,
 /// degraded first.
+/// Scheduled reports: each revision of the period and how it reached the live state.
+fn convergence_block(out: &mut String, report: &ScanReport) {
+    if report.convergence.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        paint(BOLD, "convergence (commit to in sync and healthy)")
+    );
+    for r in &report.convergence {
+        let row = super::convergence::Row::of(r);
+        let style = if r.converged_at.is_some() {
+            GREEN
+        } else {
+            YELLOW
+        };
+        let _ = writeln!(
+            out,
+            "  {:<32} committed {}  read {}\n    {}",
+            row.revision,
+            row.committed,
+            row.first_seen,
+            paint(style, &row.outcome)
+        );
+    }
+}
+
 fn health_block(out: &mut String, report: &ScanReport) {
     let counts = &report.summary.health;
     if counts.is_empty() {

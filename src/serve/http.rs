@@ -40,6 +40,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/scans", get(scans))
+        .route("/api/v1/revisions", get(revisions))
         .route("/api/v1/scans/{id}", get(scan))
         .route("/api/v1/scans/{id}/report", get(scan_report))
         .route("/api/v1/reports", get(scheduled_reports))
@@ -275,10 +276,55 @@ async fn stored_scans(
     .await
 }
 
+#[derive(Debug, Deserialize)]
+struct RevisionsQuery {
+    limit: Option<usize>,
+    source: Option<String>,
+}
+
+/// Each source's revisions and their convergence, from the history (of every shard), the
+/// newest first.
+async fn revisions(
+    State(service): State<Arc<Service>>,
+    Query(query): Query<RevisionsQuery>,
+    Query(scope): Query<Scope>,
+    headers: HeaderMap,
+) -> Response {
+    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
+    let mut path = format!("/api/v1/revisions?limit={limit}");
+    if let Some(source) = &query.source {
+        path.push_str("&source=");
+        path.push_str(&url_encode(source));
+    }
+    let store = Arc::clone(&service.store);
+    let source = query.source.clone();
+    let local = match blocking(move || store.revisions(source.as_deref(), None, limit)).await {
+        Ok(revisions) => values(&revisions),
+        Err(response) => return response,
+    };
+    listed(
+        &service,
+        &scope,
+        &headers,
+        &path,
+        "revisions",
+        local,
+        |items| {
+            by_time_newest_first(items, "first_seen_at");
+            items.truncate(limit);
+        },
+    )
+    .await
+}
+
 /// Scans of every shard, the newest first.
 fn newest_first(items: &mut [Value]) {
+    by_time_newest_first(items, "started_at");
+}
+
+fn by_time_newest_first(items: &mut [Value], field: &str) {
     let at = |v: &Value| {
-        v["started_at"]
+        v[field]
             .as_str()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
     };
@@ -815,7 +861,7 @@ fn overview_page(service: &Service, view: &Overview) -> Markup {
                 }
                 h2 { "Sources" }
                 table {
-                    thead { tr { th { "Source" } th { "Target" } th { "Revision" } th { "Last fetch" } th { "State" } } }
+                    thead { tr { th { "Source" } th { "Target" } th { "Revision" } th { "Last fetch" } th { "State" } th { "Convergence" } } }
                     tbody {
                         @for (_, s) in &view.sources {
                             tr {
@@ -823,6 +869,10 @@ fn overview_page(service: &Service, view: &Overview) -> Markup {
                                 td { code { (s.revision.as_deref().map(|r| r.chars().take(12).collect::<String>()).unwrap_or_else(|| "—".to_string())) } }
                                 td { (time(&s.last_fetch_at)) }
                                 td { @if let Some(why) = &s.stale { span.bad { "stale: " (why) } } @else { "current" } }
+                                td { @if let Some(r) = &s.convergence {
+                                    @if r.converged_at.is_some() { (crate::report::convergence::Row::of(r).outcome) }
+                                    @else { span.bad { (crate::report::convergence::Row::of(r).outcome) } }
+                                } @else { "—" } }
                             }
                         }
                     }

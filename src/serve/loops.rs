@@ -75,6 +75,7 @@ pub(super) async fn fetch_source(
         Err(err) => SourceRead {
             source: source.name.clone(),
             commit: None,
+            committed_at: None,
             files: 0,
             objects: Vec::new(),
             problems: vec![
@@ -103,6 +104,9 @@ pub(super) async fn fetch_source(
             // A new revision, or the same one no longer stale: scan, so that reports say so.
             changed = entry.read.as_ref().map(|r| &r.commit) != Some(&read.commit)
                 || entry.status.stale.is_some();
+            if entry.status.revision != read.commit {
+                entry.status.revision_seen_at = Some(Utc::now());
+            }
             entry.status.revision = read.commit.clone();
             entry.status.stale = None;
             entry.status.last_fetch_at = Some(Utc::now());
@@ -436,6 +440,7 @@ pub(super) async fn scan_target(
     }
     date_drifts(service, &mut report).await;
     let report = Arc::new(report);
+    super::convergence::observe(service, &report).await;
     let stored = {
         let store = Arc::clone(&service.store);
         let report = Arc::clone(&report);

@@ -5,6 +5,7 @@
 //! ([`http`]) shows them. SIGHUP reloads the configuration, SIGTERM stops within a bound.
 
 mod auth;
+pub mod convergence;
 pub mod http;
 mod listener;
 mod loops;
@@ -107,6 +108,13 @@ pub struct SourceStatus {
     pub last_fetch_at: Option<DateTime<Utc>>,
     /// When it was last tried.
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When the current revision was first read.
+    pub revision_seen_at: Option<DateTime<Utc>>,
+    /// The current revision on its way to the live state: when it was committed and first
+    /// seen, and either when it converged or what it waits on.
+    pub convergence: Option<crate::report::convergence::Revision>,
+    /// The newest revision that converged, with how long it took.
+    pub last_converged: Option<crate::report::convergence::Revision>,
 }
 
 /// The service's shared state.
@@ -161,6 +169,8 @@ pub struct Service {
     /// When each drift of a target was first seen, as its last published scan dated them
     /// (read from the history on a target's first scan after start).
     pub(crate) ages: Mutex<HashMap<String, Arc<crate::report::age::Ages>>>,
+    /// Each source's current and last converged revision.
+    pub(crate) convergence: convergence::Tracker,
 }
 
 struct SourceEntry {
@@ -270,7 +280,14 @@ impl Service {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-            .map(|s| s.status.clone())
+            .map(|s| {
+                let heads = self.convergence.heads(&s.status.name);
+                SourceStatus {
+                    convergence: heads.current,
+                    last_converged: heads.last_converged,
+                    ..s.status.clone()
+                }
+            })
             .collect()
     }
 
@@ -371,6 +388,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         install_signals().map_err(|err| anyhow::anyhow!("cannot catch signals: {err}"))?;
     let config = Arc::new(Config::load(&options.config_path, &crate::live::known())?);
     let store = Arc::new(Store::open(&options.data_dir)?);
+    let convergence = convergence::Tracker::load(&store);
     let listen = options.listen.unwrap_or(config.serve.listen());
     let (tokens, tls) = guards(&config).map_err(|err| anyhow::anyhow!(err))?;
     exposure(listen, &tokens, config.serve.auth.allow_unauthenticated)
@@ -419,6 +437,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
         scan_locks: Mutex::new(HashMap::new()),
         pending_plans: Mutex::new(remediation::Queue::default()),
         ages: Mutex::new(HashMap::new()),
+        convergence,
     });
     if config.remediation.in_service {
         service.metrics.remediation_states(&[]);
@@ -556,6 +575,7 @@ fn reload(service: &Arc<Service>) {
     for source in &old.sources {
         if !config.sources.iter().any(|s| s.name == source.name) {
             service.metrics.forget_source(&source.name);
+            service.convergence.forget(&source.name);
             service
                 .sources
                 .lock()
@@ -666,6 +686,9 @@ fn start_loops(service: &Arc<Service>, context: &scan::Context) {
         service
             .metrics
             .drift_age_limit(config.serve.drift_age_limit);
+        service
+            .metrics
+            .convergence_limit(config.serve.convergence_limit);
         for target in config.targets.iter().filter(|t| service.owns(&t.name)) {
             service.metrics.scan_interval(
                 &target.name,

@@ -218,6 +218,7 @@ async fn finish(
     let name = report.name.clone();
     let output = report.output.clone();
     let formats = report.formats.clone();
+    let service = Arc::clone(service);
     tokio::task::spawn_blocking(move || {
         let previous: Option<TrendBase> = store
             .meta(&base_key(&name))
@@ -225,6 +226,7 @@ async fn finish(
             .and_then(|text| serde_json::from_str(&text).ok());
         let trend = Trend::since(previous.as_ref(), &scan);
         scan.trend = Some(trend.clone());
+        scan.convergence = period_revisions(&service, &store, previous.map(|p| p.at));
         let id = store.save(&scan).map_err(|e| e.to_string())?;
         let base = TrendBase {
             scan: id,
@@ -245,6 +247,28 @@ async fn finish(
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// The revisions a scheduled report shows: those first seen since the previous report (the
+/// last 100 for a first report) and any still converging, the newest first; an unconverged one
+/// says what it waits on, as the service last judged.
+fn period_revisions(
+    service: &Service,
+    store: &crate::store::Store,
+    since: Option<DateTime<Utc>>,
+) -> Vec<crate::report::convergence::Revision> {
+    let mut revisions = store.revisions(None, since, 100).unwrap_or_else(|err| {
+        tracing::warn!(message = "cannot read the revisions for a report", error = %err);
+        Vec::new()
+    });
+    for revision in revisions.iter_mut().filter(|r| r.converged_at.is_none()) {
+        if let Some(current) = service.convergence.heads(&revision.source).current
+            && current.commit == revision.commit
+        {
+            revision.waiting = current.waiting;
+        }
+    }
+    revisions
 }
 
 /// Writes a report in each format: a file named by its time, and the `-latest` copy.
