@@ -275,7 +275,7 @@ impl Metrics {
             unconverged_age: float_gauge(
                 &r,
                 "gitdrift_source_unconverged_age_seconds",
-                "How long a source's current revision has waited to converge, since gitdrift first read it (0 once it has).",
+                "How long a source has waited for its revisions to converge: since gitdrift first read the oldest revision after its last convergence (newer commits replacing an unconverged one do not reset it; 0 once converged).",
                 &["source"],
             ),
             convergence_limit: float_gauge(
@@ -738,18 +738,13 @@ impl Metrics {
             .set(limit.as_secs_f64());
     }
 
-    /// Records where a source's current revision stands: first seen at `first_seen`, and
-    /// whether it has converged (its age is 0 then).
-    pub fn revision_state(
-        &self,
-        source: &str,
-        first_seen: chrono::DateTime<chrono::Utc>,
-        converged: bool,
-    ) {
+    /// Records where a source stands: waiting to converge since `since` (the first sight of
+    /// the oldest revision since its last convergence), or converged (`None`: its age is 0).
+    pub fn revision_state(&self, source: &str, since: Option<chrono::DateTime<chrono::Utc>>) {
         self.unconverged
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(source.to_string(), (!converged).then_some(first_seen));
+            .insert(source.to_string(), since);
         // The histogram's series exist (empty) before the first convergence, as counters do.
         for since in ["commit", "first_seen"] {
             let _ = self.convergence.with_label_values(&[source, since]);

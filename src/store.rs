@@ -369,8 +369,8 @@ impl Store {
         // instead of failing on a stale snapshot.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut cutoff_id: i64 = 0;
+        Store::retain_revisions(&tx, max_age.map(|age| Utc::now() - age), max_count)?;
         if let Some(age) = max_age {
-            Store::retain_revisions(&tx, Utc::now() - age)?;
             let oldest_kept = (Utc::now() - age).to_rfc3339();
             let id: Option<i64> = tx.query_row(
                 "SELECT max(id) FROM scans WHERE started_at < ?1",

@@ -1793,4 +1793,21 @@ fn a_revision_that_never_converges_ages_and_fires_the_alert_expression() {
     );
     let (code, log) = served.stop();
     assert_eq!(code, Some(0), "{log}");
+    // Restarted on the same history: the same revision, still waiting since it was first
+    // read, not a new baseline.
+    let served = start(&repo);
+    ready(&served);
+    let again = source_status(&served, "shop-demo")["convergence"].clone();
+    assert_eq!(
+        again["first_seen_at"], waiting["first_seen_at"],
+        "{again:#}"
+    );
+    assert_eq!(again["commit"], waiting["commit"]);
+    let (after_restart, _) = sample(&served);
+    assert!(
+        after_restart >= late,
+        "the age goes on from the first read: {late} then {after_restart}"
+    );
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
 }

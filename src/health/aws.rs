@@ -16,8 +16,13 @@ pub(super) fn of(kind: &str, value: &Value) -> Health {
         "AWS::EC2::Volume" => volume(state),
         "AWS::EC2::VPCEndpoint" => vpc_endpoint(value, state),
         "AWS::EC2::VPC" | "AWS::EC2::Subnet" => match state {
+            Some("available") => Health::healthy("available"),
             Some("pending") => Health::progressing("pending"),
-            _ => Health::healthy(state.unwrap_or("exists")),
+            Some(s @ ("failed" | "failed-insufficient-capacity" | "unavailable")) => {
+                Health::degraded(s.to_string())
+            }
+            Some(other) => Health::unknown(format!("state {other}")),
+            None => Health::healthy("exists"),
         },
         _ => Health::healthy("exists"),
     }
@@ -78,7 +83,10 @@ fn instance(value: &Value) -> Health {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|e| !text(e, "/Description").is_some_and(|d| d.starts_with("[Completed]")))
+        .filter(|e| {
+            !text(e, "/Description")
+                .is_some_and(|d| d.starts_with("[Completed]") || d.starts_with("[Canceled]"))
+        })
         .filter_map(|e| {
             let code = text(e, "/Code")?;
             let when = text(e, "/NotBefore")
@@ -151,6 +159,7 @@ fn volume(state: Option<&str>) -> Health {
         Some("in-use") => Health::healthy("in use"),
         Some("available") => Health::healthy("available, not attached"),
         Some("creating") => Health::progressing("creating"),
+        Some("deleting") => Health::progressing("deleting"),
         Some("error") => Health::degraded("the volume is in error"),
         Some(other) => Health::unknown(format!("state {other}")),
         None => Health::unknown("no state"),
@@ -172,10 +181,13 @@ fn vpc_endpoint(value: &Value, state: Option<&str>) -> Health {
         Some("pendingacceptance") => {
             Health::progressing("waiting for the service owner to accept the connection")
         }
-        Some(s @ ("failed" | "rejected" | "expired")) => match text(value, "/LastError/Code") {
-            Some(_) => Health::degraded(format!("{s} ({})", last_error())),
-            None => Health::degraded(s.to_string()),
-        },
+        Some("deleting") => Health::progressing("deleting"),
+        Some(s @ ("failed" | "rejected" | "expired" | "partial")) => {
+            match text(value, "/LastError/Code") {
+                Some(_) => Health::degraded(format!("{s} ({})", last_error())),
+                None => Health::degraded(s.to_string()),
+            }
+        }
         Some(other) => Health::unknown(format!("state {other}")),
         None => Health::unknown("no state"),
     }

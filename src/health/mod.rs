@@ -61,7 +61,8 @@ impl Health {
     /// A verdict with its reason on one line (condition messages may span several), at most
     /// 300 characters.
     fn new(status: HealthStatus, reason: impl Into<String>) -> Health {
-        let reason: String = reason.into();
+        // Condition messages and AWS errors are the world's words: credentials scrubbed.
+        let reason = crate::model::redact::scrub(&reason.into());
         let mut line = reason.split_whitespace().collect::<Vec<_>>().join(" ");
         if line.chars().count() > 300 {
             line = line.chars().take(299).collect::<String>() + "…";

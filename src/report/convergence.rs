@@ -34,6 +34,9 @@ pub struct Revision {
     /// When a scan first found it converged (the live state's observation time); `null` while
     /// it has not.
     pub converged_at: Option<DateTime<Utc>>,
+    /// When a newer commit replaced it before it converged; it never converges then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_at: Option<DateTime<Utc>>,
     /// The first revision gitdrift knew of the source (at first start, or after the history
     /// was lost): it was not seen arriving, so its convergence is recorded but not measured.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -77,6 +80,7 @@ impl Revision {
             committed_at,
             first_seen_at,
             converged_at: None,
+            superseded_at: None,
             baseline,
             seconds_from_commit: None,
             seconds_from_first_seen: None,
@@ -129,6 +133,9 @@ impl Row {
                     None => format!("converged {from_seen} after it was read"),
                 }
             }
+            (None, _) if r.superseded_at.is_some() => {
+                "superseded by a newer commit before it converged".to_string()
+            }
             (None, Some(w)) if w.resources > 0 => format!(
                 "not converged: {} resources waiting ({})",
                 w.resources,
@@ -179,17 +186,40 @@ pub fn judge(
             waiting.on.push(line);
         }
     }
-    for kind in report.unreadable.iter().filter(|u| u.target == target) {
+    // Kinds not read stop the judgement where something declares them.
+    for kind in report
+        .unreadable
+        .iter()
+        .filter(|u| u.target == target && u.declared > 0)
+    {
         note(
             &mut waiting,
             format!("{} not read: {}", kind.kind, kind.reason),
         );
     }
-    for problem in report.problems.iter().filter(|p| {
-        p.severity == Severity::Error
-            && (p.target.as_deref() == Some(target) || p.source.as_deref() == Some(source))
-    }) {
+    for problem in report
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error && p.source.as_deref() == Some(source))
+    {
         note(&mut waiting, format!("error: {}", problem.message));
+    }
+    // Every declared object judged: a live read that failed, a kind not read, a declaration
+    // made twice leave some out.
+    let judged = report
+        .resources
+        .iter()
+        .filter(|r| r.target == target && r.source.as_ref().is_some_and(|s| s.name == source))
+        .count();
+    if judged < read.objects {
+        note(
+            &mut waiting,
+            format!(
+                "{} of {} declared objects not judged",
+                read.objects - judged,
+                read.objects
+            ),
+        );
     }
     let blocked = !waiting.on.is_empty();
     for r in report
@@ -198,8 +228,14 @@ pub fn judge(
         .filter(|r| r.target == target && r.source.as_ref().is_some_and(|s| s.name == source))
     {
         let health = r.health.as_ref();
-        let healthy = health
-            .is_none_or(|h| matches!(h.status, HealthStatus::Healthy | HealthStatus::Suspended));
+        // Unknown is what gitdrift cannot judge (status checks it may not read): not held
+        // against the revision.
+        let healthy = health.is_none_or(|h| {
+            matches!(
+                h.status,
+                HealthStatus::Healthy | HealthStatus::Suspended | HealthStatus::Unknown
+            )
+        });
         if r.status == Status::InSync && healthy {
             continue;
         }
@@ -313,9 +349,30 @@ mod tests {
             waiting.on,
             [
                 "StatefulSet not read: forbidden",
-                "error: bad.yaml: not YAML"
+                "error: bad.yaml: not YAML",
+                "1 of 2 declared objects not judged"
             ]
         );
+    }
+
+    #[test]
+    fn what_the_source_does_not_declare_and_what_cannot_be_judged_do_not_hold_it_back() {
+        let r = report(
+            "abc",
+            json!([
+                resource("web", "in_sync", "healthy"),
+                resource("api", "in_sync", "unknown"),
+            ]),
+            // A kind only watched for unmanaged objects, unreadable, and its error on the
+            // target; another source's error.
+            json!({"unreadable": [{"target": "prod", "group": "", "kind": "Secret",
+                                   "reason": "forbidden", "message": "no", "declared": 0}],
+                   "problems": [{"severity": "error", "code": "kube.forbidden", "target": "prod",
+                                 "message": "Secret is unreadable: forbidden"},
+                                {"severity": "error", "code": "manifest.syntax",
+                                 "source": "other", "message": "x.yaml: not YAML"}]}),
+        );
+        assert!(matches!(judge(&r, "shop", "prod", "abc"), Some(Ok(_))));
     }
 
     #[test]

@@ -293,8 +293,6 @@ fn health_style(status: crate::health::HealthStatus) -> Style {
     }
 }
 
-/// Deployment status over every target: counts, then each resource that is not healthy,
-/// degraded first.
 /// Scheduled reports: each revision of the period and how it reached the live state.
 fn convergence_block(out: &mut String, report: &ScanReport) {
     if report.convergence.is_empty() {
@@ -323,6 +321,8 @@ fn convergence_block(out: &mut String, report: &ScanReport) {
     }
 }
 
+/// Deployment status over every target: counts, then each resource that is not healthy,
+/// degraded first.
 fn health_block(out: &mut String, report: &ScanReport) {
     let counts = &report.summary.health;
     if counts.is_empty() {

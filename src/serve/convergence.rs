@@ -24,6 +24,7 @@ pub struct Tracker {
 /// A change to write to the history.
 enum Write {
     Add(Revision),
+    Superseded(String, DateTime<Utc>),
     Converged(String, String, DateTime<Utc>),
 }
 
@@ -83,6 +84,16 @@ impl Tracker {
                     heads.current.is_none(),
                 );
                 writes.push(Write::Add(revision.clone()));
+                match heads.current.as_mut() {
+                    // Replaced before it converged: it never will, and the source has been
+                    // waiting since the oldest of them.
+                    Some(old) if old.converged_at.is_none() => {
+                        old.superseded_at = Some(revision.first_seen_at);
+                        writes.push(Write::Superseded(read.name.clone(), revision.first_seen_at));
+                        heads.unconverged_since.get_or_insert(old.first_seen_at);
+                    }
+                    _ => heads.unconverged_since = Some(revision.first_seen_at),
+                }
                 heads.current = Some(revision);
             }
             let Some(current) = heads.current.as_mut() else {
@@ -100,6 +111,7 @@ impl Tracker {
                         current.converged_at.unwrap_or(at),
                     ));
                     heads.last_converged = Some(current.clone());
+                    heads.unconverged_since = None;
                     if !current.baseline {
                         converged.push(current.clone());
                     }
@@ -114,11 +126,24 @@ impl Tracker {
 
 /// Judges a published scan's sources, records what changed in the history and the metrics.
 pub(super) async fn observe(service: &Arc<Service>, report: &Arc<ScanReport>) {
+    // When each fetch first read its revision, copied out first: the sources' lock is never
+    // taken under the tracker's (the API takes them the other way round).
+    let seen: HashMap<String, (Option<String>, Option<DateTime<Utc>>)> = service
+        .sources
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(name, entry)| {
+            (
+                name.clone(),
+                (entry.status.revision.clone(), entry.status.revision_seen_at),
+            )
+        })
+        .collect();
     let (writes, converged) = service.convergence.observe(report, |source, commit| {
-        let sources = service.sources.lock().unwrap_or_else(|e| e.into_inner());
-        let status = &sources.get(source)?.status;
-        (status.revision.as_deref() == Some(commit))
-            .then_some(status.revision_seen_at)
+        let (revision, at) = seen.get(source)?;
+        (revision.as_deref() == Some(commit))
+            .then_some(*at)
             .flatten()
     });
     for revision in &converged {
@@ -136,12 +161,11 @@ pub(super) async fn observe(service: &Arc<Service>, report: &Arc<ScanReport>) {
         );
     }
     for read in &report.scan.sources {
-        if let Some(current) = service.convergence.heads(&read.name).current {
-            service.metrics.revision_state(
-                &read.name,
-                current.first_seen_at,
-                current.converged_at.is_some(),
-            );
+        let heads = service.convergence.heads(&read.name);
+        if heads.current.is_some() {
+            service
+                .metrics
+                .revision_state(&read.name, heads.unconverged_since);
         }
     }
     if writes.is_empty() {
@@ -152,6 +176,7 @@ pub(super) async fn observe(service: &Arc<Service>, report: &Arc<ScanReport>) {
         for write in writes {
             match write {
                 Write::Add(revision) => store.add_revision(&revision)?,
+                Write::Superseded(source, at) => store.revisions_superseded(&source, at)?,
                 Write::Converged(source, commit, at) => {
                     store.revision_converged(&source, &commit, at)?
                 }
@@ -226,5 +251,36 @@ mod tests {
             tracker.observe(&scan("b", "2026-12-01T10:05:00Z", "healthy"), |_, _| None);
         assert!(writes.is_empty() && converged.is_empty());
         assert_eq!(tracker.heads("shop").last_converged.unwrap().commit, "b");
+        assert_eq!(tracker.heads("shop").unconverged_since, None);
+    }
+
+    #[test]
+    fn commits_replacing_each_other_unapplied_keep_aging_from_the_first() {
+        let tracker = Tracker::default();
+        tracker.observe(&scan("a", "2026-12-01T10:00:00Z", "healthy"), |_, _| None);
+        tracker.observe(&scan("b", "2026-12-01T10:10:00Z", "progressing"), |_, _| {
+            None
+        });
+        let (writes, _) = tracker
+            .observe(&scan("c", "2026-12-01T10:20:00Z", "progressing"), |_, _| {
+                None
+            });
+        assert!(
+            writes
+                .iter()
+                .any(|w| matches!(w, Write::Superseded(s, _) if s == "shop")),
+            "b is marked superseded"
+        );
+        let heads = tracker.heads("shop");
+        assert_eq!(heads.current.unwrap().commit, "c");
+        assert_eq!(
+            heads.unconverged_since,
+            Some("2026-12-01T10:10:00Z".parse().unwrap()),
+            "waiting since b was first seen, not c"
+        );
+        let (_, converged) =
+            tracker.observe(&scan("c", "2026-12-01T10:25:00Z", "healthy"), |_, _| None);
+        assert_eq!(converged[0].commit, "c");
+        assert_eq!(tracker.heads("shop").unconverged_since, None);
     }
 }

@@ -276,16 +276,23 @@ impl Service {
 
     /// Every source's status.
     pub fn source_statuses(&self) -> Vec<SourceStatus> {
-        self.sources
+        // Copied out first: the convergence tracker is never locked under the sources' lock
+        // (publishing a scan takes them the other way round).
+        let statuses: Vec<SourceStatus> = self
+            .sources
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-            .map(|s| {
-                let heads = self.convergence.heads(&s.status.name);
+            .map(|s| s.status.clone())
+            .collect();
+        statuses
+            .into_iter()
+            .map(|status| {
+                let heads = self.convergence.heads(&status.name);
                 SourceStatus {
                     convergence: heads.current,
                     last_converged: heads.last_converged,
-                    ..s.status.clone()
+                    ..status
                 }
             })
             .collect()

@@ -20,12 +20,13 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS revisions (
     committed_at TEXT,
     first_seen_at TEXT NOT NULL,
     converged_at TEXT,
+    superseded_at TEXT,
     baseline INTEGER NOT NULL
  );
  CREATE INDEX IF NOT EXISTS revisions_by_source ON revisions (source, id);";
 
 const COLUMNS: &str =
-    "source, target, revision, committed_at, first_seen_at, converged_at, baseline";
+    "source, target, revision, committed_at, first_seen_at, converged_at, baseline, superseded_at";
 
 fn time(text: Option<String>) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&text?)
@@ -45,6 +46,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Revision> {
     if let Some(at) = time(r.get(5)?) {
         revision.converge(at);
     }
+    revision.superseded_at = time(r.get(7)?);
     Ok(revision)
 }
 
@@ -55,13 +57,17 @@ pub struct Heads {
     pub current: Option<Revision>,
     /// The newest converged one (the current one, once it converges).
     pub last_converged: Option<Revision>,
+    /// While the current revision has not converged: the first sight of the oldest revision
+    /// since the last convergence (commits that keep replacing each other never converging
+    /// still age).
+    pub unconverged_since: Option<DateTime<Utc>>,
 }
 
 impl Store {
     /// Records a revision as first seen.
     pub fn add_revision(&self, revision: &Revision) -> Result<(), StoreError> {
         self.conn().execute(
-            &format!("INSERT INTO revisions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            &format!("INSERT INTO revisions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
                 revision.source,
                 revision.target,
@@ -70,7 +76,19 @@ impl Store {
                 revision.first_seen_at.to_rfc3339(),
                 revision.converged_at.map(|t| t.to_rfc3339()),
                 i64::from(revision.baseline),
+                revision.superseded_at.map(|t| t.to_rfc3339()),
             ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks every unconverged revision of a source but the newest superseded at `at`.
+    pub fn revisions_superseded(&self, source: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE revisions SET superseded_at = ?2
+             WHERE source = ?1 AND converged_at IS NULL AND superseded_at IS NULL
+               AND id < (SELECT max(id) FROM revisions WHERE source = ?1)",
+            params![source, at.to_rfc3339()],
         )?;
         Ok(())
     }
@@ -124,6 +142,28 @@ impl Store {
                 }
             }
         }
+        // Waiting since the oldest revision after the last converged one.
+        for (source, heads) in &mut out {
+            if heads
+                .current
+                .as_ref()
+                .is_some_and(|c| c.converged_at.is_none())
+            {
+                let after: i64 = conn.query_row(
+                    "SELECT coalesce(max(id), 0) FROM revisions WHERE source = ?1 AND converged_at IS NOT NULL",
+                    params![source],
+                    |r| r.get(0),
+                )?;
+                heads.unconverged_since = conn
+                    .query_row(
+                        "SELECT first_seen_at FROM revisions WHERE source = ?1 AND id > ?2 ORDER BY id LIMIT 1",
+                        params![source, after],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .optional()?
+                    .and_then(|t| time(Some(t)));
+            }
+        }
         Ok(out)
     }
 
@@ -140,25 +180,42 @@ impl Store {
         let mut statement = conn.prepare(&format!(
             "SELECT {COLUMNS} FROM revisions
              WHERE (?1 IS NULL OR source = ?1)
-               AND (?2 IS NULL OR first_seen_at >= ?2 OR converged_at IS NULL OR converged_at >= ?2)
+               AND (?2 IS NULL OR first_seen_at >= ?2 OR converged_at >= ?2
+                    OR (converged_at IS NULL AND superseded_at IS NULL))
              ORDER BY id DESC LIMIT ?3"
         ))?;
         let rows = statement.query_map(params![source, since, limit as i64], row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Deletes revisions first seen before `cutoff`, except each source's newest and newest
-    /// converged one (what the service starts from).
+    /// Deletes revisions first seen before `cutoff` (when given) and beyond the newest
+    /// `max_count` (when given), except each source's newest and newest converged one, and
+    /// every unconverged one (what the service starts from).
     pub(super) fn retain_revisions(
         tx: &rusqlite::Transaction<'_>,
-        cutoff: DateTime<Utc>,
+        cutoff: Option<DateTime<Utc>>,
+        max_count: Option<usize>,
     ) -> Result<usize, StoreError> {
-        Ok(tx.execute(
-            "DELETE FROM revisions WHERE first_seen_at < ?1
-               AND id NOT IN (SELECT max(id) FROM revisions GROUP BY source)
-               AND id NOT IN (SELECT max(id) FROM revisions WHERE converged_at IS NOT NULL GROUP BY source)",
-            params![cutoff.to_rfc3339()],
-        )?)
+        let kept = "id NOT IN (SELECT max(id) FROM revisions GROUP BY source)
+               AND id NOT IN (SELECT max(id) FROM revisions WHERE converged_at IS NOT NULL GROUP BY source)
+               AND (converged_at IS NOT NULL OR superseded_at IS NOT NULL)";
+        let mut deleted = 0;
+        if let Some(cutoff) = cutoff {
+            deleted += tx.execute(
+                &format!("DELETE FROM revisions WHERE first_seen_at < ?1 AND {kept}"),
+                params![cutoff.to_rfc3339()],
+            )?;
+        }
+        if let Some(count) = max_count {
+            deleted += tx.execute(
+                &format!(
+                    "DELETE FROM revisions WHERE id NOT IN
+                       (SELECT id FROM revisions ORDER BY id DESC LIMIT ?1) AND {kept}"
+                ),
+                params![count as i64],
+            )?;
+        }
+        Ok(deleted)
     }
 }
 
@@ -221,13 +278,55 @@ mod tests {
             .unwrap();
         assert_eq!(since, std::slice::from_ref(&second));
         assert!(store.revisions(Some("other"), None, 10).unwrap().is_empty());
-        // Retention keeps what the service starts from, even when old.
+        assert_eq!(shop.unconverged_since, Some(at("2026-12-01T10:00:30Z")));
+        // A third commit replaces the second before it converged: the second is superseded,
+        // and the source has waited since the second was first seen.
+        let third = Revision::new(
+            "shop",
+            "prod",
+            "ccc",
+            None,
+            at("2026-12-01T10:05:00Z"),
+            false,
+        );
+        store.add_revision(&third).unwrap();
+        store
+            .revisions_superseded("shop", at("2026-12-01T10:05:00Z"))
+            .unwrap();
+        let heads = store.revision_heads().unwrap();
+        assert_eq!(heads["shop"].current.as_ref().unwrap().commit, "ccc");
+        assert_eq!(
+            heads["shop"].unconverged_since,
+            Some(at("2026-12-01T10:00:30Z"))
+        );
+        let all = store.revisions(None, None, 10).unwrap();
+        assert_eq!(all[1].superseded_at, Some(at("2026-12-01T10:05:00Z")));
+        // A superseded revision is not listed as still converging in a later period.
+        let since = store
+            .revisions(Some("shop"), Some(at("2026-12-01T10:04:00Z")), 10)
+            .unwrap();
+        assert_eq!(
+            since.iter().map(|r| r.commit.as_str()).collect::<Vec<_>>(),
+            ["ccc"]
+        );
+        // Retention: the superseded one goes; what the service starts from stays, however old.
         let mut conn = store.conn();
         let tx = conn.transaction().unwrap();
         assert_eq!(
-            Store::retain_revisions(&tx, at("2026-12-02T00:00:00Z")).unwrap(),
-            0
+            Store::retain_revisions(&tx, Some(at("2026-12-02T00:00:00Z")), None).unwrap(),
+            1
+        );
+        assert_eq!(
+            Store::retain_revisions(&tx, None, Some(1)).unwrap(),
+            0,
+            "the newest and the newest converged are kept"
         );
         tx.commit().unwrap();
+        drop(conn);
+        let left = store.revisions(None, None, 10).unwrap();
+        assert_eq!(
+            left.iter().map(|r| r.commit.as_str()).collect::<Vec<_>>(),
+            ["ccc", "aaa"]
+        );
     }
 }
