@@ -309,7 +309,11 @@ impl Evaluator {
     /// what they share (the helpers they import) is computed once; if that query fails (one rule
     /// errs, or runs too long), each rule is asked on its own, so that the failure is its own.
     pub fn evaluate(&mut self, input: Value, rules: &[&Rule]) -> Vec<Outcome> {
-        let input = regorus::Value::from(input);
+        self.evaluate_input(regorus::Value::from(input), rules)
+    }
+
+    /// [`Evaluator::evaluate`] on an input already in regorus's values.
+    pub fn evaluate_input(&mut self, input: regorus::Value, rules: &[&Rule]) -> Vec<Outcome> {
         self.interpreter_has_input = false;
         if rules.len() > 1
             && let Some(all) = self.all_at_once(&input, rules)

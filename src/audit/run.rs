@@ -195,7 +195,7 @@ impl Auditor {
                     }
                     let input = input(target, provider, subject);
                     let only: Vec<&Rule> = applicable.iter().map(|(_, r)| *r).collect();
-                    let outcomes = evaluator.evaluate(input, &only);
+                    let outcomes = evaluator.evaluate_input(input, &only);
                     let mut findings = Vec::new();
                     let mut problems = Vec::new();
                     for ((index, rule), outcome) in applicable.iter().zip(outcomes) {
@@ -262,15 +262,20 @@ pub struct Evaluated {
     pub applied: std::collections::BTreeSet<usize>,
 }
 
-/// The input document a rule sees (see [`crate::audit`]).
-fn input(target: &str, provider: &str, subject: &Subject<'_>) -> Value {
+/// The input document a rule sees (see [`crate::audit`]), built in regorus's values: a frozen
+/// object's text is read straight into them, without a JSON tree in between.
+fn input(target: &str, provider: &str, subject: &Subject<'_>) -> regorus::Value {
     let object = subject.object;
-    let value = object.value();
     let resource = if crate::model::aws::is_aws(&object.group) && subject.side == Side::Desired {
         // A declaration: what it declares of the resource.
-        crate::diff::aws::Declaration::from_value(&value).properties
+        regorus::Value::from(crate::diff::aws::Declaration::from_value(&object.value()).properties)
     } else {
-        value.into_owned()
+        match &object.body {
+            // The same deserializer `From<serde_json::Value>` uses, from the text.
+            crate::model::Body::Text(text) => serde_json::from_str::<regorus::Value>(text)
+                .unwrap_or_else(|_| regorus::Value::from(object.value().into_owned())),
+            crate::model::Body::Tree(value) => regorus::Value::from(value.clone()),
+        }
     };
     let mut context = json!({
         "target": target,
@@ -287,5 +292,11 @@ fn input(target: &str, provider: &str, subject: &Subject<'_>) -> Value {
     if let Some(related) = &subject.related {
         context["related"] = related.clone();
     }
-    json!({"resource": resource, "gitdrift": context})
+    let mut document = std::collections::BTreeMap::new();
+    document.insert(regorus::Value::from("resource"), resource);
+    document.insert(
+        regorus::Value::from("gitdrift"),
+        regorus::Value::from(context),
+    );
+    regorus::Value::from(document)
 }
