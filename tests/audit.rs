@@ -515,3 +515,37 @@ fn waivers_in_a_sources_repository_are_read_from_the_committed_tree() {
     );
     assert!(!findings(&report, "pss-baseline-privileged").is_empty());
 }
+
+#[test]
+fn audit_compiled_false_runs_the_interpreter_with_the_same_findings() {
+    let compiled = fixture("");
+    let interpreted = fixture("audit:\n  compiled: false\n");
+    let fingerprints = |repo: &Repo| {
+        let (run, report) = scan(repo, &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert_eq!(report["summary"]["errors"], 0, "{:#}", report["problems"]);
+        let mut out: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["fingerprint"].as_str().unwrap().to_string())
+            .collect();
+        out.sort();
+        out
+    };
+    let a = fingerprints(&compiled);
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert_eq!(
+        a,
+        fingerprints(&interpreted),
+        "the same findings either way"
+    );
+    let bad = fixture("audit:\n  compiled: maybe\n");
+    let run = gitdrift(bad.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("audit.compiled must be true or false"),
+        "{}",
+        run.stderr
+    );
+}

@@ -89,7 +89,10 @@ impl Auditor {
                 )),
             }
         }
-        let set = RuleSet::load(&files, settings.timeout, false);
+        let mut set = RuleSet::load(&files, settings.timeout, false);
+        if !settings.compiled {
+            set.interpret_only();
+        }
         for p in &set.problems {
             problems.push(
                 Problem::new(

@@ -8,6 +8,7 @@
 //!   include_rules: []                   # only these rules (default: every rule of the packs)
 //!   exclude_rules: [pss-restricted-run-as-user]
 //!   timeout: 2s                         # per rule and resource
+//!   compiled: true                      # rules run on regorus's VM; false: its interpreter
 //!   fail_on_severity: high              # exit 1 at or above; `none`: never
 //!   max_waiver_days: 365
 //!   waiver_files: [./waivers.yaml]      # files holding `waivers:` lists
@@ -41,6 +42,9 @@ pub struct AuditSettings {
     pub enabled: bool,
     /// Whether the built-in packs are loaded.
     pub builtin: bool,
+    /// Whether rules run compiled to regorus's virtual machine (the default) or in its
+    /// interpreter.
+    pub compiled: bool,
     /// Users' rule folders (or files).
     pub rules: Vec<PathBuf>,
     /// Which packs and rules run, for every target (a target may narrow it further).
@@ -60,6 +64,7 @@ impl Default for AuditSettings {
         AuditSettings {
             enabled: true,
             builtin: true,
+            compiled: true,
             rules: Vec::new(),
             selection: RuleSelection::default(),
             timeout: Duration::from_secs(2),
@@ -123,6 +128,7 @@ impl Checker {
         for (key, slot) in [
             ("enabled", &mut audit.enabled),
             ("builtin", &mut audit.builtin),
+            ("compiled", &mut audit.compiled),
         ] {
             if let Some(n) = fields.get(key) {
                 match n.kind {
