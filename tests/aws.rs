@@ -308,26 +308,15 @@ fn every_type_is_in_sync_then_each_drifts_by_hand() {
         )
     };
     let pair = |s: &str, r: &str| (s.to_string(), r.to_string());
-    assert_eq!(
-        health("AWS::EC2::Instance", &id("inst")),
-        pair("healthy", "running; status checks ok")
-    );
-    assert_eq!(
-        health("AWS::EC2::NatGateway", &id("nat")),
-        pair("healthy", "available")
-    );
-    assert_eq!(
-        health("AWS::EC2::Volume", &id("vol")),
-        pair("healthy", "available, not attached")
-    );
-    assert_eq!(
-        health("AWS::EC2::VPCEndpoint", &id("ep")),
-        pair("healthy", "available")
-    );
-    assert_eq!(
-        health("AWS::EC2::SecurityGroup", &id("sg")),
-        pair("healthy", "exists")
-    );
+    for (kind, key, reason) in [
+        ("AWS::EC2::Instance", "inst", "running; status checks ok"),
+        ("AWS::EC2::NatGateway", "nat", "available"),
+        ("AWS::EC2::Volume", "vol", "available, not attached"),
+        ("AWS::EC2::VPCEndpoint", "ep", "available"),
+        ("AWS::EC2::SecurityGroup", "sg", "exists"),
+    ] {
+        assert_eq!(health(kind, &id(key)), pair("healthy", reason), "{kind}");
+    }
     assert_eq!(
         report["summary"]["health"],
         json!({"healthy": report["resources"].as_array().unwrap().len()}),

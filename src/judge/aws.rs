@@ -162,8 +162,10 @@ pub fn judge_aws(
             )));
             continue;
         }
-        let health = crate::health::of(&found.group, &found.kind, &found.value());
-        let live_value = crate::diff::aws::normalize(&found.value());
+        // A live AWS object is frozen: its text is parsed once, for health and judgement.
+        let found_value = found.value();
+        let health = crate::health::of(&found.group, &found.kind, &found_value);
+        let live_value = crate::diff::aws::normalize(&found_value);
         let drifts = compare(&declaration, &live_value);
         let resource_key = found.key_with_namespace(found.namespace.clone());
         let drifts = registry.apply(

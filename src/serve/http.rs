@@ -870,8 +870,8 @@ fn overview_page(service: &Service, view: &Overview) -> Markup {
                                 td { (time(&s.last_fetch_at)) }
                                 td { @if let Some(why) = &s.stale { span.bad { "stale: " (why) } } @else { "current" } }
                                 td { @if let Some(r) = &s.convergence {
-                                    @if r.converged_at.is_some() { (crate::report::convergence::Row::of(r).outcome) }
-                                    @else { span.bad { (crate::report::convergence::Row::of(r).outcome) } }
+                                    @let outcome = crate::report::convergence::Row::of(r).outcome;
+                                    @if r.converged_at.is_some() { (outcome) } @else { span.bad { (outcome) } }
                                 } @else { "—" } }
                             }
                         }
