@@ -120,6 +120,7 @@ pub async fn run_with(
             .iter()
             .any(|p| p.severity == Severity::Error && p.target.is_some() && p.file.is_none());
     let stale_ignore_rules = stale_rules(config, &registry, complete, &mut problems);
+    let assembling = std::time::Instant::now();
     let (findings, compliance, waiver_problems) = crate::audit::findings::assemble(
         scanned.findings,
         &context.auditor.set,
@@ -128,6 +129,11 @@ pub async fn run_with(
         &waivers,
         Utc::now().date_naive(),
         complete,
+    );
+    tracing::debug!(
+        message = "findings assembled",
+        findings = findings.len(),
+        elapsed_ms = assembling.elapsed().as_millis() as u64,
     );
     problems.extend(waiver_problems);
     problems.sort_by(|a, b| {
@@ -239,9 +245,18 @@ impl Scanned {
                 related: None,
             })
             .collect();
+        let clock = std::time::Instant::now();
         let audited = auditor.evaluate(&target.name, provider.kind(), &rules, &desired);
+        tracing::debug!(
+            message = "rules evaluated",
+            target = %target.name,
+            side = "desired",
+            subjects = desired.len(),
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+        );
         drop(desired);
         self.audited(audited);
+        let clock = std::time::Instant::now();
         let mut judged = judge::target(
             &context.config,
             &target.name,
@@ -253,8 +268,22 @@ impl Scanned {
         let first = self.resources.len();
         self.resources.append(&mut judged.resources);
         self.unreadable.append(&mut judged.unreadable);
+        tracing::debug!(
+            message = "target judged",
+            target = %target.name,
+            resources = self.resources.len() - first,
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+        );
+        let clock = std::time::Instant::now();
         let live = live_subjects(&judged.live.objects, &self.resources[first..]);
         let audited = auditor.evaluate(&target.name, provider.kind(), &rules, &live);
+        tracing::debug!(
+            message = "rules evaluated",
+            target = %target.name,
+            side = "live",
+            subjects = live.len(),
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+        );
         drop(live);
         self.audited(audited);
         self.problems.append(&mut judged.live.problems);

@@ -262,6 +262,20 @@ fn manifests() {
         for object in &parsed.objects {
             prop_assert!(!object.name.is_empty());
         }
+        // Large snapshot files are read as a stream: the same input, through that reader.
+        if json
+            && let Ok(streamed) = gitdrift::manifest::parse_json_list(
+                "live/all.json",
+                text.as_bytes(),
+                &limits,
+                &mut |_| {},
+            )
+        {
+            for problem in &streamed.errors {
+                prop_assert!(!problem.message.trim().is_empty(), "an error says what is wrong");
+                prop_assert!(problem.message.len() < 2000, "short: {}", problem.message);
+            }
+        }
     });
 }
 

@@ -1102,3 +1102,70 @@ fn deployment_status_is_reported_and_fails_the_scan_only_when_asked() {
     let typo = gitdrift(repo.path(), &["scan", "--fail-on-health", "sick"], &[]);
     assert_eq!(typo.code, 2, "{}", typo.stderr);
 }
+
+#[test]
+fn snapshot_files_have_their_own_limit_and_large_lists_are_read_object_by_object() {
+    let repo = Repo::new();
+    let mut items = Vec::new();
+    for i in 0..40 {
+        let name = format!("cm-{i:02}");
+        repo.write(
+            &format!("apps/{name}.yaml"),
+            &config_map(&name, "shop", &[("k", "v")]),
+        );
+        items.push(format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"{name}\", \"namespace\": \"shop\"}}, \"data\": {{\"k\": \"v\"}}}}"
+        ));
+    }
+    repo.commit("forty");
+    let live = repo.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    // What `kubectl get configmaps -o json` writes: one list, here over the limit for files in git.
+    let list = format!(
+        "{{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n    {}\n  ],\n  \"kind\": \"List\",\n  \"metadata\": {{\"resourceVersion\": \"\"}}\n}}\n",
+        items.join(",\n    ")
+    );
+    assert!(list.len() > 4096, "{} bytes", list.len());
+    std::fs::write(live.join("configmaps.json"), &list).unwrap();
+    let config = |limits: &str| {
+        std::fs::write(
+            repo.path().join("gitdrift.yaml"),
+            format!("sources:\n  - name: s\n    repo: .\n    paths: [\"apps/**\"]\n    target: t\ntargets:\n  - name: t\n    snapshot: live\nlimits:\n{limits}"),
+        )
+        .unwrap();
+    };
+    config("  max_file_size: 4KiB\n");
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let report = run.json();
+    assert_eq!(report["summary"]["in_sync"], 40, "{:#}", report["summary"]);
+    assert_eq!(report["problems"], Value::Array(Vec::new()));
+
+    // Over the snapshot limit: an error that names the file and the key to raise.
+    config("  max_file_size: 4KiB\n  max_snapshot_file_size: 2KiB\n");
+    let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let report = run.json();
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["file"] == "configmaps.json")
+        .unwrap_or_else(|| panic!("{:#}", report["problems"]));
+    assert_eq!(problem["code"], "manifest.too_large");
+    let message = problem["message"].as_str().unwrap();
+    assert!(
+        message.contains("raise limits.max_snapshot_file_size"),
+        "{message}"
+    );
+    // A size that is not one is a configuration error naming the key.
+    config("  max_snapshot_file_size: lots\n");
+    let run = gitdrift(repo.path(), &["scan"], &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("limits.max_snapshot_file_size: `lots` is not a size"),
+        "{}",
+        run.stderr
+    );
+}

@@ -155,6 +155,19 @@ impl RuleSet {
                 .chain(rules.iter().map(|r| format!("data.{}.deny", r.package)));
             compile(&engine, entries)
         };
+        for rule in &rules {
+            let Some(program) = programs.get(&format!("data.{}.deny", rule.package)) else {
+                continue;
+            };
+            for package in whole_package_lookups(program) {
+                tracing::warn!(
+                    message = "a rule reads a whole package (a rule reached through a package's import alias, such as `k8s.pod_spec`): each such reference evaluates every rule of that package; import the rule itself (`import data.<package>.<rule>`) or write its full path",
+                    rule = %rule.id,
+                    file = %rule.file,
+                    package = %package,
+                );
+            }
+        }
         RuleSet {
             engine,
             rules,
@@ -228,6 +241,37 @@ fn compile(engine: &regorus::Engine, entries: impl Iterator<Item = String>) -> P
         }
     }
     std::sync::Arc::new(out)
+}
+
+/// The packages a compiled program looks up whole, as one document. regorus 0.14 compiles a
+/// rule read through a package's import alias (`import data.lib as k; k.rule`) that way: each
+/// reference evaluates every rule of the package into an object and indexes it, several times
+/// the cost of calling the rule. The built-in packs import the rules they use (a test holds them
+/// to it); user packs are warned of it at load.
+pub fn whole_package_lookups(program: &regorus::rvm::program::Program) -> Vec<String> {
+    use regorus::rvm::instructions::LiteralOrRegister;
+    let mut out: Vec<String> = Vec::new();
+    for params in &program.instruction_data.virtual_data_document_lookup_params {
+        let mut node = &program.rule_tree["data"];
+        let mut path = vec!["data".to_string()];
+        for component in &params.path_components {
+            let LiteralOrRegister::Literal(index) = component else {
+                node = &regorus::Value::Undefined;
+                break;
+            };
+            let Some(key) = program.literals.get(usize::from(*index)) else {
+                node = &regorus::Value::Undefined;
+                break;
+            };
+            node = &node[key];
+            path.push(key.as_string().map(|s| s.to_string()).unwrap_or_default());
+        }
+        let path = path.join(".");
+        if matches!(node, regorus::Value::Object(_)) && !out.contains(&path) {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// Adds, for each kind and side, a rule that evaluates every rule applying there at once (one
@@ -562,7 +606,12 @@ mod rvm_agrees {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::audit::packs::RuleFile;
     use crate::model::Side;
+
+    fn file(path: &str, text: &str) -> RuleFile {
+        RuleFile::inline("p", path, text)
+    }
 
     fn objects() -> Vec<Value> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -595,6 +644,37 @@ mod rvm_agrees {
                   "runAsUser": 0, "runAsNonRoot": false},
                 "livenessProbe": {"httpGet": {"host": "10.0.0.1", "port": 80}}}]}}));
         out
+    }
+
+    #[test]
+    fn built_in_rules_never_evaluate_a_whole_package_and_aliases_are_found() {
+        let set = RuleSet::load(
+            &crate::audit::packs::builtin(),
+            Duration::from_secs(5),
+            false,
+        );
+        for (entry, program) in set.programs.iter() {
+            assert_eq!(
+                whole_package_lookups(program),
+                Vec::<String>::new(),
+                "{entry}"
+            );
+        }
+        // A helper rule read through a package alias is found.
+        let lib = file(
+            "lib/t.rego",
+            "package t.lib\n\nlatest(image) if endswith(image, \":latest\")\n\nkinds := {\"Pod\"}\n",
+        );
+        let aliased = file(
+            "pack/aliased.rego",
+            "# METADATA\n# custom:\n#   id: aliased\n#   severity: low\n#   kinds: [Pod]\npackage t.aliased\n\nimport data.t.lib as helpers\n\ndeny contains \"kind\" if {\n  input.resource.kind in helpers.kinds\n}\n",
+        );
+        let set = RuleSet::load(&[lib, aliased], Duration::from_secs(5), false);
+        let program = &set.programs["data.t.aliased.deny"];
+        assert_eq!(
+            whole_package_lookups(program),
+            vec!["data.t.lib".to_string()]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! nothing are stale), every finding gets its fingerprint and its resource's report key, and the
 //! per-framework control summary is counted, so every output sees the same result.
 
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
@@ -266,60 +267,78 @@ pub fn assemble(
         .filter(|(f, _)| f.side == Side::Desired)
         .map(|(f, key)| identity(f.rule, key))
         .collect();
-    // `keyed` is consumed as findings are made: the two never both hold every finding.
+    // `keyed` is consumed as findings are made (on every core; the waivers' tallies after).
+    let made: Vec<(Finding, Option<usize>, Vec<usize>)> = keyed
+        .into_par_iter()
+        .map(|(f, key)| {
+            let rule = &set.rules[f.rule];
+            let resource_key = ResourceKey {
+                group: f.group.clone(),
+                kind: key.kind.clone(),
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+            };
+            let mut expired = Vec::new();
+            let mut waiver = None;
+            for (i, w) in waivers.iter().enumerate() {
+                if w.rule != rule.id
+                    || w.side.is_some_and(|s| s != f.side)
+                    || !w.selector.matches(&key.target, &resource_key)
+                {
+                    continue;
+                }
+                if w.expires < today {
+                    expired.push(i);
+                    continue;
+                }
+                waiver = Some((
+                    i,
+                    WaiverRef {
+                        justification: w.justification.clone(),
+                        expires: w.expires,
+                        owner: w.owner.clone(),
+                        file: w.file.display().to_string(),
+                        line: w.line,
+                    },
+                ));
+                break;
+            }
+            let live_only = f.side == Side::Live && !desired.contains(&identity(f.rule, &key));
+            let fingerprint = fingerprint(&rule.id, f.side, &key, &f.message);
+            let matched = waiver.as_ref().map(|(i, _)| *i);
+            let finding = Finding {
+                rule: rule.id.clone(),
+                severity: rule.severity,
+                controls: std::sync::Arc::clone(&rule.controls),
+                status: if waiver.is_some() {
+                    FindingStatus::Waived
+                } else {
+                    FindingStatus::Fail
+                },
+                waiver: waiver.map(|(_, w)| w),
+                live_only,
+                fingerprint,
+                message: f.message,
+                resource: key,
+                side: f.side,
+                source: f.source,
+            };
+            (finding, matched, expired)
+        })
+        .collect();
     let mut matched = vec![0usize; waivers.len()];
     let mut expired_hit = vec![false; waivers.len()];
-    let mut findings = Vec::with_capacity(keyed.len());
-    for (f, key) in keyed {
-        let (f, key) = (&f, &key);
-        let rule = &set.rules[f.rule];
-        let resource_key = ResourceKey {
-            group: f.group.clone(),
-            kind: key.kind.clone(),
-            namespace: key.namespace.clone(),
-            name: key.name.clone(),
-        };
-        let mut waiver = None;
-        for (i, w) in waivers.iter().enumerate() {
-            if w.rule != rule.id
-                || w.side.is_some_and(|s| s != f.side)
-                || !w.selector.matches(&key.target, &resource_key)
-            {
-                continue;
-            }
-            if w.expires < today {
-                expired_hit[i] = true;
-                continue;
-            }
+    let mut findings = Vec::with_capacity(made.len());
+    for (finding, hit, expired) in made {
+        if let Some(i) = hit {
             matched[i] += 1;
-            waiver = Some(WaiverRef {
-                justification: w.justification.clone(),
-                expires: w.expires,
-                owner: w.owner.clone(),
-                file: w.file.display().to_string(),
-                line: w.line,
-            });
-            break;
         }
-        findings.push(Finding {
-            rule: rule.id.clone(),
-            severity: rule.severity,
-            controls: std::sync::Arc::clone(&rule.controls),
-            message: f.message.clone(),
-            resource: key.clone(),
-            side: f.side,
-            source: f.source.clone(),
-            status: if waiver.is_some() {
-                FindingStatus::Waived
-            } else {
-                FindingStatus::Fail
-            },
-            waiver,
-            live_only: f.side == Side::Live && !desired.contains(&identity(f.rule, key)),
-            fingerprint: fingerprint(&rule.id, f.side, key, &f.message),
-        });
+        for i in expired {
+            expired_hit[i] = true;
+        }
+        findings.push(finding);
     }
-    findings.sort_by(|a, b| {
+    findings.par_sort_by(|a, b| {
         (
             std::cmp::Reverse(a.severity),
             &a.rule,

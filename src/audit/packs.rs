@@ -133,7 +133,7 @@ fn read_file(path: &Path, shown: String, pack: String, max_bytes: u64) -> Result
         .len();
     if size > max_bytes {
         return Err(format!(
-            "{shown}: file is {size} bytes, over the limit of {max_bytes} bytes"
+            "{shown}: file is {size} bytes, over the limit of {max_bytes} bytes (raise limits.max_file_size to read it)"
         ));
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;

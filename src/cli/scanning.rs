@@ -101,7 +101,11 @@ pub(super) async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         tracing::info!(message = "scan stored", id, data_dir = %dir.display());
     }
     let threshold = args.fail_on_severity.map_or(config_threshold, |t| t.0);
-    Ok(report.exit_code(threshold, args.fail_on_health.is_some()))
+    let code = report.exit_code(threshold, args.fail_on_health.is_some());
+    // The process ends next: freeing a large report (200,000 findings at 100,000 objects)
+    // allocation by allocation would only delay the exit.
+    std::mem::forget(report);
+    Ok(code)
 }
 
 /// `gitdrift remediate`: the plan, printed and optionally written as a patch.

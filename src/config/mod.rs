@@ -59,8 +59,11 @@ pub struct Config {
 /// Bounds on what one file may cost to read.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Files larger than this are refused.
+    /// Files in git larger than this are refused (`limits.max_file_size`).
     pub max_file_bytes: u64,
+    /// Snapshot files larger than this are refused (`limits.max_snapshot_file_size`): a cluster
+    /// exported with `kubectl get -o json` is one large file, read object by object.
+    pub max_snapshot_file_bytes: u64,
     /// Upper bound on YAML nodes per file (defeats alias expansion bombs).
     pub max_nodes: usize,
     /// Upper bound on nesting depth.
@@ -71,6 +74,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_file_bytes: 8 * 1024 * 1024,
+            max_snapshot_file_bytes: 2 * 1024 * 1024 * 1024,
             max_nodes: 1_000_000,
             max_depth: 64,
         }
@@ -326,26 +330,38 @@ impl Checker {
         let Some(fields) = self.fields(node, "limits") else {
             return limits;
         };
-        if let Some(size) = fields.get("max_file_size") {
-            match &size.kind {
-                NodeKind::Int(n) if *n > 0 => limits.max_file_bytes = *n as u64,
-                NodeKind::Str(s) => match parse_size(s) {
-                    Some(n) => limits.max_file_bytes = n,
-                    None => self.error(
-                        size,
-                        format!("limits.max_file_size: `{s}` is not a size (e.g. 8MiB)"),
-                    ),
-                },
-                other => self.error(
-                    size,
-                    format!(
-                        "limits.max_file_size must be a size, not {}",
-                        other.describe()
-                    ),
-                ),
-            }
+        if let Some(n) = self.size(fields.get("max_file_size"), "limits.max_file_size") {
+            limits.max_file_bytes = n;
+        }
+        if let Some(n) = self.size(
+            fields.get("max_snapshot_file_size"),
+            "limits.max_snapshot_file_size",
+        ) {
+            limits.max_snapshot_file_bytes = n;
         }
         limits
+    }
+
+    /// A size in bytes: a positive whole number or a text such as `8MiB`.
+    fn size(&mut self, node: Option<&Node>, key: &str) -> Option<u64> {
+        let node = node?;
+        match &node.kind {
+            NodeKind::Int(n) if *n > 0 => Some(*n as u64),
+            NodeKind::Str(s) => match parse_size(s) {
+                Some(n) => Some(n),
+                None => {
+                    self.error(node, format!("{key}: `{s}` is not a size (e.g. 8MiB)"));
+                    None
+                }
+            },
+            other => {
+                self.error(
+                    node,
+                    format!("{key} must be a size, not {}", other.describe()),
+                );
+                None
+            }
+        }
     }
 
     pub(super) fn git(&mut self, node: &Node) -> GitSettings {

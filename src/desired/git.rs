@@ -237,7 +237,7 @@ pub fn read_tree(
             refused.push((
                 path,
                 format!(
-                    "file is {} bytes, over the limit of {max_file_bytes} bytes",
+                    "file is {} bytes, over the limit of {max_file_bytes} bytes (raise limits.max_file_size to read it)",
                     header.size()
                 ),
             ));

@@ -84,7 +84,7 @@ fn read_state_file(config: &Config, source: &Source, path: &Path, out: &mut Sour
     let bytes = match std::fs::metadata(path).and_then(|meta| {
         if meta.len() > config.limits.max_file_bytes {
             Err(std::io::Error::other(format!(
-                "file is {} bytes, over the limit of {} bytes",
+                "file is {} bytes, over the limit of {} bytes (raise limits.max_file_size to read it)",
                 meta.len(),
                 config.limits.max_file_bytes
             )))

@@ -173,7 +173,7 @@ pub(super) fn parse_json(text: &str, limits: &Limits) -> Result<Vec<Doc>, FilePr
     }])
 }
 
-fn json_problem(err: &serde_json::Error) -> FileProblem {
+pub(super) fn json_problem(err: &serde_json::Error) -> FileProblem {
     let line = (err.line() > 0).then_some(err.line() as u64);
     // serde_json's own messages name the construct, not the value; strip its position suffix.
     let text = err.to_string();
@@ -188,7 +188,7 @@ fn json_problem(err: &serde_json::Error) -> FileProblem {
     )
 }
 
-fn depth(value: &Value) -> usize {
+pub(super) fn depth(value: &Value) -> usize {
     match value {
         Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),

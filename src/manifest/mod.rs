@@ -7,6 +7,7 @@
 //! value must never reach a log).
 
 mod documents;
+mod stream;
 
 use serde_json::{Map, Value};
 
@@ -16,6 +17,7 @@ use documents::{DocBody, line_of_offset, parse_json, parse_yaml};
 use crate::model::{Body, Code, Object, Origin, Problem, Severity, names, split_api_version};
 pub use documents::Strict;
 pub(crate) use documents::yaml_options;
+pub use stream::{NotAList, parse_json_list};
 
 /// What one file yielded: objects, plus problems and notes tied to lines.
 #[derive(Debug, Default)]
@@ -99,7 +101,7 @@ pub fn parse(file: &str, bytes: &[u8], syntax: Syntax, limits: &Limits) -> Parse
             Code::ManifestTooLarge,
             None,
             format!(
-                "file is {} bytes, over the limit of {} bytes",
+                "file is {} bytes, over the limit of {} bytes (raise limits.max_file_size to read it)",
                 bytes.len(),
                 limits.max_file_bytes
             ),

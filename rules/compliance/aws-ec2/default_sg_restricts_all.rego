@@ -14,7 +14,6 @@
 #   kinds: [AWS::EC2::SecurityGroup]
 package gitdrift.aws.ec2.default_sg_restricts_all
 
-import data.gitdrift.lib.aws
 
 deny contains msg if {
 	input.resource.GroupName == "default"

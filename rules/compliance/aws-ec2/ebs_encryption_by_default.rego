@@ -14,16 +14,16 @@
 #   kinds: [AWS::EC2::EBSEncryptionByDefault]
 package gitdrift.aws.ec2.ebs_encryption_by_default
 
-import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.live
 
 deny contains msg if {
-	aws.live
+	live
 	not input.resource.EbsEncryptionByDefault == true
 	msg := sprintf("EBS encryption by default is off in %s", [object.get(input.gitdrift, "namespace", "this region")])
 }
 
 deny contains msg if {
-	not aws.live
+	not live
 	input.resource.EbsEncryptionByDefault == false
 	msg := "EBS encryption by default is declared off"
 }

@@ -14,7 +14,7 @@
 #   kinds: [AWS::EC2::Instance]
 package gitdrift.aws.ec2.imdsv2_required
 
-import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.live
 
 endpoint_disabled if input.resource.MetadataOptions.HttpEndpoint == "disabled"
 
@@ -22,13 +22,13 @@ deny contains msg if {
 	not endpoint_disabled
 	tokens := object.get(input.resource, ["MetadataOptions", "HttpTokens"], "optional")
 	tokens != "required"
-	aws.live
+	live
 	msg := sprintf("instance %s does not require IMDSv2 (HttpTokens is %s)", [object.get(input.resource, "InstanceId", ""), tokens])
 }
 
 deny contains msg if {
 	# What git declares: only a declared value can be wrong.
-	not aws.live
+	not live
 	tokens := input.resource.MetadataOptions.HttpTokens
 	tokens != "required"
 	msg := sprintf("instance is declared with HttpTokens %s: IMDSv2 is not required", [tokens])

@@ -12,17 +12,17 @@
 #   kinds: [AWS::EC2::LaunchTemplate]
 package gitdrift.aws.ec2.launch_template_imdsv2
 
-import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.live
 
 deny contains msg if {
-	aws.live
+	live
 	tokens := object.get(input.resource, ["LaunchTemplateData", "MetadataOptions", "HttpTokens"], "optional")
 	tokens != "required"
 	msg := sprintf("launch template %s does not require IMDSv2 (HttpTokens is %s)", [object.get(input.resource, "LaunchTemplateName", ""), tokens])
 }
 
 deny contains msg if {
-	not aws.live
+	not live
 	tokens := input.resource.LaunchTemplateData.MetadataOptions.HttpTokens
 	tokens != "required"
 	msg := sprintf("launch template is declared with HttpTokens %s", [tokens])

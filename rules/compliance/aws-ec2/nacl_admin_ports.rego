@@ -15,6 +15,8 @@
 package gitdrift.aws.ec2.nacl_admin_ports
 
 import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.world_ipv4
+import data.gitdrift.lib.aws.world_ipv6
 
 covers(entry, port) if aws.all_protocols(entry.Protocol)
 
@@ -33,7 +35,7 @@ deny contains msg if {
 	some entry in object.get(input.resource, "Entries", [])
 	not entry.Egress == true
 	lower(entry.RuleAction) == "allow"
-	object.get(entry, "CidrBlock", object.get(entry, "Ipv6CidrBlock", "")) in {aws.world_ipv4, aws.world_ipv6}
+	object.get(entry, "CidrBlock", object.get(entry, "Ipv6CidrBlock", "")) in {world_ipv4, world_ipv6}
 	some port in [22, 3389]
 	covers(entry, port)
 	msg := sprintf("network ACL %s rule %v allows port %d from the world", [object.get(input.resource, "NetworkAclId", ""), entry.RuleNumber, port])

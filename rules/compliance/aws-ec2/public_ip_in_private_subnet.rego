@@ -15,6 +15,7 @@
 package gitdrift.aws.ec2.public_ip_in_private_subnet
 
 import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.live
 
 # A subnet is private when a tag says so: a value "private" (any case) under Tier, Type,
 # Network, Visibility or Scope, or a Name containing "private".
@@ -27,7 +28,7 @@ private_subnet(subnet) if {
 private_subnet(subnet) if contains(lower(aws.tags_of(subnet).Name), "private")
 
 deny contains msg if {
-	aws.live
+	live
 	ip := input.resource.PublicIpAddress
 	ip != ""
 	subnet := input.gitdrift.related.subnet

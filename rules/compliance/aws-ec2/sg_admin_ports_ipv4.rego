@@ -15,11 +15,12 @@
 package gitdrift.aws.ec2.sg_admin_ports_ipv4
 
 import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.world_ipv4
 
 deny contains msg if {
 	some permission in object.get(input.resource, "IpPermissions", [])
 	some range in object.get(permission, "IpRanges", [])
-	range.CidrIp == aws.world_ipv4
+	range.CidrIp == world_ipv4
 	some port in [22, 3389]
 	aws.permits_port(permission, port)
 	msg := sprintf("security group %s allows port %d from 0.0.0.0/0", [object.get(input.resource, "GroupId", object.get(input.resource, "GroupName", "")), port])

@@ -15,11 +15,12 @@
 package gitdrift.aws.ec2.sg_admin_ports_ipv6
 
 import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.world_ipv6
 
 deny contains msg if {
 	some permission in object.get(input.resource, "IpPermissions", [])
 	some range in object.get(permission, "Ipv6Ranges", [])
-	range.CidrIpv6 == aws.world_ipv6
+	range.CidrIpv6 == world_ipv6
 	some port in [22, 3389]
 	aws.permits_port(permission, port)
 	msg := sprintf("security group %s allows port %d from ::/0", [object.get(input.resource, "GroupId", object.get(input.resource, "GroupName", "")), port])

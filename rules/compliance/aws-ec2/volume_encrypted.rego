@@ -12,16 +12,16 @@
 #   kinds: [AWS::EC2::Volume]
 package gitdrift.aws.ec2.volume_encrypted
 
-import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.live
 
 deny contains msg if {
-	aws.live
+	live
 	not input.resource.Encrypted == true
 	msg := sprintf("volume %s is not encrypted", [object.get(input.resource, "VolumeId", "")])
 }
 
 deny contains msg if {
-	not aws.live
+	not live
 	input.resource.Encrypted == false
 	msg := "volume is declared unencrypted"
 }

@@ -15,11 +15,11 @@
 #   sides: [live]
 package gitdrift.aws.ec2.vpc_flow_logs
 
-import data.gitdrift.lib.aws
+import data.gitdrift.lib.aws.live
 
 # Flow logs are separate resources: the scan hands a VPC's own in input.gitdrift.related.
 deny contains msg if {
-	aws.live
+	live
 	count(object.get(input.gitdrift, ["related", "flow_logs"], [])) == 0
 	msg := sprintf("VPC %s has no flow log", [object.get(input.resource, "VpcId", "")])
 }

@@ -14,6 +14,9 @@
 package gitdrift.pss.baseline.apparmor_profile
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_security_context
+import data.gitdrift.lib.kubernetes.pod_metadata
+import data.gitdrift.lib.kubernetes.containers
 
 allowed_type(profile) if profile.type in {"RuntimeDefault", "Localhost"}
 
@@ -24,20 +27,20 @@ allowed_annotation(value) if value == "runtime/default"
 allowed_annotation(value) if startswith(value, "localhost/")
 
 deny contains msg if {
-	profile := k8s.pod_security_context.appArmorProfile
+	profile := pod_security_context.appArmorProfile
 	not allowed_type(profile)
 	msg := sprintf("appArmorProfile: pod sets appArmorProfile type %v", [object.get(profile, "type", "")])
 }
 
 deny contains msg if {
-	some c in k8s.containers
-	profile := k8s.security_context(c).appArmorProfile
+	some c in containers
+	profile := c.security_context.appArmorProfile
 	not allowed_type(profile)
 	msg := sprintf("appArmorProfile: %s sets appArmorProfile type %v", [k8s.describe(c), object.get(profile, "type", "")])
 }
 
 deny contains msg if {
-	some key, value in object.get(k8s.pod_metadata, "annotations", {})
+	some key, value in object.get(pod_metadata, "annotations", {})
 	startswith(key, "container.apparmor.security.beta.kubernetes.io/")
 	not allowed_annotation(value)
 	msg := sprintf("appArmorProfile: annotation %s is %q", [key, value])

@@ -13,6 +13,7 @@
 package gitdrift.pss.baseline.capabilities
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.containers
 
 allowed := {
 	"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -20,8 +21,8 @@ allowed := {
 }
 
 deny contains msg if {
-	some c in k8s.containers
-	some capability in object.get(k8s.security_context(c), ["capabilities", "add"], [])
+	some c in containers
+	some capability in object.get(c.security_context, ["capabilities", "add"], [])
 	not capability in allowed
 	msg := sprintf("capabilities_baseline: %s adds capability %s", [k8s.describe(c), capability])
 }

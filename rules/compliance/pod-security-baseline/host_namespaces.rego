@@ -13,10 +13,10 @@
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
 package gitdrift.pss.baseline.host_namespaces
 
-import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_spec
 
 deny contains msg if {
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
-	k8s.pod_spec[field] == true
+	pod_spec[field] == true
 	msg := sprintf("hostNamespaces: pod sets %s=true", [field])
 }

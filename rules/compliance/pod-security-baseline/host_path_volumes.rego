@@ -12,10 +12,10 @@
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
 package gitdrift.pss.baseline.host_path_volumes
 
-import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_spec
 
 deny contains msg if {
-	some volume in object.get(k8s.pod_spec, "volumes", [])
+	some volume in object.get(pod_spec, "volumes", [])
 	volume.hostPath
 	msg := sprintf("hostPathVolumes: volume %q is a hostPath volume", [volume.name])
 }

@@ -13,9 +13,10 @@
 package gitdrift.pss.baseline.host_ports
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.containers
 
 deny contains msg if {
-	some c in k8s.containers
+	some c in containers
 	some port in object.get(c.container, "ports", [])
 	object.get(port, "hostPort", 0) != 0
 	msg := sprintf("hostPorts: %s uses hostPort %v", [k8s.describe(c), port.hostPort])

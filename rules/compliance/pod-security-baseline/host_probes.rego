@@ -14,15 +14,16 @@
 package gitdrift.pss.baseline.host_probes
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.containers
 
 probes := [{"c": c, "where": probe, "handler": c.container[probe]} |
-	some c in k8s.containers
+	some c in containers
 	some probe in ["livenessProbe", "readinessProbe", "startupProbe"]
 	c.container[probe]
 ]
 
 hooks := [{"c": c, "where": sprintf("lifecycle.%s", [hook]), "handler": c.container.lifecycle[hook]} |
-	some c in k8s.containers
+	some c in containers
 	some hook in ["postStart", "preStop"]
 	c.container.lifecycle[hook]
 ]

@@ -14,14 +14,16 @@
 package gitdrift.pss.baseline.host_process
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_security_context
+import data.gitdrift.lib.kubernetes.containers
 
 deny contains msg if {
-	k8s.pod_security_context.windowsOptions.hostProcess == true
+	pod_security_context.windowsOptions.hostProcess == true
 	msg := "windowsHostProcess: pod sets securityContext.windowsOptions.hostProcess=true"
 }
 
 deny contains msg if {
-	some c in k8s.containers
-	k8s.security_context(c).windowsOptions.hostProcess == true
+	some c in containers
+	c.security_context.windowsOptions.hostProcess == true
 	msg := sprintf("windowsHostProcess: %s sets securityContext.windowsOptions.hostProcess=true", [k8s.describe(c)])
 }

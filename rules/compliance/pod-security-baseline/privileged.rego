@@ -13,9 +13,10 @@
 package gitdrift.pss.baseline.privileged
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.containers
 
 deny contains msg if {
-	some c in k8s.containers
-	k8s.security_context(c).privileged == true
+	some c in containers
+	c.security_context.privileged == true
 	msg := sprintf("privileged: %s sets securityContext.privileged=true", [k8s.describe(c)])
 }

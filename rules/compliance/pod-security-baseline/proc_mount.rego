@@ -14,11 +14,13 @@
 package gitdrift.pss.baseline.proc_mount
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_spec
+import data.gitdrift.lib.kubernetes.containers
 
 deny contains msg if {
-	not k8s.pod_spec.hostUsers == false
-	some c in k8s.containers
-	mount := k8s.security_context(c).procMount
+	not pod_spec.hostUsers == false
+	some c in containers
+	mount := c.security_context.procMount
 	mount != "Default"
 	msg := sprintf("procMount: %s sets procMount %v", [k8s.describe(c), mount])
 }

@@ -13,14 +13,16 @@
 package gitdrift.pss.baseline.seccomp_profile
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_security_context
+import data.gitdrift.lib.kubernetes.containers
 
 deny contains msg if {
-	k8s.pod_security_context.seccompProfile.type == "Unconfined"
+	pod_security_context.seccompProfile.type == "Unconfined"
 	msg := "seccompProfile_baseline: pod sets seccompProfile type Unconfined"
 }
 
 deny contains msg if {
-	some c in k8s.containers
-	k8s.security_context(c).seccompProfile.type == "Unconfined"
+	some c in containers
+	c.security_context.seccompProfile.type == "Unconfined"
 	msg := sprintf("seccompProfile_baseline: %s sets seccompProfile type Unconfined", [k8s.describe(c)])
 }

@@ -14,16 +14,18 @@
 package gitdrift.pss.baseline.selinux_options
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_security_context
+import data.gitdrift.lib.kubernetes.containers
 
 allowed_types := {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 
 options contains {"where": "pod", "options": o} if {
-	o := k8s.pod_security_context.seLinuxOptions
+	o := pod_security_context.seLinuxOptions
 }
 
 options contains {"where": k8s.describe(c), "options": o} if {
-	some c in k8s.containers
-	o := k8s.security_context(c).seLinuxOptions
+	some c in containers
+	o := c.security_context.seLinuxOptions
 }
 
 deny contains msg if {

@@ -13,7 +13,7 @@
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
 package gitdrift.pss.baseline.sysctls
 
-import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_security_context
 
 allowed := {
 	"kernel.shm_rmid_forced",
@@ -33,7 +33,7 @@ allowed := {
 }
 
 deny contains msg if {
-	some sysctl in object.get(k8s.pod_security_context, "sysctls", [])
+	some sysctl in object.get(pod_security_context, "sysctls", [])
 	not sysctl.name in allowed
 	msg := sprintf("sysctls: pod sets sysctl %s", [sysctl.name])
 }

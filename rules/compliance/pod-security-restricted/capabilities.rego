@@ -14,18 +14,20 @@
 package gitdrift.pss.restricted.capabilities
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.containers
+import data.gitdrift.lib.kubernetes.windows
 
 deny contains msg if {
-	not k8s.windows
-	some c in k8s.containers
-	not "ALL" in object.get(k8s.security_context(c), ["capabilities", "drop"], [])
+	not windows
+	some c in containers
+	not "ALL" in object.get(c.security_context, ["capabilities", "drop"], [])
 	msg := sprintf("capabilities_restricted: %s must drop ALL capabilities", [k8s.describe(c)])
 }
 
 deny contains msg if {
-	not k8s.windows
-	some c in k8s.containers
-	some capability in object.get(k8s.security_context(c), ["capabilities", "add"], [])
+	not windows
+	some c in containers
+	some capability in object.get(c.security_context, ["capabilities", "add"], [])
 	capability != "NET_BIND_SERVICE"
 	msg := sprintf("capabilities_restricted: %s adds capability %s", [k8s.describe(c), capability])
 }

@@ -14,10 +14,12 @@
 package gitdrift.pss.restricted.privilege_escalation
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.containers
+import data.gitdrift.lib.kubernetes.windows
 
 deny contains msg if {
-	not k8s.windows
-	some c in k8s.containers
-	not k8s.security_context(c).allowPrivilegeEscalation == false
+	not windows
+	some c in containers
+	not c.security_context.allowPrivilegeEscalation == false
 	msg := sprintf("allowPrivilegeEscalation: %s must set securityContext.allowPrivilegeEscalation=false", [k8s.describe(c)])
 }

@@ -13,10 +13,11 @@
 package gitdrift.pss.restricted.proc_mount
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.containers
 
 deny contains msg if {
-	some c in k8s.containers
-	mount := k8s.security_context(c).procMount
+	some c in containers
+	mount := c.security_context.procMount
 	mount != "Default"
 	msg := sprintf("procMount_restricted: %s sets procMount %v", [k8s.describe(c), mount])
 }

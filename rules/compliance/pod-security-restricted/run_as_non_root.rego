@@ -14,18 +14,20 @@
 package gitdrift.pss.restricted.run_as_non_root
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_security_context
+import data.gitdrift.lib.kubernetes.containers
 
-pod_non_root if k8s.pod_security_context.runAsNonRoot == true
+pod_non_root if pod_security_context.runAsNonRoot == true
 
 deny contains msg if {
-	some c in k8s.containers
-	k8s.security_context(c).runAsNonRoot == false
+	some c in containers
+	c.security_context.runAsNonRoot == false
 	msg := sprintf("runAsNonRoot: %s sets securityContext.runAsNonRoot=false", [k8s.describe(c)])
 }
 
 deny contains msg if {
 	not pod_non_root
-	some c in k8s.containers
-	not k8s.security_context(c).runAsNonRoot == true
+	some c in containers
+	not c.security_context.runAsNonRoot == true
 	msg := sprintf("runAsNonRoot: neither the pod nor %s sets runAsNonRoot=true", [k8s.describe(c)])
 }

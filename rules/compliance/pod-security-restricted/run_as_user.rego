@@ -13,14 +13,16 @@
 package gitdrift.pss.restricted.run_as_user
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_security_context
+import data.gitdrift.lib.kubernetes.containers
 
 deny contains msg if {
-	k8s.pod_security_context.runAsUser == 0
+	pod_security_context.runAsUser == 0
 	msg := "runAsUser: pod sets securityContext.runAsUser=0"
 }
 
 deny contains msg if {
-	some c in k8s.containers
-	k8s.security_context(c).runAsUser == 0
+	some c in containers
+	c.security_context.runAsUser == 0
 	msg := sprintf("runAsUser: %s sets securityContext.runAsUser=0", [k8s.describe(c)])
 }

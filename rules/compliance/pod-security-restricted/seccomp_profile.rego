@@ -14,30 +14,33 @@
 package gitdrift.pss.restricted.seccomp_profile
 
 import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_security_context
+import data.gitdrift.lib.kubernetes.containers
+import data.gitdrift.lib.kubernetes.windows
 
 allowed := {"RuntimeDefault", "Localhost"}
 
-pod_profile := k8s.pod_security_context.seccompProfile.type
+pod_profile := pod_security_context.seccompProfile.type
 
 deny contains msg if {
-	not k8s.windows
+	not windows
 	pod_profile
 	not pod_profile in allowed
 	msg := sprintf("seccompProfile_restricted: pod sets seccompProfile type %v", [pod_profile])
 }
 
 deny contains msg if {
-	not k8s.windows
-	some c in k8s.containers
-	profile := k8s.security_context(c).seccompProfile.type
+	not windows
+	some c in containers
+	profile := c.security_context.seccompProfile.type
 	not profile in allowed
 	msg := sprintf("seccompProfile_restricted: %s sets seccompProfile type %v", [k8s.describe(c), profile])
 }
 
 deny contains msg if {
-	not k8s.windows
+	not windows
 	not pod_profile
-	some c in k8s.containers
-	not k8s.security_context(c).seccompProfile.type
+	some c in containers
+	not c.security_context.seccompProfile.type
 	msg := sprintf("seccompProfile_restricted: neither the pod nor %s sets a seccompProfile", [k8s.describe(c)])
 }

@@ -13,7 +13,7 @@
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
 package gitdrift.pss.restricted.volume_types
 
-import data.gitdrift.lib.kubernetes as k8s
+import data.gitdrift.lib.kubernetes.pod_spec
 
 allowed := {
 	"name", "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
@@ -21,7 +21,7 @@ allowed := {
 }
 
 deny contains msg if {
-	some volume in object.get(k8s.pod_spec, "volumes", [])
+	some volume in object.get(pod_spec, "volumes", [])
 	some field, _ in volume
 	not field in allowed
 	msg := sprintf("restrictedVolumes: volume %q is a %s volume", [volume.name, field])
