@@ -1126,7 +1126,8 @@ fn snapshot_files_have_their_own_limit_and_large_lists_are_read_object_by_object
         items.join(",\n    ")
     );
     assert!(list.len() > 4096, "{} bytes", list.len());
-    std::fs::write(live.join("configmaps.json"), &list).unwrap();
+    // With a byte-order mark, as Windows PowerShell's `Out-File -Encoding utf8` writes one.
+    std::fs::write(live.join("configmaps.json"), format!("\u{feff}{list}")).unwrap();
     let config = |limits: &str| {
         std::fs::write(
             repo.path().join("gitdrift.yaml"),
@@ -1141,23 +1142,35 @@ fn snapshot_files_have_their_own_limit_and_large_lists_are_read_object_by_object
     assert_eq!(report["summary"]["in_sync"], 40, "{:#}", report["summary"]);
     assert_eq!(report["problems"], Value::Array(Vec::new()));
 
-    // Over the snapshot limit: an error that names the file and the key to raise.
+    // Over the snapshot limit: an error that names the file and the key to raise. Other files
+    // past the limit for files in git are refused as in git.
+    std::fs::write(
+        live.join("big.yaml"),
+        format!(
+            "# {}\n{}",
+            "x".repeat(5000),
+            config_map("cm-00", "shop", &[("k", "v")])
+        ),
+    )
+    .unwrap();
     config("  max_file_size: 4KiB\n  max_snapshot_file_size: 2KiB\n");
     let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     let report = run.json();
-    let problem = report["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["file"] == "configmaps.json")
-        .unwrap_or_else(|| panic!("{:#}", report["problems"]));
-    assert_eq!(problem["code"], "manifest.too_large");
-    let message = problem["message"].as_str().unwrap();
-    assert!(
-        message.contains("raise limits.max_snapshot_file_size"),
-        "{message}"
-    );
+    for (file, key) in [
+        ("configmaps.json", "raise limits.max_snapshot_file_size"),
+        ("big.yaml", "raise limits.max_file_size"),
+    ] {
+        let problem = report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["file"] == file)
+            .unwrap_or_else(|| panic!("{file}: {:#}", report["problems"]));
+        assert_eq!(problem["code"], "manifest.too_large");
+        let message = problem["message"].as_str().unwrap();
+        assert!(message.contains(key), "{message}");
+    }
     // A size that is not one is a configuration error naming the key.
     config("  max_snapshot_file_size: lots\n");
     let run = gitdrift(repo.path(), &["scan"], &[]);

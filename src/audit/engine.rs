@@ -155,19 +155,6 @@ impl RuleSet {
                 .chain(rules.iter().map(|r| format!("data.{}.deny", r.package)));
             compile(&engine, entries)
         };
-        for rule in &rules {
-            let Some(program) = programs.get(&format!("data.{}.deny", rule.package)) else {
-                continue;
-            };
-            for package in whole_package_lookups(program) {
-                tracing::warn!(
-                    message = "a rule reads a whole package (a rule reached through a package's import alias, such as `k8s.pod_spec`): each such reference evaluates every rule of that package; import the rule itself (`import data.<package>.<rule>`) or write its full path",
-                    rule = %rule.id,
-                    file = %rule.file,
-                    package = %package,
-                );
-            }
-        }
         RuleSet {
             engine,
             rules,
@@ -202,6 +189,24 @@ impl RuleSet {
     /// false`).
     pub fn interpret_only(&mut self) {
         self.programs = Programs::default();
+    }
+
+    /// Warns of rules whose compiled program reads a whole package (see
+    /// [`whole_package_lookups`]); nothing to say when the rules are interpreted.
+    pub fn warn_whole_package_reads(&self) {
+        for rule in &self.rules {
+            let Some(program) = self.programs.get(&format!("data.{}.deny", rule.package)) else {
+                continue;
+            };
+            for package in whole_package_lookups(program) {
+                tracing::warn!(
+                    message = "a rule reads a whole package (a rule reached through a package's import alias, such as `k8s.pod_spec`, in its file or a library it imports): each such reference evaluates every rule of that package; import the rule itself (`import data.<package>.<rule>`) or write its full path",
+                    rule = %rule.id,
+                    file = %rule.file,
+                    package = %package,
+                );
+            }
+        }
     }
 
     /// How many entry points run compiled.

@@ -268,7 +268,8 @@ pub fn assemble(
         .map(|(f, key)| identity(f.rule, key))
         .collect();
     // `keyed` is consumed as findings are made (on every core; the waivers' tallies after).
-    let made: Vec<(Finding, Option<usize>, Vec<usize>)> = keyed
+    type WaiverHits = (Option<usize>, Vec<usize>);
+    let (mut findings, tallies): (Vec<Finding>, Vec<WaiverHits>) = keyed
         .into_par_iter()
         .map(|(f, key)| {
             let rule = &set.rules[f.rule];
@@ -323,20 +324,18 @@ pub fn assemble(
                 side: f.side,
                 source: f.source,
             };
-            (finding, matched, expired)
+            (finding, (matched, expired))
         })
-        .collect();
+        .unzip();
     let mut matched = vec![0usize; waivers.len()];
     let mut expired_hit = vec![false; waivers.len()];
-    let mut findings = Vec::with_capacity(made.len());
-    for (finding, hit, expired) in made {
+    for (hit, expired) in tallies {
         if let Some(i) = hit {
             matched[i] += 1;
         }
         for i in expired {
             expired_hit[i] = true;
         }
-        findings.push(finding);
     }
     findings.par_sort_by(|a, b| {
         (

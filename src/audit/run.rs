@@ -93,6 +93,7 @@ impl Auditor {
         if !settings.compiled {
             set.interpret_only();
         }
+        set.warn_whole_package_reads();
         for p in &set.problems {
             problems.push(
                 Problem::new(

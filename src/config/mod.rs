@@ -333,11 +333,17 @@ impl Checker {
         if let Some(n) = self.size(fields.get("max_file_size"), "limits.max_file_size") {
             limits.max_file_bytes = n;
         }
-        if let Some(n) = self.size(
+        match self.size(
             fields.get("max_snapshot_file_size"),
             "limits.max_snapshot_file_size",
         ) {
-            limits.max_snapshot_file_bytes = n;
+            Some(n) => limits.max_snapshot_file_bytes = n,
+            // Never below the limit for files in git (a configuration that raised it to read a
+            // large snapshot keeps reading it).
+            None => {
+                limits.max_snapshot_file_bytes =
+                    limits.max_snapshot_file_bytes.max(limits.max_file_bytes)
+            }
         }
         limits
     }

@@ -110,28 +110,29 @@ fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<FileRead, File
     let size = std::fs::metadata(path)
         .map_err(|e| unreadable(e.to_string()))?
         .len();
-    if size > limits.max_snapshot_file_bytes {
-        return Err(FileProblem::at(
-            Code::ManifestTooLarge,
-            None,
-            format!(
-                "file is {size} bytes, over the limit of {} bytes (raise limits.max_snapshot_file_size to read it)",
-                limits.max_snapshot_file_bytes
-            ),
-        ));
-    }
-    // Past the limit for files in git, a file is read as a stream if it can be.
-    let large = size > limits.max_file_bytes;
-    // Snapshot files are held to their own limit, not to the one for files in git.
-    let limits = &Limits {
-        max_file_bytes: limits.max_snapshot_file_bytes,
-        ..limits.clone()
-    };
     let syntax = Syntax::of_path(shown).unwrap_or(Syntax::Yaml);
-    // A large Kubernetes list in JSON (`kubectl get -o json` of a cluster): read object by object,
-    // each frozen as it is read, so that it is never held whole (smaller files are read whole:
-    // parsing from memory is faster than from a reader).
-    if large && syntax == Syntax::Json {
+    // Past the limit for files in git, only a Kubernetes list in JSON (`kubectl get -o json` of
+    // a cluster) is read: object by object, each frozen as it is read, so that it is never held
+    // whole, up to its own limit. Anything else that large is refused, as in git.
+    if size > limits.max_file_bytes {
+        let too_large = |limit: u64, key: &str| {
+            FileProblem::at(
+                Code::ManifestTooLarge,
+                None,
+                format!(
+                    "file is {size} bytes, over the limit of {limit} bytes (raise {key} to read it; a JSON `kind: List`, as `kubectl get -o json` writes, is read object by object up to limits.max_snapshot_file_size)"
+                ),
+            )
+        };
+        if syntax != Syntax::Json {
+            return Err(too_large(limits.max_file_bytes, "limits.max_file_size"));
+        }
+        if size > limits.max_snapshot_file_bytes {
+            return Err(too_large(
+                limits.max_snapshot_file_bytes,
+                "limits.max_snapshot_file_size",
+            ));
+        }
         let mut file =
             std::fs::File::open(path).map_err(|e| unreadable(format!("cannot read: {e}")))?;
         let mut head = Vec::with_capacity(4096);
@@ -139,16 +140,20 @@ fn read_file(path: &Path, shown: &str, limits: &Limits) -> Result<FileRead, File
             .take(4096)
             .read_to_end(&mut head)
             .map_err(|e| unreadable(format!("cannot read: {e}")))?;
-        if head.windows(12).any(|w| w == b"\"apiVersion\"") {
-            let reader =
-                std::io::BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(file));
-            if let Ok(parsed) =
-                manifest::parse_json_list(shown, reader, limits, &mut |o| super::compact(o))
-            {
-                return Ok((parsed, Vec::new()));
-            }
-            // Not a list: read whole, as any other file.
+        // A byte-order mark, as `manifest::parse` allows one.
+        if head.starts_with(b"\xEF\xBB\xBF") {
+            head.drain(..3);
         }
+        if !head.windows(12).any(|w| w == b"\"apiVersion\"") {
+            return Err(too_large(limits.max_file_bytes, "limits.max_file_size"));
+        }
+        let reader =
+            std::io::BufReader::with_capacity(1 << 20, std::io::Cursor::new(head).chain(file));
+        return manifest::parse_json_list(shown, reader, limits, &mut |o| super::compact(o))
+            .map(|parsed| (parsed, Vec::new()))
+            .map_err(|manifest::NotAList| {
+                too_large(limits.max_file_bytes, "limits.max_file_size")
+            });
     }
     let bytes = std::fs::read(path).map_err(|e| unreadable(format!("cannot read: {e}")))?;
     // `aws ec2 describe-*` output: no apiVersion anywhere near the top.

@@ -49,24 +49,39 @@ pub fn parse_json_list(
     let map = std::mem::take(&mut top.map);
     let items = top.items;
     match result.and_then(|is_map| de.end().map(|()| is_map)) {
+        Err(err) if err.to_string().starts_with(NOT_A_LIST) => return Err(NotAList),
         Err(err) => {
+            let problem = if err.is_io() {
+                FileProblem::at(
+                    Code::SnapshotUnreadable,
+                    None,
+                    format!("cannot read: {err}"),
+                )
+            } else {
+                json_problem(&err)
+            };
             return Ok(ParsedFile {
                 objects: Vec::new(),
-                errors: vec![json_problem(&err)],
+                errors: vec![problem],
                 notes: Vec::new(),
             });
         }
         Ok(false) => return Err(NotAList),
         Ok(true) => {}
     }
-    let is_list = map
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k == "List" || k.ends_with("List"));
-    if !is_list || !items {
+    if !is_list_kind(map.get("kind")) || !items {
         return Err(NotAList);
     }
     Ok(out)
+}
+
+/// Ends the read as soon as the file is known not to be a list (told apart from real errors).
+const NOT_A_LIST: &str = "gitdrift: not a list";
+
+fn is_list_kind(value: Option<&Value>) -> bool {
+    value
+        .and_then(Value::as_str)
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
 }
 
 /// A reader that counts the newlines it has passed (serde_json reads a byte at a time).
@@ -124,9 +139,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
     fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
         Ok(false)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<bool, A::Error> {
-        while access.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(false)
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<bool, A::Error> {
+        Err(de::Error::custom(NOT_A_LIST))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<bool, A::Error> {
         let top = self.0;
@@ -136,6 +150,11 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
                 return Err(de::Error::custom(format!("duplicate mapping key: {key}")));
             }
             if key == "items" {
+                // `kubectl` writes `items` before `kind`; a `kind` seen first that is not a
+                // list ends the read here rather than after every item.
+                if top.map.contains_key("kind") && !is_list_kind(top.map.get("kind")) {
+                    return Err(de::Error::custom(NOT_A_LIST));
+                }
                 seen_items = true;
                 top.items = access.next_value_seed(Items(&mut *top))?;
             } else {
@@ -350,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn what_is_not_a_list_is_left_to_a_whole_read() {
+    fn what_is_not_a_list_is_told_apart() {
         for text in [
             "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"x\"}}",
             "{\"apiVersion\": \"example.com/v1\", \"kind\": \"Thing\", \"items\": [{\"a\": 1}]}",

@@ -57,7 +57,7 @@ codes! {
     SourceTerraformInvalid => "source.terraform_invalid", "A Terraform state file does not parse or has an unsupported format version.";
     SourceTerraformIncomplete => "source.terraform_incomplete", "A Terraform resource has no id, or no region to place it in.";
     SourceTerraformSkipped => "source.terraform_skipped", "Terraform resources of types gitdrift does not read were skipped.";
-    ManifestTooLarge => "manifest.too_large", "A file is over `limits.max_file_bytes` and was not read.";
+    ManifestTooLarge => "manifest.too_large", "A file is over `limits.max_file_size` (a snapshot's JSON list: over `limits.max_snapshot_file_size`) and was not read.";
     ManifestNotUtf8 => "manifest.not_utf8", "A file is not valid UTF-8.";
     ManifestSyntax => "manifest.syntax", "A file is not valid YAML or JSON, or goes past the node or depth limits.";
     ManifestInvalidObject => "manifest.invalid_object", "An object lacks apiVersion, kind or metadata.name, or has a malformed field.";

@@ -29,6 +29,7 @@ pod_security_context := object.get(pod_spec, "securityContext", {})
 containers := [{"field": field, "name": c.name, "container": c, "security_context": object.get(c, "securityContext", {})} |
 	some field in ["containers", "initContainers", "ephemeralContainers"]
 	some c in object.get(pod_spec, field, [])
+	is_object(c)
 ]
 
 # A container's security context ({} when unset).

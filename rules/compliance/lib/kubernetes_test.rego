@@ -29,3 +29,12 @@ test_containers_are_described if {
 test_no_pod_spec_for_other_kinds if {
 	not k8s.pod_spec with input as {"resource": {"kind": "ConfigMap", "data": {}}}
 }
+
+test_containers_carry_their_security_context if {
+	d := {"kind": "Deployment", "spec": {"template": {"spec": {
+		"containers": [{"name": "web", "securityContext": {"privileged": true}}, {"name": "side"}],
+		"initContainers": ["not a container"],
+	}}}}
+	contexts := {c.name: c.security_context | some c in k8s.containers} with input as {"resource": d}
+	contexts == {"web": {"privileged": true}, "side": {}}
+}
