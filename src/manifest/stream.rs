@@ -166,7 +166,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
     }
 }
 
-/// The `items` list, read item by item: `true` if it was a list.
+/// The `items` list, read item by item (`items` that is not a list is an error, from serde's
+/// defaults).
 struct Items<'a, 'b>(&'b mut Top<'a>);
 
 impl<'de> DeserializeSeed<'de> for Items<'_, '_> {
@@ -184,31 +185,6 @@ impl<'de> Visitor<'de> for ItemsVisitor<'_, '_> {
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a list of objects")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
-        Ok(false)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<bool, A::Error> {
-        while access
-            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(false)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<bool, A::Error> {
         let top = self.0;
@@ -374,9 +350,20 @@ mod tests {
             "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"x\"}}",
             "{\"apiVersion\": \"example.com/v1\", \"kind\": \"Thing\", \"items\": [{\"a\": 1}]}",
             "[1, 2, 3]",
-            "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": {\"a\": 1}}",
         ] {
             assert_eq!(stream(text).0.err(), Some(NotAList), "{text}");
         }
+        // A list whose `items` is not one is an error.
+        let parsed = stream("{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": {\"a\": 1}}")
+            .0
+            .unwrap();
+        assert!(parsed.objects.is_empty());
+        assert!(
+            parsed.errors[0]
+                .message
+                .contains("expected a list of objects"),
+            "{:?}",
+            parsed.errors
+        );
     }
 }
