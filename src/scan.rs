@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::run::{Auditor, Evaluated, RawFinding, Subject};
+use crate::audit::run::{Auditor, RawFinding, Subject};
 use crate::config::{Config, Target};
 use crate::desired::{self, SourceRead};
 use crate::diff::ignore;
@@ -245,17 +245,7 @@ impl Scanned {
                 related: None,
             })
             .collect();
-        let clock = std::time::Instant::now();
-        let audited = auditor.evaluate(&target.name, provider.kind(), &rules, &desired);
-        tracing::debug!(
-            message = "rules evaluated",
-            target = %target.name,
-            side = "desired",
-            subjects = desired.len(),
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-        );
-        drop(desired);
-        self.audited(audited);
+        self.audit(auditor, &target.name, provider.kind(), &rules, desired);
         let clock = std::time::Instant::now();
         let mut judged = judge::target(
             &context.config,
@@ -274,23 +264,31 @@ impl Scanned {
             resources = self.resources.len() - first,
             elapsed_ms = clock.elapsed().as_millis() as u64,
         );
-        let clock = std::time::Instant::now();
         let live = live_subjects(&judged.live.objects, &self.resources[first..]);
-        let audited = auditor.evaluate(&target.name, provider.kind(), &rules, &live);
-        tracing::debug!(
-            message = "rules evaluated",
-            target = %target.name,
-            side = "live",
-            subjects = live.len(),
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-        );
-        drop(live);
-        self.audited(audited);
+        self.audit(auditor, &target.name, provider.kind(), &rules, live);
         self.problems.append(&mut judged.live.problems);
         self.problems.append(&mut judged.problems);
     }
 
-    fn audited(&mut self, audited: Evaluated) {
+    /// Runs the rules on one side's subjects (dropped once judged) and keeps what they found.
+    fn audit(
+        &mut self,
+        auditor: &Auditor,
+        target: &str,
+        provider: &str,
+        rules: &[usize],
+        subjects: Vec<Subject<'_>>,
+    ) {
+        let clock = std::time::Instant::now();
+        let audited = auditor.evaluate(target, provider, rules, &subjects);
+        tracing::debug!(
+            message = "rules evaluated",
+            target = %target,
+            side = subjects.first().map_or("", |s| s.side.as_str()),
+            subjects = subjects.len(),
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+        );
+        drop(subjects);
         self.findings.extend(audited.findings);
         self.problems.extend(audited.problems);
         self.rules_run.extend(audited.applied);

@@ -269,6 +269,28 @@ impl Checker {
     }
 
     /// A positive duration no longer than `max`.
+    /// A size in bytes: a positive whole number or a text such as `8MiB`.
+    pub(super) fn size(&mut self, node: Option<&Node>, key: &str) -> Option<u64> {
+        let node = node?;
+        match &node.kind {
+            NodeKind::Int(n) if *n > 0 => Some(*n as u64),
+            NodeKind::Str(s) => match parse_size(s) {
+                Some(n) => Some(n),
+                None => {
+                    self.error(node, format!("{key}: `{s}` is not a size (e.g. 8MiB)"));
+                    None
+                }
+            },
+            other => {
+                self.error(
+                    node,
+                    format!("{key} must be a size, not {}", other.describe()),
+                );
+                None
+            }
+        }
+    }
+
     pub(super) fn bounded_duration(
         &mut self,
         node: &Node,

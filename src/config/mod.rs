@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::model::Code;
-use checker::{Checker, parse_size};
+use checker::Checker;
 use node::{Node, NodeKind};
 
 pub use checker::{humanize, parse_duration};
@@ -346,28 +346,6 @@ impl Checker {
             }
         }
         limits
-    }
-
-    /// A size in bytes: a positive whole number or a text such as `8MiB`.
-    fn size(&mut self, node: Option<&Node>, key: &str) -> Option<u64> {
-        let node = node?;
-        match &node.kind {
-            NodeKind::Int(n) if *n > 0 => Some(*n as u64),
-            NodeKind::Str(s) => match parse_size(s) {
-                Some(n) => Some(n),
-                None => {
-                    self.error(node, format!("{key}: `{s}` is not a size (e.g. 8MiB)"));
-                    None
-                }
-            },
-            other => {
-                self.error(
-                    node,
-                    format!("{key} must be a size, not {}", other.describe()),
-                );
-                None
-            }
-        }
     }
 
     pub(super) fn git(&mut self, node: &Node) -> GitSettings {
