@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::run::{Auditor, RawFinding, Subject};
+use crate::audit::run::{AuditMemo, Auditor, RawFinding, Subject};
 use crate::config::{Config, Target};
 use crate::desired::{self, SourceRead};
 use crate::diff::ignore;
@@ -16,6 +16,7 @@ use crate::judge::{self, ResourceReport, UnreadableKind};
 use crate::live::aws::types::Estate;
 use crate::live::{LiveProvider, LiveRead, LiveRequest, Recorder};
 use crate::model::{Code, Declared, Object, Problem, Severity, Side, SourceRef};
+use crate::remediate::lines::LineMemo;
 use crate::report::{ScanMeta, ScanReport, SourceMeta, StaleRule, Summary, TargetMeta};
 
 /// What a scan uses that outlives it, built once and handed in, never global: the
@@ -29,6 +30,9 @@ pub struct Context {
     pub auditor: Arc<Auditor>,
     /// Counts every request the live providers send (the service's metrics).
     pub recorder: Arc<dyn Recorder>,
+    /// What the last scan of each target judged and found, for re-scans that redo only what
+    /// changed (`serve`'s contexts have one; a single scan has nothing to reuse).
+    pub memo: Option<Arc<Memo>>,
 }
 
 impl Context {
@@ -39,7 +43,95 @@ impl Context {
             config,
             auditor,
             recorder,
+            memo: None,
         }
+    }
+
+    /// The same context, remembering each target's last judgements and rule results so that
+    /// its next scans judge and audit only the pairs whose inputs changed. The memo lives as
+    /// long as the context: a new configuration (new rules, new ignore rules) starts afresh.
+    pub fn remembering(mut self) -> Context {
+        self.memo = Some(Arc::new(Memo::default()));
+        self
+    }
+}
+
+/// Per target, the last scan's judgements and rule results, each keyed by the fingerprint of
+/// what it read (the declared document, the live object, the source reference, the judgement's
+/// environment; the rules and the configuration are the context's). A re-scan reuses what the
+/// fingerprints say is unchanged; its report is the one a full scan would give (a test holds
+/// them byte-identical on random changes).
+#[derive(Default)]
+pub struct Memo {
+    targets: std::sync::Mutex<HashMap<String, TargetMemo>>,
+    /// The lines of drifted fields in git, for every target.
+    lines: std::sync::Mutex<LineMemo>,
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo").finish_non_exhaustive()
+    }
+}
+
+/// What a target's last scan reused from its memo and what it redid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reuse {
+    /// Declared pairs whose judgement was reused.
+    pub judgements_reused: usize,
+    /// Declared pairs judged.
+    pub judged: usize,
+    /// Subjects (both sides) whose rule results were reused.
+    pub results_reused: usize,
+    /// Subjects (both sides) evaluated.
+    pub evaluated: usize,
+    /// Judgements and rule results the memo holds now.
+    pub held: usize,
+}
+
+/// One target's memo.
+#[derive(Default)]
+struct TargetMemo {
+    judged: judge::JudgeMemo,
+    desired: AuditMemo,
+    live: AuditMemo,
+}
+
+impl Memo {
+    /// Takes a target's memo out for a scan (an empty one if none): a scan running beside
+    /// another of the same target starts afresh rather than waiting.
+    fn take(&self, target: &str) -> TargetMemo {
+        self.lock().remove(target).unwrap_or_default()
+    }
+
+    /// Puts a target's memo back after its scan.
+    fn put(&self, target: &str, memo: TargetMemo) {
+        self.lock().insert(target.to_string(), memo);
+    }
+
+    /// Takes the lines memo out for a scan.
+    fn take_lines(&self) -> LineMemo {
+        std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts the lines memo back.
+    fn put_lines(&self, lines: LineMemo) {
+        *self.lines.lock().unwrap_or_else(|e| e.into_inner()) = lines;
+    }
+
+    /// What a target's last scan reused and redid.
+    pub fn last(&self, target: &str) -> Reuse {
+        self.lock().get(target).map_or(Reuse::default(), |m| Reuse {
+            judgements_reused: m.judged.reused,
+            judged: m.judged.judged,
+            results_reused: m.desired.reused + m.live.reused,
+            evaluated: m.desired.evaluated + m.live.evaluated,
+            held: m.judged.len() + m.desired.len() + m.live.len(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TargetMemo>> {
+        self.targets.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -106,7 +198,18 @@ pub async fn run_with(
     let mut scanned = Scanned::default();
     for (target, (provider, live)) in targets.iter().zip(lives) {
         let declared = take_declared(config, &target.name, &mut sources);
-        scanned.target(context, target, &provider, declared, live, &registry);
+        let mut memo = context.memo.as_ref().map(|m| m.take(&target.name));
+        scanned.target(
+            context,
+            target,
+            (&provider, live),
+            declared,
+            &registry,
+            memo.as_mut(),
+        );
+        if let (Some(memos), Some(memo)) = (&context.memo, memo) {
+            memos.put(&target.name, memo);
+        }
     }
     problems.append(&mut scanned.problems);
 
@@ -145,7 +248,17 @@ pub async fn run_with(
         .iter()
         .filter_map(|s| Some((s.name.as_str(), s.commit.as_deref()?)))
         .collect();
-    crate::remediate::lines::locate(config, &options.cache_dir, &commits, &mut resources);
+    let mut lines = context.memo.as_ref().map(|m| m.take_lines());
+    crate::remediate::lines::locate(
+        config,
+        &options.cache_dir,
+        &commits,
+        &mut resources,
+        lines.as_mut(),
+    );
+    if let (Some(memo), Some(lines)) = (&context.memo, lines) {
+        memo.put_lines(lines);
+    }
     let coverage = crate::report::Coverage::of(&resources);
     let mut summary = Summary::of(&resources, &problems);
     summary.unreadable = scanned.unreadable.len();
@@ -198,10 +311,10 @@ impl Scanned {
         &mut self,
         context: &Context,
         target: &Target,
-        provider: &LiveProvider,
+        (provider, live): (&LiveProvider, LiveRead),
         (declared, unread): (Vec<Declared>, Vec<String>),
-        live: LiveRead,
         registry: &ignore::Registry<'_>,
+        mut memo: Option<&mut TargetMemo>,
     ) {
         // With a source unread, its objects would all look unmanaged: say nothing rather than
         // something false.
@@ -245,7 +358,13 @@ impl Scanned {
                 related: None,
             })
             .collect();
-        self.audit(auditor, &target.name, provider.kind(), &rules, desired);
+        self.audit(
+            auditor,
+            (&target.name, provider.kind()),
+            &rules,
+            desired,
+            memo.as_deref_mut().map(|m| &mut m.desired),
+        );
         let clock = std::time::Instant::now();
         let mut judged = judge::target(
             &context.config,
@@ -254,6 +373,7 @@ impl Scanned {
             live,
             unread.is_empty(),
             registry,
+            memo.as_deref_mut().map(|m| &mut m.judged),
         );
         let first = self.resources.len();
         self.resources.append(&mut judged.resources);
@@ -265,7 +385,13 @@ impl Scanned {
             elapsed_ms = clock.elapsed().as_millis() as u64,
         );
         let live = live_subjects(&judged.live.objects, &self.resources[first..]);
-        self.audit(auditor, &target.name, provider.kind(), &rules, live);
+        self.audit(
+            auditor,
+            (&target.name, provider.kind()),
+            &rules,
+            live,
+            memo.map(|m| &mut m.live),
+        );
         self.problems.append(&mut judged.live.problems);
         self.problems.append(&mut judged.problems);
     }
@@ -274,13 +400,13 @@ impl Scanned {
     fn audit(
         &mut self,
         auditor: &Auditor,
-        target: &str,
-        provider: &str,
+        (target, provider): (&str, &str),
         rules: &[usize],
         subjects: Vec<Subject<'_>>,
+        memo: Option<&mut AuditMemo>,
     ) {
         let clock = std::time::Instant::now();
-        let audited = auditor.evaluate(target, provider, rules, &subjects);
+        let audited = auditor.evaluate(target, provider, rules, &subjects, memo);
         tracing::debug!(
             message = "rules evaluated",
             target = %target,

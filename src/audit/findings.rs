@@ -253,39 +253,47 @@ pub fn assemble(
         })
         .collect();
     // The same resource on both sides, whatever apiVersion each names.
-    let identity = |rule: usize, key: &FindingResource| {
+    type Identity<'a> = (usize, &'a str, &'a str, Option<&'a str>, &'a str);
+    fn identity(rule: usize, key: &FindingResource) -> Identity<'_> {
         (
             rule,
-            key.target.clone(),
-            key.kind.clone(),
-            key.namespace.clone(),
-            key.name.clone(),
+            key.target.as_str(),
+            key.kind.as_str(),
+            key.namespace.as_deref(),
+            key.name.as_str(),
         )
+    }
+    let live_only: Vec<bool> = {
+        let desired: HashSet<_, foldhash::fast::RandomState> = keyed
+            .iter()
+            .filter(|(f, _)| f.side == Side::Desired)
+            .map(|(f, key)| identity(f.rule, key))
+            .collect();
+        keyed
+            .iter()
+            .map(|(f, key)| f.side == Side::Live && !desired.contains(&identity(f.rule, key)))
+            .collect()
     };
-    let desired: HashSet<_> = keyed
-        .iter()
-        .filter(|(f, _)| f.side == Side::Desired)
-        .map(|(f, key)| identity(f.rule, key))
-        .collect();
     // `keyed` is consumed as findings are made (on every core; the waivers' tallies after).
     type WaiverHits = (Option<usize>, Vec<usize>);
     let (mut findings, tallies): (Vec<Finding>, Vec<WaiverHits>) = keyed
         .into_par_iter()
-        .map(|(f, key)| {
+        .zip(live_only)
+        .map(|((f, key), live_only)| {
             let rule = &set.rules[f.rule];
-            let resource_key = ResourceKey {
-                group: f.group.clone(),
-                kind: key.kind.clone(),
-                namespace: key.namespace.clone(),
-                name: key.name.clone(),
-            };
             let mut expired = Vec::new();
             let mut waiver = None;
             for (i, w) in waivers.iter().enumerate() {
-                if w.rule != rule.id
-                    || w.side.is_some_and(|s| s != f.side)
-                    || !w.selector.matches(&key.target, &resource_key)
-                {
+                if w.rule != rule.id || w.side.is_some_and(|s| s != f.side) {
+                    continue;
+                }
+                let resource_key = ResourceKey {
+                    group: f.group.clone(),
+                    kind: key.kind.clone(),
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                };
+                if !w.selector.matches(&key.target, &resource_key) {
                     continue;
                 }
                 if w.expires < today {
@@ -304,7 +312,6 @@ pub fn assemble(
                 ));
                 break;
             }
-            let live_only = f.side == Side::Live && !desired.contains(&identity(f.rule, &key));
             let fingerprint = fingerprint(&rule.id, f.side, &key, &f.message);
             let matched = waiver.as_ref().map(|(i, _)| *i);
             let finding = Finding {

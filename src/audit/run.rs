@@ -10,6 +10,7 @@ use super::packs;
 use crate::config::{Config, Target};
 use crate::model::Side;
 use crate::model::SourceRef;
+use crate::model::fingerprint::Fingerprint;
 use crate::model::{Code, Object, Problem, Severity};
 
 /// The rules a configuration loads, compiled once (a scan context holds them; `serve` keeps them
@@ -164,42 +165,58 @@ impl Auditor {
     }
 
     /// Evaluates the rules on every subject. A rule that fails on a resource (a runtime error,
-    /// the time limit) is an error problem naming rule, file and resource; the rest go on.
+    /// the time limit) is an error problem naming rule, file and resource; the rest go on. With
+    /// a `memo` (`serve`'s re-scans), a subject whose input the memo holds is not evaluated
+    /// again: its earlier findings are reused, and the memo is left holding this evaluation's.
     pub fn evaluate(
         &self,
         target: &str,
         provider: &str,
         rules: &[usize],
         subjects: &[Subject<'_>],
+        mut memo: Option<&mut AuditMemo>,
     ) -> Evaluated {
         if rules.is_empty() {
             return Evaluated::default();
         }
-        let results: Vec<(Vec<RawFinding>, Vec<Problem>, Vec<usize>)> = subjects
+        let remembering = memo.is_some();
+        let previous = memo.as_deref().map(|m| &m.subjects);
+        let results: Vec<Outcome> = subjects
             .par_iter()
             .map_init(
-                || self.set.evaluator(),
-                |evaluator, subject| {
+                // The evaluator (an engine and its machines) only once a subject needs it:
+                // a re-scan takes most results from its memo.
+                || (None, Vec::new()),
+                |(evaluator, kinds), subject| {
                     let object = subject.object;
                     // Live objects a controller made (a Deployment's ReplicaSets, their Pods)
                     // are judged through their owner.
                     if subject.side == Side::Live && object.owned {
-                        return (Vec::new(), Vec::new(), Vec::new());
+                        return Outcome::default();
                     }
-                    let applicable: Vec<(usize, &Rule)> = rules
+                    let applicable: Vec<(usize, &Rule)> = self
+                        .applicable(kinds, rules, subject)
                         .iter()
                         .map(|&i| (i, &self.set.rules[i]))
-                        .filter(|(_, r)| {
-                            r.sides.contains(&subject.side)
-                                && r.applies_to(&object.group, &object.kind)
-                        })
                         .collect();
                     if applicable.is_empty() {
-                        return (Vec::new(), Vec::new(), Vec::new());
+                        return Outcome::default();
+                    }
+                    let inputs = remembering.then(|| fingerprint(target, provider, rules, subject));
+                    if let Some(earlier) = inputs.and_then(|i| previous?.get(&i)) {
+                        return Outcome {
+                            findings: earlier.findings.clone(),
+                            problems: Vec::new(),
+                            applied: earlier.applied.clone(),
+                            inputs,
+                            reused: true,
+                        };
                     }
                     let input = input(target, provider, subject);
                     let only: Vec<&Rule> = applicable.iter().map(|(_, r)| *r).collect();
-                    let outcomes = evaluator.evaluate_input(input, &only);
+                    let outcomes = evaluator
+                        .get_or_insert_with(|| self.set.evaluator())
+                        .evaluate_input(input, &only);
                     let mut findings = Vec::new();
                     let mut problems = Vec::new();
                     for ((index, rule), outcome) in applicable.iter().zip(outcomes) {
@@ -241,18 +258,157 @@ impl Auditor {
                         }
                     }
                     let applied = applicable.iter().map(|(i, _)| *i).collect();
-                    (findings, problems, applied)
+                    Outcome {
+                        findings,
+                        problems,
+                        applied,
+                        inputs,
+                        reused: false,
+                    }
                 },
             )
             .collect();
         let mut out = Evaluated::default();
-        for (f, p, a) in results {
-            out.findings.extend(f);
-            out.problems.extend(p);
-            out.applied.extend(a);
+        let (mut reused, mut evaluated) = (0, 0);
+        let generation = memo.as_deref().map_or(0, |m| m.generation.wrapping_add(1));
+        for outcome in results {
+            if let (Some(memo), Some(inputs)) = (memo.as_deref_mut(), outcome.inputs) {
+                if outcome.reused {
+                    reused += 1;
+                    if let Some(entry) = memo.subjects.get_mut(&inputs) {
+                        entry.seen = generation;
+                    }
+                } else {
+                    evaluated += 1;
+                    // A failed evaluation (the time limit, say) is never remembered: tried
+                    // again next time.
+                    if outcome.problems.is_empty() {
+                        memo.subjects.insert(
+                            inputs,
+                            Audited {
+                                findings: outcome.findings.clone(),
+                                applied: outcome.applied.clone(),
+                                seen: generation,
+                            },
+                        );
+                    }
+                }
+            }
+            out.findings.extend(outcome.findings);
+            out.problems.extend(outcome.problems);
+            out.applied.extend(outcome.applied);
+        }
+        if let Some(memo) = memo {
+            // Inputs not met this time are gone from the target.
+            memo.subjects.retain(|_, entry| entry.seen == generation);
+            memo.generation = generation;
+            memo.reused = reused;
+            memo.evaluated = evaluated;
         }
         out
     }
+}
+
+impl Auditor {
+    /// The rules of `rules` that judge a subject's kind on its side, looked up in a worker's
+    /// own list of the kinds it met (a target holds a few dozen kinds and up to millions of
+    /// objects).
+    fn applicable<'k>(
+        &self,
+        kinds: &'k mut Vec<(String, String, Side, Vec<usize>)>,
+        rules: &[usize],
+        subject: &Subject<'_>,
+    ) -> &'k [usize] {
+        let object = subject.object;
+        let at = kinds.iter().position(|(group, kind, side, _)| {
+            *side == subject.side && kind == &object.kind && group == &object.group
+        });
+        let at = at.unwrap_or_else(|| {
+            let applicable = rules
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let rule = &self.set.rules[i];
+                    rule.sides.contains(&subject.side)
+                        && rule.applies_to(&object.group, &object.kind)
+                })
+                .collect();
+            kinds.push((
+                object.group.clone(),
+                object.kind.clone(),
+                subject.side,
+                applicable,
+            ));
+            kinds.len() - 1
+        });
+        &kinds[at].3
+    }
+}
+
+/// One subject's evaluation.
+#[derive(Default)]
+struct Outcome {
+    findings: Vec<RawFinding>,
+    problems: Vec<Problem>,
+    applied: Vec<usize>,
+    /// The input's fingerprint, when remembering.
+    inputs: Option<u128>,
+    /// Taken from the memo, not evaluated.
+    reused: bool,
+}
+
+/// A target's side's rule results by the fingerprint of each input: the next evaluation
+/// evaluates again only inputs it has not seen (`serve` keeps one per target and side,
+/// `scan::Memo`). Rules read nothing but their input (no time, no network), so the same input
+/// always gives the same findings.
+#[derive(Default)]
+pub struct AuditMemo {
+    subjects: std::collections::HashMap<u128, Audited, foldhash::fast::RandomState>,
+    /// Counts evaluations: an entry not seen in the last is dropped.
+    generation: u64,
+    /// The last evaluation's subjects whose results were reused.
+    pub reused: usize,
+    /// The last evaluation's subjects evaluated.
+    pub evaluated: usize,
+}
+
+impl AuditMemo {
+    /// How many inputs it holds results for.
+    pub fn len(&self) -> usize {
+        self.subjects.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.subjects.is_empty()
+    }
+}
+
+/// One input's results.
+struct Audited {
+    findings: Vec<RawFinding>,
+    applied: Vec<usize>,
+    /// The evaluation that last met this input.
+    seen: u64,
+}
+
+/// The fingerprint of everything a subject's evaluation reads: the input document's parts and
+/// the rules that run.
+fn fingerprint(target: &str, provider: &str, rules: &[usize], subject: &Subject<'_>) -> u128 {
+    let mut print = Fingerprint::new();
+    print.str(target).str(provider).number(rules.len() as u64);
+    for &rule in rules {
+        print.number(rule as u64);
+    }
+    print
+        .str(subject.side.as_str())
+        .object(subject.object)
+        .source(subject.source.as_ref());
+    match &subject.related {
+        Some(related) => print.number(1).json(related),
+        None => print.number(0),
+    };
+    print.finish()
 }
 
 /// What an evaluation gave.

@@ -39,7 +39,21 @@ impl<'a> Registry<'a> {
         key: &ResourceKey,
         desired: &Value,
         live: &Value,
+        verdict: Verdict,
+    ) -> Verdict {
+        self.apply_noting(target, key, desired, live, verdict, &mut Vec::new())
+    }
+
+    /// [`Registry::apply`], adding to `noted` the rules this pair counts as used (a re-scan that
+    /// reuses the pair's judgement marks them again with [`Registry::mark`]).
+    pub fn apply_noting(
+        &self,
+        target: &str,
+        key: &ResourceKey,
+        desired: &Value,
+        live: &Value,
         mut verdict: Verdict,
+        noted: &mut Vec<usize>,
     ) -> Verdict {
         let selected: Vec<usize> = self
             .rules
@@ -63,6 +77,7 @@ impl<'a> Registry<'a> {
                 .any(|m| rule.managers.iter().any(|r| r == m));
             if path_present || manager_present {
                 self.used[i].store(true, Ordering::Relaxed);
+                noted.push(i);
             }
         }
         let drifts = std::mem::take(&mut verdict.drifts);
@@ -92,6 +107,15 @@ impl<'a> Registry<'a> {
             }
         }
         verdict
+    }
+
+    /// Counts these rules as used, as an earlier judgement of an unchanged pair noted them.
+    pub fn mark(&self, used: &[usize]) {
+        for &i in used {
+            if let Some(flag) = self.used.get(i) {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
     }
 
     /// The rules that matched nothing in this scan.

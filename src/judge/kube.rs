@@ -11,6 +11,7 @@ use super::{ResourceReport, Scopes, TargetJudgement, sort_resources};
 use crate::config::Config;
 use crate::diff::{self, Status, ignore, unmanaged::SystemContext};
 use crate::live::LiveRead;
+use crate::model::fingerprint::Fingerprint;
 use crate::model::{Code, Declared, GroupKind, Object, Problem, ResourceKey, Severity, SourceRef};
 
 /// Everything needed to judge the objects of one target against what git declares, built once
@@ -35,6 +36,43 @@ pub struct Judge {
     schemas: diff::defaults::Schemas,
     /// Problems found while indexing (objects declared twice).
     pub problems: Vec<Problem>,
+    /// A fingerprint of everything beside the pair that a judgement reads (the target, the
+    /// kinds' scopes, defaults' sources, kinds unserved, unreadable or skipped): a re-scan reuses
+    /// earlier judgements only while it is the same.
+    environment: u128,
+}
+
+/// A target's judgements of its declared objects, each with the fingerprint of the pair it
+/// judged: the next scan judges again only the pairs whose fingerprint changed (`serve` keeps
+/// one per target, `scan::Memo`).
+#[derive(Default)]
+pub struct JudgeMemo {
+    environment: u128,
+    pairs: HashMap<ResourceKey, Judgement, foldhash::fast::RandomState>,
+    /// The last scan's pairs reused, and judged again.
+    pub reused: usize,
+    /// The last scan's pairs judged (again or for the first time).
+    pub judged: usize,
+}
+
+/// One pair's judgement, as a re-scan may reuse it.
+struct Judgement {
+    inputs: u128,
+    report: Option<ResourceReport>,
+    /// The ignore rules the pair counted as used.
+    ignore_used: Vec<usize>,
+}
+
+impl JudgeMemo {
+    /// How many judgements it holds.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
 }
 
 impl Judge {
@@ -100,6 +138,7 @@ impl Judge {
         for document in &live.openapi {
             schemas.add_openapi(document);
         }
+        let environment = environment(target, &declared, live, find_unmanaged);
         Judge {
             config,
             target: target.to_string(),
@@ -115,6 +154,7 @@ impl Judge {
             find_unmanaged,
             schemas,
             problems,
+            environment,
         }
     }
 
@@ -149,6 +189,37 @@ impl Judge {
         live: Option<&Object>,
         registry: &ignore::Registry<'_>,
     ) -> Option<ResourceReport> {
+        self.judge_declared_noting(key, live, registry, &mut Vec::new())
+    }
+
+    /// The fingerprint of what judging this pair reads beside the environment.
+    fn pair_fingerprint(&self, key: &ResourceKey, live: Option<&Object>) -> u128 {
+        let mut print = Fingerprint::new();
+        print
+            .str(&key.group)
+            .str(&key.kind)
+            .opt(key.namespace.as_deref())
+            .str(&key.name);
+        if let Some(&i) = self.index.get(key) {
+            print
+                .str(&self.declared[i].source)
+                .object(&self.declared[i].object);
+        }
+        match live {
+            Some(object) => print.number(1).object(object),
+            None => print.number(0),
+        };
+        print.finish()
+    }
+
+    /// [`Judge::judge_declared`], noting the ignore rules the pair counts as used.
+    fn judge_declared_noting(
+        &self,
+        key: &ResourceKey,
+        live: Option<&Object>,
+        registry: &ignore::Registry<'_>,
+        noted: &mut Vec<usize>,
+    ) -> Option<ResourceReport> {
         let item = &self.declared[*self.index.get(key)?];
         let gk = key.group_kind();
         if self.unreadable.contains(&gk) || self.skipped.contains(key) {
@@ -169,8 +240,14 @@ impl Judge {
                     &self.config.drift,
                     &self.schemas,
                 );
-                let verdict =
-                    registry.apply(&self.target, key, &desired_value, &live_value, verdict);
+                let verdict = registry.apply_noting(
+                    &self.target,
+                    key,
+                    &desired_value,
+                    &live_value,
+                    verdict,
+                    noted,
+                );
                 let health = crate::health::of(&key.group, &key.kind, &live_value);
                 ResourceReport {
                     health: Some(health),
@@ -223,15 +300,67 @@ impl Judge {
     }
 }
 
+/// What judging a target reads beside each pair, fingerprinted (see [`Judge`]'s `environment`).
+fn environment(target: &str, declared: &[Declared], live: &LiveRead, find_unmanaged: bool) -> u128 {
+    let mut print = Fingerprint::new();
+    print
+        .str(target)
+        .number(u64::from(find_unmanaged))
+        .number(u64::from(live.complete));
+    let is_crd =
+        |o: &Object| o.kind == "CustomResourceDefinition" && o.group == "apiextensions.k8s.io";
+    for object in declared
+        .iter()
+        .map(|d| &d.object)
+        .chain(live.objects.iter())
+        .filter(|o| is_crd(o))
+    {
+        print.object(object);
+    }
+    for document in &live.openapi {
+        print.json(document);
+    }
+    for (gk, scope) in &live.scopes {
+        print.str(&gk.group).str(&gk.kind).number(*scope as u64);
+    }
+    for gk in &live.unserved {
+        print.number(1).str(&gk.group).str(&gk.kind);
+    }
+    for kind in &live.unreadable {
+        print.number(2).str(&kind.gk.group).str(&kind.gk.kind);
+    }
+    for key in &live.skipped {
+        print
+            .number(3)
+            .str(&key.group)
+            .str(&key.kind)
+            .opt(key.namespace.as_deref())
+            .str(&key.name);
+    }
+    print.finish()
+}
+
+/// How one declared pair was judged this time.
+enum Outcome {
+    /// As the memo had it (its report cloned).
+    Reused(Option<ResourceReport>),
+    /// Judged now, noting the ignore rules it used.
+    Judged(Option<ResourceReport>, Vec<usize>),
+}
+
 /// Matches declared with live objects of one target and judges every pair, in parallel, then
-/// looks for unmanaged objects.
+/// looks for unmanaged objects. With a `memo`, a pair whose fingerprint is the one the memo
+/// holds is not judged again: its earlier judgement is reused (the same report, byte for byte),
+/// and the memo is left holding this scan's judgements.
 pub fn judge_target(
     judge: &Judge,
     live: &LiveRead,
     registry: &ignore::Registry<'_>,
+    memo: Option<&mut JudgeMemo>,
 ) -> TargetJudgement {
     let mut problems = Vec::new();
-    let mut live_index: HashMap<ResourceKey, &Object> = HashMap::with_capacity(live.objects.len());
+    let mut live_index: HashMap<ResourceKey, &Object, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(live.objects.len(), Default::default());
     for object in &live.objects {
         let key = judge.live_key(object);
         if let Some(first) = live_index.get(&key) {
@@ -259,11 +388,14 @@ pub fn judge_target(
         };
     }
     // Each pair is judged on its own, in parallel: parse both, compare, filter, drop.
-    let mut resources: Vec<ResourceReport> = judge
-        .declared_keys()
-        .par_iter()
-        .filter_map(|key| judge.judge_declared(key, live_index.get(key).copied(), registry))
-        .collect();
+    let mut resources: Vec<ResourceReport> = match memo {
+        None => judge
+            .declared_keys()
+            .par_iter()
+            .filter_map(|key| judge.judge_declared(key, live_index.get(key).copied(), registry))
+            .collect(),
+        Some(memo) => judge_remembering(judge, &live_index, registry, memo),
+    };
     let system = SystemContext::from_live(&live.objects);
     for (key, object) in &live_index {
         if let Some(report) = judge.judge_unmanaged(key, object, &system) {
@@ -275,4 +407,66 @@ pub fn judge_target(
         resources,
         problems,
     }
+}
+
+/// Judges the declared pairs whose fingerprint the memo does not hold, reuses the others, and
+/// leaves the memo holding this scan's judgements (of the pairs there are now, nothing else).
+fn judge_remembering(
+    judge: &Judge,
+    live_index: &HashMap<ResourceKey, &Object, foldhash::fast::RandomState>,
+    registry: &ignore::Registry<'_>,
+    memo: &mut JudgeMemo,
+) -> Vec<ResourceReport> {
+    if memo.environment != judge.environment {
+        memo.pairs.clear();
+        memo.environment = judge.environment;
+    }
+    let previous = &memo.pairs;
+    let outcomes: Vec<(u128, Outcome)> = judge
+        .declared_keys()
+        .par_iter()
+        .map(|key| {
+            let live = live_index.get(key).copied();
+            let inputs = judge.pair_fingerprint(key, live);
+            match previous.get(key).filter(|j| j.inputs == inputs) {
+                Some(earlier) => {
+                    registry.mark(&earlier.ignore_used);
+                    (inputs, Outcome::Reused(earlier.report.clone()))
+                }
+                None => {
+                    let mut noted = Vec::new();
+                    let report = judge.judge_declared_noting(key, live, registry, &mut noted);
+                    (inputs, Outcome::Judged(report, noted))
+                }
+            }
+        })
+        .collect();
+    memo.reused = 0;
+    memo.judged = 0;
+    let mut resources = Vec::with_capacity(outcomes.len());
+    for (key, (inputs, outcome)) in judge.declared_keys().iter().zip(outcomes) {
+        let report = match outcome {
+            // Its judgement stays in the memo as it is.
+            Outcome::Reused(report) => {
+                memo.reused += 1;
+                report
+            }
+            Outcome::Judged(report, ignore_used) => {
+                memo.judged += 1;
+                let judgement = Judgement {
+                    inputs,
+                    report: report.clone(),
+                    ignore_used,
+                };
+                memo.pairs.insert(key.clone(), judgement);
+                report
+            }
+        };
+        resources.extend(report);
+    }
+    // Every pair there is now is in the memo: anything more is a pair gone since.
+    if memo.pairs.len() > judge.declared_keys().len() {
+        memo.pairs.retain(|key, _| judge.declares(key));
+    }
+    resources
 }

@@ -20,7 +20,7 @@ use crate::model::aws::{GROUP as AWS_GROUP, is_aws};
 use crate::model::{Declared, Object, Problem, ResourceKey, Severity, SourceRef};
 
 pub use aws::judge_aws;
-pub use kube::{Judge, judge_target};
+pub use kube::{Judge, JudgeMemo, judge_target};
 pub use scopes::Scopes;
 
 /// One resource's judgement.
@@ -168,7 +168,8 @@ pub struct Judged {
 /// Judges one target: every declared object against the live read, then what runs undeclared.
 /// `find_unmanaged` is false when a source could not be read (its objects would all look
 /// unmanaged). AWS resources are judged apart: matched by id or tags, compared as the EC2 API
-/// describes them.
+/// describes them. With a `memo` (`serve`'s re-scans), unchanged Kubernetes pairs reuse their
+/// earlier judgement.
 pub fn target(
     config: &Arc<Config>,
     target: &str,
@@ -176,6 +177,7 @@ pub fn target(
     mut live: LiveRead,
     find_unmanaged: bool,
     registry: &ignore::Registry<'_>,
+    memo: Option<&mut JudgeMemo>,
 ) -> Judged {
     let (aws_declared, declared): (Vec<Declared>, Vec<Declared>) =
         declared.into_iter().partition(|d| is_aws(&d.object.group));
@@ -213,7 +215,7 @@ pub fn target(
             declared: judge.declared_of(&kind.gk) + aws_of_kind,
         });
     }
-    let judged = judge_target(&judge, &live, registry);
+    let judged = judge_target(&judge, &live, registry, memo);
     let mut resources = judged.resources;
     problems.extend(judged.problems);
     if !aws_declared.is_empty() || !aws_live.is_empty() {

@@ -118,7 +118,7 @@ pub fn compact(object: &mut Object) {
 }
 
 /// What one target's live state read produced.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LiveRead {
     /// Live objects.
     pub objects: Vec<Object>,

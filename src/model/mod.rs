@@ -4,6 +4,7 @@
 //! other module builds on.
 
 pub mod aws;
+pub mod fingerprint;
 mod format;
 pub mod names;
 pub mod pointer;

@@ -11,15 +11,28 @@ use super::{planning, yaml_edit};
 use crate::config::Config;
 use crate::diff::Status;
 use crate::judge::ResourceReport;
+use crate::model::fingerprint::Fingerprint;
+
+/// The lines found by earlier scans, by the fingerprint of what decides each (source, commit,
+/// file, the object's first line, the field): `serve`'s re-scans read a file again only for a
+/// drift they have not located before.
+#[derive(Default)]
+pub struct LineMemo {
+    lines: std::collections::HashMap<u128, (u64, u64), foldhash::fast::RandomState>,
+    generation: u64,
+}
 
 /// Sets `line` on the drifts of plain-manifest resources; `commits` maps each source to the
 /// commit the scan read. A file that cannot be read again leaves its drifts without a line.
+/// With a `memo`, drifts located before are not looked up again.
 pub fn locate(
     config: &Config,
     cache_dir: &Path,
     commits: &BTreeMap<&str, &str>,
     resources: &mut [ResourceReport],
+    mut memo: Option<&mut LineMemo>,
 ) {
+    let generation = memo.as_deref().map_or(0, |m| m.generation.wrapping_add(1));
     // (source, file) → indices of the resources declared there.
     let mut files: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, r) in resources.iter().enumerate() {
@@ -52,6 +65,43 @@ pub fn locate(
     }
     let mut opened: Option<(String, Option<gix::Tree<'_>>)> = None;
     for ((source_name, file), indices) in files {
+        let commit = commits.get(source_name.as_str()).copied().unwrap_or("");
+        let place = |resource: &ResourceReport, drift: &crate::diff::Drift| {
+            let mut print = Fingerprint::new();
+            print
+                .str(&source_name)
+                .str(commit)
+                .str(&file)
+                .number(resource.source.as_ref().and_then(|s| s.line).unwrap_or(0))
+                .str(&resource.kind)
+                .str(&resource.api_version)
+                .opt(drift.git_path.as_deref())
+                .str(&drift.path);
+            print.finish()
+        };
+        if let Some(memo) = memo.as_deref_mut() {
+            let known = indices.iter().all(|&i| {
+                let resource = &resources[i];
+                resource
+                    .drifts
+                    .iter()
+                    .all(|d| memo.lines.contains_key(&place(resource, d)))
+            });
+            if known {
+                for &i in &indices {
+                    let resource = &mut resources[i];
+                    let places: Vec<u128> =
+                        resource.drifts.iter().map(|d| place(resource, d)).collect();
+                    for (drift, at) in resource.drifts.iter_mut().zip(places) {
+                        if let Some(entry) = memo.lines.get_mut(&at) {
+                            entry.1 = generation;
+                            drift.line = Some(entry.0);
+                        }
+                    }
+                }
+                continue;
+            }
+        }
         if opened.as_ref().is_none_or(|(name, _)| *name != source_name) {
             let tree = repos
                 .get(&source_name)
@@ -104,6 +154,19 @@ pub fn locate(
                 }
                 drift.line = Some(line as u64);
             }
+            if let Some(memo) = memo.as_deref_mut() {
+                let resource = &resources[i];
+                for drift in &resource.drifts {
+                    if let Some(line) = drift.line {
+                        memo.lines
+                            .insert(place(resource, drift), (line, generation));
+                    }
+                }
+            }
         }
+    }
+    if let Some(memo) = memo {
+        memo.lines.retain(|_, (_, seen)| *seen == generation);
+        memo.generation = generation;
     }
 }

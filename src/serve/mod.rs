@@ -406,7 +406,7 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<u8> {
     let bound = listener.local_addr()?;
     // Metrics exist from the start (build info, zeros for the webhook results).
     let metrics = Arc::new(Metrics::new());
-    let context = scan::Context::new(Arc::clone(&config), metrics.clone());
+    let context = scan::Context::new(Arc::clone(&config), metrics.clone()).remembering();
     let owned: Vec<String> = config
         .targets
         .iter()
@@ -550,7 +550,7 @@ fn reload(service: &Arc<Service>) {
         }
     };
     let old = service.config();
-    let context = scan::Context::new(Arc::clone(&config), service.metrics.clone());
+    let context = scan::Context::new(Arc::clone(&config), service.metrics.clone()).remembering();
     *service.tokens.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tokens);
     *service.tls.write().unwrap_or_else(|e| e.into_inner()) = tls;
     if config.serve.listen() != old.serve.listen() || config.serve.http != old.serve.http {
