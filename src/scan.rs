@@ -47,6 +47,14 @@ impl Context {
         }
     }
 
+    /// The same context without a memo: its scans reuse nothing and leave nothing behind.
+    pub fn forgetting(&self) -> Context {
+        Context {
+            memo: None,
+            ..self.clone()
+        }
+    }
+
     /// The same context, remembering each target's last judgements and rule results so that
     /// its next scans judge and audit only the pairs whose inputs changed. The memo lives as
     /// long as the context: a new configuration (new rules, new ignore rules) starts afresh.
@@ -64,8 +72,6 @@ impl Context {
 #[derive(Default)]
 pub struct Memo {
     targets: std::sync::Mutex<HashMap<String, TargetMemo>>,
-    /// The lines of drifted fields in git, for every target.
-    lines: std::sync::Mutex<LineMemo>,
 }
 
 impl std::fmt::Debug for Memo {
@@ -95,6 +101,8 @@ struct TargetMemo {
     judged: judge::JudgeMemo,
     desired: AuditMemo,
     live: AuditMemo,
+    /// The lines of its drifted fields in git.
+    lines: LineMemo,
 }
 
 impl Memo {
@@ -107,16 +115,6 @@ impl Memo {
     /// Puts a target's memo back after its scan.
     fn put(&self, target: &str, memo: TargetMemo) {
         self.lock().insert(target.to_string(), memo);
-    }
-
-    /// Takes the lines memo out for a scan.
-    fn take_lines(&self) -> LineMemo {
-        std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// Puts the lines memo back.
-    fn put_lines(&self, lines: LineMemo) {
-        *self.lines.lock().unwrap_or_else(|e| e.into_inner()) = lines;
     }
 
     /// What a target's last scan reused and redid.
@@ -248,16 +246,18 @@ pub async fn run_with(
         .iter()
         .filter_map(|s| Some((s.name.as_str(), s.commit.as_deref()?)))
         .collect();
-    let mut lines = context.memo.as_ref().map(|m| m.take_lines());
-    crate::remediate::lines::locate(
-        config,
-        &options.cache_dir,
-        &commits,
-        &mut resources,
-        lines.as_mut(),
-    );
-    if let (Some(memo), Some(lines)) = (&context.memo, lines) {
-        memo.put_lines(lines);
+    for (target, range) in scanned.ranges {
+        let mut memo = context.memo.as_ref().map(|m| m.take(&target));
+        crate::remediate::lines::locate(
+            config,
+            &options.cache_dir,
+            &commits,
+            &mut resources[range],
+            memo.as_mut().map(|m| &mut m.lines),
+        );
+        if let (Some(memos), Some(memo)) = (&context.memo, memo) {
+            memos.put(&target, memo);
+        }
     }
     let coverage = crate::report::Coverage::of(&resources);
     let mut summary = Summary::of(&resources, &problems);
@@ -303,6 +303,8 @@ struct Scanned {
     findings: Vec<RawFinding>,
     rules_run: BTreeSet<usize>,
     problems: Vec<Problem>,
+    /// Each target's share of `resources`.
+    ranges: Vec<(String, std::ops::Range<usize>)>,
 }
 
 impl Scanned {
@@ -377,6 +379,8 @@ impl Scanned {
         );
         let first = self.resources.len();
         self.resources.append(&mut judged.resources);
+        self.ranges
+            .push((target.name.clone(), first..self.resources.len()));
         self.unreadable.append(&mut judged.unreadable);
         tracing::debug!(
             message = "target judged",

@@ -179,7 +179,15 @@ impl Auditor {
         if rules.is_empty() {
             return Evaluated::default();
         }
-        let remembering = memo.is_some();
+        // What every subject's fingerprint starts with: the target and the rules that run.
+        let prefix = memo.is_some().then(|| {
+            let mut print = Fingerprint::new();
+            print.str(target).str(provider).number(rules.len() as u64);
+            for &rule in rules {
+                print.number(rule as u64);
+            }
+            print
+        });
         let previous = memo.as_deref().map(|m| &m.subjects);
         let results: Vec<Outcome> = subjects
             .par_iter()
@@ -202,7 +210,7 @@ impl Auditor {
                     if applicable.is_empty() {
                         return Outcome::default();
                     }
-                    let inputs = remembering.then(|| fingerprint(target, provider, rules, subject));
+                    let inputs = prefix.as_ref().map(|p| fingerprint(p.clone(), subject));
                     if let Some(earlier) = inputs.and_then(|i| previous?.get(&i)) {
                         return Outcome {
                             findings: earlier.findings.clone(),
@@ -392,14 +400,9 @@ struct Audited {
     seen: u64,
 }
 
-/// The fingerprint of everything a subject's evaluation reads: the input document's parts and
-/// the rules that run.
-fn fingerprint(target: &str, provider: &str, rules: &[usize], subject: &Subject<'_>) -> u128 {
-    let mut print = Fingerprint::new();
-    print.str(target).str(provider).number(rules.len() as u64);
-    for &rule in rules {
-        print.number(rule as u64);
-    }
+/// The fingerprint of everything a subject's evaluation reads: the input document's parts,
+/// after `prefix` (the target and the rules that run).
+fn fingerprint(mut print: Fingerprint, subject: &Subject<'_>) -> u128 {
     print
         .str(subject.side.as_str())
         .object(subject.object)

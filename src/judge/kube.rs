@@ -36,10 +36,6 @@ pub struct Judge {
     schemas: diff::defaults::Schemas,
     /// Problems found while indexing (objects declared twice).
     pub problems: Vec<Problem>,
-    /// A fingerprint of everything beside the pair that a judgement reads (the target, the
-    /// kinds' scopes, defaults' sources, kinds unserved, unreadable or skipped): a re-scan reuses
-    /// earlier judgements only while it is the same.
-    environment: u128,
 }
 
 /// A target's judgements of its declared objects, each with the fingerprint of the pair it
@@ -138,7 +134,6 @@ impl Judge {
         for document in &live.openapi {
             schemas.add_openapi(document);
         }
-        let environment = environment(target, &declared, live, find_unmanaged);
         Judge {
             config,
             target: target.to_string(),
@@ -154,7 +149,6 @@ impl Judge {
             find_unmanaged,
             schemas,
             problems,
-            environment,
         }
     }
 
@@ -300,38 +294,49 @@ impl Judge {
     }
 }
 
-/// What judging a target reads beside each pair, fingerprinted (see [`Judge`]'s `environment`).
-fn environment(target: &str, declared: &[Declared], live: &LiveRead, find_unmanaged: bool) -> u128 {
+/// A fingerprint of everything beside the pair that judging a declared object reads: the
+/// target, the live read's completeness, the custom resource definitions and OpenAPI documents
+/// defaults come from, the kinds' scopes, the kinds unserved or unreadable, the objects skipped,
+/// and how many secrets health reasons are scrubbed of. A re-scan reuses earlier judgements only
+/// while it is the same.
+fn environment(judge: &Judge, live: &LiveRead) -> u128 {
     let mut print = Fingerprint::new();
     print
-        .str(target)
-        .number(u64::from(find_unmanaged))
-        .number(u64::from(live.complete));
+        .str(&judge.target)
+        .number(u64::from(live.complete))
+        .number(crate::model::redact::registered() as u64);
     let is_crd =
-        |o: &Object| o.kind == "CustomResourceDefinition" && o.group == "apiextensions.k8s.io";
-    for object in declared
+        |o: &&Object| o.kind == "CustomResourceDefinition" && o.group == "apiextensions.k8s.io";
+    let crds: Vec<&Object> = judge
+        .declared
         .iter()
         .map(|d| &d.object)
         .chain(live.objects.iter())
-        .filter(|o| is_crd(o))
-    {
+        .filter(is_crd)
+        .collect();
+    print.number(crds.len() as u64);
+    for object in crds {
         print.object(object);
     }
+    print.number(live.openapi.len() as u64);
     for document in &live.openapi {
         print.json(document);
     }
+    print.number(live.scopes.len() as u64);
     for (gk, scope) in &live.scopes {
         print.str(&gk.group).str(&gk.kind).number(*scope as u64);
     }
-    for gk in &live.unserved {
-        print.number(1).str(&gk.group).str(&gk.kind);
+    print.number(judge.unserved.len() as u64);
+    for gk in &judge.unserved {
+        print.str(&gk.group).str(&gk.kind);
     }
-    for kind in &live.unreadable {
-        print.number(2).str(&kind.gk.group).str(&kind.gk.kind);
+    print.number(judge.unreadable.len() as u64);
+    for gk in &judge.unreadable {
+        print.str(&gk.group).str(&gk.kind);
     }
-    for key in &live.skipped {
+    print.number(judge.skipped.len() as u64);
+    for key in &judge.skipped {
         print
-            .number(3)
             .str(&key.group)
             .str(&key.kind)
             .opt(key.namespace.as_deref())
@@ -394,7 +399,9 @@ pub fn judge_target(
             .par_iter()
             .filter_map(|key| judge.judge_declared(key, live_index.get(key).copied(), registry))
             .collect(),
-        Some(memo) => judge_remembering(judge, &live_index, registry, memo),
+        Some(memo) => {
+            judge_remembering(judge, environment(judge, live), &live_index, registry, memo)
+        }
     };
     let system = SystemContext::from_live(&live.objects);
     for (key, object) in &live_index {
@@ -413,13 +420,14 @@ pub fn judge_target(
 /// leaves the memo holding this scan's judgements (of the pairs there are now, nothing else).
 fn judge_remembering(
     judge: &Judge,
+    environment: u128,
     live_index: &HashMap<ResourceKey, &Object, foldhash::fast::RandomState>,
     registry: &ignore::Registry<'_>,
     memo: &mut JudgeMemo,
 ) -> Vec<ResourceReport> {
-    if memo.environment != judge.environment {
+    if memo.environment != environment {
         memo.pairs.clear();
-        memo.environment = judge.environment;
+        memo.environment = environment;
     }
     let previous = &memo.pairs;
     let outcomes: Vec<(u128, Outcome)> = judge
@@ -469,4 +477,98 @@ fn judge_remembering(
         memo.pairs.retain(|key, _| judge.declares(key));
     }
     resources
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Scope;
+    use serde_json::json;
+
+    fn config() -> Arc<Config> {
+        Arc::new(
+            Config::from_str(
+                "sources:\n  - name: apps\n    repo: .\n    target: prod\ntargets:\n  - name: prod\n    snapshot: ./live\n",
+                std::path::Path::new("/etc/gitdrift.yaml"),
+                std::path::Path::new("/etc"),
+                &crate::live::known(),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn environment_of(live: &LiveRead) -> u128 {
+        let judge = Judge::new(config(), "prod", Vec::new(), live, true);
+        environment(&judge, live)
+    }
+
+    /// Every input beside the pair that a judgement reads moves the environment's fingerprint:
+    /// a re-scan then judges every pair again.
+    #[test]
+    fn the_environment_covers_what_judgements_read_beside_the_pair() {
+        let base = LiveRead::empty();
+        let before = environment_of(&base);
+        assert_eq!(before, environment_of(&base));
+        let gk = GroupKind {
+            group: "example.com".into(),
+            kind: "Widget".into(),
+        };
+        let crd = crate::manifest::object_from_value(
+            "live",
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                   "metadata": {"name": "widgets.example.com"}, "spec": {"group": "example.com"}}),
+        )
+        .unwrap();
+        let mut changes: Vec<(&str, LiveRead)> = Vec::new();
+        let mut read = base.clone();
+        read.objects.push(crd.clone());
+        changes.push(("a custom resource definition", read));
+        let mut read = base.clone();
+        let mut edited = crd;
+        edited.body = crate::model::Body::Tree(
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                   "metadata": {"name": "widgets.example.com"}, "spec": {"group": "example.org"}}),
+        );
+        edited.body.freeze();
+        read.objects.push(edited);
+        changes.push(("the definition edited", read));
+        let mut read = base.clone();
+        read.openapi
+            .push(Arc::new(json!({"components": {"schemas": {}}})));
+        changes.push(("an OpenAPI document", read));
+        let mut read = base.clone();
+        read.scopes.insert(gk.clone(), Scope::Cluster);
+        changes.push(("a kind's scope", read));
+        let mut read = base.clone();
+        read.unserved.insert(gk.clone());
+        changes.push(("a kind unserved", read));
+        let mut read = base.clone();
+        read.unreadable.push(crate::live::Unreadable {
+            gk: gk.clone(),
+            code: Code::KubeForbidden,
+            message: "forbidden".into(),
+        });
+        changes.push(("a kind unreadable", read));
+        let mut read = base.clone();
+        read.skipped.insert(ResourceKey {
+            group: gk.group.clone(),
+            kind: gk.kind.clone(),
+            namespace: None,
+            name: "w".into(),
+        });
+        changes.push(("an object skipped", read));
+        let mut read = base.clone();
+        read.complete = false;
+        changes.push(("an incomplete read", read));
+        let mut seen = std::collections::HashSet::from([before]);
+        for (what, read) in &changes {
+            assert!(
+                seen.insert(environment_of(read)),
+                "{what} left the environment's fingerprint as it was"
+            );
+        }
+        // A secret registered since: health reasons judged before were scrubbed without it.
+        crate::model::redact::register("environment-test-secret");
+        assert_ne!(environment_of(&base), before, "a new secret registered");
+    }
 }

@@ -1,19 +1,47 @@
 //! Content fingerprints: a 128-bit hash of everything a judgement or a rule evaluation reads,
 //! so that `serve`'s next scan can tell which pairs changed and reuse the rest. Every field is
-//! written with its length first, so that no two different inputs write the same bytes.
+//! written with its length first, and every list with its count, so that no two different
+//! inputs write the same bytes.
+//!
+//! The hash is xxh3 (128 bits), keyed with a secret drawn at random when the process starts:
+//! whoever can write live objects cannot compute fingerprints, so cannot look for a second
+//! content that would pass for an unchanged one and hide a drift. (xxh3 is not a cryptographic
+//! hash; unkeyed, collisions could be searched for offline.)
+
+use std::sync::OnceLock;
 
 use xxhash_rust::xxh3::Xxh3;
 
 use super::{Body, Object, SourceRef};
 
+/// The length of xxh3's secret.
+const SECRET_SIZE: usize = 192;
+
+/// This process's key.
+fn secret() -> [u8; SECRET_SIZE] {
+    static SECRET: OnceLock<[u8; SECRET_SIZE]> = OnceLock::new();
+    *SECRET.get_or_init(|| {
+        let mut secret = [0u8; SECRET_SIZE];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+            .expect("the operating system's random source");
+        secret
+    })
+}
+
 /// A 128-bit fingerprint being built from the inputs written into it.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Fingerprint(Xxh3);
 
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint::new()
+    }
+}
+
 impl Fingerprint {
-    /// An empty fingerprint.
+    /// An empty fingerprint, keyed with this process's secret.
     pub fn new() -> Fingerprint {
-        Fingerprint(Xxh3::new())
+        Fingerprint(Xxh3::with_secret(secret()))
     }
 
     /// Writes bytes, length first.
@@ -90,6 +118,15 @@ impl Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_with_a_secret() {
+        // Not the unkeyed hash of the same bytes.
+        let mut plain = Xxh3::new();
+        plain.update(&3u64.to_le_bytes());
+        plain.update(b"abc");
+        assert_ne!(Fingerprint::new().str("abc").finish(), plain.digest128());
+    }
 
     #[test]
     fn fields_are_delimited() {

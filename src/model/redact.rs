@@ -24,6 +24,12 @@ pub fn register(secret: &str) {
     }
 }
 
+/// How many secrets are registered (they are never forgotten): a text scrubbed before a new one
+/// was registered may need scrubbing again.
+pub fn registered() -> usize {
+    SECRETS.read().unwrap_or_else(|e| e.into_inner()).len()
+}
+
 /// Replaces every registered secret, and any `user:password@` in URLs, in a text.
 pub fn scrub(text: &str) -> String {
     let mut out = strip_url_passwords(text);

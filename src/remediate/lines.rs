@@ -13,9 +13,11 @@ use crate::diff::Status;
 use crate::judge::ResourceReport;
 use crate::model::fingerprint::Fingerprint;
 
-/// The lines found by earlier scans, by the fingerprint of what decides each (source, commit,
-/// file, the object's first line, the field): `serve`'s re-scans read a file again only for a
-/// drift they have not located before.
+/// The lines found by a target's earlier scans, by the fingerprint of what decides each (source,
+/// commit, file, the object's first line, the field): `serve`'s re-scans read a file again only
+/// for a drift they have not located before (the file's presence at the commit is still looked
+/// up, so that a repository that can no longer be read gives no lines, as it would in a full
+/// scan).
 #[derive(Default)]
 pub struct LineMemo {
     lines: std::collections::HashMap<u128, (u64, u64), foldhash::fast::RandomState>,
@@ -79,29 +81,6 @@ pub fn locate(
                 .str(&drift.path);
             print.finish()
         };
-        if let Some(memo) = memo.as_deref_mut() {
-            let known = indices.iter().all(|&i| {
-                let resource = &resources[i];
-                resource
-                    .drifts
-                    .iter()
-                    .all(|d| memo.lines.contains_key(&place(resource, d)))
-            });
-            if known {
-                for &i in &indices {
-                    let resource = &mut resources[i];
-                    let places: Vec<u128> =
-                        resource.drifts.iter().map(|d| place(resource, d)).collect();
-                    for (drift, at) in resource.drifts.iter_mut().zip(places) {
-                        if let Some(entry) = memo.lines.get_mut(&at) {
-                            entry.1 = generation;
-                            drift.line = Some(entry.0);
-                        }
-                    }
-                }
-                continue;
-            }
-        }
         if opened.as_ref().is_none_or(|(name, _)| *name != source_name) {
             let tree = repos
                 .get(&source_name)
@@ -116,11 +95,36 @@ pub fn locate(
         let Some((_, Some(tree))) = &opened else {
             continue;
         };
-        let Some(text) = tree
-            .lookup_entry_by_path(&file)
+        let Some(entry) = tree.lookup_entry_by_path(&file).ok().flatten() else {
+            continue;
+        };
+        // The file is there at the commit: drifts located in it before are where they were.
+        if let Some(memo) = memo.as_deref_mut() {
+            let known = indices.iter().all(|&i| {
+                let resource = &resources[i];
+                resource
+                    .drifts
+                    .iter()
+                    .all(|d| memo.lines.contains_key(&place(resource, d)))
+            });
+            if known {
+                for &i in &indices {
+                    let resource = &mut resources[i];
+                    let places: Vec<u128> =
+                        resource.drifts.iter().map(|d| place(resource, d)).collect();
+                    for (drift, at) in resource.drifts.iter_mut().zip(places) {
+                        if let Some(known) = memo.lines.get_mut(&at) {
+                            known.1 = generation;
+                            drift.line = Some(known.0);
+                        }
+                    }
+                }
+                continue;
+            }
+        }
+        let Some(text) = entry
+            .object()
             .ok()
-            .flatten()
-            .and_then(|entry| entry.object().ok())
             .and_then(|object| String::from_utf8(object.data.clone()).ok())
         else {
             continue;
