@@ -227,28 +227,30 @@ pub fn assemble(
             );
         }
     }
-    let resource_of = |f: &RawFinding| -> FindingResource {
-        let (namespace, name) = f
+    // The resource's names move from the raw finding into its key (nothing reads them after).
+    let resource_of = |f: &mut RawFinding| -> FindingResource {
+        let declared = f
             .source
             .as_ref()
             .filter(|_| f.side == Side::Desired)
             .and_then(|s| {
                 declared_keys.get(&(f.target.as_str(), f.kind.as_str(), s.file.as_str(), s.line))
             })
-            .map(|(ns, name)| ((*ns).clone(), name.to_string()))
-            .unwrap_or_else(|| (f.namespace.clone(), f.name.clone()));
+            .map(|(ns, name)| ((*ns).clone(), name.to_string()));
+        let (namespace, name) =
+            declared.unwrap_or_else(|| (f.namespace.take(), std::mem::take(&mut f.name)));
         FindingResource {
-            target: f.target.clone(),
-            api_version: f.api_version.clone(),
-            kind: f.kind.clone(),
+            target: std::mem::take(&mut f.target),
+            api_version: std::mem::take(&mut f.api_version),
+            kind: std::mem::take(&mut f.kind),
             namespace,
             name,
         }
     };
     let keyed: Vec<(RawFinding, FindingResource)> = raw
         .into_iter()
-        .map(|f| {
-            let key = resource_of(&f);
+        .map(|mut f| {
+            let key = resource_of(&mut f);
             (f, key)
         })
         .collect();
