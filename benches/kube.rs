@@ -3,12 +3,20 @@
 //! - a full scan — discovery, paged lists (pages of 500) and judgement — of N objects (default
 //!   50,000), run as the release binary: wall time and peak RSS;
 //! - watch latency: the time from the server recording a change to the watched target's result
-//!   reflecting it, over 1,000 changes: median and p99.
+//!   reflecting it, over 1,000 changes: median and p99;
+//! - the service's latency: the release `gitdrift serve` watching the same target, with its
+//!   default debounce, and the time from the server recording a change to `/api/v1/targets`
+//!   counting it (each change drifts one more Deployment), over 300 changes: median and p99,
+//!   and `/metrics` checked to agree at the end.
 //!
-//! `cargo bench --bench kube`; `GITDRIFT_BENCH_KUBE_OBJECTS=20000 cargo bench --bench kube`.
+//! `cargo bench --bench kube`; `GITDRIFT_BENCH_KUBE_OBJECTS=20000 cargo bench --bench kube`;
+//! `GITDRIFT_BENCH_SERVE_EVENTS` for the service's changes (0: skip).
 
 mod common;
 
+#[path = "../tests/support/http.rs"]
+#[allow(dead_code)]
+mod http;
 #[path = "../tests/support/kube_api.rs"]
 #[allow(dead_code)]
 mod kube_api;
@@ -116,8 +124,138 @@ fn main() {
         pick(0.99).as_secs_f64() * 1000.0,
         sorted.last().unwrap().as_secs_f64() * 1000.0
     );
+    let serve_events: usize = std::env::var("GITDRIFT_BENCH_SERVE_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    if serve_events > 0 {
+        let latencies = serve_latency(&api, &root, &kubeconfig, apps, serve_events);
+        let mut sorted = latencies.clone();
+        sorted.sort();
+        let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
+        println!(
+            "serve: {} changes from the API server to /api/v1/targets, median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            sorted.len(),
+            pick(0.5).as_secs_f64() * 1000.0,
+            pick(0.99).as_secs_f64() * 1000.0,
+            sorted.last().unwrap().as_secs_f64() * 1000.0
+        );
+    }
     let writes = api.journal().iter().filter(|j| j.method != "GET").count();
     assert_eq!(writes, 0, "only GETs reached the API server");
+}
+
+/// The bench target's status as `/api/v1/targets` answers.
+fn bench_status(port: u16) -> Option<Value> {
+    let answer = http::request(port, "GET", "/api/v1/targets", &[], b"").ok()?;
+    let targets: Value = serde_json::from_str(&answer.body).ok()?;
+    targets["targets"]
+        .as_array()?
+        .iter()
+        .find(|t| t["name"] == "bench")
+        .cloned()
+}
+
+/// Runs the release `gitdrift serve` on the bench target and times each change from the API
+/// server to the service's answer: each drifts the replicas of one more Deployment that was in
+/// sync, so `/api/v1/targets` must count one more drifted resource.
+fn serve_latency(
+    api: &KubeApi,
+    root: &Path,
+    kubeconfig: &Path,
+    apps: usize,
+    events: usize,
+) -> Vec<Duration> {
+    let config = root.join("gitdrift-kube-serve.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  - name: bench\n    repo: ./repo\n    paths: [\"apps/**\"]\n    target: bench\ntargets:\n  - name: bench\n    kubernetes:\n      context: bench\n      kubeconfig: {}\n      page_size: 500\n      qps: 1000\nserve:\n  interval: 1h\n  fetch_interval: 1h\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let port = common::free_port();
+    let data = root.join("serve-data");
+    let _ = std::fs::remove_dir_all(&data);
+    let started = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gitdrift"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("GITDRIFT_CACHE_DIR", root.join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start gitdrift serve");
+    let first = loop {
+        if let Some(status) = bench_status(port)
+            && status["last_scan_id"].is_i64()
+        {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no first scan within 10 minutes"
+        );
+        if let Ok(Some(code)) = child.try_wait() {
+            panic!("gitdrift serve exited: {code}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    println!(
+        "serve: watching and first scan in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let base = first["summary"]["drifted"].as_u64().unwrap();
+    // Deployments in sync in the generated data (see `common::generated`), each used once.
+    let in_sync: Vec<usize> = (0..apps)
+        .map(|i| (i * 7919) % apps)
+        .filter(|app| app % 50 != 7)
+        .take(events)
+        .collect();
+    assert_eq!(in_sync.len(), events, "enough Deployments in sync");
+    let mut latencies = Vec::with_capacity(events);
+    for (i, app) in in_sync.into_iter().enumerate() {
+        let ns = format!("team-{:04}", app / common::APPS_PER_NAMESPACE);
+        let name = format!("svc-{app:06}");
+        let mut object: Value =
+            serde_json::from_str(&common::live_deployment(&ns, &name, 2, false)).unwrap();
+        object["spec"]["replicas"] = json!(100 + i);
+        let want = base + i as u64 + 1;
+        let sent = Instant::now();
+        api.apply(object);
+        loop {
+            let drifted = bench_status(port).and_then(|s| s["summary"]["drifted"].as_u64());
+            if drifted == Some(want) {
+                break;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(120),
+                "change {i} not counted within 2 minutes (drifted {drifted:?}, want {want})"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        latencies.push(sent.elapsed());
+    }
+    let metrics = http::request(port, "GET", "/metrics", &[], b"")
+        .unwrap()
+        .body;
+    let drifted: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("gitdrift_resources{") && l.contains(r#"status="drifted""#))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(
+        drifted as u64,
+        base + events as u64,
+        "/metrics counts every change"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    latencies
 }
 
 async fn watch_latency(api: &KubeApi, config: &Path, apps: usize, events: usize) -> Vec<Duration> {

@@ -7,7 +7,7 @@
 //! One registry per [`Metrics`], built once and handed to what counts (the guards through
 //! [`crate::live::Recorder`]); never a global, so tests can run several side by side.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use prometheus::{
@@ -15,10 +15,10 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::audit::findings::FindingStatus;
 use crate::diff::Status;
 use crate::model::Code;
 use crate::report::ScanReport;
+use crate::report::tally::{Published, Tally};
 
 /// The statuses `gitdrift_resources` always has a series for.
 const STATUSES: [Status; 4] = [
@@ -88,9 +88,9 @@ pub struct Metrics {
 }
 
 /// The gauge series a target's scan set: family and label values.
-type Series = Vec<(Family, Vec<String>)>;
+type Series = HashSet<(Family, Vec<String>)>;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Family {
     Resources,
     Health,
@@ -444,8 +444,16 @@ impl Metrics {
     /// Sets a target's gauges from its latest scan, replacing what the previous scan set. A scan
     /// whose live read failed says nothing about the target's state: its resource, finding and
     /// coverage series stay as the last good scan left them (so that alerts on them keep their
-    /// time; the scan-health alerts say the numbers are old).
-    pub fn publish(&self, target: &str, provider: &str, report: &ScanReport, per_resource: bool) {
+    /// time; the scan-health alerts say the numbers are old). `counts` are the scan's counts
+    /// patched since by watched changes, when there are any.
+    pub fn publish(
+        &self,
+        target: &str,
+        provider: &str,
+        report: &ScanReport,
+        per_resource: bool,
+        counts: Option<&Tally>,
+    ) {
         let live_failed = report.problems.iter().any(|p| {
             p.severity == crate::model::Severity::Error
                 && p.target.as_deref() == Some(target)
@@ -454,142 +462,13 @@ impl Metrics {
         if live_failed {
             return;
         }
-        let mut set: Vec<(Family, Vec<String>, i64)> = Vec::new();
-        let mut by_kind: BTreeMap<(String, Status), i64> = BTreeMap::new();
-        let mut by_health: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
-        let mut fields: BTreeMap<String, i64> = BTreeMap::new();
-        let (mut managed, mut unmanaged, mut missing) = (0usize, 0usize, 0usize);
-        for r in report.resources.iter().filter(|r| r.target == target) {
-            for status in STATUSES {
-                by_kind.entry((r.kind.clone(), status)).or_insert(0);
-            }
-            *by_kind.entry((r.kind.clone(), r.status)).or_insert(0) += 1;
-            *fields.entry(r.kind.clone()).or_insert(0) += r.drifts.len() as i64;
-            if let Some(health) = &r.health {
-                // Every health of a kind is a series (0 included), as for drift statuses.
-                for h in HEALTHS {
-                    by_health.entry((r.kind.clone(), h)).or_insert(0);
-                }
-                *by_health
-                    .entry((r.kind.clone(), health.status.as_str()))
-                    .or_insert(0) += 1;
-            }
-            match r.status {
-                Status::InSync | Status::Drifted => managed += 1,
-                Status::Unmanaged => unmanaged += 1,
-                Status::Missing => missing += 1,
-            }
-            if per_resource && r.status != Status::InSync {
-                set.push((
-                    Family::Resource,
-                    vec![
-                        target.to_string(),
-                        r.kind.clone(),
-                        r.namespace.clone().unwrap_or_default(),
-                        r.name.clone(),
-                        r.status.as_str().to_string(),
-                    ],
-                    1,
-                ));
+        match counts {
+            Some(tally) => self.publish_counts(target, provider, tally),
+            None => {
+                let published = Published::of(report, target, per_resource);
+                self.publish_counts(target, provider, published.tally());
             }
         }
-        for ((kind, status), n) in by_kind {
-            set.push((
-                Family::Resources,
-                vec![
-                    target.to_string(),
-                    provider.to_string(),
-                    kind,
-                    status.as_str().to_string(),
-                ],
-                n,
-            ));
-        }
-        for ((kind, health), n) in by_health {
-            set.push((
-                Family::Health,
-                vec![target.to_string(), kind, health.to_string()],
-                n,
-            ));
-        }
-        for (kind, n) in fields {
-            set.push((Family::DriftedFields, vec![target.to_string(), kind], n));
-        }
-        let mut findings: BTreeMap<(String, String, String), i64> = BTreeMap::new();
-        for f in report
-            .findings
-            .iter()
-            .filter(|f| f.resource.target == target && f.status == FindingStatus::Fail)
-        {
-            *findings
-                .entry((
-                    f.side.as_str().to_string(),
-                    f.severity.as_str().to_string(),
-                    f.rule.clone(),
-                ))
-                .or_insert(0) += 1;
-        }
-        let mut live_only: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for f in report.findings.iter().filter(|f| {
-            f.resource.target == target && f.status == FindingStatus::Fail && f.live_only
-        }) {
-            *live_only
-                .entry((f.severity.as_str().to_string(), f.rule.clone()))
-                .or_insert(0) += 1;
-        }
-        for ((severity, rule), n) in live_only {
-            set.push((
-                Family::FindingsLiveOnly,
-                vec![target.to_string(), severity, rule],
-                n,
-            ));
-        }
-        for ((side, severity, rule), n) in findings {
-            set.push((
-                Family::Findings,
-                vec![target.to_string(), side, severity, rule],
-                n,
-            ));
-        }
-        for framework in &report.compliance.frameworks {
-            for (status, n) in [("pass", framework.passing), ("fail", framework.failing)] {
-                set.push((
-                    Family::Controls,
-                    vec![
-                        target.to_string(),
-                        framework.framework.clone(),
-                        status.to_string(),
-                    ],
-                    n as i64,
-                ));
-            }
-        }
-        let total = managed + unmanaged + missing;
-        let ratio = if total == 0 {
-            1.0
-        } else {
-            managed as f64 / total as f64
-        };
-
-        let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let old = series.remove(target).unwrap_or_default();
-        let mut new: Vec<(Family, Vec<String>)> = Vec::with_capacity(set.len() + 1);
-        for (family, labels, value) in set {
-            if let Some(vec) = self.family(family) {
-                vec.with_label_values(&labels).set(value);
-            }
-            new.push((family, labels));
-        }
-        let coverage = vec![target.to_string(), provider.to_string()];
-        self.coverage.with_label_values(&coverage).set(ratio);
-        new.push((Family::Coverage, coverage));
-        for (family, labels) in old {
-            if !new.iter().any(|(f, l)| *f == family && *l == labels) {
-                self.remove(family, &labels);
-            }
-        }
-        series.insert(target.to_string(), new);
-        drop(series);
         self.oldest_drift
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -618,6 +497,129 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .insert(target.to_string(), waivers);
         self.publish_waivers();
+    }
+
+    /// Sets a target's resource, finding, control and coverage gauges from its counts,
+    /// replacing the series it had: after each scan, and after each watched change between
+    /// scans (in time proportional to the number of series, not of resources).
+    pub fn publish_counts(&self, target: &str, provider: &str, tally: &Tally) {
+        let mut set: Vec<(Family, Vec<String>, i64)> = Vec::new();
+        for kind in tally.kinds() {
+            for status in STATUSES {
+                let n = tally
+                    .resources
+                    .get(&(kind.to_string(), status))
+                    .copied()
+                    .unwrap_or(0);
+                set.push((
+                    Family::Resources,
+                    vec![
+                        target.to_string(),
+                        provider.to_string(),
+                        kind.to_string(),
+                        status.as_str().to_string(),
+                    ],
+                    n,
+                ));
+            }
+            let n = tally.fields.get(kind).copied().unwrap_or(0);
+            set.push((
+                Family::DriftedFields,
+                vec![target.to_string(), kind.to_string()],
+                n,
+            ));
+        }
+        // Every health of a kind is a series (0 included), as for drift statuses.
+        let health_kinds: BTreeSet<&str> = tally.health.keys().map(|(k, _)| k.as_str()).collect();
+        for kind in health_kinds {
+            for health in HEALTHS {
+                let n = tally
+                    .health
+                    .get(&(kind.to_string(), health))
+                    .copied()
+                    .unwrap_or(0);
+                set.push((
+                    Family::Health,
+                    vec![target.to_string(), kind.to_string(), health.to_string()],
+                    n,
+                ));
+            }
+        }
+        for ((severity, rule), n) in &tally.live_only {
+            set.push((
+                Family::FindingsLiveOnly,
+                vec![
+                    target.to_string(),
+                    severity.as_str().to_string(),
+                    rule.clone(),
+                ],
+                *n,
+            ));
+        }
+        for ((side, severity, rule), n) in &tally.findings {
+            set.push((
+                Family::Findings,
+                vec![
+                    target.to_string(),
+                    side.as_str().to_string(),
+                    severity.as_str().to_string(),
+                    rule.clone(),
+                ],
+                *n,
+            ));
+        }
+        for (framework, (passing, failing)) in tally.frameworks() {
+            for (status, n) in [("pass", passing), ("fail", failing)] {
+                set.push((
+                    Family::Controls,
+                    vec![
+                        target.to_string(),
+                        framework.to_string(),
+                        status.to_string(),
+                    ],
+                    n as i64,
+                ));
+            }
+        }
+        for (key, status) in tally.out_of_sync.iter().flatten() {
+            set.push((
+                Family::Resource,
+                vec![
+                    target.to_string(),
+                    key.kind.clone(),
+                    key.namespace.clone().unwrap_or_default(),
+                    key.name.clone(),
+                    status.as_str().to_string(),
+                ],
+                1,
+            ));
+        }
+        let (managed, unmanaged, missing) = tally.coverage();
+        let total = managed + unmanaged + missing;
+        let ratio = if total == 0 {
+            1.0
+        } else {
+            managed as f64 / total as f64
+        };
+
+        let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let old = series.remove(target).unwrap_or_default();
+        let mut new: Series = HashSet::with_capacity(set.len() + 1);
+        for (family, labels, value) in set {
+            if let Some(vec) = self.family(family) {
+                vec.with_label_values(&labels).set(value);
+            }
+            new.insert((family, labels));
+        }
+        let coverage = vec![target.to_string(), provider.to_string()];
+        self.coverage.with_label_values(&coverage).set(ratio);
+        new.insert((Family::Coverage, coverage));
+        for (family, labels) in old {
+            if !new.contains(&(family, labels.clone())) {
+                self.remove(family, &labels);
+            }
+        }
+        series.insert(target.to_string(), new);
     }
 
     /// A waiver counts once, however many targets it applies to: active where it waived
@@ -907,7 +909,7 @@ mod tests {
                 {"kind": "Secret", "name": "b", "status": "unmanaged"},
             ]),
         );
-        m.publish("t1", "snapshot", &first, true);
+        m.publish("t1", "snapshot", &first, true, None);
         let text = m.encode();
         assert!(text.contains(
             r#"gitdrift_resources{kind="ConfigMap",provider="snapshot",status="drifted",target="t1"} 1"#
@@ -923,7 +925,7 @@ mod tests {
             "t1",
             json!([{"kind": "ConfigMap", "name": "a", "status": "in_sync"}]),
         );
-        m.publish("t1", "snapshot", &second, true);
+        m.publish("t1", "snapshot", &second, true, None);
         let text = m.encode();
         assert!(!text.contains(r#"kind="Secret""#), "{text}");
         assert!(!text.contains("gitdrift_resource_drift_status{"), "{text}");
@@ -933,7 +935,7 @@ mod tests {
         assert!(text.contains(r#"gitdrift_coverage_ratio{provider="snapshot",target="t1"} 1"#));
 
         // Another target's series are its own.
-        m.publish("t2", "snapshot", &first, false);
+        m.publish("t2", "snapshot", &first, false, None);
         m.forget_target("t1");
         let text = m.encode();
         assert!(!text.contains(r#"target="t1""#), "{text}");

@@ -8,15 +8,19 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::audit::findings::{FindingResource, waiver_for};
 use crate::audit::run::{AuditMemo, Auditor, RawFinding, Subject};
+use crate::config::audit::Waiver;
 use crate::config::{Config, Target};
 use crate::desired::{self, SourceRead};
 use crate::diff::ignore;
+use crate::diff::unmanaged::SystemContext;
 use crate::judge::{self, ResourceReport, UnreadableKind};
 use crate::live::aws::types::Estate;
 use crate::live::{LiveProvider, LiveRead, LiveRequest, Recorder};
-use crate::model::{Code, Declared, Object, Problem, Severity, Side, SourceRef};
+use crate::model::{Code, Declared, Object, Problem, ResourceKey, Severity, Side, SourceRef};
 use crate::remediate::lines::LineMemo;
+use crate::report::tally::Failing;
 use crate::report::{ScanMeta, ScanReport, SourceMeta, StaleRule, Summary, TargetMeta};
 
 /// What a scan uses that outlives it, built once and handed in, never global: the
@@ -64,6 +68,102 @@ impl Context {
     }
 }
 
+/// What a watched Kubernetes target's last scan leaves behind so that `serve` can judge and
+/// audit one changed object between scans, as the scan would have: its judge (git's objects
+/// indexed, the kinds' scopes, the defaults), the target's rules, and the waivers in force.
+pub struct Rejudge {
+    config: Arc<Config>,
+    target: String,
+    provider: String,
+    judge: judge::Judge,
+    auditor: Arc<Auditor>,
+    rules: Vec<usize>,
+    waivers: Vec<Waiver>,
+}
+
+impl std::fmt::Debug for Rejudge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rejudge")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rejudge {
+    /// The ignore rules, for [`Rejudge::object`] (one registry serves a batch of objects).
+    pub fn registry(&self) -> ignore::Registry<'_> {
+        ignore::Registry::new(&self.config.drift.ignore)
+    }
+
+    /// The identity a live object has in the target.
+    pub fn live_key(&self, object: &Object) -> ResourceKey {
+        self.judge.live_key(object)
+    }
+
+    /// Judges one identity again (`live`: its object now, `None` when it is gone) and runs the
+    /// rules on its live object: its judgement (`None`: nothing to report, as out of scope)
+    /// and its failing live findings. `desired_fails` says whether git's side fails a rule
+    /// (its live finding is then not live-only). A rule that errs on the object is left to
+    /// the next scan to report.
+    pub fn object(
+        &self,
+        key: &ResourceKey,
+        live: Option<&Object>,
+        system: &SystemContext,
+        registry: &ignore::Registry<'_>,
+        desired_fails: impl Fn(&str) -> bool,
+    ) -> (Option<ResourceReport>, Vec<Failing>) {
+        let report = if self.judge.declares(key) {
+            self.judge.judge_declared(key, live, registry)
+        } else {
+            live.and_then(|object| self.judge.judge_unmanaged(key, object, system))
+        };
+        let Some(object) = live else {
+            return (report, Vec::new());
+        };
+        let subject = Subject {
+            object,
+            side: Side::Live,
+            source: report.as_ref().and_then(|r| r.source.clone()),
+            related: None,
+        };
+        let evaluated =
+            self.auditor
+                .evaluate(&self.target, &self.provider, &self.rules, &[subject], None);
+        let today = Utc::now().date_naive();
+        let failing = evaluated
+            .findings
+            .into_iter()
+            .filter_map(|f| {
+                let rule = &self.auditor.set.rules[f.rule];
+                let resource = FindingResource {
+                    target: f.target,
+                    api_version: f.api_version,
+                    kind: f.kind,
+                    namespace: f.namespace,
+                    name: f.name,
+                };
+                let (waiver, _) = waiver_for(
+                    &self.waivers,
+                    &rule.id,
+                    Side::Live,
+                    &f.group,
+                    &resource,
+                    today,
+                );
+                waiver.is_none().then(|| Failing {
+                    side: Side::Live,
+                    severity: rule.severity,
+                    rule: rule.id.clone(),
+                    live_only: !desired_fails(&rule.id),
+                    controls: Arc::clone(&rule.controls),
+                })
+            })
+            .collect();
+        (report, failing)
+    }
+}
+
 /// Per target, the last scan's judgements and rule results, each keyed by the fingerprint of
 /// what it read (the declared document, the live object, the source reference, the judgement's
 /// environment; the rules and the configuration are the context's). A re-scan reuses what the
@@ -72,6 +172,8 @@ impl Context {
 #[derive(Default)]
 pub struct Memo {
     targets: std::sync::Mutex<HashMap<String, TargetMemo>>,
+    /// Watched targets' last judges, for [`Memo::rejudge`].
+    rejudges: std::sync::Mutex<HashMap<String, Arc<Rejudge>>>,
 }
 
 impl std::fmt::Debug for Memo {
@@ -115,6 +217,28 @@ impl Memo {
     /// Puts a target's memo back after its scan.
     fn put(&self, target: &str, memo: TargetMemo) {
         self.lock().insert(target.to_string(), memo);
+    }
+
+    /// What a watched target's last scan left to judge single objects again with (`None`
+    /// when the scan listed the target instead of reading its watch).
+    pub fn rejudge(&self, target: &str) -> Option<Arc<Rejudge>> {
+        self.rejudges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(target)
+            .cloned()
+    }
+
+    fn keep_rejudge(&self, target: &str, rejudge: Option<Rejudge>) {
+        let mut rejudges = self.rejudges.lock().unwrap_or_else(|e| e.into_inner());
+        match rejudge {
+            Some(rejudge) => {
+                rejudges.insert(target.to_string(), Arc::new(rejudge));
+            }
+            None => {
+                rejudges.remove(target);
+            }
+        }
     }
 
     /// What a target's last scan reused and redid.
@@ -178,6 +302,7 @@ pub async fn run_with(
         .cloned()
         .collect();
     let mut problems = selection_problems(config, options, &sources);
+    let watched: HashSet<String> = prepared.keys().cloned().collect();
 
     // Read: every target's live state (watched ones from their caches).
     let lives = read_lives(context, &targets, &sources, prepared).await;
@@ -197,7 +322,7 @@ pub async fn run_with(
     for (target, (provider, live)) in targets.iter().zip(lives) {
         let declared = take_declared(config, &target.name, &mut sources);
         let mut memo = context.memo.as_ref().map(|m| m.take(&target.name));
-        scanned.target(
+        let judge = scanned.target(
             context,
             target,
             (&provider, live),
@@ -207,6 +332,16 @@ pub async fn run_with(
         );
         if let (Some(memos), Some(memo)) = (&context.memo, memo) {
             memos.put(&target.name, memo);
+            let rejudge = watched.contains(&target.name).then(|| Rejudge {
+                config: Arc::clone(config),
+                target: target.name.clone(),
+                provider: provider.kind().to_string(),
+                judge,
+                auditor: Arc::clone(&context.auditor),
+                rules: context.auditor.rules_for(config, target),
+                waivers: waivers.clone(),
+            });
+            memos.keep_rejudge(&target.name, rejudge);
         }
     }
     problems.append(&mut scanned.problems);
@@ -308,7 +443,8 @@ struct Scanned {
 }
 
 impl Scanned {
-    /// Audits what git declares for a target, judges it against what runs, and audits what runs.
+    /// Audits what git declares for a target, judges it against what runs, and audits what
+    /// runs; returns what judged its Kubernetes objects.
     fn target(
         &mut self,
         context: &Context,
@@ -317,7 +453,7 @@ impl Scanned {
         (declared, unread): (Vec<Declared>, Vec<String>),
         registry: &ignore::Registry<'_>,
         mut memo: Option<&mut TargetMemo>,
-    ) {
+    ) -> judge::Judge {
         // With a source unread, its objects would all look unmanaged: say nothing rather than
         // something false.
         if !unread.is_empty() {
@@ -398,6 +534,7 @@ impl Scanned {
         );
         self.problems.append(&mut judged.live.problems);
         self.problems.append(&mut judged.problems);
+        judged.judge
     }
 
     /// Runs the rules on one side's subjects (dropped once judged) and keeps what they found.

@@ -393,3 +393,141 @@ fn difference(a: &Value, b: &Value) -> String {
     }
     walk(a, b, "").unwrap_or_else(|| "the same values, keys in another order".to_string())
 }
+
+/// The report of a scan, as the service gets it (for its counts).
+fn report_of(context: &Context, world: &World, cache: &Path) -> gitdrift::report::ScanReport {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let options = ScanOptions {
+        cache_dir: cache.to_path_buf(),
+        targets: vec!["demo".to_string()],
+    };
+    runtime.block_on(scan::run_with(
+        context,
+        &options,
+        world.sources.clone(),
+        world.lives.clone(),
+        chrono::Utc::now(),
+    ))
+}
+
+#[test]
+fn counts_patched_object_by_object_are_those_a_full_scan_counts() {
+    use gitdrift::diff::unmanaged::SystemContext;
+    use gitdrift::report::tally::{Judged, Published};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = Arc::new(
+        Config::load(
+            &root.join("examples/demo/gitdrift.yaml"),
+            &gitdrift::live::known(),
+        )
+        .unwrap(),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let recorder: Arc<dyn Recorder> = Arc::new(gitdrift::metrics::Metrics::new());
+    let original = read_world(&config, &recorder, cache.path());
+    let full = Context::new(Arc::clone(&config), Arc::clone(&recorder));
+    let mut patched_total = 0;
+    let mut moved_counts = 0;
+    for seed in [3_u64, 0x5eed, 2026_1204] {
+        let mut rng = Rng(seed);
+        let mut world = original.clone();
+        // The service's context: its scans leave a judge behind for watched targets (those
+        // whose live state is handed in, as here).
+        let service = full.clone().remembering();
+        let memo = service.memo.clone().unwrap();
+        let base = report_of(&service, &world, cache.path());
+        let mut published = Published::of(&base, "demo", true);
+        let mut rejudge = memo.rejudge("demo").expect("a watched target's judge");
+        for round in 0..12 {
+            // Live changes only, as a watch reports them: each changed identity is patched.
+            let mut changed = Vec::new();
+            let mut what = Vec::new();
+            for _ in 0..=rng.below(3) {
+                let objects = &mut world.lives.get_mut("demo").unwrap().objects;
+                let before: Vec<Object> = objects.clone();
+                // Declared changes `change` may make land in this copy and are dropped.
+                let mut other = World {
+                    sources: world.sources.clone(),
+                    lives: HashMap::from([("demo".to_string(), world.lives["demo"].clone())]),
+                };
+                what.push(change_live(&mut other, &original, &mut rng));
+                let after = other.lives.remove("demo").unwrap().objects;
+                for object in before.iter().chain(after.iter()) {
+                    changed.push(rejudge.live_key(object));
+                }
+                world.lives.get_mut("demo").unwrap().objects = after;
+            }
+            changed.sort();
+            changed.dedup();
+            let objects = &world.lives["demo"].objects;
+            let system = SystemContext::from_live(objects);
+            let registry = rejudge.registry();
+            let mut moved = false;
+            for key in &changed {
+                let live = objects.iter().find(|o| rejudge.live_key(o) == *key);
+                let (report, failing) = rejudge.object(key, live, &system, &registry, |rule| {
+                    published.desired_fails(key, rule)
+                });
+                moved |= published.patch(key, report.as_ref().map(Judged::of), failing);
+                patched_total += 1;
+            }
+            moved_counts += usize::from(moved);
+            let expected = report_of(&full, &world, cache.path());
+            let counted = Published::of(&expected, "demo", true);
+            assert_eq!(
+                published.tally(),
+                counted.tally(),
+                "seed {seed}, round {round}, after {what:?}: the patched counts differ from a full scan's"
+            );
+            let (got, want) = (published.summary(), counted.summary());
+            assert_eq!(
+                (
+                    got.resources,
+                    got.in_sync,
+                    got.drifted,
+                    got.missing,
+                    got.unmanaged,
+                    got.drifts,
+                    &got.health
+                ),
+                (
+                    want.resources,
+                    want.in_sync,
+                    want.drifted,
+                    want.missing,
+                    want.unmanaged,
+                    want.drifts,
+                    &want.health
+                ),
+                "seed {seed}, round {round}, after {what:?}"
+            );
+            assert_eq!(
+                want, expected.summary,
+                "a report's counts are its summary's"
+            );
+            // Now and then a scan, as the service runs after a burst: a new base.
+            if rng.below(4) == 0 {
+                let base = report_of(&service, &world, cache.path());
+                published = Published::of(&base, "demo", true);
+                rejudge = memo.rejudge("demo").unwrap();
+            }
+        }
+    }
+    assert!(patched_total > 50, "identities patched: {patched_total}");
+    assert!(
+        moved_counts > 10,
+        "rounds whose counts moved: {moved_counts}"
+    );
+}
+
+/// One random change to a live object of the demo's Kubernetes target: edited, removed, copied
+/// under a new name, or put back as it first was.
+fn change_live(world: &mut World, original: &World, rng: &mut Rng) -> String {
+    loop {
+        let what = change(world, original, &[], rng);
+        if what.starts_with("live") {
+            return what;
+        }
+    }
+}

@@ -724,6 +724,157 @@ fn kubernetes_targets_follow_watches_and_only_reads_are_sent() {
     api.assert_read_only();
 }
 
+#[test]
+fn a_watched_change_is_published_at_once_and_the_next_scan_agrees() {
+    let api = KubeApi::start();
+    api.require_token("instant-token-9c8d");
+    api.load(demo_live_objects());
+    let repo = demo("");
+    let kubeconfig = repo.path().join("kubeconfig");
+    api.kubeconfig(&kubeconfig, "lab", "instant-token-9c8d");
+    // No scan follows a watched change for an hour: only the watch can move the counts.
+    std::fs::write(
+        repo.path().join("gitdrift.yaml"),
+        format!(
+            "sources:\n  - name: shop\n    repo: .\n    paths: [\"gitops/**\"]\n    target: lab\n    namespace: shop\ntargets:\n  - name: lab\n    kubernetes:\n      context: lab\n      kubeconfig: {}\nserve:\n  interval: 1h\n  fetch_interval: 1s\n  jitter: 0%\n  watch_debounce: 1h\n  resource_metrics: true\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    repo.commit("gitdrift configuration");
+    let served = start(&repo);
+    ready(&served);
+    let t = served.get("/api/v1/targets").json();
+    let lab = target(&t, "lab").clone();
+    assert_eq!(lab["mode"], "watch");
+    assert_eq!(lab["summary"]["errors"], 0, "{lab:#}");
+    assert!(lab["live_updated_at"].is_null(), "{lab:#}");
+    let count = |lab: &Value, status: &str| lab["summary"][status].as_u64().unwrap();
+    let scanned = lab["last_scan_id"].as_i64().unwrap();
+    let failing = lab["failing_findings"].as_u64().unwrap();
+    let drifted_configmaps = r#"gitdrift_resources{kind="ConfigMap",provider="kubernetes",status="drifted",target="lab"}"#;
+    let m = served.get("/metrics").body;
+    let before = metric(&m, drifted_configmaps).expect("drifted ConfigMaps");
+    assert!(
+        m.contains(r#"gitdrift_resource_drift_status{kind="ConfigMap",name="web-config",namespace="shop",status="drifted",target="lab"} 1"#),
+        "{m}"
+    );
+    let objects = demo_live_objects();
+    let find = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("the demo's {kind} {name}"))
+    };
+
+    // 1. web-config edited back to what git says: in sync, published without a scan.
+    let mut config_map = find("ConfigMap", "web-config");
+    let git_side =
+        std::fs::read_to_string(repo.path().join("gitops/apps/web/configmap.yaml")).unwrap();
+    config_map["data"] = data_of(&git_side);
+    api.apply(config_map);
+    served.wait_until("the edit published", Duration::from_secs(30), |s| {
+        let t = s.get("/api/v1/targets").json();
+        count(target(&t, "lab"), "drifted") == count(&lab, "drifted") - 1
+    });
+    let t = served.get("/api/v1/targets").json();
+    let now = target(&t, "lab");
+    assert_eq!(now["last_scan_id"], scanned, "no scan ran: {now:#}");
+    assert!(now["live_updated_at"].is_string(), "{now:#}");
+    assert_eq!(count(now, "in_sync"), count(&lab, "in_sync") + 1);
+    let m = served.get("/metrics").body;
+    assert_eq!(metric(&m, drifted_configmaps), Some(before - 1.0), "{m}");
+    assert!(
+        !m.contains(r#"name="web-config""#),
+        "in sync: no series of its own: {m}"
+    );
+
+    // 2. An object nothing declares, in a namespace git declares: unmanaged.
+    api.apply(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "made-by-hand", "namespace": "shop"},
+        "data": {"k": "v"}
+    }));
+    // 3. A declared Service deleted: missing (and its Endpoints now look hand-made).
+    api.delete("v1", "Service", Some("shop"), "web");
+    // 4. The web Deployment made privileged by hand: live-only findings.
+    let mut web = find("Deployment", "web");
+    web["spec"]["template"]["spec"]["containers"][0]["securityContext"] =
+        json!({"privileged": true});
+    api.apply(web);
+    served.wait_until("every change published", Duration::from_secs(30), |s| {
+        let t = s.get("/api/v1/targets").json();
+        let now = target(&t, "lab");
+        count(now, "unmanaged") > count(&lab, "unmanaged")
+            && count(now, "missing") == count(&lab, "missing") + 1
+            && now["failing_findings"].as_u64() > Some(failing)
+    });
+    let t = served.get("/api/v1/targets").json();
+    let patched = target(&t, "lab").clone();
+    assert_eq!(
+        patched["last_scan_id"], scanned,
+        "still no scan: {patched:#}"
+    );
+    let m = served.get("/metrics").body;
+    assert!(
+        m.contains(r#"gitdrift_resource_drift_status{kind="ConfigMap",name="made-by-hand",namespace="shop",status="unmanaged",target="lab"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"gitdrift_resource_drift_status{kind="Service",name="web",namespace="shop",status="missing",target="lab"} 1"#),
+        "{m}"
+    );
+    let live_only: f64 = m
+        .lines()
+        .filter(|l| l.starts_with("gitdrift_findings_live_only{") && l.contains(r#"target="lab""#))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(live_only >= 1.0, "{m}");
+    let (ok, verdict) = promtool_check_metrics(&m);
+    assert!(ok, "{verdict}");
+
+    // A scan (a new commit) counts the same state: the patched counts were a full scan's.
+    repo.commit("nothing for the target");
+    served.wait_until("the next scan", Duration::from_secs(60), |s| {
+        let t = s.get("/api/v1/targets").json();
+        target(&t, "lab")["last_scan_id"].as_i64() > Some(scanned)
+    });
+    let t = served.get("/api/v1/targets").json();
+    let rescanned = target(&t, "lab");
+    assert!(rescanned["live_updated_at"].is_null(), "{rescanned:#}");
+    for status in [
+        "resources",
+        "in_sync",
+        "drifted",
+        "missing",
+        "unmanaged",
+        "drifts",
+    ] {
+        assert_eq!(
+            rescanned["summary"][status], patched["summary"][status],
+            "{status}: the scan's {rescanned:#} and the patched {patched:#}"
+        );
+    }
+    assert_eq!(rescanned["summary"]["health"], patched["summary"]["health"]);
+    assert_eq!(rescanned["failing_findings"], patched["failing_findings"]);
+    assert_eq!(
+        served
+            .get("/metrics")
+            .body
+            .lines()
+            .filter(|l| l.starts_with("gitdrift_findings"))
+            .collect::<Vec<_>>(),
+        m.lines()
+            .filter(|l| l.starts_with("gitdrift_findings"))
+            .collect::<Vec<_>>(),
+        "the scan's finding series are the patched ones"
+    );
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
+    api.assert_read_only();
+}
+
 /// A ConfigMap manifest's `data`, as JSON (flat `key: value` lines under `data:`).
 fn data_of(manifest: &str) -> Value {
     let mut data = serde_json::Map::new();

@@ -203,6 +203,46 @@ fn fingerprint(rule: &str, side: Side, resource: &FindingResource, message: &str
     ])
 }
 
+/// The waiver that covers a finding of `rule` on `side` for a resource (its index and
+/// reference), and the expired waivers that would have: the first unexpired match wins.
+pub fn waiver_for(
+    waivers: &[Waiver],
+    rule: &str,
+    side: Side,
+    group: &str,
+    key: &FindingResource,
+    today: NaiveDate,
+) -> (Option<(usize, WaiverRef)>, Vec<usize>) {
+    let mut expired = Vec::new();
+    for (i, w) in waivers.iter().enumerate() {
+        if w.rule != rule || w.side.is_some_and(|s| s != side) {
+            continue;
+        }
+        let resource_key = ResourceKey {
+            group: group.to_string(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        };
+        if !w.selector.matches(&key.target, &resource_key) {
+            continue;
+        }
+        if w.expires < today {
+            expired.push(i);
+            continue;
+        }
+        let reference = WaiverRef {
+            justification: w.justification.clone(),
+            expires: w.expires,
+            owner: w.owner.clone(),
+            file: w.file.display().to_string(),
+            line: w.line,
+        };
+        return (Some((i, reference)), expired);
+    }
+    (None, expired)
+}
+
 /// Turns raw violations into findings: report keys, live-only marks, waivers, fingerprints; and
 /// counts the compliance summary. `rules_run` are the rules that judged some resource; `complete`
 /// says whether every target was scanned (only then is a waiver that matched nothing stale).
@@ -283,37 +323,7 @@ pub fn assemble(
         .zip(live_only)
         .map(|((f, key), live_only)| {
             let rule = &set.rules[f.rule];
-            let mut expired = Vec::new();
-            let mut waiver = None;
-            for (i, w) in waivers.iter().enumerate() {
-                if w.rule != rule.id || w.side.is_some_and(|s| s != f.side) {
-                    continue;
-                }
-                let resource_key = ResourceKey {
-                    group: f.group.clone(),
-                    kind: key.kind.clone(),
-                    namespace: key.namespace.clone(),
-                    name: key.name.clone(),
-                };
-                if !w.selector.matches(&key.target, &resource_key) {
-                    continue;
-                }
-                if w.expires < today {
-                    expired.push(i);
-                    continue;
-                }
-                waiver = Some((
-                    i,
-                    WaiverRef {
-                        justification: w.justification.clone(),
-                        expires: w.expires,
-                        owner: w.owner.clone(),
-                        file: w.file.display().to_string(),
-                        line: w.line,
-                    },
-                ));
-                break;
-            }
+            let (waiver, expired) = waiver_for(waivers, &rule.id, f.side, &f.group, &key, today);
             let fingerprint = fingerprint(&rule.id, f.side, &key, &f.message);
             let matched = waiver.as_ref().map(|(i, _)| *i);
             let finding = Finding {

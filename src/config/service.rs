@@ -14,7 +14,7 @@
 //!   interval: 5m                    # how often each target is scanned (a target may override)
 //!   jitter: 10%                     # each wait is lengthened by up to this share, at random
 //!   fetch_interval: 1m              # how often git sources are fetched (and on webhook)
-//!   watch_debounce: 2s              # watch mode: quiet time after a change before judging
+//!   watch_debounce: 2s              # watch mode: quiet time after a change before the full scan
 //!   shutdown_timeout: 30s           # SIGTERM: how long running scans may take to finish
 //!   resource_metrics: false         # per-resource gauge (one series per drifted resource!)
 //!   drift_age_limit: 1d             # GitdriftDriftTooOld fires on drift older than this
@@ -58,7 +58,8 @@ pub struct ServeSettings {
     pub jitter: f64,
     /// Time between two fetches of a git source.
     pub fetch_interval: Duration,
-    /// Watch mode: how long the live state must be quiet after a change before a scan.
+    /// Watch mode: how long the live state must be quiet after a change before the full scan
+    /// that stores it (its counts are published at once, `serve::instant`).
     pub watch_debounce: Duration,
     /// How long running scans may take to finish after SIGTERM.
     pub shutdown_timeout: Duration,

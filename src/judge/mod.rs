@@ -163,6 +163,9 @@ pub struct Judged {
     pub unreadable: Vec<UnreadableKind>,
     /// The live read that was judged (its problems are the reader's).
     pub live: LiveRead,
+    /// What judged the Kubernetes objects: `serve` keeps a watched target's to judge single
+    /// objects again between scans.
+    pub judge: Judge,
 }
 
 /// Judges one target: every declared object against the live read, then what runs undeclared.
@@ -237,5 +240,6 @@ pub fn target(
         problems,
         unreadable,
         live,
+        judge,
     }
 }

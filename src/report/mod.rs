@@ -10,6 +10,7 @@ pub mod junit;
 pub mod markdown;
 pub mod openreports;
 pub mod sarif;
+pub mod tally;
 pub mod text;
 
 use std::collections::BTreeMap;

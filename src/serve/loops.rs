@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use super::Service;
 use super::remediation::enqueue_plan;
+use super::{Service, instant};
 use crate::config::{Config, LiveSettings, Source, Target};
 use crate::desired::{self, SourceRead};
 use crate::live::LiveRead;
 use crate::live::kube::KubeProvider;
-use crate::live::kube::watch::{CacheOnly, TargetWatch};
+use crate::live::kube::watch::TargetWatch;
 use crate::model::{Code, Severity};
 use crate::report::ScanReport;
 use crate::scan::{self, ScanOptions};
@@ -197,10 +197,19 @@ pub(super) async fn target_sources(
         .collect()
 }
 
-/// Watch mode's state for one target: the watch, and the revisions it was started for.
+/// Watch mode's state for one target: the watch, the revisions it was started for, and what
+/// publishes its changes between scans.
 pub(super) struct Watching {
-    watch: TargetWatch,
+    watch: Arc<TargetWatch>,
     revisions: Vec<Option<String>>,
+    instant: Arc<instant::Instant>,
+    publisher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.publisher.abort();
+    }
 }
 
 pub(super) async fn target_loop(
@@ -222,6 +231,7 @@ pub(super) async fn target_loop(
     loop {
         let sources = target_sources(&service, &config, &target.name).await;
         let mut prepared = HashMap::new();
+        let mut snapshot = 0;
         if let Some(provider) = &watching {
             let revisions: Vec<Option<String>> = sources.iter().map(|s| s.commit.clone()).collect();
             let current = watch.as_ref().is_some_and(|w| w.revisions == revisions);
@@ -229,7 +239,13 @@ pub(super) async fn target_loop(
                 watch = None;
                 updates = None;
                 let request = scan::live_request(&config, &target.name, &sources);
-                match TargetWatch::start(provider, &request, |_| Box::new(CacheOnly)).await {
+                let published = Arc::new(instant::Instant::default());
+                let changes = Arc::clone(&published.changes);
+                match TargetWatch::start(provider, &request, |_| {
+                    Box::new(instant::Logging(changes))
+                })
+                .await
+                {
                     Ok(started) => {
                         let settings_timeout = match &target.live {
                             LiveSettings::Kubernetes(k) => k.timeout,
@@ -237,9 +253,19 @@ pub(super) async fn target_loop(
                         };
                         if started.ready(settings_timeout * 2).await {
                             updates = Some(started.updates());
+                            let started = Arc::new(started);
+                            let publisher = tokio::spawn(instant::publisher(
+                                Arc::clone(&service),
+                                target.name.clone(),
+                                crate::live::LiveProvider::kind_of(&target).to_string(),
+                                Arc::clone(&started),
+                                Arc::clone(&published),
+                            ));
                             watch = Some(Watching {
                                 watch: started,
                                 revisions,
+                                instant: published,
+                                publisher,
                             });
                         } else {
                             tracing::warn!(message = "the watch did not list every kind; listing at each scan instead", target = %target.name, kinds = ?started.unreadable());
@@ -253,7 +279,8 @@ pub(super) async fn target_loop(
                 }
             }
             if let Some(w) = &watch {
-                let read = w.watch.live_read();
+                let (read, seq) = w.watch.snapshot();
+                snapshot = seq;
                 // A kind whose watch is failing (an object the watch cannot parse, a stream
                 // the server keeps ending) is read by listing this scan instead: a list skips
                 // one bad object, a watch cannot.
@@ -269,7 +296,13 @@ pub(super) async fn target_loop(
         {
             return;
         }
-        scan_target(&service, &context, &target, sources, prepared, generation).await;
+        let watched = watch
+            .as_ref()
+            .map(|w| (w.instant.as_ref(), w.watch.as_ref(), snapshot));
+        scan_target(
+            &service, &context, &target, sources, prepared, generation, watched,
+        )
+        .await;
         let current = || {
             service.generation.load(Ordering::SeqCst) == generation
                 && !service.shutting_down.load(Ordering::SeqCst)
@@ -357,6 +390,7 @@ pub(super) async fn scan_target(
     sources: Vec<SourceRead>,
     prepared: HashMap<String, LiveRead>,
     generation: u64,
+    watched: Option<(&instant::Instant, &TargetWatch, u64)>,
 ) {
     let config = &context.config;
     // One scan of a target at a time: waited for before a permit is taken, so a target
@@ -462,12 +496,6 @@ pub(super) async fn scan_target(
             None
         }
     };
-    service.metrics.publish(
-        &target.name,
-        crate::live::LiveProvider::kind_of(target),
-        &report,
-        config.serve.resource_metrics,
-    );
     let mut stages: BTreeMap<&str, usize> = BTreeMap::new();
     let mut errors = Vec::new();
     for p in report
@@ -481,6 +509,52 @@ pub(super) async fn scan_target(
         }
     }
     let stages: Vec<(&str, usize)> = stages.into_iter().collect();
+    let provider = crate::live::LiveProvider::kind_of(target);
+    let per_resource = config.serve.resource_metrics;
+    // A watched target's counts are the scan's patched with the changes its watch took since
+    // the scan read it, published under the lock patches take.
+    let publish = |counts: Option<&instant::Counts<'_>>| {
+        service.metrics.publish(
+            &target.name,
+            provider,
+            &report,
+            per_resource,
+            counts.map(|c| c.tally),
+        );
+        finish_status(
+            service,
+            &target.name,
+            id,
+            Some(&report),
+            &stale,
+            errors.clone(),
+        );
+        if let Some(counts) = counts
+            && let Some(status) = service
+                .targets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(&target.name)
+        {
+            status.summary = Some(counts.summary.clone());
+            status.failing_findings = counts.failing;
+        }
+    };
+    match watched {
+        Some((instant, watch, seq)) => {
+            let rejudge = context.memo.as_ref().and_then(|m| m.rejudge(&target.name));
+            instant.install(
+                &report,
+                &target.name,
+                rejudge,
+                seq,
+                watch,
+                per_resource,
+                publish,
+            );
+        }
+        None => publish(None),
+    }
     service
         .metrics
         .scan_finished(&target.name, clock.elapsed().as_secs_f64(), &stages);
@@ -494,9 +568,7 @@ pub(super) async fn scan_target(
         errors = report.summary.errors,
         elapsed_ms = clock.elapsed().as_millis() as u64,
     );
-    let clean = errors.is_empty();
-    finish_status(service, &target.name, id, Some(&report), &stale, errors);
-    if clean && config.remediation.in_service && config.remediation.provider.is_some() {
+    if errors.is_empty() && config.remediation.in_service && config.remediation.provider.is_some() {
         enqueue_plan(service, Arc::clone(config), &target.name, report, id);
     }
 }
@@ -544,6 +616,7 @@ pub(super) fn finish_status(
                 }
                 status.summary = Some(report.summary.clone());
                 status.failing_findings = report.compliance.failing.values().sum();
+                status.live_updated_at = None;
             }
             status.errors = errors;
             status.stale_sources = stale.to_vec();

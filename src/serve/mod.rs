@@ -7,6 +7,7 @@
 mod auth;
 pub mod convergence;
 pub mod http;
+mod instant;
 mod listener;
 mod loops;
 pub mod peers;
@@ -89,6 +90,9 @@ pub struct TargetStatus {
     pub stale_sources: Vec<String>,
     /// When the next scheduled scan is due.
     pub next_scan_at: Option<DateTime<Utc>>,
+    /// When a watched change last updated the counts (`summary`, `failing_findings`, the
+    /// gauges) since the last scan; `null` when they are the last scan's.
+    pub live_updated_at: Option<DateTime<Utc>>,
 }
 
 /// How a source stands.

@@ -84,9 +84,17 @@ pub struct Cache {
     pending: HashSet<GroupKind>,
     unreadable: BTreeMap<GroupKind, String>,
     discovery: Discovery,
+    /// Changes taken so far (objects added, modified or deleted, kinds listed).
+    changes: u64,
 }
 
 impl Cache {
+    /// How many changes the cache has taken: an observer's sequence number for the change it
+    /// is told of, to compare with a [`TargetWatch::snapshot`]'s.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
     /// The cached object with this identity.
     pub fn get(&self, key: &ResourceKey) -> Option<&Object> {
         self.live.get(key)
@@ -119,6 +127,7 @@ impl Cache {
     }
 
     fn upsert(&mut self, gk: &GroupKind, object: Object) -> ResourceKey {
+        self.changes += 1;
         let key = self.key(&object);
         self.by_kind
             .entry(gk.clone())
@@ -129,6 +138,7 @@ impl Cache {
     }
 
     fn remove(&mut self, gk: &GroupKind, object: &Object) -> ResourceKey {
+        self.changes += 1;
         let key = self.key(object);
         if let Some(keys) = self.by_kind.get_mut(gk) {
             keys.remove(&key);
@@ -140,6 +150,7 @@ impl Cache {
     /// Replaces every cached object of a kind after a (re)list; returns the identities it held
     /// before and holds now.
     fn replace_kind(&mut self, gk: &GroupKind, objects: Vec<Object>) -> HashSet<ResourceKey> {
+        self.changes += 1;
         let old = self.by_kind.remove(gk).unwrap_or_default();
         for key in &old {
             self.live.remove(key);
@@ -238,6 +249,17 @@ impl TargetWatch {
     /// The watched objects as a live read, for a full scan (with compliance rules) of the
     /// target without listing it again. Kinds not listed yet or failing are unreadable.
     pub fn live_read(&self) -> LiveRead {
+        self.snapshot().0
+    }
+
+    /// Reads the cache under its lock: what an observer computed is current with it.
+    pub fn with_cache<T>(&self, read: impl FnOnce(&Cache) -> T) -> T {
+        read(&self.shared.lock().cache)
+    }
+
+    /// [`TargetWatch::live_read`], with how many changes the cache had taken when it was read
+    /// (see [`Cache::changes`]): the changes after it are not in the read.
+    pub fn snapshot(&self) -> (LiveRead, u64) {
         let state = self.shared.lock();
         let cache = &state.cache;
         let mut unreadable: Vec<Unreadable> = cache
@@ -262,7 +284,7 @@ impl TargetWatch {
                 });
             }
         }
-        LiveRead {
+        let read = LiveRead {
             objects: cache.live.values().cloned().collect(),
             problems: Vec::new(),
             observed_at: chrono::Utc::now(),
@@ -274,7 +296,8 @@ impl TargetWatch {
             skipped: BTreeSet::new(),
             // Watched targets judge with the vendored defaults and the CRDs git declares.
             openapi: Vec::new(),
-        }
+        };
+        (read, cache.changes)
     }
 
     /// Notifications of every change.
