@@ -16,7 +16,7 @@ use prometheus::{
 };
 
 use crate::diff::Status;
-use crate::model::Code;
+use crate::model::{Code, ResourceKey};
 use crate::report::ScanReport;
 use crate::report::tally::{Published, Tally};
 
@@ -70,6 +70,9 @@ pub struct Metrics {
     history_head: IntGaugeVec,
     /// The label sets each target's latest scan set, to remove before the next.
     series: Mutex<HashMap<String, Series>>,
+    /// Each target's per-resource series (`serve.resource_metrics`), apart: a watched change
+    /// sets or removes its own without going through the others.
+    resource_series: Mutex<HashMap<String, HashSet<Vec<String>>>>,
     /// Each target's waivers, combined into `gitdrift_waivers`.
     waiver_states: Mutex<BTreeMap<String, Vec<WaiverState>>>,
     revisions: Mutex<HashMap<String, String>>,
@@ -371,6 +374,7 @@ impl Metrics {
             ),
             registry: r,
             series: Mutex::new(HashMap::new()),
+            resource_series: Mutex::new(HashMap::new()),
             waiver_states: Mutex::new(BTreeMap::new()),
             revisions: Mutex::new(HashMap::new()),
         };
@@ -463,10 +467,10 @@ impl Metrics {
             return;
         }
         match counts {
-            Some(tally) => self.publish_counts(target, provider, tally),
+            Some(tally) => self.publish_counts(target, provider, tally, None),
             None => {
                 let published = Published::of(report, target, per_resource);
-                self.publish_counts(target, provider, published.tally());
+                self.publish_counts(target, provider, published.tally(), None);
             }
         }
         self.oldest_drift
@@ -501,8 +505,16 @@ impl Metrics {
 
     /// Sets a target's resource, finding, control and coverage gauges from its counts,
     /// replacing the series it had: after each scan, and after each watched change between
-    /// scans (in time proportional to the number of series, not of resources).
-    pub fn publish_counts(&self, target: &str, provider: &str, tally: &Tally) {
+    /// scans. The per-resource series are set from the counts' resources not in sync, or, given
+    /// `changes` (a watched change's), only those changed are: the time then depends on the
+    /// number of kinds, rules and controls, not of resources.
+    pub fn publish_counts(
+        &self,
+        target: &str,
+        provider: &str,
+        tally: &Tally,
+        changes: Option<&[(ResourceKey, Status, bool)]>,
+    ) {
         let mut set: Vec<(Family, Vec<String>, i64)> = Vec::new();
         for kind in tally.kinds() {
             for status in STATUSES {
@@ -581,18 +593,19 @@ impl Metrics {
                 ));
             }
         }
-        for (key, status) in tally.out_of_sync.iter().flatten() {
-            set.push((
-                Family::Resource,
-                vec![
-                    target.to_string(),
-                    key.kind.clone(),
-                    key.namespace.clone().unwrap_or_default(),
-                    key.name.clone(),
-                    status.as_str().to_string(),
-                ],
-                1,
-            ));
+        let resource_labels = |key: &ResourceKey, status: Status| {
+            vec![
+                target.to_string(),
+                key.kind.clone(),
+                key.namespace.clone().unwrap_or_default(),
+                key.name.clone(),
+                status.as_str().to_string(),
+            ]
+        };
+        if changes.is_none() {
+            for (key, status) in tally.out_of_sync.iter().flatten() {
+                set.push((Family::Resource, resource_labels(key, *status), 1));
+            }
         }
         let (managed, unmanaged, missing) = tally.coverage();
         let total = managed + unmanaged + missing;
@@ -602,6 +615,43 @@ impl Metrics {
             managed as f64 / total as f64
         };
 
+        // Per-resource series apart: a watched change moves only its own.
+        {
+            let mut resources = self
+                .resource_series
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let mine = resources.entry(target.to_string()).or_default();
+            match changes {
+                Some(changes) => {
+                    for (key, status, added) in changes {
+                        let labels = resource_labels(key, *status);
+                        if *added {
+                            self.resource.with_label_values(&labels).set(1);
+                            mine.insert(labels);
+                        } else {
+                            let _ = self.resource.remove_label_values(&labels);
+                            mine.remove(&labels);
+                        }
+                    }
+                }
+                None => {
+                    let now: HashSet<Vec<String>> = set
+                        .iter()
+                        .filter(|(f, _, _)| *f == Family::Resource)
+                        .map(|(_, labels, _)| labels.clone())
+                        .collect();
+                    for labels in mine.iter().filter(|l| !now.contains(*l)) {
+                        let _ = self.resource.remove_label_values(labels);
+                    }
+                    for labels in &now {
+                        self.resource.with_label_values(labels).set(1);
+                    }
+                    *mine = now;
+                }
+            }
+        }
+        set.retain(|(f, _, _)| *f != Family::Resource);
         let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let old = series.remove(target).unwrap_or_default();
         let mut new: Series = HashSet::with_capacity(set.len() + 1);
@@ -678,6 +728,15 @@ impl Metrics {
             .unwrap_or_default();
         for (family, labels) in old {
             self.remove(family, &labels);
+        }
+        let resources = self
+            .resource_series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(target)
+            .unwrap_or_default();
+        for labels in resources {
+            let _ = self.resource.remove_label_values(&labels);
         }
         for vec in [&self.last_success, &self.last_scan, &self.scan_interval] {
             let _ = vec.remove_label_values(&[target]);

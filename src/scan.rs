@@ -90,77 +90,100 @@ impl std::fmt::Debug for Rejudge {
 }
 
 impl Rejudge {
-    /// The ignore rules, for [`Rejudge::object`] (one registry serves a batch of objects).
-    pub fn registry(&self) -> ignore::Registry<'_> {
-        ignore::Registry::new(&self.config.drift.ignore)
-    }
-
     /// The identity a live object has in the target.
     pub fn live_key(&self, object: &Object) -> ResourceKey {
         self.judge.live_key(object)
     }
 
-    /// Judges one identity again (`live`: its object now, `None` when it is gone) and runs the
-    /// rules on its live object: its judgement (`None`: nothing to report, as out of scope)
-    /// and its failing live findings. `desired_fails` says whether git's side fails a rule
-    /// (its live finding is then not live-only). A rule that errs on the object is left to
-    /// the next scan to report.
-    pub fn object(
+    /// Judges identities again (each with its object now, `None` when it is gone) and runs
+    /// the rules on their live objects, all in one evaluation: per identity, its judgement
+    /// (`None`: nothing to report, as out of scope) and its failing live findings, in the
+    /// order given. `desired_fails` says whether git's side of an identity fails a rule (its
+    /// live finding is then not live-only). A rule that errs on an object is left to the next
+    /// scan to report.
+    pub fn objects(
         &self,
-        key: &ResourceKey,
-        live: Option<&Object>,
+        batch: &[(ResourceKey, Option<Object>)],
         system: &SystemContext,
-        registry: &ignore::Registry<'_>,
-        desired_fails: impl Fn(&str) -> bool,
-    ) -> (Option<ResourceReport>, Vec<Failing>) {
-        let report = if self.judge.declares(key) {
-            self.judge.judge_declared(key, live, registry)
-        } else {
-            live.and_then(|object| self.judge.judge_unmanaged(key, object, system))
-        };
-        let Some(object) = live else {
-            return (report, Vec::new());
-        };
-        let subject = Subject {
-            object,
-            side: Side::Live,
-            source: report.as_ref().and_then(|r| r.source.clone()),
-            related: None,
-        };
+        desired_fails: impl Fn(&ResourceKey, &str) -> bool,
+    ) -> Vec<(Option<ResourceReport>, Vec<Failing>)> {
+        let registry = ignore::Registry::new(&self.config.drift.ignore);
+        let reports: Vec<Option<ResourceReport>> = batch
+            .iter()
+            .map(|(key, live)| {
+                if self.judge.declares(key) {
+                    self.judge.judge_declared(key, live.as_ref(), &registry)
+                } else {
+                    live.as_ref()
+                        .and_then(|object| self.judge.judge_unmanaged(key, object, system))
+                }
+            })
+            .collect();
+        // Findings name their resource by the object's own fields: back to the identity.
+        type Named<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
+        let mut index: HashMap<Named<'_>, usize> = HashMap::new();
+        let mut subjects = Vec::new();
+        for (i, ((_, live), report)) in batch.iter().zip(&reports).enumerate() {
+            if let Some(object) = live {
+                index.insert(
+                    (
+                        object.group.as_str(),
+                        object.kind.as_str(),
+                        object.namespace.as_deref(),
+                        object.name.as_str(),
+                    ),
+                    i,
+                );
+                subjects.push(Subject {
+                    object,
+                    side: Side::Live,
+                    source: report.as_ref().and_then(|r| r.source.clone()),
+                    related: None,
+                });
+            }
+        }
         let evaluated =
             self.auditor
-                .evaluate(&self.target, &self.provider, &self.rules, &[subject], None);
+                .evaluate(&self.target, &self.provider, &self.rules, &subjects, None);
+        drop(subjects);
         let today = Utc::now().date_naive();
-        let failing = evaluated
-            .findings
-            .into_iter()
-            .filter_map(|f| {
-                let rule = &self.auditor.set.rules[f.rule];
-                let resource = FindingResource {
-                    target: f.target,
-                    api_version: f.api_version,
-                    kind: f.kind,
-                    namespace: f.namespace,
-                    name: f.name,
-                };
-                let (waiver, _) = waiver_for(
-                    &self.waivers,
-                    &rule.id,
-                    Side::Live,
-                    &f.group,
-                    &resource,
-                    today,
-                );
-                waiver.is_none().then(|| Failing {
+        let mut failing: Vec<Vec<Failing>> = vec![Vec::new(); batch.len()];
+        for f in evaluated.findings {
+            let Some(&i) = index.get(&(
+                f.group.as_str(),
+                f.kind.as_str(),
+                f.namespace.as_deref(),
+                f.name.as_str(),
+            )) else {
+                continue;
+            };
+            let rule = &self.auditor.set.rules[f.rule];
+            let resource = FindingResource {
+                target: f.target,
+                api_version: f.api_version,
+                kind: f.kind,
+                namespace: f.namespace,
+                name: f.name,
+            };
+            let (waiver, _) = waiver_for(
+                &self.waivers,
+                &rule.id,
+                Side::Live,
+                &f.group,
+                &resource,
+                today,
+            );
+            if waiver.is_none() {
+                failing[i].push(Failing {
                     side: Side::Live,
                     severity: rule.severity,
                     rule: rule.id.clone(),
-                    live_only: !desired_fails(&rule.id),
+                    live_only: !desired_fails(&batch[i].0, &rule.id),
                     controls: Arc::clone(&rule.controls),
-                })
-            })
-            .collect();
-        (report, failing)
+                });
+            }
+        }
+        reports.into_iter().zip(failing).collect()
     }
 }
 

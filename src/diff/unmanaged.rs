@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::model::Object;
+use crate::model::{Object, ResourceKey};
 
 /// Facts about the live state that tell generated objects from hand-made ones.
 #[derive(Debug, Default)]
@@ -46,6 +46,40 @@ impl SystemContext {
             }
         }
         context
+    }
+
+    /// Whether a change to `key` can change these facts: a Service or a StatefulSet changed.
+    pub fn is_input(key: &ResourceKey) -> bool {
+        matches!(
+            (key.group.as_str(), key.kind.as_str()),
+            ("", "Service") | ("apps", "StatefulSet")
+        )
+    }
+
+    /// The identities whose verdict a change to `key` can turn, to judge again with it: the
+    /// Endpoints of a Service, and, among `claims` (the identities of the volume claims there
+    /// are), those in a StatefulSet's namespace that name it.
+    pub fn dependents<'a>(
+        key: &ResourceKey,
+        claims: impl IntoIterator<Item = &'a ResourceKey>,
+    ) -> Vec<ResourceKey> {
+        match (key.group.as_str(), key.kind.as_str()) {
+            ("", "Service") => vec![ResourceKey {
+                group: String::new(),
+                kind: "Endpoints".to_string(),
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+            }],
+            ("apps", "StatefulSet") => {
+                let infix = format!("-{}-", key.name);
+                claims
+                    .into_iter()
+                    .filter(|c| c.namespace == key.namespace && c.name.contains(&infix))
+                    .cloned()
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Whether a live object is made by Kubernetes or a controller rather than by someone.

@@ -66,11 +66,12 @@ impl Judged {
 }
 
 /// What one resource (by identity) adds to its target's counts: its judgement (none for a live
-/// object only findings name) and its failing findings on both sides.
+/// object only findings name; more than one where AWS declarations share an identity) and its
+/// failing findings on both sides.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Entry {
-    /// Its judgement.
-    pub resource: Option<Judged>,
+    /// Its judgements.
+    pub resource: Vec<Judged>,
     /// Its failing findings.
     pub findings: Vec<Failing>,
 }
@@ -89,10 +90,14 @@ pub struct Tally {
     pub findings: BTreeMap<(Side, RuleSeverity, String), i64>,
     /// Failing live-only findings per severity and rule.
     pub live_only: BTreeMap<(RuleSeverity, String), i64>,
-    /// Failing findings per framework and control.
+    /// Failing findings per control of each framework, for the controls of the rules the
+    /// scan ran (a patch moves their counts, never the set: which rules apply is the scan's).
     pub controls: BTreeMap<String, BTreeMap<String, i64>>,
     /// Resources not in sync, one by one (only with `serve.resource_metrics`).
     pub out_of_sync: Option<BTreeSet<(ResourceKey, Status)>>,
+    /// What the last patches did to `out_of_sync` (added or taken out), for the per-resource
+    /// series to follow one by one.
+    pub out_of_sync_changes: Vec<(ResourceKey, Status, bool)>,
     /// Resources per kind, all statuses together (which kinds have series).
     kinds: BTreeMap<String, i64>,
 }
@@ -108,7 +113,7 @@ fn bump<K: Ord + Clone>(map: &mut BTreeMap<K, i64>, key: K, by: i64) {
 impl Tally {
     /// Adds (`sign` 1) or takes out (`sign` -1) one resource's share.
     pub fn add(&mut self, key: &ResourceKey, entry: &Entry, sign: i64) {
-        if let Some(judged) = &entry.resource {
+        for judged in &entry.resource {
             let kind = &key.kind;
             bump(&mut self.kinds, kind.clone(), sign);
             bump(&mut self.resources, (kind.clone(), judged.status), sign);
@@ -124,10 +129,14 @@ impl Tally {
                 && judged.status != Status::InSync
             {
                 let item = (key.clone(), judged.status);
-                if sign > 0 {
-                    set.insert(item);
+                let changed = if sign > 0 {
+                    set.insert(item)
                 } else {
-                    set.remove(&item);
+                    set.remove(&item)
+                };
+                if changed {
+                    self.out_of_sync_changes
+                        .push((key.clone(), judged.status, sign > 0));
                 }
             }
         }
@@ -141,9 +150,13 @@ impl Tally {
                 bump(&mut self.live_only, (f.severity, f.rule.clone()), sign);
             }
             for (framework, controls) in f.controls.iter() {
-                let framework = self.controls.entry(framework.clone()).or_default();
+                let Some(framework) = self.controls.get_mut(framework) else {
+                    continue;
+                };
                 for control in controls {
-                    *framework.entry(control.clone()).or_insert(0) += sign;
+                    if let Some(n) = framework.get_mut(control) {
+                        *n += sign;
+                    }
                 }
             }
         }
@@ -261,7 +274,12 @@ impl Published {
                 namespace: r.namespace.clone(),
                 name: r.name.clone(),
             };
-            published.entries.entry(key).or_default().resource = Some(Judged::of(r));
+            published
+                .entries
+                .entry(key)
+                .or_default()
+                .resource
+                .push(Judged::of(r));
         }
         for f in report
             .findings
@@ -310,6 +328,7 @@ impl Published {
         for (key, entry) in &published.entries {
             tally.add(key, entry, 1);
         }
+        tally.out_of_sync_changes.clear();
         published.tally = tally;
         published
     }
@@ -317,6 +336,11 @@ impl Published {
     /// The counts.
     pub fn tally(&self) -> &Tally {
         &self.tally
+    }
+
+    /// What the patches since the last call did to the resources not in sync.
+    pub fn take_out_of_sync_changes(&mut self) -> Vec<(ResourceKey, Status, bool)> {
+        std::mem::take(&mut self.tally.out_of_sync_changes)
     }
 
     /// The summary: the scan's, with the resource counts as patched.
@@ -341,7 +365,7 @@ impl Published {
     ) -> bool {
         let old = self.entries.remove(key).unwrap_or_default();
         let mut new = Entry {
-            resource,
+            resource: resource.into_iter().collect(),
             findings: old
                 .findings
                 .iter()
@@ -355,7 +379,7 @@ impl Published {
             self.tally.add(key, &old, -1);
             self.tally.add(key, &new, 1);
         }
-        if new.resource.is_some() || !new.findings.is_empty() {
+        if !new.resource.is_empty() || !new.findings.is_empty() {
             self.entries.insert(key.clone(), new);
         }
         changed

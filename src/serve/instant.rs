@@ -4,20 +4,30 @@
 //! gauges) are patched: the object's old share out, its new share in ([`Published`]), in time
 //! that does not grow with the target. The debounced scan still follows, to store the history
 //! and to say everything counts cannot (drift details, ages, waivers, convergence).
+//!
+//! What stays the last scan's until the next: the custom resource definitions defaults come
+//! from (a changed one drops the patched counts until the next scan), which rules apply (the
+//! set of framework controls), and the problems.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use tokio::sync::Notify;
 
 use super::Service;
+use crate::diff::Status;
 use crate::diff::unmanaged::SystemContext;
 use crate::live::kube::watch::{Cache, Change, Observer, TargetWatch};
-use crate::model::{Object, ResourceKey};
+use crate::model::{GroupKind, Object, ResourceKey};
 use crate::report::tally::{Judged, Published, Tally};
 use crate::report::{ScanReport, Summary};
 use crate::scan::Rejudge;
+
+/// Changes kept for replay at most: past it, the patched counts are dropped until a scan that
+/// read the cache after the last of them.
+const MAX_RECENT: usize = 1_000_000;
 
 /// The changes a target's watch took, as its observer logs them.
 #[derive(Debug, Default)]
@@ -30,11 +40,16 @@ pub(super) struct Changes {
 struct ChangeLog {
     /// Identities changed and not yet published.
     pending: Vec<ResourceKey>,
-    /// Every change since the oldest scan snapshot still to be installed, with its sequence
-    /// number: a scan's result is patched with those after its snapshot.
+    /// The changes after the last installed scan's snapshot, with their sequence numbers: the
+    /// next scan's result is patched with those after its own snapshot.
     recent: VecDeque<(u64, ResourceKey)>,
+    /// Changes were dropped from `recent` up to this sequence number: a scan that read the
+    /// cache before it cannot be patched up to date.
+    overflowed: u64,
     /// A Service or StatefulSet changed: what is generated must be read again.
     system: bool,
+    /// A custom resource definition changed: the defaults the last scan judged with are old.
+    definitions: bool,
 }
 
 impl Changes {
@@ -43,24 +58,41 @@ impl Changes {
     }
 }
 
-/// The observer `serve` watches with: logs each changed identity and wakes the publisher.
+/// The observer `serve` watches with: logs each changed identity (and those whose verdict it
+/// can turn) and wakes the publisher.
 pub(super) struct Logging(pub Arc<Changes>);
 
 impl Observer for Logging {
     fn changed(&mut self, cache: &Cache, change: Change<'_>) {
         let seq = cache.changes();
-        let mut log = self.0.lock();
         let (gk, keys): (_, Vec<&ResourceKey>) = match change {
             Change::Object { gk, key } => (gk, vec![key]),
             Change::Kind { gk, touched } => (gk, touched.iter().collect()),
         };
-        log.system |= matches!(
-            (gk.group.as_str(), gk.kind.as_str()),
-            ("", "Service") | ("apps", "StatefulSet")
-        );
+        let claims = GroupKind {
+            group: String::new(),
+            kind: "PersistentVolumeClaim".to_string(),
+        };
+        let mut changed: Vec<ResourceKey> = Vec::with_capacity(keys.len());
+        let mut system = false;
         for key in keys {
-            log.pending.push(key.clone());
+            if SystemContext::is_input(key) {
+                system = true;
+                changed.extend(SystemContext::dependents(key, cache.keys_of(&claims)));
+            }
+            changed.push(key.clone());
+        }
+        let mut log = self.0.lock();
+        log.system |= system;
+        log.definitions |=
+            gk.group == "apiextensions.k8s.io" && gk.kind == "CustomResourceDefinition";
+        for key in changed {
             log.recent.push_back((seq, key.clone()));
+            log.pending.push(key);
+        }
+        if log.recent.len() > MAX_RECENT {
+            log.recent.clear();
+            log.overflowed = seq;
         }
         drop(log);
         self.0.notify.notify_one();
@@ -82,11 +114,15 @@ struct State {
     system: SystemContext,
 }
 
-/// What a patch publishes: the counts, the summary, and the failing findings.
+/// What a patch publishes: the counts, the summary, the failing findings, and what changed
+/// among the resources not in sync.
 pub(super) struct Counts<'a> {
     pub tally: &'a Tally,
     pub summary: Summary,
     pub failing: usize,
+    pub out_of_sync: Vec<(ResourceKey, Status, bool)>,
+    /// Whether changes after the scan moved the counts.
+    pub patched: bool,
 }
 
 impl Instant {
@@ -97,9 +133,9 @@ impl Instant {
     /// Takes a scan's result as the new base: its counts, patched with every change the watch
     /// took after the scan's snapshot (`seq`), so that a scan that read the cache before a
     /// published change never takes it back; `then` publishes them (under the lock patches
-    /// take, so that an older patch is never published after). `None` without a judge to patch
-    /// with (the scan listed the target instead of reading its watch): nothing is patched
-    /// until a scan that read the watch.
+    /// take, so that an older patch is never published after). Without a judge to patch with
+    /// (the scan listed the target instead of reading its watch), or when changes after the
+    /// snapshot were dropped, nothing is patched until the next scan that read the watch.
     #[allow(clippy::too_many_arguments)]
     pub fn install<T>(
         &self,
@@ -111,46 +147,57 @@ impl Instant {
         per_resource: bool,
         then: impl FnOnce(Option<&Counts<'_>>) -> T,
     ) -> T {
-        let Some(rejudge) = rejudge else {
-            let mut guard = self.state();
+        let mut guard = self.state();
+        let (since, complete) = {
+            let mut log = self.changes.lock();
+            while log.recent.front().is_some_and(|(s, _)| *s <= seq) {
+                log.recent.pop_front();
+            }
+            // The base is the scan's: what it read is as current as the definitions get.
+            log.definitions = false;
+            let since: Vec<ResourceKey> = log.recent.iter().map(|(_, k)| k.clone()).collect();
+            (since, log.overflowed <= seq)
+        };
+        let Some(rejudge) = rejudge.filter(|_| complete) else {
             *guard = None;
             return then(None);
         };
         let published = Published::of(report, target, per_resource);
         let system = watch.with_cache(|cache| SystemContext::from_live(cache.objects()));
-        let mut guard = self.state();
         let state = guard.insert(State {
             rejudge,
             published,
             system,
         });
-        let since: Vec<ResourceKey> = {
-            let mut log = self.changes.lock();
-            while log.recent.front().is_some_and(|(s, _)| *s <= seq) {
-                log.recent.pop_front();
-            }
-            log.recent.iter().map(|(_, k)| k.clone()).collect()
-        };
-        patch(state, since, watch, false);
-        then(Some(&counts(state)))
+        let patched = patch(state, since, watch, false);
+        // The base's own per-resource series are set in full with it.
+        state.published.take_out_of_sync_changes();
+        then(Some(&counts(state, Vec::new(), patched)))
     }
 
     /// Judges and audits again every identity changed since the last call, patches the counts,
     /// and hands them to `publish` when any changed (nothing before a scan installed a base).
     pub fn publish_pending(&self, watch: &TargetWatch, publish: impl FnOnce(&Counts<'_>)) {
         let mut guard = self.state();
-        let (keys, system) = {
+        let (keys, system, definitions) = {
             let mut log = self.changes.lock();
             (
                 std::mem::take(&mut log.pending),
                 std::mem::take(&mut log.system),
+                log.definitions,
             )
         };
+        if definitions {
+            // Judged with the old definitions, counts could be wrong: the next scan's.
+            *guard = None;
+            return;
+        }
         let Some(state) = guard.as_mut() else {
             return;
         };
         if patch(state, keys, watch, system) {
-            publish(&counts(state));
+            let out_of_sync = state.published.take_out_of_sync_changes();
+            publish(&counts(state, out_of_sync, true));
         }
     }
 
@@ -160,70 +207,92 @@ impl Instant {
     }
 }
 
-fn counts(state: &State) -> Counts<'_> {
+fn counts(
+    state: &State,
+    out_of_sync: Vec<(ResourceKey, Status, bool)>,
+    patched: bool,
+) -> Counts<'_> {
     let tally = state.published.tally();
     Counts {
         summary: state.published.summary(),
         failing: tally.failing().values().sum(),
         tally,
+        out_of_sync,
+        patched,
     }
 }
 
 /// Patches the counts with the identities' objects as the cache has them now; `true` when a
 /// count changed.
 fn patch(state: &mut State, mut keys: Vec<ResourceKey>, watch: &TargetWatch, system: bool) -> bool {
+    if keys.is_empty() {
+        return false;
+    }
     keys.sort();
     keys.dedup();
     // Copied out under the watch's lock, judged without it.
-    let objects: Vec<(ResourceKey, Option<Object>)> = watch.with_cache(|cache| {
-        if system {
-            state.system = SystemContext::from_live(cache.objects());
-        }
-        keys.into_iter()
-            .map(|key| {
-                let object = cache.get(&key).cloned();
-                (key, object)
-            })
-            .collect()
+    let (batch, fresh): (Vec<(ResourceKey, Option<Object>)>, Option<SystemContext>) = watch
+        .with_cache(|cache| {
+            let fresh = system.then(|| SystemContext::from_live(cache.objects()));
+            let batch = keys
+                .into_iter()
+                .map(|key| {
+                    let object = cache.get(&key).cloned();
+                    (key, object)
+                })
+                .collect();
+            (batch, fresh)
+        });
+    if let Some(fresh) = fresh {
+        state.system = fresh;
+    }
+    let published = &state.published;
+    let results = state.rejudge.objects(&batch, &state.system, |key, rule| {
+        published.desired_fails(key, rule)
     });
-    let registry = state.rejudge.registry();
     let mut changed = false;
-    for (key, object) in objects {
-        let published = &state.published;
-        let (report, failing) =
-            state
-                .rejudge
-                .object(&key, object.as_ref(), &state.system, &registry, |rule| {
-                    published.desired_fails(&key, rule)
-                });
+    for ((key, _), (report, failing)) in batch.iter().zip(results) {
         changed |= state
             .published
-            .patch(&key, report.as_ref().map(Judged::of), failing);
+            .patch(key, report.as_ref().map(Judged::of), failing);
     }
     changed
 }
 
-/// Publishes a watched target's patched counts: the gauges and the target's status.
-pub(super) fn publish(service: &Service, target: &str, provider: &str, counts: &Counts<'_>) {
-    service
-        .metrics
-        .publish_counts(target, provider, counts.tally);
-    if let Some(status) = service
-        .targets
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_mut(target)
-    {
-        status.summary = Some(counts.summary.clone());
-        status.failing_findings = counts.failing;
-        status.live_updated_at = Some(Utc::now());
+/// Publishes a watched target's patched counts (the gauges and the target's status), unless
+/// the configuration changed since its loop started (`generation`) or no longer has the target:
+/// checked under the lock the status is held by, which a reload takes to remove a target
+/// before its series are forgotten.
+pub(super) fn publish(
+    service: &Service,
+    generation: u64,
+    target: &str,
+    provider: &str,
+    counts: &Counts<'_>,
+) {
+    let mut statuses = service.targets.lock().unwrap_or_else(|e| e.into_inner());
+    if service.generation.load(Ordering::SeqCst) != generation {
+        return;
     }
+    let Some(status) = statuses.get_mut(target) else {
+        return;
+    };
+    service.metrics.publish_counts(
+        target,
+        provider,
+        counts.tally,
+        Some(counts.out_of_sync.as_slice()),
+    );
+    status.summary = Some(counts.summary.clone());
+    status.failing_findings = counts.failing;
+    status.live_updated_at = Some(Utc::now());
 }
 
 /// Publishes each watched change of a target as it comes, until aborted (its watch replaced
-/// or the loop ended).
+/// or its loop ended).
 pub(super) async fn publisher(
     service: Arc<Service>,
+    generation: u64,
     target: String,
     provider: String,
     watch: Arc<TargetWatch>,
@@ -235,7 +304,7 @@ pub(super) async fn publisher(
         let (instant, watch) = (Arc::clone(&instant), Arc::clone(&watch));
         let _ = tokio::task::spawn_blocking(move || {
             instant.publish_pending(&watch, |counts| {
-                publish(&service, &target, &provider, counts);
+                publish(&service, generation, &target, &provider, counts);
             });
         })
         .await;

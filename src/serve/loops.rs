@@ -256,6 +256,7 @@ pub(super) async fn target_loop(
                             let started = Arc::new(started);
                             let publisher = tokio::spawn(instant::publisher(
                                 Arc::clone(&service),
+                                generation,
                                 target.name.clone(),
                                 crate::live::LiveProvider::kind_of(&target).to_string(),
                                 Arc::clone(&started),
@@ -298,7 +299,7 @@ pub(super) async fn target_loop(
         }
         let watched = watch
             .as_ref()
-            .map(|w| (w.instant.as_ref(), w.watch.as_ref(), snapshot));
+            .map(|w| (Arc::clone(&w.instant), Arc::clone(&w.watch), snapshot));
         scan_target(
             &service, &context, &target, sources, prepared, generation, watched,
         )
@@ -390,7 +391,7 @@ pub(super) async fn scan_target(
     sources: Vec<SourceRead>,
     prepared: HashMap<String, LiveRead>,
     generation: u64,
-    watched: Option<(&instant::Instant, &TargetWatch, u64)>,
+    watched: Option<(Arc<instant::Instant>, Arc<TargetWatch>, u64)>,
 ) {
     let config = &context.config;
     // One scan of a target at a time: waited for before a permit is taken, so a target
@@ -512,48 +513,48 @@ pub(super) async fn scan_target(
     let provider = crate::live::LiveProvider::kind_of(target);
     let per_resource = config.serve.resource_metrics;
     // A watched target's counts are the scan's patched with the changes its watch took since
-    // the scan read it, published under the lock patches take.
-    let publish = |counts: Option<&instant::Counts<'_>>| {
-        service.metrics.publish(
-            &target.name,
-            provider,
-            &report,
-            per_resource,
-            counts.map(|c| c.tally),
-        );
-        finish_status(
-            service,
-            &target.name,
-            id,
-            Some(&report),
-            &stale,
-            errors.clone(),
-        );
-        if let Some(counts) = counts
-            && let Some(status) = service
-                .targets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_mut(&target.name)
-        {
-            status.summary = Some(counts.summary.clone());
-            status.failing_findings = counts.failing;
-        }
-    };
+    // the scan read it, published under the lock patches take (off the async workers: the
+    // base is built from every resource).
     match watched {
         Some((instant, watch, seq)) => {
             let rejudge = context.memo.as_ref().and_then(|m| m.rejudge(&target.name));
-            instant.install(
-                &report,
-                &target.name,
-                rejudge,
-                seq,
-                watch,
-                per_resource,
-                publish,
+            let (service, name, report) = (
+                Arc::clone(service),
+                target.name.clone(),
+                Arc::clone(&report),
             );
+            let (stale, errors) = (stale.clone(), errors.clone());
+            let installed = tokio::task::spawn_blocking(move || {
+                instant.install(
+                    &report,
+                    &name,
+                    rejudge,
+                    seq,
+                    &watch,
+                    per_resource,
+                    |counts| {
+                        publish_scan(
+                            &service,
+                            (&name, provider, per_resource),
+                            &report,
+                            (id, &stale, errors),
+                            counts,
+                        );
+                    },
+                );
+            })
+            .await;
+            if let Err(err) = installed {
+                tracing::error!(message = "scan not published", target = %target.name, error = %err);
+            }
         }
-        None => publish(None),
+        None => publish_scan(
+            service,
+            (&target.name, provider, per_resource),
+            &report,
+            (id, &stale, errors.clone()),
+            None,
+        ),
     }
     service
         .metrics
@@ -570,6 +571,38 @@ pub(super) async fn scan_target(
     );
     if errors.is_empty() && config.remediation.in_service && config.remediation.provider.is_some() {
         enqueue_plan(service, Arc::clone(config), &target.name, report, id);
+    }
+}
+
+/// Publishes a target's scan: its gauges and its status, with `counts` (a watched target's,
+/// patched since the scan read the cache) where there are.
+fn publish_scan(
+    service: &Service,
+    (target, provider, per_resource): (&str, &str, bool),
+    report: &ScanReport,
+    (id, stale, errors): (Option<i64>, &[String], Vec<String>),
+    counts: Option<&instant::Counts<'_>>,
+) {
+    service.metrics.publish(
+        target,
+        provider,
+        report,
+        per_resource,
+        counts.map(|c| c.tally),
+    );
+    finish_status(service, target, id, Some(report), stale, errors);
+    if let Some(counts) = counts
+        && let Some(status) = service
+            .targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(target)
+    {
+        status.summary = Some(counts.summary.clone());
+        status.failing_findings = counts.failing;
+        if counts.patched {
+            status.live_updated_at = Some(Utc::now());
+        }
     }
 }
 

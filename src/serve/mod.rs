@@ -570,14 +570,15 @@ fn reload(service: &Arc<Service>) {
     stop_loops(service);
     for target in &old.targets {
         if config.target(&target.name).is_none() {
-            service.metrics.forget_target(&target.name);
+            // The status first: a watched change published from now on finds no target.
             service
-                .ages
+                .targets
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&target.name);
+            service.metrics.forget_target(&target.name);
             service
-                .targets
+                .ages
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&target.name);

@@ -105,6 +105,11 @@ impl Cache {
         self.live.values()
     }
 
+    /// The identities of a kind's cached objects.
+    pub fn keys_of(&self, gk: &GroupKind) -> impl Iterator<Item = &ResourceKey> {
+        self.by_kind.get(gk).into_iter().flatten()
+    }
+
     /// The identity of a watched object: cluster-scoped kinds (per discovery) have no namespace.
     fn key(&self, object: &Object) -> ResourceKey {
         let gk = GroupKind {
