@@ -6,8 +6,9 @@
 //!   reflecting it, over 1,000 changes: median and p99;
 //! - the service's latency: the release `gitdrift serve` watching the same target, with its
 //!   default debounce, and the time from the server recording a change to `/api/v1/targets`
-//!   counting it (each change drifts one more Deployment), over 300 changes: median and p99,
-//!   and `/metrics` checked to agree at the end.
+//!   counting it (each change drifts one more Deployment), over 300 changes, with a pause longer
+//!   than the debounce every 50 so that full scans run while changes keep coming: median and
+//!   p99, and `/metrics` checked to agree at the end.
 //!
 //! `cargo bench --bench kube`; `GITDRIFT_BENCH_KUBE_OBJECTS=20000 cargo bench --bench kube`;
 //! `GITDRIFT_BENCH_SERVE_EVENTS` for the service's changes (0: skip).
@@ -129,7 +130,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     if serve_events > 0 {
-        let latencies = serve_latency(&api, &root, &kubeconfig, apps, serve_events);
+        let latencies = serve_latency(&api, &root, &kubeconfig, (apps, events), serve_events);
         let mut sorted = latencies.clone();
         sorted.sort();
         let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
@@ -163,7 +164,7 @@ fn serve_latency(
     api: &KubeApi,
     root: &Path,
     kubeconfig: &Path,
-    apps: usize,
+    (apps, touched): (usize, usize),
     events: usize,
 ) -> Vec<Duration> {
     let config = root.join("gitdrift-kube-serve.yaml");
@@ -210,15 +211,22 @@ fn serve_latency(
         started.elapsed().as_secs_f64()
     );
     let base = first["summary"]["drifted"].as_u64().unwrap();
-    // Deployments in sync in the generated data (see `common::generated`), each used once.
-    let in_sync: Vec<usize> = (0..apps)
+    // Deployments in sync in the generated data (see `common::generated`) and not changed by
+    // the watch measurement (its first `touched` of the same sequence), each used once.
+    let in_sync: Vec<usize> = (touched..apps)
         .map(|i| (i * 7919) % apps)
         .filter(|app| app % 50 != 7)
         .take(events)
         .collect();
     assert_eq!(in_sync.len(), events, "enough Deployments in sync");
     let mut latencies = Vec::with_capacity(events);
+    let first_scan = first["last_scan_id"].as_i64().unwrap();
     for (i, app) in in_sync.into_iter().enumerate() {
+        if i % 50 == 49 {
+            // Quiet for longer than the debounce (2 s): a full scan of the target starts, and
+            // the next changes are published while it runs.
+            std::thread::sleep(Duration::from_millis(2300));
+        }
         let ns = format!("team-{:04}", app / common::APPS_PER_NAMESPACE);
         let name = format!("svc-{app:06}");
         let mut object: Value =
@@ -240,6 +248,13 @@ fn serve_latency(
         }
         latencies.push(sent.elapsed());
     }
+    let scans = bench_status(port)
+        .and_then(|s| s["last_scan_id"].as_i64())
+        .unwrap()
+        - first_scan;
+    println!(
+        "serve: {scans} full scans stored meanwhile (debounced), changes published during them"
+    );
     let metrics = http::request(port, "GET", "/metrics", &[], b"")
         .unwrap()
         .body;
