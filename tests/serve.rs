@@ -796,7 +796,7 @@ fn a_watched_change_is_published_at_once_and_the_next_scan_agrees() {
         "metadata": {"name": "made-by-hand", "namespace": "shop"},
         "data": {"k": "v"}
     }));
-    // 3. A declared Service deleted: missing (and its Endpoints now look hand-made).
+    // 3. A declared Service deleted: missing.
     api.delete("v1", "Service", Some("shop"), "web");
     // 4. The web Deployment made privileged by hand: live-only findings.
     let mut web = find("Deployment", "web");
