@@ -115,35 +115,34 @@ fn main() {
         .map(|(i, d)| format!("#{i} {:.1} ms", d.as_secs_f64() * 1000.0))
         .collect();
     println!("watch: slowest changes {}", slowest.join(", "));
-    let mut sorted = latencies.clone();
-    sorted.sort();
-    let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
-    println!(
-        "watch: {} changes, median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        sorted.len(),
-        pick(0.5).as_secs_f64() * 1000.0,
-        pick(0.99).as_secs_f64() * 1000.0,
-        sorted.last().unwrap().as_secs_f64() * 1000.0
-    );
+    println!("watch: {}", latency_summary(&latencies));
     let serve_events: usize = std::env::var("GITDRIFT_BENCH_SERVE_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     if serve_events > 0 {
         let latencies = serve_latency(&api, &root, &kubeconfig, (apps, events), serve_events);
-        let mut sorted = latencies.clone();
-        sorted.sort();
-        let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
         println!(
-            "serve: {} changes from the API server to /api/v1/targets, median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            sorted.len(),
-            pick(0.5).as_secs_f64() * 1000.0,
-            pick(0.99).as_secs_f64() * 1000.0,
-            sorted.last().unwrap().as_secs_f64() * 1000.0
+            "serve: from the API server to /api/v1/targets: {}",
+            latency_summary(&latencies)
         );
     }
     let writes = api.journal().iter().filter(|j| j.method != "GET").count();
     assert_eq!(writes, 0, "only GETs reached the API server");
+}
+
+/// "N changes, median …, p99 …, max …" of a series of latencies.
+fn latency_summary(latencies: &[Duration]) -> String {
+    let mut sorted = latencies.to_vec();
+    sorted.sort();
+    let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
+    format!(
+        "{} changes, median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        sorted.len(),
+        pick(0.5).as_secs_f64() * 1000.0,
+        pick(0.99).as_secs_f64() * 1000.0,
+        sorted.last().unwrap().as_secs_f64() * 1000.0
+    )
 }
 
 /// The bench target's status as `/api/v1/targets` answers.

@@ -57,6 +57,24 @@ fn read_world(config: &Arc<Config>, recorder: &Arc<dyn Recorder>, cache: &Path) 
     World { sources, lives }
 }
 
+/// The bundled demo as read once (a cache folder for its repositories, what it reads) and a
+/// context that remembers nothing, for full scans.
+fn demo() -> (tempfile::TempDir, World, Context) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = Arc::new(
+        Config::load(
+            &root.join("examples/demo/gitdrift.yaml"),
+            &gitdrift::live::known(),
+        )
+        .unwrap(),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let recorder: Arc<dyn Recorder> = Arc::new(gitdrift::metrics::Metrics::new());
+    let original = read_world(&config, &recorder, cache.path());
+    let full = Context::new(config, recorder);
+    (cache, original, full)
+}
+
 /// The report of a scan of `targets` (all when empty) as JSON, its clock removed (the scans run
 /// at different instants).
 fn scanned(context: &Context, world: &World, cache: &Path, targets: &[&str]) -> Value {
@@ -264,18 +282,7 @@ fn renamed(object: &Object, suffix: &str) -> Object {
 
 #[test]
 fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config = Arc::new(
-        Config::load(
-            &root.join("examples/demo/gitdrift.yaml"),
-            &gitdrift::live::known(),
-        )
-        .unwrap(),
-    );
-    let cache = tempfile::tempdir().unwrap();
-    let recorder: Arc<dyn Recorder> = Arc::new(gitdrift::metrics::Metrics::new());
-    let original = read_world(&config, &recorder, cache.path());
-    let full = Context::new(Arc::clone(&config), Arc::clone(&recorder));
+    let (cache, original, full) = demo();
     // The kinds and names the demo reports drifted, as they first are.
     let drifted: Vec<(String, String)> = scanned(&full, &original, cache.path(), &[])["resources"]
         .as_array()
@@ -415,18 +422,7 @@ fn counts_patched_object_by_object_are_those_a_full_scan_counts() {
     use gitdrift::diff::unmanaged::SystemContext;
     use gitdrift::report::tally::{Judged, Published};
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config = Arc::new(
-        Config::load(
-            &root.join("examples/demo/gitdrift.yaml"),
-            &gitdrift::live::known(),
-        )
-        .unwrap(),
-    );
-    let cache = tempfile::tempdir().unwrap();
-    let recorder: Arc<dyn Recorder> = Arc::new(gitdrift::metrics::Metrics::new());
-    let original = read_world(&config, &recorder, cache.path());
-    let full = Context::new(Arc::clone(&config), Arc::clone(&recorder));
+    let (cache, original, full) = demo();
     let mut patched_total = 0;
     let mut moved_counts = 0;
     for seed in [3_u64, 0x5eed, 2026_1204] {

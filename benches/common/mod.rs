@@ -16,9 +16,23 @@ pub const OBJECTS_PER_APP: usize = 4;
 const DOCS_PER_FILE: usize = 8;
 
 /// Runs a command; returns wall seconds, peak RSS (KiB) and the exit code.
-// The child is reaped by wait4 (which also reports its peak RSS), not by Child::wait.
-#[allow(clippy::zombie_processes)]
 pub fn measure(command: &mut Command) -> (f64, i64, i32) {
+    let run = measure_usage(command);
+    (run.wall, run.peak_kib, run.code)
+}
+
+/// What a command used: wall and CPU (user + system) seconds, peak RSS (KiB), exit code.
+pub struct Usage {
+    pub wall: f64,
+    pub cpu: f64,
+    pub peak_kib: i64,
+    pub code: i32,
+}
+
+/// Runs a command and reports what it used.
+// The child is reaped by wait4 (which also reports its usage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
+pub fn measure_usage(command: &mut Command) -> Usage {
     let started = Instant::now();
     let child = command.spawn().expect("run gitdrift");
     let mut status = 0;
@@ -27,13 +41,19 @@ pub fn measure(command: &mut Command) -> (f64, i64, i32) {
     // SAFETY: waits for our own child; status and usage are valid out-pointers.
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    let seconds = started.elapsed().as_secs_f64();
+    let wall = started.elapsed().as_secs_f64();
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
         -1
     };
-    (seconds, usage.ru_maxrss, code)
+    Usage {
+        wall,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        peak_kib: usage.ru_maxrss,
+        code,
+    }
 }
 
 pub fn git(dir: &Path, args: &[&str]) {
