@@ -3,7 +3,9 @@
 //! project) seeds moto's EC2 server, measures c7n's four read-only checks (admin ports open to
 //! the world, IMDSv2 not required, unencrypted volumes, default groups with rules) and leaves the
 //! seeded server running; then the release gitdrift scans that server with an `aws:` target
-//! limited to instances, security groups and volumes and only the `aws-ec2` pack, three times:
+//! limited to instances, security groups and volumes and only the `aws-ec2` pack, once untimed
+//! and then three times (`GITDRIFT_PEER_RUNS`; the peer times c7n three times, without a
+//! warm-up run):
 //! its CPU (user + system), wall time, peak RSS and API calls (moto's recording), and the ids its
 //! four equivalent rules find, checked against the seed's. Both tools' figures are printed side
 //! by side, with the CPU ratio. Not a timed test: figures go to BENCHMARKS.md.
@@ -22,7 +24,6 @@ mod http;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -70,30 +71,6 @@ fn running_server(workdir: &Path) -> Option<(String, u32)> {
     let pid = server["pid"].as_u64()? as u32;
     let answer = http::request(port_of(&url), "GET", "/moto-api/", &[], b"").ok()?;
     (answer.status == 200).then_some((url, pid))
-}
-
-/// Runs gitdrift once; returns wall seconds, CPU seconds (user + system), peak RSS (KiB) and
-/// the exit code.
-// The child is reaped by wait4 (which also reports its usage), not by Child::wait.
-#[allow(clippy::zombie_processes)]
-fn measure(command: &mut Command) -> (f64, f64, i64, i32) {
-    let started = Instant::now();
-    let child = command.spawn().expect("run gitdrift");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; status and usage are valid out-pointers.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    let wall = started.elapsed().as_secs_f64();
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (wall, cpu, usage.ru_maxrss, code)
 }
 
 /// The API calls in a moto recording, by `Action`.
@@ -167,6 +144,13 @@ fn main() {
     let port = port_of(&url);
     let summary = read_json(&workdir.join("summary.json")).unwrap();
     let expected = read_json(&workdir.join("expected.json")).unwrap();
+    assert_eq!(
+        summary["ok"],
+        true,
+        "the peer's own run failed (a mismatch, an exit code or a write): see {}",
+        workdir.display()
+    );
+    let scale = expected["scale"].as_u64().unwrap();
 
     // gitdrift's configuration: every resource of the three types is unmanaged (git declares
     // nothing), and the live side is audited with the aws-ec2 pack alone.
@@ -216,7 +200,12 @@ fn main() {
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("HTTP_PROXY", "http://127.0.0.1:9");
-        let (wall, cpu, peak_kib, code) = measure(&mut command);
+        let common::Usage {
+            wall,
+            cpu,
+            peak_kib,
+            code,
+        } = common::measure_usage(&mut command);
         post("/moto-api/recorder/stop-recording");
         let recording = http::request(
             port,

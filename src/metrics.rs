@@ -72,7 +72,7 @@ pub struct Metrics {
     series: Mutex<HashMap<String, Series>>,
     /// Each target's per-resource series (`serve.resource_metrics`), apart: a watched change
     /// sets or removes its own without going through the others.
-    resource_series: Mutex<HashMap<String, HashSet<Vec<String>>>>,
+    resource_series: Mutex<HashMap<String, HashMap<Vec<String>, usize>>>,
     /// Each target's waivers, combined into `gitdrift_waivers`.
     waiver_states: Mutex<BTreeMap<String, Vec<WaiverState>>>,
     revisions: Mutex<HashMap<String, String>>,
@@ -615,7 +615,8 @@ impl Metrics {
             managed as f64 / total as f64
         };
 
-        // Per-resource series apart: a watched change moves only its own.
+        // Per-resource series apart: a watched change moves only its own. Counted, since
+        // resources of two API groups that share a kind and name share a series.
         {
             let mut resources = self
                 .resource_series
@@ -628,23 +629,27 @@ impl Metrics {
                         let labels = resource_labels(key, *status);
                         if *added {
                             self.resource.with_label_values(&labels).set(1);
-                            mine.insert(labels);
-                        } else {
-                            let _ = self.resource.remove_label_values(&labels);
-                            mine.remove(&labels);
+                            *mine.entry(labels).or_insert(0) += 1;
+                        } else if let Some(n) = mine.get_mut(&labels) {
+                            *n -= 1;
+                            if *n == 0 {
+                                mine.remove(&labels);
+                                let _ = self.resource.remove_label_values(&labels);
+                            }
                         }
                     }
                 }
                 None => {
-                    let now: HashSet<Vec<String>> = set
-                        .iter()
-                        .filter(|(f, _, _)| *f == Family::Resource)
-                        .map(|(_, labels, _)| labels.clone())
-                        .collect();
-                    for labels in mine.iter().filter(|l| !now.contains(*l)) {
+                    let mut now: HashMap<Vec<String>, usize> = HashMap::new();
+                    for (family, labels, _) in &set {
+                        if *family == Family::Resource {
+                            *now.entry(labels.clone()).or_insert(0) += 1;
+                        }
+                    }
+                    for labels in mine.keys().filter(|l| !now.contains_key(*l)) {
                         let _ = self.resource.remove_label_values(labels);
                     }
-                    for labels in &now {
+                    for labels in now.keys() {
                         self.resource.with_label_values(labels).set(1);
                     }
                     *mine = now;
@@ -735,8 +740,8 @@ impl Metrics {
             .unwrap_or_else(|e| e.into_inner())
             .remove(target)
             .unwrap_or_default();
-        for labels in resources {
-            let _ = self.resource.remove_label_values(&labels);
+        for labels in resources.keys() {
+            let _ = self.resource.remove_label_values(labels);
         }
         for vec in [&self.last_success, &self.last_scan, &self.scan_interval] {
             let _ = vec.remove_label_values(&[target]);

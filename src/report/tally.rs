@@ -235,6 +235,14 @@ impl Tally {
     }
 }
 
+/// Puts failing findings in one order, so that two entries with the same findings compare
+/// equal whatever order their findings came in.
+fn canonical(findings: &mut [Failing]) {
+    findings.sort_by(|a, b| {
+        (a.side, a.severity, &a.rule, a.live_only).cmp(&(b.side, b.severity, &b.rule, b.live_only))
+    });
+}
+
 /// The group a resource's `apiVersion` names (`""` for the core group).
 fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
@@ -325,7 +333,8 @@ impl Published {
             }
         }
         let mut tally = std::mem::take(&mut published.tally);
-        for (key, entry) in &published.entries {
+        for (key, entry) in published.entries.iter_mut() {
+            canonical(&mut entry.findings);
             tally.add(key, entry, 1);
         }
         tally.out_of_sync_changes.clear();
@@ -374,6 +383,7 @@ impl Published {
                 .collect(),
         };
         new.findings.extend(live);
+        canonical(&mut new.findings);
         let changed = new != old;
         if changed {
             self.tally.add(key, &old, -1);

@@ -7,9 +7,11 @@
 //!
 //! What stays the last scan's until the next: the custom resource definitions defaults come
 //! from (a changed one drops the patched counts until the next scan), which rules apply (the
-//! set of framework controls), and the problems.
+//! set of framework controls), and the problems. A change to a Service or StatefulSet also
+//! re-reads what tells generated objects apart, from every cached object, and judges again the
+//! Endpoints and volume claims it can turn: that one costs time in the target's size.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -25,8 +27,8 @@ use crate::report::tally::{Judged, Published, Tally};
 use crate::report::{ScanReport, Summary};
 use crate::scan::Rejudge;
 
-/// Changes kept for replay at most: past it, the patched counts are dropped until a scan that
-/// read the cache after the last of them.
+/// Identities kept for replay at most (each once, with its last change): past it, the patched
+/// counts are dropped until a scan that read the cache after the last of them.
 const MAX_RECENT: usize = 1_000_000;
 
 /// The changes a target's watch took, as its observer logs them.
@@ -40,16 +42,18 @@ pub(super) struct Changes {
 struct ChangeLog {
     /// Identities changed and not yet published.
     pending: Vec<ResourceKey>,
-    /// The changes after the last installed scan's snapshot, with their sequence numbers: the
-    /// next scan's result is patched with those after its own snapshot.
-    recent: VecDeque<(u64, ResourceKey)>,
+    /// The identities changed since the last installed scan's snapshot, each with the sequence
+    /// number of its last change: the next scan's result is patched with those after its own
+    /// snapshot.
+    recent: HashMap<ResourceKey, u64>,
     /// Changes were dropped from `recent` up to this sequence number: a scan that read the
     /// cache before it cannot be patched up to date.
     overflowed: u64,
     /// A Service or StatefulSet changed: what is generated must be read again.
     system: bool,
-    /// A custom resource definition changed: the defaults the last scan judged with are old.
-    definitions: bool,
+    /// The sequence number of the last change to a custom resource definition: a base read
+    /// before it judges with old defaults.
+    definitions_at: u64,
 }
 
 impl Changes {
@@ -84,10 +88,11 @@ impl Observer for Logging {
         }
         let mut log = self.0.lock();
         log.system |= system;
-        log.definitions |=
-            gk.group == "apiextensions.k8s.io" && gk.kind == "CustomResourceDefinition";
+        if gk.group == "apiextensions.k8s.io" && gk.kind == "CustomResourceDefinition" {
+            log.definitions_at = seq;
+        }
         for key in changed {
-            log.recent.push_back((seq, key.clone()));
+            log.recent.insert(key.clone(), seq);
             log.pending.push(key);
         }
         if log.recent.len() > MAX_RECENT {
@@ -112,6 +117,8 @@ struct State {
     rejudge: Arc<Rejudge>,
     published: Published,
     system: SystemContext,
+    /// The sequence number of the cache read the base's scan judged.
+    seq: u64,
 }
 
 /// What a patch publishes: the counts, the summary, the failing findings, and what changed
@@ -150,13 +157,11 @@ impl Instant {
         let mut guard = self.state();
         let (since, complete) = {
             let mut log = self.changes.lock();
-            while log.recent.front().is_some_and(|(s, _)| *s <= seq) {
-                log.recent.pop_front();
-            }
-            // The base is the scan's: what it read is as current as the definitions get.
-            log.definitions = false;
-            let since: Vec<ResourceKey> = log.recent.iter().map(|(_, k)| k.clone()).collect();
-            (since, log.overflowed <= seq)
+            log.recent.retain(|_, s| *s > seq);
+            let since: Vec<ResourceKey> = log.recent.keys().cloned().collect();
+            // Patched up to date only when no change after the snapshot was dropped and the
+            // definitions it judged with are still the cluster's.
+            (since, log.overflowed <= seq && log.definitions_at <= seq)
         };
         let Some(rejudge) = rejudge.filter(|_| complete) else {
             *guard = None;
@@ -168,6 +173,7 @@ impl Instant {
             rejudge,
             published,
             system,
+            seq,
         });
         let patched = patch(state, since, watch, false);
         // The base's own per-resource series are set in full with it.
@@ -179,22 +185,22 @@ impl Instant {
     /// and hands them to `publish` when any changed (nothing before a scan installed a base).
     pub fn publish_pending(&self, watch: &TargetWatch, publish: impl FnOnce(&Counts<'_>)) {
         let mut guard = self.state();
-        let (keys, system, definitions) = {
+        let (keys, system, definitions_at) = {
             let mut log = self.changes.lock();
             (
                 std::mem::take(&mut log.pending),
                 std::mem::take(&mut log.system),
-                log.definitions,
+                log.definitions_at,
             )
         };
-        if definitions {
-            // Judged with the old definitions, counts could be wrong: the next scan's.
-            *guard = None;
-            return;
-        }
         let Some(state) = guard.as_mut() else {
             return;
         };
+        if definitions_at > state.seq {
+            // Judged with old definitions, counts could be wrong: the next scan's instead.
+            *guard = None;
+            return;
+        }
         if patch(state, keys, watch, system) {
             let out_of_sync = state.published.take_out_of_sync_changes();
             publish(&counts(state, out_of_sync, true));

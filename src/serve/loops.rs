@@ -509,7 +509,7 @@ pub(super) async fn scan_target(
             errors.push(p.to_string());
         }
     }
-    let stages: Vec<(&str, usize)> = stages.into_iter().collect();
+    let stages: Vec<(&'static str, usize)> = stages.into_iter().collect();
     let provider = crate::live::LiveProvider::kind_of(target);
     let per_resource = config.serve.resource_metrics;
     // A watched target's counts are the scan's patched with the changes its watch took since
@@ -523,7 +523,7 @@ pub(super) async fn scan_target(
                 target.name.clone(),
                 Arc::clone(&report),
             );
-            let (stale, errors) = (stale.clone(), errors.clone());
+            let (stale, errors, stages) = (stale.clone(), errors.clone(), stages.clone());
             let installed = tokio::task::spawn_blocking(move || {
                 instant.install(
                     &report,
@@ -538,6 +538,7 @@ pub(super) async fn scan_target(
                             (&name, provider, per_resource),
                             &report,
                             (id, &stale, errors),
+                            (clock, &stages),
                             counts,
                         );
                     },
@@ -553,12 +554,10 @@ pub(super) async fn scan_target(
             (&target.name, provider, per_resource),
             &report,
             (id, &stale, errors.clone()),
+            (clock, &stages),
             None,
         ),
     }
-    service
-        .metrics
-        .scan_finished(&target.name, clock.elapsed().as_secs_f64(), &stages);
     tracing::info!(
         message = "target scanned",
         target = %target.name,
@@ -574,36 +573,44 @@ pub(super) async fn scan_target(
     }
 }
 
-/// Publishes a target's scan: its gauges and its status, with `counts` (a watched target's,
-/// patched since the scan read the cache) where there are.
+/// Publishes a target's scan: its gauges, the scan's duration and errors, and its status, with
+/// `counts` (a watched target's, patched since the scan read the cache) where there are. All
+/// under the lock of the targets' statuses, unless the target is gone (a reload removed it
+/// while the scan ran: its series stay forgotten), and in one step, so that no reader sees the
+/// scan's own counts between the patched ones.
 fn publish_scan(
     service: &Service,
     (target, provider, per_resource): (&str, &str, bool),
     report: &ScanReport,
     (id, stale, errors): (Option<i64>, &[String], Vec<String>),
+    (clock, stages): (Instant, &[(&str, usize)]),
     counts: Option<&instant::Counts<'_>>,
 ) {
-    service.metrics.publish(
-        target,
-        provider,
-        report,
-        per_resource,
-        counts.map(|c| c.tally),
-    );
-    finish_status(service, target, id, Some(report), stale, errors);
-    if let Some(counts) = counts
-        && let Some(status) = service
-            .targets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(target)
     {
-        status.summary = Some(counts.summary.clone());
-        status.failing_findings = counts.failing;
-        if counts.patched {
-            status.live_updated_at = Some(Utc::now());
+        let mut statuses = service.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(status) = statuses.get_mut(target) else {
+            return;
+        };
+        service.metrics.publish(
+            target,
+            provider,
+            report,
+            per_resource,
+            counts.map(|c| c.tally),
+        );
+        service
+            .metrics
+            .scan_finished(target, clock.elapsed().as_secs_f64(), stages);
+        set_status(status, id, Some(report), stale, errors);
+        if let Some(counts) = counts {
+            status.summary = Some(counts.summary.clone());
+            status.failing_findings = counts.failing;
+            if counts.patched {
+                status.live_updated_at = Some(Utc::now());
+            }
         }
     }
+    service.settle(target);
 }
 
 /// Whether a scan that started at `started` is newer than the one the target shows: an older
@@ -631,31 +638,43 @@ pub(super) fn finish_status(
     stale: &[String],
     errors: Vec<String>,
 ) {
+    if let Some(status) = service
+        .targets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_mut(target)
     {
-        let mut statuses = service.targets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(status) = statuses.get_mut(target) {
-            status.scanning = false;
-            if id.is_some() {
-                status.last_scan_id = id;
-            }
-            if let Some(report) = report {
-                status.last_scan_at = Some(report.scan.started_at);
-                status.last_duration_seconds = Some(
-                    (report.scan.finished_at - report.scan.started_at).num_milliseconds() as f64
-                        / 1000.0,
-                );
-                if errors.is_empty() {
-                    status.last_success_at = Some(report.scan.finished_at);
-                }
-                status.summary = Some(report.summary.clone());
-                status.failing_findings = report.compliance.failing.values().sum();
-                status.live_updated_at = None;
-            }
-            status.errors = errors;
-            status.stale_sources = stale.to_vec();
-        }
+        set_status(status, id, report, stale, errors);
     }
     service.settle(target);
+}
+
+/// A target's status after a scan (`report`: `None` when it failed).
+fn set_status(
+    status: &mut super::TargetStatus,
+    id: Option<i64>,
+    report: Option<&ScanReport>,
+    stale: &[String],
+    errors: Vec<String>,
+) {
+    status.scanning = false;
+    if id.is_some() {
+        status.last_scan_id = id;
+    }
+    if let Some(report) = report {
+        status.last_scan_at = Some(report.scan.started_at);
+        status.last_duration_seconds = Some(
+            (report.scan.finished_at - report.scan.started_at).num_milliseconds() as f64 / 1000.0,
+        );
+        if errors.is_empty() {
+            status.last_success_at = Some(report.scan.finished_at);
+        }
+        status.summary = Some(report.summary.clone());
+        status.failing_findings = report.compliance.failing.values().sum();
+        status.live_updated_at = None;
+    }
+    status.errors = errors;
+    status.stale_sources = stale.to_vec();
 }
 
 /// Applies the retention settings now and then (and at start).
