@@ -1,8 +1,8 @@
 //! Watch mode: a target's live state kept current from watches instead of re-listing. For each
 //! kind in scope a kube-runtime watcher keeps a cache (it resumes from the last resourceVersion,
 //! follows bookmarks, and lists again after `410 Gone`). Whoever needs to act on each change
-//! (the incremental judgement in `judge::watch`) registers an [`Observer`], called under the
-//! cache's lock before subscribers hear of the change; `serve` only reads the cache.
+//! (the incremental judgement in `judge::watch`, `serve`'s change log) registers an [`Observer`],
+//! called under the cache's lock before subscribers hear of the change.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -56,13 +56,6 @@ pub enum Change<'a> {
 pub trait Observer: Send {
     /// Called after the cache took the change.
     fn changed(&mut self, cache: &Cache, change: Change<'_>);
-}
-
-/// An observer that does nothing: the cache alone is wanted.
-pub struct CacheOnly;
-
-impl Observer for CacheOnly {
-    fn changed(&mut self, _cache: &Cache, _change: Change<'_>) {}
 }
 
 /// What discovery told before watching started: the scope of each kind served, and the kinds
