@@ -96,8 +96,8 @@ fn generate(root: &Path, workloads: usize) {
         let mut item = live_deployment(&ns, &name, 2, false);
         if n % 100 == 0 {
             item = item.replace(
-                "\"name\":\"app\",",
-                "\"name\":\"app\",\"securityContext\":{\"privileged\":true},",
+                "\"imagePullPolicy\":\"IfNotPresent\",",
+                "\"imagePullPolicy\":\"IfNotPresent\",\"securityContext\":{\"privileged\":true},",
             );
         }
         items.push(item);

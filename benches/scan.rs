@@ -6,6 +6,8 @@
 //!
 //! `cargo bench --bench scan` (N = 100000); `GITDRIFT_BENCH_OBJECTS=20000 cargo bench --bench scan`;
 //! `GITDRIFT_BENCH_AUDIT=off` scans with the compliance audit turned off (drift only);
+//! `GITDRIFT_BENCH_SHAPES=unique` gives every Deployment its own container name, so that no two
+//! share a Pod Security evaluation (the audit's worst case);
 //! `GITDRIFT_BENCH_BINARY=PATH` measures another build (a baseline) on the same data.
 
 mod common;

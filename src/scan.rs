@@ -51,7 +51,9 @@ impl Context {
         }
     }
 
-    /// The same context without a memo: its scans reuse nothing and leave nothing behind.
+    /// The same context without a memo: its scans reuse no judgement or rule result of an earlier
+    /// scan by resource and leave none behind (the rules' results by shape, pure functions of
+    /// what the rules read, are still shared: [`crate::audit::reads`]).
     pub fn forgetting(&self) -> Context {
         Context {
             memo: None,
@@ -576,6 +578,7 @@ impl Scanned {
             target = %target,
             side = subjects.first().map_or("", |s| s.side.as_str()),
             subjects = subjects.len(),
+            shared = audited.shared,
             elapsed_ms = clock.elapsed().as_millis() as u64,
         );
         drop(subjects);

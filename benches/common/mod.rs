@@ -112,7 +112,8 @@ pub fn generated(apps: usize) -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let root = target.join(format!("bench-data/v1-{apps}"));
+    let shapes = if unique_shapes() { "-unique" } else { "" };
+    let root = target.join(format!("bench-data/v1-{apps}{shapes}"));
     std::fs::create_dir_all(&root).unwrap();
     if !root.join("ready").exists() {
         let started = Instant::now();
@@ -198,6 +199,7 @@ pub fn generate(root: &Path, apps: usize) {
 }
 
 pub fn desired_deployment(ns: &str, name: &str, replicas: usize) -> String {
+    let container = container(name);
     format!(
         r#"apiVersion: apps/v1
 kind: Deployment
@@ -219,7 +221,7 @@ spec:
     spec:
       serviceAccountName: {name}
       containers:
-        - name: app
+        - name: {container}
           image: registry.example.com/{ns}/{name}:1.4.2
           ports:
             - name: http
@@ -278,6 +280,22 @@ pub fn uid(seed: &str) -> String {
     )
 }
 
+/// Whether every generated workload has its own container name, so that no two share what the
+/// Pod Security rules read (`GITDRIFT_BENCH_SHAPES=unique`: the audit's worst case, where no
+/// evaluation is shared). By default they share one shape, as workloads from one template do.
+pub fn unique_shapes() -> bool {
+    std::env::var("GITDRIFT_BENCH_SHAPES").as_deref() == Ok("unique")
+}
+
+/// A Deployment's container name.
+fn container(name: &str) -> String {
+    if unique_shapes() {
+        format!("app-{name}")
+    } else {
+        "app".to_string()
+    }
+}
+
 pub fn live_deployment(ns: &str, name: &str, replicas: usize, scaled: bool) -> String {
     let mut managed = String::from(
         r#"{"apiVersion":"apps/v1","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:app.kubernetes.io/name":{},"f:app.kubernetes.io/part-of":{}}},"f:spec":{"f:replicas":{},"f:selector":{},"f:template":{"f:metadata":{"f:labels":{".":{},"f:app.kubernetes.io/name":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:env":{".":{},"k:{\"name\":\"CONFIG_NAME\"}":{".":{},"f:name":{},"f:value":{}},"k:{\"name\":\"LOG_LEVEL\"}":{".":{},"f:name":{},"f:value":{}}},"f:envFrom":{},"f:image":{},"f:name":{},"f:ports":{".":{},"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{},"f:name":{}}},"f:readinessProbe":{".":{},"f:httpGet":{".":{},"f:path":{},"f:port":{}}},"f:resources":{".":{},"f:limits":{".":{},"f:memory":{}},"f:requests":{".":{},"f:cpu":{},"f:memory":{}}}}},"f:serviceAccountName":{}}}}},"manager":"argocd-controller","operation":"Apply","time":"2026-11-02T10:20:31Z"}"#,
@@ -287,10 +305,17 @@ pub fn live_deployment(ns: &str, name: &str, replicas: usize, scaled: bool) -> S
     }
     managed.push_str(r#",{"apiVersion":"apps/v1","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:annotations":{".":{},"f:deployment.kubernetes.io/revision":{}}},"f:status":{"f:availableReplicas":{},"f:conditions":{},"f:observedGeneration":{},"f:readyReplicas":{},"f:replicas":{},"f:updatedReplicas":{}}},"manager":"kube-controller-manager","operation":"Update","subresource":"status","time":"2026-11-24T22:05:41Z"}"#);
     let uid = uid(&format!("{ns}/{name}/deploy"));
+    if unique_shapes() {
+        managed = managed.replace(
+            r#"\"name\":\"app\""#,
+            &format!(r#"\"name\":\"{}\""#, container(name)),
+        );
+    }
+    let container = container(name);
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"annotations":{{"deployment.kubernetes.io/revision":"3"}},"creationTimestamp":"2026-10-02T08:14:03Z","generation":4,"labels":{{"app.kubernetes.io/name":"{name}","app.kubernetes.io/part-of":"{ns}"}},"managedFields":[{managed}],"name":"{name}","namespace":"{ns}","resourceVersion":"2210934","uid":"{uid}"}},"spec":{{"progressDeadlineSeconds":600,"replicas":{replicas},"revisionHistoryLimit":10,"selector":{{"matchLabels":{{"app.kubernetes.io/name":"{name}"}}}},"strategy":{{"rollingUpdate":{{"maxSurge":"25%","maxUnavailable":"25%"}},"type":"RollingUpdate"}},"template":{{"metadata":{{"creationTimestamp":null,"labels":{{"app.kubernetes.io/name":"{name}"}}}},"spec":{{"containers":[{{"env":[{{"name":"LOG_LEVEL","value":"info"}},{{"name":"CONFIG_NAME","value":"{name}"}}],"envFrom":[{{"configMapRef":{{"name":"{name}"}}}}],"image":"registry.example.com/{ns}/{name}:1.4.2","imagePullPolicy":"IfNotPresent","name":"app","ports":[{{"containerPort":8080,"name":"http","protocol":"TCP"}}],"readinessProbe":{{"failureThreshold":3,"httpGet":{{"path":"/healthz","port":"http","scheme":"HTTP"}},"periodSeconds":10,"successThreshold":1,"timeoutSeconds":1}},"resources":{{"limits":{{"memory":"256Mi"}},"requests":{{"cpu":"100m","memory":"128Mi"}}}},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File"}}],"dnsPolicy":"ClusterFirst","restartPolicy":"Always","schedulerName":"default-scheduler","securityContext":{{}},"serviceAccount":"{name}","serviceAccountName":"{name}","terminationGracePeriodSeconds":30}}}}}},"status":{{"availableReplicas":{replicas},"conditions":[{{"lastTransitionTime":"2026-10-02T08:14:30Z","lastUpdateTime":"2026-11-02T10:21:02Z","message":"ReplicaSet \"{name}-7d4b9c8f6\" has successfully progressed.","reason":"NewReplicaSetAvailable","status":"True","type":"Progressing"}},{{"lastTransitionTime":"2026-11-24T22:05:41Z","lastUpdateTime":"2026-11-24T22:05:41Z","message":"Deployment has minimum availability.","reason":"MinimumReplicasAvailable","status":"True","type":"Available"}}],"observedGeneration":4,"readyReplicas":{replicas},"replicas":{replicas},"updatedReplicas":{replicas}}}}}"#
+        r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"annotations":{{"deployment.kubernetes.io/revision":"3"}},"creationTimestamp":"2026-10-02T08:14:03Z","generation":4,"labels":{{"app.kubernetes.io/name":"{name}","app.kubernetes.io/part-of":"{ns}"}},"managedFields":[{managed}],"name":"{name}","namespace":"{ns}","resourceVersion":"2210934","uid":"{uid}"}},"spec":{{"progressDeadlineSeconds":600,"replicas":{replicas},"revisionHistoryLimit":10,"selector":{{"matchLabels":{{"app.kubernetes.io/name":"{name}"}}}},"strategy":{{"rollingUpdate":{{"maxSurge":"25%","maxUnavailable":"25%"}},"type":"RollingUpdate"}},"template":{{"metadata":{{"creationTimestamp":null,"labels":{{"app.kubernetes.io/name":"{name}"}}}},"spec":{{"containers":[{{"env":[{{"name":"LOG_LEVEL","value":"info"}},{{"name":"CONFIG_NAME","value":"{name}"}}],"envFrom":[{{"configMapRef":{{"name":"{name}"}}}}],"image":"registry.example.com/{ns}/{name}:1.4.2","imagePullPolicy":"IfNotPresent","name":"{container}","ports":[{{"containerPort":8080,"name":"http","protocol":"TCP"}}],"readinessProbe":{{"failureThreshold":3,"httpGet":{{"path":"/healthz","port":"http","scheme":"HTTP"}},"periodSeconds":10,"successThreshold":1,"timeoutSeconds":1}},"resources":{{"limits":{{"memory":"256Mi"}},"requests":{{"cpu":"100m","memory":"128Mi"}}}},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File"}}],"dnsPolicy":"ClusterFirst","restartPolicy":"Always","schedulerName":"default-scheduler","securityContext":{{}},"serviceAccount":"{name}","serviceAccountName":"{name}","terminationGracePeriodSeconds":30}}}}}},"status":{{"availableReplicas":{replicas},"conditions":[{{"lastTransitionTime":"2026-10-02T08:14:30Z","lastUpdateTime":"2026-11-02T10:21:02Z","message":"ReplicaSet \"{name}-7d4b9c8f6\" has successfully progressed.","reason":"NewReplicaSetAvailable","status":"True","type":"Progressing"}},{{"lastTransitionTime":"2026-11-24T22:05:41Z","lastUpdateTime":"2026-11-24T22:05:41Z","message":"Deployment has minimum availability.","reason":"MinimumReplicasAvailable","status":"True","type":"Available"}}],"observedGeneration":4,"readyReplicas":{replicas},"replicas":{replicas},"updatedReplicas":{replicas}}}}}"#
     );
     out
 }

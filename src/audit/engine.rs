@@ -140,6 +140,7 @@ impl RuleSet {
                     package: meta.package,
                     file: file.path.clone(),
                     line: rule.line,
+                    reads: rule.reads,
                 },
             );
         }
@@ -607,7 +608,7 @@ mod tests {
 /// compiles, and both give the same outcomes on the workloads of the health corpus, the drift
 /// corpus and the demo, on each side, with and without violations.
 #[cfg(test)]
-mod rvm_agrees {
+pub(crate) mod rvm_agrees {
     use serde_json::{Value, json};
 
     use super::*;
@@ -618,7 +619,7 @@ mod rvm_agrees {
         RuleFile::inline("p", path, text)
     }
 
-    fn objects() -> Vec<Value> {
+    pub(crate) fn objects() -> Vec<Value> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut out = Vec::new();
         for dir in ["tests/health-cases", "tests/drift-cases"] {

@@ -52,6 +52,9 @@ pub struct RuleMetadata {
     /// The sides it judges (`desired`, `live`); both unless it needs what only the live state
     /// has.
     pub sides: Vec<crate::model::Side>,
+    /// What the rule reads of its input (`custom.reads`, see [`super::reads`]); `None` when it
+    /// does not say.
+    pub reads: Option<Vec<String>>,
     /// 1-based line of the `# METADATA` comment.
     pub line: u64,
 }
@@ -96,6 +99,7 @@ struct Custom {
     kinds: Vec<String>,
     #[serde(default)]
     sides: Vec<String>,
+    reads: Option<Vec<String>>,
 }
 
 /// Whether an id is kebab-case: lowercase letters and digits in groups joined by single `-`.
@@ -210,6 +214,9 @@ pub fn read(source: &str) -> Result<PackageMetadata, MetadataError> {
     if sides.is_empty() {
         sides = vec![crate::model::Side::Desired, crate::model::Side::Live];
     }
+    for path in custom.reads.iter().flatten() {
+        super::reads::check(path).map_err(|message| fail(format!("rule {id}: {message}")))?;
+    }
     Ok(PackageMetadata {
         package,
         package_line: package_index as u64 + 1,
@@ -222,6 +229,7 @@ pub fn read(source: &str) -> Result<PackageMetadata, MetadataError> {
             controls: custom.controls,
             remediation: custom.remediation.map(|r| r.trim().to_string()),
             kinds: custom.kinds,
+            reads: custom.reads,
             line: metadata_line,
         }),
     })

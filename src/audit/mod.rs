@@ -25,6 +25,7 @@ pub mod engine;
 pub mod findings;
 pub mod metadata;
 pub mod packs;
+pub mod reads;
 pub mod run;
 pub mod testing;
 
@@ -62,6 +63,10 @@ pub struct Rule {
     pub file: String,
     /// The line of its METADATA.
     pub line: u64,
+    /// What it reads of its input, when it says (resources equal in those parts share one
+    /// evaluation); not part of what reports say of a rule.
+    #[serde(skip)]
+    pub reads: Option<Vec<String>>,
 }
 
 impl Rule {
@@ -103,6 +108,7 @@ mod tests {
             package: "p".into(),
             file: "f".into(),
             line: 1,
+            reads: None,
         };
         assert!(rule.applies_to("", "Pod"));
         assert!(rule.applies_to("apps", "Deployment"));

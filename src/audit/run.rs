@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::Rule;
 use super::engine::RuleSet;
 use super::packs;
+use super::reads::Projection;
 use crate::config::{Config, Target};
 use crate::model::Side;
 use crate::model::SourceRef;
@@ -22,6 +23,8 @@ pub struct Auditor {
     /// What loading them met (files that cannot be used, selections naming nothing): every
     /// scan's report carries them.
     pub problems: Vec<Problem>,
+    /// Results shared by resources equal in what their rules read.
+    pub shared: Shared,
 }
 
 /// One resource to audit, on one side.
@@ -132,7 +135,11 @@ impl Auditor {
                 }
             }
         }
-        Auditor { set, problems }
+        Auditor {
+            set,
+            problems,
+            shared: Shared::default(),
+        }
     }
 
     /// The rules that run on a target: the configuration's selection, with the target's own in
@@ -202,11 +209,7 @@ impl Auditor {
                     if subject.side == Side::Live && object.owned {
                         return Outcome::default();
                     }
-                    let applicable: Vec<(usize, &Rule)> = self
-                        .applicable(kinds, rules, subject)
-                        .iter()
-                        .map(|&i| (i, &self.set.rules[i]))
-                        .collect();
+                    let (applicable, projection) = self.applicable(kinds, rules, subject);
                     if applicable.is_empty() {
                         return Outcome::default();
                     }
@@ -218,61 +221,43 @@ impl Auditor {
                             applied: earlier.applied.clone(),
                             inputs,
                             reused: true,
+                            shared: false,
                         };
                     }
-                    let input = input(target, provider, subject);
-                    let only: Vec<&Rule> = applicable.iter().map(|(_, r)| *r).collect();
-                    let outcomes = evaluator
-                        .get_or_insert_with(|| self.set.evaluator())
-                        .evaluate_input(input, &only);
-                    let mut findings = Vec::new();
-                    let mut problems = Vec::new();
-                    for ((index, rule), outcome) in applicable.iter().zip(outcomes) {
-                        match outcome {
-                            Ok(messages) => {
-                                for message in messages {
-                                    findings.push(RawFinding {
-                                        rule: *index,
-                                        side: subject.side,
-                                        target: target.to_string(),
-                                        api_version: object.api_version.clone(),
-                                        group: object.group.clone(),
-                                        kind: object.kind.clone(),
-                                        namespace: object.namespace.clone(),
-                                        name: object.name.clone(),
-                                        source: subject.source.clone(),
-                                        message,
-                                    });
-                                }
+                    // Resources equal in all their rules read share one evaluation.
+                    let shape = projection
+                        .as_ref()
+                        .filter(|_| {
+                            subject.related.is_none() && !crate::model::aws::is_aws(&object.group)
+                        })
+                        .and_then(|projection| {
+                            let mut print = Fingerprint::new();
+                            print.number(applicable.len() as u64);
+                            for &rule in applicable {
+                                print.number(rule as u64);
                             }
-                            Err(err) => problems.push(
-                                Problem::new(
-                                    Severity::Error,
-                                    Code::AuditRuleFailed,
-                                    format!(
-                                        "rule {} could not judge {} {} ({}): {err}",
-                                        rule.id,
-                                        object.kind,
-                                        crate::model::resource_name(
-                                            &object.namespace,
-                                            &object.name
-                                        ),
-                                        subject.side.as_str()
-                                    ),
-                                )
-                                .target(target)
-                                .at(&rule.file, Some(rule.line)),
-                            ),
+                            projection.fingerprint(print, (target, provider), subject)
+                        });
+                    let known = shape.and_then(|shape| self.shared.get(shape));
+                    let outcomes: Vec<super::engine::Outcome> = match &known {
+                        Some(messages) => messages.iter().cloned().map(Ok).collect(),
+                        None => {
+                            let only: Vec<&Rule> =
+                                applicable.iter().map(|&i| &self.set.rules[i]).collect();
+                            evaluator
+                                .get_or_insert_with(|| self.set.evaluator())
+                                .evaluate_input(input(target, provider, subject), &only)
                         }
+                    };
+                    if let (Some(shape), None) = (shape, &known)
+                        && let Ok(messages) = outcomes.iter().cloned().collect()
+                    {
+                        self.shared.put(shape, messages);
                     }
-                    let applied = applicable.iter().map(|(i, _)| *i).collect();
-                    Outcome {
-                        findings,
-                        problems,
-                        applied,
-                        inputs,
-                        reused: false,
-                    }
+                    let mut outcome = self.findings(target, subject, applicable, outcomes);
+                    outcome.inputs = inputs;
+                    outcome.shared = known.is_some();
+                    outcome
                 },
             )
             .collect();
@@ -302,6 +287,7 @@ impl Auditor {
                     }
                 }
             }
+            out.shared += usize::from(outcome.shared);
             out.findings.extend(outcome.findings);
             out.problems.extend(outcome.problems);
             out.applied.extend(outcome.applied);
@@ -318,21 +304,21 @@ impl Auditor {
 }
 
 impl Auditor {
-    /// The rules of `rules` that judge a subject's kind on its side, looked up in a worker's
-    /// own list of the kinds it met (a target holds a few dozen kinds and up to millions of
-    /// objects).
+    /// The rules of `rules` that judge a subject's kind on its side, and what they read of it
+    /// (when every one says), looked up in a worker's own list of the kinds it met (a target
+    /// holds a few dozen kinds and up to millions of objects).
     fn applicable<'k>(
         &self,
-        kinds: &'k mut Vec<(String, String, Side, Vec<usize>)>,
+        kinds: &'k mut Vec<KindRules>,
         rules: &[usize],
         subject: &Subject<'_>,
-    ) -> &'k [usize] {
+    ) -> (&'k [usize], &'k Option<Projection>) {
         let object = subject.object;
-        let at = kinds.iter().position(|(group, kind, side, _)| {
-            *side == subject.side && kind == &object.kind && group == &object.group
+        let at = kinds.iter().position(|k| {
+            k.side == subject.side && k.kind == object.kind && k.group == object.group
         });
         let at = at.unwrap_or_else(|| {
-            let applicable = rules
+            let applicable: Vec<usize> = rules
                 .iter()
                 .copied()
                 .filter(|&i| {
@@ -341,15 +327,134 @@ impl Auditor {
                         && rule.applies_to(&object.group, &object.kind)
                 })
                 .collect();
-            kinds.push((
-                object.group.clone(),
-                object.kind.clone(),
-                subject.side,
-                applicable,
-            ));
+            let projection = Projection::of(
+                &object.kind,
+                applicable
+                    .iter()
+                    .map(|&i| self.set.rules[i].reads.as_deref()),
+            );
+            kinds.push(KindRules {
+                group: object.group.clone(),
+                kind: object.kind.clone(),
+                side: subject.side,
+                rules: applicable,
+                projection,
+            });
             kinds.len() - 1
         });
-        &kinds[at].3
+        (&kinds[at].rules, &kinds[at].projection)
+    }
+
+    /// A subject's findings and problems from its rules' outcomes.
+    fn findings(
+        &self,
+        target: &str,
+        subject: &Subject<'_>,
+        applicable: &[usize],
+        outcomes: Vec<super::engine::Outcome>,
+    ) -> Outcome {
+        let object = subject.object;
+        let mut findings = Vec::new();
+        let mut problems = Vec::new();
+        for (&index, outcome) in applicable.iter().zip(outcomes) {
+            let rule = &self.set.rules[index];
+            match outcome {
+                Ok(messages) => {
+                    for message in messages {
+                        findings.push(RawFinding {
+                            rule: index,
+                            side: subject.side,
+                            target: target.to_string(),
+                            api_version: object.api_version.clone(),
+                            group: object.group.clone(),
+                            kind: object.kind.clone(),
+                            namespace: object.namespace.clone(),
+                            name: object.name.clone(),
+                            source: subject.source.clone(),
+                            message,
+                        });
+                    }
+                }
+                Err(err) => problems.push(
+                    Problem::new(
+                        Severity::Error,
+                        Code::AuditRuleFailed,
+                        format!(
+                            "rule {} could not judge {} {} ({}): {err}",
+                            rule.id,
+                            object.kind,
+                            crate::model::resource_name(&object.namespace, &object.name),
+                            subject.side.as_str()
+                        ),
+                    )
+                    .target(target)
+                    .at(&rule.file, Some(rule.line)),
+                ),
+            }
+        }
+        Outcome {
+            findings,
+            problems,
+            applied: applicable.to_vec(),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// The rules that judge one kind on one side, in a worker's list.
+struct KindRules {
+    group: String,
+    kind: String,
+    side: Side,
+    rules: Vec<usize>,
+    /// What they read, when every one of them says.
+    projection: Option<Projection>,
+}
+
+/// Rule results by the fingerprint of what the rules read of a resource (see [`super::reads`]):
+/// shared by every resource, side, target and scan the same rules judge. Rules read nothing but
+/// their input, so equal read parts give equal messages.
+#[derive(Default)]
+pub struct Shared {
+    results: std::sync::Mutex<ByShape>,
+}
+
+/// Each shape's messages, rule by rule.
+type ByShape =
+    std::collections::HashMap<u128, std::sync::Arc<Vec<Vec<String>>>, foldhash::fast::RandomState>;
+
+/// At most this many shapes are kept; the store starts again empty past it (an estate has a
+/// few dozen to a few thousand).
+const SHARED_LIMIT: usize = 100_000;
+
+impl Shared {
+    fn get(&self, shape: u128) -> Option<std::sync::Arc<Vec<Vec<String>>>> {
+        let results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        results.get(&shape).cloned()
+    }
+
+    fn put(&self, shape: u128, messages: Vec<Vec<String>>) {
+        let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        if results.len() >= SHARED_LIMIT {
+            results.clear();
+        }
+        results.insert(shape, std::sync::Arc::new(messages));
+    }
+
+    /// How many shapes it holds.
+    pub fn len(&self) -> usize {
+        self.results.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shared({} shapes)", self.len())
     }
 }
 
@@ -363,6 +468,8 @@ struct Outcome {
     inputs: Option<u128>,
     /// Taken from the memo, not evaluated.
     reused: bool,
+    /// Taken from another resource of the same shape, not evaluated.
+    shared: bool,
 }
 
 /// A target's side's rule results by the fingerprint of each input: the next evaluation
@@ -423,6 +530,8 @@ pub struct Evaluated {
     pub problems: Vec<Problem>,
     /// Rules that judged at least one resource.
     pub applied: std::collections::BTreeSet<usize>,
+    /// Subjects whose results came from another of the same shape, not evaluated.
+    pub shared: usize,
 }
 
 /// The input document a rule sees (see [`crate::audit`]), built in regorus's values: a frozen
@@ -462,4 +571,97 @@ fn input(target: &str, provider: &str, subject: &Subject<'_>) -> regorus::Value 
         regorus::Value::from(context),
     );
     regorus::Value::from(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn auditor() -> Auditor {
+        let config = Config::from_str(
+            "sources:\n  - name: s\n    repo: ./repo\n    target: t\ntargets:\n  - name: t\n    snapshot: ./live\n",
+            std::path::Path::new("/etc/gitdrift/gitdrift.yaml"),
+            std::path::Path::new("/etc/gitdrift"),
+            &crate::live::known(),
+        )
+        .unwrap();
+        Auditor::load(&config)
+    }
+
+    /// Workloads in a few security shapes under many names, on both sides.
+    fn workloads() -> Vec<Object> {
+        let shapes = [
+            json!({"containers": [{"name": "app", "image": "a"}]}),
+            json!({"hostNetwork": true, "containers": [{"name": "app", "image": "b",
+                "securityContext": {"privileged": true, "capabilities": {"add": ["SYS_ADMIN"]}}}]}),
+            json!({"securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{"name": "web", "image": "c", "securityContext":
+                  {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]}),
+        ];
+        (0..30)
+            .map(|i| {
+                let mut spec = shapes[i % 3].clone();
+                // What the rules do not read differs from one workload to the next.
+                spec["containers"][0]["image"] = json!(format!("registry/app-{i}:1.{i}"));
+                spec["containers"][0]["env"] = json!([{"name": "N", "value": i.to_string()}]);
+                let value = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": format!("w{i}"), "namespace": "n",
+                      "labels": {"app": format!("w{i}")}},
+                    "spec": {"replicas": i, "template": {"metadata": {"labels": {"app": format!("w{i}")}},
+                      "spec": spec}}});
+                crate::manifest::object_from_value("test", value).unwrap()
+            })
+            .collect()
+    }
+
+    fn findings(auditor: &Auditor, objects: &[Object]) -> (Vec<RawFinding>, usize) {
+        let rules: Vec<usize> = (0..auditor.set.rules.len()).collect();
+        let mut found = Vec::new();
+        let mut shared = 0;
+        for side in [Side::Desired, Side::Live] {
+            let subjects: Vec<Subject<'_>> = objects
+                .iter()
+                .map(|object| Subject {
+                    object,
+                    side,
+                    source: None,
+                    related: None,
+                })
+                .collect();
+            let evaluated = auditor.evaluate("t", "kubernetes", &rules, &subjects, None);
+            assert!(evaluated.problems.is_empty(), "{:?}", evaluated.problems);
+            found.extend(evaluated.findings);
+            shared += evaluated.shared;
+        }
+        (found, shared)
+    }
+
+    #[test]
+    fn resources_of_one_shape_share_an_evaluation_and_find_what_each_would() {
+        let objects = workloads();
+        let sharing = auditor();
+        let (found, shared) = findings(&sharing, &objects);
+        // Three shapes: evaluated once each (a worker may meet a shape before another worker
+        // has stored it), the rest shared, on the desired side; the live side shares them all.
+        assert!(shared + 3 * rayon::current_num_threads() >= 60, "{shared}");
+        assert_eq!(sharing.shared.len(), 3);
+
+        let mut alone = auditor();
+        for rule in &mut alone.set.rules {
+            rule.reads = None;
+        }
+        let (expected, none) = findings(&alone, &objects);
+        assert_eq!(none, 0);
+        assert!(alone.shared.is_empty());
+        assert_eq!(found, expected);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.name == "w1" && f.message.contains("privileged")),
+            "{found:?}"
+        );
+        assert!(found.iter().all(|f| f.target == "t"));
+    }
 }

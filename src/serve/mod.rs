@@ -736,8 +736,8 @@ fn start_loops(service: &Arc<Service>, context: &scan::Context) {
     // Sharded: the first shard writes the scheduled reports (they scan every target).
     let reports = service.options.shard.is_none_or(|s| s.index == 0);
     for report in config.serve.reports.iter().filter(|_| reports) {
-        // A shard remembers only its own targets: its reports' scans of the others' leave
-        // nothing behind.
+        // A shard remembers only its own targets: its reports' scans of the others' leave no
+        // memo behind (only the rules' results by shape, which any scan may share).
         let context = match service.options.shard {
             Some(_) => context.forgetting(),
             None => context.clone(),

@@ -11,6 +11,11 @@
 #   remediation: >-
 #     Use appArmorProfile type RuntimeDefault or Localhost (or the runtime/default and localhost/ annotation values).
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.securityContext.appArmorProfile
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.appArmorProfile
+#     - pod.metadata.annotations
 package gitdrift.pss.baseline.apparmor_profile
 
 import data.gitdrift.lib.kubernetes as k8s

@@ -10,6 +10,9 @@
 #   remediation: >-
 #     Add only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID or SYS_CHROOT.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.capabilities
 package gitdrift.pss.baseline.capabilities
 
 import data.gitdrift.lib.kubernetes as k8s

@@ -11,6 +11,8 @@
 #   remediation: >-
 #     Remove hostNetwork, hostPID and hostIPC from the pod spec, or set them to false.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.{hostNetwork,hostPID,hostIPC}
 package gitdrift.pss.baseline.host_namespaces
 
 import data.gitdrift.lib.kubernetes.pod_spec

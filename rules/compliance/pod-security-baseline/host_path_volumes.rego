@@ -10,6 +10,8 @@
 #   remediation: >-
 #     Replace hostPath volumes with persistent volume claims, configMaps, secrets or emptyDir.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.volumes.*.{name,hostPath}
 package gitdrift.pss.baseline.host_path_volumes
 
 import data.gitdrift.lib.kubernetes.pod_spec

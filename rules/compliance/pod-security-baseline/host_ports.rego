@@ -10,6 +10,9 @@
 #   remediation: >-
 #     Remove hostPort from every container port (use a Service instead).
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.ports.*.hostPort
 package gitdrift.pss.baseline.host_ports
 
 import data.gitdrift.lib.kubernetes as k8s

@@ -11,6 +11,10 @@
 #   remediation: >-
 #     Remove host from httpGet and tcpSocket probes and lifecycle handlers (they then target the pod).
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.{livenessProbe,readinessProbe,startupProbe}.{httpGet,tcpSocket}.host
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.lifecycle.{postStart,preStop}.{httpGet,tcpSocket}.host
 package gitdrift.pss.baseline.host_probes
 
 import data.gitdrift.lib.kubernetes as k8s

@@ -11,6 +11,10 @@
 #   remediation: >-
 #     Remove windowsOptions.hostProcess (or set it to false) from the pod and its containers.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.securityContext.windowsOptions.hostProcess
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.windowsOptions.hostProcess
 package gitdrift.pss.baseline.host_process
 
 import data.gitdrift.lib.kubernetes as k8s

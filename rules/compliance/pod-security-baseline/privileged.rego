@@ -10,6 +10,9 @@
 #   remediation: >-
 #     Remove securityContext.privileged from every container, or set it to false.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.privileged
 package gitdrift.pss.baseline.privileged
 
 import data.gitdrift.lib.kubernetes as k8s

@@ -11,6 +11,10 @@
 #   remediation: >-
 #     Leave procMount unset or Default (or run the pod with hostUsers: false).
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.hostUsers
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.procMount
 package gitdrift.pss.baseline.proc_mount
 
 import data.gitdrift.lib.kubernetes as k8s

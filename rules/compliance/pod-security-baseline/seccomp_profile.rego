@@ -10,6 +10,10 @@
 #   remediation: >-
 #     Set seccompProfile type RuntimeDefault or Localhost, or leave it unset.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.securityContext.seccompProfile.type
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.seccompProfile.type
 package gitdrift.pss.baseline.seccomp_profile
 
 import data.gitdrift.lib.kubernetes as k8s

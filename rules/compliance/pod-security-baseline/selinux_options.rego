@@ -11,6 +11,10 @@
 #   remediation: >-
 #     Leave seLinuxOptions.user and role unset; set type only to container_t, container_init_t, container_kvm_t or container_engine_t.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.securityContext.seLinuxOptions
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.seLinuxOptions
 package gitdrift.pss.baseline.selinux_options
 
 import data.gitdrift.lib.kubernetes as k8s

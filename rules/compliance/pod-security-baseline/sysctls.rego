@@ -11,6 +11,8 @@
 #   remediation: >-
 #     Use only the namespaced safe sysctls (kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, net.ipv4.tcp_syncookies, …).
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.securityContext.sysctls.*.name
 package gitdrift.pss.baseline.sysctls
 
 import data.gitdrift.lib.kubernetes.pod_security_context

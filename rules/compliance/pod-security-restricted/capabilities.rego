@@ -11,6 +11,10 @@
 #   remediation: >-
 #     Set securityContext.capabilities.drop: [ALL] on every container; add at most NET_BIND_SERVICE.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.os.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.capabilities
 package gitdrift.pss.restricted.capabilities
 
 import data.gitdrift.lib.kubernetes as k8s

@@ -11,6 +11,10 @@
 #   remediation: >-
 #     Set securityContext.allowPrivilegeEscalation: false on every container.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.os.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.allowPrivilegeEscalation
 package gitdrift.pss.restricted.privilege_escalation
 
 import data.gitdrift.lib.kubernetes as k8s

@@ -10,6 +10,9 @@
 #   remediation: >-
 #     Leave procMount unset or Default.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.procMount
 package gitdrift.pss.restricted.proc_mount
 
 import data.gitdrift.lib.kubernetes as k8s

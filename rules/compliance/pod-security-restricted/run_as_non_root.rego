@@ -11,6 +11,10 @@
 #   remediation: >-
 #     Set securityContext.runAsNonRoot: true on the pod (and false nowhere).
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.securityContext.runAsNonRoot
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.runAsNonRoot
 package gitdrift.pss.restricted.run_as_non_root
 
 import data.gitdrift.lib.kubernetes as k8s

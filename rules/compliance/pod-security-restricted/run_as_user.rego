@@ -10,6 +10,10 @@
 #   remediation: >-
 #     Set runAsUser to a non-zero user id, or leave it unset with runAsNonRoot: true.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.securityContext.runAsUser
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.runAsUser
 package gitdrift.pss.restricted.run_as_user
 
 import data.gitdrift.lib.kubernetes as k8s

@@ -11,6 +11,11 @@
 #   remediation: >-
 #     Set securityContext.seccompProfile.type: RuntimeDefault on the pod.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.os.name
+#     - pod.spec.securityContext.seccompProfile.type
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.name
+#     - pod.spec.{containers,initContainers,ephemeralContainers}.*.securityContext.seccompProfile.type
 package gitdrift.pss.restricted.seccomp_profile
 
 import data.gitdrift.lib.kubernetes as k8s

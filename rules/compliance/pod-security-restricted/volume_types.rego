@@ -11,6 +11,9 @@
 #   remediation: >-
 #     Use only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected or secret volumes.
 #   kinds: [Pod, Deployment.apps, StatefulSet.apps, DaemonSet.apps, ReplicaSet.apps, Job.batch, CronJob.batch]
+#   reads:
+#     - pod.spec.volumes.*.name
+#     - pod.spec.volumes.*.*?
 package gitdrift.pss.restricted.volume_types
 
 import data.gitdrift.lib.kubernetes.pod_spec
