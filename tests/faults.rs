@@ -89,13 +89,15 @@ fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
-/// `/healthz` answers 200 within a second.
-fn healthy_within_a_second(served: &Served) {
+/// `/healthz` answers 200 within three seconds: a service held by a slow client would wait for
+/// it until the 10 s header timeout; three, not one, because the suite runs many tests at once
+/// on two cores (one answer took 1.01 s in CI while a scan ran).
+fn answers_health_checks(served: &Served) {
     let started = Instant::now();
     let answer = served.get("/healthz");
     assert_eq!(answer.status, 200);
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(3),
         "/healthz took {:?}",
         started.elapsed()
     );
@@ -113,7 +115,7 @@ fn scans(served: &Served, target: &str) -> f64 {
 fn scanned_again(served: &Served, target: &str, n: f64, within: Duration) {
     let before = scans(served, target);
     served.wait_until(&format!("{n} more scans of {target}"), within, |s| {
-        healthy_within_a_second(s);
+        answers_health_checks(s);
         scans(s, target) >= before + n
     });
 }
@@ -347,7 +349,7 @@ fn a_git_remote_that_hangs_is_abandoned_and_the_next_fetch_succeeds() {
         "the hung fetch is abandoned",
         Duration::from_secs(30),
         |s| {
-            healthy_within_a_second(s);
+            answers_health_checks(s);
             source(s)["stale"]
                 .as_str()
                 .is_some_and(|e| e.contains("took longer than 2s"))
@@ -357,7 +359,7 @@ fn a_git_remote_that_hangs_is_abandoned_and_the_next_fetch_succeeds() {
     // The remote answers again: the clone's lock went with the abandoned fetch.
     proxy.hang.store(false, Ordering::SeqCst);
     served.wait_until("the remote is read again", Duration::from_secs(30), |s| {
-        healthy_within_a_second(s);
+        answers_health_checks(s);
         fresh(s)
     });
     let (code, _) = served.stop();
@@ -489,7 +491,7 @@ fn sighup_in_the_middle_of_a_long_scan_never_runs_two_scans_of_a_target() {
         // Every reload stops the loops of the configuration in force and starts new ones.
         served.signal(libc::SIGHUP);
         std::thread::sleep(Duration::from_millis(1200));
-        healthy_within_a_second(&served);
+        answers_health_checks(&served);
     }
     scanned_again(&served, "lab", 2.0, Duration::from_secs(90));
     scanned_again(&served, "steady", 2.0, Duration::from_secs(30));
@@ -566,7 +568,7 @@ fn a_full_disk_fails_the_writes_not_the_service_and_nothing_stored_is_lost() {
         "a scan that cannot be stored",
         Duration::from_secs(60),
         |s| {
-            healthy_within_a_second(s);
+            answers_health_checks(s);
             metric(
                 &s.get("/metrics").body,
                 "gitdrift_scan_errors_total",
@@ -647,7 +649,7 @@ fn idle_trickling_and_greedy_clients_cannot_hold_the_service() {
         }));
     }
     std::thread::sleep(Duration::from_millis(500));
-    healthy_within_a_second(&served);
+    answers_health_checks(&served);
     // A signed webhook is taken at once, however many slow uploads are in flight.
     let body = json!({"ref": "refs/heads/main", "repository": {"clone_url": "https://example.com/other.git"}}).to_string();
     let signature = support::serve::github_signature(secret, body.as_bytes());
@@ -683,7 +685,7 @@ fn idle_trickling_and_greedy_clients_cannot_hold_the_service() {
             })
         })
         .collect();
-    healthy_within_a_second(&served);
+    answers_health_checks(&served);
     let mut served_whole = 0;
     let mut busy = 0;
     for render in renders {
@@ -698,7 +700,7 @@ fn idle_trickling_and_greedy_clients_cannot_hold_the_service() {
         assert!(took < Duration::from_secs(30), "a render waited {took:?}");
     }
     assert!(served_whole >= 2, "{served_whole} served, {busy} refused");
-    healthy_within_a_second(&served);
+    answers_health_checks(&served);
     stop.store(true, Ordering::SeqCst);
     for t in tricklers {
         let _ = t.join();
@@ -743,7 +745,7 @@ fn a_watched_kind_that_gets_an_unparsable_object_is_listed_and_the_object_skippe
         "the object is skipped and the rest judged",
         Duration::from_secs(60),
         |s| {
-            healthy_within_a_second(s);
+            answers_health_checks(s);
             stored_codes(s, "lab").contains(&"kube.object_skipped".to_string())
         },
     );
