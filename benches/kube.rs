@@ -11,7 +11,8 @@
 //!   p99, and `/metrics` checked to agree at the end.
 //!
 //! `cargo bench --bench kube`; `GITDRIFT_BENCH_KUBE_OBJECTS=20000 cargo bench --bench kube`;
-//! `GITDRIFT_BENCH_SERVE_EVENTS` for the service's changes (0: skip).
+//! `GITDRIFT_BENCH_SERVE_EVENTS` for the service's changes (0: skip). The service's resident
+//! memory (now and at its peak) is printed after its first scan and at the end.
 
 mod common;
 
@@ -131,6 +132,26 @@ fn main() {
     assert_eq!(writes, 0, "only GETs reached the API server");
 }
 
+/// Prints the service's resident memory now and at its peak (`/proc/PID/status`), and per
+/// watched object.
+fn print_memory(when: &str, pid: u32, watched: usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| -> f64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (rss, peak) = (kib("VmRSS:"), kib("VmHWM:"));
+    println!(
+        "serve memory {when}: RSS {:.0} MiB (peak {:.0} MiB), {:.0} bytes per watched object ({watched} objects, with their declarations)",
+        rss / 1024.0,
+        peak / 1024.0,
+        rss * 1024.0 / watched as f64
+    );
+}
+
 /// "N changes, median …, p99 …, max …" of a series of latencies.
 fn latency_summary(latencies: &[Duration]) -> String {
     let mut sorted = latencies.to_vec();
@@ -209,6 +230,8 @@ fn serve_latency(
         "serve: watching and first scan in {:.2} s",
         started.elapsed().as_secs_f64()
     );
+    let watched = apps * OBJECTS_PER_APP + apps / 50;
+    print_memory("after the first scan", child.id(), watched);
     let base = first["summary"]["drifted"].as_u64().unwrap();
     // Deployments in sync in the generated data (see `common::generated`) and not changed by
     // the watch measurement (its first `touched` of the same sequence), each used once.
@@ -267,6 +290,7 @@ fn serve_latency(
         base + events as u64,
         "/metrics counts every change"
     );
+    print_memory("at the end", child.id(), watched);
     let _ = child.kill();
     let _ = child.wait();
     latencies

@@ -8,7 +8,8 @@
 //!
 //! `cargo bench --bench rescan`; `GITDRIFT_BENCH_OBJECTS=20000` for fewer objects,
 //! `GITDRIFT_BENCH_CHANGED=5` for 5 % changed, `GITDRIFT_BENCH_RUNS=5` for more rounds,
-//! `GITDRIFT_BENCH_RESCAN_ONLY=1` to skip the full scans (for profiling re-scans).
+//! `GITDRIFT_BENCH_RESCAN_ONLY=1` to skip the full scans (for profiling re-scans),
+//! `GITDRIFT_BENCH_LOG=gitdrift=debug` to see each scan's phases.
 
 mod common;
 
@@ -87,6 +88,13 @@ fn change(object: &mut Object, round: usize) {
 }
 
 fn main() {
+    // `GITDRIFT_BENCH_LOG=debug` shows each scan's phases.
+    if let Ok(filter) = std::env::var("GITDRIFT_BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let objects = env_or("GITDRIFT_BENCH_OBJECTS", 100_000);
     let percent = env_or("GITDRIFT_BENCH_CHANGED", 1).max(1);
