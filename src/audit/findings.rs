@@ -258,7 +258,8 @@ pub fn assemble(
     // A declared resource is reported under the key its judgement gave it (an AWS declaration
     // matched by tags is named by the live id).
     type Place<'a> = (&'a str, &'a str, &'a str, Option<u64>);
-    let mut declared_keys: HashMap<Place, (&Option<String>, &str)> = HashMap::new();
+    let mut declared_keys: HashMap<Place, (&Option<String>, &str), foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(resources.len(), Default::default());
     for r in resources {
         if let Some(source) = &r.source {
             declared_keys.insert(

@@ -22,7 +22,7 @@ pub struct Judge {
     config: Arc<Config>,
     target: String,
     declared: Vec<Declared>,
-    index: HashMap<ResourceKey, usize>,
+    index: HashMap<ResourceKey, usize, foldhash::fast::RandomState>,
     order: Vec<ResourceKey>,
     scopes: Scopes,
     declared_namespaces: HashSet<String>,
@@ -84,7 +84,8 @@ impl Judge {
     ) -> Judge {
         let scopes = Scopes::new(&declared, &live.objects, &live.scopes);
         let mut problems = Vec::new();
-        let mut index: HashMap<ResourceKey, usize> = HashMap::with_capacity(declared.len());
+        let mut index: HashMap<ResourceKey, usize, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(declared.len(), Default::default());
         let mut order = Vec::with_capacity(declared.len());
         for (i, item) in declared.iter().enumerate() {
             let default_ns = config
