@@ -423,9 +423,10 @@ pub struct Shared {
 type ByShape =
     std::collections::HashMap<u128, std::sync::Arc<Vec<Vec<String>>>, foldhash::fast::RandomState>;
 
-/// At most this many shapes are kept; the store starts again empty past it (an estate has a
-/// few dozen to a few thousand).
-const SHARED_LIMIT: usize = 100_000;
+/// At most this many shapes are kept; the store starts again empty past it. An estate has a few
+/// dozen to a few thousand; where every workload is its own shape, nothing is shared and the
+/// store is only memory (about 1 KB a shape for the Pod Security rules' messages).
+const SHARED_LIMIT: usize = 20_000;
 
 impl Shared {
     fn get(&self, shape: u128) -> Option<std::sync::Arc<Vec<Vec<String>>>> {
