@@ -122,7 +122,13 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     if serve_events > 0 {
-        let latencies = serve_latency(&api, &root, &kubeconfig, (apps, events), serve_events);
+        let latencies = serve_latency(
+            &api,
+            &root,
+            &kubeconfig,
+            (apps, events, served),
+            serve_events,
+        );
         println!(
             "serve: from the API server to /api/v1/targets: {}",
             latency_summary(&latencies)
@@ -144,8 +150,12 @@ fn print_memory(when: &str, pid: u32, watched: usize) {
             .unwrap_or(0.0)
     };
     let (rss, peak) = (kib("VmRSS:"), kib("VmHWM:"));
+    assert!(
+        rss > 0.0,
+        "no memory figures for the service (/proc/{pid}/status)"
+    );
     println!(
-        "serve memory {when}: RSS {:.0} MiB (peak {:.0} MiB), {:.0} bytes per watched object ({watched} objects, with their declarations)",
+        "serve memory {when}: RSS {:.0} MiB (peak over its life {:.0} MiB), {:.0} bytes per watched object ({watched} objects, with their declarations)",
         rss / 1024.0,
         peak / 1024.0,
         rss * 1024.0 / watched as f64
@@ -184,7 +194,7 @@ fn serve_latency(
     api: &KubeApi,
     root: &Path,
     kubeconfig: &Path,
-    (apps, touched): (usize, usize),
+    (apps, touched, watched): (usize, usize, usize),
     events: usize,
 ) -> Vec<Duration> {
     let config = root.join("gitdrift-kube-serve.yaml");
@@ -230,7 +240,6 @@ fn serve_latency(
         "serve: watching and first scan in {:.2} s",
         started.elapsed().as_secs_f64()
     );
-    let watched = apps * OBJECTS_PER_APP + apps / 50;
     print_memory("after the first scan", child.id(), watched);
     let base = first["summary"]["drifted"].as_u64().unwrap();
     // Deployments in sync in the generated data (see `common::generated`) and not changed by

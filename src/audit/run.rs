@@ -425,7 +425,7 @@ type ByShape =
 
 /// At most this many shapes are kept; the store starts again empty past it. An estate has a few
 /// dozen to a few thousand; where every workload is its own shape, nothing is shared and the
-/// store is only memory (about 1 KB a shape for the Pod Security rules' messages).
+/// store is only memory (1–2 KB a shape for the Pod Security rules' messages).
 const SHARED_LIMIT: usize = 20_000;
 
 impl Shared {
