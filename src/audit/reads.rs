@@ -98,16 +98,16 @@ fn split(path: &str) -> Vec<&str> {
     out
 }
 
-/// Where a kind keeps its pod template, as the helpers find it.
-fn pod_prefixes(kind: &str) -> Vec<&'static [&'static str]> {
+/// Where a kind keeps its pod template, as the helpers find it; `None` for kinds without one.
+fn pod_prefix(kind: &str) -> Option<&'static [&'static str]> {
     if kind == "Pod" {
-        vec![&[]]
+        Some(&[])
     } else if TEMPLATE_KINDS.contains(&kind) {
-        vec![&["spec", "template"]]
+        Some(&["spec", "template"])
     } else if kind == "CronJob" {
-        vec![&["spec", "jobTemplate", "spec", "template"]]
+        Some(&["spec", "jobTemplate", "spec", "template"])
     } else {
-        Vec::new()
+        None
     }
 }
 
@@ -207,12 +207,9 @@ impl Projection {
                 match segments[0] {
                     "resource" => resource.insert(&segments[1..]),
                     "pod" => {
-                        for prefix in pod_prefixes(kind) {
-                            let full: Vec<&str> = prefix
-                                .iter()
-                                .copied()
-                                .chain(segments[1..].iter().copied())
-                                .collect();
+                        if let Some(prefix) = pod_prefix(kind) {
+                            let full: Vec<&str> =
+                                prefix.iter().chain(&segments[1..]).copied().collect();
                             resource.insert(&full);
                         }
                     }
