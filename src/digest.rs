@@ -12,6 +12,8 @@
 //! changed, and nothing more. (A weak secret could still be guessed by trying candidates against
 //! its marker: treat snapshots as sensitive all the same.)
 
+use std::fmt::Write as _;
+
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -34,13 +36,13 @@ pub fn fingerprint(parts: &[&str]) -> String {
         context.update(part.as_bytes());
         context.update(&[0]);
     }
-    context
-        .finish()
-        .as_ref()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = context.finish();
+    let mut hex = String::with_capacity(32);
+    for b in &digest.as_ref()[..16] {
+        // Into the one string, not a string per byte.
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// The marker for a value's bytes.

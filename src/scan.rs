@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::findings::{FindingResource, waiver_for};
+use crate::audit::findings::{FindingMemo, FindingResource, waiver_for};
 use crate::audit::run::{AuditMemo, Auditor, RawFinding, Subject};
 use crate::config::audit::Waiver;
 use crate::config::{Config, Target};
@@ -139,7 +139,10 @@ impl Rejudge {
                 subjects.push(Subject {
                     object,
                     side: Side::Live,
-                    source: report.as_ref().and_then(|r| r.source.clone()),
+                    source: report
+                        .as_ref()
+                        .and_then(|r| r.source.clone())
+                        .map(std::borrow::Cow::Owned),
                     related: None,
                 });
             }
@@ -150,7 +153,7 @@ impl Rejudge {
         drop(subjects);
         let today = Utc::now().date_naive();
         let mut failing: Vec<Vec<Failing>> = vec![Vec::new(); batch.len()];
-        for f in evaluated.findings {
+        for f in evaluated.findings.iter().flat_map(|c| c.iter()) {
             let Some(&i) = index.get(&(
                 f.group.as_str(),
                 f.kind.as_str(),
@@ -161,11 +164,11 @@ impl Rejudge {
             };
             let rule = &self.auditor.set.rules[f.rule];
             let resource = FindingResource {
-                target: f.target,
-                api_version: f.api_version,
-                kind: f.kind,
-                namespace: f.namespace,
-                name: f.name,
+                target: f.target.clone(),
+                api_version: f.api_version.clone(),
+                kind: f.kind.clone(),
+                namespace: f.namespace.clone(),
+                name: f.name.clone(),
             };
             let (waiver, _) = waiver_for(
                 &self.waivers,
@@ -199,6 +202,8 @@ pub struct Memo {
     targets: std::sync::Mutex<HashMap<String, TargetMemo>>,
     /// Watched targets' last judges, for [`Memo::rejudge`].
     rejudges: std::sync::Mutex<HashMap<String, Arc<Rejudge>>>,
+    /// The findings the last scans made, every target's.
+    findings: std::sync::Mutex<FindingMemo>,
 }
 
 impl std::fmt::Debug for Memo {
@@ -382,6 +387,11 @@ pub async fn run_with(
             .any(|p| p.severity == Severity::Error && p.target.is_some() && p.file.is_none());
     let stale_ignore_rules = stale_rules(config, &registry, complete, &mut problems);
     let assembling = std::time::Instant::now();
+    // Taken out for the assembly, as targets' memos are: a scan beside starts afresh.
+    let mut finding_memo = context
+        .memo
+        .as_ref()
+        .map(|m| std::mem::take(&mut *m.findings.lock().unwrap_or_else(|e| e.into_inner())));
     let (findings, compliance, waiver_problems) = crate::audit::findings::assemble(
         scanned.findings,
         &context.auditor.set,
@@ -390,7 +400,11 @@ pub async fn run_with(
         &waivers,
         Utc::now().date_naive(),
         complete,
+        finding_memo.as_mut(),
     );
+    if let (Some(memos), Some(memo)) = (&context.memo, finding_memo) {
+        *memos.findings.lock().unwrap_or_else(|e| e.into_inner()) = memo;
+    }
     tracing::debug!(
         message = "findings assembled",
         findings = findings.len(),
@@ -458,9 +472,9 @@ pub async fn run_with(
 #[derive(Default)]
 struct Scanned {
     targets: Vec<TargetMeta>,
-    resources: Vec<ResourceReport>,
+    resources: Vec<Arc<ResourceReport>>,
     unreadable: Vec<UnreadableKind>,
-    findings: Vec<RawFinding>,
+    findings: Vec<Arc<[RawFinding]>>,
     rules_run: BTreeSet<usize>,
     problems: Vec<Problem>,
     /// Each target's share of `resources`.
@@ -517,7 +531,7 @@ impl Scanned {
             .map(|d| Subject {
                 object: &d.object,
                 side: Side::Desired,
-                source: Some(SourceRef::of(d)),
+                source: Some(std::borrow::Cow::Owned(SourceRef::of(d))),
                 related: None,
             })
             .collect();
@@ -549,7 +563,9 @@ impl Scanned {
             resources = self.resources.len() - first,
             elapsed_ms = clock.elapsed().as_millis() as u64,
         );
-        let live = live_subjects(&judged.live.objects, &self.resources[first..]);
+        // The target's judgements, shared: its live subjects borrow their sources.
+        let reports = self.resources[first..].to_vec();
+        let live = live_subjects(&judged.live.objects, &reports);
         self.audit(
             auditor,
             (&target.name, provider.kind()),
@@ -636,12 +652,16 @@ async fn read_lives(
     let mut tasks = Vec::new();
     for target in targets {
         let provider = LiveProvider::for_target(target, &context.recorder);
-        let request = live_request(config, &target.name, sources);
+        let ready = prepared.remove(&target.name);
+        // What to read, unless a watch holds it already.
+        let request = match ready {
+            None => live_request(config, &target.name, sources),
+            Some(_) => LiveRequest::default(),
+        };
         let name = target.name.clone();
         let limits = config.limits.clone();
         let permits = Arc::clone(&permits);
         let task_provider = provider.clone();
-        let ready = prepared.remove(&target.name);
         let deadline = target.schedule.scan_timeout(config.serve.interval);
         tasks.push((
             provider,
@@ -782,7 +802,7 @@ fn stale_rules(
 /// The live resources of a target as audit subjects: each with the source that declares it
 /// (from its judgement) and, for AWS resources, what rules need beside it (each type's file in
 /// `live::aws::types` says what: a VPC's flow logs, an instance's subnet).
-fn live_subjects<'a>(objects: &'a [Object], judged: &[ResourceReport]) -> Vec<Subject<'a>> {
+fn live_subjects<'a>(objects: &'a [Object], judged: &'a [Arc<ResourceReport>]) -> Vec<Subject<'a>> {
     let sources: HashMap<(&str, Option<&str>, &str), &SourceRef, foldhash::fast::RandomState> =
         judged
             .iter()
@@ -809,7 +829,7 @@ fn live_subjects<'a>(objects: &'a [Object], judged: &[ResourceReport]) -> Vec<Su
                         object.namespace.as_deref(),
                         object.name.as_str(),
                     ))
-                    .map(|s| (*s).clone()),
+                    .map(|s| std::borrow::Cow::Borrowed(*s)),
                 related,
             }
         })

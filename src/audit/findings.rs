@@ -6,6 +6,9 @@
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +17,7 @@ use super::run::RawFinding;
 use crate::config::audit::Waiver;
 use crate::judge::ResourceReport;
 use crate::model::SourceRef;
+use crate::model::fingerprint::Fingerprint;
 use crate::model::{Code, Problem, ResourceKey, Severity};
 use crate::model::{RuleSeverity, Side};
 
@@ -181,7 +185,7 @@ impl Compliance {
     }
 
     /// Whether any failing finding is at or above `threshold`.
-    pub fn fails_at(&self, findings: &[Finding], threshold: Option<RuleSeverity>) -> bool {
+    pub fn fails_at(&self, findings: &[Arc<Finding>], threshold: Option<RuleSeverity>) -> bool {
         threshold.is_some_and(|t| {
             findings
                 .iter()
@@ -243,136 +247,353 @@ pub fn waiver_for(
     (None, expired)
 }
 
+/// Findings an earlier assembly made, each by the fingerprint of what made it (its raw finding
+/// and the name its resource is reported under): `serve`'s re-scans hand them on shared instead
+/// of making them again (`scan::Memo` keeps one). Valid under the waivers and the day they were
+/// made with; a change of either empties it.
+#[derive(Default)]
+pub struct FindingMemo {
+    /// The waivers and the day its findings were made under.
+    context: u128,
+    made: HashMap<u128, Made, foldhash::fast::RandomState>,
+    /// Counts assemblies: a finding not met in the last (of a target it saw) is dropped.
+    generation: u64,
+    /// The last assembly's findings taken from the memo.
+    pub reused: usize,
+    /// The last assembly's findings made.
+    pub assembled: usize,
+}
+
+impl FindingMemo {
+    /// How many findings it holds.
+    pub fn len(&self) -> usize {
+        self.made.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.made.is_empty()
+    }
+}
+
+/// One finding as made, and the waivers it matched.
+struct Made {
+    finding: Arc<Finding>,
+    waiver: Option<usize>,
+    expired: Vec<usize>,
+    /// The assembly that last met it.
+    seen: AtomicU64,
+    /// Its place in the last assembly's order.
+    rank: Arc<AtomicU64>,
+}
+
+/// One finding of an assembly, made now or taken from the memo.
+struct Outcome {
+    /// Its rule's index.
+    rule: usize,
+    finding: Arc<Finding>,
+    waiver: Option<usize>,
+    expired: Vec<usize>,
+    /// Its place in the last assembly's order, when taken from the memo.
+    rank: Option<Arc<AtomicU64>>,
+    /// Made now, to be remembered by its fingerprint.
+    new: Option<(u128, Made)>,
+}
+
+/// The report's order of findings: severity (highest first), rule, resource, side, message,
+/// and where git declares it. Total: findings equal in all of it are equal in every field.
+fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    fn place(f: &Finding) -> Option<(&str, &str, Option<u64>)> {
+        f.source
+            .as_ref()
+            .map(|s| (s.name.as_str(), s.file.as_str(), s.line))
+    }
+    (
+        std::cmp::Reverse(a.severity),
+        &a.rule,
+        &a.resource,
+        a.side,
+        &a.message,
+        place(a),
+    )
+        .cmp(&(
+            std::cmp::Reverse(b.severity),
+            &b.rule,
+            &b.resource,
+            b.side,
+            &b.message,
+            place(b),
+        ))
+}
+
+/// A raw finding and the name its resource is reported under.
+struct Keyed<'a> {
+    raw: &'a RawFinding,
+    namespace: Option<&'a str>,
+    name: &'a str,
+    /// Rule and resource under that name: the same on both sides, whatever apiVersion each
+    /// names.
+    identity: u128,
+}
+
+impl Keyed<'_> {
+    /// Everything the finding is made of, beside waivers, day and the live-only mark.
+    fn fingerprint(&self) -> u128 {
+        let mut print = Fingerprint::new();
+        print
+            .bytes(&self.raw.print.to_le_bytes())
+            .opt(self.namespace)
+            .str(self.name);
+        print.finish()
+    }
+
+    /// The finding, made now.
+    fn make(&self, set: &RuleSet, waivers: &[Waiver], today: NaiveDate, live_only: bool) -> Made {
+        let f = self.raw;
+        let rule = &set.rules[f.rule];
+        let key = FindingResource {
+            target: f.target.clone(),
+            api_version: f.api_version.clone(),
+            kind: f.kind.clone(),
+            namespace: self.namespace.map(str::to_string),
+            name: self.name.to_string(),
+        };
+        let (waiver, expired) = waiver_for(waivers, &rule.id, f.side, &f.group, &key, today);
+        let matched = waiver.as_ref().map(|(i, _)| *i);
+        let finding = Finding {
+            rule: rule.id.clone(),
+            severity: rule.severity,
+            controls: Arc::clone(&rule.controls),
+            status: if waiver.is_some() {
+                FindingStatus::Waived
+            } else {
+                FindingStatus::Fail
+            },
+            waiver: waiver.map(|(_, w)| w),
+            live_only,
+            fingerprint: fingerprint(&rule.id, f.side, &key, &f.message),
+            message: f.message.clone(),
+            resource: key,
+            side: f.side,
+            source: f.source.clone(),
+        };
+        Made {
+            finding: Arc::new(finding),
+            waiver: matched,
+            expired,
+            seen: Default::default(),
+            rank: Arc::new(AtomicU64::new(u64::MAX)),
+        }
+    }
+}
+
 /// Turns raw violations into findings: report keys, live-only marks, waivers, fingerprints; and
 /// counts the compliance summary. `rules_run` are the rules that judged some resource; `complete`
 /// says whether every target was scanned (only then is a waiver that matched nothing stale).
+/// With a `memo` (`serve`'s re-scans), findings made before are taken from it, shared.
+#[allow(clippy::too_many_arguments)]
 pub fn assemble(
-    raw: Vec<RawFinding>,
+    raw: Vec<Arc<[RawFinding]>>,
     set: &RuleSet,
     rules_run: &BTreeSet<usize>,
-    resources: &[ResourceReport],
+    resources: &[Arc<ResourceReport>],
     waivers: &[Waiver],
     today: NaiveDate,
     complete: bool,
-) -> (Vec<Finding>, Compliance, Vec<Problem>) {
+    mut memo: Option<&mut FindingMemo>,
+) -> (Vec<Arc<Finding>>, Compliance, Vec<Problem>) {
     // A declared resource is reported under the key its judgement gave it (an AWS declaration
     // matched by tags is named by the live id).
     type Place<'a> = (&'a str, &'a str, &'a str, Option<u64>);
-    let mut declared_keys: HashMap<Place, (&Option<String>, &str), foldhash::fast::RandomState> =
+    let mut declared_keys: HashMap<Place, (Option<&str>, &str), foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(resources.len(), Default::default());
     for r in resources {
         if let Some(source) = &r.source {
             declared_keys.insert(
                 (&r.target, &r.kind, &source.file, source.line),
-                (&r.namespace, &r.name),
+                (r.namespace.as_deref(), &r.name),
             );
         }
     }
-    // The resource's names move from the raw finding into its key (nothing reads them after).
-    let resource_of = |f: &mut RawFinding| -> FindingResource {
-        let declared = f
-            .source
-            .as_ref()
-            .filter(|_| f.side == Side::Desired)
-            .and_then(|s| {
-                declared_keys.get(&(f.target.as_str(), f.kind.as_str(), s.file.as_str(), s.line))
-            })
-            .map(|(ns, name)| ((*ns).clone(), name.to_string()));
-        let (namespace, name) =
-            declared.unwrap_or_else(|| (f.namespace.take(), std::mem::take(&mut f.name)));
-        FindingResource {
-            target: std::mem::take(&mut f.target),
-            api_version: std::mem::take(&mut f.api_version),
-            kind: std::mem::take(&mut f.kind),
-            namespace,
-            name,
-        }
-    };
-    let keyed: Vec<(RawFinding, FindingResource)> = raw
-        .into_iter()
-        .map(|mut f| {
-            let key = resource_of(&mut f);
-            (f, key)
+    let keyed: Vec<Keyed<'_>> = raw
+        .iter()
+        .flat_map(|chunk| chunk.iter())
+        .map(|f| {
+            let declared = f
+                .source
+                .as_ref()
+                .filter(|_| f.side == Side::Desired)
+                .and_then(|s| {
+                    declared_keys.get(&(
+                        f.target.as_str(),
+                        f.kind.as_str(),
+                        s.file.as_str(),
+                        s.line,
+                    ))
+                });
+            let (namespace, name) =
+                declared.map_or((f.namespace.as_deref(), f.name.as_str()), |k| *k);
+            let identity = if (namespace, name) == (f.namespace.as_deref(), f.name.as_str()) {
+                f.identity
+            } else {
+                RawFinding::identity_of(f.rule, &f.target, &f.kind, namespace, name)
+            };
+            Keyed {
+                raw: f,
+                namespace,
+                name,
+                identity,
+            }
         })
         .collect();
-    // The same resource on both sides, whatever apiVersion each names.
-    type Identity<'a> = (usize, &'a str, &'a str, Option<&'a str>, &'a str);
-    fn identity(rule: usize, key: &FindingResource) -> Identity<'_> {
-        (
-            rule,
-            key.target.as_str(),
-            key.kind.as_str(),
-            key.namespace.as_deref(),
-            key.name.as_str(),
-        )
-    }
     let live_only: Vec<bool> = {
-        let desired: HashSet<_, foldhash::fast::RandomState> = keyed
+        let desired: HashSet<u128, foldhash::fast::RandomState> = keyed
             .iter()
-            .filter(|(f, _)| f.side == Side::Desired)
-            .map(|(f, key)| identity(f.rule, key))
+            .filter(|k| k.raw.side == Side::Desired)
+            .map(|k| k.identity)
             .collect();
         keyed
             .iter()
-            .map(|(f, key)| f.side == Side::Live && !desired.contains(&identity(f.rule, key)))
+            .map(|k| k.raw.side == Side::Live && !desired.contains(&k.identity))
             .collect()
     };
-    // `keyed` is consumed as findings are made (on every core; the waivers' tallies after).
-    type WaiverHits = (Option<usize>, Vec<usize>);
-    let (mut findings, tallies): (Vec<Finding>, Vec<WaiverHits>) = keyed
-        .into_par_iter()
+    // What the memo's findings were made under: the waivers and the day.
+    if let Some(memo) = memo.as_deref_mut() {
+        let mut print = Fingerprint::new();
+        print.str(&today.to_string()).str(&format!("{waivers:?}"));
+        let context = print.finish();
+        if memo.context != context {
+            memo.made.clear();
+            memo.context = context;
+        }
+        memo.generation = memo.generation.wrapping_add(1);
+    }
+    let generation = memo.as_deref().map_or(0, |m| m.generation);
+    let previous = memo.as_deref().map(|m| &m.made);
+    // Made on every core, or taken from the memo; the waivers' tallies after.
+    let outcomes: Vec<Outcome> = keyed
+        .par_iter()
         .zip(live_only)
-        .map(|((f, key), live_only)| {
-            let rule = &set.rules[f.rule];
-            let (waiver, expired) = waiver_for(waivers, &rule.id, f.side, &f.group, &key, today);
-            let fingerprint = fingerprint(&rule.id, f.side, &key, &f.message);
-            let matched = waiver.as_ref().map(|(i, _)| *i);
-            let finding = Finding {
-                rule: rule.id.clone(),
-                severity: rule.severity,
-                controls: std::sync::Arc::clone(&rule.controls),
-                status: if waiver.is_some() {
-                    FindingStatus::Waived
-                } else {
-                    FindingStatus::Fail
-                },
-                waiver: waiver.map(|(_, w)| w),
-                live_only,
-                fingerprint,
-                message: f.message,
-                resource: key,
-                side: f.side,
-                source: f.source,
-            };
-            (finding, (matched, expired))
+        .map(|(k, live_only)| {
+            let print = previous.map(|_| k.fingerprint());
+            if let Some(made) = print.and_then(|p| previous?.get(&p)) {
+                made.seen.store(generation, Relaxed);
+                let mut finding = Arc::clone(&made.finding);
+                if finding.live_only != live_only {
+                    Arc::make_mut(&mut finding).live_only = live_only;
+                }
+                return Outcome {
+                    rule: k.raw.rule,
+                    finding,
+                    waiver: made.waiver,
+                    expired: made.expired.clone(),
+                    rank: Some(Arc::clone(&made.rank)),
+                    new: None,
+                };
+            }
+            let made = k.make(set, waivers, today, live_only);
+            Outcome {
+                rule: k.raw.rule,
+                finding: Arc::clone(&made.finding),
+                waiver: made.waiver,
+                expired: made.expired.clone(),
+                rank: None,
+                new: print.map(|p| (p, made)),
+            }
         })
-        .unzip();
+        .collect();
+    drop(keyed);
     let mut matched = vec![0usize; waivers.len()];
     let mut expired_hit = vec![false; waivers.len()];
-    for (hit, expired) in tallies {
-        if let Some(i) = hit {
+    // Those taken from the memo keep the order they had; those made now are sorted and put
+    // in place among them.
+    let mut kept: Vec<(u64, Arc<Finding>, Arc<AtomicU64>)> = Vec::new();
+    let mut fresh: Vec<(Arc<Finding>, Option<Arc<AtomicU64>>)> = Vec::new();
+    let mut made_now = Vec::new();
+    // Per rule: failing and waived.
+    let mut counts = vec![(0usize, 0usize); set.rules.len()];
+    for outcome in outcomes {
+        match outcome.finding.status {
+            FindingStatus::Fail => counts[outcome.rule].0 += 1,
+            FindingStatus::Waived => counts[outcome.rule].1 += 1,
+        }
+        if let Some(i) = outcome.waiver {
             matched[i] += 1;
         }
-        for i in expired {
+        for i in outcome.expired {
             expired_hit[i] = true;
         }
+        match (outcome.rank, outcome.new) {
+            (Some(rank), _) => kept.push((rank.load(Relaxed), outcome.finding, rank)),
+            (None, Some((print, made))) => {
+                fresh.push((outcome.finding, Some(Arc::clone(&made.rank))));
+                made_now.push((print, made));
+            }
+            (None, None) => fresh.push((outcome.finding, None)),
+        }
     }
-    findings.par_sort_by(|a, b| {
-        (
-            std::cmp::Reverse(a.severity),
-            &a.rule,
-            &a.resource,
-            a.side,
-            &a.message,
-        )
-            .cmp(&(
-                std::cmp::Reverse(b.severity),
-                &b.rule,
-                &b.resource,
-                b.side,
-                &b.message,
-            ))
-    });
+    // A rank is the assembly that gave it (its low 32 bits) above the place it gave.
+    let last = u64::from(generation.wrapping_sub(1) as u32);
+    kept.sort_unstable_by_key(|(rank, ..)| *rank);
+    // Ranks from different assemblies (one of fewer targets between) do not compare: those
+    // are sorted again.
+    if kept.iter().any(|(rank, ..)| rank >> 32 != last)
+        && !kept.is_sorted_by(|a, b| order(&a.1, &b.1) != std::cmp::Ordering::Greater)
+    {
+        kept.par_sort_by(|a, b| order(&a.1, &b.1));
+    }
+    fresh.par_sort_by(|a, b| order(&a.0, &b.0));
+    let mut findings = Vec::with_capacity(kept.len() + fresh.len());
+    let mut ranks = Vec::with_capacity(kept.len() + fresh.len());
+    let mut kept = kept.into_iter().peekable();
+    for (finding, rank) in fresh {
+        while let Some((_, before, rank)) =
+            kept.next_if(|(_, k, _)| order(k, &finding) != std::cmp::Ordering::Greater)
+        {
+            findings.push(before);
+            ranks.push(Some(rank));
+        }
+        findings.push(finding);
+        ranks.push(rank);
+    }
+    for (_, finding, rank) in kept {
+        findings.push(finding);
+        ranks.push(Some(rank));
+    }
+    if let Some(memo) = memo {
+        memo.assembled = made_now.len();
+        memo.reused = findings.len() - memo.assembled;
+        for (print, made) in made_now {
+            made.seen.store(generation, Relaxed);
+            memo.made.insert(print, made);
+        }
+        // Each finding's place, for the next assembly.
+        let this = u64::from(generation as u32) << 32;
+        for (i, rank) in ranks.iter().enumerate() {
+            if let Some(rank) = rank {
+                rank.store(this | i as u64, Relaxed);
+            }
+        }
+        // Findings of the targets assembled now that were not met are gone; other targets'
+        // stay for their own scans.
+        let mut targets: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
+        let mut last = None;
+        // Resources come target by target, raw findings subject by subject.
+        for target in resources
+            .iter()
+            .map(|r| r.target.as_str())
+            .chain(raw.iter().filter_map(|c| Some(c.first()?.target.as_str())))
+        {
+            if last != Some(target) {
+                targets.insert(target);
+                last = Some(target);
+            }
+        }
+        memo.made.retain(|_, made| {
+            made.seen.load(Relaxed) == generation
+                || !targets.contains(made.finding.resource.target.as_str())
+        });
+    }
 
     let mut compliance = Compliance {
         rules: rules_run
@@ -394,16 +615,14 @@ pub fn assemble(
     for severity in RuleSeverity::ALL {
         compliance.failing.insert(severity.as_str().to_string(), 0);
     }
-    for f in &findings {
-        match f.status {
-            FindingStatus::Fail => {
-                *compliance
-                    .failing
-                    .entry(f.severity.as_str().to_string())
-                    .or_default() += 1
-            }
-            FindingStatus::Waived => compliance.waived += 1,
+    for (rule, &(failing, waived)) in set.rules.iter().zip(&counts) {
+        if failing > 0 {
+            *compliance
+                .failing
+                .entry(rule.severity.as_str().to_string())
+                .or_default() += failing;
         }
+        compliance.waived += waived;
     }
     // framework → control → (failing, waived, rules)
     type Tally<'a> = (usize, usize, BTreeSet<&'a str>);
@@ -422,17 +641,19 @@ pub fn assemble(
             }
         }
     }
-    for f in &findings {
-        for (framework, controls) in f.controls.iter() {
+    // Counted per rule: a rule's findings all name its controls.
+    for (rule, &(failing, waived)) in set.rules.iter().zip(&counts) {
+        if failing + waived == 0 {
+            continue;
+        }
+        for (framework, controls) in rule.controls.iter() {
             for control in controls {
                 if let Some(entry) = frameworks
                     .get_mut(framework.as_str())
                     .and_then(|c| c.get_mut(control.as_str()))
                 {
-                    match f.status {
-                        FindingStatus::Fail => entry.0 += 1,
-                        FindingStatus::Waived => entry.1 += 1,
-                    }
+                    entry.0 += failing;
+                    entry.1 += waived;
                 }
             }
         }

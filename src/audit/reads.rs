@@ -253,7 +253,7 @@ impl Projection {
                 .str(&subject.object.kind)
                 .opt(subject.object.namespace.as_deref())
                 .str(&subject.object.name)
-                .source(subject.source.as_ref());
+                .source(subject.source.as_deref());
         } else {
             print.number(0);
         }

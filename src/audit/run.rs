@@ -1,6 +1,8 @@
 //! One target's audit: which rules run there, the resources of each side with the context a rule
 //! sees, and their evaluation on all cores (one engine clone per worker thread).
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -34,8 +36,9 @@ pub struct Subject<'a> {
     pub object: &'a Object,
     /// Which side it is from.
     pub side: Side,
-    /// Where git declares it (desired side; live side when git manages it).
-    pub source: Option<SourceRef>,
+    /// Where git declares it (desired side; live side when git manages it): borrowed from its
+    /// judgement where there is one.
+    pub source: Option<std::borrow::Cow<'a, SourceRef>>,
     /// Other resources a rule needs to judge this one (a VPC's flow logs, an instance's subnet).
     pub related: Option<Value>,
 }
@@ -63,6 +66,50 @@ pub struct RawFinding {
     pub source: Option<SourceRef>,
     /// The rule's message.
     pub message: String,
+    /// The fingerprint of all the above (and the rule's id), taken once when found: what
+    /// `serve`'s re-scans know an assembled finding by.
+    pub print: u128,
+    /// The fingerprint of rule and resource ([`RawFinding::identity_of`] of its own names):
+    /// what tells a live finding that git has too.
+    pub identity: u128,
+}
+
+impl RawFinding {
+    /// The fingerprint of a rule's finding on a resource, whatever side and apiVersion.
+    pub fn identity_of(
+        rule: usize,
+        target: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> u128 {
+        let mut print = Fingerprint::new();
+        print
+            .number(rule as u64)
+            .str(target)
+            .str(kind)
+            .opt(namespace)
+            .str(name);
+        print.finish()
+    }
+
+    /// The fingerprint of a raw finding's fields, `rule_id` its rule's id.
+    pub fn fingerprint(&self, rule_id: &str) -> u128 {
+        let mut print = Fingerprint::new();
+        print
+            .number(self.rule as u64)
+            .str(rule_id)
+            .str(self.side.as_str())
+            .str(&self.target)
+            .str(&self.api_version)
+            .str(&self.group)
+            .str(&self.kind)
+            .opt(self.namespace.as_deref())
+            .str(&self.name)
+            .source(self.source.as_ref())
+            .str(&self.message);
+        print.finish()
+    }
 }
 
 impl Auditor {
@@ -216,7 +263,7 @@ impl Auditor {
                     let inputs = prefix.as_ref().map(|p| fingerprint(p.clone(), subject));
                     if let Some(earlier) = inputs.and_then(|i| previous?.get(&i)) {
                         return Outcome {
-                            findings: earlier.findings.clone(),
+                            findings: Arc::clone(&earlier.findings),
                             problems: Vec::new(),
                             applied: earlier.applied.clone(),
                             inputs,
@@ -279,7 +326,7 @@ impl Auditor {
                         memo.subjects.insert(
                             inputs,
                             Audited {
-                                findings: outcome.findings.clone(),
+                                findings: Arc::clone(&outcome.findings),
                                 applied: outcome.applied.clone(),
                                 seen: generation,
                             },
@@ -288,7 +335,9 @@ impl Auditor {
                 }
             }
             out.shared += usize::from(outcome.shared);
-            out.findings.extend(outcome.findings);
+            if !outcome.findings.is_empty() {
+                out.findings.push(outcome.findings);
+            }
             out.problems.extend(outcome.problems);
             out.applied.extend(outcome.applied);
         }
@@ -361,7 +410,7 @@ impl Auditor {
             match outcome {
                 Ok(messages) => {
                     for message in messages {
-                        findings.push(RawFinding {
+                        let mut found = RawFinding {
                             rule: index,
                             side: subject.side,
                             target: target.to_string(),
@@ -370,9 +419,19 @@ impl Auditor {
                             kind: object.kind.clone(),
                             namespace: object.namespace.clone(),
                             name: object.name.clone(),
-                            source: subject.source.clone(),
+                            source: subject.source.as_deref().cloned(),
                             message,
-                        });
+                            print: 0,
+                            identity: RawFinding::identity_of(
+                                index,
+                                target,
+                                &object.kind,
+                                object.namespace.as_deref(),
+                                &object.name,
+                            ),
+                        };
+                        found.print = found.fingerprint(&rule.id);
+                        findings.push(found);
                     }
                 }
                 Err(err) => problems.push(
@@ -393,7 +452,7 @@ impl Auditor {
             }
         }
         Outcome {
-            findings,
+            findings: findings.into(),
             problems,
             applied: applicable.to_vec(),
             ..Outcome::default()
@@ -462,7 +521,7 @@ impl std::fmt::Debug for Shared {
 /// One subject's evaluation.
 #[derive(Default)]
 struct Outcome {
-    findings: Vec<RawFinding>,
+    findings: Arc<[RawFinding]>,
     problems: Vec<Problem>,
     applied: Vec<usize>,
     /// The input's fingerprint, when remembering.
@@ -502,7 +561,7 @@ impl AuditMemo {
 
 /// One input's results.
 struct Audited {
-    findings: Vec<RawFinding>,
+    findings: Arc<[RawFinding]>,
     applied: Vec<usize>,
     /// The evaluation that last met this input.
     seen: u64,
@@ -514,7 +573,7 @@ fn fingerprint(mut print: Fingerprint, subject: &Subject<'_>) -> u128 {
     print
         .str(subject.side.as_str())
         .object(subject.object)
-        .source(subject.source.as_ref());
+        .source(subject.source.as_deref());
     match &subject.related {
         Some(related) => print.number(1).json(related),
         None => print.number(0),
@@ -525,8 +584,8 @@ fn fingerprint(mut print: Fingerprint, subject: &Subject<'_>) -> u128 {
 /// What an evaluation gave.
 #[derive(Debug, Default)]
 pub struct Evaluated {
-    /// Violations.
-    pub findings: Vec<RawFinding>,
+    /// Violations, a subject's at a time (shared with `serve`'s memo, not copied out of it).
+    pub findings: Vec<Arc<[RawFinding]>>,
     /// Rules that failed on a resource.
     pub problems: Vec<Problem>,
     /// Rules that judged at least one resource.
@@ -633,7 +692,7 @@ mod tests {
                 .collect();
             let evaluated = auditor.evaluate("t", "kubernetes", &rules, &subjects, None);
             assert!(evaluated.problems.is_empty(), "{:?}", evaluated.problems);
-            found.extend(evaluated.findings);
+            found.extend(evaluated.findings.iter().flat_map(|c| c.iter().cloned()));
             shared += evaluated.shared;
         }
         (found, shared)

@@ -2,6 +2,7 @@
 //! the EC2 API describes it; AWS's own defaults are never unmanaged.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -142,12 +143,12 @@ pub fn judge_aws(
                 format!("no resource has the tags {}", tags.join(", "))
             });
             let declared_key = object.key_with_namespace(Some(region));
-            out.resources.push(ResourceReport {
+            out.resources.push(Arc::new(ResourceReport {
                 source,
                 reason,
                 health: Some(crate::health::Health::missing()),
                 ..ResourceReport::new(target, API_VERSION, &declared_key, Status::Missing)
-            });
+            }));
             continue;
         };
         let live_key = key(found);
@@ -178,11 +179,11 @@ pub fn judge_aws(
                 ..Default::default()
             },
         );
-        out.resources.push(ResourceReport {
+        out.resources.push(Arc::new(ResourceReport {
             source,
             health: Some(health),
             ..ResourceReport::new(target, API_VERSION, &resource_key, Status::InSync).judged(drifts)
-        });
+        }));
     }
     if find_unmanaged {
         let no_defaults = BTreeSet::new();
@@ -201,10 +202,10 @@ pub fn judge_aws(
             {
                 continue;
             }
-            out.resources.push(ResourceReport {
+            out.resources.push(Arc::new(ResourceReport {
                 health: Some(crate::health::of(&object.group, &object.kind, value)),
                 ..ResourceReport::new(target, API_VERSION, &resource_key, Status::Unmanaged)
-            });
+            }));
         }
     }
     sort_resources(&mut out.resources);

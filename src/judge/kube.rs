@@ -22,8 +22,12 @@ pub struct Judge {
     config: Arc<Config>,
     target: String,
     declared: Vec<Declared>,
-    index: HashMap<ResourceKey, usize, foldhash::fast::RandomState>,
+    /// Declared objects by their identity's fingerprint ([`identity`]).
+    index: HashMap<u128, usize, foldhash::fast::RandomState>,
     order: Vec<ResourceKey>,
+    /// Per identity of `order`: where it is in `declared`, and its fingerprint (what the live
+    /// index and the memo look it up by: no names to compare).
+    places: Vec<(usize, u128)>,
     scopes: Scopes,
     declared_namespaces: HashSet<String>,
     declared_cluster_kinds: HashSet<GroupKind>,
@@ -44,7 +48,8 @@ pub struct Judge {
 #[derive(Default)]
 pub struct JudgeMemo {
     environment: u128,
-    pairs: HashMap<ResourceKey, Judgement, foldhash::fast::RandomState>,
+    /// By the identity's fingerprint.
+    pairs: HashMap<u128, Judgement, foldhash::fast::RandomState>,
     /// The last scan's pairs reused, and judged again.
     pub reused: usize,
     /// The last scan's pairs judged (again or for the first time).
@@ -54,7 +59,7 @@ pub struct JudgeMemo {
 /// One pair's judgement, as a re-scan may reuse it.
 struct Judgement {
     inputs: u128,
-    report: Option<ResourceReport>,
+    report: Option<Arc<ResourceReport>>,
     /// The ignore rules the pair counted as used.
     ignore_used: Vec<usize>,
 }
@@ -84,9 +89,10 @@ impl Judge {
     ) -> Judge {
         let scopes = Scopes::new(&declared, &live.objects, &live.scopes);
         let mut problems = Vec::new();
-        let mut index: HashMap<ResourceKey, usize, foldhash::fast::RandomState> =
+        let mut index: HashMap<u128, usize, foldhash::fast::RandomState> =
             HashMap::with_capacity_and_hasher(declared.len(), Default::default());
         let mut order = Vec::with_capacity(declared.len());
+        let mut places = Vec::with_capacity(declared.len());
         for (i, item) in declared.iter().enumerate() {
             let default_ns = config
                 .sources
@@ -96,7 +102,8 @@ impl Judge {
             let key = item
                 .object
                 .key_with_namespace(scopes.namespace_of(&item.object, default_ns));
-            if let Some(&first) = index.get(&key) {
+            let id = key_identity(&key);
+            if let Some(&first) = index.get(&id) {
                 let first: &Declared = &declared[first];
                 problems.push(
                     Problem::new(
@@ -112,7 +119,8 @@ impl Judge {
                 );
                 continue;
             }
-            index.insert(key.clone(), i);
+            index.insert(id, i);
+            places.push((i, id));
             order.push(key);
         }
         let declared_namespaces = order.iter().filter_map(|k| k.namespace.clone()).collect();
@@ -141,6 +149,7 @@ impl Judge {
             declared,
             index,
             order,
+            places,
             scopes,
             declared_namespaces,
             declared_cluster_kinds,
@@ -160,7 +169,7 @@ impl Judge {
 
     /// Whether git declares this identity.
     pub fn declares(&self, key: &ResourceKey) -> bool {
-        self.index.contains_key(key)
+        self.index.contains_key(&key_identity(key))
     }
 
     /// How many declared objects are of a kind.
@@ -187,19 +196,15 @@ impl Judge {
         self.judge_declared_noting(key, live, registry, &mut Vec::new())
     }
 
-    /// The fingerprint of what judging this pair reads beside the environment.
-    fn pair_fingerprint(&self, key: &ResourceKey, live: Option<&Object>) -> u128 {
+    /// The fingerprint of what judging the `at`th declared identity's pair reads beside the
+    /// environment.
+    fn pair_fingerprint(&self, at: usize, live: Option<&Object>) -> u128 {
+        let (i, id) = self.places[at];
         let mut print = Fingerprint::new();
         print
-            .str(&key.group)
-            .str(&key.kind)
-            .opt(key.namespace.as_deref())
-            .str(&key.name);
-        if let Some(&i) = self.index.get(key) {
-            print
-                .str(&self.declared[i].source)
-                .object(&self.declared[i].object);
-        }
+            .bytes(&id.to_le_bytes())
+            .str(&self.declared[i].source)
+            .object(&self.declared[i].object);
         match live {
             Some(object) => print.number(1).object(object),
             None => print.number(0),
@@ -215,7 +220,7 @@ impl Judge {
         registry: &ignore::Registry<'_>,
         noted: &mut Vec<usize>,
     ) -> Option<ResourceReport> {
-        let item = &self.declared[*self.index.get(key)?];
+        let item = &self.declared[*self.index.get(&key_identity(key))?];
         let gk = key.group_kind();
         if self.unreadable.contains(&gk) || self.skipped.contains(key) {
             return None;
@@ -348,15 +353,28 @@ fn environment(judge: &Judge, live: &LiveRead) -> u128 {
 
 /// How one declared pair was judged this time.
 enum Outcome {
-    /// As the memo had it (its report cloned).
-    Reused(Option<ResourceReport>),
+    /// As the memo had it (its report shared).
+    Reused(Option<Arc<ResourceReport>>),
     /// Judged now, noting the ignore rules it used.
-    Judged(Option<ResourceReport>, Vec<usize>),
+    Judged(Option<Arc<ResourceReport>>, Vec<usize>),
+}
+
+/// The fingerprint of an identity: what a target's declared and live objects and its memo are
+/// indexed by (a lookup compares two numbers, not four names kept elsewhere in memory).
+fn identity(group: &str, kind: &str, namespace: Option<&str>, name: &str) -> u128 {
+    let mut print = Fingerprint::new();
+    print.str(group).str(kind).opt(namespace).str(name);
+    print.finish()
+}
+
+/// [`identity`] of a key.
+fn key_identity(key: &ResourceKey) -> u128 {
+    identity(&key.group, &key.kind, key.namespace.as_deref(), &key.name)
 }
 
 /// Matches declared with live objects of one target and judges every pair, in parallel, then
 /// looks for unmanaged objects. With a `memo`, a pair whose fingerprint is the one the memo
-/// holds is not judged again: its earlier judgement is reused (the same report, byte for byte),
+/// holds is not judged again: its earlier judgement is reused (the same report, shared),
 /// and the memo is left holding this scan's judgements.
 pub fn judge_target(
     judge: &Judge,
@@ -365,18 +383,25 @@ pub fn judge_target(
     memo: Option<&mut JudgeMemo>,
 ) -> TargetJudgement {
     let mut problems = Vec::new();
-    let mut live_index: HashMap<ResourceKey, &Object, foldhash::fast::RandomState> =
+    // Each live object by identity, with its place in the read.
+    let mut live_index: HashMap<u128, usize, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(live.objects.len(), Default::default());
-    for object in &live.objects {
-        let key = judge.live_key(object);
-        if let Some(first) = live_index.get(&key) {
+    for (at, object) in live.objects.iter().enumerate() {
+        let key = identity(
+            &object.group,
+            &object.kind,
+            judge.scopes.namespace_ref(object),
+            &object.name,
+        );
+        if let Some(&first) = live_index.get(&key) {
             problems.push(
                 Problem::new(
                     Severity::Warning,
                     Code::JudgeLiveTwice,
                     format!(
-                        "{key} appears twice in the live state (first in {}); the first is used",
-                        first.origin
+                        "{} appears twice in the live state (first in {}); the first is used",
+                        judge.live_key(object),
+                        live.objects[first].origin
                     ),
                 )
                 .target(&judge.target)
@@ -384,7 +409,7 @@ pub fn judge_target(
             );
             continue;
         }
-        live_index.insert(key, object);
+        live_index.insert(key, at);
     }
     if !live.complete {
         // Without a live state nothing can be called missing or unmanaged; the error says why.
@@ -393,21 +418,45 @@ pub fn judge_target(
             problems,
         };
     }
+    // Where each declared identity's live object is, if anywhere.
+    let matches: Vec<Option<usize>> = judge
+        .places
+        .iter()
+        .map(|(_, id)| live_index.get(id).copied())
+        .collect();
     // Each pair is judged on its own, in parallel: parse both, compare, filter, drop.
-    let mut resources: Vec<ResourceReport> = match memo {
+    let mut resources: Vec<Arc<ResourceReport>> = match memo {
         None => judge
             .declared_keys()
             .par_iter()
-            .filter_map(|key| judge.judge_declared(key, live_index.get(key).copied(), registry))
+            .zip(&matches)
+            .filter_map(|(key, at)| {
+                judge.judge_declared(key, at.map(|at| &live.objects[at]), registry)
+            })
+            .map(Arc::new)
             .collect(),
-        Some(memo) => {
-            judge_remembering(judge, environment(judge, live), &live_index, registry, memo)
-        }
+        Some(memo) => judge_remembering(
+            judge,
+            environment(judge, live),
+            (&live.objects, &matches),
+            registry,
+            memo,
+        ),
     };
+    // Live objects no declaration names: unmanaged, where in scope.
+    let mut declared = vec![false; live.objects.len()];
+    for &at in matches.iter().flatten() {
+        declared[at] = true;
+    }
     let system = SystemContext::from_live(&live.objects);
-    for (key, object) in &live_index {
-        if let Some(report) = judge.judge_unmanaged(key, object, &system) {
-            resources.push(report);
+    for &at in live_index.values() {
+        if declared[at] {
+            continue;
+        }
+        let object = &live.objects[at];
+        let key = judge.live_key(object);
+        if let Some(report) = judge.judge_unmanaged(&key, object, &system) {
+            resources.push(Arc::new(report));
         }
     }
     sort_resources(&mut resources);
@@ -419,25 +468,29 @@ pub fn judge_target(
 
 /// Judges the declared pairs whose fingerprint the memo does not hold, reuses the others, and
 /// leaves the memo holding this scan's judgements (of the pairs there are now, nothing else).
+/// `live` is the live objects and where each declared identity's is among them.
 fn judge_remembering(
     judge: &Judge,
     environment: u128,
-    live_index: &HashMap<ResourceKey, &Object, foldhash::fast::RandomState>,
+    (objects, matches): (&[Object], &[Option<usize>]),
     registry: &ignore::Registry<'_>,
     memo: &mut JudgeMemo,
-) -> Vec<ResourceReport> {
+) -> Vec<Arc<ResourceReport>> {
     if memo.environment != environment {
         memo.pairs.clear();
         memo.environment = environment;
     }
     let previous = &memo.pairs;
-    let outcomes: Vec<(u128, Outcome)> = judge
-        .declared_keys()
-        .par_iter()
-        .map(|key| {
-            let live = live_index.get(key).copied();
-            let inputs = judge.pair_fingerprint(key, live);
-            match previous.get(key).filter(|j| j.inputs == inputs) {
+    let outcomes: Vec<(u128, Outcome)> = (0..judge.order.len())
+        .into_par_iter()
+        .map(|at| {
+            let key = &judge.order[at];
+            let live = matches[at].map(|i| &objects[i]);
+            let inputs = judge.pair_fingerprint(at, live);
+            match previous
+                .get(&judge.places[at].1)
+                .filter(|j| j.inputs == inputs)
+            {
                 Some(earlier) => {
                     registry.mark(&earlier.ignore_used);
                     (inputs, Outcome::Reused(earlier.report.clone()))
@@ -445,7 +498,7 @@ fn judge_remembering(
                 None => {
                     let mut noted = Vec::new();
                     let report = judge.judge_declared_noting(key, live, registry, &mut noted);
-                    (inputs, Outcome::Judged(report, noted))
+                    (inputs, Outcome::Judged(report.map(Arc::new), noted))
                 }
             }
         })
@@ -453,7 +506,7 @@ fn judge_remembering(
     memo.reused = 0;
     memo.judged = 0;
     let mut resources = Vec::with_capacity(outcomes.len());
-    for (key, (inputs, outcome)) in judge.declared_keys().iter().zip(outcomes) {
+    for (&(_, id), (inputs, outcome)) in judge.places.iter().zip(outcomes) {
         let report = match outcome {
             // Its judgement stays in the memo as it is.
             Outcome::Reused(report) => {
@@ -467,15 +520,17 @@ fn judge_remembering(
                     report: report.clone(),
                     ignore_used,
                 };
-                memo.pairs.insert(key.clone(), judgement);
+                memo.pairs.insert(id, judgement);
                 report
             }
         };
         resources.extend(report);
     }
     // Every pair there is now is in the memo: anything more is a pair gone since.
-    if memo.pairs.len() > judge.declared_keys().len() {
-        memo.pairs.retain(|key, _| judge.declares(key));
+    if memo.pairs.len() > judge.places.len() {
+        let ids: HashSet<u128, foldhash::fast::RandomState> =
+            judge.places.iter().map(|(_, id)| *id).collect();
+        memo.pairs.retain(|id, _| ids.contains(id));
     }
     resources
 }

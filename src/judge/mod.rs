@@ -119,14 +119,15 @@ impl ResourceReport {
 /// The judgement of one target.
 pub struct TargetJudgement {
     /// Resources, ordered by identity.
-    pub resources: Vec<ResourceReport>,
+    pub resources: Vec<Arc<ResourceReport>>,
     /// Problems found while matching (duplicate live objects).
     pub problems: Vec<Problem>,
 }
 
 /// Orders resources by identity (kind, namespace, name).
-pub fn sort_resources(resources: &mut [ResourceReport]) {
+pub fn sort_resources<R: std::borrow::Borrow<ResourceReport>>(resources: &mut [R]) {
     resources.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
         (&a.kind, &a.namespace, &a.name, &a.api_version).cmp(&(
             &b.kind,
             &b.namespace,
@@ -156,7 +157,7 @@ pub struct UnreadableKind {
 /// Everything judged on one target.
 pub struct Judged {
     /// Resources, ordered by identity: Kubernetes objects first, then AWS resources.
-    pub resources: Vec<ResourceReport>,
+    pub resources: Vec<Arc<ResourceReport>>,
     /// Problems met while judging (objects declared twice, unreadable kinds, ambiguous tags).
     pub problems: Vec<Problem>,
     /// Kinds nothing can be said about.
@@ -182,12 +183,22 @@ pub fn target(
     registry: &ignore::Registry<'_>,
     memo: Option<&mut JudgeMemo>,
 ) -> Judged {
+    // Split only where there is something to split: moving every object costs.
     let (aws_declared, declared): (Vec<Declared>, Vec<Declared>) =
-        declared.into_iter().partition(|d| is_aws(&d.object.group));
-    let (aws_live, objects): (Vec<Object>, Vec<Object>) = std::mem::take(&mut live.objects)
-        .into_iter()
-        .partition(|o| is_aws(&o.group));
-    live.objects = objects;
+        if declared.iter().any(|d| is_aws(&d.object.group)) {
+            declared.into_iter().partition(|d| is_aws(&d.object.group))
+        } else {
+            (Vec::new(), declared)
+        };
+    let aws_live: Vec<Object> = if live.objects.iter().any(|o| is_aws(&o.group)) {
+        let (aws, objects) = std::mem::take(&mut live.objects)
+            .into_iter()
+            .partition(|o| is_aws(&o.group));
+        live.objects = objects;
+        aws
+    } else {
+        Vec::new()
+    };
     let judge = Judge::new(Arc::clone(config), target, declared, &live, find_unmanaged);
     let mut problems = judge.problems.clone();
     let mut unreadable = Vec::new();

@@ -76,14 +76,27 @@ impl Scopes {
         Scopes { cluster: by_kind }
     }
 
+    /// Whether an object's kind is cluster-scoped.
+    fn cluster_scoped(&self, object: &Object) -> bool {
+        self.cluster
+            .get(&object.kind)
+            .is_some_and(|groups| groups.contains(&object.group))
+    }
+
+    /// A live object's namespace as [`Scopes::namespace_of`] settles it without a default,
+    /// borrowed from the object.
+    pub fn namespace_ref<'o>(&self, object: &'o Object) -> Option<&'o str> {
+        if self.cluster_scoped(object) {
+            None
+        } else {
+            object.namespace.as_deref()
+        }
+    }
+
     /// The namespace an object belongs to: none for cluster-scoped kinds, its own, or the
     /// source's default.
     pub fn namespace_of(&self, object: &Object, default: Option<&str>) -> Option<String> {
-        let cluster_scoped = self
-            .cluster
-            .get(&object.kind)
-            .is_some_and(|groups| groups.contains(&object.group));
-        if cluster_scoped {
+        if self.cluster_scoped(object) {
             return None;
         }
         object

@@ -84,7 +84,8 @@ impl Fingerprint {
             .opt(object.namespace.as_deref())
             .str(&object.name);
         match &object.body {
-            Body::Text(text) => self.number(0).str(text),
+            // The text's own fingerprint, taken when it was frozen.
+            Body::Text(text) => self.number(0).bytes(&text.print().to_le_bytes()),
             Body::Tree(value) => self.number(1).json(value),
         };
         self.str(&object.origin.file)

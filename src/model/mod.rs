@@ -146,7 +146,45 @@ pub enum Body {
     /// A parsed tree.
     Tree(Value),
     /// Compact JSON text of a tree.
-    Text(Box<str>),
+    Text(Frozen),
+}
+
+/// A frozen body's text, shared by every copy of its object (a watch cache's and a scan's), with
+/// the fingerprint of its bytes taken once, when frozen: `serve`'s re-scans tell unchanged
+/// objects from changed ones without hashing every object again. Immutable, so the fingerprint
+/// cannot go stale.
+#[derive(Clone, Debug)]
+pub struct Frozen {
+    text: std::sync::Arc<str>,
+    print: u128,
+}
+
+impl Frozen {
+    /// Freezes a text.
+    pub fn new(text: &str) -> Frozen {
+        Frozen {
+            print: fingerprint::Fingerprint::new().str(text).finish(),
+            text: text.into(),
+        }
+    }
+
+    /// The fingerprint of the text (keyed as every [`fingerprint::Fingerprint`] is).
+    pub fn print(&self) -> u128 {
+        self.print
+    }
+}
+
+impl std::ops::Deref for Frozen {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<&str> for Frozen {
+    fn from(text: &str) -> Frozen {
+        Frozen::new(text)
+    }
 }
 
 impl Body {
@@ -163,7 +201,7 @@ impl Body {
     pub fn freeze(&mut self) {
         if let Body::Tree(value) = self {
             let text = serde_json::to_string(value).unwrap_or_default();
-            *self = Body::Text(text.into_boxed_str());
+            *self = Body::Text(Frozen::new(&text));
         }
     }
 

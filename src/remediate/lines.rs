@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{planning, yaml_edit};
 use crate::config::Config;
@@ -26,12 +27,13 @@ pub struct LineMemo {
 
 /// Sets `line` on the drifts of plain-manifest resources; `commits` maps each source to the
 /// commit the scan read. A file that cannot be read again leaves its drifts without a line.
-/// With a `memo`, drifts located before are not looked up again.
+/// With a `memo`, drifts located before are not looked up again. Only the resources given a
+/// line are copied out of what they share (`serve`'s memo).
 pub fn locate(
     config: &Config,
     cache_dir: &Path,
     commits: &BTreeMap<&str, &str>,
-    resources: &mut [ResourceReport],
+    resources: &mut [Arc<ResourceReport>],
     mut memo: Option<&mut LineMemo>,
 ) {
     let generation = memo.as_deref().map_or(0, |m| m.generation.wrapping_add(1));
@@ -95,10 +97,8 @@ pub fn locate(
         let Some((_, Some(tree))) = &opened else {
             continue;
         };
-        let Some(entry) = tree.lookup_entry_by_path(&file).ok().flatten() else {
-            continue;
-        };
-        // The file is there at the commit: drifts located in it before are where they were.
+        // The commit is there, and a commit does not change: drifts located in its file before
+        // are where they were.
         if let Some(memo) = memo.as_deref_mut() {
             let known = indices.iter().all(|&i| {
                 let resource = &resources[i];
@@ -109,7 +109,7 @@ pub fn locate(
             });
             if known {
                 for &i in &indices {
-                    let resource = &mut resources[i];
+                    let resource = Arc::make_mut(&mut resources[i]);
                     let places: Vec<u128> =
                         resource.drifts.iter().map(|d| place(resource, d)).collect();
                     for (drift, at) in resource.drifts.iter_mut().zip(places) {
@@ -122,6 +122,9 @@ pub fn locate(
                 continue;
             }
         }
+        let Some(entry) = tree.lookup_entry_by_path(&file).ok().flatten() else {
+            continue;
+        };
         let Some(text) = entry
             .object()
             .ok()
@@ -133,7 +136,7 @@ pub fn locate(
             continue;
         };
         for i in indices {
-            let resource = &mut resources[i];
+            let resource = Arc::make_mut(&mut resources[i]);
             let Some(start) = resource.source.as_ref().and_then(|s| s.line) else {
                 continue;
             };

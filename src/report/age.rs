@@ -5,6 +5,7 @@
 //! field did not drift breaks the chain, so a drift that comes back starts again.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -60,7 +61,7 @@ impl Ages {
             .resources
             .iter()
             .filter(|r| r.target == target)
-            .map(resource_key)
+            .map(|r| resource_key(r))
             .collect();
         let prefix = format!("{target}\u{0}");
         for (resource, paths) in &self.first_seen {
@@ -82,7 +83,9 @@ impl Ages {
     /// had the same drift, from this scan's start otherwise.
     pub fn apply(&self, report: &mut ScanReport) {
         let now = report.scan.started_at;
-        for r in &mut report.resources {
+        for r in report.resources.iter_mut().filter(|r| !r.drifts.is_empty()) {
+            // Only drifted resources change: the others stay shared with `serve`'s memo.
+            let r = Arc::make_mut(r);
             let known = self.first_seen.get(&resource_key(r));
             for d in &mut r.drifts {
                 let seen = known.and_then(|paths| paths.get(&d.path)).copied();
@@ -164,7 +167,7 @@ mod tests {
                 ..Default::default()
             });
             r.status = Status::Drifted;
-            report.resources.push(r);
+            report.resources.push(Arc::new(r));
         }
         report
     }
@@ -206,7 +209,10 @@ mod tests {
         let mut fourth = report(t4, &[("api", "/spec/replicas")]);
         let mut stored = third.clone();
         stored.resources.iter_mut().for_each(|r| {
-            r.drifts.iter_mut().for_each(|d| d.first_seen = None);
+            Arc::make_mut(r)
+                .drifts
+                .iter_mut()
+                .for_each(|d| d.first_seen = None);
         });
         Ages::of(&stored, Some("lab")).apply(&mut fourth);
         assert_eq!(seen(&fourth, "api"), "2026-12-01T12:00:00+00:00");
@@ -219,7 +225,9 @@ mod tests {
         assert_eq!(seen(&fifth, "api"), "2026-12-01T12:00:00+00:00");
         // One that judged api in sync ends it.
         let mut judged_in_sync = report("2026-12-01T14:00:00Z", &[("api", "/spec/replicas")]);
-        judged_in_sync.resources[0].drifts.clear();
+        Arc::make_mut(&mut judged_in_sync.resources[0])
+            .drifts
+            .clear();
         let mut sixth = report("2026-12-01T15:00:00Z", &[("api", "/spec/replicas")]);
         Ages::of(&third, None)
             .after(&judged_in_sync, "lab")

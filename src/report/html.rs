@@ -43,6 +43,7 @@ fn page(report: &ScanReport) -> Markup {
         .resources
         .iter()
         .filter(|r| r.status != Status::InSync)
+        .map(AsRef::as_ref)
         .collect();
     html! {
         (DOCTYPE)

@@ -14,6 +14,7 @@ pub mod tally;
 pub mod text;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,8 +35,9 @@ pub struct ScanReport {
     pub scan: ScanMeta,
     /// Counts.
     pub summary: Summary,
-    /// Every declared resource and every unmanaged one, ordered by target and identity.
-    pub resources: Vec<ResourceReport>,
+    /// Every declared resource and every unmanaged one, ordered by target and identity. Shared
+    /// (`serve`'s re-scans hand on the judgements of unchanged pairs without copying them).
+    pub resources: Vec<Arc<ResourceReport>>,
     /// Errors, warnings and notes, each naming source or target, file and line where known.
     pub problems: Vec<Problem>,
     /// Ignore rules that matched no object in this scan.
@@ -45,8 +47,8 @@ pub struct ScanReport {
     pub unreadable: Vec<UnreadableKind>,
     /// How much of each target's AWS estate git declares, per resource type and in all.
     pub coverage: Vec<Coverage>,
-    /// Compliance rule violations, on both sides, failing or waived.
-    pub findings: Vec<crate::audit::findings::Finding>,
+    /// Compliance rule violations, on both sides, failing or waived. Shared, as resources are.
+    pub findings: Vec<Arc<crate::audit::findings::Finding>>,
     /// Rules run, findings per severity, framework controls, waivers.
     pub compliance: crate::audit::findings::Compliance,
     /// Scheduled reports: what changed since the previous report of the same schedule.
@@ -204,7 +206,7 @@ pub struct Coverage {
 impl Coverage {
     /// Coverage of the AWS resources among `resources`, per target and type, with a total row
     /// per target.
-    pub fn of(resources: &[ResourceReport]) -> Vec<Coverage> {
+    pub fn of(resources: &[Arc<ResourceReport>]) -> Vec<Coverage> {
         use std::collections::BTreeMap;
         let mut counts: BTreeMap<(String, String), (usize, usize, usize)> = BTreeMap::new();
         for r in resources
@@ -344,7 +346,7 @@ pub struct StaleRule {
 
 impl Summary {
     /// Counts a report's resources and problems.
-    pub fn of(resources: &[ResourceReport], problems: &[Problem]) -> Summary {
+    pub fn of(resources: &[Arc<ResourceReport>], problems: &[Problem]) -> Summary {
         let mut summary = Summary {
             resources: resources.len(),
             ..Summary::default()
@@ -457,6 +459,7 @@ pub fn unwell(report: &ScanReport) -> Vec<&ResourceReport> {
                 )
             })
         })
+        .map(AsRef::as_ref)
         .collect();
     out.sort_by_key(|r| r.health.as_ref().map(|h| h.status));
     out

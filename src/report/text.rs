@@ -345,7 +345,12 @@ fn health_block(out: &mut String, report: &ScanReport) {
         "\n{}",
         paint(BOLD, &format!("health: {}", said.join(", ")))
     );
-    let mut unwell: Vec<&ResourceReport> = report.resources.iter().filter(|r| unwell(r)).collect();
+    let mut unwell: Vec<&ResourceReport> = report
+        .resources
+        .iter()
+        .filter(|r| unwell(r))
+        .map(AsRef::as_ref)
+        .collect();
     unwell.sort_by_key(|r| r.health.as_ref().map(|h| h.status));
     for r in unwell {
         let Some(health) = &r.health else { continue };
