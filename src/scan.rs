@@ -735,7 +735,12 @@ fn take_declared(
         if read.commit.is_none() {
             unread.push(read.source.clone());
         }
-        declared.append(&mut read.objects);
+        if declared.is_empty() {
+            // The first source's objects are taken as they are, not moved one by one.
+            declared = std::mem::take(&mut read.objects);
+        } else {
+            declared.append(&mut read.objects);
+        }
     }
     (declared, unread)
 }

@@ -54,6 +54,9 @@ pub struct JudgeMemo {
     pub reused: usize,
     /// The last scan's pairs judged (again or for the first time).
     pub judged: usize,
+    /// The declared identities' order in the report, for the order they were declared in (its
+    /// fingerprint): positions in declaration order, sorted.
+    sorted: Option<(u128, Vec<u32>)>,
 }
 
 /// One pair's judgement, as a re-scan may reuse it.
@@ -425,6 +428,7 @@ pub fn judge_target(
         .map(|(_, id)| live_index.get(id).copied())
         .collect();
     // Each pair is judged on its own, in parallel: parse both, compare, filter, drop.
+    let remembering = memo.is_some();
     let mut resources: Vec<Arc<ResourceReport>> = match memo {
         None => judge
             .declared_keys()
@@ -435,13 +439,16 @@ pub fn judge_target(
             })
             .map(Arc::new)
             .collect(),
-        Some(memo) => judge_remembering(
-            judge,
-            environment(judge, live),
-            (&live.objects, &matches),
-            registry,
-            memo,
-        ),
+        Some(memo) => {
+            let judged = judge_remembering(
+                judge,
+                environment(judge, live),
+                (&live.objects, &matches),
+                registry,
+                memo,
+            );
+            in_report_order(judge, judged, memo)
+        }
     };
     // Live objects no declaration names: unmanaged, where in scope.
     let mut declared = vec![false; live.objects.len()];
@@ -449,6 +456,7 @@ pub fn judge_target(
         declared[at] = true;
     }
     let system = SystemContext::from_live(&live.objects);
+    let mut unmanaged = Vec::new();
     for &at in live_index.values() {
         if declared[at] {
             continue;
@@ -456,18 +464,80 @@ pub fn judge_target(
         let object = &live.objects[at];
         let key = judge.live_key(object);
         if let Some(report) = judge.judge_unmanaged(&key, object, &system) {
-            resources.push(Arc::new(report));
+            unmanaged.push(Arc::new(report));
         }
     }
-    sort_resources(&mut resources);
+    if remembering {
+        // The declared are in order already: the unmanaged are put in place among them.
+        sort_resources(&mut unmanaged);
+        resources = merge_in_order(resources, unmanaged);
+    } else {
+        resources.append(&mut unmanaged);
+        sort_resources(&mut resources);
+    }
     TargetJudgement {
         resources,
         problems,
     }
 }
 
+/// Declared resources (each declared identity's, in declaration order) in the report's order,
+/// by the order the memo found for the same declarations, or found now.
+fn in_report_order(
+    judge: &Judge,
+    judged: Vec<Option<Arc<ResourceReport>>>,
+    memo: &mut JudgeMemo,
+) -> Vec<Arc<ResourceReport>> {
+    let mut print = Fingerprint::new();
+    print.number(judge.places.len() as u64);
+    for (i, id) in &judge.places {
+        print
+            .bytes(&id.to_le_bytes())
+            .str(&judge.declared[*i].object.api_version);
+    }
+    let print = print.finish();
+    if memo.sorted.as_ref().is_none_or(|(p, _)| *p != print) {
+        let key = |at: usize| {
+            let key = &judge.order[at];
+            let api_version = &judge.declared[judge.places[at].0].object.api_version;
+            (&key.kind, &key.namespace, &key.name, api_version)
+        };
+        let mut positions: Vec<u32> = (0..judge.order.len() as u32).collect();
+        positions.sort_by(|a, b| key(*a as usize).cmp(&key(*b as usize)));
+        memo.sorted = Some((print, positions));
+    }
+    let mut judged = judged;
+    let positions = memo.sorted.as_ref().map_or(&[][..], |(_, p)| p.as_slice());
+    positions
+        .iter()
+        .filter_map(|&at| judged[at as usize].take())
+        .collect()
+}
+
+/// Two lists in the report's order, merged: `few` put in place among `many`.
+fn merge_in_order(
+    many: Vec<Arc<ResourceReport>>,
+    few: Vec<Arc<ResourceReport>>,
+) -> Vec<Arc<ResourceReport>> {
+    if few.is_empty() {
+        return many;
+    }
+    let mut out = Vec::with_capacity(many.len() + few.len());
+    let mut rest = &many[..];
+    for report in few {
+        let before =
+            rest.partition_point(|r| super::identity_order(r, &report) == std::cmp::Ordering::Less);
+        out.extend_from_slice(&rest[..before]);
+        rest = &rest[before..];
+        out.push(report);
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// Judges the declared pairs whose fingerprint the memo does not hold, reuses the others, and
 /// leaves the memo holding this scan's judgements (of the pairs there are now, nothing else).
+/// Each declared identity's judgement, in declaration order (`None`: nothing to say).
 /// `live` is the live objects and where each declared identity's is among them.
 fn judge_remembering(
     judge: &Judge,
@@ -475,7 +545,7 @@ fn judge_remembering(
     (objects, matches): (&[Object], &[Option<usize>]),
     registry: &ignore::Registry<'_>,
     memo: &mut JudgeMemo,
-) -> Vec<Arc<ResourceReport>> {
+) -> Vec<Option<Arc<ResourceReport>>> {
     if memo.environment != environment {
         memo.pairs.clear();
         memo.environment = environment;
@@ -524,7 +594,7 @@ fn judge_remembering(
                 report
             }
         };
-        resources.extend(report);
+        resources.push(report);
     }
     // Every pair there is now is in the memo: anything more is a pair gone since.
     if memo.pairs.len() > judge.places.len() {

@@ -126,15 +126,17 @@ pub struct TargetJudgement {
 
 /// Orders resources by identity (kind, namespace, name).
 pub fn sort_resources<R: std::borrow::Borrow<ResourceReport>>(resources: &mut [R]) {
-    resources.sort_by(|a, b| {
-        let (a, b) = (a.borrow(), b.borrow());
-        (&a.kind, &a.namespace, &a.name, &a.api_version).cmp(&(
-            &b.kind,
-            &b.namespace,
-            &b.name,
-            &b.api_version,
-        ))
-    });
+    resources.sort_by(|a, b| identity_order(a.borrow(), b.borrow()));
+}
+
+/// The order of resources in a report: kind, namespace, name, apiVersion.
+pub fn identity_order(a: &ResourceReport, b: &ResourceReport) -> std::cmp::Ordering {
+    (&a.kind, &a.namespace, &a.name, &a.api_version).cmp(&(
+        &b.kind,
+        &b.namespace,
+        &b.name,
+        &b.api_version,
+    ))
 }
 
 /// A kind a target's live state could not be read for.

@@ -64,7 +64,12 @@ pub fn locate(
             .iter()
             .find(|s| &s.name == source_name)
             .and_then(|s| planning::repo_path(&s.repo, cache_dir).ok())
-            .and_then(|path| gix::open(path).ok());
+            .and_then(|path| gix::open(path).ok())
+            .map(|mut repo| {
+                // The trees above the files are looked up once per file: kept decoded.
+                repo.object_cache_size_if_unset(4 * 1024 * 1024);
+                repo
+            });
         repos.insert(source_name.clone(), repo);
     }
     let mut opened: Option<(String, Option<gix::Tree<'_>>)> = None;
