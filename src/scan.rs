@@ -194,15 +194,16 @@ impl Rejudge {
 
 /// Per target, the last scan's judgements and rule results, each keyed by the fingerprint of
 /// what it read (the declared document, the live object, the source reference, the judgement's
-/// environment; the rules and the configuration are the context's). A re-scan reuses what the
-/// fingerprints say is unchanged; its report is the one a full scan would give (a test holds
-/// them byte-identical on random changes).
+/// environment; the rules and the configuration are the context's), and the findings assembled
+/// from them (every target's, in one store). A re-scan reuses what the fingerprints say is
+/// unchanged; its report is the one a full scan would give (a test holds them byte-identical on
+/// random changes).
 #[derive(Default)]
 pub struct Memo {
     targets: std::sync::Mutex<HashMap<String, TargetMemo>>,
     /// Watched targets' last judges, for [`Memo::rejudge`].
     rejudges: std::sync::Mutex<HashMap<String, Arc<Rejudge>>>,
-    /// The findings the last scans made, every target's.
+    /// The findings the last scans assembled, every target's.
     findings: std::sync::Mutex<FindingMemo>,
 }
 
@@ -269,6 +270,13 @@ impl Memo {
                 rejudges.remove(target);
             }
         }
+    }
+
+    /// How many findings the last assembly (of whichever targets) took from the memo, and how
+    /// many it made.
+    pub fn findings(&self) -> (usize, usize) {
+        let memo = self.findings.lock().unwrap_or_else(|e| e.into_inner());
+        (memo.reused, memo.assembled)
     }
 
     /// What a target's last scan reused and redid.
@@ -387,11 +395,12 @@ pub async fn run_with(
             .any(|p| p.severity == Severity::Error && p.target.is_some() && p.file.is_none());
     let stale_ignore_rules = stale_rules(config, &registry, complete, &mut problems);
     let assembling = std::time::Instant::now();
-    // Taken out for the assembly, as targets' memos are: a scan beside starts afresh.
+    // Held for the assembly (every target's findings are in it): a scan beside waits for this
+    // one's assembly, not for its reads. Scans run off the async workers.
     let mut finding_memo = context
         .memo
         .as_ref()
-        .map(|m| std::mem::take(&mut *m.findings.lock().unwrap_or_else(|e| e.into_inner())));
+        .map(|m| m.findings.lock().unwrap_or_else(|e| e.into_inner()));
     let (findings, compliance, waiver_problems) = crate::audit::findings::assemble(
         scanned.findings,
         &context.auditor.set,
@@ -400,11 +409,9 @@ pub async fn run_with(
         &waivers,
         Utc::now().date_naive(),
         complete,
-        finding_memo.as_mut(),
+        finding_memo.as_deref_mut(),
     );
-    if let (Some(memos), Some(memo)) = (&context.memo, finding_memo) {
-        *memos.findings.lock().unwrap_or_else(|e| e.into_inner()) = memo;
-    }
+    drop(finding_memo);
     tracing::debug!(
         message = "findings assembled",
         findings = findings.len(),
@@ -736,7 +743,7 @@ fn take_declared(
             unread.push(read.source.clone());
         }
         if declared.is_empty() {
-            // The first source's objects are taken as they are, not moved one by one.
+            // The first source's objects are taken as they are, not copied into a new list.
             declared = std::mem::take(&mut read.objects);
         } else {
             declared.append(&mut read.objects);

@@ -308,6 +308,7 @@ fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
     assert!(located >= 3, "drifts with a line in git: {located}");
     let mut rounds = 0;
     let mut reused_total = 0;
+    let mut findings_reused = 0;
     for seed in [0x9e37_79b9_7f4a_7c15_u64, 7, 2026] {
         let mut rng = Rng(seed);
         let mut world = original.clone();
@@ -346,6 +347,8 @@ fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
                 );
             }
             if round > 0 {
+                // The assembled findings too (of the last target scanned).
+                findings_reused += memo.findings().0;
                 assert!(
                     memo.last("demo-aws").results_reused > 0,
                     "seed {seed}, round {round}: {:?}",
@@ -368,6 +371,7 @@ fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
     }
     assert_eq!(rounds, 30);
     assert!(reused_total > 100, "rule results reused: {reused_total}");
+    assert!(findings_reused > 100, "findings reused: {findings_reused}");
 }
 
 /// The first difference between two reports, as a path and both values.

@@ -249,12 +249,14 @@ pub fn waiver_for(
 
 /// Findings an earlier assembly made, each by the fingerprint of what made it (its raw finding
 /// and the name its resource is reported under): `serve`'s re-scans hand them on shared instead
-/// of making them again (`scan::Memo` keeps one). Valid under the waivers and the day they were
-/// made with; a change of either empties it.
+/// of making them again (`scan::Memo` keeps one for every target). A target's findings are valid
+/// under the waivers and the day they were made with (a change of either drops them) and for one
+/// rule set (the service's, whose reload starts a new memo: rules' severities and controls are
+/// not fingerprinted).
 #[derive(Default)]
 pub struct FindingMemo {
-    /// The waivers and the day its findings were made under.
-    context: u128,
+    /// Per target, the waivers and the day its findings were made under.
+    contexts: HashMap<String, u128>,
     made: HashMap<u128, Made, foldhash::fast::RandomState>,
     /// Counts assemblies: a finding not met in the last (of a target it saw) is dropped.
     generation: u64,
@@ -283,7 +285,7 @@ struct Made {
     expired: Vec<usize>,
     /// The assembly that last met it.
     seen: AtomicU64,
-    /// Its place in the last assembly's order.
+    /// Its place in the order of the last assembly that met it, and that assembly.
     rank: Arc<AtomicU64>,
 }
 
@@ -294,7 +296,7 @@ struct Outcome {
     finding: Arc<Finding>,
     waiver: Option<usize>,
     expired: Vec<usize>,
-    /// Its place in the last assembly's order, when taken from the memo.
+    /// Its place in the order of the last assembly that met it, when taken from the memo.
     rank: Option<Arc<AtomicU64>>,
     /// Made now, to be remembered by its fingerprint.
     new: Option<(u128, Made)>,
@@ -303,27 +305,30 @@ struct Outcome {
 /// The report's order of findings: severity (highest first), rule, resource, side, message,
 /// and where git declares it. Total: findings equal in all of it are equal in every field.
 fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
-    fn place(f: &Finding) -> Option<(&str, &str, Option<u64>)> {
-        f.source
-            .as_ref()
-            .map(|s| (s.name.as_str(), s.file.as_str(), s.line))
+    type Place<'a> = (&'a str, &'a str, Option<u64>, Option<(&'a str, &'a str)>);
+    type Key<'a> = (
+        std::cmp::Reverse<RuleSeverity>,
+        &'a str,
+        &'a FindingResource,
+        Side,
+        &'a str,
+        Option<Place<'a>>,
+    );
+    fn key(f: &Finding) -> Key<'_> {
+        let place = f.source.as_ref().map(|s| {
+            let rendered = s.rendered.as_ref().map(|r| (&*r.tool, r.path.as_str()));
+            (s.name.as_str(), s.file.as_str(), s.line, rendered)
+        });
+        (
+            std::cmp::Reverse(f.severity),
+            &f.rule,
+            &f.resource,
+            f.side,
+            &f.message,
+            place,
+        )
     }
-    (
-        std::cmp::Reverse(a.severity),
-        &a.rule,
-        &a.resource,
-        a.side,
-        &a.message,
-        place(a),
-    )
-        .cmp(&(
-            std::cmp::Reverse(b.severity),
-            &b.rule,
-            &b.resource,
-            b.side,
-            &b.message,
-            place(b),
-        ))
+    key(a).cmp(&key(b))
 }
 
 /// A raw finding and the name its resource is reported under.
@@ -341,7 +346,7 @@ impl Keyed<'_> {
     fn fingerprint(&self) -> u128 {
         let mut print = Fingerprint::new();
         print
-            .bytes(&self.raw.print.to_le_bytes())
+            .bytes(&self.raw.print().to_le_bytes())
             .opt(self.namespace)
             .str(self.name);
         print.finish()
@@ -434,7 +439,7 @@ pub fn assemble(
             let (namespace, name) =
                 declared.map_or((f.namespace.as_deref(), f.name.as_str()), |k| *k);
             let identity = if (namespace, name) == (f.namespace.as_deref(), f.name.as_str()) {
-                f.identity
+                f.identity()
             } else {
                 RawFinding::identity_of(f.rule, &f.target, &f.kind, namespace, name)
             };
@@ -457,14 +462,36 @@ pub fn assemble(
             .map(|k| k.raw.side == Side::Live && !desired.contains(&k.identity))
             .collect()
     };
-    // What the memo's findings were made under: the waivers and the day.
+    // The targets assembled now: resources come target by target, raw findings subject by
+    // subject.
+    let mut targets: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
+    let mut last = None;
+    for target in resources
+        .iter()
+        .map(|r| r.target.as_str())
+        .chain(raw.iter().filter_map(|c| Some(c.first()?.target.as_str())))
+    {
+        if last != Some(target) {
+            targets.insert(target);
+            last = Some(target);
+        }
+    }
+    // What the memo's findings were made under: the waivers and the day (a target's findings
+    // made under others are dropped; their waivers' places in the list would not hold).
     if let Some(memo) = memo.as_deref_mut() {
         let mut print = Fingerprint::new();
         print.str(&today.to_string()).str(&format!("{waivers:?}"));
         let context = print.finish();
-        if memo.context != context {
-            memo.made.clear();
-            memo.context = context;
+        let mut changed = HashSet::new();
+        for target in &targets {
+            if memo.contexts.get(*target) != Some(&context) {
+                memo.contexts.insert(target.to_string(), context);
+                changed.insert(*target);
+            }
+        }
+        if !changed.is_empty() {
+            memo.made
+                .retain(|_, made| !changed.contains(made.finding.resource.target.as_str()));
         }
         memo.generation = memo.generation.wrapping_add(1);
     }
@@ -532,7 +559,8 @@ pub fn assemble(
             (None, None) => fresh.push((outcome.finding, None)),
         }
     }
-    // A rank is the assembly that gave it (its low 32 bits) above the place it gave.
+    // A rank holds, in its high half, the assembly that gave it (the low 32 bits of its
+    // generation) and, in its low half, the place it gave.
     let last = u64::from(generation.wrapping_sub(1) as u32);
     kept.sort_unstable_by_key(|(rank, ..)| *rank);
     // Ranks from different assemblies (one of fewer targets between) do not compare: those
@@ -576,19 +604,6 @@ pub fn assemble(
         }
         // Findings of the targets assembled now that were not met are gone; other targets'
         // stay for their own scans.
-        let mut targets: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
-        let mut last = None;
-        // Resources come target by target, raw findings subject by subject.
-        for target in resources
-            .iter()
-            .map(|r| r.target.as_str())
-            .chain(raw.iter().filter_map(|c| Some(c.first()?.target.as_str())))
-        {
-            if last != Some(target) {
-                targets.insert(target);
-                last = Some(target);
-            }
-        }
         memo.made.retain(|_, made| {
             made.seen.load(Relaxed) == generation
                 || !targets.contains(made.finding.resource.target.as_str())

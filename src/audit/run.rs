@@ -67,14 +67,58 @@ pub struct RawFinding {
     /// The rule's message.
     pub message: String,
     /// The fingerprint of all the above (and the rule's id), taken once when found: what
-    /// `serve`'s re-scans know an assembled finding by.
-    pub print: u128,
+    /// `serve`'s re-scans know an assembled finding by. Set only by [`RawFinding::new`]; raw
+    /// findings are shared (`Arc<[RawFinding]>`) once made, so none is changed after.
+    print: u128,
     /// The fingerprint of rule and resource ([`RawFinding::identity_of`] of its own names):
     /// what tells a live finding that git has too.
-    pub identity: u128,
+    identity: u128,
 }
 
 impl RawFinding {
+    /// A violation of rule `rule` (its id `rule_id`) by a subject of `target`, with its
+    /// fingerprints.
+    fn new(
+        (rule, rule_id): (usize, &str),
+        target: &str,
+        subject: &Subject<'_>,
+        message: String,
+    ) -> RawFinding {
+        let object = subject.object;
+        let mut found = RawFinding {
+            rule,
+            side: subject.side,
+            target: target.to_string(),
+            api_version: object.api_version.clone(),
+            group: object.group.clone(),
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+            source: subject.source.as_deref().cloned(),
+            message,
+            print: 0,
+            identity: RawFinding::identity_of(
+                rule,
+                target,
+                &object.kind,
+                object.namespace.as_deref(),
+                &object.name,
+            ),
+        };
+        found.print = found.fingerprint(rule_id);
+        found
+    }
+
+    /// [`RawFinding::print`]'s value.
+    pub fn print(&self) -> u128 {
+        self.print
+    }
+
+    /// [`RawFinding::identity`]'s value.
+    pub fn identity(&self) -> u128 {
+        self.identity
+    }
+
     /// The fingerprint of a rule's finding on a resource, whatever side and apiVersion.
     pub fn identity_of(
         rule: usize,
@@ -94,7 +138,7 @@ impl RawFinding {
     }
 
     /// The fingerprint of a raw finding's fields, `rule_id` its rule's id.
-    pub fn fingerprint(&self, rule_id: &str) -> u128 {
+    fn fingerprint(&self, rule_id: &str) -> u128 {
         let mut print = Fingerprint::new();
         print
             .number(self.rule as u64)
@@ -410,28 +454,7 @@ impl Auditor {
             match outcome {
                 Ok(messages) => {
                     for message in messages {
-                        let mut found = RawFinding {
-                            rule: index,
-                            side: subject.side,
-                            target: target.to_string(),
-                            api_version: object.api_version.clone(),
-                            group: object.group.clone(),
-                            kind: object.kind.clone(),
-                            namespace: object.namespace.clone(),
-                            name: object.name.clone(),
-                            source: subject.source.as_deref().cloned(),
-                            message,
-                            print: 0,
-                            identity: RawFinding::identity_of(
-                                index,
-                                target,
-                                &object.kind,
-                                object.namespace.as_deref(),
-                                &object.name,
-                            ),
-                        };
-                        found.print = found.fingerprint(&rule.id);
-                        findings.push(found);
+                        findings.push(RawFinding::new((index, &rule.id), target, subject, message));
                     }
                 }
                 Err(err) => problems.push(
@@ -648,6 +671,97 @@ mod tests {
         )
         .unwrap();
         Auditor::load(&config)
+    }
+
+    /// Findings assembled with a memo, scan after scan, are those assembled without one: the
+    /// same order (findings alike but for where git's overlays render them from included), the
+    /// same live-only marks, as findings come and go and on a new day.
+    #[test]
+    fn findings_taken_from_the_memo_are_those_made_afresh() {
+        use crate::audit::findings::{FindingMemo, assemble};
+        let auditor = auditor();
+        let rules: Vec<usize> = (0..auditor.set.rules.len()).collect();
+        let objects = workloads();
+        let from = |path: &str| SourceRef {
+            name: "s".into(),
+            file: "base/deploy.yaml".into(),
+            line: Some(1),
+            rendered: Some(crate::model::Rendered {
+                tool: "kustomize".into(),
+                path: path.into(),
+            }),
+        };
+        let mut memo = FindingMemo::default();
+        let mut reused = 0;
+        for round in 0..8 {
+            // Each workload declared twice, from two overlays whose names swap order.
+            let overlays = if round % 2 == 0 {
+                ["a", "b"]
+            } else {
+                ["0b", "a"]
+            };
+            let declared: Vec<Subject<'_>> = objects
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (i + round) % 5 != 0)
+                .flat_map(|(_, object)| {
+                    overlays.iter().map(move |overlay| Subject {
+                        object,
+                        side: Side::Desired,
+                        source: Some(std::borrow::Cow::Owned(from(overlay))),
+                        related: None,
+                    })
+                })
+                .collect();
+            let live: Vec<Subject<'_>> = objects
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (i + 2 * round) % 7 != 0)
+                .map(|(_, object)| Subject {
+                    object,
+                    side: Side::Live,
+                    source: None,
+                    related: None,
+                })
+                .collect();
+            let mut raw = Vec::new();
+            let mut applied = std::collections::BTreeSet::new();
+            for subjects in [&declared, &live] {
+                let evaluated = auditor.evaluate("t", "kubernetes", &rules, subjects, None);
+                raw.extend(evaluated.findings);
+                applied.extend(evaluated.applied);
+            }
+            let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4 + round as u32 / 3).unwrap();
+            let afresh = assemble(
+                raw.clone(),
+                &auditor.set,
+                &applied,
+                &[],
+                &[],
+                today,
+                true,
+                None,
+            );
+            let kept = assemble(
+                raw,
+                &auditor.set,
+                &applied,
+                &[],
+                &[],
+                today,
+                true,
+                Some(&mut memo),
+            );
+            assert!(!afresh.0.is_empty());
+            assert_eq!(
+                serde_json::to_string(&afresh.0).unwrap(),
+                serde_json::to_string(&kept.0).unwrap(),
+                "round {round}"
+            );
+            assert_eq!(afresh.1, kept.1, "round {round}");
+            reused += memo.reused;
+        }
+        assert!(reused > 100, "findings taken from the memo: {reused}");
     }
 
     /// Workloads in a few security shapes under many names, on both sides.

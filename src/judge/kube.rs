@@ -500,7 +500,7 @@ fn in_report_order(
         let key = |at: usize| {
             let key = &judge.order[at];
             let api_version = &judge.declared[judge.places[at].0].object.api_version;
-            (&key.kind, &key.namespace, &key.name, api_version)
+            super::identity_key(&key.kind, key.namespace.as_deref(), &key.name, api_version)
         };
         let mut positions: Vec<u32> = (0..judge.order.len() as u32).collect();
         positions.sort_by(|a, b| key(*a as usize).cmp(&key(*b as usize)));
@@ -537,8 +537,8 @@ fn merge_in_order(
 
 /// Judges the declared pairs whose fingerprint the memo does not hold, reuses the others, and
 /// leaves the memo holding this scan's judgements (of the pairs there are now, nothing else).
-/// Each declared identity's judgement, in declaration order (`None`: nothing to say).
-/// `live` is the live objects and where each declared identity's is among them.
+/// Returns each declared identity's judgement, in declaration order (`None`: nothing to say);
+/// `objects` are the live objects and `matches` where each declared identity's is among them.
 fn judge_remembering(
     judge: &Judge,
     environment: u128,

@@ -131,12 +131,21 @@ pub fn sort_resources<R: std::borrow::Borrow<ResourceReport>>(resources: &mut [R
 
 /// The order of resources in a report: kind, namespace, name, apiVersion.
 pub fn identity_order(a: &ResourceReport, b: &ResourceReport) -> std::cmp::Ordering {
-    (&a.kind, &a.namespace, &a.name, &a.api_version).cmp(&(
-        &b.kind,
-        &b.namespace,
-        &b.name,
-        &b.api_version,
-    ))
+    fn key(r: &ResourceReport) -> (&str, Option<&str>, &str, &str) {
+        identity_key(&r.kind, r.namespace.as_deref(), &r.name, &r.api_version)
+    }
+    key(a).cmp(&key(b))
+}
+
+/// What resources are ordered by in a report ([`identity_order`]), for a judgement's memo to
+/// order declarations before they are judged.
+pub fn identity_key<'a>(
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: &'a str,
+    api_version: &'a str,
+) -> (&'a str, Option<&'a str>, &'a str, &'a str) {
+    (kind, namespace, name, api_version)
 }
 
 /// A kind a target's live state could not be read for.

@@ -16,9 +16,9 @@ use crate::model::fingerprint::Fingerprint;
 
 /// The lines found by a target's earlier scans, by the fingerprint of what decides each (source,
 /// commit, file, the object's first line, the field): `serve`'s re-scans read a file again only
-/// for a drift they have not located before (the file's presence at the commit is still looked
-/// up, so that a repository that can no longer be read gives no lines, as it would in a full
-/// scan).
+/// for a drift they have not located before (the commit's tree is still resolved, so that a
+/// repository that can no longer be read gives no lines, as it would in a full scan; a file a
+/// located drift was in is there, as a commit does not change).
 #[derive(Default)]
 pub struct LineMemo {
     lines: std::collections::HashMap<u128, (u64, u64), foldhash::fast::RandomState>,
@@ -141,13 +141,13 @@ pub fn locate(
             continue;
         };
         for i in indices {
-            let resource = Arc::make_mut(&mut resources[i]);
-            let Some(start) = resource.source.as_ref().and_then(|s| s.line) else {
+            let Some(start) = resources[i].source.as_ref().and_then(|s| s.line) else {
                 continue;
             };
             let Some(object) = yaml_edit::object_at(&docs, start as usize) else {
                 continue;
             };
+            let resource = Arc::make_mut(&mut resources[i]);
             let is_secret = resource.kind == "Secret" && resource.api_version == "v1";
             for drift in &mut resource.drifts {
                 let pointer = drift.git_path.as_deref().unwrap_or(&drift.path);
