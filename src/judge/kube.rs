@@ -126,7 +126,13 @@ impl Judge {
             places.push((i, id));
             order.push(key);
         }
-        let declared_namespaces = order.iter().filter_map(|k| k.namespace.clone()).collect();
+        let mut declared_namespaces: HashSet<String> = HashSet::new();
+        for namespace in order.iter().filter_map(|k| k.namespace.as_deref()) {
+            // Copied once per namespace, not once per object.
+            if !declared_namespaces.contains(namespace) {
+                declared_namespaces.insert(namespace.to_string());
+            }
+        }
         let declared_cluster_kinds = order
             .iter()
             .filter(|k| k.namespace.is_none())

@@ -10,8 +10,8 @@ use crate::model::{CLUSTER_SCOPED_KINDS, Declared, GroupKind, Object};
 /// evidence (objects seen with or without a namespace), CustomResourceDefinitions declared in
 /// git, the built-in table; unknown kinds are namespaced, as most custom resources are.
 pub struct Scopes {
-    /// Cluster-scoped kinds, each with its groups.
-    cluster: HashMap<String, Vec<String>>,
+    /// Cluster-scoped kinds, each with its groups (looked up once per object: foldhash).
+    cluster: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
 }
 
 impl Scopes {
@@ -21,8 +21,10 @@ impl Scopes {
         live: &[Object],
         known: &BTreeMap<GroupKind, crate::model::Scope>,
     ) -> Scopes {
-        let mut seen_namespaced: HashSet<(&str, &str)> = HashSet::new();
-        let mut seen_cluster: HashSet<(&str, &str)> = HashSet::new();
+        let mut seen_namespaced: HashSet<(&str, &str), foldhash::fast::RandomState> =
+            HashSet::default();
+        let mut seen_cluster: HashSet<(&str, &str), foldhash::fast::RandomState> =
+            HashSet::default();
         for object in live {
             let gk = (object.group.as_str(), object.kind.as_str());
             if object.namespace.is_some() {
@@ -66,7 +68,8 @@ impl Scopes {
                 }
             }
         }
-        let mut by_kind: HashMap<String, Vec<String>> = HashMap::new();
+        let mut by_kind: HashMap<String, Vec<String>, foldhash::fast::RandomState> =
+            HashMap::default();
         for (group, kind) in cluster {
             by_kind
                 .entry(kind.to_string())
