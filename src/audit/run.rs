@@ -732,26 +732,20 @@ mod tests {
                 applied.extend(evaluated.applied);
             }
             let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4 + round as u32 / 3).unwrap();
-            let afresh = assemble(
-                raw.clone(),
-                &auditor.set,
-                &applied,
-                &[],
-                &[],
-                today,
-                true,
-                None,
-            );
-            let kept = assemble(
-                raw,
-                &auditor.set,
-                &applied,
-                &[],
-                &[],
-                today,
-                true,
-                Some(&mut memo),
-            );
+            let assembled = |memo: Option<&mut FindingMemo>| {
+                assemble(
+                    raw.clone(),
+                    &auditor.set,
+                    &applied,
+                    &[],
+                    &[],
+                    today,
+                    true,
+                    memo,
+                )
+            };
+            let afresh = assembled(None);
+            let kept = assembled(Some(&mut memo));
             assert!(!afresh.0.is_empty());
             assert_eq!(
                 serde_json::to_string(&afresh.0).unwrap(),
