@@ -79,6 +79,21 @@ fn demo() -> (tempfile::TempDir, World, Context) {
 /// at different instants).
 fn scanned(context: &Context, world: &World, cache: &Path, targets: &[&str]) -> Value {
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // A scan of one target gets that target's sources only, as serve's scans do (their waivers
+    // with them).
+    let sources: Vec<SourceRead> = world
+        .sources
+        .iter()
+        .filter(|s| {
+            targets.is_empty()
+                || context
+                    .config
+                    .sources
+                    .iter()
+                    .any(|c| c.name == s.source && targets.contains(&c.target.as_str()))
+        })
+        .cloned()
+        .collect();
     let options = ScanOptions {
         cache_dir: cache.to_path_buf(),
         targets: targets.iter().map(|t| t.to_string()).collect(),
@@ -89,7 +104,7 @@ fn scanned(context: &Context, world: &World, cache: &Path, targets: &[&str]) -> 
     let report = runtime.block_on(scan::run_with(
         context,
         &options,
-        world.sources.clone(),
+        sources,
         world.lives.clone(),
         started,
     ));
@@ -229,6 +244,39 @@ fn change(
     }
 }
 
+/// A waiver of a rule on every resource of a kind, added to the `shop` source, made to expire,
+/// or taken away.
+fn toggle_waiver(world: &mut World, (rule, kind): &(String, String), rng: &mut Rng) -> String {
+    let shop = world
+        .sources
+        .iter_mut()
+        .find(|s| s.source == "shop")
+        .unwrap();
+    if !shop.waivers.is_empty() && rng.below(2) == 0 {
+        shop.waivers.clear();
+        return format!("waiver of {rule} taken away");
+    }
+    let expired = rng.below(2) == 0;
+    let expires = if expired { "2020-01-01" } else { "2099-01-01" };
+    shop.waivers = vec![gitdrift::config::audit::Waiver {
+        rule: rule.to_string(),
+        selector: gitdrift::model::Selector {
+            group: None,
+            kind: Some(kind.clone()),
+            namespace: None,
+            name: None,
+            target: None,
+        },
+        side: None,
+        justification: "accepted for the test".to_string(),
+        expires: expires.parse().unwrap(),
+        owner: None,
+        file: "waivers.yaml".into(),
+        line: 1 + rng.below(3) as u64,
+    }];
+    format!("waiver of {rule} until {expires}")
+}
+
 /// Documents reordered in their file: a declaration (mostly a drifted one, whose drifts' lines
 /// are then looked up again) swaps places with another of its file.
 fn moved(
@@ -306,9 +354,18 @@ fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
         .filter(|d| d["line"].is_u64())
         .count();
     assert!(located >= 3, "drifts with a line in git: {located}");
+    // A rule the demo fails, to waive now and then.
+    let waived_rule = (
+        first["findings"][0]["rule"].as_str().unwrap().to_string(),
+        first["findings"][0]["resource"]["kind"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
     let mut rounds = 0;
     let mut reused_total = 0;
     let mut findings_reused = 0;
+    let mut waived = 0;
     for seed in [0x9e37_79b9_7f4a_7c15_u64, 7, 2026] {
         let mut rng = Rng(seed);
         let mut world = original.clone();
@@ -330,6 +387,9 @@ fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
                     changes.push(change(&mut world, &original, &drifted, &mut rng));
                 }
             }
+            if round > 0 && rng.below(3) == 0 {
+                changes.push(toggle_waiver(&mut world, &waived_rule, &mut rng));
+            }
             // As serve scans (one target at a time), or all at once (an API-requested scan).
             let selections: Vec<Vec<&str>> = match rng.below(2) {
                 0 => vec![vec![]],
@@ -337,6 +397,12 @@ fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
             };
             for targets in selections {
                 let expected = scanned(&full, &world, cache.path(), &targets);
+                waived += expected["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| f["status"] == "waived")
+                    .count();
                 let got = scanned(&remembering, &world, cache.path(), &targets);
                 // Byte for byte, as serialized (key order included).
                 let (text, expected_text) = (got.to_string(), expected.to_string());
@@ -372,6 +438,7 @@ fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
     assert_eq!(rounds, 30);
     assert!(reused_total > 100, "rule results reused: {reused_total}");
     assert!(findings_reused > 100, "findings reused: {findings_reused}");
+    assert!(waived > 0, "no round had a waiver in force");
 }
 
 /// The first difference between two reports, as a path and both values.
