@@ -815,16 +815,14 @@ fn stale_rules(
 /// (from its judgement) and, for AWS resources, what rules need beside it (each type's file in
 /// `live::aws::types` says what: a VPC's flow logs, an instance's subnet).
 fn live_subjects<'a>(objects: &'a [Object], judged: &'a [Arc<ResourceReport>]) -> Vec<Subject<'a>> {
-    let sources: HashMap<(&str, Option<&str>, &str), &SourceRef, foldhash::fast::RandomState> =
-        judged
-            .iter()
-            .filter_map(|r| {
-                Some((
-                    (r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()),
-                    r.source.as_ref()?,
-                ))
-            })
-            .collect();
+    let mut sources: HashMap<(&str, Option<&str>, &str), &SourceRef, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(judged.len(), Default::default());
+    sources.extend(judged.iter().filter_map(|r| {
+        Some((
+            (r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()),
+            r.source.as_ref()?,
+        ))
+    }));
     let estate = Estate::new(objects);
     objects
         .iter()

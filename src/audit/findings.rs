@@ -395,7 +395,8 @@ impl Keyed<'_> {
 /// Turns raw violations into findings: report keys, live-only marks, waivers, fingerprints; and
 /// counts the compliance summary. `rules_run` are the rules that judged some resource; `complete`
 /// says whether every target was scanned (only then is a waiver that matched nothing stale).
-/// With a `memo` (`serve`'s re-scans), findings made before are taken from it, shared.
+/// With a `memo` (`serve`'s re-scans), findings made before are taken from it, shared. `raw`
+/// holds one subject's findings per chunk, as [`super::run::Evaluated`] gives them.
 #[allow(clippy::too_many_arguments)]
 pub fn assemble(
     raw: Vec<Arc<[RawFinding]>>,
@@ -420,24 +421,20 @@ pub fn assemble(
             );
         }
     }
+    // A chunk is one subject's: its findings share the resource, looked up once.
     let keyed: Vec<Keyed<'_>> = raw
         .iter()
-        .flat_map(|chunk| chunk.iter())
-        .map(|f| {
-            let declared = f
-                .source
-                .as_ref()
-                .filter(|_| f.side == Side::Desired)
-                .and_then(|s| {
-                    declared_keys.get(&(
-                        f.target.as_str(),
-                        f.kind.as_str(),
-                        s.file.as_str(),
-                        s.line,
-                    ))
-                });
-            let (namespace, name) =
-                declared.map_or((f.namespace.as_deref(), f.name.as_str()), |k| *k);
+        .flat_map(|chunk| {
+            let declared = chunk.first().and_then(|f| {
+                let s = f.source.as_ref().filter(|_| f.side == Side::Desired)?;
+                declared_keys
+                    .get(&(f.target.as_str(), f.kind.as_str(), s.file.as_str(), s.line))
+                    .copied()
+            });
+            chunk.iter().map(move |f| (f, declared))
+        })
+        .map(|(f, declared)| {
+            let (namespace, name) = declared.unwrap_or((f.namespace.as_deref(), f.name.as_str()));
             let identity = if (namespace, name) == (f.namespace.as_deref(), f.name.as_str()) {
                 f.identity()
             } else {
