@@ -141,8 +141,8 @@ impl Rejudge {
                     side: Side::Live,
                     source: report
                         .as_ref()
-                        .and_then(|r| r.source.clone())
-                        .map(std::borrow::Cow::Owned),
+                        .and_then(|r| r.source.as_ref())
+                        .map(std::borrow::Cow::Borrowed),
                     related: None,
                 });
             }

@@ -266,18 +266,6 @@ pub struct FindingMemo {
     pub assembled: usize,
 }
 
-impl FindingMemo {
-    /// How many findings it holds.
-    pub fn len(&self) -> usize {
-        self.made.len()
-    }
-
-    /// Whether it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.made.is_empty()
-    }
-}
-
 /// One finding as made, and the waivers it matched.
 struct Made {
     finding: Arc<Finding>,
@@ -459,18 +447,20 @@ pub fn assemble(
             .map(|k| k.raw.side == Side::Live && !desired.contains(&k.identity))
             .collect()
     };
-    // The targets assembled now: resources come target by target, raw findings subject by
-    // subject.
+    // The targets assembled now, for the memo: resources come target by target, raw findings
+    // subject by subject.
     let mut targets: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
-    let mut last = None;
-    for target in resources
-        .iter()
-        .map(|r| r.target.as_str())
-        .chain(raw.iter().filter_map(|c| Some(c.first()?.target.as_str())))
-    {
-        if last != Some(target) {
-            targets.insert(target);
-            last = Some(target);
+    if memo.is_some() {
+        let mut last = None;
+        for target in resources
+            .iter()
+            .map(|r| r.target.as_str())
+            .chain(raw.iter().filter_map(|c| Some(c.first()?.target.as_str())))
+        {
+            if last != Some(target) {
+                targets.insert(target);
+                last = Some(target);
+            }
         }
     }
     // What the memo's findings were made under: the waivers and the day (a target's findings

@@ -434,17 +434,20 @@ pub fn judge_target(
         .map(|(_, id)| live_index.get(id).copied())
         .collect();
     // Each pair is judged on its own, in parallel: parse both, compare, filter, drop.
-    let remembering = memo.is_some();
-    let mut resources: Vec<Arc<ResourceReport>> = match memo {
-        None => judge
-            .declared_keys()
-            .par_iter()
-            .zip(&matches)
-            .filter_map(|(key, at)| {
-                judge.judge_declared(key, at.map(|at| &live.objects[at]), registry)
-            })
-            .map(Arc::new)
-            .collect(),
+    let mut sorted = None;
+    let resources: Vec<Arc<ResourceReport>> = match memo {
+        None => {
+            let judged = judge
+                .declared_keys()
+                .par_iter()
+                .zip(&matches)
+                .map(|(key, at)| {
+                    let live = at.map(|at| &live.objects[at]);
+                    judge.judge_declared(key, live, registry).map(Arc::new)
+                })
+                .collect();
+            in_report_order(judge, judged, &mut sorted)
+        }
         Some(memo) => {
             let judged = judge_remembering(
                 judge,
@@ -453,7 +456,7 @@ pub fn judge_target(
                 registry,
                 memo,
             );
-            in_report_order(judge, judged, memo)
+            in_report_order(judge, judged, &mut memo.sorted)
         }
     };
     // Live objects no declaration names: unmanaged, where in scope.
@@ -473,14 +476,9 @@ pub fn judge_target(
             unmanaged.push(Arc::new(report));
         }
     }
-    if remembering {
-        // The declared are in order already: the unmanaged are put in place among them.
-        sort_resources(&mut unmanaged);
-        resources = merge_in_order(resources, unmanaged);
-    } else {
-        resources.append(&mut unmanaged);
-        sort_resources(&mut resources);
-    }
+    // The declared are in order already: the unmanaged are put in place among them.
+    sort_resources(&mut unmanaged);
+    let resources = merge_in_order(resources, unmanaged);
     TargetJudgement {
         resources,
         problems,
@@ -488,11 +486,12 @@ pub fn judge_target(
 }
 
 /// Declared resources (each declared identity's, in declaration order) in the report's order,
-/// by the order the memo found for the same declarations, or found now.
+/// by the order `sorted` holds for the same declarations (a memo's, from an earlier scan), or
+/// found now and left there.
 fn in_report_order(
     judge: &Judge,
-    judged: Vec<Option<Arc<ResourceReport>>>,
-    memo: &mut JudgeMemo,
+    mut judged: Vec<Option<Arc<ResourceReport>>>,
+    sorted: &mut Option<(u128, Vec<u32>)>,
 ) -> Vec<Arc<ResourceReport>> {
     let mut print = Fingerprint::new();
     print.number(judge.places.len() as u64);
@@ -502,7 +501,7 @@ fn in_report_order(
             .str(&judge.declared[*i].object.api_version);
     }
     let print = print.finish();
-    if memo.sorted.as_ref().is_none_or(|(p, _)| *p != print) {
+    if sorted.as_ref().is_none_or(|(p, _)| *p != print) {
         let key = |at: usize| {
             let key = &judge.order[at];
             let api_version = &judge.declared[judge.places[at].0].object.api_version;
@@ -510,10 +509,9 @@ fn in_report_order(
         };
         let mut positions: Vec<u32> = (0..judge.order.len() as u32).collect();
         positions.sort_by(|a, b| key(*a as usize).cmp(&key(*b as usize)));
-        memo.sorted = Some((print, positions));
+        *sorted = Some((print, positions));
     }
-    let mut judged = judged;
-    let positions = memo.sorted.as_ref().map_or(&[][..], |(_, p)| p.as_slice());
+    let positions = sorted.as_ref().map_or(&[][..], |(_, p)| p.as_slice());
     positions
         .iter()
         .filter_map(|&at| judged[at as usize].take())
