@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::audit::findings::{FindingMemo, FindingResource, waiver_for};
-use crate::audit::run::{AuditMemo, Auditor, RawFinding, Subject};
+use crate::audit::run::{AuditMemo, Auditor, Chunk, Subject};
 use crate::config::audit::Waiver;
 use crate::config::{Config, Target};
 use crate::desired::{self, SourceRead};
@@ -481,7 +481,7 @@ struct Scanned {
     targets: Vec<TargetMeta>,
     resources: Vec<Arc<ResourceReport>>,
     unreadable: Vec<UnreadableKind>,
-    findings: Vec<Arc<[RawFinding]>>,
+    findings: Vec<Arc<Chunk>>,
     rules_run: BTreeSet<usize>,
     problems: Vec<Problem>,
     /// Each target's share of `resources`.

@@ -7,13 +7,12 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::engine::RuleSet;
-use super::run::RawFinding;
+use super::run::{Chunk, RawFinding};
 use crate::config::audit::Waiver;
 use crate::judge::ResourceReport;
 use crate::model::SourceRef;
@@ -247,34 +246,59 @@ pub fn waiver_for(
     (None, expired)
 }
 
-/// Findings an earlier assembly made, each by the fingerprint of what made it (its raw finding
-/// and the name its resource is reported under): `serve`'s re-scans hand them on shared instead
-/// of making them again (`scan::Memo` keeps one for every target). A target's findings are valid
-/// under the waivers and the day they were made with (a change of either drops them) and for one
-/// rule set (the service's, whose reload starts a new memo: rules' severities and controls are
-/// not fingerprinted).
+/// What `serve`'s re-scans need to hand on the findings an earlier assembly made instead of
+/// making them again (`scan::Memo` keeps one for every target). The findings themselves are kept
+/// in the raw findings' chunks they were made of ([`Assembled`]), which the audit memo holds for
+/// as long as their subjects are the same: a re-scan reaches them without a lookup. They are valid
+/// under the waivers and the day they were made with (a change of either makes them again) and
+/// for one rule set (the service's, whose reload starts new memos: rules' severities and controls
+/// are not fingerprinted).
 #[derive(Default)]
 pub struct FindingMemo {
-    /// Per target, the waivers and the day its findings were made under.
-    contexts: HashMap<String, u128>,
-    made: HashMap<u128, Made, foldhash::fast::RandomState>,
-    /// Counts assemblies: a finding not met in the last (of a target it saw) is dropped.
+    /// Counts assemblies: a chunk says which one it was last assembled in.
     generation: u64,
+    /// The last assembly's findings' places in its order, by their index among its outcomes
+    /// (a chunk's findings are at the index its [`Assembled`] says), and that assembly.
+    places: (u64, Vec<u32>),
     /// The last assembly's findings taken from the memo.
     pub reused: usize,
     /// The last assembly's findings made.
     pub assembled: usize,
 }
 
+/// What an assembly made of one chunk of raw findings, kept in the chunk.
+#[derive(Debug)]
+pub struct Assembled {
+    /// The waivers and the day they were made under.
+    context: u128,
+    /// One per raw finding, in the chunk's order.
+    made: Vec<Made>,
+    /// The assembly that last met the chunk, and where its first finding was among that
+    /// assembly's outcomes (what [`FindingMemo::places`] is indexed by).
+    at: (u64, usize),
+}
+
 /// One finding as made, and the waivers it matched.
+#[derive(Debug)]
 struct Made {
     finding: Arc<Finding>,
     waiver: Option<usize>,
     expired: Vec<usize>,
-    /// The assembly that last met it.
-    seen: AtomicU64,
-    /// Its place in the order of the last assembly that met it, and that assembly.
-    rank: Arc<AtomicU64>,
+}
+
+impl Made {
+    /// This finding as an assembly's outcome for rule `rule`, made now or taken from its chunk
+    /// (with its `place` in the last assembly's order when that is known).
+    fn outcome(&self, rule: usize, place: Option<u32>, new: bool) -> Outcome {
+        Outcome {
+            rule,
+            finding: Arc::clone(&self.finding),
+            waiver: self.waiver,
+            expired: self.expired.clone(),
+            place,
+            new,
+        }
+    }
 }
 
 /// One finding of an assembly, made now or taken from the memo.
@@ -284,10 +308,10 @@ struct Outcome {
     finding: Arc<Finding>,
     waiver: Option<usize>,
     expired: Vec<usize>,
-    /// Its place in the order of the last assembly that met it, when taken from the memo.
-    rank: Option<Arc<AtomicU64>>,
-    /// Made now, to be remembered by its fingerprint.
-    new: Option<(u128, Made)>,
+    /// Its place in the last assembly's order, when taken from the memo and met there.
+    place: Option<u32>,
+    /// Made now.
+    new: bool,
 }
 
 /// The report's order of findings: severity (highest first), rule, resource, side, message,
@@ -330,16 +354,6 @@ struct Keyed<'a> {
 }
 
 impl Keyed<'_> {
-    /// Everything the finding is made of, beside waivers, day and the live-only mark.
-    fn fingerprint(&self) -> u128 {
-        let mut print = Fingerprint::new();
-        print
-            .bytes(&self.raw.print().to_le_bytes())
-            .opt(self.namespace)
-            .str(self.name);
-        print.finish()
-    }
-
     /// The finding, made now.
     fn make(&self, set: &RuleSet, waivers: &[Waiver], today: NaiveDate, live_only: bool) -> Made {
         let f = self.raw;
@@ -374,8 +388,6 @@ impl Keyed<'_> {
             finding: Arc::new(finding),
             waiver: matched,
             expired,
-            seen: Default::default(),
-            rank: Arc::new(AtomicU64::new(u64::MAX)),
         }
     }
 }
@@ -387,7 +399,7 @@ impl Keyed<'_> {
 /// holds one subject's findings per chunk, as [`super::run::Evaluated`] gives them.
 #[allow(clippy::too_many_arguments)]
 pub fn assemble(
-    raw: Vec<Arc<[RawFinding]>>,
+    raw: Vec<Arc<Chunk>>,
     set: &RuleSet,
     rules_run: &BTreeSet<usize>,
     resources: &[Arc<ResourceReport>],
@@ -410,18 +422,17 @@ pub fn assemble(
         }
     }
     // A chunk is one subject's: its findings share the resource, looked up once.
-    let keyed: Vec<Keyed<'_>> = raw
-        .iter()
-        .flat_map(|chunk| {
-            let declared = chunk.first().and_then(|f| {
-                let s = f.source.as_ref().filter(|_| f.side == Side::Desired)?;
-                declared_keys
-                    .get(&(f.target.as_str(), f.kind.as_str(), s.file.as_str(), s.line))
-                    .copied()
-            });
-            chunk.iter().map(move |f| (f, declared))
-        })
-        .map(|(f, declared)| {
+    let mut spans = Vec::with_capacity(raw.len());
+    let mut keyed: Vec<Keyed<'_>> = Vec::with_capacity(raw.len());
+    for chunk in &raw {
+        let declared = chunk.first().and_then(|f| {
+            let s = f.source.as_ref().filter(|_| f.side == Side::Desired)?;
+            declared_keys
+                .get(&(f.target.as_str(), f.kind.as_str(), s.file.as_str(), s.line))
+                .copied()
+        });
+        let start = keyed.len();
+        keyed.extend(chunk.iter().map(|f| {
             let (namespace, name) = declared.unwrap_or((f.namespace.as_deref(), f.name.as_str()));
             let identity = if (namespace, name) == (f.namespace.as_deref(), f.name.as_str()) {
                 f.identity()
@@ -434,8 +445,9 @@ pub fn assemble(
                 name,
                 identity,
             }
-        })
-        .collect();
+        }));
+        spans.push(start..keyed.len());
+    }
     let live_only: Vec<bool> = {
         let desired: HashSet<u128, foldhash::fast::RandomState> = keyed
             .iter()
@@ -447,86 +459,98 @@ pub fn assemble(
             .map(|k| k.raw.side == Side::Live && !desired.contains(&k.identity))
             .collect()
     };
-    // The targets assembled now, for the memo: resources come target by target, raw findings
-    // subject by subject.
-    let mut targets: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
-    if memo.is_some() {
-        let mut last = None;
-        for target in resources
-            .iter()
-            .map(|r| r.target.as_str())
-            .chain(raw.iter().filter_map(|c| Some(c.first()?.target.as_str())))
-        {
-            if last != Some(target) {
-                targets.insert(target);
-                last = Some(target);
-            }
-        }
-    }
-    // What the memo's findings were made under: the waivers and the day (a target's findings
-    // made under others are dropped; their waivers' places in the list would not hold).
-    if let Some(memo) = memo.as_deref_mut() {
+    // What the findings kept in chunks were made under: the waivers and the day (made under
+    // others, they are made again; their waivers' places in the list would not hold).
+    let context = memo.is_some().then(|| {
         let mut print = Fingerprint::new();
         print.str(&today.to_string()).str(&format!("{waivers:?}"));
-        let context = print.finish();
-        let mut changed = HashSet::new();
-        for target in &targets {
-            if memo.contexts.get(*target) != Some(&context) {
-                memo.contexts.insert(target.to_string(), context);
-                changed.insert(*target);
-            }
-        }
-        if !changed.is_empty() {
-            memo.made
-                .retain(|_, made| !changed.contains(made.finding.resource.target.as_str()));
-        }
+        print.finish()
+    });
+    if let Some(memo) = memo.as_deref_mut() {
         memo.generation = memo.generation.wrapping_add(1);
     }
     let generation = memo.as_deref().map_or(0, |m| m.generation);
-    let previous = memo.as_deref().map(|m| &m.made);
-    // Made on every core, or taken from the memo; the waivers' tallies after.
-    let outcomes: Vec<Outcome> = keyed
+    let last = generation.wrapping_sub(1);
+    // Places written by the last assembly (one that did not finish wrote none).
+    let places = memo
+        .as_deref()
+        .filter(|m| m.places.0 == last)
+        .map(|m| &m.places.1[..])
+        .unwrap_or_default();
+    // Made on every core, or taken from their chunk; the waivers' tallies after.
+    let outcomes: Vec<Outcome> = raw
         .par_iter()
-        .zip(live_only)
-        .map(|(k, live_only)| {
-            let print = previous.map(|_| k.fingerprint());
-            if let Some(made) = print.and_then(|p| previous?.get(&p)) {
-                made.seen.store(generation, Relaxed);
-                let mut finding = Arc::clone(&made.finding);
-                if finding.live_only != live_only {
-                    Arc::make_mut(&mut finding).live_only = live_only;
-                }
-                return Outcome {
-                    rule: k.raw.rule,
-                    finding,
-                    waiver: made.waiver,
-                    expired: made.expired.clone(),
-                    rank: Some(Arc::clone(&made.rank)),
-                    new: None,
-                };
+        .zip(spans)
+        .flat_map_iter(|(chunk, span)| {
+            let keyed = &keyed[span.clone()];
+            let live_only = &live_only[span.clone()];
+            let Some(context) = context else {
+                let made = keyed.iter().zip(live_only);
+                return made
+                    .map(|(k, &live_only)| {
+                        let made = k.make(set, waivers, today, live_only);
+                        made.outcome(k.raw.rule, None, true)
+                    })
+                    .collect::<Vec<_>>();
+            };
+            let mut cell = chunk.assembled.lock().unwrap_or_else(|e| e.into_inner());
+            let kept = cell.as_mut().filter(|a| {
+                // The same waivers and day, and the resource reported under the same name.
+                a.context == context
+                    && a.made.first().is_some_and(|m| {
+                        let resource = &m.finding.resource;
+                        (resource.namespace.as_deref(), resource.name.as_str())
+                            == (keyed[0].namespace, keyed[0].name)
+                    })
+            });
+            if let Some(kept) = kept {
+                // Its places are known when the last assembly met it.
+                let (met, start) = kept.at;
+                let first = (met == last).then_some(start);
+                kept.at = (generation, span.start);
+                return kept
+                    .made
+                    .iter_mut()
+                    .zip(keyed.iter().zip(live_only))
+                    .enumerate()
+                    .map(|(i, (made, (k, &live_only)))| {
+                        if made.finding.live_only != live_only {
+                            Arc::make_mut(&mut made.finding).live_only = live_only;
+                        }
+                        let place = first.and_then(|first| places.get(first + i).copied());
+                        made.outcome(k.raw.rule, place, false)
+                    })
+                    .collect();
             }
-            let made = k.make(set, waivers, today, live_only);
-            Outcome {
-                rule: k.raw.rule,
-                finding: Arc::clone(&made.finding),
-                waiver: made.waiver,
-                expired: made.expired.clone(),
-                rank: None,
-                new: print.map(|p| (p, made)),
-            }
+            let made: Vec<Made> = keyed
+                .iter()
+                .zip(live_only)
+                .map(|(k, &live_only)| k.make(set, waivers, today, live_only))
+                .collect();
+            let outcomes = made
+                .iter()
+                .zip(keyed)
+                .map(|(made, k)| made.outcome(k.raw.rule, None, true))
+                .collect();
+            *cell = Some(Assembled {
+                context,
+                made,
+                at: (generation, span.start),
+            });
+            outcomes
         })
         .collect();
     drop(keyed);
     let mut matched = vec![0usize; waivers.len()];
     let mut expired_hit = vec![false; waivers.len()];
-    // Those taken from the memo keep the order they had; those made now are sorted and put
-    // in place among them.
-    let mut kept: Vec<(u64, Arc<Finding>, Arc<AtomicU64>)> = Vec::new();
-    let mut fresh: Vec<(Arc<Finding>, Option<Arc<AtomicU64>>)> = Vec::new();
-    let mut made_now = Vec::new();
+    // Those whose place in the last order is known keep it; the others are sorted and put in
+    // place among them. Each with its index among the outcomes.
+    let mut kept: Vec<(u32, Arc<Finding>, u32)> = Vec::new();
+    let mut fresh: Vec<(Arc<Finding>, u32)> = Vec::new();
+    let mut made_now = 0;
     // Per rule: failing and waived.
     let mut counts = vec![(0usize, 0usize); set.rules.len()];
-    for outcome in outcomes {
+    for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome.finding.status {
             FindingStatus::Fail => counts[outcome.rule].0 += 1,
             FindingStatus::Waived => counts[outcome.rule].1 += 1,
@@ -537,64 +561,52 @@ pub fn assemble(
         for i in outcome.expired {
             expired_hit[i] = true;
         }
-        match (outcome.rank, outcome.new) {
-            (Some(rank), _) => kept.push((rank.load(Relaxed), outcome.finding, rank)),
-            (None, Some((print, made))) => {
-                fresh.push((outcome.finding, Some(Arc::clone(&made.rank))));
-                made_now.push((print, made));
-            }
-            (None, None) => fresh.push((outcome.finding, None)),
+        made_now += usize::from(outcome.new);
+        match outcome.place {
+            Some(place) => kept.push((place, outcome.finding, index as u32)),
+            None => fresh.push((outcome.finding, index as u32)),
         }
     }
-    // A rank holds, in its high half, the assembly that gave it (the low 32 bits of its
-    // generation) and, in its low half, the place it gave.
-    let last = u64::from(generation.wrapping_sub(1) as u32);
-    kept.sort_unstable_by_key(|(rank, ..)| *rank);
-    // Ranks from different assemblies (one of fewer targets between) do not compare: those
-    // are sorted again.
-    if kept.iter().any(|(rank, ..)| rank >> 32 != last)
-        && !kept.is_sorted_by(|a, b| order(&a.1, &b.1) != std::cmp::Ordering::Greater)
-    {
-        kept.par_sort_by(|a, b| order(&a.1, &b.1));
-    }
+    // Places of one order: sorted by them, the kept are in the report's order.
+    kept.sort_unstable_by_key(|(place, ..)| *place);
     fresh.par_sort_by(|a, b| order(&a.0, &b.0));
     let mut findings = Vec::with_capacity(kept.len() + fresh.len());
-    let mut ranks = Vec::with_capacity(kept.len() + fresh.len());
-    let mut kept = kept.into_iter().peekable();
-    for (finding, rank) in fresh {
-        while let Some((_, before, rank)) =
-            kept.next_if(|(_, k, _)| order(k, &finding) != std::cmp::Ordering::Greater)
-        {
-            findings.push(before);
-            ranks.push(Some(rank));
-        }
-        findings.push(finding);
-        ranks.push(rank);
+    let mut indices = Vec::with_capacity(kept.len() + fresh.len());
+    // Each finding placed now goes after the kept ones not greater than it, found by
+    // bisection: a re-scan makes a few hundred among hundreds of thousands kept.
+    let mut cuts = Vec::with_capacity(fresh.len());
+    let mut from = 0;
+    for (finding, _) in &fresh {
+        from += kept[from..]
+            .partition_point(|(_, k, _)| order(k, finding) != std::cmp::Ordering::Greater);
+        cuts.push(from);
     }
-    for (_, finding, rank) in kept {
+    let mut kept = kept.into_iter();
+    let mut at = 0;
+    for ((finding, index), cut) in fresh.into_iter().zip(cuts) {
+        for (_, before, index) in kept.by_ref().take(cut - at) {
+            findings.push(before);
+            indices.push(index);
+        }
+        at = cut;
         findings.push(finding);
-        ranks.push(Some(rank));
+        indices.push(index);
+    }
+    for (_, finding, index) in kept {
+        findings.push(finding);
+        indices.push(index);
     }
     if let Some(memo) = memo {
-        memo.assembled = made_now.len();
-        memo.reused = findings.len() - memo.assembled;
-        for (print, made) in made_now {
-            made.seen.store(generation, Relaxed);
-            memo.made.insert(print, made);
+        memo.assembled = made_now;
+        memo.reused = findings.len() - made_now;
+        // Each finding's place, by its index among the outcomes, for the next assembly.
+        let (written, places) = &mut memo.places;
+        places.clear();
+        places.resize(indices.len(), 0);
+        for (place, index) in indices.into_iter().enumerate() {
+            places[index as usize] = place as u32;
         }
-        // Each finding's place, for the next assembly.
-        let this = u64::from(generation as u32) << 32;
-        for (i, rank) in ranks.iter().enumerate() {
-            if let Some(rank) = rank {
-                rank.store(this | i as u64, Relaxed);
-            }
-        }
-        // Findings of the targets assembled now that were not met are gone; other targets'
-        // stay for their own scans.
-        memo.made.retain(|_, made| {
-            made.seen.load(Relaxed) == generation
-                || !targets.contains(made.finding.resource.target.as_str())
-        });
+        *written = generation;
     }
 
     let mut compliance = Compliance {

@@ -43,6 +43,36 @@ pub struct Subject<'a> {
     pub related: Option<Value>,
 }
 
+/// One subject's violations, as its rules found them: shared (`Arc`) by the scan's assembly and
+/// `serve`'s memo, never changed once made. It carries what the last assembly made of them, so a
+/// re-scan that reuses the chunk reaches its findings without looking them up.
+#[derive(Debug)]
+pub struct Chunk {
+    findings: Box<[RawFinding]>,
+    /// What [`super::findings::assemble`] last made of them (`serve`'s re-scans only).
+    pub(crate) assembled: std::sync::Mutex<Option<super::findings::Assembled>>,
+}
+
+impl Chunk {
+    /// A subject's violations (`None` when there are none).
+    fn of(findings: Vec<RawFinding>) -> Option<Arc<Chunk>> {
+        (!findings.is_empty()).then(|| {
+            Arc::new(Chunk {
+                findings: findings.into_boxed_slice(),
+                assembled: Default::default(),
+            })
+        })
+    }
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [RawFinding];
+
+    fn deref(&self) -> &[RawFinding] {
+        &self.findings
+    }
+}
+
 /// A violation, before waivers and report keys.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawFinding {
@@ -68,7 +98,7 @@ pub struct RawFinding {
     pub message: String,
     /// The fingerprint of all the above (and the rule's id), taken once when found: what
     /// `serve`'s re-scans know an assembled finding by. Set only by [`RawFinding::new`]; raw
-    /// findings are shared (`Arc<[RawFinding]>`) once made, so none is changed after.
+    /// findings are shared ([`Chunk`]) once made, so none is changed after.
     print: u128,
     /// The fingerprint of rule and resource ([`RawFinding::identity_of`] of its own names):
     /// what tells a live finding that git has too.
@@ -307,7 +337,7 @@ impl Auditor {
                     let inputs = prefix.as_ref().map(|p| fingerprint(p.clone(), subject));
                     if let Some(earlier) = inputs.and_then(|i| previous?.get(&i)) {
                         return Outcome {
-                            findings: Arc::clone(&earlier.findings),
+                            findings: earlier.findings.clone(),
                             problems: Vec::new(),
                             applied: earlier.applied.clone(),
                             inputs,
@@ -370,7 +400,7 @@ impl Auditor {
                         memo.subjects.insert(
                             inputs,
                             Audited {
-                                findings: Arc::clone(&outcome.findings),
+                                findings: outcome.findings.clone(),
                                 applied: outcome.applied.clone(),
                                 seen: generation,
                             },
@@ -379,9 +409,7 @@ impl Auditor {
                 }
             }
             out.shared += usize::from(outcome.shared);
-            if !outcome.findings.is_empty() {
-                out.findings.push(outcome.findings);
-            }
+            out.findings.extend(outcome.findings);
             out.problems.extend(outcome.problems);
             out.applied.extend(outcome.applied);
         }
@@ -475,7 +503,7 @@ impl Auditor {
             }
         }
         Outcome {
-            findings: findings.into(),
+            findings: Chunk::of(findings),
             problems,
             applied: applicable.to_vec(),
             ..Outcome::default()
@@ -544,7 +572,7 @@ impl std::fmt::Debug for Shared {
 /// One subject's evaluation.
 #[derive(Default)]
 struct Outcome {
-    findings: Arc<[RawFinding]>,
+    findings: Option<Arc<Chunk>>,
     problems: Vec<Problem>,
     applied: Vec<usize>,
     /// The input's fingerprint, when remembering.
@@ -584,7 +612,7 @@ impl AuditMemo {
 
 /// One input's results.
 struct Audited {
-    findings: Arc<[RawFinding]>,
+    findings: Option<Arc<Chunk>>,
     applied: Vec<usize>,
     /// The evaluation that last met this input.
     seen: u64,
@@ -608,7 +636,7 @@ fn fingerprint(mut print: Fingerprint, subject: &Subject<'_>) -> u128 {
 #[derive(Debug, Default)]
 pub struct Evaluated {
     /// Violations, a subject's at a time (shared with `serve`'s memo, not copied out of it).
-    pub findings: Vec<Arc<[RawFinding]>>,
+    pub findings: Vec<Arc<Chunk>>,
     /// Rules that failed on a resource.
     pub problems: Vec<Problem>,
     /// Rules that judged at least one resource.
@@ -692,6 +720,8 @@ mod tests {
             }),
         };
         let mut memo = FindingMemo::default();
+        // The chunks the findings are kept in are the audit memo's (one per side).
+        let mut audited = [AuditMemo::default(), AuditMemo::default()];
         let mut reused = 0;
         for round in 0..8 {
             // Each workload declared twice, from two overlays whose names swap order.
@@ -726,8 +756,8 @@ mod tests {
                 .collect();
             let mut raw = Vec::new();
             let mut applied = std::collections::BTreeSet::new();
-            for subjects in [&declared, &live] {
-                let evaluated = auditor.evaluate("t", "kubernetes", &rules, subjects, None);
+            for (subjects, memo) in [&declared, &live].into_iter().zip(&mut audited) {
+                let evaluated = auditor.evaluate("t", "kubernetes", &rules, subjects, Some(memo));
                 raw.extend(evaluated.findings);
                 applied.extend(evaluated.applied);
             }

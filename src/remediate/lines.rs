@@ -137,15 +137,28 @@ pub fn locate(
         else {
             continue;
         };
-        let Ok(docs) = yaml_edit::parse(&text) else {
-            continue;
-        };
+        // Each object's document parsed alone (files hold many), the whole file only where
+        // that finds nothing.
+        let mut documents: BTreeMap<usize, Vec<yaml_edit::Node>> = BTreeMap::new();
+        let mut whole: Option<Vec<yaml_edit::Node>> = None;
         for i in indices {
             let Some(start) = resources[i].source.as_ref().and_then(|s| s.line) else {
                 continue;
             };
-            let Some(object) = yaml_edit::object_at(&docs, start as usize) else {
-                continue;
+            let start = start as usize;
+            let docs = documents
+                .entry(start)
+                .or_insert_with(|| yaml_edit::parse_document_at(&text, start).unwrap_or_default());
+            let object = match yaml_edit::object_at(docs, start) {
+                Some(object) => object,
+                None => {
+                    let docs =
+                        whole.get_or_insert_with(|| yaml_edit::parse(&text).unwrap_or_default());
+                    match yaml_edit::object_at(docs, start) {
+                        Some(object) => object,
+                        None => continue,
+                    }
+                }
             };
             let resource = Arc::make_mut(&mut resources[i]);
             let is_secret = resource.kind == "Secret" && resource.api_version == "v1";

@@ -131,6 +131,54 @@ pub fn parse(text: &str) -> Result<Vec<Node>, String> {
     Ok(docs)
 }
 
+/// The document of a file that holds 1-based line `line`, parsed alone: its nodes' spans and
+/// lines are the file's. A file is split where a line starts a document (`---`), which no
+/// scalar's content can (YAML forbids the marker there), so the part parses as it would in the
+/// whole file; finding one object's fields then reads its document, not every one.
+pub fn parse_document_at(text: &str, line: usize) -> Result<Vec<Node>, String> {
+    let starts_document = |l: &str| {
+        l.strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+    };
+    let (mut start, mut start_line) = (0, 1);
+    let mut end = text.len();
+    let mut offset = 0;
+    for (number, l) in text
+        .split_inclusive('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+    {
+        if number > 1 && starts_document(l) {
+            if number <= line {
+                (start, start_line) = (offset, number);
+            } else {
+                end = offset;
+                break;
+            }
+        }
+        offset += l.len();
+    }
+    let mut docs = parse(&text[start..end])?;
+    fn shift(node: &mut Node, bytes: usize, lines: usize) {
+        node.span = node.span.start + bytes..node.span.end + bytes;
+        node.line += lines;
+        match &mut node.kind {
+            Kind::Map(entries, _) => {
+                for (key, value) in entries {
+                    shift(key, bytes, lines);
+                    shift(value, bytes, lines);
+                }
+            }
+            Kind::Seq(items, _) => items.iter_mut().for_each(|item| shift(item, bytes, lines)),
+            Kind::Scalar(..) | Kind::Alias => {}
+        }
+    }
+    for doc in &mut docs {
+        shift(doc, start, start_line - 1);
+    }
+    Ok(docs)
+}
+
 enum Frame {
     Map(Node),
     Seq(Node),
@@ -493,6 +541,29 @@ fn plain_safe(s: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A document parsed alone finds, at every line of a file, the object the whole file's
+    /// parse finds there, at the same spans and lines (or none, where the caller parses the
+    /// whole file): across comments, markers with tags and comments, `...`, lists and CRLF.
+    #[test]
+    fn a_document_parsed_alone_is_where_the_whole_file_has_it() {
+        let text = "# leading comment\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  config.yaml: |\n    key: value\n    list:\n      - x\n...\n--- # second\n\n# comment before\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: s}\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: b\n--- !!map\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n---\n---\nkind: Last\n";
+        for text in [text.to_string(), text.replace('\n', "\r\n")] {
+            let whole = parse(&text).unwrap();
+            let mut found = 0;
+            for line in 1..=text.lines().count() + 1 {
+                let alone = parse_document_at(&text, line).unwrap();
+                let expected = object_at(&whole, line).map(|n| (n.span.clone(), n.line, n.col));
+                let got = object_at(&alone, line).map(|n| (n.span.clone(), n.line, n.col));
+                if let Some((span, ..)) = &got {
+                    found += 1;
+                    assert!(text[span.clone()].contains("kind:"), "line {line}");
+                    assert_eq!(got, expected, "line {line}");
+                }
+            }
+            assert!(found >= 10, "{found}");
+        }
+    }
 
     /// Applies `set` at `path` on the object starting at `line`; returns the new text.
     fn edit(text: &str, line: usize, path: &str, value: Option<Value>) -> Result<String, String> {
