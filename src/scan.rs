@@ -194,8 +194,8 @@ impl Rejudge {
 
 /// Per target, the last scan's judgements and rule results, each keyed by the fingerprint of
 /// what it read (the declared document, the live object, the source reference, the judgement's
-/// environment; the rules and the configuration are the context's), and the findings assembled
-/// from them (every target's, in one store). A re-scan reuses what the fingerprints say is
+/// environment; the rules and the configuration are the context's); the findings assembled from
+/// the rule results are kept with them. A re-scan reuses what the fingerprints say is
 /// unchanged; its report is the one a full scan would give (a test holds them byte-identical on
 /// random changes).
 #[derive(Default)]
@@ -203,7 +203,7 @@ pub struct Memo {
     targets: std::sync::Mutex<HashMap<String, TargetMemo>>,
     /// Watched targets' last judges, for [`Memo::rejudge`].
     rejudges: std::sync::Mutex<HashMap<String, Arc<Rejudge>>>,
-    /// The findings the last scans assembled, every target's.
+    /// What the next assembly needs of the last (every target's): where its findings were.
     findings: std::sync::Mutex<FindingMemo>,
 }
 
@@ -395,7 +395,7 @@ pub async fn run_with(
             .any(|p| p.severity == Severity::Error && p.target.is_some() && p.file.is_none());
     let stale_ignore_rules = stale_rules(config, &registry, complete, &mut problems);
     let assembling = std::time::Instant::now();
-    // Held for the assembly (every target's findings are in it): a scan beside waits for this
+    // Held for the assembly (the places of every target's findings are in it): a scan beside waits for this
     // one's assembly, not for its reads. Scans run off the async workers.
     let mut finding_memo = context
         .memo

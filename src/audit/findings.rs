@@ -247,7 +247,7 @@ pub fn waiver_for(
 }
 
 /// What `serve`'s re-scans need to hand on the findings an earlier assembly made instead of
-/// making them again (`scan::Memo` keeps one for every target). The findings themselves are kept
+/// making them again (`scan::Memo` keeps one, for all its targets). The findings themselves are kept
 /// in the raw findings' chunks they were made of ([`Assembled`]), which the audit memo holds for
 /// as long as their subjects are the same: a re-scan reaches them without a lookup. They are valid
 /// under the waivers and the day they were made with (a change of either makes them again) and
@@ -395,7 +395,7 @@ impl Keyed<'_> {
 /// Turns raw violations into findings: report keys, live-only marks, waivers, fingerprints; and
 /// counts the compliance summary. `rules_run` are the rules that judged some resource; `complete`
 /// says whether every target was scanned (only then is a waiver that matched nothing stale).
-/// With a `memo` (`serve`'s re-scans), findings made before are taken from it, shared. `raw`
+/// With a `memo` (`serve`'s re-scans), findings made before are taken from their chunks, shared. `raw`
 /// holds one subject's findings per chunk, as [`super::run::Evaluated`] gives them.
 #[allow(clippy::too_many_arguments)]
 pub fn assemble(
@@ -548,6 +548,9 @@ pub fn assemble(
     let mut kept: Vec<(u32, Arc<Finding>, u32)> = Vec::new();
     let mut fresh: Vec<(Arc<Finding>, u32)> = Vec::new();
     let mut made_now = 0;
+    // Places are counted in 32 bits: past that (never at any size a scan reaches), every
+    // finding is placed afresh.
+    let places_fit = u32::try_from(outcomes.len()).is_ok();
     // Per rule: failing and waived.
     let mut counts = vec![(0usize, 0usize); set.rules.len()];
     for (index, outcome) in outcomes.into_iter().enumerate() {
@@ -562,9 +565,10 @@ pub fn assemble(
             expired_hit[i] = true;
         }
         made_now += usize::from(outcome.new);
-        match outcome.place {
-            Some(place) => kept.push((place, outcome.finding, index as u32)),
-            None => fresh.push((outcome.finding, index as u32)),
+        let index = index as u32;
+        match outcome.place.filter(|_| places_fit) {
+            Some(place) => kept.push((place, outcome.finding, index)),
+            None => fresh.push((outcome.finding, index)),
         }
     }
     // Places of one order: sorted by them, the kept are in the report's order.
@@ -602,11 +606,13 @@ pub fn assemble(
         // Each finding's place, by its index among the outcomes, for the next assembly.
         let (written, places) = &mut memo.places;
         places.clear();
-        places.resize(indices.len(), 0);
-        for (place, index) in indices.into_iter().enumerate() {
-            places[index as usize] = place as u32;
+        if places_fit {
+            places.resize(indices.len(), 0);
+            for (place, index) in indices.into_iter().enumerate() {
+                places[index as usize] = place as u32;
+            }
+            *written = generation;
         }
-        *written = generation;
     }
 
     let mut compliance = Compliance {

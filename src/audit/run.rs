@@ -44,8 +44,9 @@ pub struct Subject<'a> {
 }
 
 /// One subject's violations, as its rules found them: shared (`Arc`) by the scan's assembly and
-/// `serve`'s memo, never changed once made. It carries what the last assembly made of them, so a
-/// re-scan that reuses the chunk reaches its findings without looking them up.
+/// `serve`'s memo; the violations never change once found. It also carries, behind a lock, what
+/// the last assembly made of them, so a re-scan that reuses the chunk reaches its findings
+/// without looking them up.
 #[derive(Debug)]
 pub struct Chunk {
     findings: Box<[RawFinding]>,
@@ -96,26 +97,17 @@ pub struct RawFinding {
     pub source: Option<SourceRef>,
     /// The rule's message.
     pub message: String,
-    /// The fingerprint of all the above (and the rule's id), taken once when found: what
-    /// `serve`'s re-scans know an assembled finding by. Set only by [`RawFinding::new`]; raw
-    /// findings are shared ([`Chunk`]) once made, so none is changed after.
-    print: u128,
     /// The fingerprint of rule and resource ([`RawFinding::identity_of`] of its own names):
     /// what tells a live finding that git has too.
     identity: u128,
 }
 
 impl RawFinding {
-    /// A violation of rule `rule` (its id `rule_id`) by a subject of `target`, with its
-    /// fingerprints.
-    fn new(
-        (rule, rule_id): (usize, &str),
-        target: &str,
-        subject: &Subject<'_>,
-        message: String,
-    ) -> RawFinding {
+    /// A violation of rule `rule` by a subject of `target`, with the fingerprint of its
+    /// identity.
+    fn new(rule: usize, target: &str, subject: &Subject<'_>, message: String) -> RawFinding {
         let object = subject.object;
-        let mut found = RawFinding {
+        RawFinding {
             rule,
             side: subject.side,
             target: target.to_string(),
@@ -126,7 +118,6 @@ impl RawFinding {
             name: object.name.clone(),
             source: subject.source.as_deref().cloned(),
             message,
-            print: 0,
             identity: RawFinding::identity_of(
                 rule,
                 target,
@@ -134,14 +125,7 @@ impl RawFinding {
                 object.namespace.as_deref(),
                 &object.name,
             ),
-        };
-        found.print = found.fingerprint(rule_id);
-        found
-    }
-
-    /// [`RawFinding::print`]'s value.
-    pub fn print(&self) -> u128 {
-        self.print
+        }
     }
 
     /// [`RawFinding::identity`]'s value.
@@ -164,24 +148,6 @@ impl RawFinding {
             .str(kind)
             .opt(namespace)
             .str(name);
-        print.finish()
-    }
-
-    /// The fingerprint of a raw finding's fields, `rule_id` its rule's id.
-    fn fingerprint(&self, rule_id: &str) -> u128 {
-        let mut print = Fingerprint::new();
-        print
-            .number(self.rule as u64)
-            .str(rule_id)
-            .str(self.side.as_str())
-            .str(&self.target)
-            .str(&self.api_version)
-            .str(&self.group)
-            .str(&self.kind)
-            .opt(self.namespace.as_deref())
-            .str(&self.name)
-            .source(self.source.as_ref())
-            .str(&self.message);
         print.finish()
     }
 }
@@ -482,7 +448,7 @@ impl Auditor {
             match outcome {
                 Ok(messages) => {
                     for message in messages {
-                        findings.push(RawFinding::new((index, &rule.id), target, subject, message));
+                        findings.push(RawFinding::new(index, target, subject, message));
                     }
                 }
                 Err(err) => problems.push(

@@ -150,7 +150,7 @@ impl Fingerprint {
         match &self.stream {
             None => xxhash_rust::xxh3::xxh3_128_with_secret(&self.inline[..self.len], secret()),
             Some(stream) => {
-                let mut stream = stream.clone();
+                let mut stream = Xxh3::clone(stream);
                 stream.update(&self.inline[..self.len]);
                 stream.digest128()
             }

@@ -138,17 +138,20 @@ pub fn locate(
             continue;
         };
         // Each object's document parsed alone (files hold many), the whole file only where
-        // that finds nothing.
-        let mut documents: BTreeMap<usize, Vec<yaml_edit::Node>> = BTreeMap::new();
+        // that finds nothing. A document that does not parse leaves only its own objects
+        // without lines.
+        let parts = yaml_edit::documents(&text);
+        let mut parsed: BTreeMap<usize, Vec<yaml_edit::Node>> = BTreeMap::new();
         let mut whole: Option<Vec<yaml_edit::Node>> = None;
         for i in indices {
             let Some(start) = resources[i].source.as_ref().and_then(|s| s.line) else {
                 continue;
             };
             let start = start as usize;
-            let docs = documents
-                .entry(start)
-                .or_insert_with(|| yaml_edit::parse_document_at(&text, start).unwrap_or_default());
+            let part = parts.part_of(start);
+            let docs = parsed
+                .entry(part)
+                .or_insert_with(|| parts.parse(part).unwrap_or_default());
             let object = match yaml_edit::object_at(docs, start) {
                 Some(object) => object,
                 None => {

@@ -131,52 +131,74 @@ pub fn parse(text: &str) -> Result<Vec<Node>, String> {
     Ok(docs)
 }
 
-/// The document of a file that holds 1-based line `line`, parsed alone: its nodes' spans and
-/// lines are the file's. A file is split where a line starts a document (`---`), which no
-/// scalar's content can (YAML forbids the marker there), so the part parses as it would in the
-/// whole file; finding one object's fields then reads its document, not every one.
-pub fn parse_document_at(text: &str, line: usize) -> Result<Vec<Node>, String> {
-    let starts_document = |l: &str| {
-        l.strip_prefix("---")
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
-    };
-    let (mut start, mut start_line) = (0, 1);
-    let mut end = text.len();
-    let mut offset = 0;
-    for (number, l) in text
-        .split_inclusive('\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-    {
-        if number > 1 && starts_document(l) {
-            if number <= line {
-                (start, start_line) = (offset, number);
-            } else {
-                end = offset;
-                break;
+/// A file's documents, found where a line starts one (`---`): a document parsed alone parses as
+/// it does in the whole file (no scalar's content can hold the marker: YAML forbids it there),
+/// so finding one object's fields reads its document, not every one. Found once per file.
+pub struct Documents<'t> {
+    text: &'t str,
+    /// Where each part starts: its byte and its 1-based line.
+    starts: Vec<(usize, usize)>,
+}
+
+/// [`Documents`] of a file. A file with a carriage return that ends a line alone (a line break
+/// to the parser, not to this split) is one part.
+pub fn documents(text: &str) -> Documents<'_> {
+    let mut starts = vec![(0, 1)];
+    let lone_cr = text
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'\r' && w[1] != b'\n')
+        || text.ends_with('\r');
+    if !lone_cr {
+        let mut offset = 0;
+        for (number, l) in text.split_inclusive('\n').enumerate() {
+            let marker = l.strip_prefix("---").is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n', '\0'])
+            });
+            if number > 0 && marker {
+                starts.push((offset, number + 1));
             }
+            offset += l.len();
         }
-        offset += l.len();
     }
-    let mut docs = parse(&text[start..end])?;
-    fn shift(node: &mut Node, bytes: usize, lines: usize) {
-        node.span = node.span.start + bytes..node.span.end + bytes;
-        node.line += lines;
-        match &mut node.kind {
-            Kind::Map(entries, _) => {
-                for (key, value) in entries {
-                    shift(key, bytes, lines);
-                    shift(value, bytes, lines);
+    Documents { text, starts }
+}
+
+impl Documents<'_> {
+    /// The part that holds 1-based line `line`.
+    pub fn part_of(&self, line: usize) -> usize {
+        self.starts
+            .partition_point(|&(_, first)| first <= line)
+            .saturating_sub(1)
+    }
+
+    /// Part `part` parsed alone: its nodes' spans and lines are the file's.
+    pub fn parse(&self, part: usize) -> Result<Vec<Node>, String> {
+        let (start, start_line) = self.starts[part];
+        let end = self
+            .starts
+            .get(part + 1)
+            .map_or(self.text.len(), |&(b, _)| b);
+        let mut docs = parse(&self.text[start..end])?;
+        fn shift(node: &mut Node, bytes: usize, lines: usize) {
+            node.span = node.span.start + bytes..node.span.end + bytes;
+            node.line += lines;
+            match &mut node.kind {
+                Kind::Map(entries, _) => {
+                    for (key, value) in entries {
+                        shift(key, bytes, lines);
+                        shift(value, bytes, lines);
+                    }
                 }
+                Kind::Seq(items, _) => items.iter_mut().for_each(|item| shift(item, bytes, lines)),
+                Kind::Scalar(..) | Kind::Alias => {}
             }
-            Kind::Seq(items, _) => items.iter_mut().for_each(|item| shift(item, bytes, lines)),
-            Kind::Scalar(..) | Kind::Alias => {}
         }
+        for doc in &mut docs {
+            shift(doc, start, start_line - 1);
+        }
+        Ok(docs)
     }
-    for doc in &mut docs {
-        shift(doc, start, start_line - 1);
-    }
-    Ok(docs)
 }
 
 enum Frame {
@@ -550,9 +572,11 @@ mod tests {
         let text = "# leading comment\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  config.yaml: |\n    key: value\n    list:\n      - x\n...\n--- # second\n\n# comment before\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: s}\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: b\n--- !!map\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n---\n---\nkind: Last\n";
         for text in [text.to_string(), text.replace('\n', "\r\n")] {
             let whole = parse(&text).unwrap();
+            let parts = documents(&text);
+            assert_eq!(parts.starts.len(), 6);
             let mut found = 0;
             for line in 1..=text.lines().count() + 1 {
-                let alone = parse_document_at(&text, line).unwrap();
+                let alone = parts.parse(parts.part_of(line)).unwrap();
                 let expected = object_at(&whole, line).map(|n| (n.span.clone(), n.line, n.col));
                 let got = object_at(&alone, line).map(|n| (n.span.clone(), n.line, n.col));
                 if let Some((span, ..)) = &got {
@@ -563,6 +587,11 @@ mod tests {
             }
             assert!(found >= 10, "{found}");
         }
+        // A lone carriage return is a line break to the parser: such a file is one part. A
+        // marker followed by a no-break space is not a marker.
+        assert_eq!(documents("a: 1\r---\nb: 2\n").starts.len(), 1);
+        assert_eq!(documents("a: 1\n---\u{a0}x\n").starts.len(), 1);
+        assert_eq!(documents("%YAML 1.2\n---\na: 1\n").starts.len(), 2);
     }
 
     /// Applies `set` at `path` on the object starting at `line`; returns the new text.
