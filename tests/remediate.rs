@@ -881,9 +881,9 @@ fn list_elements_are_matched_by_key_and_secret_values_never_reach_git() {
     );
     git(repo.path(), &["apply", "fix.patch"]);
     let text = std::fs::read_to_string(repo.path().join("k8s/app.yaml")).unwrap();
-    // B is appended; A is untouched (it is not replaced by B).
+    // B is appended in block style, as its siblings are; A is untouched (not replaced by B).
     assert!(
-        text.contains("            - name: A\n              value: \"1\"\n            - {\"name\":\"B\",\"value\":\"2\"}\n"),
+        text.contains("            - name: A\n              value: \"1\"\n            - name: B\n              value: \"2\"\n"),
         "{text}"
     );
     git(repo.path(), &["add", "k8s"]);
@@ -893,6 +893,116 @@ fn list_elements_are_matched_by_key_and_secret_values_never_reach_git() {
         resource(&report, "Deployment", "app").unwrap()["status"],
         "in_sync"
     );
+}
+
+/// The files real repositories hold: a comment-only first document, a ConfigMap with literal
+/// and folded blocks, mixed quoting and inline comments, and a field under an alias. Every field
+/// that can be edited is, each in its own style (the blocks stay blocks, `"no"` stays a string
+/// for a YAML 1.1 reader too); the field under the alias is described on its own while the rest
+/// of its resource is edited; every line not edited is as it was; and a re-scan after the patch
+/// shows everything adopted in sync.
+#[test]
+fn block_scalars_quoting_and_comments_are_edited_in_place_field_by_field() {
+    let repo = Repo::new();
+    let original = "# Only a comment in the first document.\n---\n# The app's settings.\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\n  labels:\n    tier: 'back'   # single-quoted\ndata:\n  config.yaml: |\n    server:\n      port: 8080\n  motd: >-\n    Welcome to the\n    service.\n  enabled: \"yes\"\n  level: info # inline comment\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: team\n  labels: &labels\n    app: api\nspec:\n  replicas: 2\n  template:\n    metadata:\n      labels: *labels\n    spec:\n      containers:\n        - name: api\n          image: \"api:1\"\n          env:\n            - name: A\n              value: \"1\"\n";
+    repo.write("k8s/app.yaml", original);
+    repo.commit("app");
+    support::write_list(
+        &repo.path().join("live/objects.json"),
+        &[
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "settings", "namespace": "team", "labels": {"tier": "front"}},
+                "data": {"config.yaml": "server:\n  port: 9090\n  tls: true\n",
+                         "motd": "Welcome to the new service.", "enabled": "no", "level": "debug"}}),
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "api", "namespace": "team", "labels": {"app": "api"}},
+                "spec": {"replicas": 3, "template": {
+                    "metadata": {"labels": {"app": "api-v2"}},
+                    "spec": {"containers": [{"name": "api", "image": "api:1", "env": [
+                        {"name": "A", "value": "1"},
+                        {"name": "DEBUG_SAMPLING", "value": "0.1"}]}]}}}}),
+        ],
+    );
+    repo.write(
+        "gitdrift.yaml",
+        "sources:\n  - name: team\n    repo: .\n    paths: [\"k8s/**\"]\n    target: lab\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - namespace: team\n",
+    );
+    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "fix.patch"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    // Only the field under the alias is described.
+    assert!(
+        run.stdout.contains("/spec/template/metadata/labels/app") && run.stdout.contains("alias"),
+        "{}",
+        run.stdout
+    );
+    git(repo.path(), &["apply", "fix.patch"]);
+    let text = std::fs::read_to_string(repo.path().join("k8s/app.yaml")).unwrap();
+    for edited in [
+        "    tier: 'front'   # single-quoted\n",
+        "  config.yaml: |\n    server:\n      port: 9090\n      tls: true\n",
+        "  motd: >-\n    Welcome to the new service.\n",
+        "  enabled: \"no\"\n",
+        "  level: debug # inline comment\n",
+        "  replicas: 3\n",
+        "            - name: A\n              value: \"1\"\n            - name: DEBUG_SAMPLING\n              value: \"0.1\"\n",
+    ] {
+        assert!(text.contains(edited), "{edited:?} in\n{text}");
+    }
+    // Every line of git's file that no edit touched is still there, in order.
+    let edited_lines = [
+        "    tier: 'back'   # single-quoted",
+        "      port: 8080",
+        "    Welcome to the",
+        "    service.",
+        "  enabled: \"yes\"",
+        "  level: info # inline comment",
+        "  replicas: 2",
+    ];
+    let mut rest = text.as_str();
+    for line in original.lines().filter(|l| !edited_lines.contains(l)) {
+        let at = rest
+            .find(&format!("{line}\n"))
+            .unwrap_or_else(|| panic!("{line:?} kept, in order, in\n{text}"));
+        rest = &rest[at + line.len() + 1..];
+    }
+    // A YAML 1.1 reader reads the strings as strings.
+    let python = support::project_root().join(".venv-test/bin/python");
+    let read = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d]))",
+        ])
+        .arg(repo.path().join("k8s/app.yaml"))
+        .output()
+        .expect("PyYAML in .venv-test (scripts/test installs it)");
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let docs: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(docs[0]["data"]["enabled"], "no");
+    assert_eq!(
+        docs[0]["data"]["config.yaml"],
+        "server:\n  port: 9090\n  tls: true\n"
+    );
+    assert_eq!(docs[0]["data"]["motd"], "Welcome to the new service.");
+    git(repo.path(), &["add", "k8s"]);
+    git(repo.path(), &["commit", "-qm", "adopt"]);
+    let report = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    assert_eq!(
+        resource(&report, "ConfigMap", "settings").unwrap()["status"],
+        "in_sync"
+    );
+    // The Deployment differs only where the alias is.
+    let api = resource(&report, "Deployment", "api").unwrap();
+    let paths: Vec<&str> = api["drifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/spec/template/metadata/labels/app"], "{api:#}");
 }
 
 #[test]

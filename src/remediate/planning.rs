@@ -184,7 +184,21 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
         let mut accepted: Vec<(Adoption<'_>, Vec<yaml_edit::Splice>)> = Vec::new();
         for (r, fields) in &resources {
             match edit_resource(&before, r, fields) {
-                Ok(splices) => accepted.push(((r, fields.clone()), splices)),
+                Ok(edited) => {
+                    // Each field the edit could not make is described on its own.
+                    for (field, reason) in edited.refused {
+                        out.suggestions.push(Suggestion {
+                            resource: describe(r),
+                            source: source_name.clone(),
+                            file: file.clone(),
+                            reason,
+                            fields: vec![field],
+                        });
+                    }
+                    if !edited.accepted.is_empty() {
+                        accepted.push(((r, edited.accepted), edited.splices));
+                    }
+                }
                 Err(reason) => out.suggestions.push(Suggestion {
                     resource: describe(r),
                     source: source_name.clone(),
@@ -228,13 +242,25 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
     out
 }
 
-/// The splices that make git's declaration of `r` take the live values of `fields`, checked:
-/// git must still hold the scanned values, and the edited text must parse to the live values.
+/// What editing one declaration made: the splices of the fields it edits, and the fields it
+/// could not edit, each with why.
+pub(super) struct Edited {
+    pub splices: Vec<yaml_edit::Splice>,
+    pub accepted: Vec<FieldChange>,
+    pub refused: Vec<(FieldChange, String)>,
+}
+
+/// The splices that make git's declaration of `r` take the live values of `fields`, each field
+/// planned and checked on its own: git must still hold the scanned value, and the file edited
+/// with it (and the fields accepted before it) must parse to the live values. A string that
+/// does not read back in its own style is written double-quoted; a field that still cannot be
+/// edited is refused with the reason, naming it, and the others are edited. `Err` when the
+/// declaration itself cannot be edited (not found, not this resource).
 pub(super) fn edit_resource(
     text: &str,
     r: &ResourceReport,
     fields: &[FieldChange],
-) -> Result<Vec<yaml_edit::Splice>, String> {
+) -> Result<Edited, String> {
     let line = r
         .source
         .as_ref()
@@ -287,42 +313,95 @@ pub(super) fn edit_resource(
         if before != after {
             return Err("deleting the document would change the others".into());
         }
-        return Ok(splices);
+        return Ok(Edited {
+            splices,
+            accepted: fields.to_vec(),
+            refused: Vec::new(),
+        });
     }
-    let mut splices = Vec::new();
+    let mut edited = Edited {
+        splices: Vec::new(),
+        accepted: Vec::new(),
+        refused: Vec::new(),
+    };
     let mut expected = current.clone();
     for f in fields {
-        let mut path = prefix.clone();
-        let pointer_text = f.git_path.as_deref().unwrap_or(&f.path);
-        path.extend(parse_pointer(pointer_text).map_err(|e| e.to_string())?);
-        // A declared list element the live list lacks: remove git's element equal to it.
-        if path.last().map(String::as_str) == Some("-") && f.live.is_null() {
-            let parent = pointer(&current, &path[..path.len() - 1]);
-            let index = parent
-                .and_then(Value::as_array)
-                .and_then(|items| items.iter().position(|i| i == &f.git))
-                .ok_or("the declared element is no longer in git")?;
-            path.pop();
-            path.push(index.to_string());
-        } else if !f.git.is_null() && pointer(&current, &path) != Some(&f.git) {
-            return Err(format!(
-                "git no longer holds the scanned value at {} (changed since the scan?)",
-                f.path
-            ));
+        let planned = (|| {
+            let mut path = prefix.clone();
+            let pointer_text = f.git_path.as_deref().unwrap_or(&f.path);
+            path.extend(parse_pointer(pointer_text).map_err(|e| e.to_string())?);
+            // A declared list element the live list lacks: remove git's element equal to it.
+            if path.last().map(String::as_str) == Some("-") && f.live.is_null() {
+                let parent = pointer(&current, &path[..path.len() - 1]);
+                let index = parent
+                    .and_then(Value::as_array)
+                    .and_then(|items| items.iter().position(|i| i == &f.git))
+                    .ok_or("the declared element is no longer in git")?;
+                path.pop();
+                path.push(index.to_string());
+            } else if !f.git.is_null() && pointer(&current, &path) != Some(&f.git) {
+                return Err(format!(
+                    "git no longer holds the scanned value at {} (changed since the scan?)",
+                    f.path
+                ));
+            }
+            let live = (!f.live.is_null()).then_some(&f.live);
+            let mut wanted = expected.clone();
+            set_pointer(&mut wanted, &path, live.cloned());
+            // In the value's own style first, double-quoted where that does not read back.
+            let mut failure = String::new();
+            for quoted in [false, true] {
+                let splices = match yaml_edit::set_with(text, object, &path, live, quoted) {
+                    Ok(splices) => splices,
+                    Err(err) => {
+                        failure = err;
+                        continue;
+                    }
+                };
+                let mut all = edited.splices.clone();
+                all.extend(splices.iter().cloned());
+                match reads_back(text, &all, line, &wanted) {
+                    Ok(()) => return Ok((splices, wanted)),
+                    Err(err) => failure = err,
+                }
+                if !live.is_some_and(Value::is_string) {
+                    break;
+                }
+            }
+            Err(failure)
+        })();
+        match planned {
+            Ok((splices, wanted)) => {
+                edited.splices.extend(splices);
+                edited.accepted.push(f.clone());
+                expected = wanted;
+            }
+            Err(reason) => edited
+                .refused
+                .push((f.clone(), format!("editing {}: {reason}", f.path))),
         }
-        let live = (!f.live.is_null()).then_some(&f.live);
-        splices.extend(yaml_edit::set(text, object, &path, live)?);
-        set_pointer(&mut expected, &path, live.cloned());
     }
-    // Check: the edited file parses, and the object is what the live state says.
-    let edited = yaml_edit::apply(text, &splices)?;
-    let docs = yaml_edit::parse(&edited).map_err(|e| format!("the edit does not parse: {e}"))?;
+    Ok(edited)
+}
+
+/// Whether `text` with `splices` applied parses, and the object on `line` reads back as
+/// `expected`: the reason otherwise, as an error of the edit (git's file itself parsed).
+fn reads_back(
+    text: &str,
+    splices: &[yaml_edit::Splice],
+    line: usize,
+    expected: &Value,
+) -> Result<(), String> {
+    let edited = yaml_edit::apply(text, splices)?;
+    let docs =
+        yaml_edit::parse(&edited).map_err(|e| format!("the edited file does not parse: {e}"))?;
     let object = yaml_edit::object_at(&docs, line).ok_or("the object moved")?;
-    let got = value_of(&edited, object)?;
-    if got != expected {
+    let got = value_of(&edited, object)
+        .map_err(|e| format!("the edited declaration does not read back ({e})"))?;
+    if &got != expected {
         return Err("the edit would not read back as the live value".into());
     }
-    Ok(splices)
+    Ok(())
 }
 
 /// The JSON value of a node (its text parsed with serde-saphyr).

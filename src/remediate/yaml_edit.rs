@@ -330,15 +330,28 @@ pub fn line_of(object: &Node, path: &[String]) -> (usize, bool) {
 }
 
 /// The splices that make the value at `path` (JSON Pointer segments) inside `object` equal to
-/// `value` (`None`: remove it), in `text`.
+/// `value` (`None`: remove it), in `text`: a scalar in its own style where the value allows it (a
+/// block scalar stays a block in its style and indentation), collections in block style.
 pub fn set(
     text: &str,
     object: &Node,
     path: &[String],
     value: Option<&Value>,
 ) -> Result<Vec<Splice>, String> {
+    set_with(text, object, path, value, false)
+}
+
+/// [`set`], with a string written double-quoted whatever its style (`quoted`): what a caller
+/// falls back to when an edit in the scalar's own style does not read back as the value.
+pub fn set_with(
+    text: &str,
+    object: &Node,
+    path: &[String],
+    value: Option<&Value>,
+    quoted: bool,
+) -> Result<Vec<Splice>, String> {
     match (walk(object, path)?, value) {
-        (Found::Node(node, _), Some(value)) => replace(text, node, value),
+        (Found::Node(node, _), Some(value)) => replace(text, node, value, quoted),
         (Found::Node(node, entry), None) => remove(text, object, path, node, entry),
         (Found::Missing(parent, missing), Some(value)) => add(text, parent, &missing, value),
         // Already absent.
@@ -346,11 +359,20 @@ pub fn set(
     }
 }
 
-fn replace(text: &str, node: &Node, value: &Value) -> Result<Vec<Splice>, String> {
+fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<Splice>, String> {
     if node.anchored || matches!(node.kind, Kind::Alias) {
         return Err("the value is an anchor or alias".into());
     }
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    if let (Kind::Scalar(_, style @ (ScalarStyle::Literal | ScalarStyle::Folded)), Value::String(s)) =
+        (&node.kind, value)
+        && !quoted
+        && let Some(splice) = block_scalar(text, node, *style, s, newline)
+    {
+        return Ok(vec![splice]);
+    }
     let rendered = match (&node.kind, value) {
+        (_, Value::String(s)) if quoted => double_quoted(s),
         (Kind::Scalar(_, style), v) if !v.is_object() && !v.is_array() => scalar(v, *style),
         (Kind::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded), _) => {
             return Err("a block scalar replaced by a collection".into());
@@ -358,9 +380,15 @@ fn replace(text: &str, node: &Node, value: &Value) -> Result<Vec<Splice>, String
         _ => flow(value),
     };
     let mut range = node.span.clone();
+    if let Kind::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded) = node.kind {
+        // A block scalar written as a quoted one: from its header, its content lines go too.
+        let header = block_header(text, node).ok_or("a block scalar without its header")?;
+        range = header..block_scalar_end(text, header).0;
+    }
     range.end = range.end.min(text.len());
     // A block collection that starts on its own line (under `key:`) is replaced from the end of
-    // the key's line: a flow value must stand on the key's line.
+    // the key's line: a collection stays in block style there, anything else stands on the
+    // key's line.
     if matches!(
         node.kind,
         Kind::Map(_, StructureStyle::Block) | Kind::Seq(_, StructureStyle::Block)
@@ -368,9 +396,20 @@ fn replace(text: &str, node: &Node, value: &Value) -> Result<Vec<Splice>, String
         let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
         if text[line_start..range.start].trim().is_empty() {
             let before = text[..line_start].trim_end_matches(['\n', '\r']);
+            // A sequence is indented where its dashes are.
+            let column = match node.kind {
+                Kind::Seq(..) if !text[range.start..].starts_with('-') => {
+                    (range.start - line_start).saturating_sub(2)
+                }
+                _ => range.start - line_start,
+            };
+            let with = match block_lines(value) {
+                Some(lines) => indented(&lines, column, newline),
+                None => format!(" {rendered}"),
+            };
             return Ok(vec![Splice {
                 range: before.len()..range.end,
-                with: format!(" {rendered}"),
+                with,
             }]);
         }
     }
@@ -378,6 +417,176 @@ fn replace(text: &str, node: &Node, value: &Value) -> Result<Vec<Splice>, String
         range,
         with: rendered,
     }])
+}
+
+/// Where a block scalar's header (`|`, `>-`, `|2+`) starts: the parser's span starts at its
+/// content, the header ends the line before it (empty lines aside).
+fn block_header(text: &str, node: &Node) -> Option<usize> {
+    let start = node.span.start.min(text.len());
+    if text[start..].starts_with(['|', '>']) {
+        return Some(start);
+    }
+    let mut end = text[..start].rfind('\n')?;
+    loop {
+        let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        let line = text[line_start..end].trim_end_matches('\r');
+        if line.trim().is_empty() {
+            end = line_start.checked_sub(1)?;
+            continue;
+        }
+        // The last token before a comment.
+        let code = match line.find(" #") {
+            Some(at) => &line[..at],
+            None => line,
+        };
+        let token_start = code.trim_end().rfind([' ', '\t']).map_or(0, |i| i + 1);
+        let token = code.trim_end()[token_start..].to_string();
+        let header =
+            token.starts_with(['|', '>']) && token[1..].chars().all(|c| "+-123456789".contains(c));
+        return header.then_some(line_start + token_start);
+    }
+}
+
+/// Where a block scalar's content ends (the end of its last line that is not empty, before its
+/// line break), and where its trailing empty lines end; `header` is where its header starts.
+fn block_scalar_end(text: &str, header: usize) -> (usize, usize) {
+    let header_end = text[header..].find('\n').map_or(text.len(), |i| header + i);
+    // The content's indentation: the first line that is not empty (at least one more than the
+    // line the header is on).
+    let line_start = text[..header].rfind('\n').map_or(0, |i| i + 1);
+    let header_indent = text[line_start..].len() - text[line_start..].trim_start_matches(' ').len();
+    let (mut content_end, mut empty_end) = (header_end, header_end);
+    let mut indent = None;
+    let mut at = header_end;
+    while at < text.len() {
+        let next = text[at + 1..].find('\n').map_or(text.len(), |i| at + 1 + i);
+        let line = text[at + 1..next].trim_end_matches('\r');
+        if line.trim().is_empty() {
+            empty_end = next;
+            at = next;
+            continue;
+        }
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        let indent = *indent.get_or_insert(spaces);
+        if spaces < indent || spaces <= header_indent {
+            break;
+        }
+        content_end = at + 1 + line.len();
+        empty_end = next;
+        at = next;
+    }
+    (content_end.min(text.len()), empty_end.min(text.len()))
+}
+
+/// A block scalar replaced by a string in its own style (`|` or `>`), header (chomping,
+/// indentation indicator, comment) and indentation, where the string allows it: `None` for
+/// strings a block cannot hold (control characters, nothing but line breaks).
+fn block_scalar(
+    text: &str,
+    node: &Node,
+    style: ScalarStyle,
+    value: &str,
+    newline: &str,
+) -> Option<Splice> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+        || value.trim_matches('\n').is_empty()
+        || value.starts_with('\t')
+    {
+        return None;
+    }
+    let start = block_header(text, node)?;
+    let header_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let header = text[start..header_end].trim_end_matches('\r');
+    // What follows the indicators (spaces, a comment) is kept as it is.
+    let comment = header.trim_start_matches(|c: char| "|>+-123456789".contains(c));
+    let indicator = if style == ScalarStyle::Literal {
+        '|'
+    } else {
+        '>'
+    };
+    // The content's indentation, as the file has it.
+    let (content_end, empty_end) = block_scalar_end(text, start);
+    let first = text[header_end..content_end]
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r'))
+        .find(|l| !l.trim().is_empty())?;
+    let indent = first.len() - first.trim_start_matches(' ').len();
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let parent = text[line_start..].len() - text[line_start..].trim_start_matches(' ').len();
+    let body = value.trim_end_matches('\n');
+    let trailing = value.len() - body.len();
+    let chomp = match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    // A first line that starts with a space needs the indentation said.
+    let explicit = body
+        .split('\n')
+        .find(|l| !l.is_empty())
+        .is_some_and(|l| l.starts_with(' '));
+    let step = indent.checked_sub(parent).filter(|s| (1..=9).contains(s));
+    let header = match (explicit, step) {
+        (false, _) => format!("{indicator}{chomp}{comment}"),
+        (true, Some(step)) => format!("{indicator}{step}{chomp}{comment}"),
+        (true, None) => return None,
+    };
+    let lines: Vec<String> = if style == ScalarStyle::Literal {
+        body.split('\n').map(str::to_string).collect()
+    } else {
+        // Folded: a line break between two lines is written as an empty line, each run of
+        // breaks as that many empty lines; more-indented lines are not folded, so they are
+        // written literally only where the value has none.
+        if body.split('\n').any(|l| l.starts_with([' ', '\t'])) {
+            return None;
+        }
+        let mut lines = Vec::new();
+        let mut breaks = 0;
+        for (i, line) in body.split('\n').enumerate() {
+            if line.is_empty() {
+                breaks += 1;
+                continue;
+            }
+            if i > 0 && !lines.is_empty() {
+                lines.extend(std::iter::repeat_n(String::new(), breaks + 1));
+            } else {
+                lines.extend(std::iter::repeat_n(String::new(), breaks));
+            }
+            breaks = 0;
+            lines.push(line.to_string());
+        }
+        lines
+    };
+    let mut with = header;
+    for line in &lines {
+        with.push_str(newline);
+        if !line.is_empty() {
+            with.push_str(&" ".repeat(indent));
+            with.push_str(line);
+        }
+    }
+    // Kept line breaks past the first are empty lines of the block; the file's own empty lines
+    // after a kept block would add to them, so they are replaced.
+    let end = if chomp == "+" {
+        for _ in 1..trailing {
+            with.push_str(newline);
+        }
+        // Up to the line break that ends the last empty line (its carriage return replaced).
+        let end = empty_end.max(content_end);
+        if end > 0 && text.as_bytes().get(end - 1) == Some(&b'\r') {
+            end - 1
+        } else {
+            end
+        }
+    } else {
+        content_end
+    };
+    Some(Splice {
+        range: start..end,
+        with,
+    })
 }
 
 fn remove(
@@ -472,7 +681,14 @@ fn add(
             if first == "-" || first.parse::<usize>().is_ok() {
                 return Err("a list index under a mapping".into());
             }
-            let line = format!("{newline}{indent}{}: {}", key(first), value_text(&nested));
+            let line = match block_lines(&nested) {
+                Some(lines) => format!(
+                    "{newline}{indent}{}:{}",
+                    key(first),
+                    indented(&lines, first_key.col + 2, newline)
+                ),
+                None => format!("{newline}{indent}{}: {}", key(first), value_text(&nested)),
+            };
             Ok(vec![Splice {
                 range: at..at,
                 with: line,
@@ -492,14 +708,82 @@ fn add(
             let indent = " ".repeat(dash);
             let last = items.last().expect("not empty");
             let at = end_of_line(last.span.end.saturating_sub(1).max(last.span.start));
+            // An element in block style at its siblings' dashes: a mapping's first key on the
+            // dash's line, the rest under it.
+            let with = match block_lines(&Value::Array(vec![nested.clone()])) {
+                Some(lines) => indented(&lines, dash, newline),
+                None => format!("{newline}{indent}- {}", value_text(&nested)),
+            };
             Ok(vec![Splice {
                 range: at..at,
-                with: format!("{newline}{indent}- {}", value_text(&nested)),
+                with,
             }])
         }
         Kind::Seq(..) => Err("an element added inside a sequence, not at its end".into()),
         _ => Err("adding to a flow collection".into()),
     }
+}
+
+/// A collection in block style, as lines indented from column 0 (each nested level two more):
+/// mappings' keys in the value's order but for a list element's `name`, first as Kubernetes
+/// writes it; scalars and empty collections on their key's or dash's line. `None` for a scalar or
+/// an empty collection, which stand on one line.
+fn block_lines(value: &Value) -> Option<Vec<String>> {
+    fn entry(prefix: String, value: &Value, lines: &mut Vec<String>) {
+        match block_lines(value) {
+            Some(inner) => {
+                lines.push(prefix.trim_end().to_string());
+                lines.extend(inner.into_iter().map(|l| format!("  {l}")));
+            }
+            None => lines.push(format!("{prefix}{}", value_text(value))),
+        }
+    }
+    let mut lines = Vec::new();
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                entry(format!("{}: ", key(k)), v, &mut lines);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                match item {
+                    Value::Object(map) if !map.is_empty() => {
+                        // `name` first, then the rest in order.
+                        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                        if let Some(at) = entries.iter().position(|(k, _)| *k == "name") {
+                            let name = entries.remove(at);
+                            entries.insert(0, name);
+                        }
+                        let mut inner = Vec::new();
+                        for (k, v) in entries {
+                            entry(format!("{}: ", key(k)), v, &mut inner);
+                        }
+                        let mut inner = inner.into_iter();
+                        lines.push(format!("- {}", inner.next().unwrap_or_default()));
+                        lines.extend(inner.map(|l| format!("  {l}")));
+                    }
+                    other => entry("- ".to_string(), other, &mut lines),
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(lines)
+}
+
+/// Lines of [`block_lines`] written at `column`, each on its own line.
+fn indented(lines: &[String], column: usize, newline: &str) -> String {
+    let indent = " ".repeat(column);
+    lines
+        .iter()
+        .map(|l| format!("{newline}{indent}{l}"))
+        .collect()
+}
+
+/// A string double-quoted (JSON's escapes are YAML's).
+fn double_quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// A value on one line: scalars plain where that reads back the same, collections in flow style.
@@ -553,10 +837,33 @@ fn plain_safe(s: &str) -> bool {
         || s.contains('\n')
         || s.starts_with("0x")
         || s.starts_with("0o")
+        || yaml11_special(s)
     {
         return false;
     }
     true
+}
+
+/// Whether a YAML 1.1 reader (PyYAML, older Go and Ruby libraries) would read a plain string as
+/// something else: numbers with `_`, base 60 (`1:30`), binary, `.inf`, `.nan`, dates and
+/// timestamps, `=` and `<<`. Such strings are quoted, whatever a YAML 1.2 reader would say.
+fn yaml11_special(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    if matches!(
+        lower.trim_start_matches(['+', '-']),
+        ".inf" | ".nan" | "=" | "<<"
+    ) {
+        return true;
+    }
+    let unsigned = s.trim_start_matches(['+', '-']);
+    let numeric = unsigned.starts_with(|c: char| c.is_ascii_digit())
+        || (unsigned.starts_with('.') && unsigned[1..].starts_with(|c: char| c.is_ascii_digit()));
+    let number_chars = |c: char| c.is_ascii_hexdigit() || "_:.+-xXoObB".contains(c);
+    let date = s.len() >= 6
+        && s.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && s.as_bytes()[4] == b'-'
+        && s.as_bytes()[5].is_ascii_digit();
+    (numeric && unsigned.chars().all(number_chars)) || date
 }
 
 #[cfg(test)]
@@ -687,7 +994,7 @@ spec:
         )
         .unwrap();
         assert_eq!(out, DEPLOYMENT.replace("            - --verbose\n", ""));
-        // A path below a missing map: the rest is written as one flow value.
+        // A path below a missing map: the rest is written in block style.
         let out = edit(
             DEPLOYMENT,
             2,
@@ -696,27 +1003,121 @@ spec:
         )
         .unwrap();
         assert!(
-            out.ends_with("  strategy: {\"rollingUpdate\":{\"maxSurge\":1}}\n"),
+            out.ends_with("  strategy:\n    rollingUpdate:\n      maxSurge: 1\n"),
             "{out}"
+        );
+        // An element added to a list of mappings: in block style at its siblings' dashes,
+        // `name` first.
+        let out = edit(
+            DEPLOYMENT,
+            2,
+            "/spec/template/spec/containers/-",
+            Some(json!({"image": "sidecar:1", "name": "side", "ports": [{"containerPort": 80}]})),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            DEPLOYMENT.replace(
+                "            - --verbose\n",
+                "            - --verbose\n        - name: side\n          image: sidecar:1\n          ports:\n            - containerPort: 80\n"
+            )
         );
     }
 
     #[test]
-    fn collections_are_replaced_in_flow_style() {
+    fn block_collections_are_replaced_in_block_style() {
         let out = edit(
             DEPLOYMENT,
             2,
             "/spec/template/spec/containers/0/args",
-            Some(json!(["--port=9090"])),
+            Some(json!(["--port=9090", "yes"])),
         )
         .unwrap();
         assert_eq!(
             out,
             DEPLOYMENT.replace(
                 "          args:\n            - --port=8080\n            - --verbose\n",
-                "          args: [\"--port=9090\"]\n"
+                "          args:\n            - --port=9090\n            - \"yes\"\n"
             )
         );
+        let out = edit(
+            DEPLOYMENT,
+            2,
+            "/metadata/labels",
+            Some(json!({"a": "b", "c": "1"})),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            DEPLOYMENT.replace("    tier: 'front'\n", "    a: b\n    c: \"1\"\n")
+        );
+        // Emptied: on the key's line.
+        let out = edit(DEPLOYMENT, 2, "/metadata/labels", Some(json!({}))).unwrap();
+        assert_eq!(
+            out,
+            DEPLOYMENT.replace("  labels:\n    tier: 'front'\n", "  labels: {}\n")
+        );
+    }
+
+    const CONFIG: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  config.yaml: |\n    key: value\n    list:\n      - x\n\n  strip: |-   # no final break\n      indented four\n  keep: |+\n    kept\n\n  folded: >\n    one long\n    line\n\n    second paragraph\n  level: info\n";
+
+    /// Reads a file's only document as JSON.
+    fn read(text: &str) -> Value {
+        serde_saphyr::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn block_scalars_are_edited_as_blocks_in_their_own_style() {
+        let cases = [
+            ("/data/config.yaml", "key: other\nlist:\n  - y\n"),
+            ("/data/config.yaml", "no final break"),
+            ("/data/config.yaml", "kept\n\n\n"),
+            ("/data/config.yaml", "  starts indented\nthen not\n"),
+            ("/data/strip", "two\nlines"),
+            ("/data/keep", "kept\nstill\n\n"),
+            ("/data/keep", "now clipped\n"),
+            (
+                "/data/folded",
+                "a long line\nand a break\n\nand a paragraph\n",
+            ),
+            ("/data/folded", "\nleading break"),
+        ];
+        for crlf in [false, true] {
+            let text = if crlf {
+                CONFIG.replace('\n', "\r\n")
+            } else {
+                CONFIG.to_string()
+            };
+            for (path, value) in cases {
+                let out = edit(&text, 1, path, Some(json!(value))).unwrap();
+                let mut expected = read(&text);
+                *expected.pointer_mut(path).unwrap() = json!(value);
+                assert_eq!(read(&out), expected, "{path} = {value:?}\n{out}");
+                // Still a block, in its own style, and the lines before it unchanged.
+                let key = path.rsplit('/').next().unwrap();
+                let at = out.find(&format!("{key}: ")).unwrap();
+                let header = &out[at + key.len() + 2..];
+                let style = if key == "folded" { '>' } else { '|' };
+                assert!(header.starts_with(style), "{path}: {header}");
+                assert_eq!(out[..at], text[..at], "{path}");
+                // The keys after it are where they were.
+                assert!(out.ends_with(if crlf {
+                    "  level: info\r\n"
+                } else {
+                    "  level: info\n"
+                }));
+            }
+        }
+        // The header's comment stays.
+        let out = edit(CONFIG, 1, "/data/strip", Some(json!("x"))).unwrap();
+        assert!(
+            out.contains("  strip: |-   # no final break\n      x\n"),
+            "{out}"
+        );
+        // What a block cannot hold is written quoted.
+        let out = edit(CONFIG, 1, "/data/strip", Some(json!("bell\u{7}"))).unwrap();
+        assert!(out.contains("  strip: \"bell\\u0007\"\n  keep:"), "{out}");
+        assert_eq!(read(&out)["data"]["strip"], json!("bell\u{7}"));
     }
 
     const MULTI: &str = "# first\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  k: v\n---\n# second, untouched\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  k: \"v\"\n...\n---\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: c\n    data:\n      k: v\n";
@@ -746,7 +1147,32 @@ spec:
     #[test]
     fn plain_strings_that_would_change_meaning_are_quoted() {
         for s in [
-            "", "true", "No", "1.5", "0x1f", "- a", "a: b", "#x", " pad", "null", "x #y",
+            "",
+            "true",
+            "No",
+            "1.5",
+            "0x1f",
+            "- a",
+            "a: b",
+            "#x",
+            " pad",
+            "null",
+            "x #y",
+            // What YAML 1.1 readers take for numbers, dates and specials.
+            "1_000",
+            "1:30",
+            "0b101",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "2026-12-05",
+            "2001-12-14t21:59:43.10-05:00",
+            "=",
+            "<<",
+            "Y",
+            "off",
+            "~",
+            "0777",
         ] {
             assert!(!plain_safe(s), "{s:?}");
         }
@@ -755,6 +1181,8 @@ spec:
             "registry.example.com/web:1.4.2",
             "--port=8080",
             "a-b_c",
+            "v1.2.3",
+            "nginx:1.25",
         ] {
             assert!(plain_safe(s), "{s:?}");
         }
