@@ -408,10 +408,22 @@ fn reads_back(
 pub(super) fn value_of(text: &str, node: &yaml_edit::Node) -> Result<Value, String> {
     let start = text[..node.span.start].rfind('\n').map_or(0, |i| i + 1);
     let indent = node.span.start - start;
+    // Through the end of its last line, and the empty lines after it: a kept block scalar
+    // (`|+`) at its end holds them.
+    let end = yaml_edit::content_end(text, node);
+    let mut end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+    while end < text.len() {
+        let next = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+        if !text[end..next].trim().is_empty() {
+            break;
+        }
+        end = next;
+    }
     // Re-indent the node's text to column 0 so that it parses alone.
-    let body: String = text[start..node.span.end]
-        .lines()
+    let body: String = text[start..end]
+        .split('\n')
         .map(|l| {
+            let l = l.trim_end_matches('\r');
             l.get(indent.min(l.len() - l.trim_start().len())..)
                 .unwrap_or("")
         })

@@ -371,6 +371,17 @@ fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<S
     {
         return Ok(vec![splice]);
     }
+    // A string of several lines where a one-line scalar was: a literal block.
+    if let (
+        Kind::Scalar(_, ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted),
+        Value::String(s),
+    ) = (&node.kind, value)
+        && !quoted
+        && s.trim_end_matches('\n').contains('\n')
+        && let Some(splice) = literal_block(text, node, s, newline)
+    {
+        return Ok(vec![splice]);
+    }
     let rendered = match (&node.kind, value) {
         (_, Value::String(s)) if quoted => double_quoted(s),
         (Kind::Scalar(_, style), v) if !v.is_object() && !v.is_array() => scalar(v, *style),
@@ -379,7 +390,7 @@ fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<S
         }
         _ => flow(value),
     };
-    let mut range = node.span.clone();
+    let mut range = node.span.start..content_end(text, node);
     if let Kind::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded) = node.kind {
         // A block scalar written as a quoted one: from its header, its content lines go too.
         let header = block_header(text, node).ok_or("a block scalar without its header")?;
@@ -417,6 +428,62 @@ fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<S
         range,
         with: rendered,
     }])
+}
+
+/// Where a node's content ends: a block scalar's with its last content line (the parser's span
+/// may reach into what follows), a block collection's with its last child's.
+pub fn content_end(text: &str, node: &Node) -> usize {
+    match &node.kind {
+        Kind::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded) => block_header(text, node)
+            .map_or(node.span.end, |header| block_scalar_end(text, header).0),
+        Kind::Map(entries, StructureStyle::Block) if !entries.is_empty() => {
+            content_end(text, &entries[entries.len() - 1].1)
+        }
+        Kind::Seq(items, StructureStyle::Block) if !items.is_empty() => {
+            content_end(text, &items[items.len() - 1])
+        }
+        _ => node.span.end,
+    }
+    .min(text.len())
+}
+
+/// Where a sequence item starts on its dash's line: a block scalar's content starts on the line
+/// after its header.
+fn item_start(text: &str, item: &Node) -> usize {
+    match item.kind {
+        Kind::Scalar(_, ScalarStyle::Literal | ScalarStyle::Folded) => {
+            block_header(text, item).unwrap_or(item.span.start)
+        }
+        _ => item.span.start,
+    }
+}
+
+/// The byte of a sequence item's dash: on the item's line, or on a line before it when only
+/// comments or nothing follow the dash there (`- # note` above a mapping).
+fn dash_of(text: &str, item: &Node) -> Option<usize> {
+    let start = item_start(text, item);
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    if let Some(at) = text[line_start..start].rfind('-') {
+        return Some(line_start + at);
+    }
+    let mut end = line_start.checked_sub(1)?;
+    loop {
+        let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        let line = text[line_start..end].trim_end_matches('\r');
+        let code = match line.find(" #") {
+            Some(at) => &line[..at],
+            None if line.trim_start().starts_with('#') => "",
+            None => line,
+        }
+        .trim_end();
+        if code.ends_with('-') {
+            return Some(line_start + code.len() - 1);
+        }
+        if !code.trim().is_empty() {
+            return None;
+        }
+        end = line_start.checked_sub(1)?;
+    }
 }
 
 /// Where a block scalar's header (`|`, `>-`, `|2+`) starts: the parser's span starts at its
@@ -458,7 +525,8 @@ fn block_scalar_end(text: &str, header: usize) -> (usize, usize) {
     let (mut content_end, mut empty_end) = (header_end, header_end);
     let mut indent = None;
     let mut at = header_end;
-    while at < text.len() {
+    // The end of the text past a final line break is not a line.
+    while at + 1 < text.len() {
         let next = text[at + 1..].find('\n').map_or(text.len(), |i| at + 1 + i);
         let line = text[at + 1..next].trim_end_matches('\r');
         if line.trim().is_empty() {
@@ -478,16 +546,34 @@ fn block_scalar_end(text: &str, header: usize) -> (usize, usize) {
     (content_end.min(text.len()), empty_end.min(text.len()))
 }
 
-/// A block scalar replaced by a string in its own style (`|` or `>`), header (chomping,
-/// indentation indicator, comment) and indentation, where the string allows it: `None` for
-/// strings a block cannot hold (control characters, nothing but line breaks).
-fn block_scalar(
-    text: &str,
-    node: &Node,
+/// The column a block scalar's indentation indicator counts from, for a scalar that starts at
+/// `at`: the key's column, or the dash's for an item that is the scalar itself (`- |2`).
+fn indicator_base(text: &str, at: usize) -> usize {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = text[line_start..at].trim_end();
+    if before.ends_with('-') {
+        return before.len() - 1;
+    }
+    let mut column = before.len() - before.trim_start().len();
+    while before[column..].starts_with("- ") {
+        column += 1;
+        column += before[column..].len() - before[column..].trim_start().len();
+    }
+    column
+}
+
+/// A string written as a block scalar (`|` or `>`) whose content is at `indent` and whose
+/// indicator counts from `base`, `comment` after the header: the header and content lines (each
+/// after a line break), and how many line breaks end the string. `None` for strings a block
+/// cannot hold (control characters, nothing but line breaks, a leading tab, and in a folded
+/// block, lines that start with a space).
+fn block_text(
     style: ScalarStyle,
     value: &str,
+    (indent, base): (usize, usize),
+    comment: &str,
     newline: &str,
-) -> Option<Splice> {
+) -> Option<(String, usize)> {
     if value
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t')
@@ -496,25 +582,11 @@ fn block_scalar(
     {
         return None;
     }
-    let start = block_header(text, node)?;
-    let header_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let header = text[start..header_end].trim_end_matches('\r');
-    // What follows the indicators (spaces, a comment) is kept as it is.
-    let comment = header.trim_start_matches(|c: char| "|>+-123456789".contains(c));
     let indicator = if style == ScalarStyle::Literal {
         '|'
     } else {
         '>'
     };
-    // The content's indentation, as the file has it.
-    let (content_end, empty_end) = block_scalar_end(text, start);
-    let first = text[header_end..content_end]
-        .split('\n')
-        .map(|l| l.trim_end_matches('\r'))
-        .find(|l| !l.trim().is_empty())?;
-    let indent = first.len() - first.trim_start_matches(' ').len();
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let parent = text[line_start..].len() - text[line_start..].trim_start_matches(' ').len();
     let body = value.trim_end_matches('\n');
     let trailing = value.len() - body.len();
     let chomp = match trailing {
@@ -527,14 +599,14 @@ fn block_scalar(
         .split('\n')
         .find(|l| !l.is_empty())
         .is_some_and(|l| l.starts_with(' '));
-    let step = indent.checked_sub(parent).filter(|s| (1..=9).contains(s));
-    let header = match (explicit, step) {
+    let step = indent.checked_sub(base).filter(|s| (1..=9).contains(s));
+    let mut with = match (explicit, step) {
         (false, _) => format!("{indicator}{chomp}{comment}"),
         (true, Some(step)) => format!("{indicator}{step}{chomp}{comment}"),
         (true, None) => return None,
     };
-    let lines: Vec<String> = if style == ScalarStyle::Literal {
-        body.split('\n').map(str::to_string).collect()
+    let lines: Vec<&str> = if style == ScalarStyle::Literal {
+        body.split('\n').collect()
     } else {
         // Folded: a line break between two lines is written as an empty line, each run of
         // breaks as that many empty lines; more-indented lines are not folded, so they are
@@ -549,42 +621,117 @@ fn block_scalar(
                 breaks += 1;
                 continue;
             }
-            if i > 0 && !lines.is_empty() {
-                lines.extend(std::iter::repeat_n(String::new(), breaks + 1));
+            let empty = if i > 0 && !lines.is_empty() {
+                breaks + 1
             } else {
-                lines.extend(std::iter::repeat_n(String::new(), breaks));
-            }
+                breaks
+            };
+            lines.extend(std::iter::repeat_n("", empty));
             breaks = 0;
-            lines.push(line.to_string());
+            lines.push(line);
         }
         lines
     };
-    let mut with = header;
-    for line in &lines {
+    for line in lines {
         with.push_str(newline);
         if !line.is_empty() {
             with.push_str(&" ".repeat(indent));
             with.push_str(line);
         }
     }
-    // Kept line breaks past the first are empty lines of the block; the file's own empty lines
-    // after a kept block would add to them, so they are replaced.
-    let end = if chomp == "+" {
-        for _ in 1..trailing {
+    // Kept line breaks past the first are empty lines of the block.
+    for _ in 1..trailing.max(1) {
+        with.push_str(newline);
+    }
+    Some((with, trailing))
+}
+
+/// Where a kept block (`|+`) written over `..end` must end so that the file's line break after
+/// it is its last (a carriage return before `end` replaced too), and whether the text has none
+/// there (the block then writes its own).
+fn kept_end(text: &str, end: usize) -> (usize, bool) {
+    let end = if end > 0 && text.as_bytes().get(end - 1) == Some(&b'\r') {
+        end - 1
+    } else {
+        end
+    };
+    (end, end >= text.len())
+}
+
+/// A block scalar replaced by a string in its own style (`|` or `>`), header (chomping,
+/// indentation indicator, comment) and indentation, where the string allows it.
+fn block_scalar(
+    text: &str,
+    node: &Node,
+    style: ScalarStyle,
+    value: &str,
+    newline: &str,
+) -> Option<Splice> {
+    let start = block_header(text, node)?;
+    let header_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let header = text[start..header_end].trim_end_matches('\r');
+    // What follows the indicators (spaces, a comment) is kept as it is.
+    let comment = header.trim_start_matches(|c: char| "|>+-123456789".contains(c));
+    // The content's indentation, as the file has it.
+    let (content_end, empty_end) = block_scalar_end(text, start);
+    let first = text[header_end..content_end]
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r'))
+        .find(|l| !l.trim().is_empty())?;
+    let indent = first.len() - first.trim_start_matches(' ').len();
+    let base = indicator_base(text, start);
+    let (mut with, trailing) = block_text(style, value, (indent, base), comment, newline)?;
+    // A kept block replaces the file's own empty lines after it (they would add to it).
+    let end = if trailing > 1 {
+        let (end, at_end) = kept_end(text, empty_end.max(content_end));
+        if at_end {
             with.push_str(newline);
         }
-        // Up to the line break that ends the last empty line (its carriage return replaced).
-        let end = empty_end.max(content_end);
-        if end > 0 && text.as_bytes().get(end - 1) == Some(&b'\r') {
-            end - 1
-        } else {
-            end
-        }
+        end
     } else {
         content_end
     };
     Some(Splice {
         range: start..end,
+        with,
+    })
+}
+
+/// A plain or quoted scalar in block context replaced by a string of several lines: a literal
+/// block (`|`), its content two columns in from its key or dash, the line's comment after the
+/// header. `None` in flow context or where a block cannot hold the string.
+fn literal_block(text: &str, node: &Node, value: &str, newline: &str) -> Option<Splice> {
+    let line_start = text[..node.span.start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..node.span.start];
+    let line_end = text[node.span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| node.span.end + i);
+    let line_end = if text[..line_end].ends_with('\r') {
+        line_end - 1
+    } else {
+        line_end
+    };
+    let after = &text[node.span.end.min(line_end)..line_end];
+    let block_context = !before.contains(['{', '[', '#'])
+        && (before.trim_end().ends_with(':') || before.trim_end().ends_with('-'));
+    if !block_context || !(after.trim().is_empty() || after.trim_start().starts_with('#')) {
+        return None;
+    }
+    let base = indicator_base(text, node.span.start);
+    let comment = if after.trim().is_empty() { "" } else { after };
+    let (mut with, trailing) = block_text(
+        ScalarStyle::Literal,
+        value,
+        (base + 2, base),
+        comment,
+        newline,
+    )?;
+    let (end, at_end) = kept_end(text, line_end);
+    if trailing > 1 && at_end {
+        with.push_str(newline);
+    }
+    Some(Splice {
+        range: node.span.start..end,
         with,
     })
 }
@@ -605,8 +752,7 @@ fn remove(
         (Kind::Map(_, StructureStyle::Block), Some((_, key))) => key.span.start,
         (Kind::Seq(_, StructureStyle::Block), None) => {
             // The item's dash.
-            let line_start = text[..node.span.start].rfind('\n').map_or(0, |i| i + 1);
-            line_start + text[line_start..node.span.start].find('-').unwrap_or(0)
+            dash_of(text, node).ok_or("a sequence item without a dash")?
         }
         _ => return Err("removing from a flow collection".into()),
     };
@@ -615,9 +761,10 @@ fn remove(
         // `- key: value` with the key on the dash's line: only whole lines are removed.
         return Err("the entry shares its line with its parent".into());
     }
-    let end = text[node.span.end..]
+    let node_end = content_end(text, node);
+    let end = text[node_end..]
         .find('\n')
-        .map_or(text.len(), |i| node.span.end + i + 1);
+        .map_or(text.len(), |i| node_end + i + 1);
     // The parent loses its last entry: it becomes empty, in flow style.
     let siblings = match &parent.kind {
         Kind::Map(e, _) => e.len(),
@@ -672,9 +819,7 @@ fn add(
             let indent = " ".repeat(first_key.col);
             let (_, last_value) = entries.last().expect("not empty");
             let at = end_of_line(
-                last_value
-                    .span
-                    .end
+                content_end(text, last_value)
                     .saturating_sub(1)
                     .max(last_value.span.start),
             );
@@ -699,15 +844,15 @@ fn add(
                 && (first == "-" || first.parse::<usize>() == Ok(items.len())) =>
         {
             let first_item = items.first().ok_or("an empty block sequence")?;
-            let line_start = text[..first_item.span.start]
-                .rfind('\n')
-                .map_or(0, |i| i + 1);
-            let dash = text[line_start..first_item.span.start]
-                .find('-')
-                .ok_or("a sequence item without a dash")?;
+            let dash_at = dash_of(text, first_item).ok_or("a sequence item without a dash")?;
+            let dash = dash_at - text[..dash_at].rfind('\n').map_or(0, |i| i + 1);
             let indent = " ".repeat(dash);
             let last = items.last().expect("not empty");
-            let at = end_of_line(last.span.end.saturating_sub(1).max(last.span.start));
+            let at = end_of_line(
+                content_end(text, last)
+                    .saturating_sub(1)
+                    .max(last.span.start),
+            );
             // An element in block style at its siblings' dashes: a mapping's first key on the
             // dash's line, the rest under it.
             let with = match block_lines(&Value::Array(vec![nested.clone()])) {
@@ -1108,6 +1253,15 @@ spec:
                 }));
             }
         }
+        // A one-line scalar given several lines becomes a literal block, its comment after the
+        // header.
+        let text = CONFIG.replace("  level: info\n", "  level: info # inline\n  last: x\n");
+        let out = edit(&text, 1, "/data/level", Some(json!("a\n  b\n"))).unwrap();
+        assert!(
+            out.contains("  level: | # inline\n    a\n      b\n  last: x\n"),
+            "{out}"
+        );
+        assert_eq!(read(&out)["data"]["level"], json!("a\n  b\n"));
         // The header's comment stays.
         let out = edit(CONFIG, 1, "/data/strip", Some(json!("x"))).unwrap();
         assert!(
@@ -1187,4 +1341,348 @@ spec:
             assert!(plain_safe(s), "{s:?}");
         }
     }
+
+    /// A small deterministic generator: the property test draws a seed, and the file and the
+    /// edit are built from it.
+    struct Draw(u64);
+
+    impl Draw {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn chance(&mut self, percent: u64) -> bool {
+            self.next() % 100 < percent
+        }
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[self.below(from.len())]
+        }
+    }
+
+    const WORDS: &[&str] = &["alpha", "web", "x1", "a-b", "v1.2", "8080", "true", "api:1"];
+    const PHRASES: &[&str] = &[
+        "two words",
+        "it's",
+        "a: b",
+        "# not a comment",
+        "yes",
+        "tab\there",
+    ];
+    const LINES: &[&str] = &["key: value", "  nested: 1", "- item", "plain text", "#hash"];
+
+    /// A scalar in a random style, after `key:` (or `- `) at `indent`.
+    fn scalar_text(d: &mut Draw, indent: usize) -> String {
+        let comment = if d.chance(30) { " # note" } else { "" };
+        match d.below(5) {
+            0 => format!(" {}{comment}", d.pick(WORDS)),
+            1 => format!(" '{}'{comment}", d.pick(PHRASES).replace('\'', "''")),
+            2 => format!(
+                " {}{comment}",
+                serde_json::to_string(d.pick(PHRASES)).unwrap()
+            ),
+            style => {
+                let header = if style == 3 { "|" } else { ">" };
+                let chomp = d.pick(&["", "-"]);
+                let mut text = format!(" {header}{chomp}{comment}");
+                let count = 1 + d.below(3);
+                for i in 0..count {
+                    // Folded lines are separated by empty lines (kept breaks).
+                    if style == 4 && i > 0 {
+                        text.push('\n');
+                    }
+                    let mut line = if style == 3 {
+                        d.pick(LINES)
+                    } else {
+                        d.pick(WORDS)
+                    };
+                    // The first line sets the indentation: not a more-indented one.
+                    if i == 0 {
+                        line = line.trim_start();
+                    }
+                    text.push_str(&format!("\n{}{}", " ".repeat(indent + 2), line));
+                }
+                text
+            }
+        }
+    }
+
+    /// A value after `key:` at `indent`: a scalar, a block or flow collection, an alias.
+    fn value_text(d: &mut Draw, indent: usize, depth: usize, anchors: &mut Vec<String>) -> String {
+        let pick = if depth >= 2 { 0 } else { d.below(6) };
+        match pick {
+            1 => {
+                // Named after its content is made: an alias inside would be recursive.
+                let inner = map_text(d, indent + 2, depth + 1, anchors);
+                let anchor = if d.chance(20) {
+                    anchors.push(format!("a{}", anchors.len()));
+                    format!(" &{}", anchors.last().unwrap())
+                } else {
+                    String::new()
+                };
+                format!("{anchor}{inner}")
+            }
+            2 => {
+                let mut text = String::new();
+                // Sequences at the key's column or indented, as files have both.
+                let at = if d.chance(50) { indent } else { indent + 2 };
+                for _ in 0..1 + d.below(3) {
+                    if d.chance(50) {
+                        text.push_str(&format!("\n{}-{}", " ".repeat(at), scalar_text(d, at + 2)));
+                    } else {
+                        let inner = map_text(d, at + 2, depth + 1, anchors);
+                        // The first key on the dash's line.
+                        let inner = inner.trim_start_matches('\n');
+                        text.push_str(&format!("\n{}- {}", " ".repeat(at), &inner[at + 2..]));
+                    }
+                }
+                text
+            }
+            3 => format!(" {{a: {}, b: [x, 'y']}}", d.pick(WORDS)),
+            4 if !anchors.is_empty() => format!(" *{}", anchors[d.below(anchors.len())]),
+            _ => scalar_text(d, indent),
+        }
+    }
+
+    /// A block mapping's entries at `indent`, each on its own line (comments between).
+    fn map_text(d: &mut Draw, indent: usize, depth: usize, anchors: &mut Vec<String>) -> String {
+        let mut text = String::new();
+        for i in 0..1 + d.below(4) {
+            if d.chance(15) {
+                text.push_str(&format!("\n{}# a comment", " ".repeat(indent)));
+            }
+            let key = if d.chance(20) {
+                format!("k{i}.yaml")
+            } else {
+                format!("k{i}")
+            };
+            let value = value_text(d, indent, depth, anchors);
+            text.push_str(&format!("\n{}{key}:{value}", " ".repeat(indent)));
+        }
+        text
+    }
+
+    /// A file of one to three documents, sometimes after a comment-only one.
+    fn file(d: &mut Draw) -> String {
+        let mut text = String::new();
+        if d.chance(30) {
+            text.push_str("# only a comment\n---\n");
+        }
+        for i in 0..1 + d.below(3) {
+            if i > 0 {
+                text.push_str(d.pick(&["---\n", "--- # next\n"]));
+            }
+            let mut anchors = Vec::new();
+            text.push_str(map_text(d, 0, 0, &mut anchors).trim_start_matches('\n'));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Every path to a node of a document: its path, whether an anchor or alias is on the way
+    /// (itself included), and the node.
+    fn nodes<'n>(
+        node: &'n Node,
+        path: Vec<String>,
+        marked: bool,
+        out: &mut Vec<(Vec<String>, bool, &'n Node)>,
+    ) {
+        let marked = marked || node.anchored || matches!(node.kind, Kind::Alias);
+        out.push((path.clone(), marked, node));
+        match &node.kind {
+            Kind::Map(entries, _) => {
+                for (key, value) in entries {
+                    let mut path = path.clone();
+                    path.push(key.key().unwrap_or_default().to_string());
+                    nodes(value, path, marked, out);
+                }
+            }
+            Kind::Seq(items, _) => {
+                for (i, item) in items.iter().enumerate() {
+                    let mut path = path.clone();
+                    path.push(i.to_string());
+                    nodes(item, path, marked, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Values an edit writes: strings that need care in every style, numbers, booleans, null,
+    /// collections.
+    fn new_value(d: &mut Draw) -> Value {
+        let strings = [
+            "plain",
+            "yes",
+            "No",
+            "0123",
+            "1:30",
+            "2026-12-05",
+            "a: b",
+            "# x",
+            "  leading",
+            "trailing  ",
+            "multi\nline\n",
+            "multi\nline",
+            "ends\n\n",
+            "\nleading break",
+            "tab\there",
+            "quote ' and \"",
+            "",
+            "~",
+            "- dash",
+            "{brace",
+            "line\n  indented\nback\n",
+        ];
+        match d.below(10) {
+            0 => json!(42),
+            1 => json!(true),
+            2 => json!({"name": "n", "value": "v"}),
+            3 => json!(["a", "b"]),
+            _ => json!(strings[d.below(strings.len())]),
+        }
+    }
+
+    /// Random files of documents (comments, every scalar style, anchors and aliases, flow and
+    /// block collections, several documents, CRLF) and random edits: after each edit made, the
+    /// file parses, holds exactly the new value at the path (and every other value as it was,
+    /// in every document), and every line outside the edited ones is byte for byte as it was.
+    /// An edit may be refused only on the way through an anchor or alias, in a flow
+    /// collection, or where a whole line cannot be removed alone; a scalar replaced by a
+    /// scalar never is.
+    #[test]
+    fn random_edits_of_random_files_read_back_and_touch_only_their_lines() {
+        use proptest::prelude::*;
+        let config = proptest::test_runner::Config {
+            cases: 2000,
+            failure_persistence: None,
+            ..Default::default()
+        };
+        proptest!(config, |(seed in 1u64.., crlf in any::<bool>())| {
+            let mut d = Draw(seed);
+            let mut text = file(&mut d);
+            if crlf {
+                text = text.replace('\n', "\r\n");
+            }
+            let docs = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let maps: Vec<&Node> = docs.iter().filter(|n| matches!(n.kind, Kind::Map(..))).collect();
+            prop_assume!(!maps.is_empty());
+            let object = maps[d.below(maps.len())];
+            let values: Vec<Value> = docs
+                .iter()
+                .map(|n| crate::remediate::planning::value_of(&text, n))
+                .collect::<Result<_, _>>()
+                .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let mut all = Vec::new();
+            nodes(object, Vec::new(), false, &mut all);
+            let (path, marked, node) = all[d.below(all.len())].clone();
+            // Replace it, add beside it, or remove it.
+            let (path, value, op) = match (d.below(3), &node.kind) {
+                (1, Kind::Map(..)) => {
+                    let mut path = path.clone();
+                    path.push("added".into());
+                    (path, Some(new_value(&mut d)), "add")
+                }
+                (1, Kind::Seq(..)) => {
+                    let mut path = path.clone();
+                    path.push("-".into());
+                    (path, Some(new_value(&mut d)), "append")
+                }
+                (2, _) if !path.is_empty() => (path.clone(), None, "remove"),
+                _ if path.is_empty() => return Ok(()),
+                _ => (path.clone(), Some(new_value(&mut d)), "replace"),
+            };
+            let index = docs.iter().position(|n| std::ptr::eq(n, object)).unwrap();
+            let mut expected = values[index].clone();
+            if op == "append" {
+                let mut parent = path.clone();
+                parent.pop();
+                let mut list = crate::remediate::planning::pointer(&expected, &parent).cloned().unwrap();
+                list.as_array_mut().unwrap().push(value.clone().unwrap());
+                crate::remediate::planning::set_pointer(&mut expected, &parent, Some(list));
+            } else {
+                crate::remediate::planning::set_pointer(&mut expected, &path, value.clone());
+            }
+            // In the value's own style, double-quoted where that does not read back.
+            let mut outcome = Err(String::new());
+            let mut own_style = false;
+            for quoted in [false, true] {
+                let tried = set_with(&text, object, &path, value.as_ref(), quoted).and_then(|splices| {
+                    let edited = apply(&text, &splices)?;
+                    let after = parse(&edited).map_err(|e| format!("does not parse: {e}"))?;
+                    let moved = after.iter().filter(|n| n.line == object.line).count();
+                    let found = object_at(&after, object.line).filter(|_| moved == 1).ok_or("the object moved")?;
+                    let got = crate::remediate::planning::value_of(&edited, found)?;
+                    if got != expected {
+                        return Err(format!("reads back as {got}"));
+                    }
+                    Ok((splices, edited, after))
+                });
+                outcome = tried;
+                own_style = outcome.is_ok() && !quoted;
+                if outcome.is_ok() || !value.as_ref().is_some_and(Value::is_string) {
+                    break;
+                }
+            }
+            let scalar_to_scalar = op == "replace"
+                && matches!(node.kind, Kind::Scalar(..))
+                && value.as_ref().is_some_and(|v| !v.is_object() && !v.is_array());
+            let into_block = matches!(op, "add" | "append")
+                && matches!(
+                    node.kind,
+                    Kind::Map(_, StructureStyle::Block) | Kind::Seq(_, StructureStyle::Block)
+                );
+            TRIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match outcome {
+                Ok((splices, edited, after)) => {
+                    MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // A block scalar stays a block wherever a block can hold the string.
+                    if let (Kind::Scalar(_, style @ (ScalarStyle::Literal | ScalarStyle::Folded)), Some(Value::String(new))) = (&node.kind, &value)
+                        && !marked
+                    {
+                        let holds = !new.trim_matches('\n').is_empty()
+                            && !new.starts_with('\t')
+                            && !new.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+                            && (*style == ScalarStyle::Literal
+                                || !new.split('\n').any(|l| l.starts_with([' ', '\t'])));
+                        prop_assert!(!holds || own_style, "{new:?} written quoted:\n{edited}");
+                    }
+                    // The other documents read as they did.
+                    for (i, doc) in after.iter().enumerate() {
+                        if i != index {
+                            let got = crate::remediate::planning::value_of(&edited, doc).unwrap();
+                            prop_assert_eq!(&got, &values[i], "document {}", i);
+                        }
+                    }
+                    // Only the lines the splices touch changed.
+                    let first = splices.iter().map(|s| s.range.start).min().unwrap_or(0);
+                    let last = splices.iter().map(|s| s.range.end).max().unwrap_or(0);
+                    let head = text[..first].rfind('\n').map_or(0, |i| i + 1);
+                    let tail = text[last..].find('\n').map_or(text.len(), |i| last + i);
+                    prop_assert_eq!(&edited[..head], &text[..head]);
+                    prop_assert!(edited.ends_with(&text[tail..]), "{}\n---- became ----\n{}", text, edited);
+                }
+                Err(reason) => {
+                    prop_assert!(
+                        !(scalar_to_scalar || into_block) || marked,
+                        "{op} {path:?} = {value:?} refused: {reason}\n{text}"
+                    );
+                }
+            }
+        });
+        // Most edits are made: the property is not met by refusing.
+        let (made, tried) = (
+            MADE.load(std::sync::atomic::Ordering::Relaxed),
+            TRIED.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        assert!(made * 3 > tried * 2, "{made} of {tried} edits made");
+    }
+
+    static TRIED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 }
