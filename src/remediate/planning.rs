@@ -347,7 +347,20 @@ pub(super) fn edit_resource(
             }
             let live = (!f.live.is_null()).then_some(&f.live);
             let mut wanted = expected.clone();
-            set_pointer(&mut wanted, &path, live.cloned());
+            // The text is edited where git's file has the element; what it should read back as
+            // has lost the elements removed before this one.
+            let mut model_path = path.clone();
+            if live.is_none() && path.last().is_some_and(|s| s.parse::<usize>().is_ok()) {
+                let parent = &path[..path.len() - 1];
+                if let Some(at) = pointer(&wanted, parent)
+                    .and_then(Value::as_array)
+                    .and_then(|items| items.iter().position(|i| i == &f.git))
+                {
+                    model_path.pop();
+                    model_path.push(at.to_string());
+                }
+            }
+            set_pointer(&mut wanted, &model_path, live.cloned());
             // In the value's own style first, double-quoted where that does not read back.
             let mut failure = String::new();
             for quoted in [false, true] {
@@ -393,6 +406,20 @@ fn reads_back(
     expected: &Value,
 ) -> Result<(), String> {
     let edited = yaml_edit::apply(text, splices)?;
+    // The whole file, read as a reader reads it: no other document changed.
+    let documents = |text: &str, which: &str| {
+        serde_saphyr::from_str_multiple_with_options::<Value, Vec<Value>>(
+            text,
+            crate::manifest::yaml_options(&crate::config::Limits::default()),
+        )
+        .map_err(|e| format!("{which} does not parse as a whole: {e}"))
+    };
+    let before = documents(text, "git's file")?;
+    let after = documents(&edited, "the edited file")?;
+    if before.len() != after.len() || before.iter().zip(&after).filter(|(a, b)| a != b).count() > 1
+    {
+        return Err("the edit would change another document".into());
+    }
     let docs =
         yaml_edit::parse(&edited).map_err(|e| format!("the edited file does not parse: {e}"))?;
     let object = yaml_edit::object_at(&docs, line).ok_or("the object moved")?;
@@ -455,9 +482,11 @@ pub(super) fn delete_document(
         .trim_end_matches(['\n', ' '])
         .rfind('\n')
         .map_or(0, |i| i + 1);
-    let end = text[object.span.end..]
+    // Where its content ends (the parser's span of a block scalar may run on into what follows).
+    let object_end = yaml_edit::content_end(text, object);
+    let end = text[object_end..]
         .find('\n')
-        .map_or(text.len(), |i| object.span.end + i + 1);
+        .map_or(text.len(), |i| object_end + i + 1);
     let range = if text[sep_start..start].trim_start().starts_with("---") {
         sep_start..end
     } else {

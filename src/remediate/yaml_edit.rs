@@ -4,10 +4,13 @@
 //! document separators and every other document stay byte for byte as they were.
 //!
 //! What is edited in place: a scalar replaced by a scalar (in the same quoting style where the
-//! value allows it); a value of any kind replaced (collections written in flow style); a key
-//! added to a block mapping; an element appended to a block sequence; a key or element removed
-//! from a block collection. Anything else (flow collections, anchors and aliases on the way,
-//! multi-line keys) is refused with a reason, so the caller can suggest the change instead.
+//! value allows it; a block scalar stays a block in its style, chomping and indentation, and a
+//! one-line scalar given several lines becomes a literal block); a value of any kind replaced
+//! (collections in block style where the old value was a block collection, else in flow style);
+//! a key added to a block mapping and an element appended to a block sequence, in block style at
+//! their siblings' indentation; a key or element removed from a block collection. Anything else
+//! (flow collections, anchors and aliases on the way, multi-line keys) is refused with a reason,
+//! so the caller can suggest the change instead.
 
 use std::ops::Range;
 
@@ -331,7 +334,8 @@ pub fn line_of(object: &Node, path: &[String]) -> (usize, bool) {
 
 /// The splices that make the value at `path` (JSON Pointer segments) inside `object` equal to
 /// `value` (`None`: remove it), in `text`: a scalar in its own style where the value allows it (a
-/// block scalar stays a block in its style and indentation), collections in block style.
+/// block scalar stays a block in its style and indentation), collections in block style where
+/// they go into or replace a block collection (in flow style where a scalar was).
 pub fn set(
     text: &str,
     object: &Node,
@@ -490,8 +494,11 @@ fn dash_of(text: &str, item: &Node) -> Option<usize> {
 /// content, the header ends the line before it (empty lines aside).
 fn block_header(text: &str, node: &Node) -> Option<usize> {
     let start = node.span.start.min(text.len());
-    if text[start..].starts_with(['|', '>']) {
-        return Some(start);
+    // A span that starts after other text on its line starts at the header (an empty block);
+    // one that starts a line starts at the content, which may itself begin with `|` or `>`.
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    if !text[line_start..start].trim().is_empty() {
+        return text[start..].starts_with(['|', '>']).then_some(start);
     }
     let mut end = text[..start].rfind('\n')?;
     loop {
@@ -515,15 +522,20 @@ fn block_header(text: &str, node: &Node) -> Option<usize> {
 }
 
 /// Where a block scalar's content ends (the end of its last line that is not empty, before its
-/// line break), and where its trailing empty lines end; `header` is where its header starts.
-fn block_scalar_end(text: &str, header: usize) -> (usize, usize) {
+/// line break), where its trailing empty lines end, and its content's indentation (`None`: no
+/// content); `header` is where its header starts.
+fn block_scalar_end(text: &str, header: usize) -> (usize, usize, Option<usize>) {
     let header_end = text[header..].find('\n').map_or(text.len(), |i| header + i);
-    // The content's indentation: the first line that is not empty (at least one more than the
-    // line the header is on).
+    // The content's indentation: said by the header (`|2`), or the first line that is not
+    // empty's (at least one more than the line the header is on).
     let line_start = text[..header].rfind('\n').map_or(0, |i| i + 1);
     let header_indent = text[line_start..].len() - text[line_start..].trim_start_matches(' ').len();
+    let said = text[header + 1..header_end]
+        .chars()
+        .take_while(|c| "+-123456789".contains(*c))
+        .find_map(|c| c.to_digit(10));
     let (mut content_end, mut empty_end) = (header_end, header_end);
-    let mut indent = None;
+    let mut indent = said.map(|d| indicator_base(text, header) + d as usize);
     let mut at = header_end;
     // The end of the text past a final line break is not a line.
     while at + 1 < text.len() {
@@ -543,7 +555,11 @@ fn block_scalar_end(text: &str, header: usize) -> (usize, usize) {
         empty_end = next;
         at = next;
     }
-    (content_end.min(text.len()), empty_end.min(text.len()))
+    (
+        content_end.min(text.len()),
+        empty_end.min(text.len()),
+        indent,
+    )
 }
 
 /// The column a block scalar's indentation indicator counts from, for a scalar that starts at
@@ -673,12 +689,8 @@ fn block_scalar(
     // What follows the indicators (spaces, a comment) is kept as it is.
     let comment = header.trim_start_matches(|c: char| "|>+-123456789".contains(c));
     // The content's indentation, as the file has it.
-    let (content_end, empty_end) = block_scalar_end(text, start);
-    let first = text[header_end..content_end]
-        .split('\n')
-        .map(|l| l.trim_end_matches('\r'))
-        .find(|l| !l.trim().is_empty())?;
-    let indent = first.len() - first.trim_start_matches(' ').len();
+    let (content_end, empty_end, indent) = block_scalar_end(text, start);
+    let indent = indent?;
     let base = indicator_base(text, start);
     let (mut with, trailing) = block_text(style, value, (indent, base), comment, newline)?;
     // A kept block replaces the file's own empty lines after it (they would add to it).
@@ -765,7 +777,7 @@ fn remove(
     let end = text[node_end..]
         .find('\n')
         .map_or(text.len(), |i| node_end + i + 1);
-    // The parent loses its last entry: it becomes empty, in flow style.
+    // A collection's only entry is not removed (the parent would have to be written empty).
     let siblings = match &parent.kind {
         Kind::Map(e, _) => e.len(),
         Kind::Seq(i, _) => i.len(),
@@ -1374,7 +1386,15 @@ spec:
         "yes",
         "tab\there",
     ];
-    const LINES: &[&str] = &["key: value", "  nested: 1", "- item", "plain text", "#hash"];
+    const LINES: &[&str] = &[
+        "key: value",
+        "  nested: 1",
+        "- item",
+        "plain text",
+        "#hash",
+        "| a | table |",
+        "> quoted",
+    ];
 
     /// A scalar in a random style, after `key:` (or `- `) at `indent`.
     fn scalar_text(d: &mut Draw, indent: usize) -> String {
@@ -1388,8 +1408,11 @@ spec:
             ),
             style => {
                 let header = if style == 3 { "|" } else { ">" };
-                let chomp = d.pick(&["", "-"]);
-                let mut text = format!(" {header}{chomp}{comment}");
+                let chomp = d.pick(&["", "-", "+"]);
+                // A literal block sometimes says its indentation and starts more indented.
+                let said = style == 3 && d.chance(25);
+                let indicator = if said { "2" } else { "" };
+                let mut text = format!(" {header}{indicator}{chomp}{comment}");
                 let count = 1 + d.below(3);
                 for i in 0..count {
                     // Folded lines are separated by empty lines (kept breaks).
@@ -1401,8 +1424,9 @@ spec:
                     } else {
                         d.pick(WORDS)
                     };
-                    // The first line sets the indentation: not a more-indented one.
-                    if i == 0 {
+                    // The first line sets the indentation unless it is said: not a
+                    // more-indented one then.
+                    if i == 0 && !said {
                         line = line.trim_start();
                     }
                     text.push_str(&format!("\n{}{}", " ".repeat(indent + 2), line));
@@ -1548,13 +1572,163 @@ spec:
         }
     }
 
-    /// Random files of documents (comments, every scalar style, anchors and aliases, flow and
-    /// block collections, several documents, CRLF) and random edits: after each edit made, the
-    /// file parses, holds exactly the new value at the path (and every other value as it was,
-    /// in every document), and every line outside the edited ones is byte for byte as it was.
-    /// An edit may be refused only on the way through an anchor or alias, in a flow
-    /// collection, or where a whole line cannot be removed alone; a scalar replaced by a
-    /// scalar never is.
+    /// Every document of a file that is not empty, as serde-saphyr reads the whole file: the
+    /// oracle the edits are checked against (not the slices the editor reads).
+    fn whole(text: &str) -> Result<Vec<Value>, String> {
+        let docs: Vec<Value> =
+            serde_saphyr::from_str_multiple(text).map_err(|e| format!("does not parse: {e}"))?;
+        Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    }
+
+    /// Full-line comments: an edit keeps every one outside what it replaces or removes.
+    fn comments(text: &str) -> usize {
+        text.lines().filter(|l| l.trim() == "# a comment").count()
+    }
+
+    /// One edit of the `map`th mapping document at `path`, made as remediation makes it (in the
+    /// value's style, double-quoted where that does not read back) and checked: the whole file
+    /// reads as before but for the new value, every line outside the edited ones is as it was,
+    /// comments outside what it replaces stay, and a block scalar stays a block where a block
+    /// can hold the string.
+    /// `Ok(None)` when the edit is refused where refusing is allowed.
+    fn edit_checked(
+        text: &str,
+        map: usize,
+        path: &[String],
+        value: Option<&Value>,
+        op: &str,
+    ) -> Result<Option<String>, proptest::test_runner::TestCaseError> {
+        use proptest::prelude::*;
+        let docs = parse(text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let maps: Vec<&Node> = docs
+            .iter()
+            .filter(|n| matches!(n.kind, Kind::Map(..)))
+            .collect();
+        let object = maps[map];
+        let before = whole(text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(before.len(), maps.len());
+        let mut expected = before.clone();
+        if op == "append" {
+            let parent = &path[..path.len() - 1];
+            let mut list = crate::remediate::planning::pointer(&expected[map], parent)
+                .cloned()
+                .unwrap();
+            list.as_array_mut().unwrap().push(value.cloned().unwrap());
+            crate::remediate::planning::set_pointer(&mut expected[map], parent, Some(list));
+        } else {
+            crate::remediate::planning::set_pointer(&mut expected[map], path, value.cloned());
+        }
+        let mut all = Vec::new();
+        nodes(object, Vec::new(), false, &mut all);
+        let (_, marked, node) = all
+            .iter()
+            .find(|(p, ..)| {
+                p.as_slice() == path
+                    || (matches!(op, "add" | "append") && p[..] == path[..path.len() - 1])
+            })
+            .cloned()
+            .unwrap();
+        let mut outcome = Err(String::new());
+        let mut own_style = false;
+        for quoted in [false, true] {
+            outcome = set_with(text, object, path, value, quoted).and_then(|splices| {
+                let edited = apply(text, &splices)?;
+                let after = whole(&edited)?;
+                if after != expected {
+                    return Err("reads back otherwise".to_string());
+                }
+                Ok((splices, edited))
+            });
+            own_style = outcome.is_ok() && !quoted;
+            if outcome.is_ok() || !value.is_some_and(Value::is_string) {
+                break;
+            }
+        }
+        let scalar_to_scalar = op == "replace"
+            && matches!(node.kind, Kind::Scalar(..))
+            && value.is_some_and(|v| !v.is_object() && !v.is_array());
+        let into_block = matches!(op, "add" | "append")
+            && matches!(
+                node.kind,
+                Kind::Map(_, StructureStyle::Block) | Kind::Seq(_, StructureStyle::Block)
+            );
+        TRIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match outcome {
+            Ok((splices, edited)) => {
+                MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let (
+                    Kind::Scalar(_, style @ (ScalarStyle::Literal | ScalarStyle::Folded)),
+                    Some(Value::String(new)),
+                ) = (&node.kind, value)
+                    && !marked
+                {
+                    let holds = !new.trim_matches('\n').is_empty()
+                        && !new.starts_with('\t')
+                        && !new
+                            .chars()
+                            .any(|c| c.is_control() && c != '\n' && c != '\t')
+                        && (*style == ScalarStyle::Literal
+                            || !new.split('\n').any(|l| l.starts_with([' ', '\t'])));
+                    prop_assert!(!holds || own_style, "{new:?} written quoted:\n{edited}");
+                }
+                // Only the lines of the node edited (or of the entry removed) changed.
+                let first = splices.iter().map(|s| s.range.start).min().unwrap_or(0);
+                let last = splices.iter().map(|s| s.range.end).max().unwrap_or(0);
+                // Up to the next line that is not empty after the node (a kept block's empty
+                // lines are its own).
+                let mut limit = content_end(text, node);
+                limit = text[limit..]
+                    .find('\n')
+                    .map_or(text.len(), |i| limit + i + 1);
+                while limit < text.len() {
+                    let next = text[limit..]
+                        .find('\n')
+                        .map_or(text.len(), |i| limit + i + 1);
+                    if !text[limit..next].trim().is_empty() {
+                        break;
+                    }
+                    limit = next;
+                }
+                prop_assert!(
+                    last <= limit,
+                    "an edit past its node:\n{}\n---- became ----\n{}",
+                    text,
+                    edited
+                );
+                let head = text[..first].rfind('\n').map_or(0, |i| i + 1);
+                let tail = text[last..].find('\n').map_or(text.len(), |i| last + i);
+                prop_assert_eq!(&edited[..head], &text[..head]);
+                prop_assert!(
+                    edited.ends_with(&text[tail..]),
+                    "{}\n---- became ----\n{}",
+                    text,
+                    edited
+                );
+                // Comments inside a collection replaced or removed go with it; no others do.
+                if matches!(op, "add" | "append") || matches!(node.kind, Kind::Scalar(..)) {
+                    prop_assert_eq!(comments(&edited), comments(text), "{}", edited);
+                }
+                Ok(Some(edited))
+            }
+            Err(reason) => {
+                prop_assert!(
+                    !(scalar_to_scalar || into_block) || marked,
+                    "{op} {path:?} = {value:?} refused: {reason}\n{text}"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Random files of documents (comments, every scalar style with and without indentation
+    /// indicators and chomping, content that starts with `|` or `>`, anchors and aliases, flow
+    /// and block collections, several documents, CRLF) and random edits, each edited again
+    /// once made (what gitdrift writes is edited by its next run): every edit made reads back,
+    /// in the whole file, exactly as the new value with everything else as it was; it touches
+    /// only the lines of its node; comments stay; a block stays a block. An edit may be refused
+    /// only on the way through an anchor or alias, in a flow collection, or where a whole line
+    /// cannot be removed alone; a scalar replaced by a scalar, and an entry added to a block
+    /// collection, never are.
     #[test]
     fn random_edits_of_random_files_read_back_and_touch_only_their_lines() {
         use proptest::prelude::*;
@@ -1572,15 +1746,10 @@ spec:
             let docs = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
             let maps: Vec<&Node> = docs.iter().filter(|n| matches!(n.kind, Kind::Map(..))).collect();
             prop_assume!(!maps.is_empty());
-            let object = maps[d.below(maps.len())];
-            let values: Vec<Value> = docs
-                .iter()
-                .map(|n| crate::remediate::planning::value_of(&text, n))
-                .collect::<Result<_, _>>()
-                .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let map = d.below(maps.len());
             let mut all = Vec::new();
-            nodes(object, Vec::new(), false, &mut all);
-            let (path, marked, node) = all[d.below(all.len())].clone();
+            nodes(maps[map], Vec::new(), false, &mut all);
+            let (path, _, node) = all[d.below(all.len())].clone();
             // Replace it, add beside it, or remove it.
             let (path, value, op) = match (d.below(3), &node.kind) {
                 (1, Kind::Map(..)) => {
@@ -1597,82 +1766,10 @@ spec:
                 _ if path.is_empty() => return Ok(()),
                 _ => (path.clone(), Some(new_value(&mut d)), "replace"),
             };
-            let index = docs.iter().position(|n| std::ptr::eq(n, object)).unwrap();
-            let mut expected = values[index].clone();
-            if op == "append" {
-                let mut parent = path.clone();
-                parent.pop();
-                let mut list = crate::remediate::planning::pointer(&expected, &parent).cloned().unwrap();
-                list.as_array_mut().unwrap().push(value.clone().unwrap());
-                crate::remediate::planning::set_pointer(&mut expected, &parent, Some(list));
-            } else {
-                crate::remediate::planning::set_pointer(&mut expected, &path, value.clone());
-            }
-            // In the value's own style, double-quoted where that does not read back.
-            let mut outcome = Err(String::new());
-            let mut own_style = false;
-            for quoted in [false, true] {
-                let tried = set_with(&text, object, &path, value.as_ref(), quoted).and_then(|splices| {
-                    let edited = apply(&text, &splices)?;
-                    let after = parse(&edited).map_err(|e| format!("does not parse: {e}"))?;
-                    let moved = after.iter().filter(|n| n.line == object.line).count();
-                    let found = object_at(&after, object.line).filter(|_| moved == 1).ok_or("the object moved")?;
-                    let got = crate::remediate::planning::value_of(&edited, found)?;
-                    if got != expected {
-                        return Err(format!("reads back as {got}"));
-                    }
-                    Ok((splices, edited, after))
-                });
-                outcome = tried;
-                own_style = outcome.is_ok() && !quoted;
-                if outcome.is_ok() || !value.as_ref().is_some_and(Value::is_string) {
-                    break;
-                }
-            }
-            let scalar_to_scalar = op == "replace"
-                && matches!(node.kind, Kind::Scalar(..))
-                && value.as_ref().is_some_and(|v| !v.is_object() && !v.is_array());
-            let into_block = matches!(op, "add" | "append")
-                && matches!(
-                    node.kind,
-                    Kind::Map(_, StructureStyle::Block) | Kind::Seq(_, StructureStyle::Block)
-                );
-            TRIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            match outcome {
-                Ok((splices, edited, after)) => {
-                    MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    // A block scalar stays a block wherever a block can hold the string.
-                    if let (Kind::Scalar(_, style @ (ScalarStyle::Literal | ScalarStyle::Folded)), Some(Value::String(new))) = (&node.kind, &value)
-                        && !marked
-                    {
-                        let holds = !new.trim_matches('\n').is_empty()
-                            && !new.starts_with('\t')
-                            && !new.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
-                            && (*style == ScalarStyle::Literal
-                                || !new.split('\n').any(|l| l.starts_with([' ', '\t'])));
-                        prop_assert!(!holds || own_style, "{new:?} written quoted:\n{edited}");
-                    }
-                    // The other documents read as they did.
-                    for (i, doc) in after.iter().enumerate() {
-                        if i != index {
-                            let got = crate::remediate::planning::value_of(&edited, doc).unwrap();
-                            prop_assert_eq!(&got, &values[i], "document {}", i);
-                        }
-                    }
-                    // Only the lines the splices touch changed.
-                    let first = splices.iter().map(|s| s.range.start).min().unwrap_or(0);
-                    let last = splices.iter().map(|s| s.range.end).max().unwrap_or(0);
-                    let head = text[..first].rfind('\n').map_or(0, |i| i + 1);
-                    let tail = text[last..].find('\n').map_or(text.len(), |i| last + i);
-                    prop_assert_eq!(&edited[..head], &text[..head]);
-                    prop_assert!(edited.ends_with(&text[tail..]), "{}\n---- became ----\n{}", text, edited);
-                }
-                Err(reason) => {
-                    prop_assert!(
-                        !(scalar_to_scalar || into_block) || marked,
-                        "{op} {path:?} = {value:?} refused: {reason}\n{text}"
-                    );
-                }
+            let edited = edit_checked(&text, map, &path, value.as_ref(), op)?;
+            // What was written is edited again.
+            if let (Some(edited), "replace") = (edited, op) {
+                edit_checked(&edited, map, &path, Some(&new_value(&mut d)), "replace")?;
             }
         });
         // Most edits are made: the property is not met by refusing.
