@@ -845,6 +845,18 @@ fn unmanaged_resources_are_imported_as_new_manifests_when_asked_and_secrets_neve
     );
 }
 
+/// Configures the source `team` (`k8s/**`) against the snapshot in `live/`, adopting everything
+/// in namespace `team`, and runs `remediate --patch-out fix.patch`, which must succeed.
+fn adopt_team_into_patch(repo: &Repo) -> support::Run {
+    repo.write(
+        "gitdrift.yaml",
+        "sources:\n  - name: team\n    repo: .\n    paths: [\"k8s/**\"]\n    target: lab\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - namespace: team\n",
+    );
+    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "fix.patch"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    run
+}
+
 #[test]
 fn list_elements_are_matched_by_key_and_secret_values_never_reach_git() {
     let repo = Repo::new();
@@ -863,12 +875,7 @@ fn list_elements_are_matched_by_key_and_secret_values_never_reach_git() {
           {"apiVersion":"v1","kind":"Secret","metadata":{"name":"creds","namespace":"team"},
            "data":{"password":"bmV3"}}]}"#,
     );
-    repo.write(
-        "gitdrift.yaml",
-        "sources:\n  - name: team\n    repo: .\n    paths: [\"k8s/**\"]\n    target: lab\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - namespace: team\n",
-    );
-    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "fix.patch"], &[]);
-    assert_eq!(run.code, 0, "{}", run.all());
+    let run = adopt_team_into_patch(&repo);
     assert!(
         run.stdout.contains("Secret team/creds") && run.stdout.contains("never written into git"),
         "{}",
@@ -923,12 +930,7 @@ fn block_scalars_quoting_and_comments_are_edited_in_place_field_by_field() {
                         {"name": "DEBUG_SAMPLING", "value": "0.1"}]}]}}}}),
         ],
     );
-    repo.write(
-        "gitdrift.yaml",
-        "sources:\n  - name: team\n    repo: .\n    paths: [\"k8s/**\"]\n    target: lab\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - namespace: team\n",
-    );
-    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "fix.patch"], &[]);
-    assert_eq!(run.code, 0, "{}", run.all());
+    let run = adopt_team_into_patch(&repo);
     // Only the field under the alias is described.
     assert!(
         run.stdout.contains("/spec/template/metadata/labels/app") && run.stdout.contains("alias"),
