@@ -846,10 +846,7 @@ fn add(
                 ),
                 None => format!("{newline}{indent}{}: {}", key(first), value_text(&nested)),
             };
-            Ok(vec![Splice {
-                range: at..at,
-                with: line,
-            }])
+            Ok(vec![after_line(text, at, line, newline)])
         }
         Kind::Seq(items, StructureStyle::Block)
             if missing.len() == 1
@@ -871,13 +868,27 @@ fn add(
                 Some(lines) => indented(&lines, dash, newline),
                 None => format!("{newline}{indent}- {}", value_text(&nested)),
             };
-            Ok(vec![Splice {
-                range: at..at,
-                with,
-            }])
+            Ok(vec![after_line(text, at, with, newline)])
         }
         Kind::Seq(..) => Err("an element added inside a sequence, not at its end".into()),
         _ => Err("adding to a flow collection".into()),
+    }
+}
+
+/// Lines that start with a line break, inserted after the line that ends at `at`: at the start
+/// of the next line (written ending with a line break instead), so that an edit removing the
+/// line before does not touch the same place; at the end of a text without a last line break,
+/// where the line ends.
+fn after_line(text: &str, at: usize, lines: String, newline: &str) -> Splice {
+    match text[at..].find('\n').map(|i| at + i + 1) {
+        Some(next) => Splice {
+            range: next..next,
+            with: format!("{}{newline}", &lines[newline.len()..]),
+        },
+        None => Splice {
+            range: at..at,
+            with: lines,
+        },
     }
 }
 
@@ -1136,6 +1147,12 @@ spec:
                 "            - --verbose\n            - --debug\n"
             )
         );
+        // A key renamed: the last entry removed and a key added to the same mapping.
+        let text = "a: 1\nb: 2\n";
+        let docs = parse(text).unwrap();
+        let mut splices = set(text, &docs[0], &["b".to_string()], None).unwrap();
+        splices.extend(set(text, &docs[0], &["c".to_string()], Some(&json!(3))).unwrap());
+        assert_eq!(apply(text, &splices).unwrap(), "a: 1\nc: 3\n");
         let out = edit(DEPLOYMENT, 2, "/metadata/labels/tier", None).unwrap_err();
         assert!(out.contains("only entry"), "{out}");
         let out = edit(DEPLOYMENT, 2, "/spec/replicas", None).unwrap();
