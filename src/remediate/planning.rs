@@ -325,6 +325,7 @@ pub(super) fn edit_resource(
         refused: Vec::new(),
     };
     let mut expected = current.clone();
+    let whole = documents(text, "git's file");
     for f in fields {
         let planned = (|| {
             let mut path = prefix.clone();
@@ -373,7 +374,7 @@ pub(super) fn edit_resource(
                 };
                 let mut all = edited.splices.clone();
                 all.extend(splices.iter().cloned());
-                match reads_back(text, &all, line, &wanted) {
+                match reads_back((text, &whole), &all, line, &wanted) {
                     Ok(()) => return Ok((splices, wanted)),
                     Err(err) => failure = err,
                 }
@@ -397,24 +398,27 @@ pub(super) fn edit_resource(
     Ok(edited)
 }
 
-/// Whether `text` with `splices` applied parses, and the object on `line` reads back as
-/// `expected`: the reason otherwise, as an error of the edit (git's file itself parsed).
+/// Every document of a file, read as a reader reads the whole file (`which` names it in the
+/// error).
+fn documents(text: &str, which: &str) -> Result<Vec<Value>, String> {
+    serde_saphyr::from_str_multiple_with_options::<Value, Vec<Value>>(
+        text,
+        crate::manifest::yaml_options(&crate::config::Limits::default()),
+    )
+    .map_err(|e| format!("{which} does not parse as a whole: {e}"))
+}
+
+/// Whether `text` with `splices` applied parses, no document of it but one reads otherwise than
+/// `before` (git's file read whole, once per declaration), and the object on `line` reads back
+/// as `expected`: the reason otherwise, as an error of the edit (git's file itself parsed).
 fn reads_back(
-    text: &str,
+    (text, before): (&str, &Result<Vec<Value>, String>),
     splices: &[yaml_edit::Splice],
     line: usize,
     expected: &Value,
 ) -> Result<(), String> {
     let edited = yaml_edit::apply(text, splices)?;
-    // The whole file, read as a reader reads it: no other document changed.
-    let documents = |text: &str, which: &str| {
-        serde_saphyr::from_str_multiple_with_options::<Value, Vec<Value>>(
-            text,
-            crate::manifest::yaml_options(&crate::config::Limits::default()),
-        )
-        .map_err(|e| format!("{which} does not parse as a whole: {e}"))
-    };
-    let before = documents(text, "git's file")?;
+    let before = before.as_ref().map_err(Clone::clone)?;
     let after = documents(&edited, "the edited file")?;
     if before.len() != after.len() || before.iter().zip(&after).filter(|(a, b)| a != b).count() > 1
     {
