@@ -14,15 +14,28 @@ use crate::diff::Status;
 use crate::judge::ResourceReport;
 use crate::model::fingerprint::Fingerprint;
 
-/// The lines found by a target's earlier scans, by the fingerprint of what decides each (source,
-/// commit, file, the object's first line, the field): `serve`'s re-scans read a file again only
-/// for a drift they have not located before (the commit's tree is still resolved, so that a
-/// repository that can no longer be read gives no lines, as it would in a full scan; a file a
-/// located drift was in is there, as a commit does not change).
+/// The lines found by a target's earlier scans: for each judged report (shared with the
+/// judgement memo, so an unchanged pair's is the same allocation), the report with its lines and
+/// the commit they were found at. `serve`'s re-scans read a file again only for a drift they
+/// have not located before (the commit's tree is still resolved, so that a repository that can
+/// no longer be read gives no lines, as it would in a full scan; a commit does not change, so
+/// the same report at the same commit has the same lines).
 #[derive(Default)]
 pub struct LineMemo {
-    lines: std::collections::HashMap<u128, (u64, u64), foldhash::fast::RandomState>,
+    /// By the address of the judged report, which the entry holds (so the address is not reused
+    /// while it is here).
+    located: std::collections::HashMap<usize, Located, foldhash::fast::RandomState>,
     generation: u64,
+}
+
+/// One judged report as located.
+struct Located {
+    judged: Arc<ResourceReport>,
+    lines: Arc<ResourceReport>,
+    /// The fingerprint of its source's commit.
+    commit: u128,
+    /// The scan that last used it.
+    seen: u64,
 }
 
 /// Sets `line` on the drifts of plain-manifest resources; `commits` maps each source to the
@@ -37,25 +50,45 @@ pub fn locate(
     mut memo: Option<&mut LineMemo>,
 ) {
     let generation = memo.as_deref().map_or(0, |m| m.generation.wrapping_add(1));
-    // (source, file) → indices of the resources declared there.
+    let commit_print = |source: &str| {
+        let commit = commits.get(source).copied().unwrap_or("");
+        Fingerprint::new().str(commit).finish()
+    };
+    // (source, file) → indices of the resources declared there and not located before; the
+    // resources located before at the same commit, with their lines, by source.
     let mut files: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    let mut known: BTreeMap<String, Vec<(usize, Arc<ResourceReport>)>> = BTreeMap::new();
     for (i, r) in resources.iter().enumerate() {
         if r.status != Status::Drifted || r.api_version == crate::model::aws::API_VERSION {
             continue;
         }
-        if let Some(source) = &r.source
-            && source.rendered.is_none()
-            && source.line.is_some()
-        {
-            files
+        let Some(source) = &r.source else { continue };
+        if source.rendered.is_some() || source.line.is_none() {
+            continue;
+        }
+        let earlier = memo.as_deref_mut().and_then(|m| {
+            let located = m.located.get_mut(&(Arc::as_ptr(r) as usize))?;
+            let same =
+                Arc::ptr_eq(&located.judged, r) && located.commit == commit_print(&source.name);
+            same.then(|| {
+                located.seen = generation;
+                Arc::clone(&located.lines)
+            })
+        });
+        match earlier {
+            Some(lines) => known
+                .entry(source.name.clone())
+                .or_default()
+                .push((i, lines)),
+            None => files
                 .entry((source.name.clone(), source.file.clone()))
                 .or_default()
-                .push(i);
+                .push(i),
         }
     }
     // One repository opened, and one tree found, per source: not per file.
     let mut repos: BTreeMap<String, Option<gix::Repository>> = BTreeMap::new();
-    for (source_name, _) in files.keys() {
+    for source_name in files.keys().map(|(name, _)| name).chain(known.keys()) {
         if repos.contains_key(source_name) {
             continue;
         }
@@ -72,61 +105,28 @@ pub fn locate(
             });
         repos.insert(source_name.clone(), repo);
     }
-    let mut opened: Option<(String, Option<gix::Tree<'_>>)> = None;
-    for ((source_name, file), indices) in files {
-        let commit = commits.get(source_name.as_str()).copied().unwrap_or("");
-        let place = |resource: &ResourceReport, drift: &crate::diff::Drift| {
-            let mut print = Fingerprint::new();
-            print
-                .str(&source_name)
-                .str(commit)
-                .str(&file)
-                .number(resource.source.as_ref().and_then(|s| s.line).unwrap_or(0))
-                .str(&resource.kind)
-                .str(&resource.api_version)
-                .opt(drift.git_path.as_deref())
-                .str(&drift.path);
-            print.finish()
-        };
-        if opened.as_ref().is_none_or(|(name, _)| *name != source_name) {
-            let tree = repos
-                .get(&source_name)
-                .and_then(Option::as_ref)
-                .zip(commits.get(source_name.as_str()))
-                .and_then(|(repo, commit)| {
-                    let id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
-                    repo.find_commit(id).ok()?.tree().ok()
-                });
-            opened = Some((source_name.clone(), tree));
-        }
-        let Some((_, Some(tree))) = &opened else {
-            continue;
-        };
-        // The commit is there, and a commit does not change: drifts located in its file before
-        // are where they were.
-        if let Some(memo) = memo.as_deref_mut() {
-            let known = indices.iter().all(|&i| {
-                let resource = &resources[i];
-                resource
-                    .drifts
-                    .iter()
-                    .all(|d| memo.lines.contains_key(&place(resource, d)))
-            });
-            if known {
-                for &i in &indices {
-                    let resource = Arc::make_mut(&mut resources[i]);
-                    let places: Vec<u128> =
-                        resource.drifts.iter().map(|d| place(resource, d)).collect();
-                    for (drift, at) in resource.drifts.iter_mut().zip(places) {
-                        if let Some(known) = memo.lines.get_mut(&at) {
-                            known.1 = generation;
-                            drift.line = Some(known.0);
-                        }
-                    }
-                }
-                continue;
+    let trees: BTreeMap<&str, gix::Tree<'_>> = repos
+        .iter()
+        .filter_map(|(name, repo)| {
+            let repo = repo.as_ref()?;
+            let commit = commits.get(name.as_str())?;
+            let id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+            Some((name.as_str(), repo.find_commit(id).ok()?.tree().ok()?))
+        })
+        .collect();
+    // The commit is there, and a commit does not change: reports located at it before have
+    // the lines they had.
+    for (source_name, located) in known {
+        if trees.contains_key(source_name.as_str()) {
+            for (i, lines) in located {
+                resources[i] = lines;
             }
         }
+    }
+    for ((source_name, file), indices) in files {
+        let Some(tree) = trees.get(source_name.as_str()) else {
+            continue;
+        };
         let Some(entry) = tree.lookup_entry_by_path(&file).ok().flatten() else {
             continue;
         };
@@ -163,6 +163,7 @@ pub fn locate(
                     }
                 }
             };
+            let judged = memo.is_some().then(|| Arc::clone(&resources[i]));
             let resource = Arc::make_mut(&mut resources[i]);
             let is_secret = resource.kind == "Secret" && resource.api_version == "v1";
             for drift in &mut resource.drifts {
@@ -182,19 +183,129 @@ pub fn locate(
                 }
                 drift.line = Some(line as u64);
             }
-            if let Some(memo) = memo.as_deref_mut() {
-                let resource = &resources[i];
-                for drift in &resource.drifts {
-                    if let Some(line) = drift.line {
-                        memo.lines
-                            .insert(place(resource, drift), (line, generation));
-                    }
-                }
+            if let (Some(memo), Some(judged)) = (memo.as_deref_mut(), judged) {
+                memo.located.insert(
+                    Arc::as_ptr(&judged) as usize,
+                    Located {
+                        judged,
+                        lines: Arc::clone(&resources[i]),
+                        commit: commit_print(&source_name),
+                        seen: generation,
+                    },
+                );
             }
         }
     }
     if let Some(memo) = memo {
-        memo.lines.retain(|_, (_, seen)| *seen == generation);
+        memo.located.retain(|_, located| located.seen == generation);
         memo.generation = generation;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ResourceKey, SourceRef};
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// A drifted ConfigMap declared at line 1 of `cm.yaml`, its drift at `/data/b`.
+    fn drifted() -> Arc<ResourceReport> {
+        let key = ResourceKey {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: Some("default".into()),
+            name: "cm".into(),
+        };
+        let mut report = ResourceReport::new("prod", "v1", &key, Status::Drifted);
+        report.source = Some(SourceRef {
+            name: "apps".into(),
+            file: "cm.yaml".into(),
+            line: Some(1),
+            rendered: None,
+        });
+        report.drifts.push(crate::diff::Drift {
+            path: "/data/b".into(),
+            desired: "1".into(),
+            live: "2".into(),
+            reason: Default::default(),
+            changed_by: None,
+            changed_at: None,
+            owners: Vec::new(),
+            git_path: None,
+            line: None,
+            first_seen: None,
+        });
+        Arc::new(report)
+    }
+
+    /// A re-scan hands back the report located before, unchanged and shared, while the commit is
+    /// the same; at another commit whose file moved the field, the same judged report is located
+    /// again; a commit that cannot be read gives no line, as a full scan would.
+    #[test]
+    fn located_reports_are_reused_only_at_the_commit_they_were_located_at() {
+        let repo = tempfile::tempdir().unwrap();
+        let dir = repo.path();
+        git(dir, &["init", "-q"]);
+        let head = |text: &str| {
+            std::fs::write(dir.join("cm.yaml"), text).unwrap();
+            git(dir, &["add", "."]);
+            git(dir, &["commit", "-q", "-m", "c"]);
+            git(dir, &["rev-parse", "HEAD"])
+        };
+        let document =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: x\n  b: \"1\"\n";
+        let first = head(document);
+        let second = head(&document.replace("  a: x\n", "  a: x\n  # b moved down\n"));
+        let config = Config::from_str(
+            &format!(
+                "sources:\n  - name: apps\n    repo: {}\n    target: prod\ntargets:\n  - name: prod\n    snapshot: ./live\n",
+                dir.display()
+            ),
+            &dir.join("gitdrift.yaml"),
+            dir,
+            &crate::live::known(),
+        )
+        .unwrap();
+        let judged = drifted();
+        let mut memo = LineMemo::default();
+        let line_at = |commit: &str, memo: &mut LineMemo| {
+            let commits = BTreeMap::from([("apps", commit)]);
+            let mut resources = vec![Arc::clone(&judged)];
+            locate(&config, dir, &commits, &mut resources, Some(memo));
+            let line = resources[0].drifts[0].line;
+            (line, resources.pop().unwrap())
+        };
+        let (line, located) = line_at(&first, &mut memo);
+        assert_eq!(line, Some(7));
+        assert!(
+            judged.drifts[0].line.is_none(),
+            "the judged report is not written to"
+        );
+        let (again, reused) = line_at(&first, &mut memo);
+        assert_eq!(again, Some(7));
+        assert!(Arc::ptr_eq(&located, &reused), "located again, not reused");
+        assert_eq!(
+            line_at(&second, &mut memo).0,
+            Some(8),
+            "the commit moved the field"
+        );
+        assert_eq!(line_at(&second, &mut memo).0, Some(8));
+        let missing = "0".repeat(40);
+        assert_eq!(line_at(&missing, &mut memo).0, None, "an unreadable commit");
+        // Without a memo: the same lines.
+        let commits = BTreeMap::from([("apps", first.as_str())]);
+        let mut resources = vec![Arc::clone(&judged)];
+        locate(&config, dir, &commits, &mut resources, None);
+        assert_eq!(resources[0].drifts[0].line, Some(7));
     }
 }
