@@ -911,7 +911,7 @@ fn list_elements_are_matched_by_key_and_secret_values_never_reach_git() {
 #[test]
 fn block_scalars_quoting_and_comments_are_edited_in_place_field_by_field() {
     let repo = Repo::new();
-    let original = "# Only a comment in the first document.\n---\n# The app's settings.\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\n  labels:\n    tier: 'back'   # single-quoted\ndata:\n  config.yaml: |\n    server:\n      port: 8080\n  motd: >-\n    Welcome to the\n    service.\n  enabled: \"yes\"\n  level: info # inline comment\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: team\n  labels: &labels\n    app: api\nspec:\n  replicas: 2\n  template:\n    metadata:\n      labels: *labels\n    spec:\n      containers:\n        - name: api\n          image: \"api:1\"\n          env:\n            - name: A\n              value: \"1\"\n";
+    let original = "# Only a comment in the first document.\n---\n# The app's settings.\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\n  labels:\n    tier: 'back'   # single-quoted\ndata:\n  config.yaml: |\n    server:\n      port: 8080\n  motd: >-\n    Welcome to the\n    service.\n  enabled: \"yes\"\n  level: info # inline comment\n  mode: fast\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: team\n  labels: &labels\n    app: api\nspec:\n  replicas: 2\n  template:\n    metadata:\n      labels: *labels\n    spec:\n      containers:\n        - name: api\n          image: \"api:1\"\n          env:\n            - name: A\n              value: \"1\"\n";
     repo.write("k8s/app.yaml", original);
     repo.commit("app");
     support::write_list(
@@ -920,7 +920,8 @@ fn block_scalars_quoting_and_comments_are_edited_in_place_field_by_field() {
             serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "settings", "namespace": "team", "labels": {"tier": "front"}},
                 "data": {"config.yaml": "server:\n  port: 9090\n  tls: true\n",
-                         "motd": "Welcome to the new service.", "enabled": "no", "level": "debug"}}),
+                         "motd": "Welcome to the new service.", "enabled": "no", "level": "debug",
+                         "mode": "on"}}),
             serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
                 "metadata": {"name": "api", "namespace": "team", "labels": {"app": "api"}},
                 "spec": {"replicas": 3, "template": {
@@ -937,9 +938,18 @@ fn block_scalars_quoting_and_comments_are_edited_in_place_field_by_field() {
         "{}",
         run.stdout
     );
+    // A plain string that must be quoted says why.
+    assert!(
+        run.stdout.contains(
+            "/data/mode: \"fast\" -> \"on\"\n    written double-quoted: plain, YAML 1.1 readers take `on` for a boolean"
+        ),
+        "{}",
+        run.stdout
+    );
     git(repo.path(), &["apply", "fix.patch"]);
     let text = std::fs::read_to_string(repo.path().join("k8s/app.yaml")).unwrap();
     for edited in [
+        "  mode: \"on\"\n",
         "    tier: 'front'   # single-quoted\n",
         "  config.yaml: |\n    server:\n      port: 9090\n      tls: true\n",
         "  motd: >-\n    Welcome to the new service.\n",
@@ -958,6 +968,7 @@ fn block_scalars_quoting_and_comments_are_edited_in_place_field_by_field() {
         "    service.",
         "  enabled: \"yes\"",
         "  level: info # inline comment",
+        "  mode: fast",
         "  replicas: 2",
     ];
     let mut rest = text.as_str();
@@ -984,6 +995,7 @@ fn block_scalars_quoting_and_comments_are_edited_in_place_field_by_field() {
     );
     let docs: Value = serde_json::from_slice(&read.stdout).unwrap();
     assert_eq!(docs[0]["data"]["enabled"], "no");
+    assert_eq!(docs[0]["data"]["mode"], "on");
     assert_eq!(
         docs[0]["data"]["config.yaml"],
         "server:\n  port: 9090\n  tls: true\n"

@@ -41,6 +41,9 @@ pub fn render_plan(plan: &Plan) -> String {
                     display_value(&f.live)
                 );
             }
+            if let Some(note) = &f.note {
+                let _ = writeln!(out, "    {note}");
+            }
         }
     }
     for s in &plan.suggestions {
@@ -155,6 +158,21 @@ pub fn pr_body(
                 cell(f.changed_at.as_deref().unwrap_or(""))
             );
         }
+    }
+    let notes: Vec<String> = changes
+        .iter()
+        .flat_map(|c| &c.fields)
+        .filter_map(|f| {
+            Some(format!(
+                "- {} `{}`: {}",
+                f.resource,
+                f.path,
+                f.note.as_ref()?
+            ))
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\n{}", notes.join("\n"));
     }
     let files: Vec<&str> = changes.iter().map(|c| c.file.as_str()).collect();
     let commit = changes.first().map(|c| c.commit.as_str()).unwrap_or("");

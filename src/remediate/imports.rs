@@ -225,6 +225,7 @@ pub fn add_imports(
                 changed_by: None,
                 changed_at: None,
                 line: None,
+                note: None,
             }],
             new_file: true,
         });

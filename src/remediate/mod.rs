@@ -129,6 +129,10 @@ pub struct FieldChange {
     /// The line of the field in git's file, where the scan located it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// What a reviewer should know of how the field was written (a string written
+    /// double-quoted where git had another style, and why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A change gitdrift describes but does not make.

@@ -86,6 +86,7 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
                     changed_by: d.changed_by.clone(),
                     changed_at: d.changed_at.clone(),
                     line: d.line,
+                    note: None,
                 })
                 .collect(),
             Status::Missing
@@ -103,6 +104,7 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
                     changed_by: None,
                     changed_at: None,
                     line: None,
+                    note: None,
                 }]
             }
             _ => Vec::new(),
@@ -326,47 +328,20 @@ pub(super) fn edit_resource(
     };
     let mut expected = current.clone();
     let whole = documents(text, "git's file");
-    for f in fields {
+    for unit in units(&current, &prefix, fields) {
         let planned = (|| {
-            let mut path = prefix.clone();
-            let pointer_text = f.git_path.as_deref().unwrap_or(&f.path);
-            path.extend(parse_pointer(pointer_text).map_err(|e| e.to_string())?);
-            // A declared list element the live list lacks: remove git's element equal to it.
-            if path.last().map(String::as_str) == Some("-") && f.live.is_null() {
-                let parent = pointer(&current, &path[..path.len() - 1]);
-                let index = parent
-                    .and_then(Value::as_array)
-                    .and_then(|items| items.iter().position(|i| i == &f.git))
-                    .ok_or("the declared element is no longer in git")?;
-                path.pop();
-                path.push(index.to_string());
-            } else if !f.git.is_null() && pointer(&current, &path) != Some(&f.git) {
-                return Err(format!(
-                    "git no longer holds the scanned value at {} (changed since the scan?)",
-                    f.path
-                ));
-            }
-            let live = (!f.live.is_null()).then_some(&f.live);
+            let (path, live, model_path) = match &unit {
+                Unit::Field(f) => field_path(&current, &expected, &prefix, f)?,
+                Unit::Parent(path, value, _) => (path.clone(), Some(value), path.clone()),
+            };
             let mut wanted = expected.clone();
-            // The text is edited where git's file has the element; what it should read back as
-            // has lost the elements removed before this one.
-            let mut model_path = path.clone();
-            if live.is_none() && path.last().is_some_and(|s| s.parse::<usize>().is_ok()) {
-                let parent = &path[..path.len() - 1];
-                if let Some(at) = pointer(&wanted, parent)
-                    .and_then(Value::as_array)
-                    .and_then(|items| items.iter().position(|i| i == &f.git))
-                {
-                    model_path.pop();
-                    model_path.push(at.to_string());
-                }
-            }
             set_pointer(&mut wanted, &model_path, live.cloned());
             // In the value's own style first, double-quoted where that does not read back.
             let mut failure = String::new();
             for quoted in [false, true] {
-                let splices = match yaml_edit::set_with(text, object, &path, live, quoted) {
-                    Ok(splices) => splices,
+                let (splices, note) = match yaml_edit::set_noting(text, object, &path, live, quoted)
+                {
+                    Ok(planned) => planned,
                     Err(err) => {
                         failure = err;
                         continue;
@@ -375,7 +350,15 @@ pub(super) fn edit_resource(
                 let mut all = edited.splices.clone();
                 all.extend(splices.iter().cloned());
                 match reads_back((text, &whole), &all, line, &wanted) {
-                    Ok(()) => return Ok((splices, wanted)),
+                    Ok(()) => {
+                        let note = match quoted {
+                            false => note,
+                            true => Some(format!(
+                                "written double-quoted: in its own style, {failure}"
+                            )),
+                        };
+                        return Ok((splices, wanted, note));
+                    }
                     Err(err) => failure = err,
                 }
                 if !live.is_some_and(Value::is_string) {
@@ -384,15 +367,27 @@ pub(super) fn edit_resource(
             }
             Err(failure)
         })();
+        let fields = match unit {
+            Unit::Field(f) => vec![f],
+            Unit::Parent(_, _, fields) => fields,
+        };
         match planned {
-            Ok((splices, wanted)) => {
+            Ok((splices, wanted, note)) => {
                 edited.splices.extend(splices);
-                edited.accepted.push(f.clone());
+                for f in fields {
+                    edited.accepted.push(FieldChange {
+                        note: note.clone(),
+                        ..f.clone()
+                    });
+                }
                 expected = wanted;
             }
-            Err(reason) => edited
-                .refused
-                .push((f.clone(), format!("editing {}: {reason}", f.path))),
+            Err(reason) => {
+                for f in fields {
+                    let reason = format!("editing {}: {reason}", f.path);
+                    edited.refused.push((f.clone(), reason));
+                }
+            }
         }
     }
     Ok(edited)
@@ -411,6 +406,114 @@ fn documents(text: &str, which: &str) -> Result<Vec<Value>, String> {
 /// Whether `text` with `splices` applied parses, no document of it but one reads otherwise than
 /// `before` (git's file read whole, once per declaration), and the object on `line` reads back
 /// as `expected`: the reason otherwise, as an error of the edit (git's file itself parsed).
+/// What one edit of a declaration writes: a field, or a parent git lacks written whole for the
+/// fields under it (each alone would add the parent, and the second would add it again).
+enum Unit<'f> {
+    Field(&'f FieldChange),
+    /// The parent's path (after the declaration's prefix), its value, the fields it holds.
+    Parent(Vec<String>, Value, Vec<&'f FieldChange>),
+}
+
+/// The fields of a resource as edits: fields set under a mapping git does not have, through
+/// mappings only, are grouped under the first missing one.
+fn units<'f>(current: &Value, prefix: &[String], fields: &'f [FieldChange]) -> Vec<Unit<'f>> {
+    let mut units: Vec<Unit<'f>> = Vec::new();
+    let mut parents: std::collections::BTreeMap<Vec<String>, usize> = Default::default();
+    for f in fields {
+        let mut path = prefix.to_vec();
+        let Ok(rest) = parse_pointer(f.git_path.as_deref().unwrap_or(&f.path)) else {
+            units.push(Unit::Field(f));
+            continue;
+        };
+        path.extend(rest);
+        // The first segment git lacks, under a mapping git has, with mappings only below it.
+        let missing = (1..path.len()).find(|&n| {
+            pointer(current, &path[..n]).is_none()
+                && pointer(current, &path[..n - 1]).is_some_and(Value::is_object)
+        });
+        let Some(n) = missing.filter(|&n| {
+            f.git.is_null()
+                && !f.live.is_null()
+                && path[n..]
+                    .iter()
+                    .all(|s| s != "-" && s.parse::<usize>().is_err())
+        }) else {
+            units.push(Unit::Field(f));
+            continue;
+        };
+        let parent = path[..n].to_vec();
+        match parents.get(&parent) {
+            Some(&at) => {
+                if let Unit::Parent(_, merged, grouped) = &mut units[at] {
+                    set_pointer(merged, &path[n..], Some(f.live.clone()));
+                    grouped.push(f);
+                }
+            }
+            None => {
+                let mut value = Value::Object(Default::default());
+                set_pointer(&mut value, &path[n..], Some(f.live.clone()));
+                parents.insert(parent.clone(), units.len());
+                units.push(Unit::Parent(parent, value, vec![f]));
+            }
+        }
+    }
+    // A parent that holds one field is that field's own edit.
+    units
+        .into_iter()
+        .map(|u| match u {
+            Unit::Parent(_, _, fields) if fields.len() == 1 => Unit::Field(fields[0]),
+            other => other,
+        })
+        .collect()
+}
+
+/// A field's path in git's text, its live value, its path in the declaration as edited so far.
+type FieldPath<'f> = (Vec<String>, Option<&'f Value>, Vec<String>);
+
+/// Where a field is edited in git's text, the live value it takes there (`None`: removed), and
+/// where it is in the declaration as edited so far (`expected`: the elements removed before it
+/// are gone). `Err` when git no longer holds the scanned value.
+fn field_path<'f>(
+    current: &Value,
+    expected: &Value,
+    prefix: &[String],
+    f: &'f FieldChange,
+) -> Result<FieldPath<'f>, String> {
+    let mut path = prefix.to_vec();
+    let pointer_text = f.git_path.as_deref().unwrap_or(&f.path);
+    path.extend(parse_pointer(pointer_text).map_err(|e| e.to_string())?);
+    // A declared list element the live list lacks: remove git's element equal to it.
+    if path.last().map(String::as_str) == Some("-") && f.live.is_null() {
+        let parent = pointer(current, &path[..path.len() - 1]);
+        let index = parent
+            .and_then(Value::as_array)
+            .and_then(|items| items.iter().position(|i| i == &f.git))
+            .ok_or("the declared element is no longer in git")?;
+        path.pop();
+        path.push(index.to_string());
+    } else if !f.git.is_null() && pointer(current, &path) != Some(&f.git) {
+        return Err(format!(
+            "git no longer holds the scanned value at {} (changed since the scan?)",
+            f.path
+        ));
+    }
+    let live = (!f.live.is_null()).then_some(&f.live);
+    // The text is edited where git's file has the element; what it should read back as has
+    // lost the elements removed before this one.
+    let mut model_path = path.clone();
+    if live.is_none() && path.last().is_some_and(|s| s.parse::<usize>().is_ok()) {
+        let parent = &path[..path.len() - 1];
+        if let Some(at) = pointer(expected, parent)
+            .and_then(Value::as_array)
+            .and_then(|items| items.iter().position(|i| i == &f.git))
+        {
+            model_path.pop();
+            model_path.push(at.to_string());
+        }
+    }
+    Ok((path, live, model_path))
+}
+
 fn reads_back(
     (text, before): (&str, &Result<Vec<Value>, String>),
     splices: &[yaml_edit::Splice],
@@ -567,5 +670,73 @@ pub(super) fn set_pointer(value: &mut Value, path: &[String], new: Option<Value>
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ResourceKey, SourceRef};
+    use serde_json::json;
+
+    fn field(path: &str, live: Value) -> FieldChange {
+        FieldChange {
+            resource: "Deployment team/api".into(),
+            path: path.into(),
+            git_path: None,
+            git: Value::Null,
+            live,
+            changed_by: None,
+            changed_at: None,
+            line: None,
+            note: None,
+        }
+    }
+
+    /// Fields under a mapping git does not have are all edited, the mapping written once, in
+    /// block style; a field beside them is edited on its own.
+    #[test]
+    fn fields_under_one_missing_parent_are_all_edited() {
+        let text = "# head\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: team\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n        - name: api\n          image: api:1\n";
+        let key = ResourceKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: Some("team".into()),
+            name: "api".into(),
+        };
+        let mut report = ResourceReport::new("lab", "apps/v1", &key, Status::Drifted);
+        report.source = Some(SourceRef {
+            name: "team".into(),
+            file: "app.yaml".into(),
+            line: Some(2),
+            rendered: None,
+        });
+        let limits = "/spec/template/spec/containers/0/resources/limits";
+        let fields = [
+            field("/metadata/annotations/a", json!("x")),
+            field(&format!("{limits}/cpu"), json!("1")),
+            field("/metadata/annotations/b", json!("yes")),
+            field(&format!("{limits}/memory"), json!("1Gi")),
+            field("/spec/replicas", json!(3)),
+        ];
+        let edited = edit_resource(text, &report, &fields).unwrap();
+        assert!(edited.refused.is_empty(), "{:?}", edited.refused);
+        assert_eq!(edited.accepted.len(), 5);
+        let after = yaml_edit::apply(text, &edited.splices).unwrap();
+        let read: Value = serde_saphyr::from_str(&after).unwrap();
+        assert_eq!(
+            read["metadata"]["annotations"],
+            json!({"a": "x", "b": "yes"})
+        );
+        assert_eq!(
+            read["spec"]["template"]["spec"]["containers"][0]["resources"],
+            json!({"limits": {"cpu": "1", "memory": "1Gi"}})
+        );
+        assert_eq!(read["spec"]["replicas"], 3);
+        assert!(
+            after.contains("  annotations:\n    a: x\n    b: \"yes\"\n"),
+            "{after}"
+        );
+        assert_eq!(after.matches("annotations:").count(), 1, "{after}");
     }
 }

@@ -354,13 +354,87 @@ pub fn set_with(
     value: Option<&Value>,
     quoted: bool,
 ) -> Result<Vec<Splice>, String> {
+    set_noting(text, object, path, value, quoted).map(|(splices, _)| splices)
+}
+
+/// [`set_with`], with why a string that replaces a scalar was written double-quoted where the
+/// scalar was in another style (`None` when it kept its style, or `quoted` asked for quotes).
+pub fn set_noting(
+    text: &str,
+    object: &Node,
+    path: &[String],
+    value: Option<&Value>,
+    quoted: bool,
+) -> Result<(Vec<Splice>, Option<String>), String> {
     match (walk(object, path)?, value) {
-        (Found::Node(node, _), Some(value)) => replace(text, node, value, quoted),
-        (Found::Node(node, entry), None) => remove(text, object, path, node, entry),
-        (Found::Missing(parent, missing), Some(value)) => add(text, parent, &missing, value),
+        (Found::Node(node, _), Some(value)) => {
+            let splices = replace(text, node, value, quoted)?;
+            let note = match (&node.kind, value) {
+                (Kind::Scalar(_, style), Value::String(s)) if !quoted => {
+                    let written = splices.last().map_or("", |s| s.with.trim_start());
+                    (written.starts_with('"') && *style != ScalarStyle::DoubleQuoted)
+                        .then(|| why_quoted(*style, s))
+                }
+                _ => None,
+            };
+            Ok((splices, note))
+        }
+        (Found::Node(node, entry), None) => {
+            remove(text, object, path, node, entry).map(|s| (s, None))
+        }
+        (Found::Missing(parent, missing), Some(value)) => {
+            add(text, parent, &missing, value).map(|s| (s, None))
+        }
         // Already absent.
-        (Found::Missing(..), None) => Ok(Vec::new()),
+        (Found::Missing(..), None) => Ok((Vec::new(), None)),
     }
+}
+
+/// Why a string could not be written in a scalar's style: what plans say of a value written
+/// double-quoted instead.
+fn why_quoted(style: ScalarStyle, s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    let reason = match style {
+        ScalarStyle::Literal | ScalarStyle::Folded => {
+            let block = if style == ScalarStyle::Literal {
+                "a literal block"
+            } else {
+                "a folded block"
+            };
+            if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                format!("{block} cannot hold its control characters")
+            } else if s.trim_matches('\n').is_empty() {
+                format!("{block} cannot hold an empty string")
+            } else if s.starts_with('\t') {
+                format!("{block} cannot start with a tab")
+            } else if style == ScalarStyle::Folded
+                && s.split('\n').any(|l| l.starts_with([' ', '\t']))
+            {
+                "a folded block would fold its indented lines".to_string()
+            } else {
+                format!("{block} here cannot say the indentation its first line starts with")
+            }
+        }
+        ScalarStyle::SingleQuoted => "a single-quoted string of several lines folds them".into(),
+        _ if s.contains('\n') => {
+            "a string of several lines cannot be a block where it stands".into()
+        }
+        _ if s.is_empty() => "an empty plain scalar reads as null".into(),
+        _ if s.trim() != s => "a plain scalar loses its leading and trailing spaces".into(),
+        _ if matches!(lower.as_str(), "yes" | "no" | "on" | "off" | "y" | "n") => {
+            format!("plain, YAML 1.1 readers take `{s}` for a boolean")
+        }
+        _ if matches!(lower.as_str(), "true" | "false") => format!("plain, `{s}` is a boolean"),
+        _ if matches!(lower.as_str(), "null" | "~") => format!("plain, `{s}` is null"),
+        _ if s.parse::<f64>().is_ok() || s.starts_with("0x") || s.starts_with("0o") => {
+            format!("plain, `{s}` is a number")
+        }
+        _ if yaml11_special(s) => {
+            format!("plain, YAML 1.1 readers take `{s}` for a number, a date or a merge key")
+        }
+        _ => "plain, its characters (an indicator, `: ` or ` #`) would change how it reads".into(),
+    };
+    format!("written double-quoted: {reason}")
 }
 
 fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<Splice>, String> {
@@ -1067,6 +1141,45 @@ mod tests {
         assert_eq!(documents("a: 1\r---\nb: 2\n").starts.len(), 1);
         assert_eq!(documents("a: 1\n---\u{a0}x\n").starts.len(), 1);
         assert_eq!(documents("%YAML 1.2\n---\na: 1\n").starts.len(), 2);
+    }
+
+    /// A string written double-quoted where the scalar had another style says why; one kept in
+    /// its style says nothing.
+    #[test]
+    fn a_string_written_double_quoted_says_why() {
+        let text =
+            "data:\n  motd: >\n    one\n    two\n  mode: fast\n  tier: 'a'\n  quoted: \"x\"\n";
+        let docs = parse(text).unwrap();
+        let note = |path: &str, value: &str| {
+            let path = crate::model::pointer::parse(path).unwrap();
+            let (splices, note) =
+                set_noting(text, &docs[0], &path, Some(&json!(value)), false).unwrap();
+            let edited = apply(text, &splices).unwrap();
+            let read: Value = serde_saphyr::from_str(&edited).unwrap();
+            assert_eq!(
+                read.pointer(&format!("/{}", path.join("/"))).unwrap(),
+                value
+            );
+            note
+        };
+        assert_eq!(
+            note("/data/motd", "one\n  indented\n").as_deref(),
+            Some("written double-quoted: a folded block would fold its indented lines")
+        );
+        assert_eq!(note("/data/motd", "three\nfour\n"), None);
+        assert_eq!(
+            note("/data/mode", "2024-01-01").as_deref(),
+            Some(
+                "written double-quoted: plain, YAML 1.1 readers take `2024-01-01` for a number, a date or a merge key"
+            )
+        );
+        assert_eq!(
+            note("/data/mode", " padded").as_deref(),
+            Some("written double-quoted: a plain scalar loses its leading and trailing spaces")
+        );
+        assert_eq!(note("/data/mode", "slow"), None);
+        assert_eq!(note("/data/tier", "b"), None);
+        assert_eq!(note("/data/quoted", "yes"), None);
     }
 
     /// Applies `set` at `path` on the object starting at `line`; returns the new text.
