@@ -441,6 +441,26 @@ fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<S
     if node.anchored || matches!(node.kind, Kind::Alias) {
         return Err("the value is an anchor or alias".into());
     }
+    // An empty value (`key:` and nothing after it) is where its key's colon ends; what is
+    // written there stands after a space.
+    let after_colon;
+    let (node, space) = match node.kind {
+        Kind::Scalar(..) if node.span.is_empty() => {
+            let rest = &text[node.span.start..];
+            match rest.find([':', '\n']) {
+                Some(i) if rest[i..].starts_with(':') => {
+                    let at = node.span.start + i + 1;
+                    after_colon = Node {
+                        span: at..at,
+                        ..node.clone()
+                    };
+                    (&after_colon, " ")
+                }
+                _ => (node, ""),
+            }
+        }
+        _ => (node, ""),
+    };
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     if let (Kind::Scalar(_, style @ (ScalarStyle::Literal | ScalarStyle::Folded)), Value::String(s)) =
         (&node.kind, value)
@@ -457,6 +477,15 @@ fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<S
         && !quoted
         && s.trim_end_matches('\n').contains('\n')
         && let Some(splice) = literal_block(text, node, s, newline)
+    {
+        return Ok(vec![splice]);
+    }
+    // A collection where a one-line scalar stood after its key: a block under the key.
+    if let (
+        Kind::Scalar(_, ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted),
+        Some(lines),
+    ) = (&node.kind, block_lines(value))
+        && let Some(splice) = block_under_key(text, node, &lines, newline)
     {
         return Ok(vec![splice]);
     }
@@ -501,11 +530,53 @@ fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<S
                 with,
             }]);
         }
+        // A mapping that starts on its list item's dash line (`- name: a`): the first entry
+        // stays on that line, the others under it.
+        // Written as a list's element (`name` first), less the dash and its indentation.
+        if let (Kind::Map(..), Value::Object(_), Some(lines)) = (
+            &node.kind,
+            value,
+            block_lines(&Value::Array(vec![value.clone()])),
+        ) && text[line_start..range.start].trim_end().ends_with('-')
+            && text[line_start..range.start]
+                .chars()
+                .all(|c| c == '-' || c == ' ')
+        {
+            let column = range.start - line_start;
+            let lines: Vec<String> = lines.iter().map(|l| l[2..].to_string()).collect();
+            let mut with = lines[0].clone();
+            with.push_str(&indented(&lines[1..], column, newline));
+            return Ok(vec![Splice { range, with }]);
+        }
     }
     Ok(vec![Splice {
         range,
-        with: rendered,
+        with: format!("{space}{rendered}"),
     }])
+}
+
+/// A one-line scalar after its key (`key: value`, nothing after it but the line's end) replaced
+/// by a collection in block style, two columns in from the key. `None` elsewhere (flow context,
+/// a comment after the value, a list item's own scalar).
+fn block_under_key(text: &str, node: &Node, lines: &[String], newline: &str) -> Option<Splice> {
+    let line_start = text[..node.span.start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..node.span.start];
+    let line_end = text[node.span.end..]
+        .find('\n')
+        .map_or(text.len(), |i| node.span.end + i);
+    let after = text[node.span.end.min(line_end)..line_end].trim_end_matches('\r');
+    if before.contains(['{', '[', '#'])
+        || !before.trim_end().ends_with(':')
+        || !after.trim().is_empty()
+    {
+        return None;
+    }
+    let key_end = line_start + before.trim_end().len();
+    let base = indicator_base(text, node.span.start);
+    Some(Splice {
+        range: key_end..node.span.end,
+        with: indented(lines, base + 2, newline),
+    })
 }
 
 /// Where a node's content ends: a block scalar's with its last content line (the parser's span
@@ -1141,6 +1212,41 @@ mod tests {
         assert_eq!(documents("a: 1\r---\nb: 2\n").starts.len(), 1);
         assert_eq!(documents("a: 1\n---\u{a0}x\n").starts.len(), 1);
         assert_eq!(documents("%YAML 1.2\n---\na: 1\n").starts.len(), 2);
+    }
+
+    /// Collections that replace a scalar after its key, or a list item's mapping, are written in
+    /// block style; an empty value takes a scalar after its key.
+    #[test]
+    fn collections_replacing_scalars_and_list_items_are_block_style() {
+        let text = "spec:\n  selector: null\n  ports:\n    - name: http\n      port: 80\n  empty:\n  note: x # why\n";
+        let value = json!({"app": "web", "tier": "front"});
+        assert_eq!(
+            edit(text, 1, "/spec/selector", Some(value.clone())).unwrap(),
+            "spec:\n  selector:\n    app: web\n    tier: front\n  ports:\n    - name: http\n      port: 80\n  empty:\n  note: x # why\n"
+        );
+        assert_eq!(
+            edit(
+                text,
+                1,
+                "/spec/ports/0",
+                Some(json!({"port": 8080, "name": "web", "protocol": "TCP"}))
+            )
+            .unwrap(),
+            "spec:\n  selector: null\n  ports:\n    - name: web\n      port: 8080\n      protocol: TCP\n  empty:\n  note: x # why\n"
+        );
+        let filled = edit(text, 1, "/spec/empty", Some(json!("now"))).unwrap();
+        let read: Value = serde_saphyr::from_str(&filled).unwrap();
+        assert_eq!(read["spec"]["empty"], "now", "{filled}");
+        let listed = edit(text, 1, "/spec/empty", Some(json!(["a", "b"]))).unwrap();
+        assert!(
+            listed.contains("  empty:\n    - a\n    - b\n  note"),
+            "{listed}"
+        );
+        // A comment after the value: it stays, the collection in flow style beside it.
+        let commented = edit(text, 1, "/spec/note", Some(value)).unwrap();
+        let read: Value = serde_saphyr::from_str(&commented).unwrap();
+        assert_eq!(read["spec"]["note"]["tier"], "front", "{commented}");
+        assert!(commented.contains("# why"), "{commented}");
     }
 
     /// A string written double-quoted where the scalar had another style says why; one kept in
