@@ -188,44 +188,119 @@ fn a_plan_reads_git_at_the_commit_its_scan_read() {
     assert_eq!(web["live"], 5);
 }
 
-#[test]
-fn rendered_sources_get_a_suggestion_in_place_of_an_edit() {
+/// A prod overlay of a base, as teams write them: a name prefix and namespace, an `images:`
+/// entry, a patch file that sets the replicas, a JSON patch adding an env var.
+fn overlay_repo() -> Repo {
     let repo = Repo::new();
     repo.write(
-        "k/kustomization.yaml",
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\n",
+        "base/web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: registry.example.com/shop/web:1.0.0\n          env:\n            - name: LOG_LEVEL\n              value: info\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: blue\n",
+    );
+    repo.write("base/kustomization.yaml", "resources:\n  - web.yaml\n");
+    repo.write(
+        "overlays/prod/kustomization.yaml",
+        "# Production.\nnamePrefix: prod-\nnamespace: shop-prod\nresources:\n  - ../../base\nimages:\n  - name: registry.example.com/shop/web\n    newTag: 1.0.3 # pinned by release\npatches:\n  - path: web.yaml\n  - target:\n      kind: Deployment\n      name: web\n    patch: |-\n      - op: add\n        path: /spec/template/spec/containers/0/env/-\n        value:\n          name: REGION\n          value: eu-west-1\n",
     );
     repo.write(
-        "k/cm.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\ndata:\n  mode: blue\n",
+        "overlays/prod/web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          resources:\n            limits:\n              memory: 256Mi\n",
     );
-    repo.commit("kustomization");
-    repo.write(
-        "live/cm.json",
-        r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"team"},"data":{"mode":"green"}}]}"#,
-    );
+    repo.commit("overlays");
+    repo
+}
+
+#[test]
+fn live_changes_to_an_overlays_objects_are_written_into_the_overlay_and_render_as_live() {
+    let repo = overlay_repo();
+    // Live: the overlay's render, changed by hand: a new image tag, six replicas, a debug log
+    // level, a memory limit raised, a ConfigMap's value changed.
+    let rendered = support::output_of(&kubectl(), &["kustomize", "overlays/prod"], repo.path());
+    let mut live = support::as_live(&rendered);
+    for object in &mut live {
+        if object["kind"] == "Deployment" {
+            object["spec"]["replicas"] = serde_json::json!(6);
+            let container = &mut object["spec"]["template"]["spec"]["containers"][0];
+            container["image"] = serde_json::json!("registry.example.com/shop/web:1.0.4");
+            container["env"][0]["value"] = serde_json::json!("debug");
+            container["resources"]["limits"]["memory"] = serde_json::json!("512Mi");
+        } else {
+            object["data"]["mode"] = serde_json::json!("green");
+        }
+    }
+    support::write_list(&repo.path().join("live/objects.json"), &live);
     repo.write(
         "gitdrift.yaml",
         &format!(
-            "sources:\n  - name: team\n    repo: .\n    render: kustomize\n    paths: [k]\n    target: lab\n    kustomize:\n      binary: {}\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - kind: ConfigMap\n",
+            "sources:\n  - name: shop\n    repo: .\n    render: kustomize\n    paths: [overlays/prod]\n    target: lab\n    kustomize:\n      binary: {}\ntargets:\n  - name: lab\n    snapshot: ./live\nremediation:\n  adopt:\n    - namespace: shop-prod\n",
             kubectl().display()
         ),
     );
     let run = gitdrift(repo.path(), &["remediate", "--format", "json"], &[]);
     assert_eq!(run.code, 0, "{}", run.all());
     let plan = run.json();
-    assert_eq!(plan["changes"], serde_json::json!([]), "{plan:#}");
-    let suggestion = &plan["suggestions"][0];
-    assert_eq!(suggestion["resource"], "ConfigMap team/settings");
+    assert_eq!(plan["suggestions"], serde_json::json!([]), "{plan:#}");
+    let notes: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["fields"].as_array().unwrap())
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["note"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let note_of = |path: &str| {
+        notes
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, n)| n.as_str())
+            .unwrap_or_else(|| panic!("{path} planned: {notes:?}"))
+    };
+    let container = "/spec/template/spec/containers/0";
     assert!(
-        suggestion["reason"]
-            .as_str()
-            .unwrap()
-            .contains("rendered by kustomize from k"),
-        "{suggestion:#}"
+        note_of(&format!("{container}/image"))
+            .contains("`images:` entry for registry.example.com/shop/web"),
+        "{notes:?}"
     );
-    assert_eq!(suggestion["fields"][0]["path"], "/data/mode");
-    assert_eq!(suggestion["fields"][0]["live"], "green");
+    assert!(
+        note_of("/spec/replicas").contains("`replicas:`"),
+        "{notes:?}"
+    );
+    assert!(
+        note_of(&format!("{container}/env/0/value")).contains("overlays/prod/web.yaml"),
+        "{notes:?}"
+    );
+    assert!(
+        note_of(&format!("{container}/resources/limits/memory")).contains("overlays/prod/web.yaml"),
+        "{notes:?}"
+    );
+    assert!(
+        note_of("/data/mode").contains("gitdrift-configmap-settings.yaml"),
+        "{notes:?}"
+    );
+    // Applied as a patch, the overlay renders what runs, and a scan finds it in sync.
+    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "fix.patch"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    git(repo.path(), &["apply", "fix.patch"]);
+    let kustomization =
+        std::fs::read_to_string(repo.path().join("overlays/prod/kustomization.yaml")).unwrap();
+    assert!(
+        kustomization.starts_with("# Production.\nnamePrefix: prod-\n")
+            && kustomization.contains("    newTag: 1.0.4 # pinned by release\n")
+            && kustomization.contains("      - op: add\n"),
+        "{kustomization}"
+    );
+    let patch = std::fs::read_to_string(repo.path().join("overlays/prod/web.yaml")).unwrap();
+    assert!(patch.contains("              memory: 512Mi\n"), "{patch}");
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "adopt"]);
+    let report = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    for r in report["resources"].as_array().unwrap() {
+        assert_eq!(r["status"], "in_sync", "{r:#}");
+    }
+    assert_eq!(report["summary"]["resources"], 2, "{report:#}");
 }
 
 #[test]

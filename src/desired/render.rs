@@ -188,6 +188,45 @@ pub fn render(source: &Source, commit: &str, files: &[TreeFile], limits: &Limits
     out
 }
 
+/// Renders one kustomization (or the chart) of a source from `files` (the tree at a commit, with
+/// a remediation plan's edits written over it), as a scan would but uncached: what a plan checks
+/// its overlay and values edits with. The objects as values, in the tool's order, Kustomize's
+/// origin annotation removed.
+pub fn render_values(
+    source: &Source,
+    path: &str,
+    files: &[TreeFile],
+    limits: &Limits,
+) -> Result<Vec<Value>, RenderError> {
+    let ws = Workspace::export(files)?;
+    let text = match &source.render {
+        Render::Kustomize(k) => kustomize(&ws, k, path, source.render_timeout)?,
+        Render::Helm(h) => helm(&ws, h, source.render_timeout)?,
+        Render::Plain => return Ok(Vec::new()),
+    };
+    let parsed = manifest::parse(path, text.as_bytes(), Syntax::Yaml, limits);
+    if let Some(error) = parsed.errors.first() {
+        return Err(RenderError::Failed {
+            tool: if matches!(source.render, Render::Helm(_)) {
+                "helm"
+            } else {
+                "kustomize"
+            },
+            path: path.to_string(),
+            message: format!("its output does not read: {}", error.message),
+        });
+    }
+    Ok(parsed
+        .objects
+        .into_iter()
+        .map(|object| {
+            let mut value = object.value().into_owned();
+            take_origin_annotation(&mut value);
+            value
+        })
+        .collect())
+}
+
 /// The exported tree in a private folder (mode 0700), removed when dropped.
 struct Workspace {
     dir: tempfile::TempDir,

@@ -13,6 +13,7 @@ pub mod gitlab;
 mod imports;
 pub mod lines;
 pub mod local;
+mod overlay;
 mod planning;
 pub mod propose;
 pub mod yaml_edit;

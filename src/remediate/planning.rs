@@ -49,7 +49,43 @@ pub fn repo_path(repo: &RepoLocation, cache_dir: &Path) -> Result<PathBuf, Strin
 }
 
 /// A resource and the fields of it git adopts.
-type Adoption<'r> = (&'r ResourceReport, Vec<FieldChange>);
+pub(super) type Adoption<'r> = (&'r ResourceReport, Vec<FieldChange>);
+
+/// Every file of a repository at a commit (blobs within `max_bytes`): the tree a render of an
+/// edited overlay or chart runs on.
+pub(super) fn tree_at(
+    repo: &RepoLocation,
+    cache_dir: &Path,
+    commit: &str,
+    max_bytes: u64,
+) -> Result<Vec<crate::desired::git::TreeFile>, String> {
+    let path = repo_path(repo, cache_dir)?;
+    let repo = gix::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| e.to_string())?;
+    let tree = repo
+        .find_commit(id)
+        .map_err(|e| e.to_string())?
+        .tree()
+        .map_err(|e| e.to_string())?;
+    let entries = tree
+        .traverse()
+        .breadthfirst
+        .files()
+        .map_err(|e| e.to_string())?;
+    let mut files = Vec::new();
+    for entry in entries.into_iter().filter(|e| e.mode.is_blob()) {
+        let header = repo.find_header(entry.oid).map_err(|e| e.to_string())?;
+        if header.size() > max_bytes {
+            continue;
+        }
+        let mut blob = repo.find_blob(entry.oid).map_err(|e| e.to_string())?;
+        files.push(crate::desired::git::TreeFile {
+            path: entry.filepath.to_string(),
+            bytes: blob.take_data(),
+        });
+    }
+    Ok(files)
+}
 
 /// Computes the plan for a report under the configuration's `remediation` settings.
 pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
@@ -57,6 +93,8 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
     let mut out = Plan::default();
     // (source, file) → the resources and fields to change there.
     let mut per_file: BTreeMap<(String, String), Vec<Adoption<'_>>> = BTreeMap::new();
+    // (source, overlay folder) → the same, for objects a Kustomize overlay renders.
+    let mut per_overlay: BTreeMap<(String, String), Vec<Adoption<'_>>> = BTreeMap::new();
     for r in report.resources.iter() {
         let Some(source) = &r.source else {
             continue;
@@ -134,6 +172,13 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
             out.suggestions.push(suggest(
                 "secret values are never written into git by gitdrift: change them where they are kept".into(),
             ));
+            continue;
+        }
+        if let Some(rendered) = source.rendered.as_ref().filter(|r| r.tool == "kustomize") {
+            per_overlay
+                .entry((source.name.clone(), rendered.path.clone()))
+                .or_default()
+                .push((r, fields));
             continue;
         }
         if let Some(rendered) = &source.rendered {
@@ -240,6 +285,32 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
             fields: accepted.into_iter().flat_map(|((_, f), _)| f).collect(),
             new_file: false,
         });
+    }
+    for ((source_name, overlay), resources) in per_overlay {
+        let meta = report.scan.sources.iter().find(|s| s.name == source_name);
+        let config_source = config.sources.iter().find(|s| s.name == source_name);
+        let (Some(commit), Some(config_source)) =
+            (meta.and_then(|m| m.commit.clone()), config_source)
+        else {
+            for (r, fields) in resources {
+                out.suggestions.push(Suggestion {
+                    resource: describe(r),
+                    source: source_name.clone(),
+                    file: overlay.clone(),
+                    reason: "the source was not read".into(),
+                    fields,
+                });
+            }
+            continue;
+        };
+        super::overlay::plan(
+            config,
+            &commit,
+            cache_dir,
+            (config_source, &overlay),
+            resources,
+            &mut out,
+        );
     }
     out
 }

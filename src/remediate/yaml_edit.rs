@@ -1158,25 +1158,146 @@ fn plain_safe(s: &str) -> bool {
 }
 
 /// Whether a YAML 1.1 reader (PyYAML, older Go and Ruby libraries) would read a plain string as
-/// something else: numbers with `_`, base 60 (`1:30`), binary, `.inf`, `.nan`, dates and
-/// timestamps, `=` and `<<`. Such strings are quoted, whatever a YAML 1.2 reader would say.
+/// something else: integers (with `_`, binary, octal, hexadecimal, base 60 as in `1:30`), floats
+/// (`.5`, `1.`, `1.5e+3`, base 60, `.inf`, `.nan`), dates and timestamps, `=` and `<<`; PyYAML's
+/// resolvers, written out. Such strings are quoted, whatever a YAML 1.2 reader would say.
 fn yaml11_special(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    if matches!(
-        lower.trim_start_matches(['+', '-']),
-        ".inf" | ".nan" | "=" | "<<"
-    ) {
+    matches!(s, "=" | "<<") || yaml11_int(s) || yaml11_float(s) || yaml11_timestamp(s)
+}
+
+fn unsigned(s: &str) -> &str {
+    s.strip_prefix(['+', '-']).unwrap_or(s)
+}
+
+fn digits_or_underscores(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_digit() || c == '_')
+}
+
+/// `[0-5]?[0-9]`: a base 60 digit.
+fn sexagesimal(part: &str) -> bool {
+    match part.as_bytes() {
+        [d] => d.is_ascii_digit(),
+        [t, d] => (b'0'..=b'5').contains(t) && d.is_ascii_digit(),
+        _ => false,
+    }
+}
+
+fn yaml11_int(s: &str) -> bool {
+    let u = unsigned(s);
+    if let Some(bits) = u.strip_prefix("0b") {
+        return !bits.is_empty() && bits.chars().all(|c| matches!(c, '0' | '1' | '_'));
+    }
+    if let Some(hex) = u.strip_prefix("0x") {
+        return !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit() || c == '_');
+    }
+    if u == "0" {
         return true;
     }
-    let unsigned = s.trim_start_matches(['+', '-']);
-    let numeric = unsigned.starts_with(|c: char| c.is_ascii_digit())
-        || (unsigned.starts_with('.') && unsigned[1..].starts_with(|c: char| c.is_ascii_digit()));
-    let number_chars = |c: char| c.is_ascii_hexdigit() || "_:.+-xXoObB".contains(c);
-    let date = s.len() >= 6
-        && s.as_bytes()[..4].iter().all(u8::is_ascii_digit)
-        && s.as_bytes()[4] == b'-'
-        && s.as_bytes()[5].is_ascii_digit();
-    (numeric && unsigned.chars().all(number_chars)) || date
+    if let Some(octal) = u.strip_prefix('0') {
+        return !octal.is_empty() && octal.chars().all(|c| matches!(c, '0'..='7' | '_'));
+    }
+    let mut parts = u.split(':');
+    let first = parts.next().unwrap_or_default();
+    first.starts_with(|c: char| matches!(c, '1'..='9'))
+        && digits_or_underscores(first)
+        && parts.all(sexagesimal)
+}
+
+fn yaml11_float(s: &str) -> bool {
+    if matches!(s, ".nan" | ".NaN" | ".NAN") || matches!(unsigned(s), ".inf" | ".Inf" | ".INF") {
+        return true;
+    }
+    let exponent = |e: &str| {
+        e.len() >= 2 && e.starts_with(['+', '-']) && e[1..].chars().all(|c| c.is_ascii_digit())
+    };
+    let fraction = |f: &str, base60: bool| match f.find(['e', 'E']) {
+        Some(i) => !base60 && digits_or_underscores(&f[..i]) && exponent(&f[i + 1..]),
+        None => digits_or_underscores(f),
+    };
+    // `.5`: no sign.
+    if let Some(rest) = s.strip_prefix('.') {
+        return rest.starts_with(|c: char| c.is_ascii_digit()) && fraction(rest, false);
+    }
+    let Some((whole, frac)) = unsigned(s).split_once('.') else {
+        return false;
+    };
+    let mut parts = whole.split(':');
+    let first = parts.next().unwrap_or_default();
+    let base60: Vec<&str> = parts.collect();
+    first.starts_with(|c: char| c.is_ascii_digit())
+        && digits_or_underscores(first)
+        && base60.iter().all(|p| sexagesimal(p))
+        && fraction(frac, !base60.is_empty())
+}
+
+fn yaml11_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    // `YYYY-MM-DD`.
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9];
+        return digits.iter().all(|&i| b[i].is_ascii_digit());
+    }
+    // Between `min` and `max` digits from `at`, moving past them.
+    let take = |min: usize, max: usize, at: &mut usize| {
+        let start = *at;
+        while *at < b.len() && *at - start < max && b[*at].is_ascii_digit() {
+            *at += 1;
+        }
+        *at - start >= min
+    };
+    let mut at = 0;
+    let expect = |c: u8, at: &mut usize| {
+        let ok = b.get(*at) == Some(&c);
+        *at += usize::from(ok);
+        ok
+    };
+    if !(take(4, 4, &mut at)
+        && expect(b'-', &mut at)
+        && take(1, 2, &mut at)
+        && expect(b'-', &mut at)
+        && take(1, 2, &mut at))
+    {
+        return false;
+    }
+    // `T`, `t`, or spaces and tabs.
+    match b.get(at) {
+        Some(b'T' | b't') => at += 1,
+        Some(b' ' | b'\t') => {
+            while matches!(b.get(at), Some(b' ' | b'\t')) {
+                at += 1;
+            }
+        }
+        _ => return false,
+    }
+    if !(take(1, 2, &mut at)
+        && expect(b':', &mut at)
+        && take(2, 2, &mut at)
+        && expect(b':', &mut at)
+        && take(2, 2, &mut at))
+    {
+        return false;
+    }
+    if expect(b'.', &mut at) {
+        take(0, usize::MAX, &mut at);
+    }
+    while matches!(b.get(at), Some(b' ' | b'\t')) {
+        at += 1;
+    }
+    match b.get(at) {
+        None => true,
+        Some(b'Z') => at + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            at += 1;
+            if !take(1, 2, &mut at) {
+                return false;
+            }
+            if expect(b':', &mut at) && !take(2, 2, &mut at) {
+                return false;
+            }
+            at == b.len()
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -1212,6 +1333,56 @@ mod tests {
         assert_eq!(documents("a: 1\r---\nb: 2\n").starts.len(), 1);
         assert_eq!(documents("a: 1\n---\u{a0}x\n").starts.len(), 1);
         assert_eq!(documents("%YAML 1.2\n---\na: 1\n").starts.len(), 2);
+    }
+
+    /// The YAML 1.1 resolvers agree with PyYAML's on what is not a string.
+    #[test]
+    fn yaml11_specials_are_pyyamls() {
+        for special in [
+            "1_000",
+            "0b101",
+            "017",
+            "0x1F",
+            "+12",
+            "1:30",
+            "190:20:30",
+            "1.5",
+            "1.",
+            ".5",
+            "-1.5e+3",
+            "1:30.5",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "2024-01-31",
+            "2001-12-14t21:59:43.10-05:00",
+            "2001-12-14 21:59:43.10 Z",
+            "2001-1-2T3:04:05",
+            "=",
+            "<<",
+        ] {
+            assert!(yaml11_special(special), "{special}");
+        }
+        for string in [
+            "1.0.3",
+            "8000-9000",
+            "1.4.2-rc.1",
+            "v1.2",
+            "1:60",
+            "1.5e3",
+            "0b2",
+            "0x",
+            "09",
+            "2024-1-2",
+            "2024-01-31x",
+            ".5.5",
+            "1e+5",
+            "12:30:45abc",
+            "-",
+            "1-2",
+        ] {
+            assert!(!yaml11_special(string), "{string}");
+        }
     }
 
     /// Collections that replace a scalar after its key, or a list item's mapping, are written in
