@@ -304,6 +304,122 @@ fn live_changes_to_an_overlays_objects_are_written_into_the_overlay_and_render_a
 }
 
 #[test]
+fn live_changes_to_a_charts_objects_are_traced_to_values_keys_and_written_there() {
+    let repo = Repo::new();
+    repo.write(
+        "charts/shop/Chart.yaml",
+        "apiVersion: v2\nname: shop\nversion: 1.2.0\n",
+    );
+    repo.write(
+        "charts/shop/values.yaml",
+        "replicaCount: 1\nimage:\n  repository: registry.example.com/shop/web\n  tag: 1.0.0\nlogLevel: info\nport: 8080\n",
+    );
+    repo.write(
+        "charts/shop/templates/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web\n  labels:\n    tier: front\nspec:\n  replicas: {{ .Values.replicaCount }}\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n          env:\n            - name: LOG_LEVEL\n              value: {{ .Values.logLevel | quote }}\n          ports:\n            - containerPort: {{ .Values.port }}\n",
+    );
+    repo.write(
+        "environments/prod/values.yaml",
+        "# Production.\nreplicaCount: 3 # scaled for the launch\nimage:\n  tag: 1.0.3\n",
+    );
+    repo.commit("chart");
+    let tools = tempfile::tempdir().unwrap();
+    let helm = support::helm_stand_in(tools.path());
+    let rendered = support::output_of(
+        &helm,
+        &[
+            "template",
+            "shop",
+            "charts/shop",
+            "--namespace",
+            "shop-prod",
+            "--values",
+            "environments/prod/values.yaml",
+        ],
+        repo.path(),
+    );
+    let mut live = support::as_live(&rendered);
+    for object in &mut live {
+        object["metadata"]["namespace"] = serde_json::json!("shop-prod");
+        object["spec"]["replicas"] = serde_json::json!(5);
+        object["metadata"]["labels"]["tier"] = serde_json::json!("back");
+        let container = &mut object["spec"]["template"]["spec"]["containers"][0];
+        container["image"] = serde_json::json!("registry.example.com/shop/web:1.0.4");
+        container["env"][0]["value"] = serde_json::json!("debug");
+    }
+    support::write_list(&repo.path().join("live/objects.json"), &live);
+    repo.write(
+        "gitdrift.yaml",
+        &format!(
+            "sources:\n  - name: shop\n    repo: .\n    render: helm\n    path: charts/shop\n    target: prod\n    helm:\n      release: shop\n      namespace: shop-prod\n      values_files: [environments/prod/values.yaml]\n      binary: {}\ntargets:\n  - name: prod\n    snapshot: ./live\nremediation:\n  adopt:\n    - namespace: shop-prod\n",
+            helm.display()
+        ),
+    );
+    let run = gitdrift(repo.path(), &["remediate", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let plan = run.json();
+    let fields = plan["changes"][0]["fields"].as_array().unwrap();
+    let note_of = |path: &str| {
+        fields
+            .iter()
+            .find(|f| f["path"] == path)
+            .and_then(|f| f["note"].as_str())
+            .unwrap_or_else(|| panic!("{path} written: {plan:#}"))
+    };
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 1, "{plan:#}");
+    assert_eq!(plan["changes"][0]["file"], "environments/prod/values.yaml");
+    assert!(
+        note_of("/spec/replicas").contains("`replicaCount`"),
+        "{plan:#}"
+    );
+    assert!(
+        note_of("/spec/template/spec/containers/0/image").contains("`image.tag`"),
+        "{plan:#}"
+    );
+    assert!(
+        note_of("/spec/template/spec/containers/0/env/0/value").contains("`logLevel`"),
+        "{plan:#}"
+    );
+    // The label is written in the template: no key renders it.
+    let label = plan["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["fields"][0]["path"] == "/metadata/labels/tier")
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert!(
+        label["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no values key holds the rendered value"),
+        "{label:#}"
+    );
+    // Applied, the values file keeps its comments and the chart renders what runs.
+    let run = gitdrift(repo.path(), &["remediate", "--patch-out", "fix.patch"], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    git(repo.path(), &["apply", "fix.patch"]);
+    let values =
+        std::fs::read_to_string(repo.path().join("environments/prod/values.yaml")).unwrap();
+    assert!(
+        values.starts_with(
+            "# Production.\nreplicaCount: 5 # scaled for the launch\nimage:\n  tag: 1.0.4\n"
+        ) && values.contains("logLevel: debug"),
+        "{values}"
+    );
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "adopt"]);
+    let report = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    let web = &report["resources"][0];
+    let paths: Vec<&str> = web["drifts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/metadata/labels/tier"], "{web:#}");
+}
+
+#[test]
 fn the_local_provider_opens_updates_and_closes_one_branch_and_never_rewrites_anothers_commit() {
     let repo = demo(
         "remediation:\n  adopt:\n    - kind: Deployment\n      name: web\n      paths: [/spec/replicas]\n  provider: local\n",

@@ -16,6 +16,8 @@ pub mod local;
 mod overlay;
 mod planning;
 pub mod propose;
+mod rendered;
+mod values;
 pub mod yaml_edit;
 
 pub use describe::{SCAN_LINE, patch, pr_body, pr_title, render_plan, same_description};
@@ -218,11 +220,9 @@ mod tests {
             "{:?}",
             plan.suggestions
         );
-        assert!(
-            plan.suggestions[1]
-                .reason
-                .contains("rendered by helm from charts/x")
-        );
+        // Rendered output is never edited: its source (not read here) would be.
+        assert_eq!(plan.suggestions[1].resource, "AWS::EC2::Volume eu-west-1/x");
+        assert_eq!(plan.suggestions[1].reason, "the source was not read");
         assert_eq!(plan.suggestions[0].fields[0].live, json!("t3.large"));
     }
 }

@@ -6,306 +6,69 @@
 //! live has them, and nothing else in the render changes; a field no placement passes that check
 //! for is described instead, with why.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::planning::{Adoption, pointer, set_pointer, tree_at, value_of};
-use super::{FieldChange, FileChange, Plan, Suggestion, describe, yaml_edit};
-use crate::config::{Config, Render, Source};
-use crate::desired::git::TreeFile;
-use crate::desired::render::render_values;
+use super::planning::pointer;
+use super::rendered::{Attempt, Workbench, first_document, join, model, set_in};
+use super::{FieldChange, describe};
 use crate::judge::ResourceReport;
 use crate::model::pointer::parse as parse_pointer;
 
 /// The kustomization file names Kustomize looks for, in its order.
 const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
-/// Plans the adopted fields of the resources one overlay renders (`overlay`: its folder in the
-/// repository), adding file changes and suggestions to `out`.
-pub(super) fn plan(
-    config: &Config,
-    commit: &str,
-    cache_dir: &Path,
-    (source, overlay): (&Source, &str),
-    resources: Vec<Adoption<'_>>,
-    out: &mut Plan,
-) {
-    let describe_all = |reason: &str, out: &mut Plan| {
-        for (r, fields) in &resources {
-            out.suggestions
-                .push(suggestion(source, r, reason.to_string(), fields.clone()));
-        }
-    };
-    if !matches!(source.render, Render::Kustomize(_)) {
-        describe_all("not a Kustomize source", out);
-        return;
-    }
-    let files = match tree_at(
-        &source.repo,
-        cache_dir,
-        commit,
-        config.limits.max_file_bytes,
-    ) {
-        Ok(files) => files,
-        Err(err) => {
-            describe_all(&format!("cannot read the overlay: {err}"), out);
-            return;
-        }
-    };
+/// The ways of writing a field of the `at`th object the overlay renders, in the order they are
+/// tried: an image into `images:`, a replica count into `replicas:`, then a strategic-merge
+/// patch.
+pub(super) fn attempts(
+    bench: &Workbench<'_>,
+    r: &ResourceReport,
+    at: usize,
+    f: &FieldChange,
+) -> Vec<Result<Vec<Attempt>, String>> {
     let Some(kustomization) = KUSTOMIZATION_NAMES
         .iter()
-        .map(|name| join(overlay, name))
-        .find(|path| files.iter().any(|f| f.path == *path))
+        .map(|name| join(bench.path, name))
+        .find(|path| bench.text(path).is_some())
     else {
-        describe_all(
-            &format!(
-                "rendered by kustomize from {overlay}, which has no kustomization file at the scanned commit"
-            ),
-            out,
-        );
-        return;
+        return vec![Err(format!(
+            "{} has no kustomization file at the scanned commit",
+            bench.path
+        ))];
     };
-    let before = match render_values(source, overlay, &files, &config.limits) {
-        Ok(objects) => objects,
-        Err(err) => {
-            describe_all(&format!("cannot render the overlay again: {err}"), out);
-            return;
-        }
-    };
-    let mut state = Overlay {
-        config,
-        source,
-        overlay,
+    let overlay = Overlay {
+        bench,
         kustomization,
-        current: before.clone(),
-        files,
-        edited: BTreeMap::new(),
-        created: BTreeSet::new(),
-        written: BTreeMap::new(),
     };
-    for (r, fields) in resources {
-        let Some(at) = state.current.iter().position(|o| renders(o, r)) else {
-            out.suggestions.push(suggestion(
-                source,
-                r,
-                format!("rendered by kustomize from {overlay}, whose render does not hold it"),
-                fields,
-            ));
-            continue;
-        };
-        for f in fields {
-            match state.adopt(r, at, &f) {
-                Ok((file, note)) => state.written.entry(file).or_default().push(FieldChange {
-                    note: Some(note),
-                    ..f
-                }),
-                Err(reason) => out.suggestions.push(suggestion(
-                    source,
-                    r,
-                    format!("editing {} in the overlay {overlay}: {reason}", f.path),
-                    vec![f],
-                )),
-            }
-        }
+    let path = parse_pointer(&f.path).unwrap_or_default();
+    let mut attempts = Vec::new();
+    if is_image(&path) && f.git.is_string() && f.live.is_string() {
+        attempts.push(overlay.images(f).map(|a| vec![a]));
     }
-    for (file, after) in &state.edited {
-        let before = state
-            .files
-            .iter()
-            .find(|f| f.path == *file)
-            .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
-            .unwrap_or_default();
-        out.changes.push(FileChange {
-            source: source.name.clone(),
-            target: source.target.clone(),
-            commit: commit.to_string(),
-            file: file.clone(),
-            before,
-            after: after.clone(),
-            fields: state.written.remove(file).unwrap_or_default(),
-            new_file: state.created.contains(file),
-        });
+    if f.path == "/spec/replicas" && f.live.is_u64() {
+        attempts.push(overlay.replicas(r, f));
     }
+    attempts.push(overlay.patch(r, at, f));
+    attempts
 }
 
-/// A suggestion for fields of a resource an overlay renders.
-fn suggestion(
-    source: &Source,
-    r: &ResourceReport,
-    reason: String,
-    fields: Vec<FieldChange>,
-) -> Suggestion {
-    Suggestion {
-        resource: describe(r),
-        source: source.name.clone(),
-        file: r.source.as_ref().map_or_else(String::new, |s| s.place()),
-        reason,
-        fields,
-    }
-}
-
-/// `dir/name`, or `name` for the repository's root.
-fn join(dir: &str, name: &str) -> String {
-    let dir = dir.trim_end_matches('/');
-    if dir.is_empty() || dir == "." {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-/// Whether a rendered object is the resource reported.
-fn renders(object: &Value, r: &ResourceReport) -> bool {
-    let field = |p: &str| object.pointer(p).and_then(Value::as_str);
-    field("/kind") == Some(r.kind.as_str())
-        && field("/apiVersion") == Some(r.api_version.as_str())
-        && field("/metadata/name") == Some(r.name.as_str())
-        && match field("/metadata/namespace") {
-            Some(ns) => Some(ns) == r.namespace.as_deref(),
-            None => true,
-        }
-}
-
-/// One overlay's plan in the making.
-struct Overlay<'a> {
-    config: &'a Config,
-    source: &'a Source,
-    overlay: &'a str,
+/// An overlay being edited: the plan's workbench and its kustomization file.
+struct Overlay<'w, 'a> {
+    bench: &'w Workbench<'a>,
     /// The kustomization file's path in the repository.
     kustomization: String,
-    /// The render as the edits accepted so far make it.
-    current: Vec<Value>,
-    /// The tree at the scanned commit.
-    files: Vec<TreeFile>,
-    /// Files edited or created so far, whole.
-    edited: BTreeMap<String, String>,
-    /// Those of them that are new.
-    created: BTreeSet<String>,
-    /// The fields written, by the file that holds their value.
-    written: BTreeMap<String, Vec<FieldChange>>,
 }
 
-/// Where a field's value can go in an overlay, in the order they are tried.
-#[derive(Clone, Copy, Debug)]
-enum Placement {
-    Images,
-    Replicas,
-    Patch,
-}
-
-impl Overlay<'_> {
-    /// A file's text as edited so far (or as committed; empty when it does not exist).
+impl Overlay<'_, '_> {
     fn text(&self, file: &str) -> Option<String> {
-        self.edited.get(file).cloned().or_else(|| {
-            self.files
-                .iter()
-                .find(|f| f.path == file)
-                .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
-        })
+        self.bench.text(file)
     }
 
     /// The kustomization as it reads now.
     fn kustomization_value(&self) -> Result<Value, String> {
-        let text = self.text(&self.kustomization).unwrap_or_default();
-        first_document(&text).map(|(_, value)| value)
-    }
-
-    /// Writes one field of the `at`th rendered object into the overlay: the first placement
-    /// whose edits render the field as live has it and change nothing else. Returns the file
-    /// that holds the value and where it went.
-    fn adopt(
-        &mut self,
-        r: &ResourceReport,
-        at: usize,
-        f: &FieldChange,
-    ) -> Result<(String, String), String> {
-        let mut expected = self.current[at].clone();
-        model(&mut expected, f)?;
-        let path = parse_pointer(&f.path).map_err(|e| e.to_string())?;
-        let mut placements = Vec::new();
-        if is_image(&path) && f.git.is_string() && f.live.is_string() {
-            placements.push(Placement::Images);
-        }
-        if f.path == "/spec/replicas" && f.live.is_u64() {
-            placements.push(Placement::Replicas);
-        }
-        placements.push(Placement::Patch);
-        let mut failure = String::from("no placement found");
-        for placement in placements {
-            let attempts = match placement {
-                Placement::Images => self.images(f).map(|a| vec![a]),
-                Placement::Replicas => self.replicas(r, f),
-                Placement::Patch => self.patch(r, at, f),
-            };
-            let attempts = match attempts {
-                Ok(attempts) => attempts,
-                Err(err) => {
-                    failure = err;
-                    continue;
-                }
-            };
-            for attempt in attempts {
-                match self.check(&attempt.files, at, &expected) {
-                    Ok(()) => {
-                        for (file, text) in attempt.files {
-                            if self.text(&file).is_none() {
-                                self.created.insert(file.clone());
-                            }
-                            self.edited.insert(file, text);
-                        }
-                        self.current[at] = expected;
-                        return Ok((attempt.holder, attempt.note));
-                    }
-                    Err(err) => failure = format!("{} ({err})", attempt.note),
-                }
-            }
-        }
-        Err(failure)
-    }
-
-    /// Renders the overlay with `files` written over the edits so far: the `at`th object must
-    /// render as `expected`, every other as it does now.
-    fn check(
-        &self,
-        files: &BTreeMap<String, String>,
-        at: usize,
-        expected: &Value,
-    ) -> Result<(), String> {
-        let mut tree: Vec<TreeFile> = Vec::with_capacity(self.files.len() + files.len());
-        let mut written: BTreeMap<&str, &str> = BTreeMap::new();
-        for (file, text) in self.edited.iter().chain(files) {
-            written.insert(file, text);
-        }
-        for f in &self.files {
-            if !written.contains_key(f.path.as_str()) {
-                tree.push(TreeFile {
-                    path: f.path.clone(),
-                    bytes: f.bytes.clone(),
-                });
-            }
-        }
-        for (file, text) in written {
-            tree.push(TreeFile {
-                path: file.to_string(),
-                bytes: text.as_bytes().to_vec(),
-            });
-        }
-        let after = render_values(self.source, self.overlay, &tree, &self.config.limits)
-            .map_err(|e| format!("the edited overlay does not render: {e}"))?;
-        if after.len() != self.current.len() {
-            return Err("the edited overlay renders another set of objects".into());
-        }
-        for (i, (got, now)) in after.iter().zip(&self.current).enumerate() {
-            if i == at && got != expected {
-                return Err("the edited overlay does not render the live value".into());
-            }
-            if i != at && got != now {
-                return Err("the edit changes another object of the render".into());
-            }
-        }
-        Ok(())
+        first_document(&self.text(&self.kustomization).unwrap_or_default())
     }
 
     /// An image written into the kustomization's `images:`: the entry that renders git's image
@@ -457,7 +220,7 @@ impl Overlay<'_> {
         at: usize,
         f: &FieldChange,
     ) -> Result<Vec<Attempt>, String> {
-        let patch = smp(&self.current[at], f)?;
+        let patch = smp(&self.bench.current[at], f)?;
         let kustomization = self.kustomization_value()?;
         let mut attempts = Vec::new();
         // A patch file of the overlay that targets the object: the field merged into it.
@@ -465,7 +228,7 @@ impl Overlay<'_> {
             let Some(text) = self.text(&file) else {
                 continue;
             };
-            let Ok((node_text, value)) = first_document(&text) else {
+            let Ok(value) = first_document(&text) else {
                 continue;
             };
             let targets = value.get("kind").and_then(Value::as_str) == Some(r.kind.as_str())
@@ -477,7 +240,7 @@ impl Overlay<'_> {
                 continue;
             }
             let merged = merge(value.clone(), strip_header(patch.clone()));
-            let edited = rewrite(&node_text, &value, &merged)?;
+            let edited = rewrite(&text, &value, &merged)?;
             attempts.push(Attempt {
                 files: BTreeMap::from([(file.clone(), edited)]),
                 holder: file.clone(),
@@ -491,15 +254,17 @@ impl Overlay<'_> {
             r.kind.to_ascii_lowercase(),
             candidates[0].replace(['/', '.', ':'], "-")
         );
-        let mut file = join(self.overlay, &format!("{stem}.yaml"));
+        let mut file = join(self.bench.path, &format!("{stem}.yaml"));
         let mut n = 2;
-        while self.text(&file).is_some() && !self.created.contains(&file) {
-            file = join(self.overlay, &format!("{stem}-{n}.yaml"));
+        while self.text(&file).is_some() && !self.bench.created.contains(&file) {
+            file = join(self.bench.path, &format!("{stem}-{n}.yaml"));
             n += 1;
         }
-        let existing = self.text(&file).filter(|_| self.created.contains(&file));
+        let existing = self
+            .text(&file)
+            .filter(|_| self.bench.created.contains(&file));
         let relative = file
-            .strip_prefix(&join(self.overlay, ""))
+            .strip_prefix(&join(self.bench.path, ""))
             .unwrap_or(&file)
             .trim_start_matches('/')
             .to_string();
@@ -520,7 +285,7 @@ impl Overlay<'_> {
                 let document = match &existing {
                     // A patch gitdrift created for an earlier field: this one merged in.
                     Some(text) => {
-                        let (_, value) = first_document(text)?;
+                        let value = first_document(text)?;
                         if value.get("metadata") != header.get("metadata") {
                             continue;
                         }
@@ -561,7 +326,7 @@ impl Overlay<'_> {
                 if entry.get("target").is_none()
                     && let Some(path) = entry.get("path").and_then(Value::as_str)
                 {
-                    files.push(join(self.overlay, path));
+                    files.push(join(self.bench.path, path));
                 }
             }
         }
@@ -571,7 +336,7 @@ impl Overlay<'_> {
         {
             for path in entries.iter().filter_map(Value::as_str) {
                 if !path.contains('\n') {
-                    files.push(join(self.overlay, path));
+                    files.push(join(self.bench.path, path));
                 }
             }
         }
@@ -591,30 +356,6 @@ impl Overlay<'_> {
             None => set_in(&text, &["patches".into()], Some(&json!([entry]))),
         }
     }
-}
-
-/// One way of writing a field: the files it changes, whole, the file that holds the value, and
-/// what a reviewer is told of it.
-struct Attempt {
-    files: BTreeMap<String, String>,
-    holder: String,
-    note: String,
-}
-
-/// The first document of a YAML text with a value, as text and value.
-fn first_document(text: &str) -> Result<(String, Value), String> {
-    let docs = yaml_edit::parse(text).map_err(|e| format!("does not parse: {e}"))?;
-    let node = docs.first().ok_or("holds no document")?;
-    Ok((text.to_string(), value_of(text, node)?))
-}
-
-/// A text's first document set at `path` to `value` (`None`: removed), format-preserving.
-fn set_in(text: &str, path: &[String], value: Option<&Value>) -> Result<String, String> {
-    let docs =
-        yaml_edit::parse(text).map_err(|e| format!("the kustomization does not parse: {e}"))?;
-    let node = docs.first().ok_or("the kustomization is empty")?;
-    let splices = yaml_edit::set(text, node, path, value)?;
-    yaml_edit::apply(text, &splices)
 }
 
 /// A patch document rewritten to hold `merged`: each path where it differs from `value` set,
@@ -714,53 +455,6 @@ impl Image {
             digest,
         }
     }
-}
-
-/// The rendered object as it should render once the field is adopted.
-fn model(object: &mut Value, f: &FieldChange) -> Result<(), String> {
-    let git_path =
-        parse_pointer(f.git_path.as_deref().unwrap_or(&f.path)).map_err(|e| e.to_string())?;
-    let path = parse_pointer(&f.path).map_err(|e| e.to_string())?;
-    match (
-        git_path.last().map(String::as_str),
-        path.last().map(String::as_str),
-    ) {
-        // An element only the live list has: at the end of git's list.
-        (Some("-"), _) if !f.live.is_null() => {
-            let parent = &git_path[..git_path.len() - 1];
-            let mut list = pointer(object, parent)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            list.push(f.live.clone());
-            set_pointer(object, parent, Some(Value::Array(list)));
-        }
-        // A declared element the live list lacks: gone from git's list.
-        (_, Some("-")) if f.live.is_null() => {
-            let parent = &path[..path.len() - 1];
-            let mut list = pointer(object, parent)
-                .and_then(Value::as_array)
-                .cloned()
-                .ok_or("the declared list is not in the render")?;
-            let at = list
-                .iter()
-                .position(|i| i == &f.git)
-                .ok_or("the declared element is not in the render")?;
-            list.remove(at);
-            set_pointer(object, parent, Some(Value::Array(list)));
-        }
-        _ => {
-            if !f.git.is_null() && pointer(object, &git_path) != Some(&f.git) {
-                return Err("the render no longer holds the scanned value".into());
-            }
-            set_pointer(
-                object,
-                &git_path,
-                (!f.live.is_null()).then(|| f.live.clone()),
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The merge key of a list's elements in a strategic-merge patch, by the list's field name and

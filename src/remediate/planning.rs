@@ -93,7 +93,7 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
     let mut out = Plan::default();
     // (source, file) → the resources and fields to change there.
     let mut per_file: BTreeMap<(String, String), Vec<Adoption<'_>>> = BTreeMap::new();
-    // (source, overlay folder) → the same, for objects a Kustomize overlay renders.
+    // (source, overlay or chart folder) → the same, for objects Kustomize or Helm renders.
     let mut per_overlay: BTreeMap<(String, String), Vec<Adoption<'_>>> = BTreeMap::new();
     for r in report.resources.iter() {
         let Some(source) = &r.source else {
@@ -174,18 +174,11 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
             ));
             continue;
         }
-        if let Some(rendered) = source.rendered.as_ref().filter(|r| r.tool == "kustomize") {
+        if let Some(rendered) = &source.rendered {
             per_overlay
                 .entry((source.name.clone(), rendered.path.clone()))
                 .or_default()
                 .push((r, fields));
-            continue;
-        }
-        if let Some(rendered) = &source.rendered {
-            out.suggestions.push(suggest(format!(
-                "rendered by {} from {}: change the templates or values there, not the output",
-                rendered.tool, rendered.path
-            )));
             continue;
         }
         if source.file.ends_with(".tfstate") {
@@ -303,7 +296,7 @@ pub fn plan(config: &Config, report: &ScanReport, cache_dir: &Path) -> Plan {
             }
             continue;
         };
-        super::overlay::plan(
+        super::rendered::plan(
             config,
             &commit,
             cache_dir,
