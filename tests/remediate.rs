@@ -582,8 +582,19 @@ fn the_github_provider_opens_updates_and_closes_one_pull_request() {
         "gitdrift: adopt the live state of 1 field on demo"
     );
     let body = pull["body"].as_str().unwrap();
+    // By file: what the file is, where each field went, the resource's change as a diff.
     assert!(
-        body.contains("| Deployment shop/web | `/spec/replicas` | `2` | `5` | kubectl-scale | 2026-11-24T22:05:10Z |"),
+        body.contains("### `gitops/apps/web/deployment.yaml` (manifest)\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("| Deployment shop/web | `/spec/replicas` | `2` | `5` | kubectl-scale | 2026-11-24T22:05:10Z | edited in place (line "),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "```diff\n  Deployment shop/web\n- /spec/replicas: 2\n+ /spec/replicas: 5\n```"
+        ),
         "{body}"
     );
     assert!(body.contains(&repo.head()), "the scanned commit: {body}");

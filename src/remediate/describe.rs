@@ -66,6 +66,47 @@ pub fn render_plan(plan: &Plan) -> String {
     out
 }
 
+/// What a changed file is, for a reviewer.
+fn kind_of_file(c: &FileChange) -> &'static str {
+    let note = c
+        .fields
+        .iter()
+        .find_map(|f| f.note.as_deref())
+        .unwrap_or("");
+    if c.new_file && c.fields.iter().any(|f| f.path.is_empty()) {
+        "new file: imported from the live state"
+    } else if c.new_file {
+        "new file: a patch of the overlay"
+    } else if note.contains("the values key") {
+        "Helm values file"
+    } else if note.contains("`images:`") || note.contains("`replicas:`") {
+        "Kustomize overlay"
+    } else if note.contains("patch") {
+        "Kustomize patch"
+    } else if c.fields.iter().any(|f| f.resource.starts_with("AWS::")) {
+        "gitdrift declaration"
+    } else if c.fields.is_empty() {
+        "Kustomize overlay: lists a new patch"
+    } else {
+        "manifest"
+    }
+}
+
+/// Where a field's value was written, as the table says it.
+fn written(c: &FileChange, f: &super::FieldChange) -> String {
+    match (&f.note, f.path.is_empty()) {
+        (Some(note), _) => note.clone(),
+        (None, true) if c.new_file => "imported whole".into(),
+        (None, true) => "declaration deleted".into(),
+        (None, false) => format!("edited in place{}", at_line(f.line)),
+    }
+}
+
+/// A value on one line, for a diff.
+fn one_line(value: &serde_json::Value) -> String {
+    display_value(value).replace('\n', "\\n")
+}
+
 /// ` (line N)` where the scan located the field in git's file.
 fn at_line(line: Option<u64>) -> String {
     line.map(|l| format!(" (line {l})")).unwrap_or_default()
@@ -134,12 +175,14 @@ pub fn pr_body(
         out,
         "<!-- gitdrift:remediation source={source} -->\nThe live state differs from git, and the configuration says the live state is right (`remediation.adopt`). This change brings git in line with it; nothing in the environment is touched.\n"
     );
-    let _ = writeln!(
-        out,
-        "| resource | field | git | live | changed by | at |\n|---|---|---|---|---|---|"
-    );
+    // By file: what it is, each field with where it went, each resource's change as a diff.
     let mut resources = std::collections::BTreeSet::new();
     for c in changes {
+        let _ = writeln!(out, "### `{}` ({})\n", c.file, kind_of_file(c));
+        let _ = writeln!(
+            out,
+            "| resource | field | git | live | changed by | at | written |\n|---|---|---|---|---|---|---|"
+        );
         for f in &c.fields {
             resources.insert(f.resource.clone());
             let path = if f.path.is_empty() {
@@ -149,30 +192,35 @@ pub fn pr_body(
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | `{}` | `{}` | {} | {} |",
+                "| {} | {} | `{}` | `{}` | {} | {} | {} |",
                 cell(&f.resource),
                 cell(&path),
                 cell(&display_value(&f.git)),
                 cell(&display_value(&f.live)),
                 cell(f.changed_by.as_deref().unwrap_or("")),
-                cell(f.changed_at.as_deref().unwrap_or(""))
+                cell(f.changed_at.as_deref().unwrap_or("")),
+                cell(&written(c, f))
             );
         }
-    }
-    let notes: Vec<String> = changes
-        .iter()
-        .flat_map(|c| &c.fields)
-        .filter_map(|f| {
-            Some(format!(
-                "- {} `{}`: {}",
-                f.resource,
-                f.path,
-                f.note.as_ref()?
-            ))
-        })
-        .collect();
-    if !notes.is_empty() {
-        let _ = writeln!(out, "\n{}", notes.join("\n"));
+        // Each resource's fields, as the change renders them.
+        let mut by_resource: std::collections::BTreeMap<&str, Vec<&super::FieldChange>> =
+            std::collections::BTreeMap::new();
+        for f in c.fields.iter().filter(|f| !f.path.is_empty()) {
+            by_resource.entry(f.resource.as_str()).or_default().push(f);
+        }
+        for (resource, fields) in by_resource {
+            let _ = writeln!(out, "\n```diff\n  {resource}");
+            for f in fields {
+                if !f.git.is_null() {
+                    let _ = writeln!(out, "- {}: {}", f.path, one_line(&f.git));
+                }
+                if !f.live.is_null() {
+                    let _ = writeln!(out, "+ {}: {}", f.path, one_line(&f.live));
+                }
+            }
+            let _ = writeln!(out, "```");
+        }
+        out.push('\n');
     }
     let files: Vec<&str> = changes.iter().map(|c| c.file.as_str()).collect();
     let commit = changes.first().map(|c| c.commit.as_str()).unwrap_or("");
@@ -240,4 +288,128 @@ pub fn pr_body(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::FieldChange;
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn field(
+        resource: &str,
+        path: &str,
+        git: Value,
+        live: Value,
+        note: Option<&str>,
+    ) -> FieldChange {
+        FieldChange {
+            resource: resource.into(),
+            path: path.into(),
+            git_path: None,
+            git,
+            live,
+            changed_by: None,
+            changed_at: None,
+            line: Some(7),
+            note: note.map(str::to_string),
+        }
+    }
+
+    fn change(file: &str, fields: Vec<FieldChange>, new_file: bool) -> FileChange {
+        FileChange {
+            source: "shop".into(),
+            target: "prod".into(),
+            commit: "0123456789abcdef".into(),
+            file: file.into(),
+            before: String::new(),
+            after: String::new(),
+            fields,
+            new_file,
+        }
+    }
+
+    /// The description groups the change by file, says what each file is and where each field
+    /// went, shows each resource's change as a diff, and lists what was only described, with why.
+    #[test]
+    fn a_pull_request_says_file_by_file_where_each_field_was_written() {
+        let report: ScanReport = serde_json::from_value(json!({
+            "schema": crate::report::SCHEMA,
+            "scan": {"started_at": "2026-01-01T01:00:00Z", "finished_at": "2026-01-01T01:00:01Z",
+                     "gitdrift_version": "0.1.0", "config": "gitdrift.yaml", "sources": [], "targets": []},
+            "summary": {"resources": 0, "in_sync": 0, "drifted": 0, "missing": 0, "unmanaged": 0,
+                        "drifts": 0, "unreadable": 0, "errors": 0, "warnings": 0},
+            "resources": [], "problems": [], "stale_ignore_rules": [], "unreadable": [], "coverage": [],
+            "findings": [],
+            "compliance": {"rules": [], "failing": {}, "waived": 0, "frameworks": [], "waivers": []}
+        }))
+        .unwrap();
+        let web = "Deployment shop/web";
+        let changes = [
+            change(
+                "k8s/web.yaml",
+                vec![field(web, "/spec/replicas", json!(2), json!(3), None)],
+                false,
+            ),
+            change(
+                "overlays/prod/kustomization.yaml",
+                vec![field(
+                    web,
+                    "/spec/template/spec/containers/0/image",
+                    json!("web:1"),
+                    json!("web:2"),
+                    Some(
+                        "written into the `images:` entry for web of overlays/prod/kustomization.yaml",
+                    ),
+                )],
+                false,
+            ),
+            change(
+                "env/prod.yaml",
+                vec![field(
+                    web,
+                    "/data/motd",
+                    json!("a\nb"),
+                    json!("c"),
+                    Some("written into env/prod.yaml at `motd`, the values key that renders it"),
+                )],
+                false,
+            ),
+        ];
+        let suggestion = Suggestion {
+            resource: web.into(),
+            source: "shop".into(),
+            file: "charts/shop/templates/web.yaml".into(),
+            reason: "no values key holds the rendered value".into(),
+            fields: vec![field(
+                web,
+                "/metadata/labels/tier",
+                json!("a"),
+                json!("b"),
+                None,
+            )],
+        };
+        let body = pr_body(
+            &report,
+            "shop",
+            &changes.iter().collect::<Vec<_>>(),
+            &[&suggestion],
+            &propose::ScanRef {
+                id: Some(4),
+                url: None,
+            },
+        );
+        for expected in [
+            "### `k8s/web.yaml` (manifest)\n",
+            "| `2` | `3` |  |  | edited in place (line 7) |",
+            "```diff\n  Deployment shop/web\n- /spec/replicas: 2\n+ /spec/replicas: 3\n```",
+            "### `overlays/prod/kustomization.yaml` (Kustomize overlay)\n",
+            "| written into the `images:` entry for web of overlays/prod/kustomization.yaml |",
+            "### `env/prod.yaml` (Helm values file)\n",
+            "- /data/motd: \"a\\nb\"\n+ /data/motd: \"c\"\n",
+            "- Deployment shop/web in `charts/shop/templates/web.yaml`: no values key holds the rendered value",
+        ] {
+            assert!(body.contains(expected), "{expected:?} in\n{body}");
+        }
+    }
 }
