@@ -944,6 +944,174 @@ c.create_tags(Resources=["{vol}"], Tags=[{{"Key": "backup", "Value": "daily"}}])
     assert_eq!((&d["desired"], &d["live"]), (&Value::Null, &json!("daily")));
 }
 
+/// Unmanaged resources of a moto estate become declarations in git (a re-scan finds them
+/// managed and in sync), a missing one's declaration is removed, and a source that reads
+/// Terraform state gets import blocks `terraform fmt -check` accepts.
+#[test]
+fn unmanaged_aws_resources_are_codified_as_declarations_or_terraform_imports() {
+    let moto = Moto::start();
+    let ids = moto.python(SEED_SHOP);
+    let id = |k: &str| ids[k].as_str().unwrap().to_string();
+    let types = "      types: [AWS::EC2::VPC, AWS::EC2::Subnet, AWS::EC2::SecurityGroup, AWS::EC2::Instance, AWS::EC2::Volume, AWS::EC2::InternetGateway]\n";
+    // Git declares the VPC and a security group that is gone; the rest is unmanaged.
+    let declarations = [
+        declare(
+            "shop",
+            "AWS::EC2::VPC",
+            "{tags: {Name: shop}}",
+            "CidrBlock: 10.10.0.0/16",
+        ),
+        declare(
+            "gone",
+            "AWS::EC2::SecurityGroup",
+            "{tags: {Name: gone}}",
+            "GroupName: gone",
+        ),
+    ]
+    .concat();
+    let repo = repo_with(&moto, &[("aws/network.yaml", &declarations)], types);
+    let config = std::fs::read_to_string(repo.path().join("gitdrift.yaml")).unwrap();
+    let adopt = "remediation:\n  adopt:\n    - target: prod\n  import_unmanaged: true\n  delete_missing: true\n";
+    write_config(&repo, &format!("{config}{adopt}"));
+    let (before, _) = scan(&moto, repo.path());
+    let unmanaged = statuses(&before, "unmanaged");
+    for key in ["subnet", "sg", "inst", "vol", "igw"] {
+        assert!(
+            unmanaged.iter().any(|(_, name)| *name == id(key)),
+            "{key} unmanaged: {unmanaged:?}"
+        );
+    }
+    let (remediated, _) = run(
+        &moto,
+        repo.path(),
+        &["remediate", "--patch-out", "fix.patch"],
+    );
+    assert_eq!(remediated.code, 0, "{}", remediated.all());
+    support::git(repo.path(), &["apply", "fix.patch"]);
+    let imported = repo.path().join("aws/gitdrift-imported");
+    let instance = std::fs::read_to_string(
+        imported.join(format!("ec2-instance_eu-west-1_{}.yaml", id("inst"))),
+    )
+    .unwrap();
+    for expected in [
+        "kind: AWSResource\n",
+        "  type: AWS::EC2::Instance\n",
+        &format!("    id: {}\n", id("inst")),
+        "    InstanceType: t3.micro\n",
+        "      Name: web-1\n",
+        // A setting named `State` is kept: only the resource's own state is AWS's.
+        "    Monitoring:\n      State: disabled\n",
+    ] {
+        assert!(instance.contains(expected), "{expected:?} in\n{instance}");
+    }
+    for volatile in [
+        "LaunchTime",
+        "StatusChecks",
+        "\n    State:",
+        "PublicIpAddress",
+        &format!("InstanceId: {}", id("inst")),
+    ] {
+        assert!(
+            !instance.contains(volatile),
+            "{volatile} imported:\n{instance}"
+        );
+    }
+    let network = std::fs::read_to_string(repo.path().join("aws/network.yaml")).unwrap();
+    assert!(
+        !network.contains("gone"),
+        "the missing group's declaration is removed:\n{network}"
+    );
+    support::git(repo.path(), &["add", "."]);
+    support::git(repo.path(), &["commit", "-qm", "import"]);
+    let (after, _) = scan(&moto, repo.path());
+    assert_eq!(
+        statuses(&after, "unmanaged"),
+        BTreeSet::new(),
+        "{:#}",
+        after["resources"]
+    );
+    assert_eq!(statuses(&after, "missing"), BTreeSet::new());
+    assert_eq!(
+        statuses(&after, "drifted"),
+        BTreeSet::new(),
+        "{:#}",
+        after["resources"]
+    );
+    for key in ["vpc", "subnet", "sg", "inst", "vol", "igw"] {
+        assert!(
+            statuses(&after, "in_sync")
+                .iter()
+                .any(|(_, name)| *name == id(key)),
+            "{key} in sync: {:#}",
+            after["resources"]
+        );
+    }
+
+    // A source that reads Terraform state: import blocks beside the state.
+    let state: Value = serde_json::from_str(&tfstate(&ids)).unwrap();
+    let mut state = state;
+    state["resources"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["type"] == "aws_vpc" || r["type"] == "aws_subnet");
+    let terraform_repo = repo_with(
+        &moto,
+        &[(
+            "infra/terraform.tfstate",
+            &serde_json::to_string_pretty(&state).unwrap(),
+        )],
+        types,
+    );
+    let config = std::fs::read_to_string(terraform_repo.path().join("gitdrift.yaml"))
+        .unwrap()
+        .replace("paths: [\"aws/**\"]", "paths: [\"infra/**\"]");
+    write_config(&terraform_repo, &format!("{config}{adopt}"));
+    let (remediated, _) = run(
+        &moto,
+        terraform_repo.path(),
+        &["remediate", "--patch-out", "fix.patch"],
+    );
+    assert_eq!(remediated.code, 0, "{}", remediated.all());
+    support::git(terraform_repo.path(), &["apply", "fix.patch"]);
+    let file = terraform_repo.path().join("infra/gitdrift-imported.tf");
+    let hcl = std::fs::read_to_string(&file).unwrap();
+    for expected in [
+        format!(
+            "import {{\n  to = aws_instance.{}\n  id = \"{}\"\n}}\n",
+            id("inst").replace('-', "_"),
+            id("inst")
+        ),
+        format!(
+            "resource \"aws_instance\" \"{}\" {{\n",
+            id("inst").replace('-', "_")
+        ),
+        "  instance_type          = \"t3.micro\"\n".to_string(),
+        format!("  vpc_security_group_ids = [\"{}\"]\n", id("sg")),
+        format!(
+            "resource \"aws_security_group\" \"{}\" {{\n",
+            id("sg").replace('-', "_")
+        ),
+        "    Name = \"web\"\n".to_string(),
+        format!(
+            "resource \"aws_ebs_volume\" \"{}\"",
+            id("vol").replace('-', "_")
+        ),
+    ] {
+        assert!(hcl.contains(&expected), "{expected:?} in\n{hcl}");
+    }
+    let terraform = std::process::Command::new("terraform")
+        .args(["fmt", "-check", "-diff"])
+        .arg(&file)
+        .output()
+        .expect("terraform on PATH (these machines have it in /usr/local/bin)");
+    assert!(
+        terraform.status.success(),
+        "terraform fmt -check:\n{}{}\n{hcl}",
+        String::from_utf8_lossy(&terraform.stdout),
+        String::from_utf8_lossy(&terraform.stderr)
+    );
+}
+
 #[test]
 fn an_aws_snapshot_reads_back_as_the_live_state_it_was() {
     let moto = Moto::start();

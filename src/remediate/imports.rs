@@ -77,7 +77,8 @@ pub async fn read_unmanaged(
 /// Adds the imports of unmanaged resources to a plan: each live object, cleaned of what the
 /// server adds, as a new manifest in the first plain source of its target
 /// (`<that source's folder>/gitdrift-imported/<kind>-<namespace>-<name>.yaml`). Secrets are never
-/// imported, and neither are AWS resources (their declarations are suggested).
+/// imported. AWS resources become `AWSResource` declarations there, or, where the source reads
+/// Terraform state, Terraform import blocks in `gitdrift-imported.tf` beside the state file.
 pub fn add_imports(
     config: &Config,
     report: &ScanReport,
@@ -85,6 +86,9 @@ pub fn add_imports(
     plan: &mut Plan,
     cache_dir: &Path,
 ) {
+    // (source, .tf file) → target, commit, each resource's import and resource blocks.
+    type Blocks = (String, String, Vec<(String, String)>);
+    let mut terraform: std::collections::BTreeMap<(String, String), Blocks> = Default::default();
     for (target, key, object) in live {
         let resource = label(&key.kind, &key.namespace, &key.name);
         let source = config.sources.iter().find(|s| {
@@ -113,16 +117,35 @@ pub fn add_imports(
             ));
             continue;
         }
-        if key.group == crate::model::aws::GROUP {
-            plan.suggestions.push(suggest(
-                "an AWS resource: write its AWSResource declaration by hand",
-                &source.name,
-            ));
-            continue;
-        }
+        let aws = key.group == crate::model::aws::GROUP;
         let Some(commit) = report.commit_of(&source.name) else {
             continue;
         };
+        // A source that reads Terraform state gets Terraform code, beside the state file.
+        let state_file = report
+            .resources
+            .iter()
+            .filter_map(|r| r.source.as_ref())
+            .find(|s| s.name == source.name && s.file.ends_with(".tfstate"))
+            .map(|s| s.file.clone());
+        if aws && let Some(state_file) = state_file {
+            let region = key.namespace.as_deref().unwrap_or_default();
+            match super::codify::terraform(&key.kind, &key.name, object) {
+                Ok(block) => {
+                    let dir = state_file
+                        .rsplit_once('/')
+                        .map(|(d, _)| format!("{d}/"))
+                        .unwrap_or_default();
+                    terraform
+                        .entry((source.name.clone(), format!("{dir}gitdrift-imported.tf")))
+                        .or_insert_with(|| (target.clone(), commit.clone(), Vec::new()))
+                        .2
+                        .push((format!("{resource} ({region})"), block));
+                }
+                Err(reason) => plan.suggestions.push(suggest(&reason, &source.name)),
+            }
+            continue;
+        }
         let folder = source
             .paths
             .first()
@@ -147,17 +170,27 @@ pub fn add_imports(
         };
         // `<kind>[.<group>]_<namespace>_<name>.yaml`: `_` never occurs in a Kubernetes name, so
         // no two resources share a file.
-        let stem = format!(
-            "{}{}_{}_{}",
-            name(&key.kind),
-            if key.group.is_empty() {
-                String::new()
-            } else {
-                format!(".{}", name(&key.group))
-            },
-            key.namespace.as_deref().map(name).unwrap_or_default(),
-            name(&key.name)
-        );
+        let stem = if aws {
+            // `<type>_<region>_<id>.yaml`: `ec2-instance_eu-west-1_i-0abc.yaml`.
+            format!(
+                "{}_{}_{}",
+                name(&key.kind.trim_start_matches("AWS::").replace("::", "-")),
+                key.namespace.as_deref().map(name).unwrap_or_default(),
+                name(&key.name)
+            )
+        } else {
+            format!(
+                "{}{}_{}_{}",
+                name(&key.kind),
+                if key.group.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{}", name(&key.group))
+                },
+                key.namespace.as_deref().map(name).unwrap_or_default(),
+                name(&key.name)
+            )
+        };
         // Somewhere the source reads: under its first glob's folder, else beside a file it
         // already declares.
         let filter = crate::desired::git::FileFilter::new(&source.paths, &source.exclude).ok();
@@ -199,8 +232,22 @@ pub fn add_imports(
             ));
             continue;
         }
-        let text = match serde_saphyr::to_string(&clean(object.clone())) {
-            Ok(yaml) => format!("# Imported by gitdrift from the live state of {target}.\n{yaml}"),
+        let written = match aws {
+            true => super::codify::declaration(
+                target,
+                &key.kind,
+                key.namespace.as_deref().unwrap_or_default(),
+                &key.name,
+                object,
+            ),
+            false => serde_saphyr::to_string(&clean(object.clone()))
+                .map(|yaml| {
+                    format!("# Imported by gitdrift from the live state of {target}.\n{yaml}")
+                })
+                .map_err(|e| e.to_string()),
+        };
+        let text = match written {
+            Ok(text) => text,
             Err(err) => {
                 plan.suggestions.push(suggest(
                     &format!("cannot write it as YAML: {err}"),
@@ -227,6 +274,54 @@ pub fn add_imports(
                 line: None,
                 note: None,
             }],
+            new_file: true,
+        });
+    }
+    for ((source_name, file), (target, commit, blocks)) in terraform {
+        let Some(source) = config.sources.iter().find(|s| s.name == source_name) else {
+            continue;
+        };
+        if let Ok(existing) = read_at(&source.repo, cache_dir, &commit, &file)
+            && !existing.is_empty()
+        {
+            for (resource, _) in blocks {
+                plan.suggestions.push(Suggestion {
+                    resource,
+                    source: source_name.clone(),
+                    file: file.clone(),
+                    reason: format!("{file} already exists in git: import it by hand"),
+                    fields: Vec::new(),
+                });
+            }
+            continue;
+        }
+        let mut text = format!(
+            "# Imported by gitdrift from the live state of {target}: Terraform 1.5+ imports these\n# resources on the next apply; `terraform plan` shows what the skeletons lack.\n"
+        );
+        let mut fields = Vec::new();
+        for (resource, block) in blocks {
+            text.push('\n');
+            text.push_str(&block);
+            fields.push(FieldChange {
+                resource,
+                path: String::new(),
+                git_path: None,
+                git: Value::Null,
+                live: Value::String("(the whole resource, imported)".into()),
+                changed_by: None,
+                changed_at: None,
+                line: None,
+                note: Some("a Terraform import block and resource skeleton".into()),
+            });
+        }
+        plan.changes.push(FileChange {
+            source: source_name,
+            target,
+            commit,
+            file,
+            before: String::new(),
+            after: text,
+            fields,
             new_file: true,
         });
     }

@@ -6,6 +6,7 @@
 //! `git apply` accepts. gitdrift never touches the environment; remediation only writes to git.
 
 pub mod api;
+mod codify;
 mod describe;
 pub mod gitea;
 pub mod github;
