@@ -277,7 +277,7 @@ fn live_changes_to_an_overlays_objects_are_written_into_the_overlay_and_render_a
         "{notes:?}"
     );
     assert!(
-        note_of("/data/mode").contains("gitdrift-configmap-settings.yaml"),
+        note_of("/data/mode").contains("gitdrift-configmap-shop-prod-settings.yaml"),
         "{notes:?}"
     );
     // Applied as a patch, the overlay renders what runs, and a scan finds it in sync.

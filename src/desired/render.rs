@@ -227,6 +227,10 @@ pub fn render_values(
         .collect())
 }
 
+/// The names Kustomize looks for a kustomization under, in its order.
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
 /// The exported tree in a private folder (mode 0700), removed when dropped.
 struct Workspace {
     dir: tempfile::TempDir,
@@ -507,7 +511,7 @@ fn kustomize(
 }
 
 fn kustomization_file(dir: &Path) -> Option<PathBuf> {
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+    KUSTOMIZATION_FILES
         .iter()
         .map(|name| dir.join(name))
         .find(|p| p.is_file())
@@ -801,7 +805,7 @@ fn collect_kustomize(
 }
 
 fn kustomization_name(locator: &Locator<'_>, path: &str) -> String {
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+    KUSTOMIZATION_FILES
         .iter()
         .map(|name| join_repo(path, name))
         .find(|candidate| locator.files.contains_key(candidate.as_str()))

@@ -72,6 +72,7 @@ fn strip(value: &Value) -> Value {
     strip_under(value, "")
 }
 
+/// [`strip`] of a value found under the key `parent` (list elements keep their list's key).
 fn strip_under(value: &Value, parent: &str) -> Value {
     match value {
         Value::Object(map) => Value::Object(
@@ -258,6 +259,11 @@ pub(super) fn terraform(resource_type: &str, id: &str, live: &Value) -> Result<S
     let (tf_type, attributes) = terraform_shape(resource_type).ok_or_else(|| {
         format!("{resource_type} has no Terraform resource gitdrift imports by id")
     })?;
+    // Terraform imports a key pair by its name, everything else by its id.
+    let id = match (resource_type, live.get("KeyName").and_then(Value::as_str)) {
+        ("AWS::EC2::KeyPair", Some(name)) => name,
+        _ => id,
+    };
     let address = format!("{tf_type}.{}", identifier(id));
     let mut lines: Vec<(String, String)> = Vec::new();
     for attribute in attributes {
@@ -295,19 +301,21 @@ pub(super) fn terraform(resource_type: &str, id: &str, live: &Value) -> Result<S
             "  # public_key: the EC2 API does not return it; set it before `terraform plan`.\n",
         );
     }
+    // Keys under `aws:` are AWS's own: no one can set them, Terraform neither.
     let tags = crate::diff::aws::tags(live);
-    if !tags.is_empty() {
-        let entries: Vec<(String, String)> = tags
-            .iter()
-            .map(|(k, v)| {
-                let key = if is_identifier(k) {
-                    k.clone()
-                } else {
-                    string(k)
-                };
-                (key, string(v))
-            })
-            .collect();
+    let entries: Vec<(String, String)> = tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .map(|(k, v)| {
+            let key = if is_identifier(k) {
+                k.clone()
+            } else {
+                string(k)
+            };
+            (key, string(v))
+        })
+        .collect();
+    if !entries.is_empty() {
         out.push_str("\n  tags = {\n");
         out.push_str(&aligned(&entries, "    "));
         out.push_str("  }\n");
@@ -354,12 +362,29 @@ fn hcl(value: &Value) -> Option<String> {
     }
 }
 
-/// A quoted HCL string: JSON's escapes, and template sequences (`${`, `%{`) escaped.
+/// A quoted HCL string with HCL's escapes (`\n`, `\r`, `\t`, `\"`, `\\`, `\uNNNN` for other
+/// control characters; HCL has no `\b` or `\f`) and its template sequences escaped (`$${`, `%%{`).
 fn string(s: &str) -> String {
-    serde_json::to_string(s)
-        .unwrap_or_default()
-        .replace("${", "$${")
-        .replace("%{", "%%{")
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Whether a map key can stand unquoted.
@@ -398,7 +423,8 @@ mod tests {
     #[test]
     fn terraform_blocks_quote_escape_and_align() {
         let live = json!({"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16",
-            "Tags": [{"Key": "aws:cloudformation:stack", "Value": "a${b}%{c}"}, {"Key": "Name", "Value": "x\"y"}]});
+            "Tags": [{"Key": "team name", "Value": "a${b}%{c}\u{8}"}, {"Key": "Name", "Value": "x\"y"},
+                {"Key": "aws:cloudformation:stack-name", "Value": "set by AWS"}]});
         let hcl = terraform("AWS::EC2::VPC", "vpc-1", &live).unwrap();
         assert!(
             hcl.starts_with("import {\n  to = aws_vpc.vpc_1\n  id = \"vpc-1\"\n}\n"),
@@ -406,7 +432,16 @@ mod tests {
         );
         assert!(hcl.contains("  cidr_block = \"10.0.0.0/16\"\n"), "{hcl}");
         assert!(
-            hcl.contains("    Name                       = \"x\\\"y\"\n    \"aws:cloudformation:stack\" = \"a$${b}%%{c}\"\n"),
+            hcl.contains(
+                "    Name        = \"x\\\"y\"\n    \"team name\" = \"a$${b}%%{c}\\u0008\"\n  }"
+            ),
+            "{hcl}"
+        );
+        assert!(!hcl.contains("aws:"), "{hcl}");
+        let key = json!({"KeyName": "deploy", "KeyPairId": "key-0ab"});
+        let hcl = terraform("AWS::EC2::KeyPair", "key-0ab", &key).unwrap();
+        assert!(
+            hcl.starts_with("import {\n  to = aws_key_pair.deploy\n  id = \"deploy\"\n}\n"),
             "{hcl}"
         );
         assert!(terraform("AWS::EC2::EBSEncryptionByDefault", "eu-west-1", &live).is_err());

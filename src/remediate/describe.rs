@@ -104,7 +104,12 @@ fn written(c: &FileChange, f: &super::FieldChange) -> String {
 
 /// A value on one line, for a diff.
 fn one_line(value: &serde_json::Value) -> String {
-    display_value(value).replace('\n', "\\n")
+    flat(&display_value(value))
+}
+
+/// Text on one line (a key may hold a line break), so that no line of it closes a code fence.
+fn flat(text: &str) -> String {
+    text.replace('\n', "\\n").replace('\r', "\\r")
 }
 
 /// ` (line N)` where the scan located the field in git's file.
@@ -209,13 +214,13 @@ pub fn pr_body(
             by_resource.entry(f.resource.as_str()).or_default().push(f);
         }
         for (resource, fields) in by_resource {
-            let _ = writeln!(out, "\n```diff\n  {resource}");
+            let _ = writeln!(out, "\n```diff\n  {}", flat(resource));
             for f in fields {
                 if !f.git.is_null() {
-                    let _ = writeln!(out, "- {}: {}", f.path, one_line(&f.git));
+                    let _ = writeln!(out, "- {}: {}", flat(&f.path), one_line(&f.git));
                 }
                 if !f.live.is_null() {
-                    let _ = writeln!(out, "+ {}: {}", f.path, one_line(&f.live));
+                    let _ = writeln!(out, "+ {}: {}", flat(&f.path), one_line(&f.live));
                 }
             }
             let _ = writeln!(out, "```");

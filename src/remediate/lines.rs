@@ -52,7 +52,8 @@ pub fn locate(
     let generation = memo.as_deref().map_or(0, |m| m.generation.wrapping_add(1));
     let commit_print = |source: &str| {
         let commit = commits.get(source).copied().unwrap_or("");
-        Fingerprint::new().str(commit).finish()
+        // The source's name too: two sources at one commit locate in their own folders.
+        Fingerprint::new().str(source).str(commit).finish()
     };
     // (source, file) → indices of the resources declared there and not located before; the
     // resources located before at the same commit, with their lines, by source.

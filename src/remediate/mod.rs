@@ -1,8 +1,9 @@
 //! Remediation: bring git back in line with the live state where the live state is right. From
 //! a [`ScanReport`], [`plan`] computes, for the drift the configuration says to adopt, the edits
 //! to the git files that declare it — format-preserving ([`yaml_edit`]), checked by parsing the
-//! edited file again — and says why where it will not edit (rendered sources, Terraform state,
-//! a file that changed since the scan). A plan is data: printed for review, written as a patch
+//! edited file again; for rendered sources, the overlay or values edits checked by rendering
+//! again — and says why where it will not edit (Terraform state, secret values, a file that
+//! changed since the scan). A plan is data: printed for review, written as a patch
 //! `git apply` accepts. gitdrift never touches the environment; remediation only writes to git.
 
 pub mod api;

@@ -16,9 +16,6 @@ use super::{FieldChange, describe};
 use crate::judge::ResourceReport;
 use crate::model::pointer::parse as parse_pointer;
 
-/// The kustomization file names Kustomize looks for, in its order.
-const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
 /// The ways of writing a field of the `at`th object the overlay renders, in the order they are
 /// tried: an image into `images:`, a replica count into `replicas:`, then a strategic-merge
 /// patch.
@@ -28,7 +25,7 @@ pub(super) fn attempts(
     at: usize,
     f: &FieldChange,
 ) -> Vec<Result<Vec<Attempt>, String>> {
-    let Some(kustomization) = KUSTOMIZATION_NAMES
+    let Some(kustomization) = crate::desired::render::KUSTOMIZATION_FILES
         .iter()
         .map(|name| join(bench.path, name))
         .find(|path| bench.text(path).is_some())
@@ -249,9 +246,14 @@ impl Overlay<'_, '_> {
         }
         // A new patch file, under each name Kustomize might match the object by.
         let candidates = names(&kustomization, &r.name);
+        // Kind, namespace and name: objects of one name in two namespaces get a patch each.
         let stem = format!(
-            "gitdrift-{}-{}",
+            "gitdrift-{}-{}{}",
             r.kind.to_ascii_lowercase(),
+            r.namespace
+                .as_deref()
+                .map(|ns| format!("{}-", ns.replace(['/', '.', ':'], "-")))
+                .unwrap_or_default(),
             candidates[0].replace(['/', '.', ':'], "-")
         );
         let mut file = join(self.bench.path, &format!("{stem}.yaml"));
@@ -480,7 +482,8 @@ fn smp(object: &Value, f: &FieldChange) -> Result<Value, String> {
         parse_pointer(f.git_path.as_deref().unwrap_or(&f.path)).map_err(|e| e.to_string())?;
     let path = parse_pointer(&f.path).map_err(|e| e.to_string())?;
     let removed_element = path.last().map(String::as_str) == Some("-") && f.live.is_null();
-    let segments = if removed_element { &path } else { &git_path };
+    // Git's positions: the element at the end is git's, found by its value where it is `-`.
+    let segments = &git_path;
     let mut adopted = object.clone();
     model(&mut adopted, f)?;
     let leaf = (!f.live.is_null()).then(|| f.live.clone());
@@ -603,6 +606,7 @@ fn merge(a: Value, b: Value) -> Value {
     }
 }
 
+/// [`merge`] of the values of one field: lists by their elements' merge keys.
 fn merge_at(field: &str, a: Value, b: Value) -> Value {
     match (a, b) {
         (Value::Array(mut a), Value::Array(b)) => {

@@ -1,7 +1,7 @@
 //! The plan: for each drift the configuration adopts, the edit to the git file that declares
-//! it, made without changing anything else in the file and checked by reading the result back;
-//! where an edit is not right (rendered sources, Terraform state, a file changed since the
-//! scan), a suggestion that says why.
+//! it, made without changing anything else in the file and checked by reading the result back
+//! (rendered sources go to [`super::rendered`]); where an edit is not right (Terraform state,
+//! secret values, a file changed since the scan), a suggestion that says why.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -467,9 +467,6 @@ fn documents(text: &str, which: &str) -> Result<Vec<Value>, String> {
     .map_err(|e| format!("{which} does not parse as a whole: {e}"))
 }
 
-/// Whether `text` with `splices` applied parses, no document of it but one reads otherwise than
-/// `before` (git's file read whole, once per declaration), and the object on `line` reads back
-/// as `expected`: the reason otherwise, as an error of the edit (git's file itself parsed).
 /// What one edit of a declaration writes: a field, or a parent git lacks written whole for the
 /// fields under it (each alone would add the parent, and the second would add it again).
 enum Unit<'f> {
@@ -578,6 +575,9 @@ fn field_path<'f>(
     Ok((path, live, model_path))
 }
 
+/// Whether `text` with `splices` applied parses, no document of it but one reads otherwise than
+/// `before` (git's file read whole, once per declaration), and the object on `line` reads back
+/// as `expected`: the reason otherwise, as an error of the edit (git's file itself parsed).
 fn reads_back(
     (text, before): (&str, &Result<Vec<Value>, String>),
     splices: &[yaml_edit::Splice],

@@ -139,19 +139,29 @@ fn suggestion(
         resource: describe(r),
         source: source.name.clone(),
         file: r.source.as_ref().map_or_else(String::new, |s| s.place()),
-        reason,
+        // Tools' and git's messages may quote what they read: scrubbed as every error is.
+        reason: crate::model::redact::scrub(&reason),
         fields,
     }
 }
 
-/// `dir/name`, or `name` for the repository's root.
+/// `name` (which may hold `./` and `../`, as kustomizations write paths) relative to `dir`, as a
+/// repository path: `overlays/prod` + `../base/p.yaml` = `overlays/base/p.yaml`. A path that
+/// would leave the repository is kept as written (it names no file there).
 pub(super) fn join(dir: &str, name: &str) -> String {
-    let dir = dir.trim_end_matches('/');
-    if dir.is_empty() || dir == "." {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
+    let mut parts: Vec<&str> = Vec::new();
+    for part in dir.split('/').chain(name.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return format!("{dir}/{name}");
+                }
+            }
+            part => parts.push(part),
+        }
     }
+    parts.join("/")
 }
 
 /// Whether a rendered object is the resource reported.
@@ -169,7 +179,9 @@ fn renders(object: &Value, r: &ResourceReport) -> bool {
 /// One kustomization's or chart's plan in the making: the tree at the scanned commit, the
 /// files edited so far, and the render they make.
 pub(super) struct Workbench<'a> {
+    /// The configuration (its limits bound the renders).
     pub config: &'a Config,
+    /// The source rendered.
     pub source: &'a Source,
     /// The kustomization's or chart's folder.
     pub path: &'a str,
@@ -188,8 +200,11 @@ pub(super) struct Workbench<'a> {
 /// One way of writing a field: the files it changes, whole, the file that holds the value, and
 /// what a reviewer is told of it.
 pub(super) struct Attempt {
+    /// Each file it writes, whole.
     pub files: BTreeMap<String, String>,
+    /// The file that holds the field's value.
     pub holder: String,
+    /// Where the value went, for the plan and the pull request.
     pub note: String,
 }
 
@@ -309,6 +324,7 @@ pub(super) fn set_in(text: &str, path: &[String], value: Option<&Value>) -> Resu
 
 /// The rendered object as it should render once the field is adopted.
 pub(super) fn model(object: &mut Value, f: &FieldChange) -> Result<(), String> {
+    // Positions in git's lists (the live object's may differ: an element injected live).
     let git_path =
         parse_pointer(f.git_path.as_deref().unwrap_or(&f.path)).map_err(|e| e.to_string())?;
     let path = parse_pointer(&f.path).map_err(|e| e.to_string())?;
@@ -328,7 +344,7 @@ pub(super) fn model(object: &mut Value, f: &FieldChange) -> Result<(), String> {
         }
         // A declared element the live list lacks: gone from git's list.
         (_, Some("-")) if f.live.is_null() => {
-            let parent = &path[..path.len() - 1];
+            let parent = &git_path[..git_path.len() - 1];
             let mut list = pointer(object, parent)
                 .and_then(Value::as_array)
                 .cloned()

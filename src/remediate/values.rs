@@ -38,34 +38,39 @@ fn candidates(bench: &Workbench<'_>, f: &FieldChange) -> Result<(Vec<Attempt>, S
     if !is_scalar(&f.git) || !is_scalar(&f.live) {
         return Err("only a scalar the values set can be traced to a values key".into());
     }
-    // The file a change is written to.
+    // The file a change is written to, unless another source of the repository reads it too
+    // (a change there would change what that source renders).
+    let chart_values = join(&settings.chart, "values.yaml");
     let file = match settings.values_files.last() {
-        Some(file) => file.clone(),
-        None => {
-            let chart_values = join(&settings.chart, "values.yaml");
-            let sharing: Vec<&str> = bench
-                .config
-                .sources
-                .iter()
-                .filter(|s| s.name != bench.source.name && s.repo == bench.source.repo)
-                .filter(|s| matches!(&s.render, Render::Helm(h) if h.chart == settings.chart))
-                .map(|s| s.name.as_str())
-                .collect();
-            if !sharing.is_empty() {
-                return Err(format!(
-                    "the chart's {chart_values} is shared with source {}: give this source a values file of its own to change it for this source alone",
-                    sharing.join(", ")
-                ));
-            }
-            chart_values
-        }
+        Some(file) => join("", file),
+        None => chart_values.clone(),
     };
+    let sharing: Vec<&str> = bench
+        .config
+        .sources
+        .iter()
+        .filter(|s| s.name != bench.source.name && s.repo == bench.source.repo)
+        .filter(|s| match &s.render {
+            Render::Helm(h) => {
+                join(&h.chart, "values.yaml") == file
+                    || h.values_files.iter().any(|v| join("", v) == file)
+            }
+            _ => false,
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    if !sharing.is_empty() {
+        return Err(format!(
+            "{file} is read by source {} too: give this source a values file of its own to change it for this source alone",
+            sharing.join(", ")
+        ));
+    }
     let text = bench
         .text(&file)
         .ok_or_else(|| format!("{file} is not in the repository at the scanned commit"))?;
     // The values as the render sees them: the chart's, then each file, then the inline ones.
-    let mut layers = vec![join(&settings.chart, "values.yaml")];
-    layers.extend(settings.values_files.iter().cloned());
+    let mut layers = vec![chart_values];
+    layers.extend(settings.values_files.iter().map(|v| join("", v)));
     let mut merged = Value::Object(Map::new());
     for layer in &layers {
         if let Some(layer_text) = bench.text(layer) {
@@ -96,7 +101,6 @@ fn candidates(bench: &Workbench<'_>, f: &FieldChange) -> Result<(Vec<Attempt>, S
             ));
             continue;
         }
-        tried.push(key.clone());
         let edited = match set_in(&text, &path, Some(&new)) {
             Ok(edited) => edited,
             Err(err) => {
@@ -104,6 +108,7 @@ fn candidates(bench: &Workbench<'_>, f: &FieldChange) -> Result<(Vec<Attempt>, S
                 continue;
             }
         };
+        tried.push(key.clone());
         attempts.push(Attempt {
             files: std::collections::BTreeMap::from([(file.clone(), edited)]),
             holder: file.clone(),
@@ -121,6 +126,7 @@ fn candidates(bench: &Workbench<'_>, f: &FieldChange) -> Result<(Vec<Attempt>, S
     Ok((attempts, none))
 }
 
+/// Whether a value is one a values key can hold and a template print as it is.
 fn is_scalar(value: &Value) -> bool {
     matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
 }
@@ -186,6 +192,7 @@ fn walk(value: &Value, at: &mut Vec<String>, out: &mut Vec<(Vec<String>, Value)>
     }
 }
 
+/// The value at a path of mapping keys.
 fn pointer_of<'v>(value: &'v Value, path: &[String]) -> Option<&'v Value> {
     path.iter().try_fold(value, |v, key| v.get(key))
 }

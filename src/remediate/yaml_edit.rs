@@ -426,7 +426,7 @@ fn why_quoted(style: ScalarStyle, s: &str) -> String {
         }
         _ if matches!(lower.as_str(), "true" | "false") => format!("plain, `{s}` is a boolean"),
         _ if matches!(lower.as_str(), "null" | "~") => format!("plain, `{s}` is null"),
-        _ if s.parse::<f64>().is_ok() || s.starts_with("0x") || s.starts_with("0o") => {
+        _ if decimal(s) || s.starts_with("0x") || s.starts_with("0o") => {
             format!("plain, `{s}` is a number")
         }
         _ if yaml11_special(s) => {
@@ -445,19 +445,14 @@ fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<S
     // written there stands after a space.
     let after_colon;
     let (node, space) = match node.kind {
-        Kind::Scalar(..) if node.span.is_empty() => {
-            let rest = &text[node.span.start..];
-            match rest.find([':', '\n']) {
-                Some(i) if rest[i..].starts_with(':') => {
-                    let at = node.span.start + i + 1;
-                    after_colon = Node {
-                        span: at..at,
-                        ..node.clone()
-                    };
-                    (&after_colon, " ")
-                }
-                _ => (node, ""),
-            }
+        // The parser puts an empty value at its key's colon.
+        Kind::Scalar(..) if node.span.is_empty() && text[node.span.start..].starts_with(':') => {
+            let at = node.span.start + 1;
+            after_colon = Node {
+                span: at..at,
+                ..node.clone()
+            };
+            (&after_colon, " ")
         }
         _ => (node, ""),
     };
@@ -476,8 +471,9 @@ fn replace(text: &str, node: &Node, value: &Value, quoted: bool) -> Result<Vec<S
     ) = (&node.kind, value)
         && !quoted
         && s.trim_end_matches('\n').contains('\n')
-        && let Some(splice) = literal_block(text, node, s, newline)
+        && let Some(mut splice) = literal_block(text, node, s, newline)
     {
+        splice.with.insert_str(0, space);
         return Ok(vec![splice]);
     }
     // A collection where a one-line scalar stood after its key: a block under the key.
@@ -1132,6 +1128,12 @@ fn scalar(value: &Value, style: ScalarStyle) -> String {
     }
 }
 
+/// Whether a string is a decimal number (`inf` and `nan`, which Rust would parse, are strings in
+/// YAML: its infinities and not-a-numbers are `.inf` and `.nan`).
+fn decimal(s: &str) -> bool {
+    s.parse::<f64>().is_ok() && s.contains(|c: char| c.is_ascii_digit())
+}
+
 /// Whether a string written plain reads back as the same string.
 fn plain_safe(s: &str) -> bool {
     if s.is_empty() || s.trim() != s {
@@ -1141,7 +1143,7 @@ fn plain_safe(s: &str) -> bool {
     if matches!(
         lower.as_str(),
         "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
-    ) || s.parse::<f64>().is_ok()
+    ) || decimal(s)
         || s.starts_with(|c: char| ",[]{}#&*!|>'\"%@`".contains(c))
         || (s.starts_with(['-', '?', ':']) && s[1..].chars().next().is_none_or(char::is_whitespace))
         || s.contains(": ")
@@ -1165,10 +1167,12 @@ fn yaml11_special(s: &str) -> bool {
     matches!(s, "=" | "<<") || yaml11_int(s) || yaml11_float(s) || yaml11_timestamp(s)
 }
 
+/// `s` without its sign.
 fn unsigned(s: &str) -> &str {
     s.strip_prefix(['+', '-']).unwrap_or(s)
 }
 
+/// Whether `s` is digits and `_` only (YAML 1.1 lets `_` group digits).
 fn digits_or_underscores(s: &str) -> bool {
     s.chars().all(|c| c.is_ascii_digit() || c == '_')
 }
@@ -1182,6 +1186,7 @@ fn sexagesimal(part: &str) -> bool {
     }
 }
 
+/// PyYAML's integer resolver: binary, hexadecimal, octal, decimal and base 60.
 fn yaml11_int(s: &str) -> bool {
     let u = unsigned(s);
     if let Some(bits) = u.strip_prefix("0b") {
@@ -1203,6 +1208,7 @@ fn yaml11_int(s: &str) -> bool {
         && parts.all(sexagesimal)
 }
 
+/// PyYAML's float resolver: decimal with `.`, exponent, base 60, `.inf` and `.nan`.
 fn yaml11_float(s: &str) -> bool {
     if matches!(s, ".nan" | ".NaN" | ".NAN") || matches!(unsigned(s), ".inf" | ".Inf" | ".INF") {
         return true;
@@ -1230,6 +1236,7 @@ fn yaml11_float(s: &str) -> bool {
         && fraction(frac, !base60.is_empty())
 }
 
+/// PyYAML's timestamp resolver: `YYYY-MM-DD`, or a date and time with an optional zone.
 fn yaml11_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     // `YYYY-MM-DD`.
@@ -1383,6 +1390,11 @@ mod tests {
         ] {
             assert!(!yaml11_special(string), "{string}");
         }
+        // Words Rust parses as floats are strings in YAML; numbers YAML 1.2 reads are quoted.
+        for word in ["inf", "nan", "Infinity", "-inf"] {
+            assert!(plain_safe(word), "{word}");
+        }
+        assert!(!plain_safe("1e5") && !plain_safe("1.5e3"));
     }
 
     /// Collections that replace a scalar after its key, or a list item's mapping, are written in
@@ -1408,6 +1420,11 @@ mod tests {
         let filled = edit(text, 1, "/spec/empty", Some(json!("now"))).unwrap();
         let read: Value = serde_saphyr::from_str(&filled).unwrap();
         assert_eq!(read["spec"]["empty"], "now", "{filled}");
+        let block = edit(text, 1, "/spec/empty", Some(json!("a\nb\n"))).unwrap();
+        assert!(
+            block.contains("  empty: |\n    a\n    b\n  note"),
+            "{block}"
+        );
         let listed = edit(text, 1, "/spec/empty", Some(json!(["a", "b"]))).unwrap();
         assert!(
             listed.contains("  empty:\n    - a\n    - b\n  note"),
