@@ -345,13 +345,14 @@ pub async fn run_with(
     // Read: every target's live state (watched ones from their caches).
     let lives = read_lives(context, &targets, &sources, prepared).await;
 
-    // Judge and audit each target.
+    // Judge and audit each target, with the Gatekeeper policies the sources declare.
+    let auditor = context.auditor.with_sources(config, &sources);
     let registry = ignore::Registry::new(&config.drift.ignore);
     let mut waivers = config.audit.waivers.clone();
     for read in &mut sources {
         waivers.append(&mut read.waivers);
     }
-    problems.extend(context.auditor.problems.iter().cloned());
+    problems.extend(auditor.problems.iter().cloned());
     let object_counts: HashMap<String, usize> = sources
         .iter()
         .map(|s| (s.source.clone(), s.objects.len()))
@@ -361,7 +362,7 @@ pub async fn run_with(
         let declared = take_declared(config, &target.name, &mut sources);
         let mut memo = context.memo.as_ref().map(|m| m.take(&target.name));
         let judge = scanned.target(
-            context,
+            (context, &auditor),
             target,
             (&provider, live),
             declared,
@@ -375,8 +376,8 @@ pub async fn run_with(
                 target: target.name.clone(),
                 provider: provider.kind().to_string(),
                 judge,
-                auditor: Arc::clone(&context.auditor),
-                rules: context.auditor.rules_for(config, target),
+                auditor: Arc::clone(&auditor),
+                rules: auditor.rules_for(config, target),
                 waivers: waivers.clone(),
             });
             memos.keep_rejudge(&target.name, rejudge);
@@ -403,7 +404,7 @@ pub async fn run_with(
         .map(|m| m.findings.lock().unwrap_or_else(|e| e.into_inner()));
     let (findings, compliance, waiver_problems) = crate::audit::findings::assemble(
         scanned.findings,
-        &context.auditor.set,
+        &auditor.set,
         &scanned.rules_run,
         &scanned.resources,
         &waivers,
@@ -493,7 +494,7 @@ impl Scanned {
     /// runs; returns what judged its Kubernetes objects.
     fn target(
         &mut self,
-        context: &Context,
+        (context, auditor): (&Context, &Auditor),
         target: &Target,
         (provider, live): (&LiveProvider, LiveRead),
         (declared, unread): (Vec<Declared>, Vec<String>),
@@ -531,7 +532,6 @@ impl Scanned {
                 (objects > 0).then_some(without)
             },
         });
-        let auditor = &context.auditor;
         let rules = auditor.rules_for(&context.config, target);
         let desired: Vec<Subject<'_>> = declared
             .iter()

@@ -245,6 +245,29 @@ fn the_chart_lints_renders_validates_and_grants_only_reads() {
         "secrets are opt-in"
     );
     assert!(
+        !role.to_string().contains("\"*\""),
+        "reading everything is opt-in"
+    );
+    // `unmanaged: {kinds: all}` needs every kind read: still get, list and watch only.
+    let everything = documents(&render("rbac: {readAll: true}\n").unwrap());
+    let role = everything
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .unwrap();
+    assert!(
+        role["rules"].as_array().unwrap().iter().any(|r| r
+            == &serde_json::json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]})),
+        "{role:#}"
+    );
+    assert!(
+        role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["verbs"] == serde_json::json!(["get", "list", "watch"])),
+        "{role:#}"
+    );
+    assert!(
         defaults
             .iter()
             .any(|d| d["kind"] == "PersistentVolumeClaim")

@@ -935,3 +935,114 @@ fn a_clusters_own_openapi_schemas_give_the_defaults_of_its_custom_resources() {
     assert!(!journal.iter().any(|j| j.path == "/openapi/v3/api/v1"));
     api.assert_read_only();
 }
+
+/// `unmanaged: {kinds: all}`: every kind the cluster serves with list and watch is listed
+/// (discovery of every group), so an undeclared ConfigMap, a custom resource and a ClusterRole
+/// are unmanaged; objects a controller owns (Pods, ReplicaSets) and the built-in exclusions
+/// (Endpoints, Events, Leases) are not reported; a kind that cannot be listed is never asked for;
+/// configured namespaces and `exclude_kinds` narrow and widen the scope as documented.
+#[test]
+fn unmanaged_kinds_all_finds_undeclared_objects_of_every_kind() {
+    let api = KubeApi::start();
+    api.require_token(TOKEN_A);
+    api.serve("example.com", "v1", "Widget", "widgets", true);
+    api.serve("coordination.k8s.io", "v1", "Lease", "leases", true);
+    api.serve("events.k8s.io", "v1", "Event", "events", true);
+    api.serve("", "v1", "Event", "events", true);
+    api.serve_unlistable("authentication.k8s.io", "v1", "TokenReview", "tokenreviews");
+    let owner = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u-1", "controller": true}]);
+    api.load([
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": 1}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hand-made", "namespace": "shop"},
+            "data": {"k": "v"}}),
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "gadget", "namespace": "shop"},
+            "spec": {"size": 3}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "auditor"},
+            "rules": []}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:controller:x"},
+            "rules": []}),
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-5d8f", "namespace": "shop",
+            "ownerReferences": owner}}),
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-5d8f-x2", "namespace": "shop",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "uid": "u-2", "controller": true}]},
+            "spec": {"containers": [{"name": "app", "image": "web:1"}]}}),
+        json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web", "namespace": "shop"}}),
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "web.1", "namespace": "shop"}}),
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "web", "namespace": "shop"}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "elsewhere", "namespace": "ops"},
+            "data": {"k": "v"}}),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    write_kubeconfig(&kubeconfig, &[(&api, "lab", TOKEN_A)]);
+    let repo = Repo::new();
+    repo.write(
+        "apps/web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 1\n",
+    );
+    repo.commit("web");
+    let unmanaged = |extra: &str| -> Vec<String> {
+        write_lab_config(&repo, &kubeconfig, extra);
+        let run = gitdrift(repo.path(), &["scan", "--format", "json"], &[]);
+        let report = run.json();
+        assert_eq!(report["summary"]["errors"], 0, "{:#}", report["problems"]);
+        let mut names: Vec<String> = report["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == "unmanaged")
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["kind"].as_str().unwrap(),
+                    r["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        unmanaged("      unmanaged: {kinds: all}\n"),
+        [
+            "ClusterRole auditor",
+            "ConfigMap hand-made",
+            "Namespace shop",
+            "Widget gadget"
+        ],
+        "every kind (the namespace git deploys into but does not declare too), less what controllers own and the exclusions"
+    );
+    assert!(
+        !api.journal()
+            .iter()
+            .any(|j| j.path.contains("tokenreviews")),
+        "a kind that cannot be listed is never asked for"
+    );
+    assert!(
+        !api.journal()
+            .iter()
+            .any(|j| j.path.ends_with("/leases") || j.path.ends_with("/events")),
+        "excluded kinds are not listed: {:#?}",
+        api.journal()
+    );
+    assert_eq!(
+        unmanaged(
+            "      unmanaged:\n        kinds: all\n        exclude_kinds: [Widget.example.com]\n        namespaces: [ops]\n"
+        ),
+        [
+            "ClusterRole auditor",
+            "ConfigMap elsewhere",
+            "ConfigMap hand-made",
+            "Namespace shop"
+        ],
+        "a configured namespace is in scope; an excluded kind is not"
+    );
+    // Without `all`, only the kinds git declares (and those named) are read.
+    assert_eq!(
+        unmanaged("      unmanaged: {kinds: [ClusterRole.rbac.authorization.k8s.io]}\n"),
+        ["ClusterRole auditor"]
+    );
+    api.assert_read_only();
+}

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::Rule;
 use super::metadata;
 use super::packs::{LIB, RuleFile};
+use crate::model::Side;
 
 /// A problem with a rule file: where, and what.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +40,9 @@ pub struct RuleSet {
     programs: Programs,
     /// The per-evaluation time limit.
     timer: ExecutionTimerConfig,
-    /// Every rule, ordered by id.
+    /// Gatekeeper ConstraintTemplates, each in its own engine (see [`super::gatekeeper`]).
+    templates: std::sync::Arc<Vec<super::gatekeeper::Template>>,
+    /// Every rule, ordered by id (but those [`RuleSet::add_gatekeeper`] adds after loading).
     pub rules: Vec<Rule>,
     /// Files that could not be used, and rules left out.
     pub problems: Vec<LoadProblem>,
@@ -141,6 +144,7 @@ impl RuleSet {
                     file: file.path.clone(),
                     line: rule.line,
                     reads: rule.reads,
+                    gatekeeper: None,
                 },
             );
         }
@@ -163,9 +167,42 @@ impl RuleSet {
             batches: std::sync::Arc::new(batches),
             programs,
             timer,
+            templates: std::sync::Arc::default(),
         }
     }
 
+    /// Adds Gatekeeper templates and the rules of their Constraints (see
+    /// [`super::gatekeeper::load`]) after the rules loaded before, which keep their places; a
+    /// rule whose id is taken is a problem and is left out.
+    pub fn add_gatekeeper(&mut self, loaded: super::gatekeeper::Loaded) {
+        let offset = self.templates.len();
+        let mut templates = self.templates.as_ref().clone();
+        templates.extend(loaded.templates);
+        self.templates = std::sync::Arc::new(templates);
+        self.problems.extend(loaded.problems);
+        for mut rule in loaded.rules {
+            if let Some(first) = self.rules.iter().find(|r| r.id == rule.id) {
+                self.problems.push(LoadProblem {
+                    file: rule.file.clone(),
+                    line: Some(rule.line),
+                    message: format!(
+                        "rule id {} is already used by {}:{}; this one is not run",
+                        rule.id, first.file, first.line
+                    ),
+                });
+                continue;
+            }
+            if let Some(binding) = &mut rule.gatekeeper {
+                std::sync::Arc::make_mut(binding).template += offset;
+            }
+            self.rules.push(rule);
+        }
+    }
+
+    /// Orders the rules by id again (before anything holds their places).
+    pub fn sort_rules(&mut self) {
+        self.rules.sort_by(|a, b| a.id.cmp(&b.id));
+    }
     /// An evaluator for one thread.
     pub fn evaluator(&self) -> Evaluator {
         Evaluator {
@@ -175,6 +212,9 @@ impl RuleSet {
             machines: std::collections::HashMap::new(),
             timeout: Some(self.timer),
             interpreter_has_input: false,
+            templates: std::sync::Arc::clone(&self.templates),
+            template_engines: std::collections::HashMap::new(),
+            inventories: None,
         }
     }
 
@@ -355,6 +395,13 @@ pub struct Evaluator {
     timeout: Option<ExecutionTimerConfig>,
     /// Whether the interpreter holds the current input (set only when it is needed).
     interpreter_has_input: bool,
+    /// Gatekeeper templates.
+    templates: std::sync::Arc<Vec<super::gatekeeper::Template>>,
+    /// This thread's copy of each template's engine, by template and, for referential ones,
+    /// the side whose inventory it holds.
+    template_engines: std::collections::HashMap<(usize, Option<Side>), regorus::Engine>,
+    /// The sides' inventories for referential templates (see [`Evaluator::set_inventories`]).
+    inventories: Option<std::sync::Arc<super::gatekeeper::Inventories>>,
 }
 
 /// What one rule said of one input: its violation messages, or why it could not say.
@@ -370,6 +417,24 @@ impl Evaluator {
 
     /// [`Evaluator::evaluate`] on an input already in regorus's values.
     pub fn evaluate_input(&mut self, input: regorus::Value, rules: &[&Rule]) -> Vec<Outcome> {
+        if rules.iter().any(|r| r.gatekeeper.is_some()) {
+            // Rego rules together as ever; each Constraint through its template.
+            let rego: Vec<&Rule> = rules
+                .iter()
+                .copied()
+                .filter(|r| r.gatekeeper.is_none())
+                .collect();
+            let mut rego = self.evaluate_input(input.clone(), &rego).into_iter();
+            return rules
+                .iter()
+                .map(|rule| match &rule.gatekeeper {
+                    Some(binding) => self.gatekeeper(&input, rule, binding),
+                    None => rego
+                        .next()
+                        .unwrap_or_else(|| Err("no outcome for the rule".into())),
+                })
+                .collect();
+        }
         self.interpreter_has_input = false;
         if rules.len() > 1
             && let Some(all) = self.all_at_once(&input, rules)
@@ -470,6 +535,63 @@ impl Evaluator {
     pub fn set_input(&mut self, input: Value) {
         self.engine.set_input(regorus::Value::from(input));
         self.interpreter_has_input = true;
+    }
+
+    /// Gives referential Gatekeeper templates the sides' objects (Gatekeeper's inventory); the
+    /// engines that held others' are dropped.
+    pub fn set_inventories(
+        &mut self,
+        inventories: Option<std::sync::Arc<super::gatekeeper::Inventories>>,
+    ) {
+        self.template_engines.retain(|(_, side), _| side.is_none());
+        self.inventories = inventories;
+    }
+
+    /// A Constraint's `violation` set on the resource of `input`, through its template.
+    fn gatekeeper(
+        &mut self,
+        input: &regorus::Value,
+        rule: &Rule,
+        binding: &super::gatekeeper::Binding,
+    ) -> Outcome {
+        let Some(template) = self.templates.get(binding.template) else {
+            return Err("its ConstraintTemplate is not loaded".into());
+        };
+        let side = match input["gitdrift"]["side"].as_string().map(|s| s.to_string()) {
+            Ok(side) if side == "live" => Side::Live,
+            _ => Side::Desired,
+        };
+        let key = (binding.template, binding.referential.then_some(side));
+        let engine = match self.template_engines.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let mut engine = template.engine.clone();
+                if binding.referential {
+                    let data = self
+                        .inventories
+                        .as_ref()
+                        .and_then(|i| i.data.get(&side).cloned())
+                        .unwrap_or_else(|| super::gatekeeper::inventory(std::iter::empty()));
+                    engine.add_data(data).map_err(|e| e.to_string())?;
+                }
+                e.insert(engine)
+            }
+        };
+        engine.set_input(super::gatekeeper::review(input, &binding.parameters));
+        let value = engine
+            .eval_rule(format!("data.{}.violation", rule.package))
+            .map_err(|err| {
+                let text = format!("{err:#}");
+                if text.contains("TimeLimitExceeded") || text.contains("time limit") {
+                    "evaluation took longer than the rule time limit and was stopped".to_string()
+                } else {
+                    rego_error(&err).1
+                }
+            })?;
+        if value == regorus::Value::Undefined {
+            return Ok(Vec::new());
+        }
+        messages(serde_json::to_value(&value).map_err(|e| e.to_string())?)
     }
 
     fn deny(&mut self, input: &regorus::Value, package: &str) -> Outcome {

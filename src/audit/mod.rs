@@ -23,6 +23,7 @@
 
 pub mod engine;
 pub mod findings;
+pub mod gatekeeper;
 pub mod metadata;
 pub mod packs;
 pub mod reads;
@@ -67,12 +68,19 @@ pub struct Rule {
     /// evaluation); not part of what reports say of a rule.
     #[serde(skip)]
     pub reads: Option<Vec<String>>,
+    /// For a rule made of a Gatekeeper Constraint: its template, parameters and match (it runs
+    /// through [`gatekeeper`], not as a `deny` set).
+    #[serde(skip)]
+    pub gatekeeper: Option<std::sync::Arc<gatekeeper::Binding>>,
 }
 
 impl Rule {
     /// Whether the rule applies to resources of this API group and kind (group `aws` for AWS
     /// types).
     pub fn applies_to(&self, group: &str, kind: &str) -> bool {
+        if let Some(binding) = &self.gatekeeper {
+            return binding.matcher.kind_matches(group, kind);
+        }
         self.kinds.iter().any(|k| {
             if crate::model::aws::is_aws(group) {
                 return k == kind;
@@ -109,6 +117,7 @@ mod tests {
             file: "f".into(),
             line: 1,
             reads: None,
+            gatekeeper: None,
         };
         assert!(rule.applies_to("", "Pod"));
         assert!(rule.applies_to("apps", "Deployment"));

@@ -25,8 +25,12 @@ pub struct Auditor {
     /// What loading them met (files that cannot be used, selections naming nothing): every
     /// scan's report carries them.
     pub problems: Vec<Problem>,
-    /// Results shared by resources equal in what their rules read.
-    pub shared: Shared,
+    /// Results shared by resources equal in what their rules read (and by the auditors
+    /// [`Auditor::with_sources`] derives from this one).
+    pub shared: Arc<Shared>,
+    /// The last auditor [`Auditor::with_sources`] derived, by the fingerprint of the documents
+    /// it added.
+    derived: std::sync::Mutex<Option<(u128, Arc<Auditor>)>>,
 }
 
 /// One resource to audit, on one side.
@@ -184,6 +188,31 @@ impl Auditor {
         if !settings.compiled {
             set.interpret_only();
         }
+        if !settings.gatekeeper.paths.is_empty() {
+            let (objects, unreadable) =
+                super::gatekeeper::read_paths(&settings.gatekeeper.paths, &config.limits);
+            let objects: Vec<&crate::model::Object> = objects.iter().collect();
+            let loaded = super::gatekeeper::load(&objects, settings.timeout, None);
+            for p in unreadable.iter().chain(&loaded.problems) {
+                problems.push(
+                    Problem::new(Severity::Error, Code::AuditGatekeeper, p.message.clone())
+                        .at(&p.file, p.line),
+                );
+            }
+            for p in &loaded.warnings {
+                tracing::warn!(message = %p.message, file = %p.file);
+                problems.push(
+                    Problem::new(Severity::Warning, Code::AuditGatekeeper, p.message.clone())
+                        .at(&p.file, p.line),
+                );
+            }
+            set.add_gatekeeper(super::gatekeeper::Loaded {
+                problems: Vec::new(),
+                warnings: Vec::new(),
+                ..loaded
+            });
+            set.sort_rules();
+        }
         set.warn_whole_package_reads();
         for p in &set.problems {
             problems.push(
@@ -225,8 +254,89 @@ impl Auditor {
         Auditor {
             set,
             problems,
-            shared: Shared::default(),
+            shared: Arc::default(),
+            derived: std::sync::Mutex::new(None),
         }
+    }
+
+    /// This auditor with the Gatekeeper ConstraintTemplates and Constraints the sources
+    /// declare (`audit.gatekeeper.from_sources`), each source's running on its own target; the
+    /// rules loaded here keep their places. The same auditor when there are none, and the last
+    /// one derived while the documents are unchanged (their Rego compiles once).
+    pub fn with_sources(
+        self: &Arc<Self>,
+        config: &Config,
+        sources: &[crate::desired::SourceRead],
+    ) -> Arc<Auditor> {
+        if !config.audit.gatekeeper.from_sources || !config.audit.enabled {
+            return Arc::clone(self);
+        }
+        let mut print = Fingerprint::new();
+        let mut documents: Vec<(&str, Vec<&crate::model::Object>)> = Vec::new();
+        for read in sources {
+            let objects: Vec<&crate::model::Object> = read
+                .objects
+                .iter()
+                .map(|d| &d.object)
+                .filter(|o| super::gatekeeper::is_gatekeeper(o))
+                .collect();
+            if objects.is_empty() {
+                continue;
+            }
+            print.str(&read.source).number(objects.len() as u64);
+            for object in &objects {
+                print.object(object).str(&object.origin.file);
+                print.number(object.origin.line.unwrap_or(0));
+            }
+            documents.push((read.source.as_str(), objects));
+        }
+        if documents.is_empty() {
+            return Arc::clone(self);
+        }
+        let key = print.finish();
+        let mut derived = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, auditor)) = derived.as_ref()
+            && *at == key
+        {
+            return Arc::clone(auditor);
+        }
+        let mut set = self.set.clone();
+        let mut problems = self.problems.clone();
+        let known = set.problems.len();
+        for (source, objects) in documents {
+            let loaded = super::gatekeeper::load(&objects, config.audit.timeout, Some(source));
+            for (severity, p) in loaded
+                .problems
+                .iter()
+                .map(|p| (Severity::Error, p))
+                .chain(loaded.warnings.iter().map(|p| (Severity::Warning, p)))
+            {
+                problems.push(
+                    Problem::new(severity, Code::AuditGatekeeper, p.message.clone())
+                        .source(source)
+                        .at(&p.file, p.line),
+                );
+            }
+            set.add_gatekeeper(super::gatekeeper::Loaded {
+                problems: Vec::new(),
+                warnings: Vec::new(),
+                ..loaded
+            });
+        }
+        for p in &set.problems[known..] {
+            problems.push(
+                Problem::new(Severity::Error, Code::AuditGatekeeper, p.message.clone())
+                    .at(&p.file, p.line),
+            );
+        }
+        let auditor = Arc::new(Auditor {
+            set,
+            problems,
+            shared: Arc::clone(&self.shared),
+            derived: std::sync::Mutex::new(None),
+        });
+        *derived = Some((key, Arc::clone(&auditor)));
+        auditor
     }
 
     /// The rules that run on a target: the configuration's selection, with the target's own in
@@ -249,11 +359,24 @@ impl Auditor {
                 exclude: global.exclude.iter().chain(&own.exclude).cloned().collect(),
             },
         };
+        // Constraints a git source declares run on that source's target only.
+        let ours = |source: &str| {
+            config
+                .sources
+                .iter()
+                .any(|s| s.name == source && s.target == target.name)
+        };
         self.set
             .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| selection.selects(&r.pack, &r.id))
+            .filter(|(_, r)| {
+                r.gatekeeper
+                    .as_ref()
+                    .and_then(|b| b.source.as_deref())
+                    .is_none_or(ours)
+            })
             .map(|(i, _)| i)
             .collect()
     }
@@ -273,12 +396,40 @@ impl Auditor {
         if rules.is_empty() {
             return Evaluated::default();
         }
-        // What every subject's fingerprint starts with: the target and the rules that run.
+        // Gatekeeper Constraints that read the side's other objects (or its namespaces) see
+        // them through the inventories, made once for the target.
+        let inventories = rules
+            .iter()
+            .any(|&i| super::gatekeeper::needs_inventory(&self.set.rules[i]))
+            .then(|| {
+                let referential = rules.iter().any(|&i| {
+                    self.set.rules[i]
+                        .gatekeeper
+                        .as_ref()
+                        .is_some_and(|b| b.referential)
+                });
+                Arc::new(super::gatekeeper::Inventories::of(
+                    subjects.iter().map(|s| (s.side, s.object)),
+                    referential,
+                ))
+            });
+        // What every subject's fingerprint starts with: the target and the rules that run
+        // (and, where rules read the other objects, all of them).
         let prefix = memo.is_some().then(|| {
             let mut print = Fingerprint::new();
             print.str(target).str(provider).number(rules.len() as u64);
             for &rule in rules {
                 print.number(rule as u64);
+                if let Some(binding) = &self.set.rules[rule].gatekeeper {
+                    print
+                        .number(binding.print as u64)
+                        .number((binding.print >> 64) as u64);
+                }
+            }
+            if inventories.is_some() {
+                for subject in subjects {
+                    print.str(subject.side.as_str()).object(subject.object);
+                }
             }
             print
         });
@@ -326,14 +477,34 @@ impl Auditor {
                             projection.fingerprint(print, (target, provider), subject)
                         });
                     let known = shape.and_then(|shape| self.shared.get(shape));
+                    // Gatekeeper Constraints judge only what their `spec.match` selects.
+                    let matched =
+                        self.gatekeeper_matches(applicable, subject, inventories.as_deref());
                     let outcomes: Vec<super::engine::Outcome> = match &known {
                         Some(messages) => messages.iter().cloned().map(Ok).collect(),
                         None => {
-                            let only: Vec<&Rule> =
-                                applicable.iter().map(|&i| &self.set.rules[i]).collect();
-                            evaluator
-                                .get_or_insert_with(|| self.set.evaluator())
+                            let only: Vec<&Rule> = applicable
+                                .iter()
+                                .enumerate()
+                                .filter(|(n, _)| matched.as_ref().is_none_or(|m| m[*n]))
+                                .map(|(_, &i)| &self.set.rules[i])
+                                .collect();
+                            let mut outcomes = evaluator
+                                .get_or_insert_with(|| {
+                                    let mut evaluator = self.set.evaluator();
+                                    evaluator.set_inventories(inventories.clone());
+                                    evaluator
+                                })
                                 .evaluate_input(input(target, provider, subject), &only)
+                                .into_iter();
+                            (0..applicable.len())
+                                .map(|n| match &matched {
+                                    Some(m) if !m[n] => Ok(Vec::new()),
+                                    _ => {
+                                        outcomes.next().unwrap_or_else(|| Err("no outcome".into()))
+                                    }
+                                })
+                                .collect()
                         }
                     };
                     if let (Some(shape), None) = (shape, &known)
@@ -342,6 +513,14 @@ impl Auditor {
                         self.shared.put(shape, messages);
                     }
                     let mut outcome = self.findings(target, subject, applicable, outcomes);
+                    if let Some(matched) = &matched {
+                        outcome.applied = applicable
+                            .iter()
+                            .zip(matched)
+                            .filter(|(_, m)| **m)
+                            .map(|(&i, _)| i)
+                            .collect();
+                    }
                     outcome.inputs = inputs;
                     outcome.shared = known.is_some();
                     outcome
@@ -430,6 +609,36 @@ impl Auditor {
             kinds.len() - 1
         });
         (&kinds[at].rules, &kinds[at].projection)
+    }
+
+    /// For subjects some Gatekeeper Constraint applies to by kind: whether each applicable
+    /// rule judges it (other rules always do). `None` when no Constraint applies.
+    fn gatekeeper_matches(
+        &self,
+        applicable: &[usize],
+        subject: &Subject<'_>,
+        inventories: Option<&super::gatekeeper::Inventories>,
+    ) -> Option<Vec<bool>> {
+        if !applicable
+            .iter()
+            .any(|&i| self.set.rules[i].gatekeeper.is_some())
+        {
+            return None;
+        }
+        let value = subject.object.value();
+        let labels = super::gatekeeper::labels(&value);
+        let namespaces = |ns: &str| inventories?.namespaces.get(&subject.side)?.get(ns).cloned();
+        Some(
+            applicable
+                .iter()
+                .map(|&i| match &self.set.rules[i].gatekeeper {
+                    Some(binding) => binding
+                        .matcher
+                        .matches(subject.object, &labels, &namespaces),
+                    None => true,
+                })
+                .collect(),
+        )
     }
 
     /// A subject's findings and problems from its rules' outcomes.

@@ -48,11 +48,18 @@ pub(super) fn rules(args: RulesArgs) -> u8 {
                 }
                 ListFormat::Text => {
                     for rule in rules {
-                        let controls: Vec<String> = rule
+                        let mut controls: Vec<String> = rule
                             .controls
                             .iter()
                             .map(|(f, c)| format!("{f} {}", c.join(", ")))
                             .collect();
+                        // Gatekeeper rules say where their Constraint and template are.
+                        if let Some(binding) = &rule.gatekeeper {
+                            controls.push(format!(
+                                "constraint {}:{}, template {}",
+                                rule.file, rule.line, binding.template_file
+                            ));
+                        }
                         println!(
                             "{:<44} {:<8} {:<24} {}",
                             rule.id,

@@ -9,6 +9,9 @@
 //!   exclude_rules: [pss-restricted-run-as-user]
 //!   timeout: 2s                         # per rule and resource
 //!   compiled: true                      # rules run on regorus's VM; false: its interpreter
+//!   gatekeeper:                         # Gatekeeper ConstraintTemplates and Constraints
+//!     paths: [./gatekeeper]             # folders (or files) holding them
+//!     from_sources: true                # and those each target's git sources declare
 //!   fail_on_severity: high              # exit 1 at or above; `none`: never
 //!   max_waiver_days: 365
 //!   waiver_files: [./waivers.yaml]      # files holding `waivers:` lists
@@ -57,6 +60,17 @@ pub struct AuditSettings {
     pub max_waiver_days: u32,
     /// Waivers from the configuration and its waiver files.
     pub waivers: Vec<Waiver>,
+    /// Where Gatekeeper policies are read from.
+    pub gatekeeper: GatekeeperSettings,
+}
+
+/// `audit.gatekeeper`: where Gatekeeper ConstraintTemplates and Constraints come from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GatekeeperSettings {
+    /// Folders (or files) searched for them.
+    pub paths: Vec<PathBuf>,
+    /// Whether those a target's git sources declare run on that target.
+    pub from_sources: bool,
 }
 
 impl Default for AuditSettings {
@@ -71,6 +85,7 @@ impl Default for AuditSettings {
             fail_on_severity: Some(RuleSeverity::High),
             max_waiver_days: 365,
             waivers: Vec::new(),
+            gatekeeper: GatekeeperSettings::default(),
         }
     }
 }
@@ -143,6 +158,21 @@ impl Checker {
             }
         }
         audit.selection = self.selection(&fields, "audit");
+        if let Some(n) = fields.get("gatekeeper")
+            && let Some(gk) = self.fields(n, "audit.gatekeeper")
+        {
+            if let Some(list) = gk.get("paths") {
+                for raw in self.string_list(list, "audit.gatekeeper.paths") {
+                    audit.gatekeeper.paths.push(resolve_path(&self.base, &raw));
+                }
+            }
+            if let Some(b) = gk.get("from_sources") {
+                match b.kind {
+                    NodeKind::Bool(b) => audit.gatekeeper.from_sources = b,
+                    _ => self.error(b, "audit.gatekeeper.from_sources must be true or false"),
+                }
+            }
+        }
         if let Some(n) = fields.get("timeout") {
             match self.string_or_int(n).as_deref().and_then(parse_duration) {
                 Some(d) if !d.is_zero() && d <= Duration::from_secs(600) => audit.timeout = d,

@@ -551,7 +551,11 @@ git:
             config.sources[0].auth.token,
             Some(SecretRef::Env("SHOP_GIT_TOKEN".into()))
         );
-        assert_eq!(config.drift.ignore.len(), 2);
+        assert_eq!(
+            config.drift.ignore.len(),
+            3,
+            "two configured, then the built-in one"
+        );
         assert_eq!(
             config.drift.ignore[0].paths[1],
             vec!["spec", "template", "spec", "containers", "*", "image"]

@@ -34,6 +34,30 @@ pub enum LiveSettings {
     Aws(AwsSettings),
 }
 
+/// Kinds `unmanaged: {kinds: all}` never lists (`Kind` or `Kind.group`): high-churn records
+/// (events, leases, endpoints and endpoint slices, controller revisions), what the cluster
+/// keeps for itself (nodes and their CSI records, volume attachments, API services, API
+/// priority and fairness defaults, certificate signing requests, component statuses) and
+/// metrics. Kinds that cannot be listed and watched (reviews, bindings) are never listed.
+pub const ALL_KINDS_EXCLUDED: &[&str] = &[
+    "Event",
+    "Event.events.k8s.io",
+    "Lease.coordination.k8s.io",
+    "Endpoints",
+    "EndpointSlice.discovery.k8s.io",
+    "ControllerRevision.apps",
+    "Node",
+    "CSINode.storage.k8s.io",
+    "VolumeAttachment.storage.k8s.io",
+    "APIService.apiregistration.k8s.io",
+    "FlowSchema.flowcontrol.apiserver.k8s.io",
+    "PriorityLevelConfiguration.flowcontrol.apiserver.k8s.io",
+    "CertificateSigningRequest.certificates.k8s.io",
+    "ComponentStatus",
+    "PodMetrics.metrics.k8s.io",
+    "NodeMetrics.metrics.k8s.io",
+];
+
 /// How to reach and read one AWS account's EC2 state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AwsSettings {
@@ -109,6 +133,11 @@ pub struct KubeSettings {
     pub unmanaged_kinds: Vec<String>,
     /// Namespaces searched for unmanaged objects besides those git declares objects in.
     pub unmanaged_namespaces: Vec<String>,
+    /// `unmanaged: {kinds: all}`: every kind the cluster serves with list and watch, less the
+    /// built-in exclusions ([`ALL_KINDS_EXCLUDED`]) and `exclude_kinds`.
+    pub unmanaged_all: bool,
+    /// Kinds left out of `kinds: all` besides the built-in exclusions (`Kind` or `Kind.group`).
+    pub unmanaged_exclude_kinds: Vec<String>,
 }
 
 impl Default for KubeSettings {
@@ -123,6 +152,8 @@ impl Default for KubeSettings {
             retries: 3,
             unmanaged_kinds: Vec::new(),
             unmanaged_namespaces: Vec::new(),
+            unmanaged_all: false,
+            unmanaged_exclude_kinds: Vec::new(),
         }
     }
 }
@@ -330,9 +361,20 @@ impl Checker {
         if let Some(unmanaged) = fields.get("unmanaged")
             && let Some(u) = self.fields(unmanaged, "target.kubernetes.unmanaged")
         {
-            settings.unmanaged_kinds = u
-                .get("kinds")
-                .map(|n| self.string_list(n, "target.kubernetes.unmanaged.kinds"))
+            match u.get("kinds") {
+                Some(Node {
+                    kind: NodeKind::Str(s),
+                    ..
+                }) if s == "all" => settings.unmanaged_all = true,
+                Some(n) => {
+                    settings.unmanaged_kinds =
+                        self.string_list(n, "target.kubernetes.unmanaged.kinds (or `all`)")
+                }
+                None => {}
+            }
+            settings.unmanaged_exclude_kinds = u
+                .get("exclude_kinds")
+                .map(|n| self.string_list(n, "target.kubernetes.unmanaged.exclude_kinds"))
                 .unwrap_or_default();
             settings.unmanaged_namespaces = u
                 .get("namespaces")

@@ -229,6 +229,10 @@ macro_rules! cases {
 
 cases! {
     certificate_dns_names_reordered_with_stale_ignore_rule,
+    deployment_injected_sidecar_and_reloader_env_are_not_drift,
+    deployment_injections_are_drift_when_the_builtin_list_is_off,
+    deployment_ignore_rule_selects_list_elements_by_key,
+    role_verbs_and_resources_reordered_by_hand_in_sync,
     certificate_in_sync_with_status_and_defaults,
     clusterrole_aggregated_rules_filled_by_controller_in_sync,
     configmap_aws_auth_map_roles_ignored_by_path,

@@ -65,6 +65,8 @@ pub struct Comparer<'a> {
     discounts: Vec<Discount>,
     /// Discounts past the bound, counted.
     more: usize,
+    /// Lists of scalars compared as sets in this kind (`drift.unordered`).
+    unordered: Vec<&'a [String]>,
 }
 
 impl<'a> Comparer<'a> {
@@ -103,7 +105,31 @@ impl<'a> Comparer<'a> {
             explain: false,
             discounts: Vec::new(),
             more: 0,
+            unordered: Vec::new(),
         }
+    }
+
+    /// The same comparer, comparing these lists of scalars as sets where they name this kind
+    /// (`drift.unordered`).
+    pub fn unordered(mut self, rules: &'a [crate::config::drift::Unordered]) -> Comparer<'a> {
+        self.unordered = rules
+            .iter()
+            .filter(|u| u.kind == self.kind && u.group == self.group)
+            .flat_map(|u| u.paths.iter().map(Vec::as_slice))
+            .collect();
+        self
+    }
+
+    /// Whether the list at `path` is one `drift.unordered` names.
+    fn is_unordered(&self, path: &[Seg]) -> bool {
+        self.unordered.iter().any(|pattern| {
+            pattern.len() == path.len()
+                && pattern.iter().zip(path).all(|(want, have)| match have {
+                    Seg::Key(k) => want == "*" || want == k,
+                    Seg::Index(i) => want == "*" || *want == i.to_string(),
+                    Seg::Missing => want == "*" || want == "-",
+                })
+        })
     }
 
     /// The same comparer, explaining every live-only field too (or not).
@@ -473,10 +499,18 @@ impl<'a> Comparer<'a> {
     fn list(&mut self, path: &mut Vec<Seg>, desired: &[Value], live: &[Value]) {
         let scalar = |v: &Value| !v.is_object() && !v.is_array();
         if desired.iter().all(scalar) && live.iter().all(scalar) {
+            let unordered = self.is_unordered(path);
             let equal = if rules::is_set(path) {
                 desired
                     .iter()
                     .all(|d| live.iter().any(|l| self.scalar_equal(path, d, l)))
+            } else if unordered {
+                desired
+                    .iter()
+                    .all(|d| live.iter().any(|l| self.scalar_equal(path, d, l)))
+                    && live
+                        .iter()
+                        .all(|l| desired.iter().any(|d| self.scalar_equal(path, d, l)))
             } else {
                 desired.len() == live.len()
                     && desired
@@ -493,6 +527,8 @@ impl<'a> Comparer<'a> {
             } else if desired != live {
                 let how = if rules::is_set(path) {
                     "set: order, and elements the server adds"
+                } else if unordered {
+                    "set (drift.unordered): order and repeats"
                 } else {
                     "element values (number, quantity or int-or-string)"
                 };

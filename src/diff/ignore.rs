@@ -15,6 +15,7 @@ use super::owners::Ownership;
 use super::{Discount, DiscountReason, MAX_DISCOUNTS, Verdict};
 use crate::config::IgnoreRule;
 use crate::model::ResourceKey;
+use crate::model::pointer::element_selector;
 
 /// Applies ignore rules and tracks their use; shared by the threads that judge objects.
 pub struct Registry<'a> {
@@ -65,16 +66,24 @@ impl<'a> Registry<'a> {
         if selected.is_empty() {
             return verdict;
         }
-        let ownership = Ownership::of(live);
+        // Whether each rule is used (the built-in one is never stale: nothing to track), and
+        // the managers only when some rule names one.
+        let ownership = selected
+            .iter()
+            .any(|&i| !self.rules[i].managers.is_empty())
+            .then(|| Ownership::of(live));
         for &i in &selected {
             let rule = &self.rules[i];
+            if rule.is_builtin() {
+                continue;
+            }
             let path_present = rule
                 .paths
                 .iter()
                 .any(|p| resolves(live, p) || resolves(desired, p));
             let manager_present = ownership
-                .managers()
-                .any(|m| rule.managers.iter().any(|r| r == m));
+                .as_ref()
+                .is_some_and(|o| o.managers().any(|m| rule.managers.iter().any(|r| r == m)));
             if path_present || manager_present {
                 self.used[i].store(true, Ordering::Relaxed);
                 noted.push(i);
@@ -83,8 +92,16 @@ impl<'a> Registry<'a> {
         let drifts = std::mem::take(&mut verdict.drifts);
         for drift in drifts {
             let segments = split(&drift.path);
+            let git_segments = drift.git_path.as_deref().map(split);
+            let at = Place {
+                path: &segments,
+                git_path: git_segments.as_deref(),
+                desired,
+                live,
+                element: &drift.desired,
+            };
             let ignored_by = selected.iter().map(|&i| &self.rules[i]).find(|rule| {
-                rule.paths.iter().any(|p| is_prefix(p, &segments))
+                rule.paths.iter().any(|p| at.covered_by(p))
                     || drift
                         .owners
                         .iter()
@@ -98,11 +115,18 @@ impl<'a> Registry<'a> {
                 Some(rule) => verdict.discounted.push(Discount {
                     path: drift.path,
                     reason: DiscountReason::IgnoredByRule,
-                    detail: format!(
-                        "drift.ignore rule at line {}: {}",
-                        rule.line,
-                        rule.describe()
-                    ),
+                    detail: if rule.is_builtin() {
+                        format!(
+                            "built-in ignore rule (drift.ignore_injected): {}",
+                            rule.describe()
+                        )
+                    } else {
+                        format!(
+                            "drift.ignore rule at line {}: {}",
+                            rule.line,
+                            rule.describe()
+                        )
+                    },
                 }),
             }
         }
@@ -118,12 +142,13 @@ impl<'a> Registry<'a> {
         }
     }
 
-    /// The rules that matched nothing in this scan.
+    /// The configured rules that matched nothing in this scan (the built-in ones are never
+    /// stale: an estate without a mesh has nothing for them to match).
     pub fn stale(&self) -> impl Iterator<Item = &'a IgnoreRule> + '_ {
         self.rules
             .iter()
             .zip(&self.used)
-            .filter(|(_, used)| !used.load(Ordering::Relaxed))
+            .filter(|(rule, used)| !rule.is_builtin() && !used.load(Ordering::Relaxed))
             .map(|(rule, _)| rule)
     }
 }
@@ -132,13 +157,92 @@ fn split(pointer: &str) -> Vec<String> {
     crate::model::pointer::parse(pointer).unwrap_or_default()
 }
 
-/// Whether `pattern` (with `*` for any one segment) is a prefix of `path`.
-fn is_prefix(pattern: &[String], path: &[String]) -> bool {
-    pattern.len() <= path.len()
-        && pattern
-            .iter()
-            .zip(path)
-            .all(|(want, have)| want == "*" || want == have)
+/// Where a drift is: its path (live positions), git's positions where they differ, both
+/// objects, and the drift's declared value (the element, for one the live list lacks).
+struct Place<'v> {
+    path: &'v [String],
+    git_path: Option<&'v [String]>,
+    desired: &'v Value,
+    live: &'v Value,
+    element: &'v Value,
+}
+
+impl Place<'_> {
+    /// Whether `pattern` names the drift or a field above it: a segment is a key or position,
+    /// `*` (any one segment), or `[key=glob]` (the list element whose `key` matches the glob,
+    /// found in the live list, else in git's).
+    fn covered_by(&self, pattern: &[String]) -> bool {
+        if pattern.len() > self.path.len() {
+            return false;
+        }
+        let (mut live, mut desired) = (Some(self.live), Some(self.desired));
+        for (n, (want, have)) in pattern.iter().zip(self.path).enumerate() {
+            let git_have = self.git_path.and_then(|g| g.get(n)).unwrap_or(have);
+            if let Some((key, glob)) = element_selector(want) {
+                let element = live
+                    .and_then(|v| child(v, have))
+                    .or_else(|| desired.and_then(|v| child(v, git_have)))
+                    .or_else(|| (n + 1 == self.path.len()).then_some(self.element));
+                if !element.is_some_and(|e| selects(e, key, glob)) {
+                    return false;
+                }
+            } else if want != "*" && want != have {
+                return false;
+            }
+            live = live.and_then(|v| child(v, have));
+            desired = desired.and_then(|v| child(v, git_have));
+        }
+        true
+    }
+}
+
+/// A mapping's field or a list's element at a path segment.
+fn child<'v>(value: &'v Value, segment: &str) -> Option<&'v Value> {
+    match value {
+        Value::Object(map) => map.get(segment),
+        Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+        _ => None,
+    }
+}
+
+/// Whether a list element's `key` is a scalar matching `glob`.
+fn selects(element: &Value, key: &str, glob: &str) -> bool {
+    let text = match element.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => return false,
+    };
+    wildcard(glob, &text)
+}
+
+/// A glob of `*` (any run of characters) and `?` (any one character) over the whole text.
+pub fn wildcard(glob: &str, text: &str) -> bool {
+    let (g, t): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
+    let (mut gi, mut ti) = (0, 0);
+    // Where the last `*` was, and the text position it stands for up to now.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match g.get(gi) {
+            Some('*') => {
+                star = Some((gi, ti));
+                gi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                gi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((s, at)) => {
+                    gi = s + 1;
+                    ti = at + 1;
+                    star = Some((s, at + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    g[gi..].iter().all(|&c| c == '*')
 }
 
 /// Whether a pointer pattern names something that exists in `value`.
@@ -150,6 +254,12 @@ fn resolves(value: &Value, pattern: &[String]) -> bool {
         Value::Object(map) if first == "*" => map.values().any(|v| resolves(v, rest)),
         Value::Object(map) => map.get(first).is_some_and(|v| resolves(v, rest)),
         Value::Array(items) if first == "*" => items.iter().any(|v| resolves(v, rest)),
+        Value::Array(items) if element_selector(first).is_some() => {
+            let (key, glob) = element_selector(first).unwrap_or_default();
+            items
+                .iter()
+                .any(|v| selects(v, key, glob) && resolves(v, rest))
+        }
         Value::Array(items) => first
             .parse::<usize>()
             .ok()

@@ -222,6 +222,7 @@ pub fn compare(
     )
     .explain(settings.explain)
     .schemas(schemas)
+    .unordered(&settings.unordered)
     .run();
     Verdict {
         drifts: raw

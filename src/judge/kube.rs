@@ -31,6 +31,8 @@ pub struct Judge {
     scopes: Scopes,
     declared_namespaces: HashSet<String>,
     declared_cluster_kinds: HashSet<GroupKind>,
+    /// `unmanaged: {kinds: all}`: every cluster-scoped kind listed is in scope.
+    all_kinds: bool,
     unserved: BTreeSet<GroupKind>,
     unreadable: BTreeSet<GroupKind>,
     /// Live objects that could not be parsed: their declarations are not judged.
@@ -133,11 +135,26 @@ impl Judge {
                 declared_namespaces.insert(namespace.to_string());
             }
         }
-        let declared_cluster_kinds = order
+        let mut declared_cluster_kinds: HashSet<GroupKind> = order
             .iter()
             .filter(|k| k.namespace.is_none())
             .map(ResourceKey::group_kind)
             .collect();
+        // The target's own unmanaged scope: namespaces and kinds it names, or every kind.
+        let mut all_kinds = false;
+        if let Some(crate::config::LiveSettings::Kubernetes(kube)) =
+            config.target(target).map(|t| &t.live)
+        {
+            declared_namespaces.extend(kube.unmanaged_namespaces.iter().cloned());
+            declared_cluster_kinds.extend(kube.unmanaged_kinds.iter().map(|spec| {
+                let (kind, group) = spec.split_once('.').unwrap_or((spec.as_str(), ""));
+                GroupKind {
+                    group: group.to_string(),
+                    kind: kind.to_string(),
+                }
+            }));
+            all_kinds = kube.unmanaged_all;
+        }
         let mut schemas = diff::defaults::Schemas::builtin();
         let is_crd =
             |o: &Object| o.kind == "CustomResourceDefinition" && o.group == "apiextensions.k8s.io";
@@ -162,6 +179,7 @@ impl Judge {
             scopes,
             declared_namespaces,
             declared_cluster_kinds,
+            all_kinds,
             unserved: live.unserved.clone(),
             unreadable: live.unreadable.iter().map(|u| u.gk.clone()).collect(),
             skipped: live.skipped.clone(),
@@ -289,7 +307,7 @@ impl Judge {
         }
         let in_scope = match &key.namespace {
             Some(ns) => self.declared_namespaces.contains(ns),
-            None => self.declared_cluster_kinds.contains(&key.group_kind()),
+            None => self.all_kinds || self.declared_cluster_kinds.contains(&key.group_kind()),
         };
         if !in_scope
             || system.is_generated(object)

@@ -17,6 +17,15 @@ pub fn parse(pointer: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// `[key=glob]`, a path segment that selects list elements (in ignore rules): its key and glob.
+pub fn element_selector(segment: &str) -> Option<(&str, &str)> {
+    segment
+        .strip_prefix('[')?
+        .strip_suffix(']')?
+        .split_once('=')
+        .filter(|(key, _)| !key.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

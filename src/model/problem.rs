@@ -85,6 +85,7 @@ codes! {
     JudgeStaleIgnoreRule => "judge.stale_ignore_rule", "An ignore rule matched nothing in a complete scan.";
     AuditRulesUnreadable => "audit.rules_unreadable", "A configured rule folder cannot be read.";
     AuditRuleFile => "audit.rule_file", "A rule file does not compile or its METADATA is wrong; its rules are not run.";
+    AuditGatekeeper => "audit.gatekeeper", "A Gatekeeper ConstraintTemplate or Constraint cannot be used (no Rego, Rego that does not compile, a Constraint without its template); the others run.";
     AuditUnknownSelection => "audit.unknown_selection", "A pack or rule the configuration selects is not loaded.";
     AuditRuleFailed => "audit.rule_failed", "A rule failed (or ran too long) on one resource.";
     AuditWaiverExpired => "audit.waiver_expired", "A waiver has expired: its findings fail again.";

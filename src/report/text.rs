@@ -70,15 +70,22 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
             );
         }
     }
-    let mut current_target: Option<&str> = None;
-    for resource in &report.resources {
+    let shown = |resource: &ResourceReport| {
         let explained =
             options.explain && (!resource.discounted.is_empty() || resource.discounted_more > 0);
-        if resource.status == Status::InSync
-            && !options.show_in_sync
-            && !explained
-            && !unwell(resource)
-        {
+        resource.status != Status::InSync || options.show_in_sync || explained || unwell(resource)
+    };
+    // The identity column as wide as its longest entry (AWS types are long), within reason.
+    let width = column_width(
+        report
+            .resources
+            .iter()
+            .filter(|r| shown(r))
+            .map(|r| identity(&r.kind, &r.namespace, &r.name)),
+    );
+    let mut current_target: Option<&str> = None;
+    for resource in &report.resources {
+        if !shown(resource) {
             continue;
         }
         if current_target != Some(resource.target.as_str()) {
@@ -89,7 +96,7 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
                 paint(BOLD, &format!("target {}", resource.target))
             );
         }
-        resource_block(&mut out, resource, report.scan.started_at);
+        resource_block(&mut out, resource, report.scan.started_at, width);
         if options.explain {
             discounted_block(&mut out, resource);
         }
@@ -171,17 +178,37 @@ pub fn render(report: &ScanReport, options: TextOptions) -> String {
     out
 }
 
-fn resource_block(out: &mut String, resource: &ResourceReport, started: DateTime<Utc>) {
+/// How the text report names a resource: `Kind namespace/name`, `Kind name` without a
+/// namespace, and an AWS account setting (named by its region, in its region) `Kind region`.
+fn identity(kind: &str, namespace: &Option<String>, name: &str) -> String {
+    match namespace {
+        Some(ns) if !(kind.starts_with("AWS::") && ns == name) => format!("{kind} {ns}/{name}"),
+        _ => format!("{kind} {name}"),
+    }
+}
+
+/// A column as wide as its widest entry: at least 40 characters, at most 80.
+fn column_width(entries: impl Iterator<Item = String>) -> usize {
+    entries
+        .map(|e| e.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(40, 80)
+}
+
+fn resource_block(
+    out: &mut String,
+    resource: &ResourceReport,
+    started: DateTime<Utc>,
+    width: usize,
+) {
     let (mark, word, style) = match resource.status {
         Status::InSync => ("=", "in sync", GREEN),
         Status::Drifted => ("~", "drifted", YELLOW),
         Status::Missing => ("-", "missing", RED),
         Status::Unmanaged => ("+", "unmanaged", CYAN),
     };
-    let identity = match &resource.namespace {
-        Some(ns) => format!("{} {}/{}", resource.kind, ns, resource.name),
-        None => format!("{} {}", resource.kind, resource.name),
-    };
+    let identity = identity(&resource.kind, &resource.namespace, &resource.name);
     let location = resource
         .source
         .as_ref()
@@ -199,7 +226,7 @@ fn resource_block(out: &mut String, resource: &ResourceReport, started: DateTime
         })
         .unwrap_or_default();
     let line = format!(
-        "  {} {:<40}{}",
+        "  {} {:<width$}{}",
         paint(style, &format!("{mark} {word:<10}")),
         identity,
         location
@@ -352,16 +379,17 @@ fn health_block(out: &mut String, report: &ScanReport) {
         .map(AsRef::as_ref)
         .collect();
     unwell.sort_by_key(|r| r.health.as_ref().map(|h| h.status));
+    let width = column_width(
+        unwell
+            .iter()
+            .map(|r| identity(&r.kind, &r.namespace, &r.name)),
+    );
     for r in unwell {
         let Some(health) = &r.health else { continue };
-        let identity = format!(
-            "{} {}",
-            r.kind,
-            crate::model::resource_name(&r.namespace, &r.name)
-        );
+        let identity = identity(&r.kind, &r.namespace, &r.name);
         let _ = writeln!(
             out,
-            "  {} {:<40} {}  {}",
+            "  {} {:<width$} {}  {}",
             paint(
                 health_style(health.status),
                 &format!("{:<11}", health.status.as_str())
@@ -435,7 +463,7 @@ pub fn explain(report: &ScanReport, wanted: &str) -> Option<String> {
             "{}",
             paint(BOLD, &format!("target {}", resource.target))
         );
-        resource_block(&mut out, resource, report.scan.started_at);
+        resource_block(&mut out, resource, report.scan.started_at, 40);
         if let Some(reason) = &resource.reason {
             let _ = writeln!(out, "      {}", paint(DIM, reason));
         }
@@ -564,18 +592,14 @@ fn findings_block(out: &mut String, report: &ScanReport) {
                 None => format!("  {}", s.file),
             })
             .unwrap_or_default();
-        let name = match &resource.namespace {
-            Some(ns) => format!("{}/{}", ns, resource.name),
-            None => resource.name.clone(),
-        };
+        let name = identity(&resource.kind, &resource.namespace, &resource.name);
         let mark = match status {
             FindingStatus::Fail => paint(RED, "✗"),
             FindingStatus::Waived => paint(DIM, "~ waived"),
         };
         let _ = writeln!(
             out,
-            "    {mark} {rule}  {} {name} [{}] ({where_}){}",
-            resource.kind,
+            "    {mark} {rule}  {name} [{}] ({where_}){}",
             resource.target,
             paint(DIM, &place)
         );
@@ -603,5 +627,37 @@ fn findings_block(out: &mut String, report: &ScanReport) {
         .collect();
     if !frameworks.is_empty() {
         let _ = writeln!(out, "  controls: {}", frameworks.join(" · "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An AWS account setting is named by its region once; a namespaced Kubernetes object named
+    /// as its namespace keeps both; long names widen the column, within bounds.
+    #[test]
+    fn account_settings_read_by_region_and_long_types_widen_the_column() {
+        let region = Some("eu-west-1".to_string());
+        assert_eq!(
+            identity("AWS::EC2::EBSEncryptionByDefault", &region, "eu-west-1"),
+            "AWS::EC2::EBSEncryptionByDefault eu-west-1"
+        );
+        assert_eq!(
+            identity("AWS::EC2::SecurityGroup", &region, "sg-1"),
+            "AWS::EC2::SecurityGroup eu-west-1/sg-1"
+        );
+        assert_eq!(
+            identity("ConfigMap", &Some("shop".into()), "shop"),
+            "ConfigMap shop/shop"
+        );
+        assert_eq!(identity("Namespace", &None, "shop"), "Namespace shop");
+        let long = identity("AWS::EC2::SecurityGroup", &region, "sg-0123456789abcdef0");
+        assert_eq!(column_width(["short".to_string()].into_iter()), 40);
+        assert_eq!(
+            column_width([long.clone(), "short".to_string()].into_iter()),
+            long.chars().count()
+        );
+        assert_eq!(column_width(["x".repeat(200)].into_iter()), 80);
     }
 }

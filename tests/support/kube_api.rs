@@ -33,6 +33,8 @@ pub struct ResourceDef {
     pub kind: String,
     pub plural: String,
     pub namespaced: bool,
+    /// Whether it can be listed and watched (a review can only be created).
+    pub listable: bool,
 }
 
 impl ResourceDef {
@@ -115,6 +117,7 @@ fn builtin_resources() -> Vec<ResourceDef> {
         kind: kind.into(),
         plural: plural.into(),
         namespaced,
+        listable: true,
     };
     vec![
         r("", "v1", "Namespace", "namespaces", false),
@@ -282,6 +285,20 @@ impl KubeApi {
             kind: kind.into(),
             plural: plural.into(),
             namespaced,
+            listable: true,
+        });
+    }
+
+    /// Serves a kind that can only be created (as TokenReview is): discovery says so, and it
+    /// is never listed.
+    pub fn serve_unlistable(&self, group: &str, version: &str, kind: &str, plural: &str) {
+        self.state.lock().unwrap().resources.push(ResourceDef {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            namespaced: false,
+            listable: false,
         });
     }
 
@@ -746,7 +763,11 @@ fn respond(
                     json!({
                         "name": r.plural, "singularName": r.kind.to_lowercase(),
                         "namespaced": r.namespaced, "kind": r.kind,
-                        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+                        "verbs": if r.listable {
+                            json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"])
+                        } else {
+                            json!(["create"])
+                        },
                         "storageVersionHash": "test"
                     })
                 })

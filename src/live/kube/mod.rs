@@ -254,17 +254,25 @@ impl KubeProvider {
         (kinds, namespaces)
     }
 
-    /// Maps kinds to the resources the cluster serves (discovery of the groups involved).
+    /// Maps kinds to the resources the cluster serves (discovery of the groups involved); with
+    /// `unmanaged: {kinds: all}`, every group is discovered and every kind served with list and
+    /// watch is added, less the exclusions ([`crate::config::targets::ALL_KINDS_EXCLUDED`] and the target's own).
     pub async fn discover(
         &self,
         client: &Client,
         kinds: &BTreeSet<GroupKind>,
     ) -> Result<(Vec<Served>, BTreeSet<GroupKind>), KubeError> {
+        let all = self.settings.unmanaged_all;
         let groups: BTreeSet<&str> = kinds.iter().map(|gk| gk.group.as_str()).collect();
         let groups: Vec<&str> = groups.into_iter().collect();
         let mut attempt = 0;
         let discovery = loop {
-            match Discovery::new(client.clone()).filter(&groups).run().await {
+            let discovering = if all {
+                Discovery::new(client.clone())
+            } else {
+                Discovery::new(client.clone()).filter(&groups)
+            };
+            match discovering.run().await {
                 Ok(d) => break d,
                 Err(err) if attempt < self.settings.retries && retryable(&err) => {
                     attempt += 1;
@@ -277,9 +285,24 @@ impl KubeProvider {
                 }
             }
         };
+        let mut kinds = kinds.clone();
+        if all {
+            for group in discovery.groups() {
+                for (resource, caps) in group.resources_by_stability() {
+                    let gk = GroupKind {
+                        group: resource.group.clone(),
+                        kind: resource.kind.clone(),
+                    };
+                    let verbs = |verb: &str| caps.operations.iter().any(|v| v == verb);
+                    if verbs("list") && verbs("watch") && !self.excluded_from_all(&gk) {
+                        kinds.insert(gk);
+                    }
+                }
+            }
+        }
         let mut served = Vec::new();
         let mut unserved = BTreeSet::new();
-        for gk in kinds {
+        for gk in &kinds {
             let found = discovery.get(&gk.group).and_then(|group| {
                 group
                     .resources_by_stability()
@@ -304,6 +327,22 @@ impl KubeProvider {
         Ok((served, unserved))
     }
 
+    /// Whether `kinds: all` leaves a kind out.
+    fn excluded_from_all(&self, gk: &GroupKind) -> bool {
+        let named = |spec: &str| {
+            let (kind, group) = spec.split_once('.').unwrap_or((spec, ""));
+            kind == gk.kind && group == gk.group
+        };
+        crate::config::targets::ALL_KINDS_EXCLUDED
+            .iter()
+            .any(|s| named(s))
+            || self
+                .settings
+                .unmanaged_exclude_kinds
+                .iter()
+                .any(|s| named(s))
+    }
+
     /// Reads the objects of every kind the scan needs.
     pub async fn read(&self, target: &str, request: &LiveRequest, limits: &Limits) -> LiveRead {
         let mut out = LiveRead::empty();
@@ -319,7 +358,7 @@ impl KubeProvider {
             }
         };
         let (kinds, namespaces) = self.wanted(request);
-        if kinds.is_empty() {
+        if kinds.is_empty() && !self.settings.unmanaged_all {
             return out;
         }
         let (served, unserved) = match self.discover(&client, &kinds).await {
