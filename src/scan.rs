@@ -147,9 +147,14 @@ impl Rejudge {
                 });
             }
         }
-        let evaluated =
-            self.auditor
-                .evaluate(&self.target, &self.provider, &self.rules, &subjects, None);
+        let evaluated = self.auditor.evaluate(
+            &self.target,
+            &self.provider,
+            &self.rules,
+            &subjects,
+            &self.waivers,
+            None,
+        );
         drop(subjects);
         let today = Utc::now().date_naive();
         let mut failing: Vec<Vec<Failing>> = vec![Vec::new(); batch.len()];
@@ -172,8 +177,7 @@ impl Rejudge {
             };
             let (waiver, _) = waiver_for(
                 &self.waivers,
-                &rule.id,
-                Side::Live,
+                (&rule.id, Side::Live, &f.caused_by),
                 &f.group,
                 &resource,
                 today,
@@ -362,7 +366,7 @@ pub async fn run_with(
         let declared = take_declared(config, &target.name, &mut sources);
         let mut memo = context.memo.as_ref().map(|m| m.take(&target.name));
         let judge = scanned.target(
-            (context, &auditor),
+            (context, &auditor, &waivers),
             target,
             (&provider, live),
             declared,
@@ -494,7 +498,7 @@ impl Scanned {
     /// runs; returns what judged its Kubernetes objects.
     fn target(
         &mut self,
-        (context, auditor): (&Context, &Auditor),
+        (context, auditor, waivers): (&Context, &Auditor, &[Waiver]),
         target: &Target,
         (provider, live): (&LiveProvider, LiveRead),
         (declared, unread): (Vec<Declared>, Vec<String>),
@@ -543,7 +547,7 @@ impl Scanned {
             })
             .collect();
         self.audit(
-            auditor,
+            (auditor, waivers),
             (&target.name, provider.kind()),
             &rules,
             desired,
@@ -574,7 +578,7 @@ impl Scanned {
         let reports = self.resources[first..].to_vec();
         let live = live_subjects(&judged.live.objects, &reports);
         self.audit(
-            auditor,
+            (auditor, waivers),
             (&target.name, provider.kind()),
             &rules,
             live,
@@ -588,14 +592,14 @@ impl Scanned {
     /// Runs the rules on one side's subjects (dropped once judged) and keeps what they found.
     fn audit(
         &mut self,
-        auditor: &Auditor,
+        (auditor, waivers): (&Auditor, &[Waiver]),
         (target, provider): (&str, &str),
         rules: &[usize],
         subjects: Vec<Subject<'_>>,
         memo: Option<&mut AuditMemo>,
     ) {
         let clock = std::time::Instant::now();
-        let audited = auditor.evaluate(target, provider, rules, &subjects, memo);
+        let audited = auditor.evaluate(target, provider, rules, &subjects, waivers, memo);
         tracing::debug!(
             message = "rules evaluated",
             target = %target,

@@ -549,3 +549,68 @@ fn audit_compiled_false_runs_the_interpreter_with_the_same_findings() {
         run.stderr
     );
 }
+
+/// A waiver scoped to parts of a resource (`paths`, with `[key=glob]` list element selectors)
+/// covers only the findings those parts cause: the mesh's injected init container needs
+/// NET_ADMIN and NET_RAW (waived), while a capability added by hand to the app container still
+/// fails; the waiver, once its selector names nothing the rule finds, covers nothing.
+#[test]
+fn a_waiver_scoped_to_list_elements_covers_only_what_they_cause() {
+    let repo = Repo::new();
+    let mesh = |init: &str, app_caps: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: mesh\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {{app: mesh}}\n  template:\n    metadata:\n      labels: {{app: mesh}}\n    spec:\n{init}      containers:\n        - name: app\n          image: registry.example.com/mesh:1.0\n          securityContext:\n            capabilities: {{add: [{app_caps}]}}\n"
+        )
+    };
+    let init = "      initContainers:\n        - name: istio-init\n          image: docker.io/istio/proxyv2:1.24.1\n          securityContext:\n            capabilities: {add: [NET_ADMIN, NET_RAW]}\n";
+    repo.write("apps/mesh.yaml", &mesh("", ""));
+    repo.commit("mesh");
+    repo.write("live/mesh.yaml", &mesh(init, "SYS_TIME"));
+    let soon = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
+    let config = |selector: &str| {
+        format!(
+            "sources:\n  - name: shop\n    repo: .\n    paths: [\"apps/**\"]\n    target: prod\ntargets:\n  - name: prod\n    snapshot: ./live\naudit:\n  waivers:\n    - rule: pss-baseline-capabilities\n      kind: Deployment\n      name: mesh\n      side: live\n      paths: [\"/spec/template/spec/initContainers/[name={selector}]\"]\n      justification: the mesh's init container sets up traffic capture; MESH-7\n      expires: {soon}\n"
+        )
+    };
+    repo.write("gitdrift.yaml", &config("istio-*"));
+    let (_, report) = scan(&repo, &[]);
+    let caps = findings(&report, "pss-baseline-capabilities");
+    let status_of = |caps: &[&Value], needle: &str| {
+        caps.iter()
+            .find(|f| f["message"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("no finding on {needle}: {caps:#?}"))["status"]
+            .clone()
+    };
+    assert_eq!(caps.len(), 3, "{caps:#?}");
+    assert_eq!(status_of(&caps, "NET_ADMIN"), "waived");
+    assert_eq!(status_of(&caps, "NET_RAW"), "waived");
+    assert_eq!(
+        status_of(&caps, "SYS_TIME"),
+        "fail",
+        "added by hand, not by the mesh"
+    );
+    let waived = caps.iter().find(|f| f["status"] == "waived").unwrap();
+    assert_eq!(
+        waived["waiver"]["justification"],
+        "the mesh's init container sets up traffic capture; MESH-7"
+    );
+
+    // A selector that matches no element covers nothing.
+    repo.write("gitdrift.yaml", &config("linkerd-*"));
+    let (_, report) = scan(&repo, &[]);
+    let caps = findings(&report, "pss-baseline-capabilities");
+    assert!(caps.iter().all(|f| f["status"] == "fail"), "{caps:#?}");
+
+    // A malformed selector is a configuration error naming it.
+    repo.write(
+        "gitdrift.yaml",
+        &config("istio-*").replace("[name=istio-*]", "[name]"),
+    );
+    let run = gitdrift(repo.path(), &["scan"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`[name]`") && run.stderr.contains("waiver.paths"),
+        "{}",
+        run.stderr
+    );
+}

@@ -268,6 +268,7 @@ fn toggle_waiver(world: &mut World, (rule, kind): &(String, String), rng: &mut R
             target: None,
         },
         side: None,
+        paths: Vec::new(),
         justification: "accepted for the test".to_string(),
         expires: expires.parse().unwrap(),
         owner: None,

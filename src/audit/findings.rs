@@ -210,8 +210,7 @@ fn fingerprint(rule: &str, side: Side, resource: &FindingResource, message: &str
 /// reference), and the expired waivers that would have: the first unexpired match wins.
 pub fn waiver_for(
     waivers: &[Waiver],
-    rule: &str,
-    side: Side,
+    (rule, side, caused_by): (&str, Side, &[u32]),
     group: &str,
     key: &FindingResource,
     today: NaiveDate,
@@ -219,6 +218,10 @@ pub fn waiver_for(
     let mut expired = Vec::new();
     for (i, w) in waivers.iter().enumerate() {
         if w.rule != rule || w.side.is_some_and(|s| s != side) {
+            continue;
+        }
+        // A waiver scoped to parts of the resource covers only what those parts cause.
+        if !w.paths.is_empty() && !caused_by.contains(&(i as u32)) {
             continue;
         }
         let resource_key = ResourceKey {
@@ -365,7 +368,13 @@ impl Keyed<'_> {
             namespace: self.namespace.map(str::to_string),
             name: self.name.to_string(),
         };
-        let (waiver, expired) = waiver_for(waivers, &rule.id, f.side, &f.group, &key, today);
+        let (waiver, expired) = waiver_for(
+            waivers,
+            (&rule.id, f.side, &f.caused_by),
+            &f.group,
+            &key,
+            today,
+        );
         let matched = waiver.as_ref().map(|(i, _)| *i);
         let finding = Finding {
             rule: rule.id.clone(),

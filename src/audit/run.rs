@@ -10,6 +10,7 @@ use super::Rule;
 use super::engine::RuleSet;
 use super::packs;
 use super::reads::Projection;
+use crate::config::audit::Waiver;
 use crate::config::{Config, Target};
 use crate::model::Side;
 use crate::model::SourceRef;
@@ -101,6 +102,9 @@ pub struct RawFinding {
     pub source: Option<SourceRef>,
     /// The rule's message.
     pub message: String,
+    /// The waivers scoped to parts of the resource (their places in the scan's waivers) whose
+    /// parts cause this finding: those waivers cover it.
+    pub caused_by: Box<[u32]>,
     /// The fingerprint of rule and resource ([`RawFinding::identity_of`] of its own names):
     /// what tells a live finding that git has too.
     identity: u128,
@@ -122,6 +126,7 @@ impl RawFinding {
             name: object.name.clone(),
             source: subject.source.as_deref().cloned(),
             message,
+            caused_by: Box::default(),
             identity: RawFinding::identity_of(
                 rule,
                 target,
@@ -391,11 +396,13 @@ impl Auditor {
         provider: &str,
         rules: &[usize],
         subjects: &[Subject<'_>],
+        waivers: &[Waiver],
         mut memo: Option<&mut AuditMemo>,
     ) -> Evaluated {
         if rules.is_empty() {
             return Evaluated::default();
         }
+        let path_waivers = waivers.iter().any(|w| !w.paths.is_empty());
         // Gatekeeper Constraints that read the side's other objects (or its namespaces) see
         // them through the inventories, made once for the target.
         let inventories = rules
@@ -426,6 +433,17 @@ impl Auditor {
                         .number((binding.print >> 64) as u64);
                 }
             }
+            // Waivers scoped to parts of resources say which findings they cover here.
+            for (i, w) in waivers
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| !w.paths.is_empty())
+            {
+                print
+                    .number(i as u64)
+                    .str(&w.rule)
+                    .str(&format!("{:?} {:?} {:?}", w.selector, w.side, w.paths));
+            }
             if inventories.is_some() {
                 for subject in subjects {
                     print.str(subject.side.as_str()).object(subject.object);
@@ -434,6 +452,11 @@ impl Auditor {
             print
         });
         let previous = memo.as_deref().map(|m| &m.subjects);
+        let new_evaluator = || {
+            let mut evaluator = self.set.evaluator();
+            evaluator.set_inventories(inventories.clone());
+            evaluator
+        };
         let results: Vec<Outcome> = subjects
             .par_iter()
             .map_init(
@@ -490,11 +513,7 @@ impl Auditor {
                                 .map(|(_, &i)| &self.set.rules[i])
                                 .collect();
                             let mut outcomes = evaluator
-                                .get_or_insert_with(|| {
-                                    let mut evaluator = self.set.evaluator();
-                                    evaluator.set_inventories(inventories.clone());
-                                    evaluator
-                                })
+                                .get_or_insert_with(new_evaluator)
                                 .evaluate_input(input(target, provider, subject), &only)
                                 .into_iter();
                             (0..applicable.len())
@@ -512,7 +531,19 @@ impl Auditor {
                     {
                         self.shared.put(shape, messages);
                     }
-                    let mut outcome = self.findings(target, subject, applicable, outcomes);
+                    let causes = if path_waivers {
+                        self.causes(
+                            (target, provider),
+                            subject,
+                            applicable,
+                            &outcomes,
+                            waivers,
+                            evaluator.get_or_insert_with(new_evaluator),
+                        )
+                    } else {
+                        Vec::new()
+                    };
+                    let mut outcome = self.findings(target, subject, applicable, outcomes, &causes);
                     if let Some(matched) = &matched {
                         outcome.applied = applicable
                             .iter()
@@ -641,23 +672,102 @@ impl Auditor {
         )
     }
 
-    /// A subject's findings and problems from its rules' outcomes.
+    /// Which of a subject's findings waivers scoped to parts of it cover: `(position of the
+    /// rule in applicable, message, waiver)` for each message the rule no longer gives once the
+    /// waiver's parts are taken out of the resource, where it gives nothing new then either (a
+    /// rule that still fails otherwise, in other words, is not waived by it). Kubernetes
+    /// resources only: AWS rules read what the API describes, not the object's own document.
+    fn causes(
+        &self,
+        (target, provider): (&str, &str),
+        subject: &Subject<'_>,
+        applicable: &[usize],
+        outcomes: &[super::engine::Outcome],
+        waivers: &[Waiver],
+        evaluator: &mut super::engine::Evaluator,
+    ) -> Vec<(usize, String, u32)> {
+        let object = subject.object;
+        let mut causes = Vec::new();
+        if crate::model::aws::is_aws(&object.group) {
+            return causes;
+        }
+        let key = crate::model::ResourceKey {
+            group: object.group.clone(),
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+        };
+        for (n, (&index, outcome)) in applicable.iter().zip(outcomes).enumerate() {
+            let Ok(messages) = outcome else { continue };
+            if messages.is_empty() {
+                continue;
+            }
+            let rule = &self.set.rules[index];
+            for (w, waiver) in waivers.iter().enumerate() {
+                if waiver.paths.is_empty()
+                    || waiver.rule != rule.id
+                    || waiver.side.is_some_and(|s| s != subject.side)
+                    || !waiver.selector.matches(target, &key)
+                {
+                    continue;
+                }
+                let mut value = object.value().into_owned();
+                let mut removed = false;
+                for path in &waiver.paths {
+                    removed |= crate::model::pointer::remove(&mut value, path);
+                }
+                if !removed {
+                    continue;
+                }
+                let mut pruned = object.clone();
+                pruned.body = crate::model::Body::Tree(value);
+                let without = Subject {
+                    object: &pruned,
+                    ..subject.clone()
+                };
+                let Some(Ok(left)) = evaluator
+                    .evaluate_input(input(target, provider, &without), &[rule])
+                    .pop()
+                else {
+                    continue;
+                };
+                if !left.iter().all(|m| messages.contains(m)) {
+                    continue;
+                }
+                for message in messages.iter().filter(|m| !left.contains(m)) {
+                    causes.push((n, message.clone(), w as u32));
+                }
+            }
+        }
+        causes
+    }
+
+    /// A subject's findings and problems from its rules' outcomes; `causes` says which
+    /// waivers scoped to parts of it cover which (see [`Auditor::causes`]).
     fn findings(
         &self,
         target: &str,
         subject: &Subject<'_>,
         applicable: &[usize],
         outcomes: Vec<super::engine::Outcome>,
+        causes: &[(usize, String, u32)],
     ) -> Outcome {
         let object = subject.object;
         let mut findings = Vec::new();
         let mut problems = Vec::new();
-        for (&index, outcome) in applicable.iter().zip(outcomes) {
+        for (n, (&index, outcome)) in applicable.iter().zip(outcomes).enumerate() {
             let rule = &self.set.rules[index];
             match outcome {
                 Ok(messages) => {
                     for message in messages {
-                        findings.push(RawFinding::new(index, target, subject, message));
+                        let caused_by: Box<[u32]> = causes
+                            .iter()
+                            .filter(|(at, m, _)| *at == n && *m == message)
+                            .map(|(_, _, w)| *w)
+                            .collect();
+                        let mut finding = RawFinding::new(index, target, subject, message);
+                        finding.caused_by = caused_by;
+                        findings.push(finding);
                     }
                 }
                 Err(err) => problems.push(
@@ -932,7 +1042,8 @@ mod tests {
             let mut raw = Vec::new();
             let mut applied = std::collections::BTreeSet::new();
             for (subjects, memo) in [&declared, &live].into_iter().zip(&mut audited) {
-                let evaluated = auditor.evaluate("t", "kubernetes", &rules, subjects, Some(memo));
+                let evaluated =
+                    auditor.evaluate("t", "kubernetes", &rules, subjects, &[], Some(memo));
                 raw.extend(evaluated.findings);
                 applied.extend(evaluated.applied);
             }
@@ -1003,7 +1114,7 @@ mod tests {
                     related: None,
                 })
                 .collect();
-            let evaluated = auditor.evaluate("t", "kubernetes", &rules, &subjects, None);
+            let evaluated = auditor.evaluate("t", "kubernetes", &rules, &subjects, &[], None);
             assert!(evaluated.problems.is_empty(), "{:?}", evaluated.problems);
             found.extend(evaluated.findings.iter().flat_map(|c| c.iter().cloned()));
             shared += evaluated.shared;

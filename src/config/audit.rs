@@ -22,6 +22,7 @@
 //!       namespace: legacy
 //!       name: "*"
 //!       side: live                      # default: both
+//!       paths: ["/spec/template/spec/initContainers/[name=istio-init]"]   # only what these cause
 //!       justification: vendor image runs as root; replacement tracked in OPS-123
 //!       expires: 2027-03-31
 //!       owner: team-shop
@@ -122,6 +123,11 @@ pub struct Waiver {
     pub selector: Selector,
     /// Only findings of this side; `None`: both.
     pub side: Option<Side>,
+    /// Only findings these parts of the resource cause (JSON Pointer patterns, with `*` and
+    /// `[key=glob]` list element selectors): a finding whose message the rule no longer gives
+    /// once they are taken out of the resource (and that gives no new one). Empty: every
+    /// finding of the rule on the resource.
+    pub paths: Vec<Vec<String>>,
     /// Why the exception is accepted.
     pub justification: String,
     /// The last day it applies.
@@ -290,6 +296,10 @@ impl Checker {
         };
         let justification = self.required(&fields, "justification", "waiver");
         let owner = self.optional(&fields, "owner", "waiver");
+        let paths = fields
+            .get("paths")
+            .map(|list| self.pointer_patterns(list, "waiver.paths"))
+            .unwrap_or_default();
         let expires = match fields.get("expires") {
             None => {
                 self.missing(node, "waiver needs `expires` (a date, YYYY-MM-DD)");
@@ -325,6 +335,7 @@ impl Checker {
             rule: rule?,
             selector,
             side,
+            paths,
             justification: justification?,
             expires: expires?,
             owner,

@@ -328,34 +328,40 @@ impl Checker {
         }
     }
 
+    /// JSON Pointer patterns: segments, `*` for any one, `[key=glob]` for list elements.
+    pub(super) fn pointer_patterns(&mut self, list: &Node, what: &str) -> Vec<Vec<String>> {
+        let mut paths = Vec::new();
+        for pointer in self.string_list(list, what) {
+            match crate::model::pointer::parse(&pointer) {
+                Ok(segments) => {
+                    // `[key=glob]` selects list elements; anything else in brackets is a
+                    // mistake, not a key.
+                    if let Some(bad) = segments.iter().find(|s| {
+                        s.starts_with('[') && crate::model::pointer::element_selector(s).is_none()
+                    }) {
+                        self.error(
+                            list,
+                            format!(
+                                "{what}: `{bad}` in {pointer} is not a list element selector: write `[key=value]`, with `*` and `?` in the value"
+                            ),
+                        );
+                        continue;
+                    }
+                    paths.push(segments)
+                }
+                Err(message) => self.error(list, format!("{what}: {message}")),
+            }
+        }
+        paths
+    }
+
     pub(super) fn ignore_rule(&mut self, node: &Node) -> Option<IgnoreRule> {
         let fields = self.fields(node, "an ignore rule")?;
         let selector = self.selector(&fields);
-        let mut paths = Vec::new();
-        if let Some(list) = fields.get("paths") {
-            for pointer in self.string_list(list, "ignore.paths") {
-                match crate::model::pointer::parse(&pointer) {
-                    Ok(segments) => {
-                        // `[key=glob]` selects list elements; anything else in brackets is a
-                        // mistake, not a key.
-                        if let Some(bad) = segments.iter().find(|s| {
-                            s.starts_with('[')
-                                && crate::model::pointer::element_selector(s).is_none()
-                        }) {
-                            self.error(
-                                list,
-                                format!(
-                                    "ignore.paths: `{bad}` in {pointer} is not a list element selector: write `[key=value]`, with `*` and `?` in the value"
-                                ),
-                            );
-                            continue;
-                        }
-                        paths.push(segments)
-                    }
-                    Err(message) => self.error(list, format!("ignore.paths: {message}")),
-                }
-            }
-        }
+        let paths = fields
+            .get("paths")
+            .map(|list| self.pointer_patterns(list, "ignore.paths"))
+            .unwrap_or_default();
         let managers = fields
             .get("managers")
             .map(|n| self.string_list(n, "ignore.managers"))

@@ -15,7 +15,7 @@ use super::owners::Ownership;
 use super::{Discount, DiscountReason, MAX_DISCOUNTS, Verdict};
 use crate::config::IgnoreRule;
 use crate::model::ResourceKey;
-use crate::model::pointer::element_selector;
+use crate::model::pointer::{element_selector, selects};
 
 /// Applies ignore rules and tracks their use; shared by the threads that judge objects.
 pub struct Registry<'a> {
@@ -203,46 +203,6 @@ fn child<'v>(value: &'v Value, segment: &str) -> Option<&'v Value> {
         Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
         _ => None,
     }
-}
-
-/// Whether a list element's `key` is a scalar matching `glob`.
-fn selects(element: &Value, key: &str, glob: &str) -> bool {
-    let text = match element.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        _ => return false,
-    };
-    wildcard(glob, &text)
-}
-
-/// A glob of `*` (any run of characters) and `?` (any one character) over the whole text.
-pub fn wildcard(glob: &str, text: &str) -> bool {
-    let (g, t): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
-    let (mut gi, mut ti) = (0, 0);
-    // Where the last `*` was, and the text position it stands for up to now.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match g.get(gi) {
-            Some('*') => {
-                star = Some((gi, ti));
-                gi += 1;
-            }
-            Some(&c) if c == '?' || c == t[ti] => {
-                gi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((s, at)) => {
-                    gi = s + 1;
-                    ti = at + 1;
-                    star = Some((s, at + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    g[gi..].iter().all(|&c| c == '*')
 }
 
 /// Whether a pointer pattern names something that exists in `value`.
