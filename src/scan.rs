@@ -81,6 +81,9 @@ pub struct Rejudge {
     auditor: Arc<Auditor>,
     rules: Vec<usize>,
     waivers: Vec<Waiver>,
+    /// What Gatekeeper Constraints that read other objects saw of the live side at the scan
+    /// (the objects judged again between scans are not in it until the next scan).
+    inventories: Option<Arc<crate::audit::gatekeeper::Inventories>>,
 }
 
 impl std::fmt::Debug for Rejudge {
@@ -152,7 +155,7 @@ impl Rejudge {
             &self.provider,
             &self.rules,
             &subjects,
-            &self.waivers,
+            (&self.waivers, self.inventories.as_ref()),
             None,
         );
         drop(subjects);
@@ -383,6 +386,7 @@ pub async fn run_with(
                 auditor: Arc::clone(&auditor),
                 rules: auditor.rules_for(config, target),
                 waivers: waivers.clone(),
+                inventories: scanned.live_inventories.take(),
             });
             memos.keep_rejudge(&target.name, rejudge);
         }
@@ -489,6 +493,8 @@ struct Scanned {
     findings: Vec<Arc<Chunk>>,
     rules_run: BTreeSet<usize>,
     problems: Vec<Problem>,
+    /// What Gatekeeper Constraints saw of the last target's live side (for its [`Rejudge`]).
+    live_inventories: Option<Arc<crate::audit::gatekeeper::Inventories>>,
     /// Each target's share of `resources`.
     ranges: Vec<(String, std::ops::Range<usize>)>,
 }
@@ -505,6 +511,7 @@ impl Scanned {
         registry: &ignore::Registry<'_>,
         mut memo: Option<&mut TargetMemo>,
     ) -> judge::Judge {
+        self.live_inventories = None;
         // With a source unread, its objects would all look unmanaged: say nothing rather than
         // something false.
         if !unread.is_empty() {
@@ -599,7 +606,7 @@ impl Scanned {
         memo: Option<&mut AuditMemo>,
     ) {
         let clock = std::time::Instant::now();
-        let audited = auditor.evaluate(target, provider, rules, &subjects, waivers, memo);
+        let audited = auditor.evaluate(target, provider, rules, &subjects, (waivers, None), memo);
         tracing::debug!(
             message = "rules evaluated",
             target = %target,
@@ -608,10 +615,14 @@ impl Scanned {
             shared = audited.shared,
             elapsed_ms = clock.elapsed().as_millis() as u64,
         );
+        let live = subjects.first().is_some_and(|s| s.side == Side::Live);
         drop(subjects);
         self.findings.extend(audited.findings);
         self.problems.extend(audited.problems);
         self.rules_run.extend(audited.applied);
+        if live {
+            self.live_inventories = audited.inventories;
+        }
     }
 }
 

@@ -595,6 +595,37 @@ fn a_waiver_scoped_to_list_elements_covers_only_what_they_cause() {
         "the mesh's init container sets up traffic capture; MESH-7"
     );
 
+    // A rule that names every offending container in one message: without the init container
+    // it still fails, with a message of its own, so the waiver covers nothing of it.
+    repo.write(
+        "policies/team/capabilities.rego",
+        "# METADATA\n# title: No added capabilities\n# custom:\n#   id: team-no-capabilities\n#   severity: high\n#   kinds: [Deployment.apps]\npackage team.capabilities\n\ndeny contains msg if {\n\tnames := sort([c.name | some c in array.concat(object.get(input.resource.spec.template.spec, \"initContainers\", []), input.resource.spec.template.spec.containers); count(object.get(c, [\"securityContext\", \"capabilities\", \"add\"], [])) > 0])\n\tcount(names) > 0\n\tmsg := sprintf(\"containers adding capabilities: %v\", [names])\n}\n",
+    );
+    let together = config("istio-*").replace(
+        "audit:\n  waivers:\n",
+        "audit:\n  rules: [./policies]\n  waivers:\n    - rule: team-no-capabilities\n      paths: [\"/spec/template/spec/initContainers/[name=istio-*]\"]\n      justification: the mesh's\n      expires: {soon}\n",
+    ).replace("{soon}", &soon.to_string());
+    repo.write("gitdrift.yaml", &together);
+    let (_, report) = scan(&repo, &[]);
+    let team = findings(&report, "team-no-capabilities");
+    let live: Vec<&&Value> = team.iter().filter(|f| f["side"] == "live").collect();
+    assert_eq!(live.len(), 1, "{team:#?}");
+    assert_eq!(
+        live[0]["message"],
+        "containers adding capabilities: [\"app\", \"istio-init\"]"
+    );
+    assert_eq!(
+        live[0]["status"], "fail",
+        "app adds one too: not the mesh's alone"
+    );
+    // Once the app adds none, what is left is the mesh's: waived.
+    repo.write("live/mesh.yaml", &mesh(init, ""));
+    let (_, report) = scan(&repo, &[]);
+    let team = findings(&report, "team-no-capabilities");
+    assert_eq!(team.len(), 1, "{team:#?}");
+    assert_eq!(team[0]["status"], "waived", "{team:#?}");
+    repo.write("live/mesh.yaml", &mesh(init, "SYS_TIME"));
+
     // A selector that matches no element covers nothing.
     repo.write("gitdrift.yaml", &config("linkerd-*"));
     let (_, report) = scan(&repo, &[]);

@@ -143,6 +143,16 @@ fn every_gatekeeper_library_suite_agrees() {
                 let target = format!("c{n}");
                 let name = object["metadata"]["name"].as_str().unwrap_or_default();
                 let namespace = object["metadata"]["namespace"].as_str();
+                // A case that found nothing must have judged the object: else "no" is vacuous.
+                let judged = report["resources"].as_array().unwrap().iter().any(|r| {
+                    r["target"] == target.as_str()
+                        && r["kind"] == object["kind"]
+                        && r["name"] == name
+                        && r["namespace"].as_str() == namespace
+                });
+                if !judged {
+                    wrong.push(format!("{shown}: the object was not judged"));
+                }
                 for side in ["desired", "live"] {
                     let messages: Vec<String> = report["findings"]
                         .as_array()

@@ -172,17 +172,25 @@ impl RuleSet {
     }
 
     /// Adds Gatekeeper templates and the rules of their Constraints (see
-    /// [`super::gatekeeper::load`]) after the rules loaded before, which keep their places; a
-    /// rule whose id is taken is a problem and is left out.
-    pub fn add_gatekeeper(&mut self, loaded: super::gatekeeper::Loaded) {
+    /// [`super::gatekeeper::load`]) after the rules loaded before, which keep their places. A
+    /// rule whose id a rule it `clashes` with has is left out, and a problem (returned).
+    pub fn add_gatekeeper(
+        &mut self,
+        loaded: super::gatekeeper::Loaded,
+        clashes: impl Fn(&Rule, &Rule) -> bool,
+    ) -> Vec<LoadProblem> {
         let offset = self.templates.len();
         let mut templates = self.templates.as_ref().clone();
         templates.extend(loaded.templates);
         self.templates = std::sync::Arc::new(templates);
-        self.problems.extend(loaded.problems);
+        let mut problems = Vec::new();
         for mut rule in loaded.rules {
-            if let Some(first) = self.rules.iter().find(|r| r.id == rule.id) {
-                self.problems.push(LoadProblem {
+            if let Some(first) = self
+                .rules
+                .iter()
+                .find(|r| r.id == rule.id && clashes(r, &rule))
+            {
+                problems.push(LoadProblem {
                     file: rule.file.clone(),
                     line: Some(rule.line),
                     message: format!(
@@ -197,6 +205,7 @@ impl RuleSet {
             }
             self.rules.push(rule);
         }
+        problems
     }
 
     /// Orders the rules by id again (before anything holds their places).

@@ -93,6 +93,8 @@ pub struct Loaded {
 struct Document<'o> {
     object: &'o Object,
     value: Value,
+    /// The git source that declares it, if one does.
+    source: Option<&'o str>,
 }
 
 /// Whether an object is a Gatekeeper ConstraintTemplate or Constraint.
@@ -168,18 +170,18 @@ fn looks_like_gatekeeper(bytes: &[u8]) -> bool {
 }
 
 /// Loads templates and the Constraints that use them (in any order), with `timeout` per
-/// evaluation; `source` is the git source they come from, if any. Rule ids are
+/// evaluation; each with the git source it comes from, if any. Rule ids are
 /// `<ConstraintKind>.<name>`; a second Constraint with the same id, a Constraint whose template
 /// is not loaded, a template whose Rego does not compile are problems, and the rest load.
-pub fn load(objects: &[&Object], timeout: std::time::Duration, source: Option<&str>) -> Loaded {
+pub fn load(objects: &[(&Object, Option<&str>)], timeout: std::time::Duration) -> Loaded {
     let mut loaded = Loaded::default();
     let documents: Vec<Document<'_>> = objects
         .iter()
-        .copied()
-        .filter(|o| is_gatekeeper(o))
-        .map(|object| Document {
+        .filter(|(o, _)| is_gatekeeper(o))
+        .map(|&(object, source)| Document {
             object,
             value: object.value().into_owned(),
+            source,
         })
         .collect();
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
@@ -247,7 +249,7 @@ pub fn load(objects: &[&Object], timeout: std::time::Duration, source: Option<&s
             ));
             continue;
         }
-        match constraint(doc, &loaded.templates[index], index, &id, source) {
+        match constraint(doc, &loaded.templates[index], index, &id) {
             Ok(rule) => {
                 ids.insert(id, (rule.file.clone(), rule.line));
                 loaded.rules.push(rule);
@@ -357,9 +359,11 @@ fn template(doc: &Document<'_>, timeout: std::time::Duration) -> Result<Option<T
                 )
             })?;
     }
+    // `data.inventory`, `data["inventory"]`: any mention reads it (a false guess only costs
+    // building the inventory).
     let referential = std::iter::once(&rego)
         .chain(&libs)
-        .any(|r| r.contains("data.inventory"));
+        .any(|r| r.contains("inventory"));
     let text = std::iter::once(rego.as_str())
         .chain(libs.iter().map(String::as_str))
         .collect::<Vec<_>>()
@@ -538,20 +542,16 @@ fn constraint(
     template: &Template,
     index: usize,
     id: &str,
-    source: Option<&str>,
 ) -> Result<Rule, String> {
     let value = &doc.value;
     let spec = value.get("spec").cloned().unwrap_or(Value::Null);
     let matcher = Match::read(spec.get("match").unwrap_or(&Value::Null))?;
-    let action = spec
-        .get("enforcementAction")
-        .and_then(Value::as_str)
-        .unwrap_or("deny");
+    let action = audit_action(&spec)?;
     let severity = match annotation(value, SEVERITY_ANNOTATION) {
         Some(s) => s
             .parse::<RuleSeverity>()
             .map_err(|()| format!("{SEVERITY_ANNOTATION}: `{s}` is not a severity"))?,
-        None => template.severity.unwrap_or(match action {
+        None => template.severity.unwrap_or(match action.as_str() {
             "warn" => RuleSeverity::Medium,
             "dryrun" => RuleSeverity::Info,
             _ => RuleSeverity::High,
@@ -586,13 +586,67 @@ fn constraint(
             matcher,
             referential: template.referential,
             template_file: format!("{}:{}", template.file, template.line),
-            source: source.map(str::to_string),
+            source: doc.source.map(str::to_string),
             print: crate::model::fingerprint::Fingerprint::new()
                 .json(value)
                 .str(&template.text)
+                .str(&format!("{:?} {}", template.severity, template.title))
                 .finish(),
         })),
     })
+}
+
+/// The action a Constraint takes in Gatekeeper's audit: its `enforcementAction` (`deny` when
+/// unset), or with `scoped`, the strongest action its `scopedEnforcementActions` give the audit
+/// (`audit.gatekeeper.sh`, or `*`). `Err` for an action Gatekeeper does not know, and for a
+/// scoped Constraint that leaves the audit out (it is not run).
+fn audit_action(spec: &Value) -> Result<String, String> {
+    let action = spec
+        .get("enforcementAction")
+        .and_then(Value::as_str)
+        .unwrap_or("deny");
+    match action {
+        "deny" | "warn" | "dryrun" => Ok(action.to_string()),
+        "scoped" => {
+            let rank = |a: &str| match a {
+                "deny" => 3,
+                "warn" => 2,
+                _ => 1,
+            };
+            let mut found: Option<&str> = None;
+            for entry in spec
+                .get("scopedEnforcementActions")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let audits = entry
+                    .get("enforcementPoints")
+                    .and_then(Value::as_array)
+                    .is_some_and(|points| {
+                        points.iter().any(|p| {
+                            matches!(
+                                p.get("name").and_then(Value::as_str),
+                                Some("audit.gatekeeper.sh" | "*")
+                            )
+                        })
+                    });
+                if let Some(this) = entry.get("action").and_then(Value::as_str)
+                    && audits
+                    && found.is_none_or(|f| rank(this) > rank(f))
+                {
+                    found = Some(this);
+                }
+            }
+            found.map(str::to_string).ok_or_else(|| {
+                "its scopedEnforcementActions leave out the audit (audit.gatekeeper.sh): it is not run"
+                    .to_string()
+            })
+        }
+        other => Err(format!(
+            "enforcementAction `{other}` is not deny, warn, dryrun or scoped"
+        )),
+    }
 }
 
 /// A Constraint's `spec.match`.
@@ -634,13 +688,39 @@ impl Match {
         if value.is_null() {
             return Ok(Match::default());
         }
-        let mut kinds = Vec::new();
-        for entry in value
-            .get("kinds")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        // A match that cannot be read must not match everything.
+        if !value.is_object() {
+            return Err("spec.match must be a mapping".into());
+        }
+        let text = |key: &str| match value.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("spec.match.{key} must be a string")),
+        };
+        let scope = text("scope")?;
+        if let Some(scope) = &scope
+            && !matches!(scope.as_str(), "*" | "Cluster" | "Namespaced")
         {
+            return Err(format!(
+                "spec.match.scope must be *, Cluster or Namespaced, not `{scope}`"
+            ));
+        }
+        let name = text("name")?;
+        let entries = match value.get("kinds") {
+            None | Some(Value::Null) => &[][..],
+            Some(Value::Array(entries)) => entries.as_slice(),
+            Some(_) => return Err("spec.match.kinds must be a list".into()),
+        };
+        for key in ["labelSelector", "namespaceSelector"] {
+            if value
+                .get(key)
+                .is_some_and(|s| !s.is_object() && !s.is_null())
+            {
+                return Err(format!("spec.match.{key} must be a mapping"));
+            }
+        }
+        let mut kinds = Vec::new();
+        for entry in entries {
             kinds.push((
                 string_list(entry.get("apiGroups"), "kinds.apiGroups")?,
                 string_list(entry.get("kinds"), "kinds.kinds")?,
@@ -652,20 +732,16 @@ impl Match {
             excluded: string_list(value.get("excludedNamespaces"), "excludedNamespaces")?,
             labels: value
                 .get("labelSelector")
+                .filter(|s| !s.is_null())
                 .map(|s| LabelSelector::read(s, "labelSelector"))
                 .transpose()?,
             namespace_labels: value
                 .get("namespaceSelector")
+                .filter(|s| !s.is_null())
                 .map(|s| LabelSelector::read(s, "namespaceSelector"))
                 .transpose()?,
-            scope: value
-                .get("scope")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            name: value
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            scope,
+            name,
         })
     }
 
@@ -676,6 +752,9 @@ impl Match {
         }
         let mut out = Vec::new();
         for (groups, kinds) in &self.kinds {
+            let any = ["*".to_string()];
+            let kinds = if kinds.is_empty() { &any[..] } else { kinds };
+            let groups = if groups.is_empty() { &any[..] } else { groups };
             for kind in kinds {
                 for group in groups {
                     out.push(match (kind.as_str(), group.as_str()) {
@@ -758,9 +837,11 @@ impl Match {
     }
 }
 
-/// A Gatekeeper name glob: exact, or with `*` at its start or end.
+/// A Gatekeeper name glob: exact, or with `*` at its start, its end, or both (contains).
 fn glob(pattern: &str, name: &str) -> bool {
-    if let Some(prefix) = pattern.strip_suffix('*') {
+    if let Some(middle) = pattern.strip_prefix('*').and_then(|p| p.strip_suffix('*')) {
+        name.contains(middle)
+    } else if let Some(prefix) = pattern.strip_suffix('*') {
         name.starts_with(prefix)
     } else if let Some(suffix) = pattern.strip_prefix('*') {
         name.ends_with(suffix)
@@ -850,7 +931,8 @@ pub fn inventory<'o>(objects: impl Iterator<Item = &'o Object>) -> regorus::Valu
     let mut namespaced: BTreeMap<V, ByVersion> = BTreeMap::new();
     let mut cluster: ByVersion = BTreeMap::new();
     for object in objects {
-        let value = V::from(object.value().into_owned());
+        let value =
+            V::from(super::secret_redacted(object).unwrap_or_else(|| object.value().into_owned()));
         let (gv, kind, name) = (
             V::from(object.api_version.as_str()),
             V::from(object.kind.as_str()),
@@ -940,7 +1022,7 @@ pub fn needs_inventory(rule: &Rule) -> bool {
 
 /// What referential Constraints see of a target, made once per evaluation of it: Gatekeeper's
 /// inventory of each side, and each side's namespaces' labels (for `namespaceSelector`).
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Inventories {
     /// The data document (`{"inventory": …}`) of each side.
     pub data: BTreeMap<Side, regorus::Value>,
@@ -1005,6 +1087,125 @@ mod tests {
 
     fn object(value: Value) -> Object {
         crate::manifest::object_from_value("test", value).unwrap()
+    }
+
+    const TEMPLATE: &str = "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8sdemo\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sDemo\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package k8sdemo\n        violation[{\"msg\": \"no\"}] { input.parameters.fail }\n";
+
+    fn constraint(name: &str, extra: &str) -> String {
+        format!(
+            "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sDemo\nmetadata:\n  name: {name}\n{extra}spec:\n  parameters: {{fail: true}}\n"
+        )
+    }
+
+    fn loaded(text: &str) -> Loaded {
+        let parsed = crate::manifest::parse(
+            "policies.yaml",
+            text.as_bytes(),
+            crate::manifest::Syntax::Yaml,
+            &Default::default(),
+        );
+        let objects: Vec<(&Object, Option<&str>)> =
+            parsed.objects.iter().map(|o| (o, None)).collect();
+        load(&objects, std::time::Duration::from_secs(1))
+    }
+
+    /// Severities follow `enforcementAction` unless annotated; what cannot be used is a problem
+    /// naming file and line, and the rest loads.
+    #[test]
+    fn constraints_load_with_severities_and_problems_in_place() {
+        let text = [
+            constraint("plain", ""),
+            constraint("warned", "").replace("spec:\n", "spec:\n  enforcementAction: warn\n"),
+            constraint("dry", "").replace("spec:\n", "spec:\n  enforcementAction: dryrun\n"),
+            constraint(
+                "annotated",
+                "  annotations:\n    gitdrift.dev/severity: critical\n",
+            )
+            .replace("spec:\n", "spec:\n  enforcementAction: dryrun\n"),
+            constraint("plain", ""),
+            "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sOrphan\nmetadata:\n  name: lost\n".to_string(),
+            TEMPLATE.replace("k8sdemo\n        violation", "k8sdemo\n        violation[").replace("K8sDemo", "K8sBroken"),
+            TEMPLATE.to_string(),
+        ]
+        .join("---\n");
+        let loaded = loaded(&text);
+        let severity = |id: &str| {
+            loaded
+                .rules
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.severity)
+                .unwrap_or_else(|| panic!("no rule {id}"))
+        };
+        assert_eq!(severity("K8sDemo.plain"), RuleSeverity::High);
+        assert_eq!(severity("K8sDemo.warned"), RuleSeverity::Medium);
+        assert_eq!(severity("K8sDemo.dry"), RuleSeverity::Info);
+        assert_eq!(severity("K8sDemo.annotated"), RuleSeverity::Critical);
+        assert_eq!(loaded.rules.len(), 4, "the second `plain` is left out");
+        let messages: Vec<(String, Option<u64>)> = loaded
+            .problems
+            .iter()
+            .map(|p| (p.message.clone(), p.line))
+            .collect();
+        assert_eq!(messages.len(), 3, "{messages:#?}");
+        assert!(
+            messages
+                .iter()
+                .any(|(m, _)| m.contains("K8sDemo.plain is already defined at policies.yaml:1")),
+            "{messages:#?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|(m, _)| m.contains("no ConstraintTemplate of kind K8sOrphan")),
+            "{messages:#?}"
+        );
+        assert!(
+            messages.iter().any(
+                |(m, _)| m.starts_with("ConstraintTemplate k8sdemo: its Rego does not compile")
+            ),
+            "{messages:#?}"
+        );
+        assert!(
+            messages.iter().all(|(_, line)| line.is_some()),
+            "{messages:#?}"
+        );
+        assert_eq!(loaded.templates.len(), 1);
+    }
+
+    /// `scoped` Constraints run with the strongest action they give the audit, or not at all;
+    /// an unknown action and a match that cannot be read are errors.
+    #[test]
+    fn audit_actions_and_malformed_matches() {
+        let scoped = |points: &str| {
+            json!({"enforcementAction": "scoped", "scopedEnforcementActions": [
+                {"action": "warn", "enforcementPoints": [{"name": points}]},
+                {"action": "deny", "enforcementPoints": [{"name": "validation.gatekeeper.sh"}]}]})
+        };
+        assert_eq!(
+            audit_action(&scoped("audit.gatekeeper.sh")),
+            Ok("warn".into())
+        );
+        assert_eq!(audit_action(&scoped("*")), Ok("warn".into()));
+        assert!(audit_action(&scoped("gator.gatekeeper.sh")).is_err());
+        assert!(audit_action(&json!({"enforcementAction": "block"})).is_err());
+        assert_eq!(audit_action(&json!({})), Ok("deny".into()));
+        for bad in [
+            json!("everything"),
+            json!({"kinds": {"kinds": ["Pod"]}}),
+            json!({"scope": "Everywhere"}),
+            json!({"name": 3}),
+            json!({"labelSelector": ["a"]}),
+        ] {
+            assert!(Match::read(&bad).is_err(), "{bad}");
+        }
+        assert!(glob("*-system-*", "kube-system-x") && !glob("*-system-*", "system"));
+        assert_eq!(
+            Match::read(&json!({"kinds": [{"kinds": ["Pod"]}]}))
+                .unwrap()
+                .kind_names(),
+            vec!["Pod.*"]
+        );
     }
 
     /// A Constraint's match: kinds with wildcards, namespace globs, exclusions, label and

@@ -36,6 +36,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{RuleSeverity, Side};
 
+/// What rules see of a resource when it is a Secret: the object with each value of `data` and
+/// `stringData` replaced by a marker (keys kept), so that no rule — a Gatekeeper template from
+/// a git source, say — can put a secret value into a finding. `None` for other objects.
+pub fn secret_redacted(object: &crate::model::Object) -> Option<serde_json::Value> {
+    if !(object.group.is_empty() && object.kind == "Secret") {
+        return None;
+    }
+    let mut value = object.value().into_owned();
+    for key in ["data", "stringData"] {
+        if let Some(values) = value.get_mut(key) {
+            *values = crate::diff::redact(values);
+        }
+    }
+    Some(value)
+}
+
 /// One rule: a Rego package with a `deny` set and its METADATA.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rule {

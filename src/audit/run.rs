@@ -32,6 +32,31 @@ pub struct Auditor {
     /// The last auditor [`Auditor::with_sources`] derived, by the fingerprint of the documents
     /// it added.
     derived: std::sync::Mutex<Option<(u128, Arc<Auditor>)>>,
+    /// The ConstraintTemplates read from `audit.gatekeeper.paths` that loaded: git sources'
+    /// Constraints may use them.
+    path_templates: Vec<crate::model::Object>,
+}
+
+/// Gatekeeper problems as the scan reports them: files that could not be read, documents that
+/// could not be used (errors), templates left out (warnings), each naming file and line.
+fn gatekeeper_problems(
+    unreadable: &[super::engine::LoadProblem],
+    loaded: &super::gatekeeper::Loaded,
+) -> Vec<Problem> {
+    let errors = unreadable
+        .iter()
+        .chain(&loaded.problems)
+        .map(|p| (Severity::Error, p));
+    let warnings = loaded.warnings.iter().map(|p| (Severity::Warning, p));
+    errors
+        .chain(warnings)
+        .map(|(severity, p)| {
+            if severity == Severity::Warning {
+                tracing::warn!(message = %p.message, file = %p.file);
+            }
+            Problem::new(severity, Code::AuditGatekeeper, p.message.clone()).at(&p.file, p.line)
+        })
+        .collect()
 }
 
 /// One resource to audit, on one side.
@@ -193,29 +218,37 @@ impl Auditor {
         if !settings.compiled {
             set.interpret_only();
         }
+        // Gatekeeper policies from folders; the templates that load are kept for the
+        // Constraints git sources declare.
+        let mut path_templates = Vec::new();
         if !settings.gatekeeper.paths.is_empty() {
             let (objects, unreadable) =
                 super::gatekeeper::read_paths(&settings.gatekeeper.paths, &config.limits);
-            let objects: Vec<&crate::model::Object> = objects.iter().collect();
-            let loaded = super::gatekeeper::load(&objects, settings.timeout, None);
-            for p in unreadable.iter().chain(&loaded.problems) {
-                problems.push(
-                    Problem::new(Severity::Error, Code::AuditGatekeeper, p.message.clone())
-                        .at(&p.file, p.line),
-                );
-            }
-            for p in &loaded.warnings {
-                tracing::warn!(message = %p.message, file = %p.file);
-                problems.push(
-                    Problem::new(Severity::Warning, Code::AuditGatekeeper, p.message.clone())
-                        .at(&p.file, p.line),
-                );
-            }
-            set.add_gatekeeper(super::gatekeeper::Loaded {
-                problems: Vec::new(),
-                warnings: Vec::new(),
-                ..loaded
-            });
+            let documents: Vec<(&crate::model::Object, Option<&str>)> =
+                objects.iter().map(|o| (o, None)).collect();
+            let loaded = super::gatekeeper::load(&documents, settings.timeout);
+            problems.extend(gatekeeper_problems(&unreadable, &loaded));
+            let kinds: Vec<&str> = loaded.templates.iter().map(|t| t.kind.as_str()).collect();
+            path_templates = objects
+                .iter()
+                .filter(|o| o.kind == "ConstraintTemplate")
+                .filter(|o| {
+                    o.value()
+                        .pointer("/spec/crd/spec/names/kind")
+                        .and_then(Value::as_str)
+                        .is_some_and(|k| kinds.contains(&k))
+                })
+                .cloned()
+                .collect();
+            let clashes = set.add_gatekeeper(
+                super::gatekeeper::Loaded {
+                    problems: Vec::new(),
+                    warnings: Vec::new(),
+                    ..loaded
+                },
+                |_, _| true,
+            );
+            problems.extend(gatekeeper_problems(&clashes, &Default::default()));
             set.sort_rules();
         }
         set.warn_whole_package_reads();
@@ -236,9 +269,15 @@ impl Auditor {
                 selections.push((format!("target {}", target.name), selection));
             }
         }
+        // Constraints from git sources are loaded with the sources, later: not knowing them yet
+        // is not knowing they are missing.
+        let later = |pack: &str, id: &str| {
+            settings.gatekeeper.from_sources
+                && (pack == super::gatekeeper::PACK || id.contains('.'))
+        };
         for (what, selection) in selections {
             for pack in selection.packs.iter().flatten() {
-                if !known.contains(&pack.as_str()) {
+                if !known.contains(&pack.as_str()) && !later(pack, "") {
                     problems.push(Problem::new(
                         Severity::Warning,
                         Code::AuditUnknownSelection,
@@ -247,7 +286,7 @@ impl Auditor {
                 }
             }
             for id in selection.include.iter().chain(&selection.exclude) {
-                if !set.rules.iter().any(|r| &r.id == id) {
+                if !set.rules.iter().any(|r| &r.id == id) && !later("", id) {
                     problems.push(Problem::new(
                         Severity::Warning,
                         Code::AuditUnknownSelection,
@@ -261,13 +300,16 @@ impl Auditor {
             problems,
             shared: Arc::default(),
             derived: std::sync::Mutex::new(None),
+            path_templates,
         }
     }
 
     /// This auditor with the Gatekeeper ConstraintTemplates and Constraints the sources
-    /// declare (`audit.gatekeeper.from_sources`), each source's running on its own target; the
-    /// rules loaded here keep their places. The same auditor when there are none, and the last
-    /// one derived while the documents are unchanged (their Rego compiles once).
+    /// declare (`audit.gatekeeper.from_sources`): a target's Constraints find the templates of
+    /// every source of that target and those of `audit.gatekeeper.paths`, and run on that target
+    /// only (two targets may each have a Constraint of one name). The rules loaded here keep
+    /// their places. The same auditor when there are none, and the last one derived while the
+    /// documents are unchanged (their Rego compiles once).
     pub fn with_sources(
         self: &Arc<Self>,
         config: &Config,
@@ -276,26 +318,40 @@ impl Auditor {
         if !config.audit.gatekeeper.from_sources || !config.audit.enabled {
             return Arc::clone(self);
         }
+        let target_of = |source: &str| {
+            config
+                .sources
+                .iter()
+                .find(|s| s.name == source)
+                .map(|s| s.target.as_str())
+        };
         let mut print = Fingerprint::new();
-        let mut documents: Vec<(&str, Vec<&crate::model::Object>)> = Vec::new();
+        let mut by_target: std::collections::BTreeMap<
+            &str,
+            Vec<(&crate::model::Object, Option<&str>)>,
+        > = std::collections::BTreeMap::new();
         for read in sources {
-            let objects: Vec<&crate::model::Object> = read
+            let Some(target) = target_of(&read.source) else {
+                continue;
+            };
+            for object in read
                 .objects
                 .iter()
                 .map(|d| &d.object)
                 .filter(|o| super::gatekeeper::is_gatekeeper(o))
-                .collect();
-            if objects.is_empty() {
-                continue;
-            }
-            print.str(&read.source).number(objects.len() as u64);
-            for object in &objects {
-                print.object(object).str(&object.origin.file);
+            {
+                print
+                    .str(&read.source)
+                    .object(object)
+                    .str(&object.origin.file);
                 print.number(object.origin.line.unwrap_or(0));
+                by_target
+                    .entry(target)
+                    .or_default()
+                    .push((object, Some(read.source.as_str())));
             }
-            documents.push((read.source.as_str(), objects));
         }
-        if documents.is_empty() {
+        if by_target.is_empty() {
             return Arc::clone(self);
         }
         let key = print.finish();
@@ -307,38 +363,55 @@ impl Auditor {
         }
         let mut set = self.set.clone();
         let mut problems = self.problems.clone();
-        let known = set.problems.len();
-        for (source, objects) in documents {
-            let loaded = super::gatekeeper::load(&objects, config.audit.timeout, Some(source));
-            for (severity, p) in loaded
-                .problems
-                .iter()
-                .map(|p| (Severity::Error, p))
-                .chain(loaded.warnings.iter().map(|p| (Severity::Warning, p)))
-            {
-                problems.push(
-                    Problem::new(severity, Code::AuditGatekeeper, p.message.clone())
-                        .source(source)
-                        .at(&p.file, p.line),
-                );
-            }
-            set.add_gatekeeper(super::gatekeeper::Loaded {
-                problems: Vec::new(),
-                warnings: Vec::new(),
+        for (_, documents) in by_target {
+            // The folders' templates first, as at load (a source's template of the same kind
+            // is then the second definition).
+            let mut with_paths: Vec<(&crate::model::Object, Option<&str>)> =
+                self.path_templates.iter().map(|o| (o, None)).collect();
+            with_paths.extend(documents);
+            let loaded = super::gatekeeper::load(&with_paths, config.audit.timeout);
+            // What the folders' templates say was said at load.
+            let from_sources = |p: &&super::engine::LoadProblem| {
+                !self.path_templates.iter().any(|t| t.origin.file == p.file)
+            };
+            let loaded = super::gatekeeper::Loaded {
+                problems: loaded
+                    .problems
+                    .iter()
+                    .filter(from_sources)
+                    .cloned()
+                    .collect(),
+                warnings: loaded
+                    .warnings
+                    .iter()
+                    .filter(from_sources)
+                    .cloned()
+                    .collect(),
                 ..loaded
-            });
-        }
-        for p in &set.problems[known..] {
-            problems.push(
-                Problem::new(Severity::Error, Code::AuditGatekeeper, p.message.clone())
-                    .at(&p.file, p.line),
+            };
+            problems.extend(gatekeeper_problems(&[], &loaded));
+            let clashes = set.add_gatekeeper(
+                super::gatekeeper::Loaded {
+                    problems: Vec::new(),
+                    warnings: Vec::new(),
+                    ..loaded
+                },
+                |earlier, new| {
+                    let source = |r: &Rule| r.gatekeeper.as_ref().and_then(|b| b.source.clone());
+                    match (source(earlier), source(new)) {
+                        (Some(a), Some(b)) => target_of(&a) == target_of(&b),
+                        _ => true,
+                    }
+                },
             );
+            problems.extend(gatekeeper_problems(&clashes, &Default::default()));
         }
         let auditor = Arc::new(Auditor {
             set,
             problems,
             shared: Arc::clone(&self.shared),
             derived: std::sync::Mutex::new(None),
+            path_templates: self.path_templates.clone(),
         });
         *derived = Some((key, Arc::clone(&auditor)));
         auditor
@@ -364,6 +437,8 @@ impl Auditor {
                 exclude: global.exclude.iter().chain(&own.exclude).cloned().collect(),
             },
         };
+        // Gatekeeper Constraints judge Kubernetes objects: not an AWS target's.
+        let aws = matches!(target.live, crate::config::LiveSettings::Aws(_));
         // Constraints a git source declares run on that source's target only.
         let ours = |source: &str| {
             config
@@ -379,8 +454,7 @@ impl Auditor {
             .filter(|(_, r)| {
                 r.gatekeeper
                     .as_ref()
-                    .and_then(|b| b.source.as_deref())
-                    .is_none_or(ours)
+                    .is_none_or(|b| !aws && b.source.as_deref().is_none_or(ours))
             })
             .map(|(i, _)| i)
             .collect()
@@ -396,7 +470,7 @@ impl Auditor {
         provider: &str,
         rules: &[usize],
         subjects: &[Subject<'_>],
-        waivers: &[Waiver],
+        (waivers, given): (&[Waiver], Option<&Arc<super::gatekeeper::Inventories>>),
         mut memo: Option<&mut AuditMemo>,
     ) -> Evaluated {
         if rules.is_empty() {
@@ -405,10 +479,11 @@ impl Auditor {
         let path_waivers = waivers.iter().any(|w| !w.paths.is_empty());
         // Gatekeeper Constraints that read the side's other objects (or its namespaces) see
         // them through the inventories, made once for the target.
-        let inventories = rules
+        let needed = rules
             .iter()
-            .any(|&i| super::gatekeeper::needs_inventory(&self.set.rules[i]))
-            .then(|| {
+            .any(|&i| super::gatekeeper::needs_inventory(&self.set.rules[i]));
+        let inventories = needed.then(|| given.cloned()).flatten().or_else(|| {
+            needed.then(|| {
                 let referential = rules.iter().any(|&i| {
                     self.set.rules[i]
                         .gatekeeper
@@ -419,7 +494,8 @@ impl Auditor {
                     subjects.iter().map(|s| (s.side, s.object)),
                     referential,
                 ))
-            });
+            })
+        });
         // What every subject's fingerprint starts with: the target and the rules that run
         // (and, where rules read the other objects, all of them).
         let prefix = memo.is_some().then(|| {
@@ -444,12 +520,28 @@ impl Auditor {
                     .str(&w.rule)
                     .str(&format!("{:?} {:?} {:?}", w.selector, w.side, w.paths));
             }
-            if inventories.is_some() {
-                for subject in subjects {
-                    print.str(subject.side.as_str()).object(subject.object);
+            print
+        });
+        // What Constraints that read other objects read, for the fingerprints of the subjects
+        // they judge: every object (referential templates), or the namespaces' labels.
+        let others = prefix.as_ref().and(inventories.as_ref()).map(|_| {
+            let mut all = Fingerprint::new();
+            let mut namespaces = Fingerprint::new();
+            for subject in subjects {
+                all.str(subject.side.as_str()).object(subject.object);
+                if subject.object.group.is_empty() && subject.object.kind == "Namespace" {
+                    namespaces
+                        .str(subject.side.as_str())
+                        .json(&Value::Object(
+                            super::gatekeeper::labels(&subject.object.value())
+                                .into_iter()
+                                .map(|(k, v)| (k, Value::String(v)))
+                                .collect(),
+                        ))
+                        .str(&subject.object.name);
                 }
             }
-            print
+            (all.finish(), namespaces.finish())
         });
         let previous = memo.as_deref().map(|m| &m.subjects);
         let new_evaluator = || {
@@ -474,7 +566,13 @@ impl Auditor {
                     if applicable.is_empty() {
                         return Outcome::default();
                     }
-                    let inputs = prefix.as_ref().map(|p| fingerprint(p.clone(), subject));
+                    let inputs = prefix.as_ref().map(|p| {
+                        let mut print = p.clone();
+                        if let Some(read) = others.and_then(|o| self.reads_others(applicable, o)) {
+                            print.number(read as u64).number((read >> 64) as u64);
+                        }
+                        fingerprint(print, subject)
+                    });
                     if let Some(earlier) = inputs.and_then(|i| previous?.get(&i)) {
                         return Outcome {
                             findings: earlier.findings.clone(),
@@ -558,7 +656,10 @@ impl Auditor {
                 },
             )
             .collect();
-        let mut out = Evaluated::default();
+        let mut out = Evaluated {
+            inventories: inventories.clone(),
+            ..Evaluated::default()
+        };
         let (mut reused, mut evaluated) = (0, 0);
         let generation = memo.as_deref().map_or(0, |m| m.generation.wrapping_add(1));
         for outcome in results {
@@ -640,6 +741,23 @@ impl Auditor {
             kinds.len() - 1
         });
         (&kinds[at].rules, &kinds[at].projection)
+    }
+
+    /// The fingerprint of what the applicable Gatekeeper Constraints read beside the subject:
+    /// every object (`all`) when one is referential, else the namespaces' labels when one
+    /// selects namespaces, else nothing.
+    fn reads_others(&self, applicable: &[usize], (all, namespaces): (u128, u128)) -> Option<u128> {
+        let bindings = applicable
+            .iter()
+            .filter_map(|&i| self.set.rules[i].gatekeeper.as_ref());
+        let mut selects = false;
+        for binding in bindings {
+            if binding.referential {
+                return Some(all);
+            }
+            selects |= binding.matcher.selects_namespaces();
+        }
+        selects.then_some(namespaces)
     }
 
     /// For subjects some Gatekeeper Constraint applies to by kind: whether each applicable
@@ -928,6 +1046,9 @@ pub struct Evaluated {
     pub applied: std::collections::BTreeSet<usize>,
     /// Subjects whose results came from another of the same shape, not evaluated.
     pub shared: usize,
+    /// What Gatekeeper Constraints that read other objects saw (`None` when none ran): kept
+    /// for judging single objects between scans.
+    pub inventories: Option<Arc<super::gatekeeper::Inventories>>,
 }
 
 /// The input document a rule sees (see [`crate::audit`]), built in regorus's values: a frozen
@@ -937,6 +1058,8 @@ fn input(target: &str, provider: &str, subject: &Subject<'_>) -> regorus::Value 
     let resource = if crate::model::aws::is_aws(&object.group) && subject.side == Side::Desired {
         // A declaration: what it declares of the resource.
         regorus::Value::from(crate::diff::aws::Declaration::from_value(&object.value()).properties)
+    } else if let Some(redacted) = super::secret_redacted(object) {
+        regorus::Value::from(redacted)
     } else {
         match &object.body {
             // The same deserializer `From<serde_json::Value>` uses, from the text.
@@ -1043,7 +1166,7 @@ mod tests {
             let mut applied = std::collections::BTreeSet::new();
             for (subjects, memo) in [&declared, &live].into_iter().zip(&mut audited) {
                 let evaluated =
-                    auditor.evaluate("t", "kubernetes", &rules, subjects, &[], Some(memo));
+                    auditor.evaluate("t", "kubernetes", &rules, subjects, (&[], None), Some(memo));
                 raw.extend(evaluated.findings);
                 applied.extend(evaluated.applied);
             }
@@ -1114,7 +1237,8 @@ mod tests {
                     related: None,
                 })
                 .collect();
-            let evaluated = auditor.evaluate("t", "kubernetes", &rules, &subjects, &[], None);
+            let evaluated =
+                auditor.evaluate("t", "kubernetes", &rules, &subjects, (&[], None), None);
             assert!(evaluated.problems.is_empty(), "{:?}", evaluated.problems);
             found.extend(evaluated.findings.iter().flat_map(|c| c.iter().cloned()));
             shared += evaluated.shared;

@@ -270,6 +270,14 @@ impl Checker {
                     Some(list) => {
                         for pointer in self.string_list(list, "drift.unordered.paths") {
                             match crate::model::pointer::parse(&pointer) {
+                                // A list is named by where it is: no element selectors.
+                                Ok(segments) if segments.iter().any(|s| s.starts_with('[')) => self
+                                    .error(
+                                        list,
+                                        format!(
+                                            "drift.unordered.paths: {pointer} names list elements; name the list (`*` for any one segment)"
+                                        ),
+                                    ),
                                 Ok(segments) => paths.push(segments),
                                 Err(message) => {
                                     self.error(list, format!("drift.unordered.paths: {message}"))

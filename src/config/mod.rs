@@ -570,6 +570,45 @@ git:
         assert_eq!(config.drift.unmanaged_exclude.len(), 1);
     }
 
+    /// `drift.unordered` adds to the built-in sets; `ignore_injected: false` drops the built-in
+    /// ignore rule; a bracketed segment that is not `[key=glob]`, or a selector where a list is
+    /// named, is an error naming it.
+    #[test]
+    fn unordered_lists_injections_and_element_selectors_are_checked() {
+        let base = "sources: [{name: s, repo: ., target: t}]\ntargets: [{name: t, snapshot: .}]\n";
+        let config = load(&format!(
+            "{base}drift:\n  ignore_injected: false\n  unordered:\n    - {{group: example.com, kind: Gateway, paths: [/spec/hosts]}}\n  ignore:\n    - paths: [\"/spec/containers/[name=log-*]\"]\n"
+        ))
+        .unwrap();
+        assert!(config.drift.ignore.iter().all(|r| !r.is_builtin()));
+        assert_eq!(config.drift.ignore[0].paths[0][2], "[name=log-*]");
+        let gateway = config.drift.unordered.last().unwrap();
+        assert_eq!(
+            (gateway.kind.as_str(), gateway.group.as_str()),
+            ("Gateway", "example.com")
+        );
+        assert!(
+            config
+                .drift
+                .unordered
+                .iter()
+                .any(|u| u.kind == "ClusterRole"),
+            "built-in ones stay"
+        );
+        let defaults = load(base).unwrap();
+        assert!(defaults.drift.ignore.iter().any(IgnoreRule::is_builtin));
+        let errors = load(&format!(
+            "{base}drift:\n  ignore:\n    - paths: [\"/spec/containers/[name]\"]\n  unordered:\n    - {{kind: Role, paths: [\"/rules/[verbs=get]\"]}}\n"
+        ))
+        .unwrap_err();
+        let shown: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        assert!(shown.iter().any(|m| m.contains("`[name]`")), "{shown:?}");
+        assert!(
+            shown.iter().any(|m| m.contains("names list elements")),
+            "{shown:?}"
+        );
+    }
+
     #[test]
     fn rendered_sources_are_parsed_and_checked() {
         let config = load(

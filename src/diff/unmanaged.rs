@@ -135,6 +135,9 @@ impl SystemContext {
                 name.starts_with("system:")
                     || label("kubernetes.io/bootstrapping") == Some("rbac-defaults")
             }
+            // The API server's own priority classes; volumes a provisioner made for a claim.
+            ("scheduling.k8s.io", "PriorityClass") => name.starts_with("system-"),
+            ("", "PersistentVolume") => annotated("pv.kubernetes.io/provisioned-by"),
             _ => false,
         }
     }
