@@ -417,3 +417,92 @@ sys.exit(1 if errors else 0)
         "in-sync resources pass"
     );
 }
+
+/// HTML and Markdown list each of the demo's failing rules on a resource once, with a mark for
+/// git and one for live; the live-only rows (weakened by hand) are marked and come first, and
+/// the counts say how many fail where. JSON keeps one record per side.
+#[test]
+fn html_and_markdown_list_each_finding_once_with_a_mark_per_side() {
+    let repo = support::demo_repo("");
+    let report = gitdrift(repo.path(), &["scan", "--format", "json"], &[]).json();
+    let mut rows: std::collections::BTreeMap<(String, String, String), (bool, bool, bool)> =
+        std::collections::BTreeMap::new();
+    for f in report["findings"].as_array().unwrap() {
+        let resource = format!(
+            "{} {}/{} ({})",
+            f["resource"]["kind"].as_str().unwrap(),
+            f["resource"]["namespace"].as_str().unwrap_or_default(),
+            f["resource"]["name"].as_str().unwrap(),
+            f["resource"]["target"].as_str().unwrap()
+        );
+        let row = rows
+            .entry((
+                f["rule"].as_str().unwrap().to_string(),
+                resource,
+                f["message"].as_str().unwrap().to_string(),
+            ))
+            .or_default();
+        match f["side"].as_str().unwrap() {
+            "desired" => row.0 = true,
+            _ => {
+                row.1 = true;
+                row.2 |= f["live_only"] == true;
+            }
+        }
+    }
+    let both = rows.values().filter(|(g, l, _)| *g && *l).count();
+    let live_only = rows.values().filter(|(_, _, o)| *o).count();
+    assert!(
+        both > 5 && live_only > 0,
+        "the demo has both kinds: {rows:#?}"
+    );
+    assert!(
+        report["findings"].as_array().unwrap().len() > rows.len(),
+        "JSON has a record per side"
+    );
+    let markdown = gitdrift(repo.path(), &["scan", "--format", "markdown"], &[]).stdout;
+    let lines: Vec<&str> = markdown
+        .lines()
+        .filter(|l| l.starts_with("| ✗ |") || l.starts_with("| waived |"))
+        .collect();
+    assert_eq!(lines.len(), rows.len(), "one row each:\n{markdown}");
+    for ((rule, resource, _), (git, live, only)) in &rows {
+        let line = lines
+            .iter()
+            .find(|l| l.contains(&format!("`{rule}`")) && l.contains(resource.as_str()))
+            .unwrap_or_else(|| panic!("no row for {rule} on {resource}:\n{markdown}"));
+        let marks = match (git, live, only) {
+            (true, true, _) => "| ✗ | ✗ |",
+            (false, true, true) => "| — | **✗ live only** |",
+            (true, false, _) => "| ✗ | — |",
+            _ => "| — | ✗ |",
+        };
+        assert!(line.contains(marks), "{line}");
+    }
+    let first = lines.iter().position(|l| l.contains("live only")).unwrap();
+    let severity_start = markdown[..markdown.find(lines[first]).unwrap()]
+        .rfind("\n**")
+        .unwrap();
+    let first_in_severity = markdown[severity_start..]
+        .lines()
+        .find(|l| l.starts_with("| ✗ |"))
+        .unwrap();
+    assert!(
+        first_in_severity.contains("live only"),
+        "live-only rows first in their severity:\n{markdown}"
+    );
+    let counts = format!("{} findings: {both} in git and live", rows.len());
+    assert!(markdown.contains(&counts), "{counts}:\n{markdown}");
+    assert!(
+        markdown.contains(&format!("{live_only} live only")),
+        "{markdown}"
+    );
+
+    let html = render(&repo, "html");
+    assert_eq!(
+        html.matches("<tr class=\"weakened\">").count(),
+        live_only,
+        "live-only rows highlighted"
+    );
+    assert!(html.contains(&counts));
+}

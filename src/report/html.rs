@@ -20,7 +20,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid 
 th{background:#f6f8fa}code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
 .status{font-weight:600}.drifted{color:#9a6700}.missing{color:#cf222e}.unmanaged{color:#8250df}.in_sync{color:#1a7f37}.healthy{color:#1a7f37}.degraded{color:#cf222e}.progressing{color:#9a6700}.suspended,.unknown{color:#57606a}
 .sev-critical,.sev-high{color:#cf222e;font-weight:600}.sev-medium{color:#9a6700;font-weight:600}.sev-low,.sev-info{color:#57606a}
-.waived{color:#57606a;font-style:italic}.git{background:#fff8c5}.live{background:#ffebe9}
+.waived{color:#57606a;font-style:italic}.weakened td{background:#ffebe9;font-weight:600}.mark{text-align:center;white-space:nowrap}.git{background:#fff8c5}.live{background:#ffebe9}
 .muted{color:#57606a}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}.card{break-inside:avoid}}
 "#;
@@ -161,20 +161,32 @@ fn page(report: &ScanReport) -> Markup {
                         }
                     }
                 }
-                h2 { "Compliance findings (" (report.findings.len()) ")" }
+                @let rows = super::finding_rows(&report.findings);
+                h2 { "Compliance findings (" (rows.len()) ")" }
+                @if !rows.is_empty() {
+                    p.muted { (super::finding_counts(&rows)) ". A row is a rule's finding on one resource: ✗ where git's object fails it, where the live one does; live only — weakened by hand — first." }
+                }
                 @for severity in crate::model::RuleSeverity::ALL {
-                    @let rows: Vec<_> = report.findings.iter().filter(|f| f.severity == severity).collect();
+                    @let rows: Vec<_> = rows.iter().filter(|r| r.finding().severity == severity).collect();
                     @if !rows.is_empty() {
                         h3.(format!("sev-{severity}")) { (severity) " (" (rows.len()) ")" }
                         table {
-                            tr { th { "rule" } th { "resource" } th { "side" } th { "message" } th { "declared at" } th { "status" } }
-                            @for f in rows {
-                                tr.waived[f.status == FindingStatus::Waived] {
+                            tr { th { "rule" } th { "resource" } th { "git" } th { "live" } th { "message" } th { "declared at" } th { "status" } }
+                            @for row in rows {
+                                @let f = row.finding();
+                                @let class = match (f.status == FindingStatus::Waived, row.live_only()) {
+                                    (true, true) => Some("waived weakened"),
+                                    (true, false) => Some("waived"),
+                                    (false, true) => Some("weakened"),
+                                    (false, false) => None,
+                                };
+                                tr class=[class] {
                                     td { code { (f.rule) } }
                                     td { (f.resource.kind) " " (resource_name(&f.resource.namespace, &f.resource.name)) " (" (f.resource.target) ")" }
-                                    td { @if f.live_only { "live only" } @else { (f.side.as_str()) } }
+                                    td.mark { @if row.desired.is_some() { "✗" } @else { "—" } }
+                                    td.mark { @if row.live_only() { "✗ live only" } @else if row.live.is_some() { "✗" } @else { "—" } }
                                     td { (f.message) }
-                                    td { code { (crate::model::place(&f.source)) } }
+                                    td { code { (crate::model::place(&row.desired.or(row.live).and_then(|f| f.source.clone()))) } }
                                     td {
                                         @match &f.waiver {
                                             Some(w) => { "waived until " (w.expires) ": " (w.justification) }

@@ -210,35 +210,43 @@ pub fn render(report: &ScanReport) -> String {
     }
 
     if !report.findings.is_empty() {
-        let _ = writeln!(out, "\n### Findings");
+        let rows = super::finding_rows(&report.findings);
+        let _ = writeln!(
+            out,
+            "\n### Findings\n\n{}. One row per rule and resource: ✗ where git's object fails, where the live one does; **live only** (weakened by hand) first.",
+            super::finding_counts(&rows)
+        );
         for severity in crate::model::RuleSeverity::ALL {
-            let rows: Vec<_> = report
-                .findings
+            let rows: Vec<_> = rows
                 .iter()
-                .filter(|f| f.severity == severity)
+                .filter(|r| r.finding().severity == severity)
                 .collect();
             if rows.is_empty() {
                 continue;
             }
             let _ = writeln!(
                 out,
-                "\n**{severity}** ({})\n\n| | rule | resource | side | message | declared at |\n|---|---|---|---|---|---|",
+                "\n**{severity}** ({})\n\n| | rule | resource | git | live | message | declared at |\n|---|---|---|---|---|---|---|",
                 rows.len()
             );
-            for f in rows {
+            for row in rows {
+                let f = row.finding();
                 let mark = match f.status {
                     FindingStatus::Fail => "✗",
                     FindingStatus::Waived => "waived",
                 };
-                let side = if f.live_only {
-                    "live only".to_string()
+                let git = if row.desired.is_some() { "✗" } else { "—" };
+                let live = if row.live_only() {
+                    "**✗ live only**"
+                } else if row.live.is_some() {
+                    "✗"
                 } else {
-                    f.side.as_str().to_string()
+                    "—"
                 };
-                let at = place(&f.source);
+                let at = place(&row.desired.or(row.live).and_then(|f| f.source.clone()));
                 let _ = writeln!(
                     out,
-                    "| {mark} | {} | {} {} ({}) | {side} | {} | {} |",
+                    "| {mark} | {} | {} {} ({}) | {git} | {live} | {} | {} |",
                     code(&f.rule),
                     cell(&f.resource.kind),
                     cell(&resource_name(&f.resource.namespace, &f.resource.name)),

@@ -489,3 +489,100 @@ pub fn display_value(value: &serde_json::Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// One compliance finding as the HTML and Markdown reports list it: a rule's finding on one
+/// resource, with one message and status, on git's side, the live side or both (JSON, SARIF,
+/// JUnit and CSV keep one record per side).
+#[derive(Debug)]
+pub struct FindingRow<'a> {
+    /// Git's side of it, if git's object fails the rule.
+    pub desired: Option<&'a crate::audit::findings::Finding>,
+    /// The live side, if the live object fails it.
+    pub live: Option<&'a crate::audit::findings::Finding>,
+}
+
+impl<'a> FindingRow<'a> {
+    /// A side of it (git's where both are).
+    pub fn finding(&self) -> &'a crate::audit::findings::Finding {
+        self.desired
+            .or(self.live)
+            .expect("a row has at least one side")
+    }
+
+    /// Whether only the live object fails, and git does not have it: weakened by hand.
+    pub fn live_only(&self) -> bool {
+        self.desired.is_none() && self.live.is_some_and(|f| f.live_only)
+    }
+
+    /// Where it fails, in words: `git and live`, `git only`, `live only`, or `live` (git
+    /// declares the resource and fails the rule otherwise).
+    pub fn sides(&self) -> &'static str {
+        match (self.desired.is_some(), self.live.is_some()) {
+            (true, true) => "git and live",
+            (true, false) => "git only",
+            _ if self.live_only() => "live only",
+            _ => "live",
+        }
+    }
+}
+
+/// The findings a row each, by severity (highest first), the live-only ones (weakened by
+/// hand) first within a severity, then by rule, resource and message.
+pub fn finding_rows(findings: &[Arc<crate::audit::findings::Finding>]) -> Vec<FindingRow<'_>> {
+    use crate::model::Side;
+    let mut rows: BTreeMap<_, FindingRow<'_>> = BTreeMap::new();
+    for f in findings {
+        let row = rows
+            .entry((
+                std::cmp::Reverse(f.severity),
+                f.rule.as_str(),
+                &f.resource,
+                f.message.as_str(),
+                f.status,
+            ))
+            .or_insert(FindingRow {
+                desired: None,
+                live: None,
+            });
+        match f.side {
+            Side::Desired => row.desired = Some(f),
+            Side::Live => row.live = Some(f),
+        }
+    }
+    let mut rows: Vec<_> = rows.into_iter().collect();
+    rows.sort_by_key(|(key, row)| (key.0, !row.live_only()));
+    rows.into_iter().map(|(_, row)| row).collect()
+}
+
+/// How many rows, and on which sides: `14 findings: 13 in git and live, 1 live only`.
+pub fn finding_counts(rows: &[FindingRow<'_>]) -> String {
+    let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+    for row in rows {
+        *by.entry(row.sides()).or_default() += 1;
+    }
+    let parts: Vec<String> = ["git and live", "git only", "live only", "live"]
+        .into_iter()
+        .filter_map(|sides| {
+            by.get(sides).map(|n| {
+                let label = if sides == "git only" {
+                    "in git only"
+                } else if sides == "git and live" {
+                    "in git and live"
+                } else {
+                    sides
+                };
+                format!("{n} {label}")
+            })
+        })
+        .collect();
+    let n = rows.len();
+    format!(
+        "{n} finding{}{}",
+        if n == 1 { "" } else { "s" },
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", parts.join(", "))
+        }
+    )
+}
