@@ -1962,3 +1962,154 @@ fn a_revision_that_never_converges_ages_and_fires_the_alert_expression() {
     let (code, log) = served.stop();
     assert_eq!(code, Some(0), "{log}");
 }
+
+/// Renders a page served as HTML to a PNG with headless Chromium, as a person would see it.
+fn screenshot(dir: &std::path::Path, name: &str, html: &str) -> Vec<u8> {
+    let page = dir.join(format!("{name}.html"));
+    std::fs::write(&page, html).unwrap();
+    let png = dir.join(format!("{name}.png"));
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok()
+        })
+        .expect("chromium is missing: scripts/test installs Debian's chromium");
+    let output = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,1600",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| {
+        panic!(
+            "chromium wrote no screenshot ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    bytes
+}
+
+/// The overview draws each target's trend over its stored scans as inline SVG (a line per
+/// series, the latest values written out); the target page lists its resources, filterable by
+/// status, kind and namespace, each linking into the scan's report; the API serves the same a
+/// page at a time. Both pages render in Chromium.
+#[test]
+fn the_overview_draws_trends_and_a_target_page_lists_its_resources() {
+    let repo = demo("serve:\n  interval: 1s\n  fetch_interval: 1h\n");
+    let served = start(&repo);
+    ready(&served);
+    served.wait_until("three scans of demo", Duration::from_secs(60), |s| {
+        target(&s.get("/api/v1/targets").json(), "demo")["last_scan_id"]
+            .as_i64()
+            .is_some_and(|id| id >= 3)
+    });
+    let overview = served.get("/").body;
+    assert!(!overview.contains("<script"), "no scripts");
+    let chart_start = overview.find("<svg").expect("a trend chart");
+    let chart =
+        &overview[chart_start..overview[chart_start..].find("</figure>").unwrap() + chart_start];
+    for series in [
+        "drifted",
+        "missing",
+        "unmanaged",
+        "failing findings",
+        "degraded",
+    ] {
+        assert!(
+            chart.contains(&format!("data-series=\"{series}\"")),
+            "{chart}"
+        );
+    }
+    let points = chart
+        .split("data-series=\"drifted\" points=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .split(' ')
+        .count();
+    assert!(points >= 3, "a point per stored scan: {chart}");
+    assert!(
+        chart.contains("now 3 drifted, 1 missing, 1 unmanaged"),
+        "{chart}"
+    );
+    assert!(overview.contains("href=\"/targets/demo\""));
+
+    let page = served.get("/targets/demo");
+    assert_eq!(page.status, 200);
+    for name in ["web", "cart", "debug-shell", "feature-flags", "postgres"] {
+        assert!(
+            page.body.contains(&format!(">{name}</a>")),
+            "{name}: {}",
+            page.body
+        );
+    }
+    assert!(page.body.contains("<svg"), "the target's trend too");
+    let drifted = served
+        .get("/targets/demo?status=drifted&kind=Deployment&namespace=shop")
+        .body;
+    let rows = drifted.matches("<td class=\"bad\">drifted</td>").count();
+    assert_eq!(rows, 2, "two drifted Deployments: {drifted}");
+    assert!(!drifted.contains(">feature-flags</a>"));
+    assert!(drifted.contains("report?format=html#r-demo-Deployment-shop-web"));
+
+    let api = served
+        .get("/api/v1/targets/demo/resources?status=drifted&limit=1")
+        .json();
+    assert_eq!(api["total"], 3, "{api:#}");
+    assert_eq!(api["items"].as_array().unwrap().len(), 1);
+    assert_eq!(api["items"][0]["status"], "drifted");
+    let next = served
+        .get("/api/v1/targets/demo/resources?status=drifted&limit=1&offset=1")
+        .json();
+    assert_ne!(
+        next["items"][0]["name"], api["items"][0]["name"],
+        "the next page"
+    );
+    assert_eq!(served.get("/api/v1/targets/nowhere/resources").status, 404);
+    let report = served
+        .get(
+            api["items"][0]["report"]
+                .as_str()
+                .unwrap()
+                .split('#')
+                .next()
+                .unwrap(),
+        )
+        .body;
+    assert!(
+        report.contains(&format!(
+            "id=\"{}\"",
+            api["items"][0]["report"]
+                .as_str()
+                .unwrap()
+                .split('#')
+                .nth(1)
+                .unwrap()
+        )),
+        "the link lands on the resource"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let one = screenshot(dir.path(), "overview", &overview);
+    let two = screenshot(dir.path(), "target", &page.body);
+    assert!(
+        one.len() > 10_000 && two.len() > 10_000,
+        "pages with content"
+    );
+    let (code, log) = served.stop();
+    assert_eq!(code, Some(0), "{log}");
+}

@@ -21,7 +21,7 @@ th{background:#f6f8fa}code{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monos
 .status{font-weight:600}.drifted{color:#9a6700}.missing{color:#cf222e}.unmanaged{color:#8250df}.in_sync{color:#1a7f37}.healthy{color:#1a7f37}.degraded{color:#cf222e}.progressing{color:#9a6700}.suspended,.unknown{color:#57606a}
 .sev-critical,.sev-high{color:#cf222e;font-weight:600}.sev-medium{color:#9a6700;font-weight:600}.sev-low,.sev-info{color:#57606a}
 .waived{color:#57606a;font-style:italic}.weakened td{background:#ffebe9;font-weight:600}.mark{text-align:center;white-space:nowrap}.git{background:#fff8c5}.live{background:#ffebe9}
-.muted{color:#57606a}
+.muted{color:#57606a}figure{margin:.5rem 0}figcaption{color:#57606a;font-size:12px}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}.card{break-inside:avoid}}
 "#;
 
@@ -71,6 +71,7 @@ fn page(report: &ScanReport) -> Markup {
                     div.card { b { (c.waived) } "waived" }
                     div.card.bad[s.errors > 0] { b { (s.errors) } "errors" }
                 }
+                (super::chart::status_bar(s.in_sync, s.drifted, s.missing, s.unmanaged))
                 @if let Some(t) = trend {
                     h2 { "Trend" }
                     p { (t.describe()) "." }
@@ -123,15 +124,15 @@ fn page(report: &ScanReport) -> Markup {
                         tr { th { "status" } th { "target" } th { "resource" } th { "declared at" } th { "field" } th { "git" } th { "live" } th { "changed by" } }
                         @for r in &changed {
                             @if r.drifts.is_empty() {
-                                tr {
+                                tr id=(super::anchor(r)) {
                                     td.status.(r.status.as_str()) { (r.status.as_str()) }
                                     td { (r.target) } td { (r.kind) " " (resource_name(&r.namespace, &r.name)) }
                                     td { code { (place(r)) } }
                                     td colspan="4" { (r.reason.as_deref().unwrap_or("")) }
                                 }
                             }
-                            @for d in &r.drifts {
-                                tr {
+                            @for (i, d) in r.drifts.iter().enumerate() {
+                                tr id=[(i == 0).then(|| super::anchor(r))] {
                                     td.status.(r.status.as_str()) { (r.status.as_str()) }
                                     td { (r.target) } td { (r.kind) " " (resource_name(&r.namespace, &r.name)) }
                                     td { code { (super::drift_place(r, d).unwrap_or_else(|| place(r))) } }

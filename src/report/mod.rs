@@ -2,6 +2,7 @@
 //! formats it is written in. Formats render; they decide nothing.
 
 pub mod age;
+pub mod chart;
 pub mod convergence;
 pub mod csv;
 pub mod html;
@@ -585,4 +586,25 @@ pub fn finding_counts(rows: &[FindingRow<'_>]) -> String {
             format!(": {}", parts.join(", "))
         }
     )
+}
+
+/// The HTML report's anchor of a resource's first row: `r-<target>-<kind>-<namespace>-<name>`,
+/// for links to its drift from elsewhere (`serve`'s target page).
+pub fn anchor(r: &ResourceReport) -> String {
+    let id = format!(
+        "r-{}-{}-{}-{}",
+        r.target,
+        r.kind,
+        r.namespace.as_deref().unwrap_or("_"),
+        r.name
+    );
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -37,7 +37,9 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/targets/{name}", get(target_page))
         .route("/api/v1/targets", get(targets))
+        .route("/api/v1/targets/{name}/resources", get(target_resources))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/scans", get(scans))
         .route("/api/v1/revisions", get(revisions))
@@ -727,6 +729,264 @@ struct Overview {
     recent: Vec<(Option<usize>, crate::store::StoredScan)>,
     reports: Vec<(Option<usize>, super::reports::ReportRun)>,
     shards: Option<Vec<peers::ShardState>>,
+    /// This replica's targets' trends, over their stored scans.
+    trends: Vec<(String, Vec<report::chart::Point>)>,
+}
+
+/// How many stored scans a trend shows.
+const TREND_SCANS: usize = 60;
+
+/// A target's trend over its last stored scans (those of it alone, whose counts are its own),
+/// oldest first.
+async fn trend_of(service: &Service, target: &str) -> Vec<report::chart::Point> {
+    let scans = stored_scans(service, Some(target.to_string()), TREND_SCANS)
+        .await
+        .unwrap_or_default();
+    let mut points: Vec<report::chart::Point> = scans
+        .into_iter()
+        .filter(|s| s.targets.len() == 1)
+        .map(|s| report::chart::Point {
+            at: s.started_at,
+            drifted: s.summary.drifted,
+            missing: s.summary.missing,
+            unmanaged: s.summary.unmanaged,
+            failing: s.failing_findings,
+            degraded: s.summary.health.get("degraded").copied().unwrap_or(0),
+        })
+        .collect();
+    points.sort_by_key(|p| p.at);
+    points
+}
+
+/// Which of a target's resources to list: by status, kind and namespace, a page at a time.
+#[derive(Debug, Default, Deserialize)]
+struct ResourceFilter {
+    status: Option<String>,
+    kind: Option<String>,
+    namespace: Option<String>,
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+/// A target's last stored scan and the resources of it the filter picks, with their failing
+/// findings: `Err` answers when the target or its scan is not here.
+async fn target_resources_of(
+    service: &Service,
+    name: &str,
+) -> Result<(i64, crate::report::ScanReport), Response> {
+    let Some(status) = service
+        .target_statuses()
+        .into_iter()
+        .find(|t| t.name == name)
+    else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("no target `{name}` on this replica"),
+        ));
+    };
+    let Some(id) = status.last_scan_id else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &format!("target `{name}` has no stored scan yet"),
+        ));
+    };
+    let store = Arc::clone(&service.store);
+    match blocking(move || store.get(id)).await? {
+        Some((_, report)) => Ok((id, report)),
+        None => Err(error(StatusCode::NOT_FOUND, &format!("no scan {id}"))),
+    }
+}
+
+/// One listed resource: its judgement and its failing findings.
+struct Listed<'a> {
+    resource: &'a crate::judge::ResourceReport,
+    failing: usize,
+}
+
+fn resources_listed<'a>(
+    report: &'a crate::report::ScanReport,
+    name: &str,
+    filter: &ResourceFilter,
+) -> Vec<Listed<'a>> {
+    use std::collections::HashMap;
+    let mut failing: HashMap<(&str, Option<&str>, &str), usize> = HashMap::new();
+    for f in &report.findings {
+        if f.resource.target == name && f.status == crate::audit::findings::FindingStatus::Fail {
+            *failing
+                .entry((
+                    f.resource.kind.as_str(),
+                    f.resource.namespace.as_deref(),
+                    f.resource.name.as_str(),
+                ))
+                .or_default() += 1;
+        }
+    }
+    report
+        .resources
+        .iter()
+        .filter(|r| r.target == name)
+        .filter(|r| {
+            filter
+                .status
+                .as_deref()
+                .is_none_or(|s| s.is_empty() || r.status.as_str() == s)
+        })
+        .filter(|r| {
+            filter
+                .kind
+                .as_deref()
+                .is_none_or(|k| k.is_empty() || r.kind == k)
+        })
+        .filter(|r| {
+            filter
+                .namespace
+                .as_deref()
+                .is_none_or(|n| n.is_empty() || r.namespace.as_deref() == Some(n))
+        })
+        .map(|r| Listed {
+            resource: r,
+            failing: failing
+                .get(&(r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()))
+                .copied()
+                .unwrap_or(0),
+        })
+        .collect()
+}
+
+/// `/api/v1/targets/{name}/resources`: the target's resources in its last scan, filtered by
+/// `status`, `kind` and `namespace`, a page at a time (`offset`, `limit` up to 1000).
+async fn target_resources(
+    State(service): State<Arc<Service>>,
+    Path(name): Path<String>,
+    Query(filter): Query<ResourceFilter>,
+) -> Response {
+    let _turn = match render_turn(&service).await {
+        Ok(turn) => turn,
+        Err(response) => return response,
+    };
+    let (id, report) = match target_resources_of(&service, &name).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+    let all = resources_listed(&report, &name, &filter);
+    let items: Vec<Value> = all
+        .iter()
+        .skip(filter.offset)
+        .take(limit)
+        .map(|l| {
+            let r = l.resource;
+            json!({
+                "apiVersion": r.api_version, "kind": r.kind, "namespace": r.namespace, "name": r.name,
+                "status": r.status.as_str(), "drifts": r.drifts.len(), "failing_findings": l.failing,
+                "health": r.health.as_ref().map(|h| h.status.as_str()),
+                "report": format!("/api/v1/scans/{id}/report?format=html#{}", report::anchor(r)),
+            })
+        })
+        .collect();
+    json_response(&json!({
+        "target": name, "scan_id": id, "total": all.len(), "offset": filter.offset, "limit": limit,
+        "items": items,
+    }))
+}
+
+/// `/targets/{name}`: the target's trend and its resources in its last scan, filterable by
+/// status, kind and namespace (a form, no scripts), each linking to its drift and findings in
+/// the scan's HTML report.
+async fn target_page(
+    State(service): State<Arc<Service>>,
+    Path(name): Path<String>,
+    Query(filter): Query<ResourceFilter>,
+) -> Response {
+    let _turn = match render_turn(&service).await {
+        Ok(turn) => turn,
+        Err(response) => return response,
+    };
+    let (id, report) = match target_resources_of(&service, &name).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let points = trend_of(&service, &name).await;
+    let rows = resources_listed(&report, &name, &filter);
+    let mut kinds: Vec<&str> = report
+        .resources
+        .iter()
+        .filter(|r| r.target == name)
+        .map(|r| r.kind.as_str())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut namespaces: Vec<&str> = report
+        .resources
+        .iter()
+        .filter(|r| r.target == name)
+        .filter_map(|r| r.namespace.as_deref())
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let chosen = |value: &Option<String>, option: &str| value.as_deref() == Some(option);
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "gitdrift · " (name) }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                p.muted { a href="/" { "gitdrift" } " · target" }
+                h1 { (name) }
+                p.muted {
+                    "Scan " (id) " of " (report.scan.started_at.format("%Y-%m-%d %H:%M:%S UTC")) " · "
+                    a href=(report_link(id, "html", None)) { "report" } " · "
+                    a href=(format!("/api/v1/targets/{name}/resources")) { "JSON" }
+                }
+                (report::chart::trend(&name, &points))
+                form method="get" {
+                    label { "status " select name="status" {
+                        option value="" { "any" }
+                        @for s in ["in_sync", "drifted", "missing", "unmanaged"] {
+                            option value=(s) selected[chosen(&filter.status, s)] { (s) }
+                        }
+                    } }
+                    " "
+                    label { "kind " select name="kind" {
+                        option value="" { "any" }
+                        @for k in &kinds { option value=(k) selected[chosen(&filter.kind, k)] { (k) } }
+                    } }
+                    " "
+                    label { "namespace " select name="namespace" {
+                        option value="" { "any" }
+                        @for n in &namespaces { option value=(n) selected[chosen(&filter.namespace, n)] { (n) } }
+                    } }
+                    " " button type="submit" { "filter" }
+                }
+                p.muted { (rows.len()) " resources" }
+                table {
+                    thead { tr { th { "Status" } th { "Kind" } th { "Namespace" } th { "Name" } th { "Drifted fields" } th { "Failing findings" } th { "Health" } } }
+                    tbody {
+                        @for l in &rows {
+                            @let r = l.resource;
+                            tr {
+                                td.(if r.status == crate::diff::Status::InSync { "" } else { "bad" }) { (r.status.as_str()) }
+                                td { (r.kind) }
+                                td { (r.namespace.as_deref().unwrap_or("—")) }
+                                td { a href=(format!("{}#{}", report_link(id, "html", None), report::anchor(r))) { (r.name) } }
+                                td.num { (r.drifts.len()) }
+                                td.num.(if l.failing > 0 { "bad" } else { "" }) { (l.failing) }
+                                td { (r.health.as_ref().map(|h| h.status.as_str()).unwrap_or("—")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Body::from(page.into_string()))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 async fn overview(
@@ -771,12 +1031,19 @@ async fn overview(
     reports.sort_by(|a, b| (&a.1.name, a.0).cmp(&(&b.1.name, b.0)));
     recent.sort_by_key(|s| std::cmp::Reverse(s.1.started_at));
     recent.truncate(RECENT);
+    let mut trends = Vec::new();
+    for (shard, t) in &targets {
+        if shard.is_none() || service.target_statuses().iter().any(|l| l.name == t.name) {
+            trends.push((t.name.clone(), trend_of(&service, &t.name).await));
+        }
+    }
     let view = Overview {
         targets,
         sources,
         recent,
         reports,
         shards,
+        trends,
     };
     let page = overview_page(&service, &view);
     Response::builder()
@@ -838,7 +1105,7 @@ fn overview_page(service: &Service, view: &Overview) -> Markup {
                         @for (shard, t) in &view.targets {
                             @let s = t.summary.clone().unwrap_or_default();
                             tr {
-                                td { (t.name) @if !t.stale_sources.is_empty() { " " span.bad { "stale source: " (t.stale_sources.join(", ")) } } }
+                                td { a href=(format!("/targets/{}", t.name)) { (t.name) } @if !t.stale_sources.is_empty() { " " span.bad { "stale source: " (t.stale_sources.join(", ")) } } }
                                 @if let Some(shard) = shard { td.num { (shard) } }
                                 td { (t.provider) }
                                 td { (t.mode) }
@@ -856,6 +1123,16 @@ fn overview_page(service: &Service, view: &Overview) -> Markup {
                                     } @else { "—" }
                                 }
                             }
+                        }
+                    }
+                }
+                @if view.trends.iter().any(|(_, points)| !points.is_empty()) {
+                    h2 { "Trends" }
+                    p.muted { "Drifted, missing, unmanaged and degraded resources and failing findings over each target's stored scans." }
+                    @for (name, points) in &view.trends {
+                        @if !points.is_empty() {
+                            h3 { a href=(format!("/targets/{name}")) { (name) } }
+                            (report::chart::trend(name, points))
                         }
                     }
                 }
@@ -922,4 +1199,5 @@ fn overview_page(service: &Service, view: &Overview) -> Markup {
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin-bottom:1.5em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}\
 th{background:#f3f3f3}td.num{text-align:right}.bad{color:#b00020;font-weight:600}.muted{color:#666}\
+figure{margin:.25em 0 1em}figcaption{color:#666;font-size:12px}.legend{margin-right:1em}\
 @media print{a{color:inherit;text-decoration:none}}";
