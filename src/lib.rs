@@ -20,6 +20,7 @@ pub mod live;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub mod progress;
 pub mod remediate;
 pub mod report;
 pub mod scan;

@@ -376,3 +376,81 @@ fn file_urls_are_cloned_like_any_remote() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["scan"]["sources"][0]["commit"], commit);
 }
+
+/// A clone of a repository of several tens of megabytes shows its progress on a terminal (a
+/// pseudo-terminal made by `script`): the transfer's objects and bytes as they arrive, then the
+/// judgement; the same scan with standard error on a pipe prints none of it, and standard output
+/// holds the report alone either way.
+#[test]
+fn a_large_clone_shows_progress_on_a_terminal_and_none_on_a_pipe() {
+    use std::io::Read;
+    let daemon = GitDaemon::start();
+    let (repo, _) = support::settings_repo("blue");
+    // 20 MiB that do not compress: the transfer takes a while.
+    let mut random = std::fs::File::open("/dev/urandom").unwrap();
+    for i in 0..20 {
+        let mut blob = vec![0u8; 1 << 20];
+        random.read_exact(&mut blob).unwrap();
+        std::fs::create_dir_all(repo.path().join("assets")).unwrap();
+        std::fs::write(repo.path().join(format!("assets/blob-{i}.bin")), blob).unwrap();
+    }
+    repo.commit("assets");
+    let url = daemon.publish(&repo, "shop.git");
+    let live = live_with("blue");
+
+    // On a pipe: no progress at all.
+    let piped = tempfile::tempdir().unwrap();
+    write_config(piped.path(), "", &url, live.path(), "");
+    let run = gitdrift(piped.path(), &["scan", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let _ = run.json();
+    assert!(
+        !run.stderr.contains("fetch ") && !run.stderr.contains(" objects ["),
+        "no progress on a pipe: {}",
+        run.stderr
+    );
+
+    // On a terminal: the transfer's progress, drawn and cleared.
+    let tty = tempfile::tempdir().unwrap();
+    write_config(tty.path(), "", &url, live.path(), "");
+    let command = format!(
+        "{} scan --format json > report.json",
+        env!("CARGO_BIN_EXE_gitdrift")
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .current_dir(tty.path())
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("script (util-linux) runs a command on a pseudo-terminal");
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{terminal}");
+    assert!(terminal.contains(&format!("fetch {url}")), "{terminal}");
+    assert!(
+        terminal.contains(" objects [")
+            && (terminal.contains("indexing") || terminal.contains("Resolving")),
+        "the transfer's objects as they arrive: {terminal}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tty.path().join("report.json")).unwrap())
+            .expect("standard output holds the report alone");
+    assert_eq!(report["summary"]["in_sync"], 1);
+
+    // --quiet: none, even on a terminal.
+    let quiet = std::process::Command::new("script")
+        .args([
+            "-qefc",
+            &command.replace(" scan ", " --quiet scan "),
+            "/dev/null",
+        ])
+        .current_dir(tty.path())
+        .env("TERM", "xterm-256color")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&quiet.stdout).contains(" objects ["),
+        "{}",
+        String::from_utf8_lossy(&quiet.stdout)
+    );
+}

@@ -549,8 +549,17 @@ impl Auditor {
             evaluator.set_inventories(inventories.clone());
             evaluator
         };
+        let line = crate::progress::Line::start(
+            &format!(
+                "audit {target} ({})",
+                subjects.first().map_or("", |s| s.side.as_str())
+            ),
+            Some(subjects.len() as u64),
+            "objects",
+        );
         let results: Vec<Outcome> = subjects
             .par_iter()
+            .inspect(|_| line.inc(1))
             .map_init(
                 // The evaluator (an engine and its machines) only once a subject needs it:
                 // a re-scan takes most results from its memo.

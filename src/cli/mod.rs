@@ -28,6 +28,9 @@ struct Cli {
     /// More log output on standard error (-v info, -vv debug); GITDRIFT_LOG overrides.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     verbose: u8,
+    /// No progress lines on standard error (they are drawn only when it is a terminal).
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -277,6 +280,15 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
+    // Long work shows progress on a terminal (never in `serve`, whose logs say how long each
+    // phase took, and never on standard output).
+    let long_work = matches!(
+        cli.command,
+        Command::Scan(_) | Command::Validate(_) | Command::Snapshot(_) | Command::Remediate(_)
+    );
+    if long_work && !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        crate::progress::enable();
+    }
     // gix's HTTPS transport uses rustls without a built-in provider: install ring, once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Fetches run in child processes of this very binary (killed, lock and all, on timeout).

@@ -331,8 +331,10 @@ fn sync_remote(
                 git_ref: git_ref.map(str::to_string),
                 credentials,
                 overrides: overrides.clone(),
+                progress: crate::progress::enabled(),
             };
-            fetch_in_child(helper, &request, timeout).map_err(|()| GitError::Timeout {
+            let line = crate::progress::Line::start(&format!("fetch {display}"), None, "");
+            fetch_in_child(helper, &request, timeout, &line).map_err(|()| GitError::Timeout {
                 repo: display.clone(),
                 timeout,
             })?
@@ -374,7 +376,14 @@ pub struct FetchRequest {
     git_ref: Option<String>,
     credentials: Option<(String, String)>,
     overrides: Vec<String>,
+    /// Whether to report the transfer's progress on standard error, as lines starting
+    /// [`PROGRESS_LINE`] (the parent draws them on its terminal).
+    #[serde(default)]
+    progress: bool,
 }
+
+/// What starts a progress line of a fetch child on its standard error.
+const PROGRESS_LINE: &str = "gitdrift-progress ";
 
 /// A fetch child's answer on its standard output: the advertised refs, or why it failed.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -407,17 +416,43 @@ pub fn fetch_child_main() -> u8 {
                 Err(err) => {
                     FetchAnswer::Failed(format!("cannot lock {}: {err}", request.lock.display()))
                 }
-                Ok(_lock) => match fetch_into(
-                    &request.url,
-                    &request.path,
-                    request.git_ref.as_deref(),
-                    request.credentials,
-                    &request.overrides,
-                    &AtomicBool::new(false),
-                ) {
-                    Ok(refs) => FetchAnswer::Fetched(refs),
-                    Err(message) => FetchAnswer::Failed(message),
-                },
+                Ok(_lock) => {
+                    // The transfer's progress, a line every tenth of a second, while it runs.
+                    let transfer = request
+                        .progress
+                        .then(|| Arc::new(crate::progress::Transfer::new()));
+                    let done = Arc::new(AtomicBool::new(false));
+                    let reporter = transfer.clone().map(|transfer| {
+                        let done = Arc::clone(&done);
+                        std::thread::spawn(move || {
+                            use std::io::Write;
+                            while !done.load(Ordering::SeqCst) {
+                                let now = transfer.describe();
+                                if !now.is_empty() {
+                                    let _ = writeln!(std::io::stderr(), "{PROGRESS_LINE}{now}");
+                                }
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                        })
+                    });
+                    let fetched = fetch_into(
+                        &request.url,
+                        &request.path,
+                        request.git_ref.as_deref(),
+                        request.credentials,
+                        &request.overrides,
+                        &AtomicBool::new(false),
+                        transfer.as_deref(),
+                    );
+                    done.store(true, Ordering::SeqCst);
+                    if let Some(reporter) = reporter {
+                        let _ = reporter.join();
+                    }
+                    match fetched {
+                        Ok(refs) => FetchAnswer::Fetched(refs),
+                        Err(message) => FetchAnswer::Failed(message),
+                    }
+                }
             }
         }
     };
@@ -430,6 +465,7 @@ fn fetch_in_child(
     helper: &Path,
     request: &FetchRequest,
     timeout: Duration,
+    line: &crate::progress::Line,
 ) -> Result<Result<Vec<String>, String>, ()> {
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -456,11 +492,47 @@ fn fetch_in_child(
         .stdout
         .take()
         .map(|s| super::child::reader(s, 64 << 20));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|s| super::child::reader(s, 16 << 10));
-    let status = super::child::wait_or_kill(&mut child, timeout).ok_or(())?;
+    // Its progress lines are drawn as they come; the rest is kept for an error message.
+    let (progress_tx, progress_rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().map(|s| {
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut kept = Vec::new();
+            for text in std::io::BufReader::new(s)
+                .split(b'\n')
+                .map_while(Result::ok)
+            {
+                match text.strip_prefix(PROGRESS_LINE.as_bytes()) {
+                    Some(progress) => {
+                        let _ = progress_tx.send(String::from_utf8_lossy(progress).into_owned());
+                    }
+                    None if kept.len() < 16 << 10 => {
+                        kept.extend_from_slice(&text);
+                        kept.push(b'\n');
+                    }
+                    None => {}
+                }
+            }
+            (kept, false)
+        })
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        while let Ok(progress) = progress_rx.try_recv() {
+            line.message(progress);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => {
+                // Past the deadline (or unwaitable): killed, as wait_or_kill does.
+                let _ = super::child::wait_or_kill(&mut child, Duration::ZERO);
+                return Err(());
+            }
+        }
+    };
     let (stdout, _) = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
     let (stderr, _) = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
     match serde_json::from_slice::<FetchAnswer>(stdout.trim_ascii()) {
@@ -510,6 +582,7 @@ fn fetch_on_thread(
                     credentials,
                     &overrides,
                     &interrupt,
+                    None,
                 );
                 let _ = tx.send(result);
                 drop(lock);
@@ -561,6 +634,7 @@ fn fetch_into(
     credentials: Option<(String, String)>,
     overrides: &[String],
     interrupt: &AtomicBool,
+    transfer: Option<&crate::progress::Transfer>,
 ) -> Result<Vec<String>, String> {
     let repo = if path.join("HEAD").exists() {
         match open_cached(path, overrides) {
@@ -612,11 +686,17 @@ fn fetch_into(
             _ => Ok(None),
         }
     });
-    let outcome = connection
-        .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| redact::error_chain(&e))?
-        .receive(gix::progress::Discard, interrupt)
-        .map_err(|e| redact::error_chain(&e))?;
+    let outcome = match transfer {
+        Some(transfer) => connection
+            .prepare_fetch(transfer.item("negotiating"), Default::default())
+            .map_err(|e| redact::error_chain(&e))?
+            .receive(transfer.item("receiving"), interrupt),
+        None => connection
+            .prepare_fetch(gix::progress::Discard, Default::default())
+            .map_err(|e| redact::error_chain(&e))?
+            .receive(gix::progress::Discard, interrupt),
+    }
+    .map_err(|e| redact::error_chain(&e))?;
     Ok(outcome
         .ref_map
         .remote_refs

@@ -133,7 +133,18 @@ pub fn render(source: &Source, commit: &str, files: &[TreeFile], limits: &Limits
         Render::Helm(h) => vec![("helm", h.chart.clone())],
     };
     let mut workspace: Option<Workspace> = None;
+    let line = crate::progress::Line::start(
+        &format!("render {}", source.name),
+        Some(targets.len() as u64),
+        if matches!(source.render, Render::Helm(_)) {
+            "charts"
+        } else {
+            "overlays"
+        },
+    );
     for (tool, path) in targets {
+        line.message(path.clone());
+        line.inc(1);
         let key = (
             source.name.clone(),
             commit.to_string(),

@@ -455,12 +455,18 @@ pub fn judge_target(
     let mut sorted = None;
     let resources: Vec<Arc<ResourceReport>> = match memo {
         None => {
+            let line = crate::progress::Line::start(
+                &format!("judge {}", judge.target),
+                Some(matches.len() as u64),
+                "objects",
+            );
             let judged = judge
                 .declared_keys()
                 .par_iter()
                 .zip(&matches)
                 .map(|(key, at)| {
                     let live = at.map(|at| &live.objects[at]);
+                    line.inc(1);
                     judge.judge_declared(key, live, registry).map(Arc::new)
                 })
                 .collect();

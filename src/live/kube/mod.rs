@@ -370,7 +370,14 @@ impl KubeProvider {
             }
         };
         out.unserved = unserved;
+        let line = crate::progress::Line::start(
+            &format!("list {target}"),
+            Some(served.len() as u64),
+            "kinds",
+        );
         for kind in &served {
+            line.inc(1);
+            line.message(format!("{} · {} objects", kind.gk.kind, out.objects.len()));
             out.scopes.insert(kind.gk.clone(), kind.scope);
             let mut skipped = Vec::new();
             let listed = self
