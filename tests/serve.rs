@@ -957,6 +957,25 @@ fn scheduled_reports_appear_in_every_format_with_their_trend() {
         "{csv}"
     );
     assert!(latest("html").contains("Trend"));
+    // The runs so far as a chart: a point per scan of every target, this one last.
+    let history = json["trend"]["history"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{:#}", json["trend"]));
+    assert!(history.len() >= 2, "{history:#?}");
+    assert_eq!(
+        history.last().unwrap()["drifted"],
+        json["summary"]["drifted"]
+    );
+    let html = latest("html");
+    let chart = html
+        .split("data-series=\"drifted\" points=\"")
+        .nth(1)
+        .expect("a trend chart");
+    assert_eq!(
+        chart.split('"').next().unwrap().split(' ').count(),
+        history.len(),
+        "a point per scan"
+    );
     assert!(latest("md").contains("**Trend**"));
     assert!(latest("txt").contains("web-config"));
     // The demo's revision, still converging (its live state drifted), with what it waits on.

@@ -75,6 +75,7 @@ fn page(report: &ScanReport) -> Markup {
                 @if let Some(t) = trend {
                     h2 { "Trend" }
                     p { (t.describe()) "." }
+                    (super::chart::trend("every target", &t.history))
                     @if !t.new_items.is_empty() {
                         h3 { "New" }
                         ul { @for item in &t.new_items { li { (item) } } }

@@ -91,6 +91,10 @@ pub struct Trend {
     pub new_items: Vec<String>,
     /// The resolved items.
     pub resolved_items: Vec<String>,
+    /// The counts of the earlier scans of every target, oldest first, this one last: what the
+    /// HTML report draws (empty where no history is kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<chart::Point>,
 }
 
 impl Trend {
@@ -159,6 +163,7 @@ impl Trend {
             open: now.intersection(before).count(),
             new_items,
             resolved_items,
+            history: Vec::new(),
         }
     }
 

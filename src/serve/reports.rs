@@ -224,7 +224,33 @@ async fn finish(
             .meta(&base_key(&name))
             .map_err(|e| e.to_string())?
             .and_then(|text| serde_json::from_str(&text).ok());
-        let trend = Trend::since(previous.as_ref(), &scan);
+        let mut trend = Trend::since(previous.as_ref(), &scan);
+        // The earlier scans of every target (the scheduled reports' and the like), for the chart.
+        let targets = scan.scan.targets.len();
+        let mut history: Vec<crate::report::chart::Point> = store
+            .list(59)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|s| s.targets.len() == targets && targets > 0)
+            .map(|s| crate::report::chart::Point {
+                at: s.started_at,
+                drifted: s.summary.drifted,
+                missing: s.summary.missing,
+                unmanaged: s.summary.unmanaged,
+                failing: s.failing_findings,
+                degraded: s.summary.health.get("degraded").copied().unwrap_or(0),
+            })
+            .collect();
+        history.sort_by_key(|p| p.at);
+        history.push(crate::report::chart::Point {
+            at: scan.scan.started_at,
+            drifted: scan.summary.drifted,
+            missing: scan.summary.missing,
+            unmanaged: scan.summary.unmanaged,
+            failing: scan.compliance.failing.values().sum(),
+            degraded: scan.summary.health.get("degraded").copied().unwrap_or(0),
+        });
+        trend.history = history;
         scan.trend = Some(trend.clone());
         scan.convergence = period_revisions(&service, &store, previous.map(|p| p.at));
         let id = store.save(&scan).map_err(|e| e.to_string())?;
