@@ -386,9 +386,9 @@ fn a_large_clone_shows_progress_on_a_terminal_and_none_on_a_pipe() {
     use std::io::Read;
     let daemon = GitDaemon::start();
     let (repo, _) = support::settings_repo("blue");
-    // 20 MiB that do not compress: the transfer takes a while.
+    // 32 MiB that do not compress: the transfer takes a while.
     let mut random = std::fs::File::open("/dev/urandom").unwrap();
-    for i in 0..20 {
+    for i in 0..32 {
         let mut blob = vec![0u8; 1 << 20];
         random.read_exact(&mut blob).unwrap();
         std::fs::create_dir_all(repo.path().join("assets")).unwrap();
