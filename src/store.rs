@@ -82,6 +82,20 @@ pub struct StoredScan {
     pub bytes: usize,
 }
 
+impl StoredScan {
+    /// Its counts as a point of a trend chart.
+    pub fn point(&self) -> crate::report::chart::Point {
+        crate::report::chart::Point {
+            at: self.started_at,
+            drifted: self.summary.drifted,
+            missing: self.summary.missing,
+            unmanaged: self.summary.unmanaged,
+            failing: self.failing_findings,
+            degraded: self.summary.health.get("degraded").copied().unwrap_or(0),
+        }
+    }
+}
+
 /// A broken link of the hash chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokenLink {

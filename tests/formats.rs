@@ -269,35 +269,11 @@ fn html_holds_every_drifted_resource_escaped_and_chromium_renders_it() {
             assert!(text.contains(&name), "{name} is in the HTML report");
         }
     }
-    let png = repo.path().join("report.png");
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok())
-        .expect("chromium is missing: scripts/test installs Debian's chromium");
-    let output = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,2000",
-        ])
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!(
-            "file://{}",
-            repo.path().join("report.html").display()
-        ))
-        .env("HOME", repo.path())
-        .output()
-        .unwrap();
-    assert!(
-        png.exists(),
-        "chromium wrote no screenshot: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let bytes = support::screenshot(
+        &repo.path().join("report.html"),
+        &repo.path().join("report.png"),
+        2000,
     );
-    let bytes = std::fs::read(&png).unwrap();
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     // Width and height from the IHDR chunk; a blank page compresses to almost nothing.
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());

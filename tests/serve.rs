@@ -1179,12 +1179,19 @@ fn a_webhook_passed_to_a_shard_never_follows_a_redirect() {
         &names,
         "serve:\n  interval: 1h\n  fetch_interval: 1h\n  webhook_secret_env: GITDRIFT_TEST_WEBHOOK_SECRET\n",
     );
-    let base = adjacent_ports(2);
-    // Shard 1's address answers with a redirect to a server that must never be reached.
+    // Shard 1's address answers with a redirect to a server that must never be reached. A port
+    // chosen free can be taken by another test before it is bound: chosen again then.
+    let (base, peer) = (0..10)
+        .find_map(|_| {
+            let base = adjacent_ports(2);
+            std::net::TcpListener::bind(("127.0.0.1", base + 1))
+                .ok()
+                .map(|peer| (base, peer))
+        })
+        .expect("two adjacent free ports in ten tries");
     let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let elsewhere_port = elsewhere.local_addr().unwrap().port();
     elsewhere.set_nonblocking(true).unwrap();
-    let peer = std::net::TcpListener::bind(("127.0.0.1", base + 1)).unwrap();
     std::thread::spawn(move || {
         for mut stream in peer.incoming().flatten() {
             let mut buf = [0u8; 65536];
@@ -1986,38 +1993,7 @@ fn a_revision_that_never_converges_ages_and_fires_the_alert_expression() {
 fn screenshot(dir: &std::path::Path, name: &str, html: &str) -> Vec<u8> {
     let page = dir.join(format!("{name}.html"));
     std::fs::write(&page, html).unwrap();
-    let png = dir.join(format!("{name}.png"));
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok()
-        })
-        .expect("chromium is missing: scripts/test installs Debian's chromium");
-    let output = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,1600",
-        ])
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", page.display()))
-        .env("HOME", dir)
-        .output()
-        .unwrap();
-    let bytes = std::fs::read(&png).unwrap_or_else(|e| {
-        panic!(
-            "chromium wrote no screenshot ({e}): {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-    bytes
+    support::screenshot(&page, &dir.join(format!("{name}.png")), 1600)
 }
 
 /// The overview draws each target's trend over its stored scans as inline SVG (a line per

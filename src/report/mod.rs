@@ -535,6 +535,15 @@ impl<'a> FindingRow<'a> {
 /// The findings a row each, by severity (highest first), the live-only ones (weakened by
 /// hand) first within a severity, then by rule, resource and message.
 pub fn finding_rows(findings: &[Arc<crate::audit::findings::Finding>]) -> Vec<FindingRow<'_>> {
+    finding_rows_by(findings, true)
+}
+
+/// [`finding_rows`], the live-only rows first within a severity or not (the text report keeps
+/// rule order).
+pub fn finding_rows_by(
+    findings: &[Arc<crate::audit::findings::Finding>],
+    live_only_first: bool,
+) -> Vec<FindingRow<'_>> {
     use crate::model::Side;
     let mut rows: BTreeMap<_, FindingRow<'_>> = BTreeMap::new();
     for f in findings {
@@ -556,7 +565,9 @@ pub fn finding_rows(findings: &[Arc<crate::audit::findings::Finding>]) -> Vec<Fi
         }
     }
     let mut rows: Vec<_> = rows.into_iter().collect();
-    rows.sort_by_key(|(key, row)| (key.0, !row.live_only()));
+    if live_only_first {
+        rows.sort_by_key(|(key, row)| (key.0, !row.live_only()));
+    }
     rows.into_iter().map(|(_, row)| row).collect()
 }
 

@@ -520,8 +520,6 @@ fn value(value: &Value) -> String {
 /// the live resource or both break it.
 fn findings_block(out: &mut String, report: &ScanReport) {
     use crate::audit::findings::{Finding, FindingStatus};
-    use crate::model::Side;
-    use std::collections::BTreeMap;
 
     let c = &report.compliance;
     if c.rules.is_empty() {
@@ -550,40 +548,28 @@ fn findings_block(out: &mut String, report: &ScanReport) {
             )
         )
     );
-    // (severity, rule, resource, message, status) → sides
-    let mut merged: BTreeMap<_, Vec<&Finding>> = BTreeMap::new();
-    for f in &report.findings {
-        merged
-            .entry((
-                std::cmp::Reverse(f.severity),
-                f.rule.as_str(),
-                &f.resource,
-                f.message.as_str(),
-                f.status,
-            ))
-            .or_default()
-            .push(f);
-    }
+    // A row per rule, resource, message and status, git's side and the live one merged.
     let mut current = None;
-    for ((severity, rule, resource, message, status), sides) in merged {
-        if current != Some(severity.0) {
-            current = Some(severity.0);
-            let style = match severity.0 {
+    for row in super::finding_rows_by(&report.findings, false) {
+        let f = row.finding();
+        let (severity, rule, resource, message, status) =
+            (f.severity, &f.rule, &f.resource, &f.message, f.status);
+        if current != Some(severity) {
+            current = Some(severity);
+            let style = match severity {
                 crate::model::RuleSeverity::Critical | crate::model::RuleSeverity::High => RED,
                 crate::model::RuleSeverity::Medium => YELLOW,
                 _ => DIM,
             };
-            let _ = writeln!(out, "  {}", paint(style, severity.0.as_str()));
+            let _ = writeln!(out, "  {}", paint(style, severity.as_str()));
         }
-        let desired = sides.iter().find(|f| f.side == Side::Desired);
-        let live = sides.iter().find(|f| f.side == Side::Live);
-        let where_ = match (desired, live) {
-            (Some(_), Some(_)) => "git and live".to_string(),
-            (Some(_), None) => "git".to_string(),
-            (None, Some(f)) if f.live_only => "live only: not in git".to_string(),
-            (None, Some(_)) => "live".to_string(),
-            (None, None) => String::new(),
+        let where_ = match (row.desired, row.live) {
+            (Some(_), Some(_)) => "git and live",
+            (Some(_), None) => "git",
+            (None, Some(f)) if f.live_only => "live only: not in git",
+            _ => "live",
         };
+        let sides: Vec<&Finding> = row.desired.into_iter().chain(row.live).collect();
         let place = sides
             .iter()
             .find_map(|f| f.source.as_ref())

@@ -743,16 +743,9 @@ async fn trend_of(service: &Service, target: &str) -> Vec<report::chart::Point> 
         .await
         .unwrap_or_default();
     let mut points: Vec<report::chart::Point> = scans
-        .into_iter()
+        .iter()
         .filter(|s| s.targets.len() == 1)
-        .map(|s| report::chart::Point {
-            at: s.started_at,
-            drifted: s.summary.drifted,
-            missing: s.summary.missing,
-            unmanaged: s.summary.unmanaged,
-            failing: s.failing_findings,
-            degraded: s.summary.health.get("degraded").copied().unwrap_or(0),
-        })
+        .map(crate::store::StoredScan::point)
         .collect();
     points.sort_by_key(|p| p.at);
     points
@@ -769,12 +762,21 @@ struct ResourceFilter {
     limit: Option<usize>,
 }
 
-/// A target's last stored scan and the resources of it the filter picks, with their failing
-/// findings: `Err` answers when the target or its scan is not here.
-async fn target_resources_of(
-    service: &Service,
+/// A target's last stored scan, read in a render turn (`serve.http.max_renders`, held as long as
+/// the permit is): `Err` answers when the turn does not come, or the target or its scan is not
+/// here.
+async fn target_scan<'s>(
+    service: &'s Service,
     name: &str,
-) -> Result<(i64, crate::report::ScanReport), Response> {
+) -> Result<
+    (
+        tokio::sync::SemaphorePermit<'s>,
+        i64,
+        crate::report::ScanReport,
+    ),
+    Response,
+> {
+    let turn = render_turn(service).await?;
     let Some(status) = service
         .target_statuses()
         .into_iter()
@@ -793,7 +795,7 @@ async fn target_resources_of(
     };
     let store = Arc::clone(&service.store);
     match blocking(move || store.get(id)).await? {
-        Some((_, report)) => Ok((id, report)),
+        Some((_, report)) => Ok((turn, id, report)),
         None => Err(error(StatusCode::NOT_FOUND, &format!("no scan {id}"))),
     }
 }
@@ -861,11 +863,7 @@ async fn target_resources(
     Path(name): Path<String>,
     Query(filter): Query<ResourceFilter>,
 ) -> Response {
-    let _turn = match render_turn(&service).await {
-        Ok(turn) => turn,
-        Err(response) => return response,
-    };
-    let (id, report) = match target_resources_of(&service, &name).await {
+    let (_turn, id, report) = match target_scan(&service, &name).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -899,11 +897,7 @@ async fn target_page(
     Path(name): Path<String>,
     Query(filter): Query<ResourceFilter>,
 ) -> Response {
-    let _turn = match render_turn(&service).await {
-        Ok(turn) => turn,
-        Err(response) => return response,
-    };
-    let (id, report) = match target_resources_of(&service, &name).await {
+    let (_turn, id, report) = match target_scan(&service, &name).await {
         Ok(found) => found,
         Err(response) => return response,
     };

@@ -232,14 +232,7 @@ async fn finish(
             .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|s| s.targets.len() == targets && targets > 0)
-            .map(|s| crate::report::chart::Point {
-                at: s.started_at,
-                drifted: s.summary.drifted,
-                missing: s.summary.missing,
-                unmanaged: s.summary.unmanaged,
-                failing: s.failing_findings,
-                degraded: s.summary.health.get("degraded").copied().unwrap_or(0),
-            })
+            .map(|s| s.point())
             .collect();
         history.sort_by_key(|p| p.at);
         history.push(crate::report::chart::Point {

@@ -575,3 +575,34 @@ pub fn judged(report: &serde_json::Value, target: &str) -> Vec<serde_json::Value
         })
         .collect()
 }
+
+/// Renders an HTML file to a PNG with headless Chromium (Debian's, which `scripts/test`
+/// installs), as a person would see it; returns the PNG, checked to be one.
+pub fn screenshot(page: &Path, png: &Path, height: u32) -> Vec<u8> {
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok())
+        .expect("chromium is missing: scripts/test installs Debian's chromium");
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--window-size=1280,{height}"))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .env("HOME", page.parent().unwrap_or(Path::new("/tmp")))
+        .output()
+        .unwrap();
+    let bytes = std::fs::read(png).unwrap_or_else(|e| {
+        panic!(
+            "chromium wrote no screenshot ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    bytes
+}
