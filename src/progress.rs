@@ -22,6 +22,25 @@ pub fn enabled() -> bool {
     LINES.get().is_some()
 }
 
+/// Standard error for log lines: while progress lines are drawn, they are taken off the screen
+/// for the write and drawn again after it, so that a warning during a scan is never drawn over.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match LINES.get() {
+            Some(lines) => lines.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// One line of progress: a phase of one source or target. Cleared when dropped.
 #[derive(Debug)]
 pub struct Line {
@@ -156,5 +175,7 @@ mod tests {
         gix::progress::Progress::init(&mut item, Some(100), None);
         item.set(42);
         assert_eq!(transfer.describe(), "receiving pack: 42/100");
+        use std::io::Write;
+        assert_eq!(LogWriter.write(b"").unwrap(), 0, "logs pass through");
     }
 }
