@@ -523,8 +523,9 @@ fn fetch_in_child(
         }
         match child.try_wait() {
             Ok(Some(status)) => break status,
+            // As often as `wait_or_kill` looks: a fetch's answer is not kept waiting.
             Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(10));
             }
             _ => {
                 // Past the deadline (or unwaitable): killed, as wait_or_kill does.

@@ -879,7 +879,7 @@ async fn target_resources(
                 "apiVersion": r.api_version, "kind": r.kind, "namespace": r.namespace, "name": r.name,
                 "status": r.status.as_str(), "drifts": r.drifts.len(), "failing_findings": l.failing,
                 "health": r.health.as_ref().map(|h| h.status.as_str()),
-                "report": format!("/api/v1/scans/{id}/report?format=html#{}", report::anchor(r)),
+                "report": format!("{}#{}", report_link(id, "html", None), report::anchor(r)),
             })
         })
         .collect();
