@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::audit::findings::{FindingMemo, FindingResource, waiver_for};
-use crate::audit::run::{AuditMemo, Auditor, Chunk, Subject};
+use crate::audit::run::{AuditMemo, Auditor, Chunk, SourceOf, Subject};
 use crate::config::audit::Waiver;
 use crate::config::{Config, Target};
 use crate::desired::{self, SourceRead};
@@ -77,7 +77,7 @@ pub struct Rejudge {
     config: Arc<Config>,
     target: String,
     provider: String,
-    judge: judge::Judge,
+    judge: Arc<judge::Judge>,
     auditor: Arc<Auditor>,
     rules: Vec<usize>,
     waivers: Vec<Waiver>,
@@ -145,7 +145,7 @@ impl Rejudge {
                     source: report
                         .as_ref()
                         .and_then(|r| r.source.as_ref())
-                        .map(std::borrow::Cow::Borrowed),
+                        .map(|s| SourceOf::Ref(std::borrow::Cow::Borrowed(s))),
                     related: None,
                 });
             }
@@ -507,10 +507,10 @@ impl Scanned {
         (context, auditor, waivers): (&Context, &Auditor, &[Waiver]),
         target: &Target,
         (provider, live): (&LiveProvider, LiveRead),
-        (declared, unread): (Vec<Declared>, Vec<String>),
+        (declared, reads, unread): (Vec<Declared>, Vec<u64>, Vec<String>),
         registry: &ignore::Registry<'_>,
         mut memo: Option<&mut TargetMemo>,
-    ) -> judge::Judge {
+    ) -> Arc<judge::Judge> {
         self.live_inventories = None;
         // With a source unread, its objects would all look unmanaged: say nothing rather than
         // something false.
@@ -549,10 +549,21 @@ impl Scanned {
             .map(|d| Subject {
                 object: &d.object,
                 side: Side::Desired,
-                source: Some(std::borrow::Cow::Owned(SourceRef::of(d))),
+                source: Some(SourceOf::Declared(d)),
                 related: None,
             })
             .collect();
+        // Git's side is its sources' reads (a read's objects never change): the same reads are
+        // the same subjects.
+        if let Some(memo) = memo.as_deref_mut() {
+            let mut print = crate::model::fingerprint::Fingerprint::new();
+            print.number(reads.len() as u64);
+            for &read in &reads {
+                print.number(read);
+            }
+            memo.desired
+                .subjects_are(print.number(desired.len() as u64).finish());
+        }
         self.audit(
             (auditor, waivers),
             (&target.name, provider.kind()),
@@ -564,7 +575,7 @@ impl Scanned {
         let mut judged = judge::target(
             &context.config,
             &target.name,
-            declared,
+            (declared, reads),
             live,
             unread.is_empty(),
             registry,
@@ -739,14 +750,15 @@ async fn read_lives(
     lives
 }
 
-/// Takes the declared objects of a target's sources out of their reads, with the names of the
-/// sources that could not be read.
+/// Takes the declared objects of a target's sources out of their reads, with the reads' numbers
+/// and the names of the sources that could not be read.
 fn take_declared(
     config: &Config,
     target: &str,
     sources: &mut [SourceRead],
-) -> (Vec<Declared>, Vec<String>) {
+) -> (Vec<Declared>, Vec<u64>, Vec<String>) {
     let mut declared = Vec::new();
+    let mut reads = Vec::new();
     let mut unread = Vec::new();
     for read in sources.iter_mut().filter(|s| {
         config
@@ -757,6 +769,7 @@ fn take_declared(
         if read.commit.is_none() {
             unread.push(read.source.clone());
         }
+        reads.push(read.read);
         if declared.is_empty() {
             // The first source's objects are taken as they are, not copied into a new list.
             declared = std::mem::take(&mut read.objects);
@@ -764,7 +777,7 @@ fn take_declared(
             declared.append(&mut read.objects);
         }
     }
-    (declared, unread)
+    (declared, reads, unread)
 }
 
 /// What each source was read at; their problems join the scan's.
@@ -854,7 +867,7 @@ fn live_subjects<'a>(objects: &'a [Object], judged: &'a [Arc<ResourceReport>]) -
                         object.namespace.as_deref(),
                         object.name.as_str(),
                     ))
-                    .map(|s| std::borrow::Cow::Borrowed(*s)),
+                    .map(|s| SourceOf::Ref(std::borrow::Cow::Borrowed(*s))),
                 related,
             }
         })
@@ -912,6 +925,7 @@ pub async fn read_sources(
                 objects: Vec::new(),
                 waivers: Vec::new(),
                 stale: None,
+                read: crate::desired::next_read(),
                 problems: vec![
                     Problem::new(
                         Severity::Error,

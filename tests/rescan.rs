@@ -217,6 +217,8 @@ fn change(
         }
     } else {
         let s = rng.below(world.sources.len());
+        // A changed source is a new read, as serve's reading it again at a new commit is.
+        world.sources[s].read = gitdrift::desired::next_read();
         let objects = &mut world.sources[s].objects;
         if objects.is_empty() {
             return "nothing".into();
@@ -382,6 +384,7 @@ fn a_rescan_reusing_unchanged_pairs_reports_exactly_what_a_full_scan_reports() {
                     .iter()
                     .position(|s| s.source == "shop")
                     .unwrap();
+                world.sources[s].read = gitdrift::desired::next_read();
                 changes.push(moved(&mut world.sources[s].objects, 0, &drifted, &mut rng));
             } else if round > 0 {
                 for _ in 0..=rng.below(3) {

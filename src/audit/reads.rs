@@ -253,7 +253,7 @@ impl Projection {
                 .str(&subject.object.kind)
                 .opt(subject.object.namespace.as_deref())
                 .str(&subject.object.name)
-                .source(subject.source.as_deref());
+                .source_parts(subject.source.as_ref().map(super::run::SourceOf::parts));
         } else {
             print.number(0);
         }

@@ -67,10 +67,51 @@ pub struct Subject<'a> {
     /// Which side it is from.
     pub side: Side,
     /// Where git declares it (desired side; live side when git manages it): borrowed from its
-    /// judgement where there is one.
-    pub source: Option<std::borrow::Cow<'a, SourceRef>>,
+    /// judgement or its declaration.
+    pub source: Option<SourceOf<'a>>,
     /// Other resources a rule needs to judge this one (a VPC's flow logs, an instance's subnet).
     pub related: Option<Value>,
+}
+
+/// Where git declares a subject.
+#[derive(Clone, Debug)]
+pub enum SourceOf<'a> {
+    /// A reference at hand (a judgement's), or made for the subject.
+    Ref(std::borrow::Cow<'a, SourceRef>),
+    /// Read from the declaration when asked: a scan makes a subject of every declared object,
+    /// and a reference ([`SourceRef::of`]) only for those with findings.
+    Declared(&'a crate::model::Declared),
+}
+
+impl SourceOf<'_> {
+    /// The source's name, file, line and renderer, borrowed.
+    pub fn parts(&self) -> crate::model::fingerprint::SourceParts<'_> {
+        match self {
+            SourceOf::Ref(source) => (
+                &source.name,
+                &source.file,
+                source.line,
+                source.rendered.as_ref(),
+            ),
+            SourceOf::Declared(declared) => {
+                let origin = &declared.object.origin;
+                (
+                    &declared.source,
+                    &origin.file,
+                    origin.line,
+                    origin.rendered.as_ref(),
+                )
+            }
+        }
+    }
+
+    /// The reference, owned.
+    pub fn to_source_ref(&self) -> SourceRef {
+        match self {
+            SourceOf::Ref(source) => source.as_ref().clone(),
+            SourceOf::Declared(declared) => SourceRef::of(declared),
+        }
+    }
 }
 
 /// One subject's violations, as its rules found them: shared (`Arc`) by the scan's assembly and
@@ -149,7 +190,7 @@ impl RawFinding {
             kind: object.kind.clone(),
             namespace: object.namespace.clone(),
             name: object.name.clone(),
-            source: subject.source.as_deref().cloned(),
+            source: subject.source.as_ref().map(SourceOf::to_source_ref),
             message,
             caused_by: Box::default(),
             identity: RawFinding::identity_of(
@@ -543,6 +584,28 @@ impl Auditor {
             }
             (all.finish(), namespaces.finish())
         });
+        // The same subjects under the same rules as the last evaluation: its results whole.
+        let whole = memo
+            .as_deref_mut()
+            .and_then(|m| m.given.take())
+            .and_then(|given| {
+                let mut print = prefix.clone()?;
+                print.bytes(&given.to_le_bytes());
+                Some(print.finish())
+            });
+        if let (Some(memo), Some(whole)) = (memo.as_deref_mut(), whole)
+            && let Some((_, last)) = memo.whole.as_ref().filter(|(k, _)| *k == whole)
+        {
+            memo.reused = last.results;
+            memo.evaluated = 0;
+            return Evaluated {
+                findings: last.findings.clone(),
+                problems: Vec::new(),
+                applied: last.applied.clone(),
+                shared: last.shared,
+                inventories,
+            };
+        }
         let previous = memo.as_deref().map(|m| &m.subjects);
         let new_evaluator = || {
             let mut evaluator = self.set.evaluator();
@@ -705,6 +768,16 @@ impl Auditor {
             memo.generation = generation;
             memo.reused = reused;
             memo.evaluated = evaluated;
+            // A failed evaluation is tried again next time, never taken whole.
+            memo.whole = whole.filter(|_| out.problems.is_empty()).map(|key| {
+                let whole = Whole {
+                    findings: out.findings.clone(),
+                    applied: out.applied.clone(),
+                    shared: out.shared,
+                    results: reused + evaluated,
+                };
+                (key, whole)
+            });
         }
         out
     }
@@ -1002,6 +1075,13 @@ struct Outcome {
 #[derive(Default)]
 pub struct AuditMemo {
     subjects: std::collections::HashMap<u128, Audited, foldhash::fast::RandomState>,
+    /// What the caller says the next evaluation's subjects are, as a fingerprint
+    /// ([`AuditMemo::subjects_are`]); taken by that evaluation.
+    given: Option<u128>,
+    /// The last evaluation whole, by the fingerprint of its rules and its given subjects, when
+    /// it had one and no rule failed: the same again is answered from it without a subject's
+    /// fingerprint or lookup.
+    whole: Option<(u128, Whole)>,
     /// Counts evaluations: an entry not seen in the last is dropped.
     generation: u64,
     /// The last evaluation's subjects whose results were reused.
@@ -1010,7 +1090,24 @@ pub struct AuditMemo {
     pub evaluated: usize,
 }
 
+/// An evaluation's results, as [`AuditMemo`] keeps them whole.
+#[derive(Clone)]
+struct Whole {
+    findings: Vec<Arc<Chunk>>,
+    applied: std::collections::BTreeSet<usize>,
+    shared: usize,
+    /// Subjects with results (reused or evaluated).
+    results: usize,
+}
+
 impl AuditMemo {
+    /// Says what the next evaluation's subjects are, in order: a fingerprint that changes
+    /// whenever one of them does (a target's source reads, for git's side). An evaluation of
+    /// the same subjects under the same rules is then taken whole from the last.
+    pub fn subjects_are(&mut self, print: u128) {
+        self.given = Some(print);
+    }
+
     /// How many inputs it holds results for.
     pub fn len(&self) -> usize {
         self.subjects.len()
@@ -1036,7 +1133,7 @@ fn fingerprint(mut print: Fingerprint, subject: &Subject<'_>) -> u128 {
     print
         .str(subject.side.as_str())
         .object(subject.object)
-        .source(subject.source.as_deref());
+        .source_parts(subject.source.as_ref().map(SourceOf::parts));
     match &subject.related {
         Some(related) => print.number(1).json(related),
         None => print.number(0),
@@ -1086,8 +1183,8 @@ fn input(target: &str, provider: &str, subject: &Subject<'_>) -> regorus::Value 
         "namespace": object.namespace,
         "name": object.name,
     });
-    if let Some(source) = &subject.source {
-        context["source"] = json!({"name": source.name, "file": source.file, "line": source.line});
+    if let Some((name, file, line, _)) = subject.source.as_ref().map(SourceOf::parts) {
+        context["source"] = json!({"name": name, "file": file, "line": line});
     }
     if let Some(related) = &subject.related {
         context["related"] = related.clone();
@@ -1155,7 +1252,7 @@ mod tests {
                     overlays.iter().map(move |overlay| Subject {
                         object,
                         side: Side::Desired,
-                        source: Some(std::borrow::Cow::Owned(from(overlay))),
+                        source: Some(SourceOf::Ref(std::borrow::Cow::Owned(from(overlay)))),
                         related: None,
                     })
                 })

@@ -34,6 +34,17 @@ pub struct SourceRead {
     /// Set when this is an earlier read kept because the source cannot be read now (`serve`):
     /// the reason it is stale.
     pub stale: Option<String>,
+    /// Which read this is ([`next_read`]): every read of a source gets its own number, and a
+    /// copy keeps it. A re-scan that meets the same reads keeps what it built of git's side
+    /// (the judge's index) without comparing every object again; whoever changes `objects`
+    /// must give the read a new number.
+    pub read: u64,
+}
+
+/// A number no read of a source had before ([`SourceRead::read`]).
+pub fn next_read() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Turns gitdrift's AWS declarations among parsed objects into declared AWS objects; a bad
@@ -144,6 +155,7 @@ pub fn read_source(config: &Config, source: &Source, cache_dir: &Path) -> Source
         problems: Vec::new(),
         waivers: Vec::new(),
         stale: None,
+        read: next_read(),
     };
     let filter = match git::FileFilter::new(&source.paths, &source.exclude) {
         Ok(filter) => filter,

@@ -22,10 +22,11 @@ impl SystemContext {
     pub fn from_live<'a>(objects: impl IntoIterator<Item = &'a Object>) -> SystemContext {
         let mut context = SystemContext::default();
         for object in objects {
-            let namespace = object.namespace.clone().unwrap_or_default();
+            // Copied only for the two kinds it keeps: most objects are neither.
+            let namespace = || object.namespace.clone().unwrap_or_default();
             match (object.group.as_str(), object.kind.as_str()) {
                 ("", "Service") => {
-                    context.services.insert((namespace, object.name.clone()));
+                    context.services.insert((namespace(), object.name.clone()));
                 }
                 ("apps", "StatefulSet") => {
                     let value = object.value();
@@ -38,7 +39,7 @@ impl SystemContext {
                         {
                             context
                                 .claim_prefixes
-                                .push((namespace.clone(), format!("{claim}-{}-", object.name)));
+                                .push((namespace(), format!("{claim}-{}-", object.name)));
                         }
                     }
                 }

@@ -24,9 +24,11 @@ pub struct Judge {
     declared: Vec<Declared>,
     /// Declared objects by their identity's fingerprint ([`identity`]).
     index: HashMap<u128, usize, foldhash::fast::RandomState>,
-    order: Vec<ResourceKey>,
-    /// Per identity of `order`: where it is in `declared`, and its fingerprint (what the live
-    /// index and the memo look it up by: no names to compare).
+    /// The declared identities, made when first asked for ([`Judge::declared_keys`]): a
+    /// re-scan that reuses its judgements needs none of them.
+    order: std::sync::OnceLock<Vec<ResourceKey>>,
+    /// Per declared identity, in declaration order: where it is in `declared`, and its
+    /// fingerprint (what the live index and the memo look it up by: no names to compare).
     places: Vec<(usize, u128)>,
     scopes: Scopes,
     declared_namespaces: HashSet<String>,
@@ -42,6 +44,21 @@ pub struct Judge {
     schemas: diff::defaults::Schemas,
     /// Problems found while indexing (objects declared twice).
     pub problems: Vec<Problem>,
+    /// The target's declared AWS resources, judged apart ([`super::aws::judge_aws`]).
+    pub(super) aws_declared: Vec<Declared>,
+    /// The source reads its declarations came from (each source read's number):
+    /// with the same reads, the same configuration and the same [`live_evidence`], a re-scan
+    /// keeps this judge instead of indexing git's side again.
+    pub(super) reads: Vec<u64>,
+    /// [`live_evidence`] of the live read it was built with.
+    pub(super) evidence: u128,
+    /// A fingerprint of the declared custom resource definitions (defaults come from them).
+    declared_crds: u128,
+    /// Per declared identity (in declaration order), the fingerprint of its declaration: made
+    /// when a re-scan first needs it, kept with the judge.
+    declared_prints: std::sync::OnceLock<Vec<u128>>,
+    /// The declared identities' positions in the report's order, once found.
+    sorted: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// A target's judgements of its declared objects, each with the fingerprint of the pair it
@@ -59,6 +76,8 @@ pub struct JudgeMemo {
     /// The declared identities' order in the report, for the order they were declared in (its
     /// fingerprint): positions in declaration order, sorted.
     sorted: Option<(u128, Vec<u32>)>,
+    /// The last scan's judge, kept while git's side and the live evidence stay the same.
+    pub(super) judge: Option<Arc<Judge>>,
 }
 
 /// One pair's judgement, as a re-scan may reuse it.
@@ -92,24 +111,44 @@ impl Judge {
         live: &LiveRead,
         find_unmanaged: bool,
     ) -> Judge {
+        let mut judge = Judge::unproven(config, target, declared, live, find_unmanaged);
+        judge.evidence = live_evidence(live);
+        judge
+    }
+
+    /// [`Judge::new`] without its [`live_evidence`]: the caller notes it while indexing the
+    /// live read ([`index_live`]) and sets it.
+    pub(super) fn unproven(
+        config: Arc<Config>,
+        target: &str,
+        declared: Vec<Declared>,
+        live: &LiveRead,
+        find_unmanaged: bool,
+    ) -> Judge {
         let scopes = Scopes::new(&declared, &live.objects, &live.scopes);
         let mut problems = Vec::new();
         let mut index: HashMap<u128, usize, foldhash::fast::RandomState> =
             HashMap::with_capacity_and_hasher(declared.len(), Default::default());
-        let mut order = Vec::with_capacity(declared.len());
         let mut places = Vec::with_capacity(declared.len());
+        let mut declared_namespaces: HashSet<String> = HashSet::new();
+        let mut declared_cluster_kinds: HashSet<GroupKind> = HashSet::new();
+        // Declarations come a source at a time: its default namespace is looked up once a run.
+        let mut defaults: Option<(&str, Option<&str>)> = None;
         for (i, item) in declared.iter().enumerate() {
-            let default_ns = config
-                .sources
-                .iter()
-                .find(|s| s.name == item.source)
-                .map(|s| s.namespace.as_str());
-            let key = item
-                .object
-                .key_with_namespace(scopes.namespace_of(&item.object, default_ns));
-            let id = key_identity(&key);
+            let default_ns = match defaults {
+                Some((source, default)) if source == item.source => default,
+                _ => {
+                    let default = default_namespace(&config, &item.source);
+                    defaults = Some((&item.source, default));
+                    default
+                }
+            };
+            let object = &item.object;
+            let namespace = declared_namespace(&scopes, object, default_ns);
+            let id = identity(&object.group, &object.kind, namespace, &object.name);
             if let Some(&first) = index.get(&id) {
                 let first: &Declared = &declared[first];
+                let key = object.key_with_namespace(namespace.map(str::to_string));
                 problems.push(
                     Problem::new(
                         Severity::Error,
@@ -126,20 +165,26 @@ impl Judge {
             }
             index.insert(id, i);
             places.push((i, id));
-            order.push(key);
-        }
-        let mut declared_namespaces: HashSet<String> = HashSet::new();
-        for namespace in order.iter().filter_map(|k| k.namespace.as_deref()) {
-            // Copied once per namespace, not once per object.
-            if !declared_namespaces.contains(namespace) {
-                declared_namespaces.insert(namespace.to_string());
+            // Copied once per namespace or kind, not once per object.
+            match namespace {
+                Some(namespace) => {
+                    if !declared_namespaces.contains(namespace) {
+                        declared_namespaces.insert(namespace.to_string());
+                    }
+                }
+                None => {
+                    if !declared_cluster_kinds
+                        .iter()
+                        .any(|gk| gk.group == object.group && gk.kind == object.kind)
+                    {
+                        declared_cluster_kinds.insert(GroupKind {
+                            group: object.group.clone(),
+                            kind: object.kind.clone(),
+                        });
+                    }
+                }
             }
         }
-        let mut declared_cluster_kinds: HashSet<GroupKind> = order
-            .iter()
-            .filter(|k| k.namespace.is_none())
-            .map(ResourceKey::group_kind)
-            .collect();
         // The target's own unmanaged scope: namespaces and kinds it names, or every kind.
         let mut all_kinds = false;
         if let Some(crate::config::LiveSettings::Kubernetes(kube)) =
@@ -156,14 +201,12 @@ impl Judge {
             all_kinds = kube.unmanaged_all;
         }
         let mut schemas = diff::defaults::Schemas::builtin();
-        let is_crd =
-            |o: &Object| o.kind == "CustomResourceDefinition" && o.group == "apiextensions.k8s.io";
-        for object in declared
-            .iter()
-            .map(|d| &d.object)
-            .chain(live.objects.iter())
-            .filter(|o| is_crd(o))
-        {
+        let mut crds = Fingerprint::new();
+        for object in declared.iter().map(|d| &d.object).filter(|o| is_crd(o)) {
+            crds.object(object);
+            schemas.add_crd(&object.value());
+        }
+        for object in live.objects.iter().filter(|o| is_crd(o)) {
             schemas.add_crd(&object.value());
         }
         for document in &live.openapi {
@@ -174,7 +217,7 @@ impl Judge {
             target: target.to_string(),
             declared,
             index,
-            order,
+            order: std::sync::OnceLock::new(),
             places,
             scopes,
             declared_namespaces,
@@ -186,12 +229,60 @@ impl Judge {
             find_unmanaged,
             schemas,
             problems,
+            aws_declared: Vec::new(),
+            reads: Vec::new(),
+            evidence: 0,
+            declared_crds: crds.finish(),
+            declared_prints: std::sync::OnceLock::new(),
+            sorted: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Whether this judge, built for an earlier scan, judges this one as a new one would, the
+    /// live evidence aside (checked while indexing the live read): the same configuration
+    /// (the same `Arc`), the same source reads, and unmanaged objects looked for alike.
+    pub(super) fn still_holds(
+        &self,
+        config: &Arc<Config>,
+        reads: &[u64],
+        find_unmanaged: bool,
+    ) -> bool {
+        Arc::ptr_eq(&self.config, config)
+            && !reads.is_empty()
+            && self.reads == reads
+            && self.find_unmanaged == find_unmanaged
+    }
+
+    /// A fingerprint of its declarations (Kubernetes and AWS), as [`declarations_print`] makes
+    /// one of a list: what a kept judge is checked against in debug builds.
+    pub(super) fn declarations_print(&self) -> (u128, u128) {
+        (
+            declarations_print(self.places.iter().map(|&(i, _)| &self.declared[i])),
+            declarations_print(self.aws_declared.iter()),
+        )
     }
 
     /// Declared identities, in declaration order.
     pub fn declared_keys(&self) -> &[ResourceKey] {
-        &self.order
+        self.order
+            .get_or_init(|| (0..self.places.len()).map(|at| self.key_at(at)).collect())
+    }
+
+    /// The identity of the `at`th declared identity (in declaration order).
+    fn key_at(&self, at: usize) -> ResourceKey {
+        let item = &self.declared[self.places[at].0];
+        let default = default_namespace(&self.config, &item.source);
+        item.object.key_with_namespace(
+            declared_namespace(&self.scopes, &item.object, default).map(str::to_string),
+        )
+    }
+
+    /// The `at`th declared identity's kind, namespace and name, borrowed.
+    fn names_at(&self, at: usize) -> (&str, Option<&str>, &str) {
+        let item = &self.declared[self.places[at].0];
+        let default = default_namespace(&self.config, &item.source);
+        let namespace = declared_namespace(&self.scopes, &item.object, default);
+        (&item.object.kind, namespace, &item.object.name)
     }
 
     /// Whether git declares this identity.
@@ -201,9 +292,10 @@ impl Judge {
 
     /// How many declared objects are of a kind.
     pub fn declared_of(&self, gk: &GroupKind) -> usize {
-        self.order
+        self.places
             .iter()
-            .filter(|k| k.group == gk.group && k.kind == gk.kind)
+            .map(|&(i, _)| &self.declared[i].object)
+            .filter(|o| o.group == gk.group && o.kind == gk.kind)
             .count()
     }
 
@@ -225,13 +317,29 @@ impl Judge {
 
     /// The fingerprint of what judging the `at`th declared identity's pair reads beside the
     /// environment.
-    fn pair_fingerprint(&self, at: usize, live: Option<&Object>) -> u128 {
+    /// The fingerprint of a declared identity's declaration: its identity, source and object.
+    fn declared_print(&self, at: usize) -> u128 {
         let (i, id) = self.places[at];
-        let mut print = Fingerprint::new();
-        print
+        Fingerprint::new()
             .bytes(&id.to_le_bytes())
             .str(&self.declared[i].source)
-            .object(&self.declared[i].object);
+            .object(&self.declared[i].object)
+            .finish()
+    }
+
+    /// Every declared identity's [`Judge::declared_print`], made once per judge.
+    fn declared_prints(&self) -> &[u128] {
+        self.declared_prints.get_or_init(|| {
+            (0..self.places.len())
+                .into_par_iter()
+                .map(|at| self.declared_print(at))
+                .collect()
+        })
+    }
+
+    fn pair_fingerprint(&self, declared: u128, live: Option<&Object>) -> u128 {
+        let mut print = Fingerprint::new();
+        print.bytes(&declared.to_le_bytes());
         match live {
             Some(object) => print.number(1).object(object),
             None => print.number(0),
@@ -333,49 +441,102 @@ impl Judge {
 /// and how many secrets health reasons are scrubbed of. A re-scan reuses earlier judgements only
 /// while it is the same.
 fn environment(judge: &Judge, live: &LiveRead) -> u128 {
-    let mut print = Fingerprint::new();
-    print
+    Fingerprint::new()
         .str(&judge.target)
         .number(u64::from(live.complete))
-        .number(crate::model::redact::registered() as u64);
-    let is_crd =
-        |o: &&Object| o.kind == "CustomResourceDefinition" && o.group == "apiextensions.k8s.io";
-    let crds: Vec<&Object> = judge
-        .declared
-        .iter()
-        .map(|d| &d.object)
-        .chain(live.objects.iter())
-        .filter(is_crd)
-        .collect();
-    print.number(crds.len() as u64);
-    for object in crds {
-        print.object(object);
-    }
-    print.number(live.openapi.len() as u64);
-    for document in &live.openapi {
-        print.json(document);
-    }
-    print.number(live.scopes.len() as u64);
-    for (gk, scope) in &live.scopes {
-        print.str(&gk.group).str(&gk.kind).number(*scope as u64);
-    }
-    print.number(judge.unserved.len() as u64);
-    for gk in &judge.unserved {
-        print.str(&gk.group).str(&gk.kind);
-    }
-    print.number(judge.unreadable.len() as u64);
-    for gk in &judge.unreadable {
-        print.str(&gk.group).str(&gk.kind);
-    }
-    print.number(judge.skipped.len() as u64);
-    for key in &judge.skipped {
-        print
-            .str(&key.group)
-            .str(&key.kind)
-            .opt(key.namespace.as_deref())
-            .str(&key.name);
+        .number(crate::model::redact::registered() as u64)
+        .bytes(&judge.declared_crds.to_le_bytes())
+        .bytes(&judge.evidence.to_le_bytes())
+        .finish()
+}
+
+/// Whether an object is a custom resource definition.
+fn is_crd(object: &Object) -> bool {
+    object.kind == "CustomResourceDefinition" && object.group == "apiextensions.k8s.io"
+}
+
+/// A fingerprint of declarations, in order: each one's source and object.
+pub(super) fn declarations_print<'a>(declared: impl Iterator<Item = &'a Declared>) -> u128 {
+    let mut print = Fingerprint::new();
+    for item in declared {
+        print.str(&item.source).object(&item.object);
     }
     print.finish()
+}
+
+/// A fingerprint of what a judge reads of a live state beside each pair: which kinds appear
+/// with and without a namespace (scope evidence), the custom resource definitions and OpenAPI
+/// documents defaults come from, discovery's scopes, the kinds unserved or unreadable, and the
+/// objects skipped.
+pub(super) fn live_evidence(live: &LiveRead) -> u128 {
+    let mut evidence = Evidence::default();
+    for object in &live.objects {
+        evidence.see(object);
+    }
+    evidence.finish(live)
+}
+
+/// [`live_evidence`] gathered object by object, in a pass that reads the objects anyway.
+#[derive(Default)]
+struct Evidence<'a> {
+    seen: BTreeSet<(&'a str, &'a str, bool)>,
+    /// Objects come a kind at a time: a run of one kind and scope is noted once.
+    last: Option<(&'a str, &'a str, bool)>,
+    crds: Vec<&'a Object>,
+}
+
+impl<'a> Evidence<'a> {
+    fn see(&mut self, object: &'a Object) {
+        let this = (
+            object.group.as_str(),
+            object.kind.as_str(),
+            object.namespace.is_some(),
+        );
+        if self.last != Some(this) {
+            self.last = Some(this);
+            self.seen.insert(this);
+        }
+        if is_crd(object) {
+            self.crds.push(object);
+        }
+    }
+
+    fn finish(self, live: &LiveRead) -> u128 {
+        let mut print = Fingerprint::new();
+        print.number(self.seen.len() as u64);
+        for (group, kind, namespaced) in self.seen {
+            print.str(group).str(kind).number(u64::from(namespaced));
+        }
+        print.number(self.crds.len() as u64);
+        for object in self.crds {
+            print.object(object);
+        }
+        print.number(live.openapi.len() as u64);
+        for document in &live.openapi {
+            print.json(document);
+        }
+        print.number(live.scopes.len() as u64);
+        for (gk, scope) in &live.scopes {
+            print.str(&gk.group).str(&gk.kind).number(*scope as u64);
+        }
+        print.number(live.unserved.len() as u64);
+        for gk in &live.unserved {
+            print.str(&gk.group).str(&gk.kind);
+        }
+        print.number(live.unreadable.len() as u64);
+        for unreadable in &live.unreadable {
+            print.str(&unreadable.gk.group).str(&unreadable.gk.kind);
+        }
+        print.number(live.skipped.len() as u64);
+        for key in &live.skipped {
+            print
+                .str(&key.group)
+                .str(&key.kind)
+                .opt(key.namespace.as_deref())
+                .str(&key.name);
+        }
+        print.finish()
+    }
 }
 
 /// How one declared pair was judged this time.
@@ -395,25 +556,50 @@ fn identity(group: &str, kind: &str, namespace: Option<&str>, name: &str) -> u12
 }
 
 /// [`identity`] of a key.
+/// A source's default namespace (`None` for a source not configured).
+fn default_namespace<'c>(config: &'c Config, source: &str) -> Option<&'c str> {
+    config
+        .sources
+        .iter()
+        .find(|s| s.name == source)
+        .map(|s| s.namespace.as_str())
+}
+
+/// The namespace a declared object is judged in ([`Scopes::namespace_of`]), borrowed: none for
+/// cluster-scoped kinds, its own, or its source's `default`.
+fn declared_namespace<'a>(
+    scopes: &Scopes,
+    object: &'a Object,
+    default: Option<&'a str>,
+) -> Option<&'a str> {
+    if scopes.is_cluster_scoped(object) {
+        None
+    } else {
+        object.namespace.as_deref().or(default)
+    }
+}
+
 fn key_identity(key: &ResourceKey) -> u128 {
     identity(&key.group, &key.kind, key.namespace.as_deref(), &key.name)
 }
 
-/// Matches declared with live objects of one target and judges every pair, in parallel, then
-/// looks for unmanaged objects. With a `memo`, a pair whose fingerprint is the one the memo
-/// holds is not judged again: its earlier judgement is reused (the same report, shared),
-/// and the memo is left holding this scan's judgements.
-pub fn judge_target(
-    judge: &Judge,
-    live: &LiveRead,
-    registry: &ignore::Registry<'_>,
-    memo: Option<&mut JudgeMemo>,
-) -> TargetJudgement {
+/// A target's live objects by identity under a judge's scopes, each with its place in the read;
+/// the objects met twice; and the [`live_evidence`], noted in the same pass.
+pub struct LiveIndex {
+    by_identity: HashMap<u128, usize, foldhash::fast::RandomState>,
+    problems: Vec<Problem>,
+    /// [`live_evidence`] of the read.
+    pub evidence: u128,
+}
+
+/// Indexes a live read for `judge` ([`LiveIndex`]).
+pub fn index_live(judge: &Judge, live: &LiveRead) -> LiveIndex {
     let mut problems = Vec::new();
-    // Each live object by identity, with its place in the read.
+    let mut evidence = Evidence::default();
     let mut live_index: HashMap<u128, usize, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(live.objects.len(), Default::default());
     for (at, object) in live.objects.iter().enumerate() {
+        evidence.see(object);
         let key = identity(
             &object.group,
             &object.kind,
@@ -438,6 +624,29 @@ pub fn judge_target(
         }
         live_index.insert(key, at);
     }
+    LiveIndex {
+        by_identity: live_index,
+        problems,
+        evidence: evidence.finish(live),
+    }
+}
+
+/// Matches declared with live objects of one target (`indexed`: the live objects by identity)
+/// and judges every pair, in parallel, then looks for unmanaged objects. With a `memo`, a pair
+/// whose fingerprint is the one the memo holds is not judged again: its earlier judgement is
+/// reused (the same report, shared), and the memo is left holding this scan's judgements.
+pub fn judge_target(
+    judge: &Judge,
+    live: &LiveRead,
+    indexed: LiveIndex,
+    registry: &ignore::Registry<'_>,
+    memo: Option<&mut JudgeMemo>,
+) -> TargetJudgement {
+    let LiveIndex {
+        by_identity: live_index,
+        problems,
+        ..
+    } = indexed;
     if !live.complete {
         // Without a live state nothing can be called missing or unmanaged; the error says why.
         return TargetJudgement {
@@ -460,14 +669,14 @@ pub fn judge_target(
                 Some(matches.len() as u64),
                 "objects",
             );
-            let judged = judge
-                .declared_keys()
-                .par_iter()
-                .zip(&matches)
-                .map(|(key, at)| {
-                    let live = at.map(|at| &live.objects[at]);
+            let judged = (0..matches.len())
+                .into_par_iter()
+                .map(|at| {
+                    let live = matches[at].map(|i| &live.objects[i]);
                     line.inc(1);
-                    judge.judge_declared(key, live, registry).map(Arc::new)
+                    judge
+                        .judge_declared(&judge.key_at(at), live, registry)
+                        .map(Arc::new)
                 })
                 .collect();
             in_report_order(judge, judged, &mut sorted)
@@ -488,7 +697,8 @@ pub fn judge_target(
     for &at in matches.iter().flatten() {
         declared[at] = true;
     }
-    let system = SystemContext::from_live(&live.objects);
+    // Gathered when an undeclared object first needs it: most re-scans meet a few.
+    let system = std::cell::OnceCell::new();
     let mut unmanaged = Vec::new();
     for &at in live_index.values() {
         if declared[at] {
@@ -496,7 +706,8 @@ pub fn judge_target(
         }
         let object = &live.objects[at];
         let key = judge.live_key(object);
-        if let Some(report) = judge.judge_unmanaged(&key, object, &system) {
+        let system = system.get_or_init(|| SystemContext::from_live(&live.objects));
+        if let Some(report) = judge.judge_unmanaged(&key, object, system) {
             unmanaged.push(Arc::new(report));
         }
     }
@@ -517,25 +728,29 @@ fn in_report_order(
     mut judged: Vec<Option<Arc<ResourceReport>>>,
     sorted: &mut Option<(u128, Vec<u32>)>,
 ) -> Vec<Arc<ResourceReport>> {
-    let mut print = Fingerprint::new();
-    print.number(judge.places.len() as u64);
-    for (i, id) in &judge.places {
-        print
-            .bytes(&id.to_le_bytes())
-            .str(&judge.declared[*i].object.api_version);
-    }
-    let print = print.finish();
-    if sorted.as_ref().is_none_or(|(p, _)| *p != print) {
-        let key = |at: usize| {
-            let key = &judge.order[at];
-            let api_version = &judge.declared[judge.places[at].0].object.api_version;
-            super::identity_key(&key.kind, key.namespace.as_deref(), &key.name, api_version)
-        };
-        let mut positions: Vec<u32> = (0..judge.order.len() as u32).collect();
-        positions.sort_by(|a, b| key(*a as usize).cmp(&key(*b as usize)));
-        *sorted = Some((print, positions));
-    }
-    let positions = sorted.as_ref().map_or(&[][..], |(_, p)| p.as_slice());
+    // Found once per judge (a kept judge has it), else taken from `sorted` when the
+    // declarations are in the same order.
+    let positions = judge.sorted.get_or_init(|| {
+        let mut print = Fingerprint::new();
+        print.number(judge.places.len() as u64);
+        for (i, id) in &judge.places {
+            print
+                .bytes(&id.to_le_bytes())
+                .str(&judge.declared[*i].object.api_version);
+        }
+        let print = print.finish();
+        if sorted.as_ref().is_none_or(|(p, _)| *p != print) {
+            let key = |at: usize| {
+                let (kind, namespace, name) = judge.names_at(at);
+                let api_version = &judge.declared[judge.places[at].0].object.api_version;
+                super::identity_key(kind, namespace, name, api_version)
+            };
+            let mut positions: Vec<u32> = (0..judge.places.len() as u32).collect();
+            positions.sort_by(|a, b| key(*a as usize).cmp(&key(*b as usize)));
+            *sorted = Some((print, positions));
+        }
+        sorted.as_ref().map(|(_, p)| p.clone()).unwrap_or_default()
+    });
     positions
         .iter()
         .filter_map(|&at| judged[at as usize].take())
@@ -579,12 +794,12 @@ fn judge_remembering(
         memo.environment = environment;
     }
     let previous = &memo.pairs;
-    let outcomes: Vec<(u128, Outcome)> = (0..judge.order.len())
+    let declared_prints = judge.declared_prints();
+    let outcomes: Vec<(u128, Outcome)> = (0..judge.places.len())
         .into_par_iter()
         .map(|at| {
-            let key = &judge.order[at];
             let live = matches[at].map(|i| &objects[i]);
-            let inputs = judge.pair_fingerprint(at, live);
+            let inputs = judge.pair_fingerprint(declared_prints[at], live);
             match previous
                 .get(&judge.places[at].1)
                 .filter(|j| j.inputs == inputs)
@@ -595,7 +810,8 @@ fn judge_remembering(
                 }
                 None => {
                     let mut noted = Vec::new();
-                    let report = judge.judge_declared_noting(key, live, registry, &mut noted);
+                    let key = judge.key_at(at);
+                    let report = judge.judge_declared_noting(&key, live, registry, &mut noted);
                     (inputs, Outcome::Judged(report.map(Arc::new), noted))
                 }
             }

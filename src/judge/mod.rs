@@ -177,7 +177,7 @@ pub struct Judged {
     pub live: LiveRead,
     /// What judged the Kubernetes objects: `serve` keeps a watched target's to judge single
     /// objects again between scans.
-    pub judge: Judge,
+    pub judge: Arc<Judge>,
 }
 
 /// Judges one target: every declared object against the live read, then what runs undeclared.
@@ -188,19 +188,12 @@ pub struct Judged {
 pub fn target(
     config: &Arc<Config>,
     target: &str,
-    declared: Vec<Declared>,
+    (declared, reads): (Vec<Declared>, Vec<u64>),
     mut live: LiveRead,
     find_unmanaged: bool,
     registry: &ignore::Registry<'_>,
-    memo: Option<&mut JudgeMemo>,
+    mut memo: Option<&mut JudgeMemo>,
 ) -> Judged {
-    // Split only where there is something to split: moving every object costs.
-    let (aws_declared, declared): (Vec<Declared>, Vec<Declared>) =
-        if declared.iter().any(|d| is_aws(&d.object.group)) {
-            declared.into_iter().partition(|d| is_aws(&d.object.group))
-        } else {
-            (Vec::new(), declared)
-        };
     let aws_live: Vec<Object> = if live.objects.iter().any(|o| is_aws(&o.group)) {
         let (aws, objects) = std::mem::take(&mut live.objects)
             .into_iter()
@@ -210,7 +203,50 @@ pub fn target(
     } else {
         Vec::new()
     };
-    let judge = Judge::new(Arc::clone(config), target, declared, &live, find_unmanaged);
+    // The last scan's judge, where git's side (the same reads) and the live evidence are the
+    // same: git's side is not indexed again.
+    let kept = memo
+        .as_deref_mut()
+        .and_then(|m| m.judge.take())
+        .filter(|j| j.still_holds(config, &reads, find_unmanaged))
+        .and_then(|judge| {
+            let indexed = kube::index_live(&judge, &live);
+            (indexed.evidence == judge.evidence).then_some((judge, indexed))
+        });
+    let (judge, indexed) = match kept {
+        Some((judge, indexed)) => {
+            if cfg!(debug_assertions) {
+                let (kube, aws): (Vec<&Declared>, Vec<&Declared>) =
+                    declared.iter().partition(|d| !is_aws(&d.object.group));
+                assert_eq!(
+                    judge.declarations_print(),
+                    (
+                        kube::declarations_print(kube.into_iter()),
+                        kube::declarations_print(aws.into_iter())
+                    ),
+                    "a source read's objects changed without a new read number"
+                );
+            }
+            (judge, indexed)
+        }
+        None => {
+            // Split only where there is something to split: moving every object costs.
+            let (aws_declared, declared): (Vec<Declared>, Vec<Declared>) =
+                if declared.iter().any(|d| is_aws(&d.object.group)) {
+                    declared.into_iter().partition(|d| is_aws(&d.object.group))
+                } else {
+                    (Vec::new(), declared)
+                };
+            let mut judge =
+                Judge::unproven(Arc::clone(config), target, declared, &live, find_unmanaged);
+            let indexed = kube::index_live(&judge, &live);
+            judge.evidence = indexed.evidence;
+            judge.aws_declared = aws_declared;
+            judge.reads = reads;
+            (Arc::new(judge), indexed)
+        }
+    };
+    let aws_declared = &judge.aws_declared;
     let mut problems = judge.problems.clone();
     let mut unreadable = Vec::new();
     for kind in &live.unreadable {
@@ -240,14 +276,17 @@ pub fn target(
             declared: judge.declared_of(&kind.gk) + aws_of_kind,
         });
     }
-    let judged = judge_target(&judge, &live, registry, memo);
+    let judged = judge_target(&judge, &live, indexed, registry, memo.as_deref_mut());
+    if let Some(memo) = memo {
+        memo.judge = Some(Arc::clone(&judge));
+    }
     let mut resources = judged.resources;
     problems.extend(judged.problems);
     if !aws_declared.is_empty() || !aws_live.is_empty() {
         let judged = judge_aws(
             config,
             target,
-            &aws_declared,
+            aws_declared,
             &aws_live,
             &live,
             registry,

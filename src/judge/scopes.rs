@@ -25,8 +25,15 @@ impl Scopes {
             HashSet::default();
         let mut seen_cluster: HashSet<(&str, &str), foldhash::fast::RandomState> =
             HashSet::default();
+        // Objects come a kind at a time: a run of one kind and scope is hashed once.
+        let mut last: Option<(&str, &str, bool)> = None;
         for object in live {
             let gk = (object.group.as_str(), object.kind.as_str());
+            let this = (gk.0, gk.1, object.namespace.is_some());
+            if last == Some(this) {
+                continue;
+            }
+            last = Some(this);
             if object.namespace.is_some() {
                 seen_namespaced.insert(gk);
             } else {
@@ -80,7 +87,7 @@ impl Scopes {
     }
 
     /// Whether an object's kind is cluster-scoped.
-    fn cluster_scoped(&self, object: &Object) -> bool {
+    pub fn is_cluster_scoped(&self, object: &Object) -> bool {
         self.cluster
             .get(&object.kind)
             .is_some_and(|groups| groups.contains(&object.group))
@@ -89,7 +96,7 @@ impl Scopes {
     /// A live object's namespace as [`Scopes::namespace_of`] settles it without a default,
     /// borrowed from the object.
     pub fn namespace_ref<'o>(&self, object: &'o Object) -> Option<&'o str> {
-        if self.cluster_scoped(object) {
+        if self.is_cluster_scoped(object) {
             None
         } else {
             object.namespace.as_deref()
@@ -99,7 +106,7 @@ impl Scopes {
     /// The namespace an object belongs to: none for cluster-scoped kinds, its own, or the
     /// source's default.
     pub fn namespace_of(&self, object: &Object, default: Option<&str>) -> Option<String> {
-        if self.cluster_scoped(object) {
+        if self.is_cluster_scoped(object) {
             return None;
         }
         object

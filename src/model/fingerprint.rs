@@ -12,7 +12,10 @@ use std::sync::OnceLock;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{Body, Object, SourceRef};
+use super::{Body, Object, Rendered, SourceRef};
+
+/// Where git declares a resource, borrowed: source name, file, line and renderer.
+pub type SourceParts<'a> = (&'a str, &'a str, Option<u64>, Option<&'a Rendered>);
 
 /// The length of xxh3's secret.
 const SECRET_SIZE: usize = 192;
@@ -133,15 +136,20 @@ impl Fingerprint {
 
     /// Writes where git declares a resource.
     pub fn source(&mut self, source: Option<&SourceRef>) -> &mut Self {
+        self.source_parts(source.map(|s| (&*s.name, &*s.file, s.line, s.rendered.as_ref())))
+    }
+
+    /// Writes where git declares a resource, from its parts ([`Fingerprint::source`]'s bytes).
+    pub fn source_parts(&mut self, source: Option<SourceParts<'_>>) -> &mut Self {
         match source {
             None => self.number(0),
-            Some(s) => self
+            Some((name, file, line, rendered)) => self
                 .number(1)
-                .str(&s.name)
-                .str(&s.file)
-                .number(s.line.map_or(0, |l| l + 1))
-                .opt(s.rendered.as_ref().map(|r| &*r.tool))
-                .opt(s.rendered.as_ref().map(|r| r.path.as_str())),
+                .str(name)
+                .str(file)
+                .number(line.map_or(0, |l| l + 1))
+                .opt(rendered.map(|r| &*r.tool))
+                .opt(rendered.map(|r| r.path.as_str())),
         }
     }
 

@@ -88,6 +88,7 @@ pub(super) async fn fetch_source(
             ],
             waivers: Vec::new(),
             stale: None,
+            read: crate::desired::next_read(),
         },
     };
     let ok = read.commit.is_some();
