@@ -147,6 +147,7 @@ impl Rejudge {
                         .and_then(|r| r.source.as_ref())
                         .map(|s| SourceOf::Ref(std::borrow::Cow::Borrowed(s))),
                     related: None,
+                    print: None,
                 });
             }
         }
@@ -544,33 +545,45 @@ impl Scanned {
             },
         });
         let rules = auditor.rules_for(&context.config, target);
-        let desired: Vec<Subject<'_>> = declared
-            .iter()
-            .map(|d| Subject {
-                object: &d.object,
-                side: Side::Desired,
-                source: Some(SourceOf::Declared(d)),
-                related: None,
-            })
-            .collect();
         // Git's side is its sources' reads (a read's objects never change): the same reads are
-        // the same subjects.
-        if let Some(memo) = memo.as_deref_mut() {
+        // the same subjects, and their results are taken whole.
+        let whole = memo.as_deref_mut().and_then(|memo| {
             let mut print = crate::model::fingerprint::Fingerprint::new();
             print.number(reads.len() as u64);
             for &read in &reads {
                 print.number(read);
             }
             memo.desired
-                .subjects_are(print.number(desired.len() as u64).finish());
+                .subjects_are(print.number(declared.len() as u64).finish());
+            auditor.taken_whole(
+                (&target.name, provider.kind()),
+                &rules,
+                waivers,
+                &mut memo.desired,
+            )
+        });
+        match whole {
+            Some(audited) => self.keep(audited, false),
+            None => {
+                let desired: Vec<Subject<'_>> = declared
+                    .iter()
+                    .map(|d| Subject {
+                        object: &d.object,
+                        side: Side::Desired,
+                        source: Some(SourceOf::Declared(d)),
+                        related: None,
+                        print: None,
+                    })
+                    .collect();
+                self.audit(
+                    (auditor, waivers),
+                    (&target.name, provider.kind()),
+                    &rules,
+                    desired,
+                    memo.as_deref_mut().map(|m| &mut m.desired),
+                );
+            }
         }
-        self.audit(
-            (auditor, waivers),
-            (&target.name, provider.kind()),
-            &rules,
-            desired,
-            memo.as_deref_mut().map(|m| &mut m.desired),
-        );
         let clock = std::time::Instant::now();
         let mut judged = judge::target(
             &context.config,
@@ -594,7 +607,11 @@ impl Scanned {
         );
         // The target's judgements, shared: its live subjects borrow their sources.
         let reports = self.resources[first..].to_vec();
-        let live = live_subjects(&judged.live.objects, &reports);
+        let live = live_subjects(
+            (&judged.live.objects, &judged.live_prints),
+            &reports,
+            (auditor, &rules),
+        );
         self.audit(
             (auditor, waivers),
             (&target.name, provider.kind()),
@@ -628,6 +645,12 @@ impl Scanned {
         );
         let live = subjects.first().is_some_and(|s| s.side == Side::Live);
         drop(subjects);
+        self.keep(audited, live);
+    }
+
+    /// Keeps what one side's rules found (`live`: the live side's, whose inventories a watched
+    /// target's [`Rejudge`] needs).
+    fn keep(&mut self, audited: crate::audit::run::Evaluated, live: bool) {
         self.findings.extend(audited.findings);
         self.problems.extend(audited.problems);
         self.rules_run.extend(audited.applied);
@@ -841,34 +864,66 @@ fn stale_rules(
 
 /// The live resources of a target as audit subjects: each with the source that declares it
 /// (from its judgement) and, for AWS resources, what rules need beside it (each type's file in
-/// `live::aws::types` says what: a VPC's flow logs, an instance's subnet).
-fn live_subjects<'a>(objects: &'a [Object], judged: &'a [Arc<ResourceReport>]) -> Vec<Subject<'a>> {
+/// `live::aws::types` says what: a VPC's flow logs, an instance's subnet). Only subjects some of
+/// the target's `rules` judge get their source: the others are not evaluated.
+fn live_subjects<'a>(
+    (objects, prints): (&'a [Object], &[u128]),
+    judged: &'a [Arc<ResourceReport>],
+    (auditor, rules): (&Auditor, &[usize]),
+) -> Vec<Subject<'a>> {
+    // Whether a rule judges each object, found once per kind, and the kinds judged.
+    let mut ruled = Vec::with_capacity(objects.len());
+    let mut kinds: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
+    let mut known: HashMap<(&str, &str), bool, foldhash::fast::RandomState> = HashMap::default();
+    for object in objects {
+        let judged = *known
+            .entry((&object.group, &object.kind))
+            .or_insert_with(|| {
+                let judged = auditor.judges(rules, Side::Live, &object.group, &object.kind);
+                if judged {
+                    kinds.insert(&object.kind);
+                }
+                judged
+            });
+        ruled.push(judged);
+    }
     let mut sources: HashMap<(&str, Option<&str>, &str), &SourceRef, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(judged.len(), Default::default());
+        HashMap::default();
     sources.extend(judged.iter().filter_map(|r| {
+        let source = r
+            .source
+            .as_ref()
+            .filter(|_| kinds.contains(r.kind.as_str()))?;
         Some((
             (r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()),
-            r.source.as_ref()?,
+            source,
         ))
     }));
     let estate = Estate::new(objects);
     objects
         .iter()
-        .map(|object| {
-            let related = crate::live::aws::types::named(&object.kind)
-                .filter(|_| crate::model::aws::is_aws(&object.group))
+        .zip(ruled)
+        .enumerate()
+        .map(|(i, (object, ruled))| {
+            let related = Some(object)
+                .filter(|o| crate::model::aws::is_aws(&o.group))
+                .and_then(|o| crate::live::aws::types::named(&o.kind))
                 .and_then(|t| t.related(object, &estate));
-            Subject {
-                object,
-                side: Side::Live,
-                source: sources
-                    .get(&(
+            let source = ruled
+                .then(|| {
+                    sources.get(&(
                         object.kind.as_str(),
                         object.namespace.as_deref(),
                         object.name.as_str(),
                     ))
-                    .map(|s| SourceOf::Ref(std::borrow::Cow::Borrowed(*s))),
+                })
+                .flatten();
+            Subject {
+                object,
+                side: Side::Live,
+                source: source.map(|s| SourceOf::Ref(std::borrow::Cow::Borrowed(*s))),
                 related,
+                print: prints.get(i).copied(),
             }
         })
         .collect()

@@ -420,10 +420,19 @@ pub fn assemble(
     // A declared resource is reported under the key its judgement gave it (an AWS declaration
     // matched by tags is named by the live id).
     type Place<'a> = (&'a str, &'a str, &'a str, Option<u64>);
+    // Only the kinds git's side found something in are looked up: a few of many.
+    let kinds: HashSet<(&str, &str), foldhash::fast::RandomState> = raw
+        .iter()
+        .filter_map(|chunk| chunk.first())
+        .filter(|f| f.side == Side::Desired)
+        .map(|f| (f.target.as_str(), f.kind.as_str()))
+        .collect();
     let mut declared_keys: HashMap<Place, (Option<&str>, &str), foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(resources.len(), Default::default());
+        HashMap::default();
     for r in resources {
-        if let Some(source) = &r.source {
+        if let Some(source) = &r.source
+            && kinds.contains(&(r.target.as_str(), r.kind.as_str()))
+        {
             declared_keys.insert(
                 (&r.target, &r.kind, &source.file, source.line),
                 (r.namespace.as_deref(), &r.name),

@@ -71,6 +71,9 @@ pub struct Subject<'a> {
     pub source: Option<SourceOf<'a>>,
     /// Other resources a rule needs to judge this one (a VPC's flow logs, an instance's subnet).
     pub related: Option<Value>,
+    /// Its object's fingerprint ([`Fingerprint::object`]) where it was taken already (the
+    /// judgement's memo takes every live object's): not taken again.
+    pub print: Option<u128>,
 }
 
 /// Where git declares a subject.
@@ -539,30 +542,9 @@ impl Auditor {
         });
         // What every subject's fingerprint starts with: the target and the rules that run
         // (and, where rules read the other objects, all of them).
-        let prefix = memo.is_some().then(|| {
-            let mut print = Fingerprint::new();
-            print.str(target).str(provider).number(rules.len() as u64);
-            for &rule in rules {
-                print.number(rule as u64);
-                if let Some(binding) = &self.set.rules[rule].gatekeeper {
-                    print
-                        .number(binding.print as u64)
-                        .number((binding.print >> 64) as u64);
-                }
-            }
-            // Waivers scoped to parts of resources say which findings they cover here.
-            for (i, w) in waivers
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| !w.paths.is_empty())
-            {
-                print
-                    .number(i as u64)
-                    .str(&w.rule)
-                    .str(&format!("{:?} {:?} {:?}", w.selector, w.side, w.paths));
-            }
-            print
-        });
+        let prefix = memo
+            .is_some()
+            .then(|| self.prefix((target, provider), rules, waivers));
         // What Constraints that read other objects read, for the fingerprints of the subjects
         // they judge: every object (referential templates), or the namespaces' labels.
         let others = prefix.as_ref().and(inventories.as_ref()).map(|_| {
@@ -584,28 +566,12 @@ impl Auditor {
             }
             (all.finish(), namespaces.finish())
         });
-        // The same subjects under the same rules as the last evaluation: its results whole.
+        // What the memo keeps this evaluation whole by, when told its subjects.
         let whole = memo
             .as_deref_mut()
             .and_then(|m| m.given.take())
-            .and_then(|given| {
-                let mut print = prefix.clone()?;
-                print.bytes(&given.to_le_bytes());
-                Some(print.finish())
-            });
-        if let (Some(memo), Some(whole)) = (memo.as_deref_mut(), whole)
-            && let Some((_, last)) = memo.whole.as_ref().filter(|(k, _)| *k == whole)
-        {
-            memo.reused = last.results;
-            memo.evaluated = 0;
-            return Evaluated {
-                findings: last.findings.clone(),
-                problems: Vec::new(),
-                applied: last.applied.clone(),
-                shared: last.shared,
-                inventories,
-            };
-        }
+            .zip(prefix.clone())
+            .map(|(given, prefix)| whole_key(prefix, given));
         let previous = memo.as_deref().map(|m| &m.subjects);
         let new_evaluator = || {
             let mut evaluator = self.set.evaluator();
@@ -784,6 +750,74 @@ impl Auditor {
 }
 
 impl Auditor {
+    /// Whether one of `rules` judges objects of a kind on a side (what [`Auditor::evaluate`]
+    /// evaluates a subject with).
+    pub fn judges(&self, rules: &[usize], side: Side, group: &str, kind: &str) -> bool {
+        rules.iter().any(|&i| {
+            let rule = &self.set.rules[i];
+            rule.sides.contains(&side) && rule.applies_to(group, kind)
+        })
+    }
+
+    /// The last evaluation whole, when `memo` was told the same subjects
+    /// ([`AuditMemo::subjects_are`]) and the rules are the same: no subject needs to be made
+    /// (git's side of a re-scan whose sources were not read again). `None` otherwise: then
+    /// [`Auditor::evaluate`] the subjects, which keeps the results whole for the next time.
+    pub fn taken_whole(
+        &self,
+        (target, provider): (&str, &str),
+        rules: &[usize],
+        waivers: &[Waiver],
+        memo: &mut AuditMemo,
+    ) -> Option<Evaluated> {
+        let given = memo.given.filter(|_| !rules.is_empty())?;
+        let key = whole_key(self.prefix((target, provider), rules, waivers), given);
+        let (_, last) = memo.whole.as_ref().filter(|(k, _)| *k == key)?;
+        let out = Evaluated {
+            findings: last.findings.clone(),
+            problems: Vec::new(),
+            applied: last.applied.clone(),
+            shared: last.shared,
+            inventories: None,
+        };
+        memo.reused = last.results;
+        memo.evaluated = 0;
+        memo.given = None;
+        Some(out)
+    }
+
+    /// What every subject's fingerprint starts with: the target, the rules that run (their
+    /// Gatekeeper bindings' too), and the waivers scoped to parts of resources (they say which
+    /// findings they cover).
+    fn prefix(
+        &self,
+        (target, provider): (&str, &str),
+        rules: &[usize],
+        waivers: &[Waiver],
+    ) -> Fingerprint {
+        let mut print = Fingerprint::new();
+        print.str(target).str(provider).number(rules.len() as u64);
+        for &rule in rules {
+            print.number(rule as u64);
+            if let Some(binding) = &self.set.rules[rule].gatekeeper {
+                print
+                    .number(binding.print as u64)
+                    .number((binding.print >> 64) as u64);
+            }
+        }
+        for (i, w) in waivers
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| !w.paths.is_empty())
+        {
+            print
+                .number(i as u64)
+                .str(&w.rule)
+                .str(&format!("{:?} {:?} {:?}", w.selector, w.side, w.paths));
+        }
+        print
+    }
+
     /// The rules of `rules` that judge a subject's kind on its side, and what they read of it
     /// (when every one says), looked up in a worker's own list of the kinds it met (a target
     /// holds a few dozen kinds and up to millions of objects).
@@ -923,6 +957,7 @@ impl Auditor {
                 pruned.body = crate::model::Body::Tree(value);
                 let without = Subject {
                     object: &pruned,
+                    print: None,
                     ..subject.clone()
                 };
                 let Some(Ok(left)) = evaluator
@@ -1090,6 +1125,13 @@ pub struct AuditMemo {
     pub evaluated: usize,
 }
 
+/// What [`AuditMemo`] keeps an evaluation whole by: its subjects' prefix and what the caller
+/// said the subjects are.
+fn whole_key(mut prefix: Fingerprint, given: u128) -> u128 {
+    prefix.bytes(&given.to_le_bytes());
+    prefix.finish()
+}
+
 /// An evaluation's results, as [`AuditMemo`] keeps them whole.
 #[derive(Clone)]
 struct Whole {
@@ -1130,9 +1172,12 @@ struct Audited {
 /// The fingerprint of everything a subject's evaluation reads: the input document's parts,
 /// after `prefix` (the target and the rules that run).
 fn fingerprint(mut print: Fingerprint, subject: &Subject<'_>) -> u128 {
+    let object = subject
+        .print
+        .unwrap_or_else(|| Fingerprint::new().object(subject.object).finish());
     print
         .str(subject.side.as_str())
-        .object(subject.object)
+        .bytes(&object.to_le_bytes())
         .source_parts(subject.source.as_ref().map(SourceOf::parts));
     match &subject.related {
         Some(related) => print.number(1).json(related),
@@ -1254,6 +1299,7 @@ mod tests {
                         side: Side::Desired,
                         source: Some(SourceOf::Ref(std::borrow::Cow::Owned(from(overlay)))),
                         related: None,
+                        print: None,
                     })
                 })
                 .collect();
@@ -1266,6 +1312,7 @@ mod tests {
                     side: Side::Live,
                     source: None,
                     related: None,
+                    print: None,
                 })
                 .collect();
             let mut raw = Vec::new();
@@ -1341,6 +1388,7 @@ mod tests {
                     side,
                     source: None,
                     related: None,
+                    print: None,
                 })
                 .collect();
             let evaluated =

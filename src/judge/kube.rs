@@ -337,11 +337,11 @@ impl Judge {
         })
     }
 
-    fn pair_fingerprint(&self, declared: u128, live: Option<&Object>) -> u128 {
+    fn pair_fingerprint(&self, declared: u128, live: Option<u128>) -> u128 {
         let mut print = Fingerprint::new();
         print.bytes(&declared.to_le_bytes());
         match live {
-            Some(object) => print.number(1).object(object),
+            Some(object) => print.number(1).bytes(&object.to_le_bytes()),
             None => print.number(0),
         };
         print.finish()
@@ -479,8 +479,8 @@ pub(super) fn live_evidence(live: &LiveRead) -> u128 {
 /// [`live_evidence`] gathered object by object, in a pass that reads the objects anyway.
 #[derive(Default)]
 struct Evidence<'a> {
-    seen: BTreeSet<(&'a str, &'a str, bool)>,
-    /// Objects come a kind at a time: a run of one kind and scope is noted once.
+    seen: HashSet<(&'a str, &'a str, bool), foldhash::fast::RandomState>,
+    /// A run of one kind and scope is noted once.
     last: Option<(&'a str, &'a str, bool)>,
     crds: Vec<&'a Object>,
 }
@@ -502,9 +502,11 @@ impl<'a> Evidence<'a> {
     }
 
     fn finish(self, live: &LiveRead) -> u128 {
+        let mut seen: Vec<_> = self.seen.into_iter().collect();
+        seen.sort_unstable();
         let mut print = Fingerprint::new();
-        print.number(self.seen.len() as u64);
-        for (group, kind, namespaced) in self.seen {
+        print.number(seen.len() as u64);
+        for (group, kind, namespaced) in seen {
             print.str(group).str(kind).number(u64::from(namespaced));
         }
         print.number(self.crds.len() as u64);
@@ -584,22 +586,30 @@ fn key_identity(key: &ResourceKey) -> u128 {
 }
 
 /// A target's live objects by identity under a judge's scopes, each with its place in the read;
-/// the objects met twice; and the [`live_evidence`], noted in the same pass.
+/// the objects met twice; and the [`live_evidence`] (and, asked for, each object's fingerprint),
+/// taken in the same pass: each pass over every object's names costs its cache misses.
 pub struct LiveIndex {
     by_identity: HashMap<u128, usize, foldhash::fast::RandomState>,
     problems: Vec<Problem>,
+    /// Each object's fingerprint ([`Fingerprint::object`]) where a memo compares pairs by
+    /// them: taken once for the pairs and the rules alike.
+    pub prints: Vec<u128>,
     /// [`live_evidence`] of the read.
     pub evidence: u128,
 }
 
-/// Indexes a live read for `judge` ([`LiveIndex`]).
-pub fn index_live(judge: &Judge, live: &LiveRead) -> LiveIndex {
+/// Indexes a live read for `judge` ([`LiveIndex`]), with the objects' fingerprints if `prints`.
+pub fn index_live(judge: &Judge, live: &LiveRead, prints: bool) -> LiveIndex {
     let mut problems = Vec::new();
+    let mut printed = Vec::with_capacity(if prints { live.objects.len() } else { 0 });
     let mut evidence = Evidence::default();
     let mut live_index: HashMap<u128, usize, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(live.objects.len(), Default::default());
     for (at, object) in live.objects.iter().enumerate() {
         evidence.see(object);
+        if prints {
+            printed.push(Fingerprint::new().object(object).finish());
+        }
         let key = identity(
             &object.group,
             &object.kind,
@@ -628,17 +638,19 @@ pub fn index_live(judge: &Judge, live: &LiveRead) -> LiveIndex {
         by_identity: live_index,
         problems,
         evidence: evidence.finish(live),
+        prints: printed,
     }
 }
 
 /// Matches declared with live objects of one target (`indexed`: the live objects by identity)
 /// and judges every pair, in parallel, then looks for unmanaged objects. With a `memo`, a pair
-/// whose fingerprint is the one the memo holds is not judged again: its earlier judgement is
-/// reused (the same report, shared), and the memo is left holding this scan's judgements.
+/// whose fingerprint (from `prints`, [`LiveIndex::prints`]) is the one the memo holds is not judged
+/// again: its earlier judgement is reused (the same report, shared), and the memo is left
+/// holding this scan's judgements.
 pub fn judge_target(
     judge: &Judge,
     live: &LiveRead,
-    indexed: LiveIndex,
+    (indexed, prints): (LiveIndex, &[u128]),
     registry: &ignore::Registry<'_>,
     memo: Option<&mut JudgeMemo>,
 ) -> TargetJudgement {
@@ -685,7 +697,7 @@ pub fn judge_target(
             let judged = judge_remembering(
                 judge,
                 environment(judge, live),
-                (&live.objects, &matches),
+                (&live.objects, prints, &matches),
                 registry,
                 memo,
             );
@@ -785,7 +797,7 @@ fn merge_in_order(
 fn judge_remembering(
     judge: &Judge,
     environment: u128,
-    (objects, matches): (&[Object], &[Option<usize>]),
+    (objects, prints, matches): (&[Object], &[u128], &[Option<usize>]),
     registry: &ignore::Registry<'_>,
     memo: &mut JudgeMemo,
 ) -> Vec<Option<Arc<ResourceReport>>> {
@@ -799,7 +811,8 @@ fn judge_remembering(
         .into_par_iter()
         .map(|at| {
             let live = matches[at].map(|i| &objects[i]);
-            let inputs = judge.pair_fingerprint(declared_prints[at], live);
+            let inputs =
+                judge.pair_fingerprint(declared_prints[at], matches[at].map(|i| prints[i]));
             match previous
                 .get(&judge.places[at].1)
                 .filter(|j| j.inputs == inputs)

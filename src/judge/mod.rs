@@ -175,6 +175,9 @@ pub struct Judged {
     pub unreadable: Vec<UnreadableKind>,
     /// The live read that was judged (its problems are the reader's).
     pub live: LiveRead,
+    /// With a memo, the fingerprint of each Kubernetes object of `live` (they come first,
+    /// in order; AWS resources have none): the rules' memo takes them as they are.
+    pub live_prints: Vec<u128>,
     /// What judged the Kubernetes objects: `serve` keeps a watched target's to judge single
     /// objects again between scans.
     pub judge: Arc<Judge>,
@@ -210,7 +213,7 @@ pub fn target(
         .and_then(|m| m.judge.take())
         .filter(|j| j.still_holds(config, &reads, find_unmanaged))
         .and_then(|judge| {
-            let indexed = kube::index_live(&judge, &live);
+            let indexed = kube::index_live(&judge, &live, true);
             (indexed.evidence == judge.evidence).then_some((judge, indexed))
         });
     let (judge, indexed) = match kept {
@@ -239,7 +242,7 @@ pub fn target(
                 };
             let mut judge =
                 Judge::unproven(Arc::clone(config), target, declared, &live, find_unmanaged);
-            let indexed = kube::index_live(&judge, &live);
+            let indexed = kube::index_live(&judge, &live, memo.is_some());
             judge.evidence = indexed.evidence;
             judge.aws_declared = aws_declared;
             judge.reads = reads;
@@ -276,7 +279,17 @@ pub fn target(
             declared: judge.declared_of(&kind.gk) + aws_of_kind,
         });
     }
-    let judged = judge_target(&judge, &live, indexed, registry, memo.as_deref_mut());
+    // A memo compares each pair by fingerprints: each live object's is taken once, for the
+    // pairs here and the rules after.
+    let mut indexed = indexed;
+    let live_prints = std::mem::take(&mut indexed.prints);
+    let judged = judge_target(
+        &judge,
+        &live,
+        (indexed, &live_prints),
+        registry,
+        memo.as_deref_mut(),
+    );
     if let Some(memo) = memo {
         memo.judge = Some(Arc::clone(&judge));
     }
@@ -301,6 +314,7 @@ pub fn target(
         problems,
         unreadable,
         live,
+        live_prints,
         judge,
     }
 }

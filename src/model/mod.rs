@@ -149,6 +149,9 @@ pub enum Body {
     Text(Frozen),
 }
 
+/// How compact JSON text starts a non-empty `managedFields` list.
+const MANAGED_FIELDS: &str = "\"managedFields\":[{";
+
 /// A frozen body's text, shared by every copy of its object (a watch cache's and a scan's), with
 /// the fingerprint of its bytes taken once, when frozen: `serve`'s re-scans tell unchanged
 /// objects from changed ones without hashing every object again. Immutable, so the fingerprint
@@ -157,6 +160,9 @@ pub enum Body {
 pub struct Frozen {
     text: std::sync::Arc<str>,
     print: u128,
+    /// The text holds `managedFields` entries: looked up once, while the text is at hand,
+    /// not in every scan's pass over every object.
+    managed_fields: bool,
 }
 
 impl Frozen {
@@ -164,6 +170,7 @@ impl Frozen {
     pub fn new(text: &str) -> Frozen {
         Frozen {
             print: fingerprint::Fingerprint::new().str(text).finish(),
+            managed_fields: text.contains(MANAGED_FIELDS),
             text: text.into(),
         }
     }
@@ -238,7 +245,7 @@ impl Object {
                 .pointer("/metadata/managedFields")
                 .and_then(Value::as_array)
                 .is_some_and(|entries| !entries.is_empty()),
-            Body::Text(text) => text.contains("\"managedFields\":[{"),
+            Body::Text(text) => text.managed_fields,
         }
     }
 }
