@@ -49,6 +49,13 @@ impl SystemContext {
         context
     }
 
+    /// Whether [`SystemContext::is_generated`] reads these facts for an object: only for
+    /// Endpoints and volume claims (the others' verdicts need no context gathered).
+    pub fn read_for(object: &Object) -> bool {
+        object.group.is_empty()
+            && matches!(object.kind.as_str(), "Endpoints" | "PersistentVolumeClaim")
+    }
+
     /// Whether a change to `key` can change these facts: a Service or a StatefulSet changed.
     pub fn is_input(key: &ResourceKey) -> bool {
         matches!(
@@ -141,5 +148,65 @@ impl SystemContext {
             ("", "PersistentVolume") => annotated("pv.kubernetes.io/provisioned-by"),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Object {
+        crate::manifest::object_from_value("live", value).unwrap()
+    }
+
+    /// An object [`SystemContext::read_for`] says needs no context gets the verdict it gets
+    /// with the context gathered, whatever the context holds.
+    #[test]
+    fn only_endpoints_and_volume_claims_read_the_gathered_context() {
+        let objects = [
+            object(json!({"apiVersion": "v1", "kind": "Service",
+                          "metadata": {"name": "web", "namespace": "shop"}})),
+            object(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+                          "metadata": {"name": "db", "namespace": "shop"},
+                          "spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]}})),
+            object(json!({"apiVersion": "v1", "kind": "Endpoints",
+                          "metadata": {"name": "web", "namespace": "shop"}})),
+            object(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                          "metadata": {"name": "data-db-0", "namespace": "shop"}})),
+            object(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "web", "namespace": "shop"}})),
+            object(
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                          "metadata": {"name": "web-1", "namespace": "shop",
+                                       "labels": {"kubernetes.io/service-name": "web"}}}),
+            ),
+        ];
+        let gathered = SystemContext::from_live(&objects);
+        let nothing = SystemContext::default();
+        let mut read = 0;
+        for object in &objects {
+            if SystemContext::read_for(object) {
+                read += 1;
+                assert!(
+                    gathered.is_generated(object),
+                    "{} made by the system",
+                    object.kind
+                );
+                assert!(
+                    !nothing.is_generated(object),
+                    "{} needs the context",
+                    object.kind
+                );
+            } else {
+                assert_eq!(
+                    gathered.is_generated(object),
+                    nothing.is_generated(object),
+                    "{} judged alike without the context",
+                    object.kind
+                );
+            }
+        }
+        assert_eq!(read, 2, "Endpoints and the volume claim read the context");
     }
 }

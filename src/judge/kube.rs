@@ -59,6 +59,8 @@ pub struct Judge {
     declared_prints: std::sync::OnceLock<Vec<u128>>,
     /// The declared identities' positions in the report's order, once found.
     sorted: std::sync::OnceLock<Vec<u32>>,
+    /// A number no other judge has: what a memo's judgements are placed for.
+    serial: u64,
 }
 
 /// A target's judgements of its declared objects, each with the fingerprint of the pair it
@@ -67,8 +69,16 @@ pub struct Judge {
 #[derive(Default)]
 pub struct JudgeMemo {
     environment: u128,
-    /// By the identity's fingerprint.
-    pairs: HashMap<u128, Judgement, foldhash::fast::RandomState>,
+    /// One per declared identity of the judge they were placed for (its `places`, in order;
+    /// `None`: none kept): a re-scan with the same judge finds a pair's by its place, without a
+    /// lookup.
+    pairs: Vec<Option<Judgement>>,
+    /// Each place's identity fingerprint, for a new judge to find the pairs by.
+    ids: Vec<u128>,
+    /// The serial number of the judge `pairs` are placed for.
+    placed_for: u64,
+    /// How many judgements `pairs` holds.
+    held: usize,
     /// The last scan's pairs reused, and judged again.
     pub reused: usize,
     /// The last scan's pairs judged (again or for the first time).
@@ -91,12 +101,12 @@ struct Judgement {
 impl JudgeMemo {
     /// How many judgements it holds.
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.held
     }
 
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.held == 0
     }
 }
 
@@ -235,6 +245,10 @@ impl Judge {
             declared_crds: crds.finish(),
             declared_prints: std::sync::OnceLock::new(),
             sorted: std::sync::OnceLock::new(),
+            serial: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         }
     }
 
@@ -543,8 +557,8 @@ impl<'a> Evidence<'a> {
 
 /// How one declared pair was judged this time.
 enum Outcome {
-    /// As the memo had it (its report shared).
-    Reused(Option<Arc<ResourceReport>>),
+    /// As the memo had it (its report shared), at that place of the memo.
+    Reused(Option<Arc<ResourceReport>>, usize),
     /// Judged now, noting the ignore rules it used.
     Judged(Option<Arc<ResourceReport>>, Vec<usize>),
 }
@@ -709,8 +723,9 @@ pub fn judge_target(
     for &at in matches.iter().flatten() {
         declared[at] = true;
     }
-    // Gathered when an undeclared object first needs it: most re-scans meet a few.
+    // Gathered when an undeclared object first needs it (an Endpoints or a volume claim).
     let system = std::cell::OnceCell::new();
+    let nothing = SystemContext::default();
     let mut unmanaged = Vec::new();
     for &at in live_index.values() {
         if declared[at] {
@@ -718,7 +733,10 @@ pub fn judge_target(
         }
         let object = &live.objects[at];
         let key = judge.live_key(object);
-        let system = system.get_or_init(|| SystemContext::from_live(&live.objects));
+        let system = match SystemContext::read_for(object) {
+            true => system.get_or_init(|| SystemContext::from_live(&live.objects)),
+            false => &nothing,
+        };
         if let Some(report) = judge.judge_unmanaged(&key, object, system) {
             unmanaged.push(Arc::new(report));
         }
@@ -803,61 +821,89 @@ fn judge_remembering(
 ) -> Vec<Option<Arc<ResourceReport>>> {
     if memo.environment != environment {
         memo.pairs.clear();
+        memo.ids.clear();
         memo.environment = environment;
     }
-    let previous = &memo.pairs;
+    let mut previous = std::mem::take(&mut memo.pairs);
+    // Placed for this judge: a pair's judgement is at its place. Else found by identity.
+    let same_places = memo.placed_for == judge.serial && previous.len() == judge.places.len();
+    let by_identity: HashMap<u128, usize, foldhash::fast::RandomState> = if same_places {
+        HashMap::default()
+    } else {
+        memo.ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i))
+            .collect()
+    };
+    let earlier_at = |at: usize| -> Option<usize> {
+        if same_places {
+            Some(at)
+        } else {
+            by_identity.get(&judge.places[at].1).copied()
+        }
+    };
     let declared_prints = judge.declared_prints();
-    let outcomes: Vec<(u128, Outcome)> = (0..judge.places.len())
-        .into_par_iter()
-        .map(|at| {
-            let live = matches[at].map(|i| &objects[i]);
-            let inputs =
-                judge.pair_fingerprint(declared_prints[at], matches[at].map(|i| prints[i]));
-            match previous
-                .get(&judge.places[at].1)
-                .filter(|j| j.inputs == inputs)
-            {
-                Some(earlier) => {
-                    registry.mark(&earlier.ignore_used);
-                    (inputs, Outcome::Reused(earlier.report.clone()))
+    let outcomes: Vec<(u128, Outcome)> = {
+        let previous = &previous;
+        (0..judge.places.len())
+            .into_par_iter()
+            .map(|at| {
+                let live = matches[at].map(|i| &objects[i]);
+                let inputs =
+                    judge.pair_fingerprint(declared_prints[at], matches[at].map(|i| prints[i]));
+                let earlier = earlier_at(at).and_then(|from| {
+                    previous[from]
+                        .as_ref()
+                        .filter(|j| j.inputs == inputs)
+                        .map(|j| (j, from))
+                });
+                match earlier {
+                    Some((earlier, from)) => {
+                        registry.mark(&earlier.ignore_used);
+                        (inputs, Outcome::Reused(earlier.report.clone(), from))
+                    }
+                    None => {
+                        let mut noted = Vec::new();
+                        let key = judge.key_at(at);
+                        let report = judge.judge_declared_noting(&key, live, registry, &mut noted);
+                        (inputs, Outcome::Judged(report.map(Arc::new), noted))
+                    }
                 }
-                None => {
-                    let mut noted = Vec::new();
-                    let key = judge.key_at(at);
-                    let report = judge.judge_declared_noting(&key, live, registry, &mut noted);
-                    (inputs, Outcome::Judged(report.map(Arc::new), noted))
-                }
-            }
-        })
-        .collect();
+            })
+            .collect()
+    };
     memo.reused = 0;
     memo.judged = 0;
+    // This scan's judgements, placed for this judge (pairs gone since are left behind).
+    let mut pairs = Vec::with_capacity(outcomes.len());
     let mut resources = Vec::with_capacity(outcomes.len());
-    for (&(_, id), (inputs, outcome)) in judge.places.iter().zip(outcomes) {
+    for (inputs, outcome) in outcomes {
         let report = match outcome {
-            // Its judgement stays in the memo as it is.
-            Outcome::Reused(report) => {
+            // Its judgement moves to its new place as it is.
+            Outcome::Reused(report, from) => {
                 memo.reused += 1;
+                pairs.push(previous[from].take());
                 report
             }
             Outcome::Judged(report, ignore_used) => {
                 memo.judged += 1;
-                let judgement = Judgement {
+                pairs.push(Some(Judgement {
                     inputs,
                     report: report.clone(),
                     ignore_used,
-                };
-                memo.pairs.insert(id, judgement);
+                }));
                 report
             }
         };
         resources.push(report);
     }
-    // Every pair there is now is in the memo: anything more is a pair gone since.
-    if memo.pairs.len() > judge.places.len() {
-        let ids: HashSet<u128, foldhash::fast::RandomState> =
-            judge.places.iter().map(|(_, id)| *id).collect();
-        memo.pairs.retain(|id, _| ids.contains(id));
+    drop(previous);
+    memo.held = pairs.len();
+    memo.pairs = pairs;
+    if !same_places {
+        memo.ids = judge.places.iter().map(|(_, id)| *id).collect();
+        memo.placed_for = judge.serial;
     }
     resources
 }
