@@ -41,6 +41,32 @@ pub struct SourceRead {
     pub read: u64,
 }
 
+impl SourceRead {
+    /// A fingerprint of what it holds for a scan: its declarations (each one's source and
+    /// object, in order) and its waivers.
+    pub fn contents_print(&self) -> u128 {
+        let mut print = crate::model::fingerprint::Fingerprint::new();
+        print.number(self.objects.len() as u64);
+        for item in &self.objects {
+            print.str(&item.source).object(&item.object);
+        }
+        print.str(&format!("{:?}", self.waivers)).finish()
+    }
+
+    /// Takes the number of an `earlier` read that held exactly what this one holds (the same
+    /// commit, declarations and waivers): a source fetched again at the same commit is then
+    /// the same read to a re-scan, which keeps what it built of git's side.
+    pub fn continues(&mut self, earlier: &SourceRead) {
+        if self.source == earlier.source
+            && self.commit.is_some()
+            && self.commit == earlier.commit
+            && self.contents_print() == earlier.contents_print()
+        {
+            self.read = earlier.read;
+        }
+    }
+}
+
 /// A number no read of a source had before ([`SourceRead::read`]).
 pub fn next_read() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -330,5 +356,64 @@ fn read_waivers(
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Declared;
+    use serde_json::json;
+
+    fn read(commit: Option<&str>, replicas: u64) -> SourceRead {
+        let object = crate::manifest::object_from_value(
+            "apps/web.yaml",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "web", "namespace": "shop"},
+                   "spec": {"replicas": replicas}}),
+        )
+        .unwrap();
+        SourceRead {
+            source: "apps".into(),
+            commit: commit.map(str::to_string),
+            committed_at: None,
+            files: 1,
+            objects: vec![Declared {
+                source: "apps".into(),
+                object,
+            }],
+            problems: Vec::new(),
+            waivers: Vec::new(),
+            stale: None,
+            read: next_read(),
+        }
+    }
+
+    /// A source fetched again at the same commit with the same declarations is the same read;
+    /// anything else is a new one.
+    #[test]
+    fn a_read_continues_an_earlier_one_only_when_it_holds_the_same() {
+        let earlier = read(Some("c1"), 2);
+        let mut same = read(Some("c1"), 2);
+        assert_ne!(same.read, earlier.read, "every read is numbered anew");
+        same.continues(&earlier);
+        assert_eq!(same.read, earlier.read, "the same commit and declarations");
+        for (mut later, what) in [
+            (
+                read(Some("c1"), 3),
+                "a declaration that differs at the same commit",
+            ),
+            (read(Some("c2"), 2), "another commit"),
+            (read(None, 2), "a read that failed"),
+        ] {
+            let number = later.read;
+            later.continues(&earlier);
+            assert_eq!(later.read, number, "{what} is a new read");
+        }
+        let mut renamed = read(Some("c1"), 2);
+        renamed.source = "other".into();
+        let number = renamed.read;
+        renamed.continues(&earlier);
+        assert_eq!(renamed.read, number, "another source is a new read");
     }
 }

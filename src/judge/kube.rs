@@ -51,7 +51,7 @@ pub struct Judge {
     /// keeps this judge instead of indexing git's side again.
     pub(super) reads: Vec<u64>,
     /// [`live_evidence`] of the live read it was built with.
-    pub(super) evidence: u128,
+    pub(super) evidence: LiveEvidence,
     /// A fingerprint of the declared custom resource definitions (defaults come from them).
     declared_crds: u128,
     /// Per declared identity (in declaration order), the fingerprint of its declaration: made
@@ -61,6 +61,8 @@ pub struct Judge {
     sorted: std::sync::OnceLock<Vec<u32>>,
     /// A number no other judge has: what a memo's judgements are placed for.
     serial: u64,
+    /// How many secrets were registered when its problems were scrubbed of them.
+    registered: usize,
 }
 
 /// A target's judgements of its declared objects, each with the fingerprint of the pair it
@@ -135,6 +137,8 @@ impl Judge {
         live: &LiveRead,
         find_unmanaged: bool,
     ) -> Judge {
+        // Before any problem is scrubbed of the secrets registered.
+        let registered = crate::model::redact::registered();
         let scopes = Scopes::new(&declared, &live.objects, &live.scopes);
         let mut problems = Vec::new();
         let mut index: HashMap<u128, usize, foldhash::fast::RandomState> =
@@ -241,10 +245,11 @@ impl Judge {
             problems,
             aws_declared: Vec::new(),
             reads: Vec::new(),
-            evidence: 0,
+            evidence: LiveEvidence::default(),
             declared_crds: crds.finish(),
             declared_prints: std::sync::OnceLock::new(),
             sorted: std::sync::OnceLock::new(),
+            registered,
             serial: {
                 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
                 NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -254,7 +259,8 @@ impl Judge {
 
     /// Whether this judge, built for an earlier scan, judges this one as a new one would, the
     /// live evidence aside (checked while indexing the live read): the same configuration
-    /// (the same `Arc`), the same source reads, and unmanaged objects looked for alike.
+    /// (the same `Arc`), the same source reads, unmanaged objects looked for alike, and no
+    /// secret registered since (its problems were scrubbed of those there were).
     pub(super) fn still_holds(
         &self,
         config: &Arc<Config>,
@@ -262,6 +268,7 @@ impl Judge {
         find_unmanaged: bool,
     ) -> bool {
         Arc::ptr_eq(&self.config, config)
+            && self.registered == crate::model::redact::registered()
             && !reads.is_empty()
             && self.reads == reads
             && self.find_unmanaged == find_unmanaged
@@ -271,7 +278,7 @@ impl Judge {
     /// one of a list: what a kept judge is checked against in debug builds.
     pub(super) fn declarations_print(&self) -> (u128, u128) {
         (
-            declarations_print(self.places.iter().map(|&(i, _)| &self.declared[i])),
+            declarations_print(self.declared.iter()),
             declarations_print(self.aws_declared.iter()),
         )
     }
@@ -329,8 +336,6 @@ impl Judge {
         self.judge_declared_noting(key, live, registry, &mut Vec::new())
     }
 
-    /// The fingerprint of what judging the `at`th declared identity's pair reads beside the
-    /// environment.
     /// The fingerprint of a declared identity's declaration: its identity, source and object.
     fn declared_print(&self, at: usize) -> u128 {
         let (i, id) = self.places[at];
@@ -351,6 +356,8 @@ impl Judge {
         })
     }
 
+    /// The fingerprint of what judging a pair reads beside the environment: its declaration's
+    /// ([`Judge::declared_print`]) and its live object's, if any.
     fn pair_fingerprint(&self, declared: u128, live: Option<u128>) -> u128 {
         let mut print = Fingerprint::new();
         print.bytes(&declared.to_le_bytes());
@@ -460,7 +467,7 @@ fn environment(judge: &Judge, live: &LiveRead) -> u128 {
         .number(u64::from(live.complete))
         .number(crate::model::redact::registered() as u64)
         .bytes(&judge.declared_crds.to_le_bytes())
-        .bytes(&judge.evidence.to_le_bytes())
+        .bytes(&judge.evidence.judgements.to_le_bytes())
         .finish()
 }
 
@@ -482,12 +489,23 @@ pub(super) fn declarations_print<'a>(declared: impl Iterator<Item = &'a Declared
 /// with and without a namespace (scope evidence), the custom resource definitions and OpenAPI
 /// documents defaults come from, discovery's scopes, the kinds unserved or unreadable, and the
 /// objects skipped.
-pub(super) fn live_evidence(live: &LiveRead) -> u128 {
+pub(super) fn live_evidence(live: &LiveRead) -> LiveEvidence {
     let mut evidence = Evidence::default();
     for object in &live.objects {
         evidence.see(object);
     }
     evidence.finish(live)
+}
+
+/// [`live_evidence`]: fingerprints of what a judge reads of a live state beside each pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveEvidence {
+    /// The kinds seen with and without a namespace: they settle identities (a change makes
+    /// new ones, so the judgements' memo need not watch it).
+    scopes: u128,
+    /// Everything else: what judgements read (definitions, discovery, kinds unserved or
+    /// unreadable, objects skipped).
+    judgements: u128,
 }
 
 /// [`live_evidence`] gathered object by object, in a pass that reads the objects anyway.
@@ -515,14 +533,15 @@ impl<'a> Evidence<'a> {
         }
     }
 
-    fn finish(self, live: &LiveRead) -> u128 {
+    fn finish(self, live: &LiveRead) -> LiveEvidence {
         let mut seen: Vec<_> = self.seen.into_iter().collect();
         seen.sort_unstable();
-        let mut print = Fingerprint::new();
-        print.number(seen.len() as u64);
+        let mut scopes = Fingerprint::new();
+        scopes.number(seen.len() as u64);
         for (group, kind, namespaced) in seen {
-            print.str(group).str(kind).number(u64::from(namespaced));
+            scopes.str(group).str(kind).number(u64::from(namespaced));
         }
+        let mut print = Fingerprint::new();
         print.number(self.crds.len() as u64);
         for object in self.crds {
             print.object(object);
@@ -551,7 +570,10 @@ impl<'a> Evidence<'a> {
                 .opt(key.namespace.as_deref())
                 .str(&key.name);
         }
-        print.finish()
+        LiveEvidence {
+            scopes: scopes.finish(),
+            judgements: print.finish(),
+        }
     }
 }
 
@@ -571,7 +593,6 @@ fn identity(group: &str, kind: &str, namespace: Option<&str>, name: &str) -> u12
     print.finish()
 }
 
-/// [`identity`] of a key.
 /// A source's default namespace (`None` for a source not configured).
 fn default_namespace<'c>(config: &'c Config, source: &str) -> Option<&'c str> {
     config
@@ -595,6 +616,7 @@ fn declared_namespace<'a>(
     }
 }
 
+/// [`identity`] of a key.
 fn key_identity(key: &ResourceKey) -> u128 {
     identity(&key.group, &key.kind, key.namespace.as_deref(), &key.name)
 }
@@ -609,7 +631,7 @@ pub struct LiveIndex {
     /// them: taken once for the pairs and the rules alike.
     pub prints: Vec<u128>,
     /// [`live_evidence`] of the read.
-    pub evidence: u128,
+    pub evidence: LiveEvidence,
 }
 
 /// Indexes a live read for `judge` ([`LiveIndex`]), with the objects' fingerprints if `prints`.
@@ -708,6 +730,18 @@ pub fn judge_target(
             in_report_order(judge, judged, &mut sorted)
         }
         Some(memo) => {
+            // Taken here when the caller has none for this read.
+            let taken: Vec<u128>;
+            let prints = if prints.len() == live.objects.len() {
+                prints
+            } else {
+                taken = live
+                    .objects
+                    .par_iter()
+                    .map(|o| Fingerprint::new().object(o).finish())
+                    .collect();
+                &taken
+            };
             let judged = judge_remembering(
                 judge,
                 environment(judge, live),

@@ -63,12 +63,26 @@ pub(super) async fn fetch_source(
     trigger: &str,
 ) {
     let started = Utc::now();
+    // The last read, which a read of the same commit holding the same continues (compared off
+    // the async workers).
+    let last = service
+        .sources
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&source.name)
+        .and_then(|entry| entry.read.clone());
     let read = {
         let config = Arc::clone(config);
         let source = source.clone();
         let cache_dir = service.options.cache_dir.clone();
-        tokio::task::spawn_blocking(move || desired::read_source(&config, &source, &cache_dir))
-            .await
+        tokio::task::spawn_blocking(move || {
+            let mut read = desired::read_source(&config, &source, &cache_dir);
+            if let Some(last) = last {
+                read.continues(&last);
+            }
+            read
+        })
+        .await
     };
     let read = match read {
         Ok(read) => read,
