@@ -25,7 +25,8 @@ impl Scopes {
             HashSet::default();
         let mut seen_cluster: HashSet<(&str, &str), foldhash::fast::RandomState> =
             HashSet::default();
-        // Objects come a kind at a time: a run of one kind and scope is hashed once.
+        // A list read kind by kind comes in runs: a run of one kind and scope is hashed once
+        // (a snapshot that interleaves kinds has each object hashed).
         let mut last: Option<(&str, &str, bool)> = None;
         for object in live {
             let gk = (object.group.as_str(), object.kind.as_str());
